@@ -1,0 +1,196 @@
+"""The ``sclab`` command line: a thin layer over the Python API.
+
+Core objects:
+    :data:`app`: the Typer application (``sclab run``, ``sclab scenarios``, ``sclab bench``).
+    :func:`main`: the console entry point. It turns every :class:`~sclab.errors.SclabError`
+        and every usage error into one line on stderr with exit code 2, and Ctrl-C into
+        exit code 130, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from sclab.errors import SclabError
+from sclab.run import Reporter, RunResult, run_scenario
+from sclab.scenario import builtin_scenarios, load_scenario
+
+app = typer.Typer(
+    name="sclab",
+    help="Simulate social-scoring systems on synthetic populations and audit what they do.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out_console = Console()
+
+
+class _Rate(ProgressColumn):
+    """Agents per second for the simulation phase, items per second otherwise."""
+
+    def __init__(self, agents: int) -> None:
+        super().__init__()
+        self.agents = agents
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("unit") != "days" or not task.elapsed:
+            return Text("")
+        rate = task.completed * self.agents / task.elapsed
+        return Text(f"{rate / 1e6:,.1f}M agent-days/s", style="cyan")
+
+
+class RichReporter(Reporter):
+    """Shows each phase of a run as a Rich progress bar."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def phase(self, name: str, total: float | None = None, unit: str = "") -> None:
+        self.tasks[name] = self.progress.add_task(name, total=total, unit=unit)
+
+    def advance(self, name: str, done: float) -> None:
+        self.progress.update(self.tasks[name], completed=done)
+
+    def end_phase(self, name: str) -> None:
+        task = self.tasks[name]
+        total = self.progress.tasks[task].total
+        self.progress.update(task, completed=total)
+
+
+def _summary(result: RunResult, wall: float) -> None:
+    s = result.scenario
+    counts = result.row_counts
+    table = Table(title=f"sclab run: {s.name}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row(
+        "population", f"{s.population.size:,} people in {len(s.geography.districts)} districts"
+    )
+    table.add_row("companies", f"{counts.get('companies', 0):,}")
+    table.add_row("social ties", f"{counts.get('ties', 0):,}")
+    table.add_row("days", f"{s.days} from {s.start_date.isoformat()}  (seed {s.seed})")
+    components = result.extra.get("components") or ["none (population only)"]
+    table.add_row("components", ", ".join(components))
+    table.add_row(
+        "recorded",
+        f"{counts.get('events', 0):,} events, {counts.get('score_changes', 0):,} score changes, "
+        f"{counts.get('list_entries', 0):,} list entries, {counts.get('sanctions', 0):,} sanctions",
+    )
+    timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+    table.add_row("time", f"{wall:.1f}s ({timing})")
+    table.add_row(
+        "memory",
+        f"peak {result.peak_rss_bytes / 2**20:,.0f} MiB "
+        f"({result.peak_rss_bytes / s.population.size:,.0f} B per citizen)",
+    )
+    table.add_row("database", str(result.database))
+    table.add_row("manifest", str(result.out / "manifest.json"))
+    out_console.print(table)
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="Built-in scenario name or a YAML file.")],
+    population: Annotated[int | None, typer.Option(help="Override population.size.")] = None,
+    days: Annotated[int | None, typer.Option(help="Override the number of days.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory [runs/NAME].")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an earlier run in --out.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Generate a population, simulate the scenario and write run.duckdb + manifest.json."""
+    spec = load_scenario(scenario, {"--population": population, "--days": days, "--seed": seed})
+    target = out if out is not None else Path("runs") / spec.name
+    start = time.perf_counter()
+    progress = Progress(
+        TextColumn("[bold]{task.description:<17}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        _Rate(spec.population.size),
+        console=console,
+        transient=False,
+        disable=quiet or not console.is_terminal,
+    )
+    with progress:
+        result = run_scenario(spec, target, force=force, reporter=RichReporter(progress))
+    _summary(result, time.perf_counter() - start)
+    out_console.print(f"Output: {result.out.resolve()}")
+
+
+@app.command()
+def scenarios() -> None:
+    """List the built-in scenarios."""
+    table = Table(show_header=True)
+    table.add_column("name", style="bold")
+    table.add_column("description")
+    for name, desc in builtin_scenarios().items():
+        table.add_row(name, desc)
+    out_console.print(table)
+
+
+@app.command()
+def bench(
+    population: Annotated[
+        list[int] | None, typer.Option(help="Population size(s) to measure [9314700].")
+    ] = None,
+    days: Annotated[int, typer.Option(help="Days to simulate in each measurement.")] = 30,
+    out: Annotated[Path, typer.Option(help="Where to put benchmark runs.")] = Path("bench-out"),
+    repeat: Annotated[int, typer.Option(min=1, help="Repetitions per size.")] = 1,
+) -> None:
+    """Measure time and peak memory of population generation and a run (see BENCHMARKS.md)."""
+    from sclab.bench import run_benchmarks
+
+    run_benchmarks(population or [9_314_700], days, out, repeat, out_console)
+
+
+def _click_exceptions():  # type: ignore[no-untyped-def]
+    """Click's exception module: vendored inside recent Typer, a dependency of older ones."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # Typer < 0.2x depends on click itself
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions
+
+
+def main() -> None:
+    """Console entry point: one line and exit 2 for bad input, 130 for Ctrl-C."""
+    click_errors = _click_exceptions()
+    try:
+        code = app(standalone_mode=False)
+    except SclabError as exc:
+        console.print(f"[red]error:[/red] {exc.one_line()}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click_errors.UsageError as exc:
+        console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (click_errors.Abort, typer.Abort):
+        console.print("interrupted; nothing was written")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        console.print("interrupted; nothing was written")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""The event log: what the system recorded, with the truth beside it.
+
+Core object:
+    :class:`EventLog`: components append columnar batches of recorded events; the log
+        numbers them, keeps the current day's batches in memory for the policy stage to
+        consume, and hands full batches to a sink (the run database) as it goes.
+
+Event ids are assigned in the order components record within a day, and components run in
+the order the scenario lists them, so ids are reproducible from seed and scenario alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+NO_ENTITY = -1
+"""Stored for ``true_actor``/``attributed_to`` when there is no one (NULL in the database)."""
+
+
+@dataclass
+class EventBatch:
+    """Recorded events of one kind from one component, as parallel arrays."""
+
+    day: int
+    source: str
+    kind: str
+    entity_type: str
+    true_actor: np.ndarray  # int64, NO_ENTITY for none
+    attributed_to: np.ndarray  # int64, NO_ENTITY for none
+    event_id: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.true_actor.shape[0])
+
+    def columns(self) -> dict[str, Any]:
+        """Columns for the ``events`` table (NO_ENTITY becomes NULL)."""
+        import pyarrow as pa
+
+        n = len(self)
+
+        def nullable(a: np.ndarray) -> Any:
+            return pa.array(a, mask=a == NO_ENTITY)
+
+        cols: dict[str, Any] = {
+            "event_id": self.event_id,
+            "day": np.full(n, self.day, np.int32),
+            "recorded_day": self.extra.get("recorded_day", np.full(n, self.day, np.int32)),
+            "source": pa.array([self.source] * n).dictionary_encode(),
+            "kind": pa.array([self.kind] * n).dictionary_encode(),
+            "entity_type": pa.array([self.entity_type] * n).dictionary_encode(),
+            "true_actor": nullable(self.true_actor),
+            "attributed_to": nullable(self.attributed_to),
+        }
+        for name, values in self.extra.items():
+            if name != "recorded_day":
+                cols[name] = values
+        return cols
+
+
+class EventLog:
+    """Numbers recorded events and streams them to a sink.
+
+    Args:
+        sink: Called with each batch once its day is over (e.g. a database append).
+    """
+
+    def __init__(self, sink: Callable[[EventBatch], None] | None = None) -> None:
+        self.sink = sink
+        self.next_id = 0
+        self.today: list[EventBatch] = []
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def record(
+        self,
+        day: int,
+        source: str,
+        kind: str,
+        true_actor: np.ndarray,
+        attributed_to: np.ndarray,
+        entity_type: str = "person",
+        **extra: np.ndarray,
+    ) -> EventBatch:
+        """Record a batch of events; returns it with ``event_id`` filled in."""
+        true_actor = np.asarray(true_actor, dtype=np.int64)
+        attributed_to = np.asarray(attributed_to, dtype=np.int64)
+        if true_actor.shape != attributed_to.shape:
+            raise ValueError("true_actor and attributed_to must have the same length")
+        n = len(true_actor)
+        batch = EventBatch(
+            day=day,
+            source=source,
+            kind=kind,
+            entity_type=entity_type,
+            true_actor=true_actor,
+            attributed_to=attributed_to,
+            event_id=np.arange(self.next_id, self.next_id + n, dtype=np.int64),
+            extra={k: np.asarray(v) for k, v in extra.items()},
+        )
+        self.next_id += n
+        self.counts[(source, kind)] = self.counts.get((source, kind), 0) + n
+        self.today.append(batch)
+        return batch
+
+    def end_day(self) -> None:
+        """Hand today's batches to the sink and start a new day."""
+        if self.sink is not None:
+            for batch in self.today:
+                if len(batch):
+                    self.sink(batch)
+        self.today = []

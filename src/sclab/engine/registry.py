@@ -1,0 +1,95 @@
+"""Where components register, so that scenarios can name them.
+
+Core objects:
+    :class:`Registry` and its one instance :data:`REGISTRY`.
+    :func:`register`: class decorator that adds a component under a stage and a name.
+
+This is the engine's extension point. A scenario's ``sources``, ``sensors``, ``behaviour``
+and ``policies`` lists name registered components (``use: payments``) and give their
+parameters, which each component validates with its own Pydantic model. The engine stays
+generic: it knows stages and the order they run in, not what any component does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+STAGES = ("sources", "sensors", "policies", "behaviour")
+"""Run order within a day: true acts, then records, then decisions, then responses."""
+
+
+class NoParams(BaseModel):
+    """Parameters of a component that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered component."""
+
+    stage: str
+    name: str
+    factory: Callable[..., Any]
+    params: type[BaseModel]
+    summary: str
+
+
+T = TypeVar("T")
+
+
+class Registry:
+    """Registered components by stage and name."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], Entry] = {}
+
+    def register(
+        self, stage: str, name: str, params: type[BaseModel] = NoParams
+    ) -> Callable[[T], T]:
+        """Decorator: ``@register("sources", "payments", PaymentParams)`` on a component class.
+
+        The class is constructed as ``cls(name=..., params=validated_params)``.
+        """
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage '{stage}'; expected one of {', '.join(STAGES)}")
+
+        def decorate(cls: T) -> T:
+            key = (stage, name)
+            if key in self._entries:
+                raise ValueError(f"{stage} component '{name}' is registered twice")
+            doc = (getattr(cls, "__doc__", None) or "").strip().splitlines()
+            self._entries[key] = Entry(stage, name, cls, params, doc[0] if doc else "")  # type: ignore[arg-type]
+            return cls
+
+        return decorate
+
+    def available(self, stage: str) -> list[str]:
+        """Names registered for a stage."""
+        return sorted(name for (s, name) in self._entries if s == stage)
+
+    def entry(self, stage: str, name: str) -> Entry:
+        """The entry for (stage, name), or ValueError naming what is available."""
+        try:
+            return self._entries[(stage, name)]
+        except KeyError:
+            names = self.available(stage)
+            hint = f"expected one of: {', '.join(names)}" if names else "none is available yet"
+            raise ValueError(f"unknown {stage} component '{name}'; {hint}") from None
+
+    def check(self, stage: str, name: str, params: dict[str, Any]) -> BaseModel:
+        """Validate a component reference and its parameters (raises on error)."""
+        return self.entry(stage, name).params.model_validate(params)
+
+    def build(self, stage: str, name: str, params: dict[str, Any]) -> Any:
+        """Construct the component with validated parameters."""
+        entry = self.entry(stage, name)
+        return entry.factory(name=name, params=entry.params.model_validate(params))
+
+
+REGISTRY = Registry()
+register = REGISTRY.register

@@ -1,0 +1,147 @@
+"""The simulation engine: a daily clock over struct-of-arrays state and plug-in components.
+
+Core objects:
+    :class:`Component`: what a source, sensor, policy or behaviour implements.
+    :class:`State`: named per-entity arrays that components share (scores, list flags,
+        perceived risks...), one array per quantity, index = person_id or company_id.
+    :class:`Simulation`: owns the population, the state, the event log and the components,
+        and runs days in stage order (:data:`~sclab.engine.registry.STAGES`).
+
+Each day, in order: sources produce true acts; sensors turn them into records (with
+errors); policies decide on records; behaviour responds to what policies did, which shapes
+the next day's acts. Metrics are never computed here: they are computed afterwards from the
+recorded history in the database (the audit stage), as in ml-fairness-gym.
+
+Randomness: a component asks ``sim.rng(self.name, day)`` (optionally per partition) and gets
+its own stream, so switching one component on or off never changes another's draws.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from sclab.engine.events import EventBatch, EventLog
+from sclab.engine.registry import REGISTRY, STAGES
+from sclab.population import Population
+from sclab.rng import Streams
+from sclab.scenario.schema import Scenario
+
+
+class Component(Protocol):
+    """A pluggable part of the model. ``setup`` once, ``step`` daily, ``finish`` at the end."""
+
+    name: str
+
+    def setup(self, sim: Simulation) -> None: ...
+
+    def step(self, sim: Simulation, day: int) -> None: ...
+
+    def finish(self, sim: Simulation) -> None: ...
+
+
+class State:
+    """Named arrays over entities: the shared, mutable state of a run.
+
+    Args:
+        sizes: Number of entities per entity type, e.g. ``{"person": n, "company": m}``.
+    """
+
+    def __init__(self, sizes: dict[str, int]) -> None:
+        self.sizes = dict(sizes)
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def add(
+        self, name: str, entity_type: str, dtype: np.dtype | type, fill: float = 0
+    ) -> np.ndarray:
+        """Create (or return the existing) array ``name`` with one slot per entity."""
+        if name in self._arrays:
+            existing = self._arrays[name]
+            if existing.dtype != np.dtype(dtype):
+                raise ValueError(f"state '{name}' already exists with dtype {existing.dtype}")
+            return existing
+        if entity_type not in self.sizes:
+            raise ValueError(f"unknown entity type '{entity_type}'; have {sorted(self.sizes)}")
+        arr = np.full(self.sizes[entity_type], fill, dtype=dtype)
+        self._arrays[name] = arr
+        return arr
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            return self._arrays[name]
+        except KeyError:
+            raise KeyError(
+                f"no state '{name}'; components create it with State.add in setup()"
+            ) from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._arrays
+
+    def names(self) -> list[str]:
+        return sorted(self._arrays)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self._arrays.values())
+
+
+@dataclass
+class Simulation:
+    """One run: population, state, components and the event log."""
+
+    scenario: Scenario
+    streams: Streams
+    population: Population
+    events: EventLog
+    state: State
+    components: list[tuple[str, Component]] = field(default_factory=list)
+    day: int = -1
+
+    @classmethod
+    def build(
+        cls,
+        scenario: Scenario,
+        streams: Streams,
+        population: Population,
+        sink: Callable[[EventBatch], None] | None = None,
+    ) -> Simulation:
+        """Assemble a simulation with the components the scenario names, in stage order."""
+        state = State({"person": len(population.citizens), "company": len(population.companies)})
+        sim = cls(scenario, streams, population, EventLog(sink), state)
+        for stage in STAGES:
+            for spec in getattr(scenario, stage):
+                if spec.enabled:
+                    sim.components.append((stage, REGISTRY.build(stage, spec.use, spec.params)))
+        for _, component in sim.components:
+            component.setup(sim)
+        return sim
+
+    def date(self, day: int) -> dt.date:
+        """Calendar date of a simulation day."""
+        return self.scenario.start_date + dt.timedelta(days=day)
+
+    def rng(
+        self, name: str, day: int | None = None, partition: int | None = None
+    ) -> np.random.Generator:
+        """The random stream of component ``name`` for a day (and partition)."""
+        return self.streams.get(name, day=day, partition=partition)
+
+    def step(self) -> None:
+        """Advance one day through every stage."""
+        self.day += 1
+        for _, component in self.components:
+            component.step(self, self.day)
+        self.events.end_day()
+
+    def run(self, on_day: Callable[[int], None] | None = None) -> None:
+        """Run all scenario days; ``on_day(day)`` after each (for progress display)."""
+        while self.day + 1 < self.scenario.days:
+            self.step()
+            if on_day is not None:
+                on_day(self.day)
+        for _, component in self.components:
+            component.finish(self)

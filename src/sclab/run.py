@@ -1,0 +1,182 @@
+"""Running a scenario end to end: population, daily simulation, database, manifest.
+
+Core objects:
+    :func:`run_scenario`: the whole job behind ``sclab run``, usable from a notebook.
+    :class:`RunResult`: where the output went, row counts, timings and memory.
+    :class:`Reporter`: how progress is shown (the CLI passes a Rich one; the default is
+        silent).
+
+Everything is written into a staging directory and moved into place at the end
+(:class:`~sclab.store.database.OutputDirectory`): an error or Ctrl-C leaves any earlier run
+in the target directory exactly as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from sclab import __version__
+from sclab.engine.simulation import Simulation
+from sclab.population import generate_population
+from sclab.rng import Streams
+from sclab.scenario.schema import Scenario
+from sclab.store.database import OutputDirectory, RunDatabase
+from sclab.store.population import write_population
+
+
+class Reporter:
+    """Receives progress; subclass to display it. All methods are optional no-ops."""
+
+    def phase(self, name: str, total: float | None = None, unit: str = "") -> None:
+        """A new phase of work begins (``total`` steps of ``unit``, if known)."""
+
+    def advance(self, name: str, done: float) -> None:
+        """The phase ``name`` has reached ``done`` (fraction or count, as announced)."""
+
+    def end_phase(self, name: str) -> None:
+        """The phase is complete."""
+
+
+@dataclass
+class RunResult:
+    """What a run produced."""
+
+    out: Path
+    scenario: Scenario
+    row_counts: dict[str, int]
+    timings: dict[str, float]
+    peak_rss_bytes: int
+    state_bytes: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def database(self) -> Path:
+        return self.out / "run.duckdb"
+
+    @property
+    def agent_days_per_second(self) -> float:
+        sim = self.timings.get("simulate", 0.0)
+        n = self.scenario.population.size * self.scenario.days
+        return n / sim if sim > 0 else float("inf")
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def run_scenario(
+    scenario: Scenario, out: Path, *, force: bool = False, reporter: Reporter | None = None
+) -> RunResult:
+    """Generate, simulate and store one scenario.
+
+    Args:
+        scenario: A validated scenario (see :func:`sclab.scenario.load_scenario`).
+        out: Output directory; receives ``run.duckdb`` and ``manifest.json``.
+        force: Replace an earlier run in ``out``.
+        reporter: Progress display.
+
+    Returns:
+        A :class:`RunResult`.
+
+    Raises:
+        OutputError: ``out`` exists without ``force``, or cannot be written.
+    """
+    rep = reporter or Reporter()
+    output = OutputDirectory(Path(out), force)
+    timings: dict[str, float] = {}
+    db: RunDatabase | None = None
+    try:
+        streams = Streams(scenario.seed)
+        t0 = time.perf_counter()
+        rep.phase("population", 1.0)
+        population = generate_population(
+            scenario, streams, lambda stage, done: rep.advance("population", done)
+        )
+        rep.end_phase("population")
+        timings["population"] = time.perf_counter() - t0
+
+        db = RunDatabase(output.staging / "run.duckdb")
+        t0 = time.perf_counter()
+        rep.phase("write population", 1.0)
+        write_population(
+            db, scenario, population, lambda stage, done: rep.advance("write population", done)
+        )
+        rep.end_phase("write population")
+        timings["write_population"] = time.perf_counter() - t0
+
+        sim = Simulation.build(
+            scenario, streams, population, sink=lambda b: db.append("events", b.columns())
+        )
+        t0 = time.perf_counter()
+        rep.phase("simulate", scenario.days, "days")
+        sim.run(on_day=lambda day: rep.advance("simulate", day + 1))
+        rep.end_phase("simulate")
+        timings["simulate"] = time.perf_counter() - t0
+
+        counts = db.row_counts()
+        t0 = time.perf_counter()
+        db.close()
+        db = None
+        timings["close_database"] = time.perf_counter() - t0
+        result = RunResult(
+            out=Path(out),
+            scenario=scenario,
+            row_counts=counts,
+            timings=timings,
+            peak_rss_bytes=peak_rss_bytes(),
+            state_bytes=population.nbytes + sim.state.nbytes,
+            extra={"components": [f"{stage}:{c.name}" for stage, c in sim.components]},
+        )
+        write_manifest(output.staging / "manifest.json", result)
+        output.commit()
+        return result
+    except BaseException:
+        if db is not None:
+            db.con.close()
+        output.abort()
+        raise
+
+
+def write_manifest(path: Path, result: RunResult) -> None:
+    """``manifest.json``: the resolved scenario, versions, timings, row counts, memory."""
+    scenario = result.scenario
+    manifest = {
+        "sclab_version": __version__,
+        "scenario": scenario.model_dump(mode="json"),
+        "seed": scenario.seed,
+        "population": scenario.population.size,
+        "days": scenario.days,
+        "components": result.extra.get("components", []),
+        "row_counts": result.row_counts,
+        "timings_seconds": {k: round(v, 4) for k, v in result.timings.items()},
+        "memory": {
+            "peak_rss_bytes": result.peak_rss_bytes,
+            "peak_rss_bytes_per_citizen": round(
+                result.peak_rss_bytes / scenario.population.size, 1
+            ),
+            "state_bytes": result.state_bytes,
+            "state_bytes_per_citizen": round(result.state_bytes / scenario.population.size, 1),
+        },
+        "environment": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "duckdb": duckdb.__version__,
+            "platform": platform.platform(),
+        },
+        # Wall-clock time is recorded for the reader only; it never feeds randomness.
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

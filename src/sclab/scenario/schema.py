@@ -1,0 +1,408 @@
+"""The scenario schema: everything a run needs, validated before anything is generated.
+
+Core objects:
+    :class:`Scenario`: the root model, one YAML file.
+    :class:`Geography` / :class:`District`: where the synthetic people live (GB/T 2260 codes).
+    :class:`PopulationSpec`: size and aggregate marginals; no per-person input exists.
+    :class:`CompanySpec`, :class:`SocialGraphSpec`: the other entities and the tie graph.
+    :class:`ComponentSpec`: a source, sensor, behaviour or policy pack to plug into the engine.
+
+Defaults describe Nanjing in 2020 where a published figure exists; each default that is an
+assumption rather than a published figure says so in its description, so that a user can
+see which knobs carry evidence and which carry judgement. ``docs/scenarios.md`` lists them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+MAX_POPULATION = 100_000_000
+SHARE_TOLERANCE = 1e-3
+
+_AGE_BAND = re.compile(r"^\s*(\d{1,3})\s*-\s*(\d{1,3})\s*$")
+
+EDUCATION_LEVELS = ("primary_or_less", "junior_middle", "senior_high", "college")
+OCCUPATIONS_WORKING = (
+    "civil_servant",
+    "state_enterprise",
+    "private",
+    "self_employed",
+    "unemployed",
+)
+
+
+class Strict(BaseModel):
+    """Base for every scenario model: unknown fields are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_shares(values: dict[Any, float], what: str) -> dict[Any, float]:
+    if not values:
+        raise ValueError(f"expected at least one {what}")
+    bad = {k: v for k, v in values.items() if not 0.0 <= float(v) <= 1.0}
+    if bad:
+        k, v = next(iter(bad.items()))
+        raise ValueError(f"expected shares between 0 and 1; '{k}' is {v}")
+    total = sum(values.values())
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        raise ValueError(f"expected {what} shares summing to 1, got {total:.4f}")
+    return {k: v / total for k, v in values.items()}
+
+
+def _check_fixed_keys(values: dict[str, float], keys: tuple[str, ...], what: str) -> None:
+    unknown = sorted(set(values) - set(keys))
+    if unknown:
+        raise ValueError(f"unknown {what} '{unknown[0]}'; expected some of: {', '.join(keys)}")
+
+
+class District(Strict):
+    """One district of the geography."""
+
+    code: int = Field(ge=110000, le=829999, description="GB/T 2260 six-digit region code.")
+    name: str = Field(min_length=1)
+    population: int = Field(gt=0, description="Published resident count; used as a weight.")
+    urban_share: Share = Field(1.0, description="Share of residents in urban areas.")
+    migrant_share: Share | None = Field(
+        None, description="Overrides population.registration.migrant_share for this district."
+    )
+
+
+class Geography(Strict):
+    """The districts people live in and where their figures come from."""
+
+    name: str
+    source: str = Field("", description="Citation for the district figures.")
+    districts: list[District] = Field(min_length=1, max_length=255)
+
+    @field_validator("districts")
+    @classmethod
+    def _unique_codes(cls, districts: list[District]) -> list[District]:
+        seen: set[int] = set()
+        for d in districts:
+            if d.code in seen:
+                raise ValueError(f"district code {d.code} appears twice; codes must be unique")
+            seen.add(d.code)
+        return districts
+
+
+class Demography(Strict):
+    """Sex, age and ethnic marginals."""
+
+    male_share: Share = Field(0.51, description="Nanjing 2020 census, approximately.")
+    # Five-year bands matched to the Nanjing 2020 census broad groups:
+    # 0-14: 13.70 %, 15-59: 67.24 %, 60+: 19.06 %, 65+: 13.40 %.
+    age_bands: dict[str, float] = Field(
+        default_factory=lambda: {
+            "0-4": 0.043, "5-9": 0.050, "10-14": 0.044, "15-19": 0.045, "20-24": 0.068,
+            "25-29": 0.080, "30-34": 0.095, "35-39": 0.080, "40-44": 0.072, "45-49": 0.076,
+            "50-54": 0.080, "55-59": 0.0764, "60-64": 0.0566, "65-69": 0.050, "70-74": 0.037,
+            "75-79": 0.022, "80-84": 0.015, "85-99": 0.010,
+        }
+    )  # fmt: skip
+    ethnic_groups: dict[str, float] = Field(
+        default_factory=lambda: {"han": 0.985, "hui": 0.0085, "other_minority": 0.0065},
+        description="Approximate: Han about 98.5 % in Nanjing; Hui the largest minority.",
+    )
+
+    @field_validator("age_bands")
+    @classmethod
+    def _bands(cls, bands: dict[str, float]) -> dict[str, float]:
+        parsed = []
+        for key in bands:
+            m = _AGE_BAND.match(str(key))
+            if not m:
+                raise ValueError(f"age band '{key}' should look like '15-19'")
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if hi < lo or hi > 110:
+                raise ValueError(f"age band '{key}': expected lower <= upper <= 110")
+            parsed.append((lo, hi))
+        parsed.sort()
+        if parsed[0][0] != 0:
+            raise ValueError("age bands must start at 0")
+        for (_, hi), (lo, _) in itertools.pairwise(parsed):
+            if lo != hi + 1:
+                raise ValueError(f"age bands must be contiguous: a band should start at {hi + 1}")
+        return _check_shares(bands, "age band")
+
+    @field_validator("ethnic_groups")
+    @classmethod
+    def _ethnic(cls, groups: dict[str, float]) -> dict[str, float]:
+        if len(groups) > 250:
+            raise ValueError("at most 250 ethnic groups")
+        return _check_shares(groups, "ethnic group")
+
+    def parsed_bands(self) -> list[tuple[int, int, float]]:
+        """(lowest age, highest age, share) sorted by age."""
+        out = []
+        for key, share in self.age_bands.items():
+            m = _AGE_BAND.match(key)
+            assert m is not None  # checked by the validator
+            out.append((int(m.group(1)), int(m.group(2)), share))
+        return sorted(out)
+
+
+class Registration(Strict):
+    """Household registration (hukou): locals, migrants, and where migrants come from."""
+
+    migrant_share: Share = Field(
+        0.285, description="Nanjing 2020 census: 2,651,800 floating residents of 9,314,700."
+    )
+    residence_permit_share: Share = Field(
+        0.7,
+        description="Assumption: share of migrants holding a local residence permit, which "
+        "puts their ID photo in the local database.",
+    )
+    # Migrants are mostly of working age; these relative weights (assumption) shape who is a
+    # migrant while the overall share stays at migrant_share.
+    age_weights: dict[str, float] = Field(
+        default_factory=lambda: {"0-17": 0.7, "18-44": 1.6, "45-59": 0.9, "60-110": 0.3}
+    )
+    origins: dict[int, float] = Field(
+        default_factory=lambda: {
+            341221: 0.15,  # Linquan County, Fuyang, Anhui
+            341122: 0.15,  # Lai'an County, Chuzhou, Anhui
+            340822: 0.10,  # Huaining County, Anqing, Anhui
+            321323: 0.15,  # Siyang County, Suqian, Jiangsu
+            320826: 0.15,  # Lianshui County, Huai'an, Jiangsu
+            411522: 0.10,  # Guangshan County, Xinyang, Henan
+            370882: 0.10,  # Yanzhou District, Jining, Shandong
+            360421: 0.10,  # Chaisang, Jiujiang, Jiangxi
+        },
+        description="Assumption: region codes of migrants' registration places (weights).",
+    )
+
+    @field_validator("age_weights")
+    @classmethod
+    def _age_weights(cls, weights: dict[str, float]) -> dict[str, float]:
+        covered = set()
+        for key, w in weights.items():
+            m = _AGE_BAND.match(str(key))
+            if not m:
+                raise ValueError(f"age range '{key}' should look like '18-44'")
+            if w < 0:
+                raise ValueError(f"age weight for '{key}' must be >= 0")
+            covered |= set(range(int(m.group(1)), int(m.group(2)) + 1))
+        if not set(range(0, 100)) <= covered:
+            raise ValueError("migrant age weights must cover ages 0-99")
+        return weights
+
+    @field_validator("origins")
+    @classmethod
+    def _origins(cls, origins: dict[int, float]) -> dict[int, float]:
+        for code in origins:
+            if not 110000 <= int(code) <= 829999:
+                raise ValueError(f"origin {code} is not a six-digit GB/T 2260 region code")
+        return _check_shares(origins, "migrant origin")
+
+
+class Socioeconomics(Strict):
+    """Education, income and occupation, joined by one latent socio-economic factor."""
+
+    education: dict[str, float] = Field(
+        default_factory=lambda: {
+            "primary_or_less": 0.16, "junior_middle": 0.26, "senior_high": 0.17, "college": 0.41,
+        },
+        description="Among people aged 15+; approximately the Nanjing 2020 census (about "
+        "35 % of all residents with college education).",
+    )  # fmt: skip
+    occupations: dict[str, float] = Field(
+        default_factory=lambda: {
+            "civil_servant": 0.04, "state_enterprise": 0.14, "private": 0.52,
+            "self_employed": 0.18, "unemployed": 0.12,
+        },
+        description="Assumption: among working-age people who are neither students nor retired.",
+    )  # fmt: skip
+    student_share_18_22: Share = Field(
+        0.45, description="Assumption: Nanjing hosts about 0.9 million tertiary students."
+    )
+    retirement_age_male: int = Field(60, ge=40, le=80)
+    retirement_age_female: int = Field(55, ge=40, le=80)
+    education_loading: Share = Field(
+        0.7, description="Assumption: correlation of education with the latent factor."
+    )
+    income_loading: Share = Field(
+        0.7, description="Assumption: correlation of income with the latent factor."
+    )
+    urban_income_shift: float = Field(
+        0.4, ge=-3, le=3, description="Assumption: urban residents' latent income shift (s.d.)."
+    )
+    cohort_education_shift: float = Field(
+        0.5,
+        ge=0,
+        le=3,
+        description="Assumption: s.d. by which education falls per 30 years of age, so that "
+        "older cohorts are less schooled.",
+    )
+
+    @field_validator("education")
+    @classmethod
+    def _edu(cls, v: dict[str, float]) -> dict[str, float]:
+        _check_fixed_keys(v, EDUCATION_LEVELS, "education level")
+        return _check_shares({k: v.get(k, 0.0) for k in EDUCATION_LEVELS}, "education")
+
+    @field_validator("occupations")
+    @classmethod
+    def _occ(cls, v: dict[str, float]) -> dict[str, float]:
+        _check_fixed_keys(v, OCCUPATIONS_WORKING, "occupation")
+        return _check_shares({k: v.get(k, 0.0) for k in OCCUPATIONS_WORKING}, "occupation")
+
+
+class Devices(Strict):
+    """Phones, payment apps, social media, driving licences: who leaves which traces."""
+
+    smartphone_by_age: dict[int, float] = Field(
+        default_factory=lambda: {
+            0: 0.0, 8: 0.3, 12: 0.7, 16: 0.97, 40: 0.95, 50: 0.9, 60: 0.75, 70: 0.5, 80: 0.2,
+        },
+        description="Assumption: share with a smartphone from each age on (piecewise constant).",
+    )  # fmt: skip
+    payment_app_share: Share = Field(
+        0.9, description="Among smartphone users; CNNIC 2020 reports about 86 % of netizens."
+    )
+    social_media_share: Share = Field(0.9, description="Assumption: among smartphone users.")
+    driver_licence_share_male: Share = Field(0.55, description="Assumption: among ages 18-70.")
+    driver_licence_share_female: Share = Field(0.35, description="Assumption: among ages 18-70.")
+
+    @field_validator("smartphone_by_age")
+    @classmethod
+    def _steps(cls, v: dict[int, float]) -> dict[int, float]:
+        if 0 not in v:
+            raise ValueError("smartphone_by_age must have an entry for age 0")
+        for age, share in v.items():
+            if not 0 <= int(age) <= 110 or not 0.0 <= share <= 1.0:
+                raise ValueError(f"smartphone_by_age: age {age} share {share} out of range")
+        return dict(sorted(v.items()))
+
+
+class Galleries(Strict):
+    """Who is in the face databases the camera network matches against."""
+
+    id_card_min_age: int = Field(
+        16, ge=0, le=30, description="Resident ID cards are compulsory from 16 (ID card law)."
+    )
+    id_photo_coverage: Share = Field(
+        0.98, description="Assumption: share of eligible people with a photo in the local database."
+    )
+    driver_db_coverage: Share = Field(1.0, description="Licence holders in the driver database.")
+
+
+class Names(Strict):
+    """Given-name pool; surnames follow the built-in frequency table (see population.names)."""
+
+    given_name_pool: int = Field(40_000, ge=100, le=65_000)
+    given_name_offset: float = Field(20.0, ge=0, description="Zipf-Mandelbrot offset q.")
+    given_name_exponent: float = Field(1.0, gt=0, le=3, description="Zipf-Mandelbrot exponent s.")
+
+
+class PopulationSpec(Strict):
+    """How many people, and the aggregate marginals they are drawn from."""
+
+    size: int = Field(gt=0, le=MAX_POPULATION)
+    demography: Demography = Field(default_factory=Demography)
+    registration: Registration = Field(default_factory=Registration)
+    socioeconomics: Socioeconomics = Field(default_factory=Socioeconomics)
+    devices: Devices = Field(default_factory=Devices)
+    galleries: Galleries = Field(default_factory=Galleries)
+    names: Names = Field(default_factory=Names)
+
+
+class CompanySpec(Strict):
+    """Companies registered in the geography, each with a legal representative."""
+
+    per_1000_people: float = Field(
+        30.0, ge=0, le=500, description="Assumption: enterprises per 1000 residents."
+    )
+    sectors: dict[str, float] = Field(
+        default_factory=lambda: {
+            "manufacturing": 0.12, "construction": 0.08, "wholesale_retail": 0.30,
+            "information_technology": 0.10, "business_services": 0.15,
+            "catering_hospitality": 0.08, "transport_logistics": 0.05, "real_estate": 0.04,
+            "finance": 0.02, "other": 0.06,
+        },
+        description="Assumption: sector shares of registered enterprises.",
+    )  # fmt: skip
+    sizes: dict[str, float] = Field(
+        default_factory=lambda: {"micro": 0.82, "small": 0.14, "medium": 0.035, "large": 0.005},
+        description="Assumption: size classes (micro < 10 staff, small < 100, medium < 1000).",
+    )
+    legal_rep_min_age: int = Field(18, ge=16, le=60)
+    legal_rep_max_age: int = Field(75, ge=30, le=110)
+
+    @field_validator("sectors", "sizes")
+    @classmethod
+    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
+        return _check_shares(v, "category")
+
+    @field_validator("sizes")
+    @classmethod
+    def _size_names(cls, v: dict[str, float]) -> dict[str, float]:
+        _check_fixed_keys(v, ("micro", "small", "medium", "large"), "size class")
+        return v
+
+    @model_validator(mode="after")
+    def _ages(self) -> CompanySpec:
+        if self.legal_rep_max_age < self.legal_rep_min_age:
+            raise ValueError("legal_rep_max_age must be >= legal_rep_min_age")
+        return self
+
+
+class DegreeSpecModel(Strict):
+    """How many ties people have."""
+
+    distribution: str = Field("lognormal", pattern="^(lognormal|negative_binomial|poisson)$")
+    mean: float = Field(12.0, gt=0, le=200)
+    dispersion: float = Field(0.8, ge=0, le=5)
+    max_degree: int = Field(500, ge=1, le=5000)
+
+
+class SocialGraphSpec(Strict):
+    """The tie graph (homophily by district, age and income; a share of ties online)."""
+
+    degree: DegreeSpecModel = Field(default_factory=DegreeSpecModel)
+    same_district: Share = 0.7
+    age_band_years: int = Field(10, ge=1, le=50)
+    age_homophily: Share = 0.6
+    income_homophily: Share = 0.5
+    online_share: Share = Field(0.3, description="Assumption: share of ties kept online.")
+
+
+class ComponentSpec(Strict):
+    """A source, sensor, behaviour or policy to plug into the engine, with its parameters."""
+
+    use: str = Field(min_length=1, description="Registered component name.")
+    enabled: bool = True
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class OutputSpec(Strict):
+    """What goes into run.duckdb beyond the core tables."""
+
+    ties: bool = Field(True, description="Write the tie graph (one row per tie).")
+
+
+class Scenario(Strict):
+    """One scenario file: the root of a run's configuration."""
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    seed: int = Field(ge=0, le=2**63 - 1)
+    days: int = Field(365, ge=1, le=3650)
+    start_date: dt.date = Field(
+        dt.date(2019, 7, 8), description="Day 0; the Nanjing jaywalking rule took effect then."
+    )
+    geography: Geography
+    population: PopulationSpec
+    companies: CompanySpec = Field(default_factory=CompanySpec)
+    social_graph: SocialGraphSpec = Field(default_factory=SocialGraphSpec)
+    sources: list[ComponentSpec] = Field(default_factory=list)
+    sensors: list[ComponentSpec] = Field(default_factory=list)
+    behaviour: list[ComponentSpec] = Field(default_factory=list)
+    policies: list[ComponentSpec] = Field(default_factory=list)
+    output: OutputSpec = Field(default_factory=OutputSpec)

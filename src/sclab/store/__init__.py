@@ -1,0 +1,1 @@
+"""The master database: schema, atomic output, writers (see DESIGN 4.2)."""

@@ -1,0 +1,163 @@
+"""The run's DuckDB database and the atomic output directory around it.
+
+Core objects:
+    :class:`RunDatabase`: creates every table of :mod:`sclab.store.schema` and appends
+        columnar batches (NumPy or Arrow) to them.
+    :class:`OutputDirectory`: builds a run in a hidden staging directory next to the target
+        and moves it into place only when complete, so a failed or interrupted run never
+        leaves a half-written database where a good one was.
+
+Why Arrow between NumPy and DuckDB: DuckDB scans Arrow buffers without copying them row
+by row, which keeps writing 9.3 million citizens and 50 million ties to seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from sclab.errors import OutputError
+from sclab.store.schema import TABLES, create_statements
+
+RUN_MARKERS = ("manifest.json", "run.duckdb")
+
+
+def categorical(codes: np.ndarray, labels: tuple[str, ...] | list[str]) -> pa.DictionaryArray:
+    """An Arrow dictionary column: small integer codes plus their labels."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(codes, dtype=np.int32)), pa.array(list(labels), type=pa.string())
+    )
+
+
+def dates(day_numbers: np.ndarray) -> pa.Array:
+    """Days since 1970-01-01 as an Arrow date column."""
+    return pa.array(np.asarray(day_numbers, dtype=np.int32), type=pa.date32())
+
+
+class RunDatabase:
+    """A ``run.duckdb`` file with the sclab schema.
+
+    Args:
+        path: Where to create the database; it must not exist yet.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.con = duckdb.connect(str(path))
+        # Two threads: the machine budget is two cores, shared with the simulation.
+        self.con.execute("SET threads TO 2")
+        self.con.execute("SET preserve_insertion_order = true")
+        for stmt in create_statements():
+            self.con.execute(stmt)
+
+    def append(self, table: str, columns: Mapping[str, Any]) -> int:
+        """Append one batch of rows; columns not given are NULL. Returns rows written."""
+        schema = TABLES[table]
+        unknown = set(columns) - {c.name for c in schema}
+        if unknown:
+            raise KeyError(f"table {table} has no column(s) {sorted(unknown)}")
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"columns for {table} differ in length: {sorted(lengths)}")
+        n = lengths.pop()
+        if n == 0:
+            return 0
+        arrays = []
+        for col in schema:
+            value = columns.get(col.name)
+            arrays.append(pa.nulls(n) if value is None else _to_arrow(value))
+        batch = pa.Table.from_arrays(arrays, names=[c.name for c in schema])
+        casts = ", ".join(f'CAST("{c.name}" AS {c.type})' for c in schema)
+        self.con.register("_sclab_batch", batch)
+        try:
+            self.con.execute(f'INSERT INTO "{table}" SELECT {casts} FROM _sclab_batch')
+        finally:
+            self.con.unregister("_sclab_batch")
+        return n
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per table."""
+        return {
+            t: int(self.con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])  # type: ignore[index]
+            for t in TABLES
+        }
+
+    def close(self) -> None:
+        """Checkpoint and close (the file is complete after this)."""
+        self.con.execute("CHECKPOINT")
+        self.con.close()
+
+
+def _to_arrow(value: Any) -> pa.Array:
+    if isinstance(value, pa.Array | pa.ChunkedArray):
+        return value
+    arr = np.asarray(value)
+    if arr.dtype.kind == "S":
+        return pa.array(arr.astype(str))
+    return pa.array(arr)
+
+
+class OutputDirectory:
+    """Stage a run next to its target directory; move it into place when complete.
+
+    Args:
+        target: The directory the user asked for (``--out``).
+        force: Replace an existing run there. Only directories that hold an sclab run
+            (or nothing) are ever replaced, so a mistyped ``--out`` cannot delete a
+            user's own files.
+
+    Raises:
+        OutputError: the target exists (without ``force``), is not a run, or cannot be
+            written.
+    """
+
+    def __init__(self, target: Path, force: bool) -> None:
+        self.target = target
+        self.force = force
+        if target.exists() or target.is_symlink():
+            if not target.is_dir():
+                raise OutputError("exists and is not a directory", source=str(target))
+            if not force:
+                raise OutputError(
+                    "already exists; pass --force to replace it or choose another --out",
+                    source=str(target),
+                )
+            entries = {p.name for p in target.iterdir()}
+            if entries and not entries & set(RUN_MARKERS):
+                raise OutputError(
+                    "exists and does not hold an sclab run (no manifest.json); refusing to "
+                    "replace it even with --force; choose another --out",
+                    source=str(target),
+                )
+        parent = target.parent if str(target.parent) else Path(".")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self.staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=parent))
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write here ({exc.strerror or exc}); choose another --out",
+                source=str(target),
+            ) from None
+
+    def commit(self) -> None:
+        """Atomically put the staged run in place of the target."""
+        old: Path | None = None
+        if self.target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.old-", dir=self.target.parent))
+            os.rmdir(old)
+            os.replace(self.target, old)
+        os.replace(self.staging, self.target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def abort(self) -> None:
+        """Remove the staging directory; the target is untouched."""
+        shutil.rmtree(self.staging, ignore_errors=True)
