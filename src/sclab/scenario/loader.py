@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from sclab.errors import ScenarioError
 from sclab.scenario.schema import Scenario
-from sclab.yamlfile import LocatedYAML, load_yaml, read_yaml, validate
+from sclab.yamlfile import LocatedYAML, dotted, load_yaml, read_yaml, validate
 
 BUILTIN_PACKAGE = "sclab.scenario.builtin"
 
@@ -99,15 +99,31 @@ def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None) ->
 
 
 def _check_components(scenario: Scenario, doc: LocatedYAML) -> None:
-    """Every named source, sensor, behaviour and policy must be one sclab knows."""
+    """Every named source, sensor, behaviour and policy must be one sclab knows, with
+    parameters its own schema accepts."""
     from sclab.engine.registry import REGISTRY
 
     for stage in ("sources", "sensors", "behaviour", "policies"):
         for i, spec in enumerate(getattr(scenario, stage)):
             try:
-                REGISTRY.check(stage, spec.use, spec.params)
+                entry = REGISTRY.entry(stage, spec.use)
             except ValueError as exc:
-                path = (stage, i, "use")
+                path: tuple[str | int, ...] = (stage, i, "use")
                 raise ScenarioError(
-                    str(exc), source=doc.source, line=doc.line_of(path), field=f"{stage}[{i}].use"
+                    str(exc), source=doc.source, line=doc.line_of(path), field=dotted(path)
+                ) from None
+            params = LocatedYAML(
+                data=spec.params,
+                source=doc.source,
+                lines={k[3:]: v for k, v in doc.lines.items() if k[:3] == (stage, i, "params")},
+            )
+            try:
+                validate(params, entry.params, ScenarioError)
+            except ScenarioError as exc:
+                prefix = dotted((stage, i, "params"))
+                raise ScenarioError(
+                    exc.message,
+                    source=doc.source,
+                    line=exc.line or doc.line_of((stage, i)),
+                    field=f"{prefix}.{exc.field}" if exc.field else prefix,
                 ) from None

@@ -77,9 +77,11 @@ class District(Strict):
 class Geography(Strict):
     """The districts people live in and where their figures come from."""
 
-    name: str
+    name: str = Field(description="Name of the area.")
     source: str = Field("", description="Citation for the district figures.")
-    districts: list[District] = Field(min_length=1, max_length=255)
+    districts: list[District] = Field(
+        min_length=1, max_length=255, description="1-255 districts (see District entries)."
+    )
 
     @field_validator("districts")
     @classmethod
@@ -304,7 +306,7 @@ class Names(Strict):
 class PopulationSpec(Strict):
     """How many people, and the aggregate marginals they are drawn from."""
 
-    size: int = Field(gt=0, le=MAX_POPULATION)
+    size: int = Field(gt=0, le=MAX_POPULATION, description="Number of synthetic citizens.")
     demography: Demography = Field(default_factory=Demography)
     registration: Registration = Field(default_factory=Registration)
     socioeconomics: Socioeconomics = Field(default_factory=Socioeconomics)
@@ -390,10 +392,15 @@ class OutputSpec(Strict):
 class Scenario(Strict):
     """One scenario file: the root of a run's configuration."""
 
-    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")
-    description: str = ""
-    seed: int = Field(ge=0, le=2**63 - 1)
-    days: int = Field(365, ge=1, le=3650)
+    name: str = Field(
+        min_length=1,
+        max_length=80,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Letters, digits, . _ - (default output: runs/NAME).",
+    )
+    description: str = Field("", description="One paragraph shown by `sclab scenarios`.")
+    seed: int = Field(ge=0, le=2**63 - 1, description="Same seed and scenario: same results.")
+    days: int = Field(365, ge=1, le=3650, description="Simulated days.")
     start_date: dt.date = Field(
         dt.date(2019, 7, 8), description="Day 0; the Nanjing jaywalking rule took effect then."
     )
@@ -401,8 +408,79 @@ class Scenario(Strict):
     population: PopulationSpec
     companies: CompanySpec = Field(default_factory=CompanySpec)
     social_graph: SocialGraphSpec = Field(default_factory=SocialGraphSpec)
-    sources: list[ComponentSpec] = Field(default_factory=list)
-    sensors: list[ComponentSpec] = Field(default_factory=list)
-    behaviour: list[ComponentSpec] = Field(default_factory=list)
-    policies: list[ComponentSpec] = Field(default_factory=list)
+    sources: list[ComponentSpec] = Field(default_factory=list, description="True acts (world).")
+    sensors: list[ComponentSpec] = Field(
+        default_factory=list, description="What the system records, with errors."
+    )
+    behaviour: list[ComponentSpec] = Field(
+        default_factory=list, description="Responses to the system (feedback)."
+    )
+    policies: list[ComponentSpec] = Field(
+        default_factory=list, description="Policy packs or files (scores, lists, sanctions)."
+    )
     output: OutputSpec = Field(default_factory=OutputSpec)
+
+
+def markdown() -> str:
+    """Every scenario field with its default and description, as Markdown.
+
+    ``docs/scenarios.md`` is this text (a test keeps them equal), so the reference can never
+    drift from the schema.
+    """
+    out = [
+        "# Scenario reference",
+        "",
+        "A scenario is one YAML file. Unknown fields are errors. Defaults describe Nanjing",
+        "in 2020 where a published figure exists; descriptions marked *Assumption* are",
+        "judgement, not evidence, and are the first knobs to vary in a sensitivity study.",
+        "Built-in scenarios: `sclab scenarios`; their YAML ships in",
+        "`src/sclab/scenario/builtin/`.",
+        "",
+    ]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        rows = []
+        nested = []
+        for name, f in model.model_fields.items():
+            path = f"{prefix}{name}"
+            ann = f.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                nested.append((ann, path + "."))
+            if f.is_required():
+                default = "required"
+            else:
+                value = f.get_default(call_default_factory=True)
+                if isinstance(value, BaseModel):
+                    default = "(section)"
+                else:
+                    default = f"`{value}`"
+                    if len(default) > 60:
+                        default = "see schema"
+            doc = (
+                (
+                    f.description
+                    or (ann.__doc__ if isinstance(ann, type) and issubclass(ann, BaseModel) else "")
+                    or ""
+                )
+                .strip()
+                .splitlines()
+            )
+            rows.append(f"| `{path}` | {default} | {doc[0] if doc else ''} |")
+        out.extend([f"## `{prefix[:-1] or 'top level'}`", "", "| field | default | meaning |"])
+        out.append("| --- | --- | --- |")
+        out.extend(rows)
+        out.append("")
+        for sub, sub_prefix in nested:
+            walk(sub, sub_prefix)
+
+    walk(Scenario, "")
+    for model in (District, ComponentSpec):
+        out.append(f"## `{model.__name__}` entries")
+        out.extend(["", "| field | default | meaning |", "| --- | --- | --- |"])
+        for name, f in model.model_fields.items():
+            default = (
+                "required" if f.is_required() else f"`{f.get_default(call_default_factory=True)}`"
+            )
+            out.append(f"| `{name}` | {default} | {f.description or ''} |")
+        out.append("")
+    return "\n".join(out)

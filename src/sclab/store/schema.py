@@ -144,3 +144,22 @@ def create_statements() -> list[str]:
             doc = c.doc.replace("'", "''")
             out.append(f'COMMENT ON COLUMN "{table}"."{c.name}" IS \'{doc}\'')
     return out
+
+
+def markdown() -> str:
+    """The schema as Markdown (``docs/database.md`` is this text; a test keeps them equal)."""
+    out = [
+        "# The master database: `run.duckdb`",
+        "",
+        "Every run writes these tables (tables without rows yet still exist with their",
+        "columns). Column meanings are also stored in the database: "
+        "`SELECT table_name, column_name, comment FROM duckdb_columns()`.",
+        "Entity ids (`person_id`, `company_id`, `true_actor`, `attributed_to`, `entity_id`)",
+        "are row indices within the run.",
+        "",
+    ]
+    for table, cols in TABLES.items():
+        out += [f"## `{table}`", "", "| column | type | meaning |", "| --- | --- | --- |"]
+        out += [f"| `{c.name}` | {c.type} | {c.doc} |" for c in cols]
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,153 @@
+"""The engine's extension point, event log and random streams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict
+
+from sclab.engine import REGISTRY, Simulation, register
+from sclab.engine.events import NO_ENTITY
+from sclab.rng import Streams
+from sclab.run import run_scenario
+from sclab.scenario import load_scenario
+
+
+class CoinParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rate: float = 0.01
+
+
+@register("sources", "test-coin", CoinParams)
+class CoinSource:
+    """Test source: each person acts with probability ``rate`` per day; half are misattributed."""
+
+    def __init__(self, name: str, params: CoinParams) -> None:
+        self.name, self.params = name, params
+
+    def setup(self, sim: Simulation) -> None:
+        self.acts = sim.state.add("test/acts", "person", np.int32)
+
+    def step(self, sim: Simulation, day: int) -> None:
+        rng = sim.rng(self.name, day)
+        n = len(sim.population.citizens)
+        who = np.flatnonzero(rng.random(n) < self.params.rate)
+        self.acts[who] += 1
+        wrong = rng.random(len(who)) < 0.5
+        attributed = np.where(wrong, rng.integers(0, n, len(who)), who)
+        attributed[::7] = NO_ENTITY
+        sim.events.record(day, self.name, "coin", who, attributed, match_score=rng.random(len(who)))
+
+    def finish(self, sim: Simulation) -> None:
+        pass
+
+
+def _scenario(write_scenario, **extra):
+    from tests.conftest import small_scenario
+
+    return load_scenario(str(write_scenario(small_scenario(**extra))))
+
+
+def test_registered_component_runs_and_its_events_reach_the_database(
+    write_scenario, tmp_path: Path
+) -> None:
+    scenario = _scenario(write_scenario, sources=[{"use": "test-coin", "params": {"rate": 0.05}}])
+    result = run_scenario(scenario, tmp_path / "r")
+    con = duckdb.connect(str(result.database), read_only=True)
+    try:
+        n, days, nulls, wrong = con.execute(
+            "SELECT count(*), count(DISTINCT day), count(*) FILTER (WHERE attributed_to IS NULL),"
+            " count(*) FILTER (WHERE attributed_to <> true_actor) FROM events"
+        ).fetchone()
+        rows = con.execute("SELECT event_id FROM events ORDER BY event_id").fetchall()
+        ids = [r[0] for r in rows]
+    finally:
+        con.close()
+    expected = 0.05 * 3000 * scenario.days
+    assert abs(n - expected) < 5 * np.sqrt(expected)
+    assert days == scenario.days
+    assert abs(nulls - n / 7) <= 1 + days
+    assert 0.3 * n < wrong < 0.6 * n
+    assert ids == list(range(n))  # numbered densely in recording order
+    assert result.row_counts["events"] == n
+
+
+def test_unknown_params_of_a_component_are_rejected(write_scenario) -> None:
+    from sclab.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"sources\[0\]\.params\.speed"):
+        _scenario(write_scenario, sources=[{"use": "test-coin", "params": {"speed": 3}}])
+
+
+def test_disabled_component_does_not_run(write_scenario, tmp_path: Path) -> None:
+    scenario = _scenario(write_scenario, sources=[{"use": "test-coin", "enabled": False}])
+    assert run_scenario(scenario, tmp_path / "r").row_counts["events"] == 0
+
+
+def test_registry_rejects_duplicates_and_unknown_stages() -> None:
+    with pytest.raises(ValueError, match="registered twice"):
+        register("sources", "test-coin")(CoinSource)
+    with pytest.raises(ValueError, match="unknown stage"):
+        register("weather", "rain")
+    assert "test-coin" in REGISTRY.available("sources")
+
+
+def test_state_arrays() -> None:
+    from sclab.engine import State
+
+    state = State({"person": 4, "company": 2})
+    a = state.add("score", "person", np.int16, fill=600)
+    assert a.tolist() == [600] * 4 and state.add("score", "person", np.int16) is a
+    with pytest.raises(ValueError, match="dtype"):
+        state.add("score", "person", np.float64)
+    with pytest.raises(ValueError, match="unknown entity type"):
+        state.add("x", "household", np.int8)
+    with pytest.raises(KeyError, match=r"State\.add"):
+        state["missing"]
+
+
+@given(seed=st.integers(0, 2**63 - 1), name=st.text(min_size=1, max_size=20))
+def test_streams_are_reproducible_and_keyed(seed: int, name: str) -> None:
+    s = Streams(seed)
+    a = s.get(name, partition=3, day=5).integers(0, 2**62, 4)
+    assert np.array_equal(a, Streams(seed).get(name, partition=3, day=5).integers(0, 2**62, 4))
+    for other in (
+        s.get(name, partition=4, day=5),
+        s.get(name, partition=3, day=6),
+        s.get(name + "x", partition=3, day=5),
+        s.get(name, day=5),
+        Streams(seed ^ 1).get(name, partition=3, day=5),
+    ):
+        assert not np.array_equal(a, other.integers(0, 2**62, 4))
+
+
+def test_adding_a_component_does_not_change_the_population(write_scenario, tmp_path) -> None:
+    plain = run_scenario(_scenario(write_scenario), tmp_path / "a")
+    with_source = run_scenario(
+        _scenario(write_scenario, sources=[{"use": "test-coin"}]), tmp_path / "b"
+    )
+    q = "SELECT sum(hash(c)) FROM citizens c"
+    got = [
+        duckdb.connect(str(r.database), read_only=True).execute(q).fetchone()
+        for r in (plain, with_source)
+    ]
+    assert got[0] == got[1]
+
+
+def test_database_docs_match_the_schema() -> None:
+    from sclab.store.schema import markdown
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "database.md"
+    assert docs.read_text(encoding="utf-8") == markdown(), "regenerate docs/database.md"
+
+
+def test_scenario_docs_match_the_schema() -> None:
+    from sclab.scenario.schema import markdown
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "scenarios.md"
+    assert docs.read_text(encoding="utf-8") == markdown(), "regenerate docs/scenarios.md"
