@@ -118,13 +118,24 @@ def run_scenario(
         timings["write_population"] = time.perf_counter() - t0
 
         sim = Simulation.build(
-            scenario, streams, population, sink=lambda b: db.append("events", b.columns())
+            scenario,
+            streams,
+            population,
+            sink=lambda b: db.append("events", b.columns()),
+            moment_sink=lambda m, first: db.append("resource_moments", m.columns(first)),
         )
         t0 = time.perf_counter()
         rep.phase("simulate", scenario.days, "days")
         sim.run(on_day=lambda day: rep.advance("simulate", day + 1))
         rep.end_phase("simulate")
         timings["simulate"] = time.perf_counter() - t0
+        for batch in sim.aggregates.rows():
+            db.append("aggregates", batch)
+        kinds = sorted(sim.acts.totals)
+        db.append(
+            "true_act_totals",
+            {"kind": kinds, "acts": [sim.acts.totals[k] for k in kinds]},
+        )
 
         counts = db.row_counts()
         t0 = time.perf_counter()

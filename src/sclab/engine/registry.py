@@ -68,12 +68,20 @@ class Registry:
 
         return decorate
 
+    def load_builtins(self) -> None:
+        """Import sclab's own components so that they register (idempotent)."""
+        import importlib
+
+        for package in ("sclab.world", "sclab.sensors", "sclab.behaviour"):
+            importlib.import_module(package)
+
     def available(self, stage: str) -> list[str]:
         """Names registered for a stage."""
         return sorted(name for (s, name) in self._entries if s == stage)
 
     def entry(self, stage: str, name: str) -> Entry:
         """The entry for (stage, name), or ValueError naming what is available."""
+        self.load_builtins()
         try:
             return self._entries[(stage, name)]
         except KeyError:

@@ -25,7 +25,9 @@ from typing import Protocol
 
 import numpy as np
 
+from sclab.engine.acts import ActLog, Aggregates, MomentLog, Moments
 from sclab.engine.events import EventBatch, EventLog
+from sclab.engine.feedback import SystemView
 from sclab.engine.registry import REGISTRY, STAGES
 from sclab.population import Population
 from sclab.rng import Streams
@@ -78,6 +80,10 @@ class State:
                 f"no state '{name}'; components create it with State.add in setup()"
             ) from None
 
+    def get(self, name: str, default: np.ndarray | None = None) -> np.ndarray | None:
+        """The array ``name``, or ``default`` if no component created it."""
+        return self._arrays.get(name, default)
+
     def __contains__(self, name: str) -> bool:
         return name in self._arrays
 
@@ -98,7 +104,12 @@ class Simulation:
     population: Population
     events: EventLog
     state: State
+    acts: ActLog = field(default_factory=ActLog)
+    moments: MomentLog = field(default_factory=MomentLog)
+    view: SystemView = field(default_factory=lambda: SystemView(0))
+    aggregates: Aggregates = field(default_factory=lambda: Aggregates({}))
     components: list[tuple[str, Component]] = field(default_factory=list)
+    ties_active: np.ndarray | None = None  # bool per CSR tie end; None: all ties active
     day: int = -1
 
     @classmethod
@@ -108,10 +119,28 @@ class Simulation:
         streams: Streams,
         population: Population,
         sink: Callable[[EventBatch], None] | None = None,
+        moment_sink: Callable[[Moments, int], None] | None = None,
     ) -> Simulation:
-        """Assemble a simulation with the components the scenario names, in stage order."""
-        state = State({"person": len(population.citizens), "company": len(population.companies)})
-        sim = cls(scenario, streams, population, EventLog(sink), state)
+        """Assemble a simulation with the components the scenario names, in stage order.
+
+        Args:
+            scenario: The validated scenario.
+            streams: The run's random streams.
+            population: The generated population.
+            sink: Receives recorded events at the end of each day.
+            moment_sink: Receives resource moments (with outcomes) at the end of each day.
+        """
+        sizes = {"person": len(population.citizens), "company": len(population.companies)}
+        sim = cls(
+            scenario,
+            streams,
+            population,
+            EventLog(sink),
+            State(sizes),
+            moments=MomentLog(moment_sink),
+            view=SystemView(sizes["person"]),
+            aggregates=Aggregates(sizes),
+        )
         for stage in STAGES:
             for spec in getattr(scenario, stage):
                 if spec.enabled:
@@ -136,6 +165,9 @@ class Simulation:
         for _, component in self.components:
             component.step(self, self.day)
         self.events.end_day()
+        self.moments.end_day()
+        self.acts.end_day()
+        self.view.end_day()
 
     def run(self, on_day: Callable[[int], None] | None = None) -> None:
         """Run all scenario days; ``on_day(day)`` after each (for progress display)."""

@@ -120,6 +120,26 @@ TABLES: dict[str, list[Column]] = {
         C("event_id", "BIGINT", "triggering recorded event"),
         C("wrongful", "BOOLEAN", "rests on a misattributed or erroneous record"),
     ],
+    "resource_moments": [
+        C("moment_id", "BIGINT", "unique, in order of attempt"),
+        C("day", "INTEGER", "simulation day"),
+        C("kind", "VARCHAR", "flight_ticket, rail_ticket, hotel, school_place, loan..."),
+        C("entity_type", "VARCHAR", "'person' or 'company'"),
+        C("actor", "BIGINT", "who tried"),
+        C("outcome", "VARCHAR", "allowed, blocked, priced_up or favoured"),
+        C("price_factor", "REAL", "price relative to the normal price"),
+    ],
+    "aggregates": [
+        C("entity_id", "BIGINT", "person_id or company_id"),
+        C("entity_type", "VARCHAR", "'person' or 'company'"),
+        C("kind", "VARCHAR", "high-volume act kind, e.g. 'post_critical', 'purchase_books'"),
+        C("count", "BIGINT", "number of true acts over the run"),
+        C("amount", "DOUBLE", "total money involved (yuan), if any"),
+    ],
+    "true_act_totals": [
+        C("kind", "VARCHAR", "act kind"),
+        C("acts", "BIGINT", "true acts over the run (ground truth, recorded or not)"),
+    ],
     "decision_events": [
         C("decision_table", "VARCHAR", "score_changes, list_entries or sanctions"),
         C("decision_key", "BIGINT", "row key in that table"),

@@ -1,0 +1,1 @@
+"""Sensors: what the system records of the true acts, with errors."""
