@@ -363,6 +363,12 @@ class DegreeSpecModel(Strict):
     dispersion: float = Field(0.8, ge=0, le=5)
     max_degree: int = Field(500, ge=1, le=5000)
 
+    @model_validator(mode="after")
+    def _mean_below_max(self) -> DegreeSpecModel:
+        if self.mean > self.max_degree:
+            raise ValueError(f"mean ({self.mean}) must not exceed max_degree ({self.max_degree})")
+        return self
+
 
 class SocialGraphSpec(Strict):
     """The tie graph (homophily by district, age and income; a share of ties online)."""
