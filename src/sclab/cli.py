@@ -57,6 +57,15 @@ class _Rate(ProgressColumn):
         return Text(f"{rate / 1e6:,.1f}M agent-days/s", style="cyan")
 
 
+class _Done(ProgressColumn):
+    """"12/60 days" for the simulation, a percentage for the other phases."""
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("unit") == "days":
+            return Text(f"{task.completed:>4.0f}/{task.total:.0f} days")
+        return Text(f"{task.percentage:>5.1f}%")
+
+
 class RichReporter(Reporter):
     """Shows each phase of a run as a Rich progress bar."""
 
@@ -124,7 +133,7 @@ def run(
     progress = Progress(
         TextColumn("[bold]{task.description:<17}"),
         BarColumn(),
-        TextColumn("{task.percentage:>5.1f}%"),
+        _Done(),
         TimeElapsedColumn(),
         _Rate(spec.population.size),
         console=console,
