@@ -115,6 +115,7 @@ def run_benchmarks(
 ) -> list[dict[str, Any]]:
     """Measure each size ``repeat`` times; print and return the results."""
     console.print(f"machine: {machine()}")
+    console.width = max(console.width, 150)
     results = []
     table = Table(title="sclab bench (Nanjing scenario)")
     for col in (
@@ -137,7 +138,9 @@ def run_benchmarks(
                 f"{gen['ties']:,}",
                 f"{run['total_seconds']:.1f}",
                 str(days),
-                f"{run['agent_days_per_second'] / 1e6:,.1f}M",
+                f"{run['agent_days_per_second'] / 1e6:,.1f}M"
+                if run["timings"]["simulate"] > 0.01
+                else "n/a (no components)",
                 f"{run['peak_rss_bytes'] / n:.0f}",
             )
     console.print(table)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 NO_ENTITY = -1
 """Stored for ``true_actor``/``attributed_to`` when there is no one (NULL in the database)."""
@@ -39,8 +40,6 @@ class EventBatch:
 
     def columns(self) -> dict[str, Any]:
         """Columns for the ``events`` table (NO_ENTITY becomes NULL)."""
-        import pyarrow as pa
-
         n = len(self)
 
         def nullable(a: np.ndarray) -> Any:
@@ -99,7 +98,8 @@ class EventLog:
             true_actor=true_actor,
             attributed_to=attributed_to,
             event_id=np.arange(self.next_id, self.next_id + n, dtype=np.int64),
-            extra={k: np.asarray(v) for k, v in extra.items()},
+            # Arrow arrays (e.g. nullable strings) pass through unconverted.
+            extra={k: v if isinstance(v, pa.Array) else np.asarray(v) for k, v in extra.items()},
         )
         self.next_id += n
         self.counts[(source, kind)] = self.counts.get((source, kind), 0) + n

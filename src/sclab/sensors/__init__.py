@@ -1,1 +1,6 @@
-"""Sensors: what the system records of the true acts, with errors."""
+"""Sensors: what the system records of the true acts, with errors.
+
+Importing this package registers its components with the engine.
+"""
+
+from sclab.sensors import records  # noqa: F401

@@ -4,3 +4,5 @@ Each module registers its sources with the engine (``@register("sources", name, 
 importing this package registers them all, so scenarios can name them. See
 :mod:`sclab.world.base` for the conventions every source follows.
 """
+
+from sclab.world import company_conduct, state_data  # noqa: F401

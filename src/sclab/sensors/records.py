@@ -1,0 +1,674 @@
+"""What the system records of true acts: record linkage with capture gaps, delays and errors.
+
+Core objects:
+    :class:`RecordsParams`: which act kinds are recorded and how (capture, delay, staleness,
+        same-name and ID-typo linkage errors, thin files, match scores).
+    :class:`KindSettings`: per-kind (or per-source) overrides of capture, delay and
+        staleness.
+    :class:`RecordsSensor`: the ``("sensors", "records")`` component.
+    :class:`NameIndex`: people sorted by (surname, given name), with the start of every
+        full-name group and every surname group, so that a namesake is one lookup.
+    :func:`draw_other`: a uniform member of a contiguous group other than a given person.
+
+What happens to a true act (``sim.acts``) of a recorded kind:
+    1. Capture: recorded with probability ``capture`` times the thin-file multipliers
+       (migrants; people without a payment app for payment-source kinds). Thin files cut
+       both ways: fewer negative records and fewer positive ones.
+    2. Delay: ``recorded_day = day + delay`` (geometric or Poisson with the kind's mean).
+       Records due after the last day of the run are never recorded.
+    3. Linkage (people only): with probability ``misattribution_rate`` × (share of the
+       actor's surname / population-mean surname share) ^ ``surname_elasticity``, capped,
+       the record goes to a full namesake of the actor (same surname and given name) if one
+       exists, else to someone sharing the surname; never to the actor (error
+       ``"same_name"``). Else, with probability ``id_typo_rate``, to a uniform other person
+       of the actor's district (error ``"id_typo"``). Companies are linked by their USCC,
+       which carries a check character: no linkage errors, match score 1.
+    4. Match score: Beta-distributed confidence, high for correct links and lower, but
+       overlapping, for wrong ones (a linker cannot tell them apart by score alone).
+    5. Staleness: with probability ``stale_rate`` the act produces a second record
+       ``stale_after_days`` after the first, attributed to the true actor with error
+       ``"stale"``: an outdated record the system still holds after the matter was settled.
+
+The population-mean surname share is the mean over people of their own surname's share,
+so with elasticity 1 and no cap the mean same-name error rate over people is exactly
+``misattribution_rate``. People whose surname nobody else carries cannot be confused by
+name and get rate 0.
+
+Acts whose actor is :data:`~sclab.engine.events.NO_ENTITY` (an act nobody can be tied to)
+are recorded with ``true_actor`` and ``attributed_to`` NULL, no linkage and no match score.
+
+COST MODEL: a day costs O(a) for the a true acts of recorded kinds (a few vectorised draws
+per act: capture, delay, linkage, score), plus O(r log r) to bucket the r captured records
+by recording day and O(number of due buckets) ``events.record`` calls. Nothing is done per
+person per day. Setup sorts the n people by name once (two 16-bit radix sorts, O(n)) and
+keeps about 9 bytes per person (the sorted order, each person's name group, the group
+starts); a same-name or ID-typo draw is then O(1) per record. Pending
+records wait in a day-indexed queue of compact arrays (about 40 bytes per record).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from sclab.engine.events import NO_ENTITY
+from sclab.engine.registry import register
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from sclab.engine.acts import Acts
+    from sclab.engine.simulation import Simulation
+
+ERRORS = ("same_name", "id_typo", "stale")
+"""Labels of the ``error`` column; codes are 1 + index (0: no error)."""
+NO_ERROR, SAME_NAME, ID_TYPO, STALE = 0, 1, 2, 3
+
+
+class KindSettings(BaseModel):
+    """Overrides for one act kind (or for every kind of one source); None: inherit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    capture: float | None = Field(
+        None, ge=0, le=1, description="Probability an act is recorded at all."
+    )
+    delay_days_mean: float | None = Field(
+        None, ge=0, le=3650, description="Mean days between the act and its record."
+    )
+    stale_rate: float | None = Field(
+        None, ge=0, le=1, description="Probability a record has a stale second record."
+    )
+    stale_after_days: int | None = Field(
+        None, ge=1, le=3650, description="Days from a record to its stale copy."
+    )
+
+
+class ThinFile(BaseModel):
+    """Capture multipliers for people the system knows little about."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    migrant_capture: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="Assumption: acts of migrants (household registered elsewhere) are "
+        "recorded at 0.6 times the kind's capture: local registries, employers and "
+        "neighbourhood committees hold thinner files on them.",
+    )
+    no_payment_app_capture: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Assumption: people without a mobile payment app leave no records in "
+        "payment platforms, so payment-source kinds are never recorded for them.",
+    )
+    payment_sources: tuple[str, ...] = Field(
+        ("payments",),
+        description="Sources whose kinds are recorded through payment platforms "
+        "(no_payment_app_capture applies to them).",
+    )
+
+
+class MatchScore(BaseModel):
+    """Beta laws of the linkage confidence attached to each person record."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    correct_alpha: float = Field(
+        20.0, gt=0, le=1000, description="Assumption: correct links ~ Beta(20, 1), mean 0.95."
+    )
+    correct_beta: float = Field(1.0, gt=0, le=1000, description="See correct_alpha.")
+    wrong_alpha: float = Field(
+        6.0,
+        gt=0,
+        le=1000,
+        description="Assumption: wrong links ~ Beta(6, 2), mean 0.75: 15 % of them score "
+        "above 0.9 (as do 88 % of correct links) and 1 % of correct links score below "
+        "0.8, so scores overlap and a threshold trades misses for wrong links.",
+    )
+    wrong_beta: float = Field(2.0, gt=0, le=1000, description="See wrong_alpha.")
+
+
+def _default_kinds() -> dict[str, KindSettings]:
+    # Effective judgments go online within 7 working days (Supreme People's Court,
+    # Provisions on the Publication of Judgments on the Internet, 2016, art. 7): about 10
+    # calendar days. Assumption: tax arrears surface at the next monthly filing (30 days).
+    courts = KindSettings(delay_days_mean=10.0)
+    tax = KindSettings(delay_days_mean=30.0)
+    return {
+        "judgment_lost": courts,
+        "non_performance": courts,
+        "judgment_performed": courts,
+        "tax_arrears": tax,
+        "company_tax_arrears": tax,
+    }
+
+
+class RecordsParams(BaseModel):
+    """Parameters of the records sensor (record linkage with errors)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kinds: dict[str, KindSettings] = Field(
+        default_factory=_default_kinds,
+        description="Per-kind overrides. Every act kind seen is recorded (except `ignore`) "
+        "unless only_listed is set. Default: court records 10 days late (judgments online "
+        "within 7 working days, SPC 2016 provisions art. 7); Assumption: tax arrears 30 days.",
+    )
+    only_listed: bool = Field(False, description="Record only the kinds listed in `kinds`.")
+    ignore: tuple[str, ...] = Field(
+        ("jaywalk",),
+        description="Act kinds this sensor never records. Default: jaywalks, which only the "
+        "camera network records.",
+    )
+    by_source: dict[str, KindSettings] = Field(
+        default_factory=dict,
+        description="Overrides for every kind of a source (a kind's own settings win).",
+    )
+    capture: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Assumption: every act of a recorded kind reaches the system unless a "
+        "kind or source says otherwise.",
+    )
+    delay_days_mean: float = Field(
+        0.0, ge=0, le=3650, description="Assumption: most records are made the same day."
+    )
+    delay_law: Literal["geometric", "poisson"] = Field(
+        "geometric", description="Law of the delay in days (both have the configured mean)."
+    )
+    stale_rate: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Assumption: 1 % of records leave an outdated copy behind after the "
+        "matter is settled.",
+    )
+    stale_after_days: int = Field(
+        90, ge=1, le=3650, description="Assumption: the stale copy surfaces 90 days later."
+    )
+    misattribution_rate: float = Field(
+        0.002,
+        ge=0,
+        le=1,
+        description="Assumption: 0.2 % of person records are linked to a namesake at the "
+        "population-mean surname share.",
+    )
+    surname_elasticity: float = Field(
+        1.0,
+        ge=0,
+        le=5,
+        description="Assumption: the same-name error rate is proportional to the share of "
+        "the actor's surname (more namesakes, more confusions).",
+    )
+    misattribution_cap: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Assumption: no surname has a same-name error rate above 5 %.",
+    )
+    id_typo_rate: float = Field(
+        0.0005,
+        ge=0,
+        le=1,
+        description="Assumption: 0.05 % of person records carry a wrong ID number that "
+        "belongs to someone else in the same district.",
+    )
+    thin_file: ThinFile = Field(
+        default_factory=ThinFile,
+        description="Capture multipliers for thin files (migrants, no payment app).",
+    )
+    match_score: MatchScore = Field(
+        default_factory=MatchScore,
+        description="Linkage confidence laws for correct and wrong person links.",
+    )
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A kind's settings after resolution (kind over source over sensor defaults)."""
+
+    capture: float
+    delay_days_mean: float
+    stale_rate: float
+    stale_after_days: int
+    payment: bool
+
+
+@dataclass
+class _Pending:
+    """Records of one kind, act day and recording day, waiting to be recorded."""
+
+    day: int
+    recorded_day: int
+    source: str
+    kind: str
+    entity_type: str
+    true_actor: np.ndarray  # int64, NO_ENTITY for none
+    attributed_to: np.ndarray  # int64
+    error: np.ndarray  # uint8 code
+    match_score: np.ndarray  # float32, NaN for none
+    district_code: np.ndarray  # int32, -1 for unknown
+    amount: np.ndarray | None
+    place_id: np.ndarray | None
+
+
+def draw_other(
+    rng: np.random.Generator,
+    order: np.ndarray | None,
+    start: np.ndarray,
+    count: np.ndarray,
+    who: np.ndarray,
+) -> np.ndarray:
+    """A uniform member of ``order[start : start + count]`` other than ``who``, per entry.
+
+    Draws a position among the first ``count - 1`` and swaps in the last position when the
+    draw lands on ``who``: uniform over the others, one draw each. ``order=None`` stands for
+    the identity (a contiguous id range). Every ``count`` must be at least 2 and the group
+    must contain ``who``.
+    """
+    start = np.asarray(start, dtype=np.int64)
+    count = np.asarray(count, dtype=np.int64)
+    pos = start + rng.integers(0, count - 1)
+    last = start + count - 1
+    if order is None:
+        return np.where(pos == who, last, pos)
+    cand = order[pos].astype(np.int64)
+    return np.where(cand == who, order[last].astype(np.int64), cand)
+
+
+@dataclass
+class NameIndex:
+    """People grouped by full name and by surname, as ranges of one sorted order.
+
+    Sorting by (surname, given name) also sorts by surname, so one order serves both:
+    full-name group g is ``order[group_start[g]:group_start[g + 1]]`` and surname s is
+    ``order[surname_start[s]:surname_start[s + 1]]``.
+    """
+
+    order: np.ndarray  # int32 person ids sorted by (surname, given name)
+    person_group: np.ndarray  # int32 full-name group of each person
+    group_start: np.ndarray  # int32, one more than the number of groups
+    surname_start: np.ndarray  # int64, one more than the number of surnames
+
+    @classmethod
+    def build(cls, surname: np.ndarray, given_name: np.ndarray) -> NameIndex:
+        n = len(surname)
+        # Two stable sorts (given name, then surname) give the (surname, given name)
+        # order; NumPy radix-sorts 16-bit keys, so this is linear in n.
+        order = np.argsort(given_name, kind="stable")
+        order = order[np.argsort(surname[order], kind="stable")].astype(np.int32)
+        s_sorted = surname[order]
+        g_sorted = given_name[order]
+        first = np.ones(n, dtype=bool)
+        first[1:] = (s_sorted[1:] != s_sorted[:-1]) | (g_sorted[1:] != g_sorted[:-1])
+        del g_sorted
+        group_start = np.append(np.flatnonzero(first), n).astype(np.int32)
+        person_group = np.empty(n, dtype=np.int32)
+        person_group[order] = np.cumsum(first, dtype=np.int32) - 1
+        n_surnames = int(surname.max()) + 1 if n else 0
+        surname_start = np.searchsorted(s_sorted, np.arange(n_surnames + 1)).astype(np.int64)
+        return cls(order, person_group, group_start, surname_start)
+
+    def namesakes(self, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(start, count) of each person's full-name group in :attr:`order`."""
+        g = self.person_group[who]
+        start = self.group_start[g]
+        return start, self.group_start[g + 1] - start
+
+    def surname_mates(self, surname: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(start, count) of each surname's group in :attr:`order`."""
+        start = self.surname_start[surname]
+        return start, self.surname_start[surname + 1] - start
+
+
+def same_name_rates(surname: np.ndarray, base: float, elasticity: float, cap: float) -> np.ndarray:
+    """Same-name error probability per surname index (see the module docstring).
+
+    ``base × (share / mean share) ^ elasticity``, capped at ``cap``, where the mean share
+    is taken over people; 0 for surnames nobody else carries.
+    """
+    counts = np.bincount(surname).astype(np.float64)
+    n = counts.sum()
+    if n == 0:
+        return np.zeros(len(counts))
+    share = counts / n
+    mean_share = float((share * share).sum())  # Σ_people share(own surname) / n
+    with np.errstate(divide="ignore"):
+        rel = np.where(counts > 0, (share / mean_share) ** elasticity, 0.0)
+    p = np.minimum(base * rel, cap)
+    p[counts < 2] = 0.0
+    return p
+
+
+def error_column(codes: np.ndarray) -> pa.DictionaryArray:
+    """Error codes as an Arrow dictionary column (NULL where there is no error)."""
+    import pyarrow as pa
+
+    codes = np.asarray(codes)
+    indices = pa.array(np.maximum(codes.astype(np.int8), 1) - 1, mask=codes == NO_ERROR)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(list(ERRORS), type=pa.string()))
+
+
+@register("sensors", "records", RecordsParams)
+class RecordsSensor:
+    """Records true acts with capture gaps, delays, stale copies and linkage errors."""
+
+    def __init__(self, name: str, params: RecordsParams) -> None:
+        self.name = name
+        self.params = params
+        self._rules: dict[tuple[str, str], _Rule | None] = {}
+        self._queue: dict[int, list[_Pending]] = defaultdict(list)
+
+    # -- setup ------------------------------------------------------------------------
+
+    def setup(self, sim: Simulation) -> None:
+        p = self.params
+        cit = sim.population.citizens
+        self._days = sim.scenario.days
+        self._surname = cit.surname
+        self._district = cit.district
+        self._names = NameIndex.build(cit.surname, cit.given_name)
+        self._p_same = same_name_rates(
+            cit.surname, p.misattribution_rate, p.surname_elasticity, p.misattribution_cap
+        )
+        codes = np.array([d.code for d in sim.scenario.geography.districts], dtype=np.int32)
+        self._codes = codes
+        # Person ids follow district order; fall back to an explicit order otherwise.
+        district = cit.district.astype(np.int64)
+        sizes = np.bincount(district, minlength=len(codes)).astype(np.int64)
+        self._district_start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        contiguous = bool(np.all(district[1:] >= district[:-1])) if len(district) else True
+        self._district_order = (
+            None if contiguous else np.argsort(district, kind="stable").astype(np.int32)
+        )
+
+    def _rule(self, source: str, kind: str) -> _Rule | None:
+        key = (source, kind)
+        if key in self._rules:
+            return self._rules[key]
+        p = self.params
+        rule: _Rule | None = None
+        if kind not in p.ignore and (kind in p.kinds or not p.only_listed):
+            layers = [p.kinds.get(kind), p.by_source.get(source)]
+
+            def pick(field: str, default: float) -> float:
+                for layer in layers:
+                    if layer is not None and getattr(layer, field) is not None:
+                        return getattr(layer, field)
+                return default
+
+            rule = _Rule(
+                capture=pick("capture", p.capture),
+                delay_days_mean=pick("delay_days_mean", p.delay_days_mean),
+                stale_rate=pick("stale_rate", p.stale_rate),
+                stale_after_days=int(pick("stale_after_days", p.stale_after_days)),
+                payment=source in p.thin_file.payment_sources,
+            )
+        self._rules[key] = rule
+        return rule
+
+    # -- daily ------------------------------------------------------------------------
+
+    def step(self, sim: Simulation, day: int) -> None:
+        rngs: dict[str, np.random.Generator] = {}
+        capture_sum: dict[str, float] = defaultdict(float)
+        capture_n: dict[str, int] = defaultdict(int)
+        for acts in list(sim.acts.of_kind()):
+            rule = self._rule(acts.source, acts.kind)
+            if rule is None:
+                continue
+            if acts.kind not in rngs:
+                # One stream per kind: adding a kind never shifts another kind's draws.
+                rngs[acts.kind] = sim.rng(f"{self.name}/{acts.kind}", day)
+            q = self._process(sim, day, acts, rule, rngs[acts.kind])
+            capture_sum[acts.kind] += float(q.sum())
+            capture_n[acts.kind] += len(q)
+        for kind, k in capture_n.items():
+            if k:
+                sim.view.detection[kind] = capture_sum[kind] / k
+        for pending in self._queue.pop(day, []):
+            self._record(sim, pending)
+
+    def finish(self, sim: Simulation) -> None:
+        # Records due after the last day are never made.
+        self._queue.clear()
+
+    # -- one batch of acts ------------------------------------------------------------
+
+    def _capture_probability(self, sim: Simulation, acts: Acts, rule: _Rule) -> np.ndarray:
+        q = np.full(len(acts), rule.capture, dtype=np.float64)
+        if acts.entity_type != "person":
+            return q
+        cit = sim.population.citizens
+        thin = self.params.thin_file
+        known = acts.actor != NO_ENTITY
+        who = acts.actor[known]
+        mult = np.where(cit.migrant[who], thin.migrant_capture, 1.0)
+        if rule.payment:
+            mult = mult * np.where(cit.payment_app[who], 1.0, thin.no_payment_app_capture)
+        q[known] *= mult
+        return q
+
+    def _delays(self, rng: np.random.Generator, mean: float, k: int) -> np.ndarray:
+        if mean <= 0 or k == 0:
+            return np.zeros(k, dtype=np.int64)
+        if self.params.delay_law == "poisson":
+            return rng.poisson(mean, k).astype(np.int64)
+        # numpy's geometric counts trials (>= 1); minus one gives days with mean `mean`.
+        return rng.geometric(1.0 / (1.0 + mean), k).astype(np.int64) - 1
+
+    def _process(
+        self, sim: Simulation, day: int, acts: Acts, rule: _Rule, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Turn one batch of acts into pending records; returns per-act capture probability."""
+        q = self._capture_probability(sim, acts, rule)
+        n = len(acts)
+        if n == 0:
+            return q
+        idx = np.flatnonzero(rng.random(n) < q)
+        k = len(idx)
+        if k == 0:
+            return q
+        actor = acts.actor[idx]
+        known = actor != NO_ENTITY
+        recorded_day = day + self._delays(rng, rule.delay_days_mean, k)
+
+        attributed = actor.copy()
+        error = np.zeros(k, dtype=np.uint8)
+        score = np.full(k, np.nan, dtype=np.float32)
+        if acts.entity_type == "person":
+            self._link(rng, actor, known, attributed, error)
+            ms = self.params.match_score
+            wrong = error != NO_ERROR
+            draws = rng.beta(
+                np.where(wrong, ms.wrong_alpha, ms.correct_alpha),
+                np.where(wrong, ms.wrong_beta, ms.correct_beta),
+            ).astype(np.float32)
+            score[known] = draws[known]
+        else:
+            # Companies are linked by USCC, whose check character catches typos.
+            score[known] = 1.0
+
+        district = self._district_codes(sim, acts, idx, actor, known)
+        amount = acts.extra.get("amount")
+        place = acts.extra.get("place_id")
+        amount = None if amount is None else np.asarray(amount, np.float64)[idx]
+        place = None if place is None else np.asarray(place, np.int64)[idx]
+
+        self._enqueue(
+            day, acts, recorded_day, actor, attributed, error, score, district, amount, place
+        )
+
+        if rule.stale_rate > 0:
+            stale = np.flatnonzero(known & (rng.random(k) < rule.stale_rate))
+            if len(stale):
+                ms = self.params.match_score
+                if acts.entity_type == "person":
+                    s_score = rng.beta(ms.correct_alpha, ms.correct_beta, len(stale))
+                else:
+                    s_score = np.ones(len(stale))
+                self._enqueue(
+                    day,
+                    acts,
+                    recorded_day[stale] + rule.stale_after_days,
+                    actor[stale],
+                    actor[stale],
+                    np.full(len(stale), STALE, dtype=np.uint8),
+                    s_score.astype(np.float32),
+                    district[stale],
+                    None if amount is None else amount[stale],
+                    None if place is None else place[stale],
+                )
+        return q
+
+    def _link(
+        self,
+        rng: np.random.Generator,
+        actor: np.ndarray,
+        known: np.ndarray,
+        attributed: np.ndarray,
+        error: np.ndarray,
+    ) -> None:
+        """Misattribute some person records in place (same name, then ID typo)."""
+        pos = np.flatnonzero(known)
+        who = actor[pos]
+        surname = self._surname[who].astype(np.int64)
+        p_same = self._p_same[surname]
+        u = rng.random(len(pos))
+        same = u < p_same
+        typo = ~same & (u < p_same + self.params.id_typo_rate)
+
+        if same.any():
+            w = who[same]
+            start, count = self._names.namesakes(w)
+            s_start, s_count = self._names.surname_mates(surname[same])
+            # No full namesake: fall back to someone sharing the surname (count >= 2,
+            # since surnames carried by one person have rate 0).
+            lone = count < 2
+            start = np.where(lone, s_start, start)
+            count = np.where(lone, s_count, count)
+            attributed[pos[same]] = draw_other(rng, self._names.order, start, count, w)
+            error[pos[same]] = SAME_NAME
+
+        if typo.any():
+            w = who[typo]
+            d = self._district[w].astype(np.int64)
+            start = self._district_start[d]
+            count = self._district_start[d + 1] - start
+            ok = count >= 2
+            w, start, count = w[ok], start[ok], count[ok]
+            rows = pos[typo][ok]
+            attributed[rows] = draw_other(rng, self._district_order, start, count, w)
+            error[rows] = ID_TYPO
+
+    def _district_codes(
+        self, sim: Simulation, acts: Acts, idx: np.ndarray, actor: np.ndarray, known: np.ndarray
+    ) -> np.ndarray:
+        given = acts.extra.get("district_code")
+        if given is not None:
+            return np.asarray(given, np.int32)[idx]
+        out = np.full(len(idx), -1, dtype=np.int32)
+        if acts.entity_type == "person":
+            out[known] = self._codes[self._district[actor[known]]]
+        elif acts.entity_type == "company":
+            district = sim.population.companies.district
+            out[known] = self._codes[district[actor[known]]]
+        return out
+
+    def _enqueue(
+        self,
+        day: int,
+        acts: Acts,
+        recorded_day: np.ndarray,
+        actor: np.ndarray,
+        attributed: np.ndarray,
+        error: np.ndarray,
+        score: np.ndarray,
+        district: np.ndarray,
+        amount: np.ndarray | None,
+        place: np.ndarray | None,
+    ) -> None:
+        """Bucket records by recording day; drop those due after the run."""
+        keep = recorded_day < self._days
+        if not keep.all():
+            sel = np.flatnonzero(keep)
+            recorded_day, actor, attributed = recorded_day[sel], actor[sel], attributed[sel]
+            error, score, district = error[sel], score[sel], district[sel]
+            amount = None if amount is None else amount[sel]
+            place = None if place is None else place[sel]
+        if len(recorded_day) == 0:
+            return
+        if recorded_day.min() == recorded_day.max():
+            groups = [(int(recorded_day[0]), slice(None))]
+        else:
+            order = np.argsort(recorded_day, kind="stable")
+            rd = recorded_day[order]
+            cuts = np.flatnonzero(rd[1:] != rd[:-1]) + 1
+            bounds = np.concatenate([[0], cuts, [len(rd)]])
+            groups = [(int(rd[a]), order[a:b]) for a, b in pairwise(bounds)]
+        for rday, sel in groups:
+            self._queue[rday].append(
+                _Pending(
+                    day=day,
+                    recorded_day=rday,
+                    source=acts.source,
+                    kind=acts.kind,
+                    entity_type=acts.entity_type,
+                    true_actor=actor[sel],
+                    attributed_to=attributed[sel],
+                    error=error[sel],
+                    match_score=score[sel],
+                    district_code=district[sel],
+                    amount=None if amount is None else amount[sel],
+                    place_id=None if place is None else place[sel],
+                )
+            )
+
+    # -- recording --------------------------------------------------------------------
+
+    def _record(self, sim: Simulation, p: _Pending) -> None:
+        known = p.true_actor != NO_ENTITY
+        if known.all():
+            self._record_part(sim, p, None, with_score=True)
+            return
+        # Unidentified acts go in a batch of their own so that their match score and
+        # (unknown) district are NULL rather than NaN or -1.
+        if known.any():
+            self._record_part(sim, p, np.flatnonzero(known), with_score=True)
+        self._record_part(sim, p, np.flatnonzero(~known), with_score=False)
+
+    def _record_part(
+        self, sim: Simulation, p: _Pending, sel: np.ndarray | None, with_score: bool
+    ) -> None:
+        def take(a: np.ndarray) -> np.ndarray:
+            return a if sel is None else a[sel]
+
+        true_actor = take(p.true_actor)
+        n = len(true_actor)
+        extra: dict[str, object] = {
+            "recorded_day": np.full(n, p.recorded_day, dtype=np.int32),
+            "error": error_column(take(p.error)),
+        }
+        if with_score:
+            extra["match_score"] = take(p.match_score)
+        district = take(p.district_code)
+        if (district >= 0).all():
+            extra["district_code"] = district
+        if p.amount is not None:
+            extra["amount"] = take(p.amount)
+        if p.place_id is not None:
+            extra["place_id"] = take(p.place_id)
+        sim.events.record(
+            p.day,
+            source=p.source,
+            kind=p.kind,
+            true_actor=true_actor,
+            attributed_to=take(p.attributed_to),
+            entity_type=p.entity_type,
+            **extra,  # type: ignore[arg-type]
+        )

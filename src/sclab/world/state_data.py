@@ -1,0 +1,545 @@
+"""State-held records about people: civil court cases, arrears, tickets, penalties, honours.
+
+Core objects:
+    :class:`StateDataParams`: rates, delays and shares of every stream, each documented.
+    :class:`StateData`: the ``("sources", "state_data")`` component.
+    :class:`CaseBook`: the active civil cases, one compact struct-of-arrays that grows by
+        doubling and is compacted when closed cases dominate.
+    :func:`draw_with_multiplier`: who, in a pool, has an event today at a common base
+        probability times a per-entity behaviour multiplier (sparse thinning).
+
+Streams (each can be switched off with ``enabled_streams`` or by setting its rate to 0):
+    * ``court``: an adult is sued ("sued"); after a delay the court decides; a lost case
+      ("judgment_lost", with ``amount``, 0 when the obligation is not monetary) with a money
+      obligation gets a performance deadline; at the deadline the debtor performs
+      ("judgment_performed", ``late`` False) or not ("non_performance", with ``amount`` and
+      ``ground`` 1..6, the grounds of Art. 1 of the Supreme People's Court 2017 Provisions on
+      Publishing the List of Dishonest Judgment Debtors); an unresolved debtor may perform
+      later at a daily hazard ("judgment_performed", ``late`` True). Every court act carries
+      ``case_id`` so that sensors and tests can follow one case.
+    * ``tax_arrears`` (self-employed people), ``utility_arrears`` (adults),
+      ``traffic_ticket`` (driving-licence holders), ``administrative_penalty`` (adults), all
+      with ``amount`` in CNY, and ``heroic_act`` (adults; e.g. Rongcheng adds 30 points for
+      heroic deeds), without amount.
+    All acts have entity_type "person".
+
+Behaviour hooks: the arrival rate of each stream is multiplied by ``propensity(kind)`` for
+its act kind ("sued", "tax_arrears", ...); the probability of not performing at the deadline
+by ``propensity("non_performance")``; the later-performance hazard by
+``propensity("perform_judgment")`` (so that a "repay once listed" behaviour can raise it).
+
+Calibration of the court pipeline (defaults):
+    * Filings: about 10-13 million first-instance civil and commercial cases a year in
+      2015-2019 (SPC statistics: 11.5 million first-instance cases in 2015, 88.6 % civil or
+      commercial). Taking 12 million, of which 60 % (Assumption) have a natural person as
+      defendant, over about 1.14 billion adults gives 12e6 × 0.6 / 1.14e9 ≈ 0.0063 per adult
+      per year, i.e. a daily hazard of 0.0063 / 365 ≈ 1.7e-5 per adult.
+    * Flow into non-performance: 0.0063 × 0.6 (lost) × 0.85 (money) × 0.625 (mean
+      non-performance probability) ≈ 0.20 % of adults a year; 12.88 million listings from
+      October 2013 to end-2018 (SPC), if about three quarters are natural persons
+      (Assumption), imply about 0.16 % of adults listed a year, and only some non-performers
+      are listed.
+    * Later performance: by end-2018, 3.51 million of the 12.88 million listed had performed
+      (≈ 27 %, SPC). With listings arriving evenly over the 5.25 years since October 2013, a
+      constant hazard h gives a performed share 1 - (1 - e^{-hT}) / (hT) = 0.27 at
+      hT ≈ 0.666, h ≈ 0.127 a year ≈ 3.5e-4 a day. This figure already includes whatever
+      listing did to debtors; a behaviour that raises ``perform_judgment`` on listing should
+      be read against it.
+
+Eligibility (adult, self-employed, driver) is fixed from the population on day 0.
+
+COST MODEL: a day costs O(k) random draws for k events of the arrival streams (each drawn
+as a count, then who, :mod:`sclab.world.sampling`); with a behaviour multiplier present,
+candidates are drawn at ``max_propensity`` times the base rate and thinned, so at most
+``max_propensity`` × k draws. The court pipeline additionally makes O(active cases)
+vectorised comparisons (cases awaiting judgment or a deadline, about 0.3 % of adults with
+defaults, plus the unresolved debtors whose later performance is drawn daily). Nothing is
+drawn per person per day. Setup is O(people) once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, get_args
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from sclab.engine.registry import register
+from sclab.population.citizens import OCCUPATIONS
+from sclab.world.base import DAYS_PER_MONTH, DAYS_PER_YEAR, SourceParams, ages, propensity
+from sclab.world.sampling import bernoulli_sparse, thinned
+
+if TYPE_CHECKING:
+    from sclab.engine.simulation import Simulation
+
+StreamName = Literal[
+    "court",
+    "tax_arrears",
+    "utility_arrears",
+    "traffic_ticket",
+    "administrative_penalty",
+    "heroic_act",
+]
+STREAMS: tuple[str, ...] = get_args(StreamName)
+
+# The six grounds of Art. 1, SPC Provisions on Publishing the List of Dishonest Judgment
+# Debtors (2017 revision); the act's ``ground`` is the 1-based position in this tuple.
+GROUNDS = (
+    "able_to_perform_but_refuses",
+    "obstructs_enforcement_by_forgery_violence_or_threat",
+    "evades_enforcement_by_sham_litigation_or_hiding_property",
+    "violates_property_reporting",
+    "violates_consumption_restriction",
+    "refuses_settlement_agreement",
+)
+
+
+class StateDataParams(SourceParams):
+    """Rates, delays and shares of the state-data streams.
+
+    ``rate_multiplier`` scales the arrival rates (suits, arrears, tickets, penalties,
+    commendations); shares, delays and the later-performance hazard are not scaled.
+    """
+
+    enabled_streams: tuple[StreamName, ...] = Field(
+        STREAMS, description="Streams to produce; the others are silent."
+    )
+    adult_age: int = Field(
+        18, ge=14, le=30, description="Age of majority (Civil Code Art. 17): who can be sued."
+    )
+    max_propensity: float = Field(
+        10.0,
+        ge=1.0,
+        le=1000.0,
+        description="Bound on behaviour multipliers used for thinning; larger multipliers "
+        "count as this bound (bookkeeping, not a rate).",
+    )
+    # --- court pipeline -------------------------------------------------------------
+    sued_per_adult_year: float = Field(
+        0.0063,
+        ge=0,
+        le=10,
+        description="12e6 first-instance civil cases a year (SPC statistics 2015-2019: "
+        "10-13 million) x 0.6 with a natural-person defendant (Assumption) / 1.14e9 adults.",
+    )
+    judgment_delay_min_days: int = Field(
+        60,
+        ge=1,
+        le=3650,
+        description="Civil Procedure Law (2017) Art. 161: summary procedure within 3 months; "
+        "Assumption: a case takes at least 60 days from filing to judgment.",
+    )
+    judgment_delay_max_days: int = Field(
+        180,
+        ge=1,
+        le=3650,
+        description="Civil Procedure Law (2017) Art. 149: ordinary procedure within 6 months.",
+    )
+    lose_share: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="Assumption: share of sued people who lose (the rest win, withdraw "
+        "or settle without obligation).",
+    )
+    money_judgment_share: float = Field(
+        0.85,
+        ge=0,
+        le=1,
+        description="Assumption: share of lost judgments that order a payment.",
+    )
+    judgment_amount_median_cny: float = Field(
+        20_000.0, gt=0, le=1e9, description="Assumption: median amount owed under a judgment."
+    )
+    judgment_amount_sigma: float = Field(
+        1.2, ge=0, le=5, description="Assumption: log-normal spread of judgment amounts."
+    )
+    deadline_min_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Assumption: days from judgment to the performance deadline (the 15-day "
+        "appeal period plus the period the judgment sets), at least.",
+    )
+    deadline_max_days: int = Field(90, ge=1, le=3650, description="Assumption: the same, at most.")
+    nonperform_by_decile: tuple[float, ...] = Field(
+        (0.80, 0.76, 0.72, 0.68, 0.645, 0.605, 0.57, 0.53, 0.49, 0.45),
+        description="Assumption: probability of not performing by the deadline, income decile "
+        "0 (lowest) to 9; mean 0.625, chosen with the other court defaults to give about 0.2 % "
+        "of adults a year in non-performance (module docstring).",
+    )
+    ground_shares: tuple[float, ...] = Field(
+        (0.45, 0.03, 0.07, 0.35, 0.05, 0.05),
+        description="Assumption: shares of the six Art. 1 grounds among non-performers, "
+        "(1) able but refuses, (2) obstruction by forgery/violence/threats, (3) sham "
+        "litigation or hidden property, (4) property reporting, (5) consumption restriction, "
+        "(6) settlement agreement.",
+    )
+    performance_hazard_per_day: float = Field(
+        3.5e-4,
+        ge=0,
+        le=1,
+        description="Daily probability that an unresolved debtor performs; calibrated to SPC "
+        "end-2018: 3.51M of 12.88M listed had performed (27 %) with listings arriving evenly "
+        "since Oct 2013 (h = 0.127/year).",
+    )
+    # --- other streams --------------------------------------------------------------
+    tax_arrears_per_self_employed_year: float = Field(
+        0.02,
+        ge=0,
+        le=50,
+        description="Assumption: individual income tax arrears notices per self-employed "
+        "person per year.",
+    )
+    tax_arrears_median_cny: float = Field(
+        2_000.0, gt=0, le=1e9, description="Assumption: median tax arrears of a person."
+    )
+    tax_arrears_sigma: float = Field(
+        1.0, ge=0, le=5, description="Assumption: log-normal spread of tax arrears."
+    )
+    utility_arrears_per_adult_month: float = Field(
+        0.005,
+        ge=0,
+        le=30,
+        description="Assumption: overdue water, power, gas or property bills recorded per "
+        "adult per month; billing cycles are staggered, so spread evenly over days.",
+    )
+    utility_arrears_median_cny: float = Field(
+        150.0, gt=0, le=1e7, description="Assumption: median overdue utility bill."
+    )
+    utility_arrears_sigma: float = Field(
+        0.7, ge=0, le=5, description="Assumption: log-normal spread of utility arrears."
+    )
+    traffic_tickets_per_driver_year: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="Assumption: recorded traffic violations per licence holder per year "
+        "(no national per-driver figure found; order of magnitude only).",
+    )
+    traffic_fine_min_cny: float = Field(
+        20.0,
+        ge=0,
+        le=1e6,
+        description="Road Traffic Safety Law Art. 90: fines of 20-200 CNY for drivers' "
+        "violations of traffic rules (uniform within the range: Assumption).",
+    )
+    traffic_fine_max_cny: float = Field(
+        200.0, ge=0, le=1e6, description="Road Traffic Safety Law Art. 90 upper bound."
+    )
+    administrative_penalty_per_adult_year: float = Field(
+        0.003,
+        ge=0,
+        le=10,
+        description="Assumption: administrative penalty decisions (public order, market, "
+        "other) per adult per year.",
+    )
+    administrative_penalty_median_cny: float = Field(
+        500.0, gt=0, le=1e9, description="Assumption: median administrative fine."
+    )
+    administrative_penalty_sigma: float = Field(
+        1.0, ge=0, le=5, description="Assumption: log-normal spread of administrative fines."
+    )
+    heroic_acts_per_adult_year: float = Field(
+        1e-5,
+        ge=0,
+        le=1,
+        description="Assumption: officially commended heroic deeds (jianyi yongwei) per adult "
+        "per year; very rare.",
+    )
+
+    @field_validator("enabled_streams")
+    @classmethod
+    def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError("enabled_streams lists a stream twice")
+        return v
+
+    @field_validator("nonperform_by_decile")
+    @classmethod
+    def _deciles(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if len(v) != 10 or not all(0.0 <= x <= 1.0 for x in v):
+            raise ValueError("expected 10 probabilities in [0, 1], income decile 0 to 9")
+        return v
+
+    @field_validator("ground_shares")
+    @classmethod
+    def _grounds(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if len(v) != len(GROUNDS) or any(x < 0 for x in v) or abs(sum(v) - 1.0) > 1e-3:
+            raise ValueError(f"expected {len(GROUNDS)} non-negative shares summing to 1")
+        return tuple(x / sum(v) for x in v)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> StateDataParams:
+        for lo, hi in (
+            ("judgment_delay_min_days", "judgment_delay_max_days"),
+            ("deadline_min_days", "deadline_max_days"),
+            ("traffic_fine_min_cny", "traffic_fine_max_cny"),
+        ):
+            if getattr(self, hi) < getattr(self, lo):
+                raise ValueError(f"{hi} must be >= {lo}")
+        return self
+
+
+def draw_with_multiplier(
+    rng: np.random.Generator,
+    pool: np.ndarray,
+    p: float,
+    mult: np.ndarray | None,
+    max_mult: float,
+) -> np.ndarray:
+    """Members of ``pool`` with an event today, member i with probability p · mult[i].
+
+    Without a multiplier this is one binomial count and a uniform choice. With one,
+    candidates are drawn at the bound p · max_mult and kept with probability
+    p · mult[i] / bound, exact while mult[i] ≤ max_mult (larger multipliers act as the
+    bound), at a cost of O(pool size · bound) draws rather than O(pool size).
+
+    Args:
+        rng: Today's stream.
+        pool: Sorted entity indices eligible for the event.
+        p: Base probability per member today.
+        mult: Per-entity multiplier over all entities (indexed by entity id), or None.
+        max_mult: Thinning bound on the multiplier.
+    """
+    if p <= 0.0 or len(pool) == 0:
+        return np.empty(0, dtype=np.int64)
+    if mult is None:
+        return pool[bernoulli_sparse(rng, len(pool), min(p, 1.0))]
+    bound = min(p * max_mult, 1.0)
+    cand = pool[bernoulli_sparse(rng, len(pool), bound)]
+    keep = rng.random(len(cand)) * bound < p * mult[cand]
+    return cand[keep]
+
+
+def lognormal_amounts(rng: np.random.Generator, n: int, median: float, sigma: float) -> np.ndarray:
+    """Amounts in CNY (to the yuan), log-normal around ``median``."""
+    return np.round(median * np.exp(sigma * rng.standard_normal(n)))
+
+
+# Case stages; CLOSED marks a hole that the next compaction removes.
+PENDING, AWAITING, UNRESOLVED, CLOSED = 0, 1, 2, 255
+
+
+class CaseBook:
+    """Active civil cases as parallel arrays (index = slot, not case id).
+
+    A case is PENDING judgment until ``due``, then AWAITING its performance deadline
+    (``due``), then UNRESOLVED (non-performed, since ``since``) until performed. Closed
+    slots are holes; :meth:`compact` drops them once they are the majority.
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.n = 0
+        self.closed = 0
+        self.next_id = 0
+        self.case_id = np.empty(capacity, np.int64)
+        self.person = np.empty(capacity, np.int64)
+        self.amount = np.empty(capacity, np.float64)
+        self.due = np.empty(capacity, np.int32)
+        self.since = np.empty(capacity, np.int32)
+        self.stage = np.empty(capacity, np.uint8)
+
+    _ARRAYS = ("case_id", "person", "amount", "due", "since", "stage")
+
+    def open(self, person: np.ndarray, due: np.ndarray) -> np.ndarray:
+        """Open PENDING cases; returns their case ids."""
+        k = len(person)
+        if self.n + k > len(self.stage):
+            self._grow(self.n + k)
+        sl = slice(self.n, self.n + k)
+        ids = np.arange(self.next_id, self.next_id + k, dtype=np.int64)
+        self.case_id[sl] = ids
+        self.person[sl] = person
+        self.amount[sl] = 0.0
+        self.due[sl] = due
+        self.since[sl] = -1
+        self.stage[sl] = PENDING
+        self.n += k
+        self.next_id += k
+        return ids
+
+    def close(self, slots: np.ndarray) -> None:
+        self.stage[slots] = CLOSED
+        self.closed += len(slots)
+
+    def slots(self, stage: int, due: int | None = None) -> np.ndarray:
+        """Slots at ``stage`` (and due on day ``due``), in slot order."""
+        mask = self.stage[: self.n] == stage
+        if due is not None:
+            mask &= self.due[: self.n] == due
+        return np.flatnonzero(mask)
+
+    def compact(self) -> None:
+        """Drop closed slots if they are more than half of the used ones (amortised O(1))."""
+        if self.closed * 2 <= self.n or self.n < 64:
+            return
+        keep = np.flatnonzero(self.stage[: self.n] != CLOSED)
+        for name in self._ARRAYS:
+            arr = getattr(self, name)
+            arr[: len(keep)] = arr[keep]
+        self.n = len(keep)
+        self.closed = 0
+
+    def _grow(self, need: int) -> None:
+        cap = max(need, 2 * len(self.stage))
+        for name in self._ARRAYS:
+            old = getattr(self, name)
+            new = np.empty(cap, old.dtype)
+            new[: self.n] = old[: self.n]
+            setattr(self, name, new)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, name).nbytes for name in self._ARRAYS)
+
+
+@register("sources", "state_data", StateDataParams)
+class StateData:
+    """Civil court cases and judgment performance, arrears, tickets, penalties, honours."""
+
+    def __init__(self, name: str, params: StateDataParams) -> None:
+        self.name = name
+        self.params = params
+        self.cases = CaseBook()
+
+    def setup(self, sim: Simulation) -> None:
+        c = sim.population.citizens
+        adult = ages(sim) >= self.params.adult_age
+        self.adults = np.flatnonzero(adult).astype(np.int64)
+        self.self_employed = np.flatnonzero(
+            adult & (c.occupation == OCCUPATIONS.index("self_employed"))
+        ).astype(np.int64)
+        self.drivers = np.flatnonzero(c.driver_licence).astype(np.int64)
+        self.decile = c.income_decile
+        self.enabled = frozenset(self.params.enabled_streams)
+
+    def step(self, sim: Simulation, day: int) -> None:
+        if "court" in self.enabled:
+            self._court(sim, day)
+        p = self.params
+        scale = p.rate_multiplier
+        # (act kind = stream name, eligible pool, daily probability, log-normal amount
+        # (median, sigma) or None)
+        simple = (
+            ("tax_arrears", self.self_employed,
+             p.tax_arrears_per_self_employed_year / DAYS_PER_YEAR,
+             (p.tax_arrears_median_cny, p.tax_arrears_sigma)),
+            ("utility_arrears", self.adults,
+             p.utility_arrears_per_adult_month / DAYS_PER_MONTH,
+             (p.utility_arrears_median_cny, p.utility_arrears_sigma)),
+            ("traffic_ticket", self.drivers,
+             p.traffic_tickets_per_driver_year / DAYS_PER_YEAR, None),
+            ("administrative_penalty", self.adults,
+             p.administrative_penalty_per_adult_year / DAYS_PER_YEAR,
+             (p.administrative_penalty_median_cny, p.administrative_penalty_sigma)),
+            ("heroic_act", self.adults, p.heroic_acts_per_adult_year / DAYS_PER_YEAR, None),
+        )  # fmt: skip
+        for kind, pool, rate, lognormal in simple:
+            if kind not in self.enabled:
+                continue
+            rng = sim.rng(f"{self.name}/{kind}", day)
+            who = draw_with_multiplier(
+                rng, pool, rate * scale, propensity(sim, kind), p.max_propensity
+            )
+            if len(who) == 0:
+                continue
+            if lognormal is not None:
+                amount = lognormal_amounts(rng, len(who), *lognormal)
+            elif kind == "traffic_ticket":
+                amount = np.round(
+                    rng.uniform(p.traffic_fine_min_cny, p.traffic_fine_max_cny, len(who))
+                )
+            else:  # commendations carry no amount
+                sim.acts.add(day, self.name, kind, who)
+                continue
+            sim.acts.add(day, self.name, kind, who, amount=amount)
+
+    def _court(self, sim: Simulation, day: int) -> None:
+        """Advance every active case due today, then open today's new cases."""
+        p = self.params
+        rng = sim.rng(f"{self.name}/court", day)
+        book = self.cases
+
+        # Later performance first, so a debtor who defaults today is at risk from tomorrow.
+        slots = book.slots(UNRESOLVED)
+        if len(slots) and p.performance_hazard_per_day > 0:
+            hazard = np.full(len(slots), p.performance_hazard_per_day)
+            mult = propensity(sim, "perform_judgment")
+            if mult is not None:
+                hazard *= mult[book.person[slots]]
+            done = slots[thinned(rng, np.clip(hazard, 0.0, 1.0))]
+            if len(done):
+                self._performed(sim, day, done, late=True)
+
+        slots = book.slots(AWAITING, due=day)
+        if len(slots):
+            prob = np.asarray(p.nonperform_by_decile)[self.decile[book.person[slots]]]
+            mult = propensity(sim, "non_performance")
+            if mult is not None:
+                prob = prob * mult[book.person[slots]]
+            fails = rng.random(len(slots)) < prob
+            self._performed(sim, day, slots[~fails], late=False)
+            bad = slots[fails]
+            if len(bad):
+                ground = 1 + rng.choice(len(GROUNDS), size=len(bad), p=p.ground_shares)
+                book.stage[bad] = UNRESOLVED
+                book.since[bad] = day
+                sim.acts.add(
+                    day, self.name, "non_performance", book.person[bad],
+                    case_id=book.case_id[bad], amount=book.amount[bad],
+                    ground=ground.astype(np.uint8),
+                )  # fmt: skip
+
+        slots = book.slots(PENDING, due=day)
+        if len(slots):
+            lost = rng.random(len(slots)) < p.lose_share
+            money = rng.random(len(slots)) < p.money_judgment_share
+            book.close(slots[~lost])
+            lost_slots = slots[lost]
+            if len(lost_slots):
+                owed = money[lost]
+                amount = np.zeros(len(lost_slots))
+                amount[owed] = lognormal_amounts(
+                    rng, int(owed.sum()), p.judgment_amount_median_cny, p.judgment_amount_sigma
+                )
+                book.amount[lost_slots] = amount
+                sim.acts.add(
+                    day, self.name, "judgment_lost", book.person[lost_slots],
+                    case_id=book.case_id[lost_slots], amount=amount,
+                )  # fmt: skip
+                debt = lost_slots[owed]
+                book.close(lost_slots[~owed])
+                book.stage[debt] = AWAITING
+                book.due[debt] = day + rng.integers(
+                    p.deadline_min_days, p.deadline_max_days + 1, len(debt)
+                )
+
+        sued = draw_with_multiplier(
+            rng,
+            self.adults,
+            p.sued_per_adult_year * p.rate_multiplier / DAYS_PER_YEAR,
+            propensity(sim, "sued"),
+            p.max_propensity,
+        )
+        if len(sued):
+            delay = rng.integers(
+                p.judgment_delay_min_days, p.judgment_delay_max_days + 1, len(sued)
+            )
+            ids = book.open(sued, day + delay)
+            sim.acts.add(day, self.name, "sued", sued, case_id=ids)
+        book.compact()
+
+    def _performed(self, sim: Simulation, day: int, slots: np.ndarray, late: bool) -> None:
+        if len(slots) == 0:
+            return
+        book = self.cases
+        sim.acts.add(
+            day, self.name, "judgment_performed", book.person[slots],
+            case_id=book.case_id[slots], amount=book.amount[slots],
+            late=np.full(len(slots), late),
+        )  # fmt: skip
+        book.close(slots)
+
+    def finish(self, sim: Simulation) -> None:
+        pass
