@@ -1,1 +1,8 @@
-"""Behaviour: how people respond to the scoring system (feedback into the next day)."""
+"""Behaviour: how people respond to the scoring system (feedback into the next day).
+
+Importing this package registers its components with the engine. Each reads only
+``sim.view`` (what policies publish) and writes only per-person rate multipliers
+(:func:`sclab.world.base.set_propensity`) or ``sim.ties_active``.
+"""
+
+from sclab.behaviour import chilling, deterrence, purchases, repayment, ties  # noqa: F401

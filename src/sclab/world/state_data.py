@@ -181,7 +181,9 @@ class StateDataParams(SourceParams):
         le=1,
         description="Daily probability that an unresolved debtor performs; calibrated to SPC "
         "end-2018: 3.51M of 12.88M listed had performed (27 %) with listings arriving evenly "
-        "since Oct 2013 (h = 0.127/year).",
+        "since Oct 2013 (h = 0.127/year). This is the whole observed rate; scenarios that "
+        "also run the repay_when_listed behaviour set the voluntary part, 1.75e-4 (see "
+        "sclab.behaviour.repayment), so the two together reproduce the 27 %.",
     )
     # --- other streams --------------------------------------------------------------
     tax_arrears_per_self_employed_year: float = Field(

@@ -1,0 +1,190 @@
+"""Deterrence: people learn how likely they are to be caught, and act less when it costs.
+
+Core objects:
+    :class:`DeterrenceParams`: the act kinds, the prior, learning and forgetting rates, and
+        how strongly the expected sanction lowers the rate.
+    :class:`Deterrence`: the ``("behaviour", "deterrence")`` component.
+
+Model (Becker 1968, "Crime and punishment: an economic approach"): a person commits an
+act less often the higher its expected cost, the perceived probability of being caught
+times the sanction. For each configured act kind k, person i holds a perceived detection
+probability ``q[i, k]``, initially ``prior``. People learn it from experience, as the
+perceptual-deterrence literature finds (Loughran et al. 2015, OJJDP bulletin NCJ 248617:
+after an arrest youth slightly raised their perceived risk; Parker and Grasmick 1979: the
+experiences of acquaintances, not news, move perceived certainty):
+
+* caught today (``SystemView.caught_today(k)``, c times): ``q <- 1 - (1 - q)(1 - alpha_own)^c``;
+* c of one's active ties caught today: ``q <- 1 - (1 - q)(1 - alpha_ties)^c``;
+* everyone, every ``decay_every`` days: ``q <- prior + (q - prior)(1 - forgetting)^decay_every``,
+  i.e. the memory fades toward the prior at ``forgetting`` per day.
+
+The rate multiplier read by the sources is
+``m[i, k] = max(floor, 1 - elasticity_k * q[i, k] * severity_k)`` with ``severity_k =
+SystemView.severity.get(k, 0)``. Without a policy the severity is 0 and ``m`` is exactly 1;
+the multiplier array of a kind is only created (via :func:`sclab.world.base.set_propensity`)
+once its severity is positive, so a no-policy run leaves the sources untouched. Learning
+still runs with severity 0 (people can be caught by a policy that does not sanction yet).
+
+Each act kind's multiplier is owned by this component: another behaviour component must not
+also write the multiplier of a kind configured here.
+
+Cost model, per kind and day: O(caught) to update the caught people plus
+O(caught x mean degree) to reach their ties (a CSR gather), and O(1) otherwise; every
+``decay_every`` days one O(n) vectorised pass for the forgetting and the multiplier
+refresh; one O(n) pass whenever a kind's severity changes. Memory: ``q`` is 4 bytes per
+person per kind (2 with ``precision: float16``), the multiplier 4 bytes per person per
+kind once sanctioned.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from sclab.behaviour.ties import active_neighbours, union_sorted
+from sclab.engine.registry import register
+from sclab.world.base import set_propensity
+
+if TYPE_CHECKING:
+    from sclab.engine.simulation import Simulation
+
+DEFAULT_KINDS = ("jaywalk", "bill_late", "loan_instalment_missed", "traffic_ticket", "tax_arrears")
+
+
+class DeterrenceParams(BaseModel):
+    """Parameters of the deterrence behaviour."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kinds: tuple[str, ...] = Field(
+        DEFAULT_KINDS, description="Act kinds whose rates respond to expected sanctions."
+    )
+    prior: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Assumption: perceived probability of being caught before any "
+        "experience (low: petty acts are rarely sanctioned without the scoring system).",
+    )
+    alpha_own: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Assumption: share of the gap to 1 closed by being caught once; small, "
+        "as Loughran et al. 2015 (OJJDP NCJ 248617) found arrests raise perceived risk "
+        "only slightly.",
+    )
+    alpha_ties: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Assumption: the same for hearing that one tie was caught (vicarious "
+        "experience, Parker and Grasmick 1979), a fifth of one's own.",
+    )
+    forgetting: float = Field(
+        0.002,
+        ge=0,
+        le=1,
+        description="Assumption: daily rate at which the perceived probability returns "
+        "to the prior (half-life about 350 days).",
+    )
+    decay_every: int = Field(
+        30, ge=1, le=365, description="Days between the O(n) forgetting passes (cost knob)."
+    )
+    elasticity: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="Assumption: rate reduction per unit of expected sanction "
+        "(perceived probability x severity in 0-1).",
+    )
+    elasticity_by_kind: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-kind elasticity overriding `elasticity` (e.g. lower for missed "
+        "payments that come from inability to pay rather than choice).",
+    )
+    floor: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Assumption: lowest multiplier; a share of acts (inattention, "
+        "necessity, inability to pay) happens whatever the expected sanction.",
+    )
+    precision: Literal["float32", "float16"] = Field(
+        "float32", description="Storage of the perceived probabilities (float16 halves it)."
+    )
+
+
+@register("behaviour", "deterrence", DeterrenceParams)
+class Deterrence:
+    """Perceived detection risk learnt from being caught (and ties caught) lowers act rates."""
+
+    def __init__(self, name: str, params: DeterrenceParams) -> None:
+        self.name, self.params = name, params
+        for kind, e in params.elasticity_by_kind.items():
+            if not 0.0 <= e <= 100.0:
+                raise ValueError(f"elasticity_by_kind[{kind!r}] must be in [0, 100], got {e}")
+        self.q: dict[str, np.ndarray] = {}
+        self._mult: dict[str, np.ndarray] = {}
+        self._severity: dict[str, float] = {}
+
+    def setup(self, sim: Simulation) -> None:
+        n = len(sim.population.citizens)
+        dtype = np.dtype(self.params.precision)
+        self.q = {k: np.full(n, self.params.prior, dtype=dtype) for k in self.params.kinds}
+
+    def elasticity(self, kind: str) -> float:
+        return float(self.params.elasticity_by_kind.get(kind, self.params.elasticity))
+
+    def multiplier(self, kind: str, q: np.ndarray, severity: float) -> np.ndarray:
+        """``max(floor, 1 - elasticity * q * severity)`` in float32 (exactly 1 if severity 0)."""
+        cost = q.astype(np.float32) * np.float32(self.elasticity(kind) * severity)
+        return np.maximum(np.float32(self.params.floor), np.float32(1.0) - cost)
+
+    def step(self, sim: Simulation, day: int) -> None:
+        p = self.params
+        refresh_all = day > 0 and day % p.decay_every == 0
+        if refresh_all and p.forgetting > 0:
+            keep = np.float32((1.0 - p.forgetting) ** p.decay_every)
+            prior = np.float32(p.prior)
+            for q in self.q.values():
+                q[:] = prior + (q.astype(np.float32) - prior) * keep
+        for kind, q in self.q.items():
+            touched = self._learn(sim, kind, q)
+            self._update_multiplier(sim, kind, q, touched, refresh_all)
+
+    def _learn(self, sim: Simulation, kind: str, q: np.ndarray) -> np.ndarray:
+        """Apply today's own and vicarious experiences; return the people touched."""
+        caught = sim.view.caught_today(kind)
+        if not len(caught):
+            return caught
+        people, own = np.unique(caught, return_counts=True)
+        _, heard_from = active_neighbours(sim, people)
+        heard, ties = np.unique(heard_from, return_counts=True)
+        touched = union_sorted(people, heard)
+        # Stay-uncaught probability (1 - q) shrinks by a factor per experience.
+        stay = np.ones(len(touched), dtype=np.float64)
+        stay[np.searchsorted(touched, people)] *= (1.0 - self.params.alpha_own) ** own
+        stay[np.searchsorted(touched, heard)] *= (1.0 - self.params.alpha_ties) ** ties
+        q[touched] = 1.0 - (1.0 - q[touched].astype(np.float64)) * stay
+        return touched
+
+    def _update_multiplier(
+        self, sim: Simulation, kind: str, q: np.ndarray, touched: np.ndarray, refresh_all: bool
+    ) -> None:
+        severity = float(sim.view.severity.get(kind, 0.0))
+        mult = self._mult.get(kind)
+        if mult is None:
+            if severity == 0.0:
+                return  # no sanction ever seen: leave the source at its base rate
+            mult = self._mult[kind] = set_propensity(sim, kind)
+            refresh_all = True
+        if refresh_all or severity != self._severity.get(kind):
+            mult[:] = self.multiplier(kind, q, severity)
+        elif len(touched):
+            mult[touched] = self.multiplier(kind, q[touched], severity)
+        self._severity[kind] = severity
+
+    def finish(self, sim: Simulation) -> None:
+        pass

@@ -1,0 +1,187 @@
+"""Tie pruning: people drop online ties to low scorers when ties count in the score.
+
+Core objects:
+    :class:`TiePruningParams`: the score threshold and the weekly pruning probability.
+    :class:`TiePruning`: the ``("behaviour", "tie_pruning")`` component.
+    :func:`tie_positions`, :func:`active_neighbours`, :func:`reverse_positions`,
+        :func:`union_sorted`: small vectorised helpers over the CSR tie graph, shared with
+        the other behaviour components (neighbours of a set of people, the position of the
+        other direction of a stored tie, a sorted set union).
+
+Mechanism. When a policy makes one's contacts' scores count in one's own score
+(``SystemView.scores_ties``), keeping low scorers as contacts costs points. Sesame
+Credit's managers said in 2015 that friends' scores could matter; whether and how much
+people actually unfriended is not measured, so the rate is an assumption. Once a week
+(days 6, 13, 20, ...), every active online tie with at least one endpoint whose score is
+below ``threshold`` is dropped with probability ``p_prune``. A tie between two low scorers
+is one tie and is drawn once. Unscored people (score NaN) never trigger pruning; offline
+ties (family, neighbours, colleagues) are kept unless ``online_only`` is false.
+
+Pruning is written to ``sim.ties_active`` (one bool per stored CSR entry, created all-True
+when the first tie is dropped), always for both stored directions of a tie so that the
+active graph stays symmetric. Without a policy that scores ties, ``sim.ties_active`` stays
+``None`` and nothing is drawn.
+
+Cost model: one day in seven, an O(n) vectorised comparison to find low scorers, then
+O(ties of low scorers) to gather and draw their ties, plus O(k log d) for the k dropped
+ties (a vectorised binary search in each neighbour's sorted row, d = its degree). The
+other six days cost nothing. Memory: one byte per stored tie end once pruning starts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from sclab.engine.registry import register
+
+if TYPE_CHECKING:
+    from sclab.engine.simulation import Simulation
+    from sclab.population.graph import SocialGraph
+
+PRUNE_EVERY_DAYS = 7
+
+
+def tie_positions(indptr: np.ndarray, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, position) of every stored CSR entry in the rows of ``people``.
+
+    ``owner[k]`` repeats the person whose row holds entry ``position[k]``. Cost O(sum of
+    the degrees of ``people``).
+    """
+    people = np.asarray(people, dtype=np.int64)
+    starts = indptr[people]
+    lens = indptr[people + 1] - starts
+    total = int(lens.sum())
+    if total == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    owner = np.repeat(people, lens)
+    row_first = np.repeat(np.cumsum(lens) - lens, lens)
+    pos = np.repeat(starts, lens) + (np.arange(total, dtype=np.int64) - row_first)
+    return owner, pos
+
+
+def union_sorted(*parts: np.ndarray) -> np.ndarray:
+    """Sorted distinct int64 values of all ``parts`` (a sort, cheaper than np.union1d's hash)."""
+    if not parts:
+        return np.empty(0, dtype=np.int64)
+    joined = np.sort(np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]))
+    if len(joined) < 2:
+        return joined
+    return joined[np.concatenate([[True], joined[1:] != joined[:-1]])]
+
+
+def active_neighbours(sim: Simulation, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, neighbour) for the active ties of ``people`` (repeats kept).
+
+    Ties pruned in ``sim.ties_active`` are left out: a dropped contact no longer hears of
+    one's sanctions.
+    """
+    graph = sim.population.graph
+    owner, pos = tie_positions(graph.indptr, people)
+    if sim.ties_active is not None and len(pos):
+        keep = sim.ties_active[pos]
+        owner, pos = owner[keep], pos[keep]
+    return owner, graph.indices[pos].astype(np.int64)
+
+
+def reverse_positions(graph: SocialGraph, owner: np.ndarray, neighbour: np.ndarray) -> np.ndarray:
+    """Position of ``neighbour -> owner`` for each stored tie ``owner -> neighbour``.
+
+    A vectorised binary search in each neighbour's row, which is sorted ascending: the
+    same as ``indptr[j] + searchsorted(indices[indptr[j]:indptr[j + 1]], i)`` tie by tie,
+    in O(k log d) array operations instead of k Python calls.
+    """
+    owner = np.asarray(owner, dtype=np.int64)
+    neighbour = np.asarray(neighbour, dtype=np.int64)
+    lo = graph.indptr[neighbour].copy()
+    hi = graph.indptr[neighbour + 1].copy()
+    todo = np.flatnonzero(lo < hi)
+    while todo.size:
+        mid = (lo[todo] + hi[todo]) // 2
+        less = graph.indices[mid] < owner[todo]
+        lo[todo[less]] = mid[less] + 1
+        hi[todo[~less]] = mid[~less]
+        todo = todo[lo[todo] < hi[todo]]
+    if len(lo) and not np.array_equal(graph.indices[np.minimum(lo, len(graph.indices) - 1)], owner):
+        raise ValueError("tie graph is not symmetric: a reverse tie is missing")
+    return lo
+
+
+class TiePruningParams(BaseModel):
+    """Parameters of tie pruning."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    threshold: float = Field(
+        1 / 3,
+        ge=0,
+        le=1,
+        description="Assumption: a contact is 'low' below this score (0-1 scale). 1/3 is "
+        "the top of Sesame Credit's lowest band (350-549 'poor') mapped onto 0-1: "
+        "(550 - 350) / (950 - 350).",
+    )
+    p_prune: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Assumption: probability per week that an online tie to a low scorer is "
+        "dropped while ties count in the score (no published measurement exists).",
+    )
+    online_only: bool = Field(
+        True,
+        description="Assumption: only online ties (contact lists in apps) are pruned; "
+        "family and workplace ties are kept.",
+    )
+
+
+@register("behaviour", "tie_pruning", TiePruningParams)
+class TiePruning:
+    """Drop online ties to low scorers weekly while ties count in one's score."""
+
+    def __init__(self, name: str, params: TiePruningParams) -> None:
+        self.name, self.params = name, params
+        self.pruned_ties = 0  # undirected ties dropped so far (diagnostic)
+
+    def setup(self, sim: Simulation) -> None:
+        pass
+
+    def step(self, sim: Simulation, day: int) -> None:
+        view = sim.view
+        if not view.scores_ties or day % PRUNE_EVERY_DAYS != PRUNE_EVERY_DAYS - 1:
+            return
+        if self.params.p_prune == 0.0:
+            return
+        low = view.score < self.params.threshold  # NaN compares False: unscored never low
+        low_people = np.flatnonzero(low)
+        if not len(low_people):
+            return
+        graph = sim.population.graph
+        owner, pos = tie_positions(graph.indptr, low_people)
+        if not len(pos):
+            return
+        neighbour = graph.indices[pos].astype(np.int64)
+        keep = np.ones(len(pos), dtype=bool)
+        if self.params.online_only:
+            keep &= graph.online[pos]
+        if sim.ties_active is not None:
+            keep &= sim.ties_active[pos]
+        # A tie between two low scorers appears in both rows; draw it once.
+        keep &= ~low[neighbour] | (owner < neighbour)
+        owner, pos, neighbour = owner[keep], pos[keep], neighbour[keep]
+        if not len(pos):
+            return
+        rng = sim.rng(self.name, day)
+        drop = rng.random(len(pos)) < self.params.p_prune
+        if not drop.any():
+            return
+        owner, pos, neighbour = owner[drop], pos[drop], neighbour[drop]
+        if sim.ties_active is None:
+            sim.ties_active = np.ones(len(graph.indices), dtype=bool)
+        sim.ties_active[pos] = False
+        sim.ties_active[reverse_positions(graph, owner, neighbour)] = False
+        self.pruned_ties += len(pos)
+
+    def finish(self, sim: Simulation) -> None:
+        pass
