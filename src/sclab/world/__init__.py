@@ -5,4 +5,11 @@ importing this package registers them all, so scenarios can name them. See
 :mod:`sclab.world.base` for the conventions every source follows.
 """
 
-from sclab.world import company_conduct, state_data  # noqa: F401
+from sclab.world import (  # noqa: F401
+    company_conduct,
+    payments,
+    resources,
+    social_media,
+    state_data,
+    streets,
+)

@@ -1,0 +1,681 @@
+"""Payment platforms: monthly bills, consumer loans and purchases by category.
+
+Every person here is synthetic; amounts are in yuan.
+
+Core objects:
+    :class:`PaymentsParams`: rates, shares and amounts; each default says where it comes
+        from (most are labelled assumptions: we found no published Chinese micro-data).
+    :class:`PurchaseCategory`: one purchase category's per-person daily rate model
+        (reference rate times age, sex and income-decile multipliers) and amounts.
+    :class:`PaymentsSource`: the registered source ``payments``.
+    :func:`instalment_due_day`: the day on which a loan's k-th instalment falls due.
+    :func:`poisson_events_by_class`: sparse Poisson events over people grouped in rate
+        classes, with propensity thinning (one entry per event).
+
+The three streams:
+    Bills. Every payment-app user aged ``bill_min_age`` or over has one bill a month (rent,
+    utilities, phone, credit card) due on a day of the month from 1 to 28, drawn once in
+    setup, and a fixed amount. A bill is paid late with probability ``bill_late_share``
+    times the person's income-decile relative risk (normalised over bill payers, so the
+    overall late share is ``bill_late_share`` in expectation) times the behaviour
+    propensity for ``bill_late``. Act ``bill_late`` (extra ``amount``, ``days_late``);
+    ``bill_paid_on_time`` goes to ``sim.aggregates`` (with amount) unless
+    ``record_every_event``, then one act each (extra ``amount``).
+
+    Loans. People aged ``loan_min_age``..``loan_max_age`` (whether or not they use a
+    payment app: banks lend too) take consumer loans at a daily hazard of
+    ``loan_yearly_share / 365`` times an income-decile weight (normalised over the eligible)
+    times the propensity for ``loan_taken``; several loans at once are allowed. A loan is
+    repaid in equal monthly instalments, the k-th (k = 0, 1, ...) falling due on
+    :func:`instalment_due_day`. At each due date the instalment is missed with probability
+    ``instalment_miss_probability`` times the borrower's decile risk (after a paid
+    instalment) or ``repeat_miss_probability`` (right after a miss: arrears persist), times
+    the propensity for ``loan_instalment_missed``. A missed instalment moves to the end of
+    the schedule; ``default_after_missed`` misses in a row are a default and close the loan.
+    Acts: ``loan_taken`` (``amount``, ``term_months``, ``loan_id``), ``loan_instalment_missed``
+    (``amount``, ``missed_in_a_row``, ``loan_id``), ``loan_default`` (``amount``: the
+    principal still outstanding, ``loan_id``), ``loan_repaid_in_full`` (``amount``: the
+    principal, ``loan_id``). Paid instalments are aggregated as ``loan_instalment_paid``
+    (acts with ``amount``, ``loan_id`` when ``record_every_event``). Interest is ignored.
+
+    Purchases. Every payment-app user has, per category, a Poisson number of purchases a
+    day at the category's rate for the person's class (age group × sex × income decile)
+    times the propensity for ``purchase_<category>``, so that a "purchase shifting"
+    behaviour can act. Sampled sparsely per rate class (a class total, then who), never
+    per person. Amounts are lognormal. Stored as aggregates ``purchase_<category>`` with
+    amount, or acts (extra ``amount``) when ``record_every_event``.
+
+Ages are ages on day 0 (``sclab.world.base.ages``): nobody changes class during a run.
+
+Behaviour hooks (propensity kinds): ``bill_late``, ``loan_taken``, ``loan_instalment_missed``
+and ``purchase_<category>`` for each category. ``rate_multiplier`` scales loan take-up,
+purchase rates and the late and miss probabilities (clipped at 1); bills stay monthly.
+
+Cost model (n people, payment-app users U, active loans L):
+    Setup is O(n log n) once (due days, bill amounts, rate classes sorted by class).
+    A day costs O(U / 28) for the bills due that day (one uniform draw per bill: each bill
+    is an event); O(L) to find the instalments due (a scan of a compact int32 array, L is
+    a few per cent of adults) plus O(instalments due + new loans); for purchases, per
+    category O(events + classes) with at most 2 × 10 × (age groups) classes, plus one O(n)
+    maximum of the propensity array for each adjusted kind (the thinning bound). Loan
+    state is O(L) in arrays that double when full and are compacted when half closed.
+    Each aggregated kind costs the engine's ``Aggregates.add`` (a bincount over n) once a
+    day.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sclab.engine.registry import register
+from sclab.world.base import DAYS_PER_MONTH, DAYS_PER_YEAR, SourceParams, ages, propensity
+from sclab.world.sampling import bernoulli_sparse
+
+if TYPE_CHECKING:
+    from sclab.engine.simulation import Simulation
+
+__all__ = [
+    "DEFAULT_PURCHASES",
+    "PaymentsParams",
+    "PaymentsSource",
+    "PurchaseCategory",
+    "instalment_due_day",
+    "poisson_events_by_class",
+]
+
+Multiplier = Annotated[float, Field(ge=0, le=100)]
+PerDecile = Annotated[tuple[Multiplier, ...], Field(min_length=10, max_length=10)]
+_AGE_BAND = re.compile(r"^(\d{1,3})-(\d{1,3})$")
+_CATEGORY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+#: Last day of the month on which a bill can fall due, so every month has every due day.
+LAST_DUE_DAY = 28
+
+
+def _parse_bands(bands: dict[str, float]) -> list[tuple[int, int, float]]:
+    """``{"lo-hi": value}`` as sorted (lo, hi, value); raises on bad or overlapping bands."""
+    out = []
+    for key, value in bands.items():
+        m = _AGE_BAND.match(key.strip())
+        if m is None:
+            raise ValueError(f"age band '{key}' must look like '22-40' (inclusive years)")
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if not 0 <= lo <= hi <= 150:
+            raise ValueError(f"age band '{key}': need 0 <= lo <= hi <= 150")
+        if not 0.0 <= value <= 100.0:
+            raise ValueError(f"age band '{key}': multiplier {value} must be in [0, 100]")
+        out.append((lo, hi, float(value)))
+    out.sort()
+    for (_, hi, _), (lo, _, _) in itertools.pairwise(out):
+        if lo <= hi:
+            raise ValueError(f"age bands overlap at age {lo}")
+    return out
+
+
+class PurchaseCategory(BaseModel):
+    """Per-person daily purchase rate of one category, and its amounts.
+
+    A person's rate is ``daily_rate × age multiplier × (male_multiplier if male) ×
+    income_multiplier[decile]``. The defaults of each category are in
+    :data:`DEFAULT_PURCHASES`, with their rationale.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    daily_rate: float = Field(
+        ge=0,
+        le=20,
+        description="Purchases per person per day for a woman whose age and income "
+        "multipliers are 1 (defaults: see PaymentsParams.purchases).",
+    )
+    age_multiplier: dict[str, float] = Field(
+        default_factory=dict,
+        description="Inclusive age band 'lo-hi' -> rate multiplier; ages in no band: 1.",
+    )
+    male_multiplier: float = Field(1.0, ge=0, le=100, description="Men's rate over women's.")
+    income_multiplier: PerDecile = Field(
+        (1.0,) * 10, description="Rate multiplier per income decile, lowest decile first."
+    )
+    amount_median_yuan: float = Field(gt=0, le=1e7, description="Median amount (lognormal).")
+    amount_sigma: float = Field(0.8, ge=0, le=3, description="Log-scale spread of amounts.")
+
+    @field_validator("age_multiplier")
+    @classmethod
+    def _bands(cls, v: dict[str, float]) -> dict[str, float]:
+        _parse_bands(v)
+        return v
+
+    def age_breaks(self) -> set[int]:
+        """Ages at which this category's age multiplier may change."""
+        return {a for lo, hi, _ in _parse_bands(self.age_multiplier) for a in (lo, hi + 1)}
+
+    def rate(self, age: np.ndarray, male: np.ndarray, decile: np.ndarray) -> np.ndarray:
+        """Per-person daily rate (before propensity and ``rate_multiplier``)."""
+        mult = np.ones(len(age))
+        for lo, hi, value in _parse_bands(self.age_multiplier):
+            mult[(age >= lo) & (age <= hi)] = value
+        sex = np.where(male, self.male_multiplier, 1.0)
+        income = np.asarray(self.income_multiplier)[np.asarray(decile, dtype=np.int64)]
+        return self.daily_rate * mult * sex * income
+
+
+# Every figure below is an assumption (judgement, no published Chinese per-person data was
+# used); the shapes follow the brief: groceries are the bulk, diapers peak at parenting
+# ages 22-40 (our parenthood proxy), video games among young men, luxury in the top deciles.
+DEFAULT_PURCHASES: dict[str, PurchaseCategory] = {
+    "groceries": PurchaseCategory(
+        daily_rate=0.3,  # about two app-paid grocery purchases a week
+        age_multiplier={"0-11": 0.1, "12-17": 0.3, "18-21": 0.7, "22-59": 1.0, "60-110": 0.9},
+        male_multiplier=0.7,
+        income_multiplier=(0.8, 0.85, 0.9, 0.95, 1.0, 1.0, 1.05, 1.1, 1.15, 1.2),
+        amount_median_yuan=45.0,
+        amount_sigma=0.8,
+    ),
+    "video_games": PurchaseCategory(
+        daily_rate=0.006,
+        age_multiplier={
+            "0-11": 0.5,
+            "12-17": 1.5,
+            "18-24": 1.2,
+            "25-34": 0.8,
+            "35-44": 0.4,
+            "45-59": 0.12,
+            "60-110": 0.03,
+        },
+        male_multiplier=3.0,
+        income_multiplier=(0.8, 0.85, 0.9, 0.95, 1.0, 1.0, 1.05, 1.1, 1.15, 1.2),
+        amount_median_yuan=30.0,
+        amount_sigma=1.2,
+    ),
+    "diapers": PurchaseCategory(
+        daily_rate=0.004,
+        age_multiplier={"0-17": 0.0, "18-21": 0.2, "22-40": 1.0, "41-54": 0.15, "55-110": 0.3},
+        male_multiplier=0.5,
+        amount_median_yuan=120.0,
+        amount_sigma=0.5,
+    ),
+    "alcohol": PurchaseCategory(
+        daily_rate=0.004,
+        age_multiplier={"0-17": 0.0, "18-24": 0.6, "25-59": 1.0, "60-110": 0.6},
+        male_multiplier=3.0,
+        income_multiplier=(0.7, 0.75, 0.8, 0.9, 1.0, 1.0, 1.1, 1.2, 1.3, 1.4),
+        amount_median_yuan=60.0,
+        amount_sigma=1.0,
+    ),
+    "books": PurchaseCategory(
+        daily_rate=0.008,
+        age_multiplier={"0-17": 1.3, "18-24": 1.4, "25-44": 1.0, "45-59": 0.7, "60-110": 0.5},
+        male_multiplier=0.8,
+        income_multiplier=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.8),
+        amount_median_yuan=40.0,
+        amount_sigma=0.6,
+    ),
+    "luxury_goods": PurchaseCategory(
+        daily_rate=0.0005,
+        age_multiplier={"0-17": 0.0, "18-21": 0.3, "22-49": 1.0, "50-110": 0.5},
+        male_multiplier=0.8,
+        income_multiplier=(0.0, 0.0, 0.0, 0.0, 0.02, 0.05, 0.1, 0.3, 1.0, 3.0),
+        amount_median_yuan=6000.0,
+        amount_sigma=0.9,
+    ),
+}
+
+_LATE_RISK = (2.0, 1.7, 1.45, 1.25, 1.1, 0.95, 0.85, 0.75, 0.65, 0.55)
+
+
+class PaymentsParams(SourceParams):
+    """Parameters of the ``payments`` source."""
+
+    bill_min_age: int = Field(18, ge=0, le=110, description="Adults hold their own bills.")
+    bill_late_share: float = Field(
+        0.06,
+        ge=0,
+        le=1,
+        description="Assumption: share of monthly bills paid after the due date (5-8 % "
+        "judged plausible; no published per-bill Chinese figure used).",
+    )
+    bill_late_decile_risk: PerDecile = Field(
+        _LATE_RISK,
+        description="Assumption: relative risk of paying late by income decile (lowest "
+        "first), normalised over bill payers so the overall share holds.",
+    )
+    bill_amount_median_yuan: float = Field(
+        350.0, gt=0, le=1e6, description="Assumption: median monthly bill (rent excluded)."
+    )
+    bill_amount_sigma: float = Field(
+        0.6, ge=0, le=3, description="Assumption: log-scale spread of bill amounts."
+    )
+    bill_days_late_mean: float = Field(
+        5.0, ge=1, le=365, description="Assumption: mean days late (geometric, at least 1)."
+    )
+    amount_income_gradient: float = Field(
+        0.5,
+        ge=-3,
+        le=3,
+        description="Assumption: bill and loan amounts scale by exp(g·(decile − 4.5)/4.5).",
+    )
+    loan_min_age: int = Field(18, ge=0, le=110, description="Lending age (legal adulthood).")
+    loan_max_age: int = Field(
+        65, ge=0, le=110, description="Assumption: typical upper age limit of consumer loans."
+    )
+    loan_yearly_share: float = Field(
+        0.12,
+        ge=0,
+        le=10,
+        description="Assumption: new consumer (non-mortgage) loans per eligible person per year.",
+    )
+    loan_decile_weight: PerDecile = Field(
+        (1.1, 1.2, 1.2, 1.15, 1.1, 1.0, 0.95, 0.85, 0.8, 0.65),
+        description="Assumption: relative take-up by income decile (lowest first), "
+        "normalised over the eligible so loan_yearly_share holds.",
+    )
+    loan_amount_median_yuan: float = Field(
+        6000.0, gt=0, le=1e7, description="Assumption: median consumer-loan principal."
+    )
+    loan_amount_sigma: float = Field(
+        0.9, ge=0, le=3, description="Assumption: log-scale spread of principals."
+    )
+    loan_term_months: dict[int, float] = Field(
+        default_factory=lambda: {3: 0.2, 6: 0.25, 12: 0.4, 24: 0.15},
+        description="Assumption: term in months -> share of new loans (shares sum to 1).",
+    )
+    instalment_miss_probability: float = Field(
+        0.03,
+        ge=0,
+        le=1,
+        description="Assumption: chance of missing an instalment after a paid one; with "
+        "the repeat probability this makes about 3-4 % of loans default over their life.",
+    )
+    instalment_miss_decile_risk: PerDecile = Field(
+        _LATE_RISK,
+        description="Assumption: relative risk of a first miss by income decile, "
+        "normalised over expected borrowers.",
+    )
+    repeat_miss_probability: float = Field(
+        0.35,
+        ge=0,
+        le=1,
+        description="Assumption: chance of missing again right after a miss (arrears persist).",
+    )
+    default_after_missed: int = Field(
+        3, ge=1, le=24, description="Missed instalments in a row that make a default."
+    )
+    purchases: dict[str, PurchaseCategory] = Field(
+        default_factory=lambda: dict(DEFAULT_PURCHASES),
+        description="Assumption: category -> rate model (see DEFAULT_PURCHASES for the "
+        "rationale of each default); replaces the whole table when given.",
+    )
+
+    @field_validator("loan_term_months")
+    @classmethod
+    def _terms(cls, v: dict[int, float]) -> dict[int, float]:
+        if not v:
+            raise ValueError("loan_term_months needs at least one term")
+        for months, share in v.items():
+            if not 1 <= int(months) <= 120 or not 0.0 <= share <= 1.0:
+                raise ValueError(f"loan term {months} months, share {share}: out of range")
+        if abs(sum(v.values()) - 1.0) > 1e-6:
+            raise ValueError(f"loan_term_months shares must sum to 1, got {sum(v.values())}")
+        return v
+
+    @field_validator("purchases")
+    @classmethod
+    def _categories(cls, v: dict[str, PurchaseCategory]) -> dict[str, PurchaseCategory]:
+        for name in v:
+            if not _CATEGORY.match(name):
+                raise ValueError(f"purchase category '{name}': use lower-case letters, _")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PaymentsParams:
+        if self.loan_max_age < self.loan_min_age:
+            raise ValueError("loan_max_age must be at least loan_min_age")
+        for name in ("bill_late_decile_risk", "loan_decile_weight", "instalment_miss_decile_risk"):
+            if not any(getattr(self, name)):
+                raise ValueError(f"{name} must have at least one positive value")
+        return self
+
+
+def instalment_due_day(taken_day: np.ndarray | int, k: np.ndarray | int) -> np.ndarray:
+    """Day on which instalment ``k`` (0 = first) of a loan taken on ``taken_day`` is due."""
+    k_arr = np.asarray(k, dtype=np.float64)
+    return (np.asarray(taken_day) + np.rint((k_arr + 1) * DAYS_PER_MONTH)).astype(np.int32)
+
+
+def _groups(people: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``people`` sorted by ``key`` and the offsets of each distinct key's block."""
+    order = np.argsort(key, kind="stable")
+    members = people[order].astype(np.int32)  # person ids fit int32 (as in the graph)
+    sorted_key = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]]) if len(key) else []
+    return members, np.r_[np.asarray(starts, dtype=np.int64), len(members)]
+
+
+def _bound(prop: np.ndarray | None) -> float:
+    """Thinning bound for a propensity array: its maximum (1 without one)."""
+    if prop is None:
+        return 1.0
+    return float(prop.max()) if len(prop) else 0.0
+
+
+def _bernoulli_by_class(
+    rng: np.random.Generator,
+    members: np.ndarray,
+    offsets: np.ndarray,
+    p_class: np.ndarray,
+    prop: np.ndarray | None,
+) -> np.ndarray:
+    """People with an event, person i of class c with probability min(1, p_c × prop_i)."""
+    big_m = _bound(prop)
+    parts = []
+    for c in range(len(offsets) - 1):
+        lo, hi = int(offsets[c]), int(offsets[c + 1])
+        bound = min(1.0, float(p_class[c]) * big_m)
+        if hi == lo or bound <= 0.0:
+            continue
+        who = members[lo + bernoulli_sparse(rng, hi - lo, bound)]
+        if prop is not None and len(who):
+            keep_p = np.minimum(float(p_class[c]) * prop[who], 1.0)
+            who = who[rng.random(len(who)) * bound < keep_p]
+        parts.append(who)
+    return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, dtype=np.int64)
+
+
+def poisson_events_by_class(
+    rng: np.random.Generator,
+    members: np.ndarray,
+    offsets: np.ndarray,
+    rate_class: np.ndarray,
+    prop: np.ndarray | None,
+) -> np.ndarray:
+    """One entry per event (people repeat): person i of class c has Poisson(rate_c × prop_i).
+
+    Vectorised over classes: each class's total is Poisson(size_c × rate_c × max(prop)) and
+    each event lands on a uniform member of its class (the law of independent Poisson
+    counts per person); each event is then kept with probability prop_i / max(prop), which
+    thins a Poisson process exactly. Cost O(classes + events), a few NumPy calls.
+    """
+    big_m = _bound(prop)
+    sizes = np.diff(offsets)
+    rate = np.asarray(rate_class, dtype=np.float64) * big_m
+    if big_m <= 0.0 or not len(sizes):
+        return np.empty(0, dtype=np.int64)
+    totals = rng.poisson(sizes * rate)
+    cls = np.repeat(np.arange(len(sizes)), totals)
+    if not len(cls):
+        return np.empty(0, dtype=np.int64)
+    who = members[offsets[cls] + rng.integers(0, sizes[cls])]
+    if prop is not None:
+        keep_p = prop[who].astype(np.float64) / big_m
+        who = who[rng.random(len(who)) < keep_p]
+    return who.astype(np.int64)
+
+
+@dataclass
+class _LoanBook:
+    """Open loans as parallel compact arrays (closed loans have ``next_due`` = -1)."""
+
+    n: int = 0
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    DTYPES: ClassVar[dict[str, type]] = {
+        "loan_id": np.int64,
+        "borrower": np.int64,
+        "principal": np.float64,
+        "instalment": np.float64,
+        "n_instalments": np.int16,
+        "paid": np.int16,
+        "missed_in_a_row": np.int16,
+        "dues": np.int16,
+        "taken_day": np.int32,
+        "next_due": np.int32,
+    }
+
+    def __post_init__(self) -> None:
+        self.arrays = {k: np.zeros(1024, dtype=t) for k, t in self.DTYPES.items()}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def append(self, **columns: np.ndarray) -> None:
+        k = len(columns["loan_id"])
+        capacity = len(self.arrays["loan_id"])
+        if self.n + k > capacity:
+            new_cap = max(2 * capacity, self.n + k)
+            for name, arr in self.arrays.items():
+                grown = np.zeros(new_cap, dtype=arr.dtype)
+                grown[: self.n] = arr[: self.n]
+                self.arrays[name] = grown
+        for name, values in columns.items():
+            self.arrays[name][self.n : self.n + k] = values
+        self.n += k
+
+    def compact(self) -> None:
+        """Drop closed loans once they are at least half of the book (amortised O(1))."""
+        open_ = self.arrays["next_due"][: self.n] >= 0
+        n_open = int(open_.sum())
+        if self.n < 1024 or n_open > self.n // 2:
+            return
+        for arr in self.arrays.values():
+            arr[:n_open] = arr[: self.n][open_]
+        self.n = n_open
+
+
+@register("sources", "payments", PaymentsParams)
+class PaymentsSource:
+    """Monthly bills, consumer loans and purchases by category on payment platforms."""
+
+    def __init__(self, name: str, params: PaymentsParams) -> None:
+        self.name = name
+        self.params = params
+
+    def _income_factor(self, decile: np.ndarray) -> np.ndarray:
+        return np.exp(self.params.amount_income_gradient * (decile - 4.5) / 4.5)
+
+    def setup(self, sim: Simulation) -> None:
+        p = self.params
+        c = sim.population.citizens
+        rng = sim.rng(f"{self.name}/setup")
+        age = ages(sim).astype(np.int64)
+        decile = c.income_decile.astype(np.int64)
+        self._decile = decile
+        mult = p.rate_multiplier
+
+        # Bills: payers sorted by due day of the month, so a day's bills are one slice.
+        payers = np.flatnonzero(c.payment_app & (age >= p.bill_min_age))
+        due = rng.integers(1, LAST_DUE_DAY + 1, len(payers))
+        amount = (
+            p.bill_amount_median_yuan
+            * self._income_factor(decile[payers])
+            * np.exp(p.bill_amount_sigma * rng.standard_normal(len(payers)))
+        )
+        order = np.argsort(due, kind="stable")
+        self._bill_people = payers[order].astype(np.int32)
+        self._bill_amount = np.round(amount[order], 2)
+        self._bill_offsets = np.searchsorted(due[order], np.arange(1, LAST_DUE_DAY + 2))
+        risk = np.asarray(p.bill_late_decile_risk)
+        norm = float(risk[decile[payers]].mean()) if len(payers) else 1.0
+        self._p_late = p.bill_late_share * mult * risk / (norm or 1.0)
+
+        # Loans: eligible people by decile class; miss risk normalised over expected takers.
+        eligible = np.flatnonzero((age >= p.loan_min_age) & (age <= p.loan_max_age))
+        self._loan_members, self._loan_offsets = _groups(eligible, decile[eligible])
+        class_decile = decile[self._loan_members[self._loan_offsets[:-1]]]
+        weight = np.asarray(p.loan_decile_weight)
+        w_elig = weight[decile[eligible]]
+        w_mean = float(w_elig.mean()) if len(eligible) else 1.0
+        self._loan_p = p.loan_yearly_share / DAYS_PER_YEAR * mult * weight[class_decile]
+        self._loan_p = self._loan_p / (w_mean or 1.0)
+        miss_risk = np.asarray(p.instalment_miss_decile_risk)
+        w_sum = float(w_elig.sum())
+        miss_norm = float((w_elig * miss_risk[decile[eligible]]).sum()) / w_sum if w_sum else 1.0
+        self._q_first = p.instalment_miss_probability * mult * miss_risk / (miss_norm or 1.0)
+        self._q_repeat = min(1.0, p.repeat_miss_probability * mult)
+        self._terms = np.array(sorted(p.loan_term_months), dtype=np.int16)
+        self._term_p = np.array([p.loan_term_months[t] for t in sorted(p.loan_term_months)])
+        self._term_p = self._term_p / self._term_p.sum()
+        self._book = _LoanBook()
+        self._next_loan_id = 0
+
+        # Purchases: one shared class key (age group × sex × decile) over app users; age
+        # groups cut at every band edge of every category, so each rate is constant within.
+        users = np.flatnonzero(c.payment_app)
+        breaks = {0}
+        for spec in p.purchases.values():
+            breaks |= spec.age_breaks()
+        edges = np.array(sorted(breaks), dtype=np.int64)
+        group = np.searchsorted(edges, age[users], side="right") - 1
+        key = (group * 2 + c.male[users]) * 10 + decile[users]
+        self._buy_members, self._buy_offsets = _groups(users, key)
+        rep = self._buy_members[self._buy_offsets[:-1]]  # one person stands for each class
+        self._buy_rates = {
+            name: spec.rate(age[rep], c.male[rep], decile[rep]) * mult
+            for name, spec in p.purchases.items()
+        }
+
+    def _emit(
+        self,
+        sim: Simulation,
+        day: int,
+        kind: str,
+        who: np.ndarray,
+        amount: np.ndarray,
+        **extra: np.ndarray,
+    ) -> None:
+        """A high-volume kind: one act per event if asked, else per-person totals."""
+        if self.params.record_every_event:
+            self._act(sim, day, kind, who, amount=amount, **extra)
+        elif len(who):
+            sim.aggregates.add(kind, who, amount)
+
+    def _act(
+        self, sim: Simulation, day: int, kind: str, who: np.ndarray, **extra: np.ndarray
+    ) -> None:
+        """Acts of one kind, skipping empty batches (sensors need not see them)."""
+        if len(who):
+            sim.acts.add(day, self.name, kind, who, **extra)
+
+    def step(self, sim: Simulation, day: int) -> None:
+        self._bills(sim, day)
+        self._loans(sim, day)
+        self._purchases(sim, day)
+
+    def _bills(self, sim: Simulation, day: int) -> None:
+        dom = sim.date(day).day
+        if dom > LAST_DUE_DAY:
+            return
+        lo, hi = int(self._bill_offsets[dom - 1]), int(self._bill_offsets[dom])
+        if hi == lo:
+            return
+        rng = sim.rng(f"{self.name}/bills", day)
+        people, amount = self._bill_people[lo:hi], self._bill_amount[lo:hi]
+        p = self._p_late[self._decile[people]]
+        prop = propensity(sim, "bill_late")
+        if prop is not None:
+            p = p * prop[people]
+        late = rng.random(len(people)) < p
+        days_late = rng.geometric(1.0 / self.params.bill_days_late_mean, int(late.sum()))
+        self._act(
+            sim, day, "bill_late", people[late],
+            amount=amount[late], days_late=days_late.astype(np.int16),
+        )  # fmt: skip
+        self._emit(sim, day, "bill_paid_on_time", people[~late], amount[~late])
+
+    def _loans(self, sim: Simulation, day: int) -> None:
+        p = self.params
+        rng = sim.rng(f"{self.name}/loans", day)
+        book = self._book
+        due = np.flatnonzero(book["next_due"][: book.n] == day)
+        if len(due):
+            borrower = book["borrower"][due]
+            run = book["missed_in_a_row"][due]
+            q = np.where(run == 0, self._q_first[self._decile[borrower]], self._q_repeat)
+            prop = propensity(sim, "loan_instalment_missed")
+            if prop is not None:
+                q = q * prop[borrower]
+            missed = rng.random(len(due)) < q
+            paid, miss = due[~missed], due[missed]
+
+            book["paid"][paid] += 1
+            book["missed_in_a_row"][paid] = 0
+            self._emit(
+                sim, day, "loan_instalment_paid", book["borrower"][paid],
+                book["instalment"][paid], loan_id=book["loan_id"][paid],
+            )  # fmt: skip
+            done = paid[book["paid"][paid] >= book["n_instalments"][paid]]
+            self._act(
+                sim, day, "loan_repaid_in_full", book["borrower"][done],
+                amount=book["principal"][done], loan_id=book["loan_id"][done],
+            )  # fmt: skip
+
+            book["missed_in_a_row"][miss] += 1
+            self._act(
+                sim, day, "loan_instalment_missed", book["borrower"][miss],
+                amount=book["instalment"][miss], missed_in_a_row=book["missed_in_a_row"][miss],
+                loan_id=book["loan_id"][miss],
+            )  # fmt: skip
+            gone = miss[book["missed_in_a_row"][miss] >= p.default_after_missed]
+            left = book["n_instalments"][gone] - book["paid"][gone]
+            outstanding = left * book["instalment"][gone]
+            self._act(
+                sim, day, "loan_default", book["borrower"][gone],
+                amount=np.round(outstanding, 2), loan_id=book["loan_id"][gone],
+            )  # fmt: skip
+
+            book["dues"][due] += 1
+            book["next_due"][due] = instalment_due_day(book["taken_day"][due], book["dues"][due])
+            book["next_due"][done] = -1
+            book["next_due"][gone] = -1
+            book.compact()
+
+        takers = _bernoulli_by_class(
+            rng, self._loan_members, self._loan_offsets, self._loan_p, propensity(sim, "loan_taken")
+        )
+        k = len(takers)
+        if k == 0:
+            return
+        principal = np.round(
+            p.loan_amount_median_yuan
+            * self._income_factor(self._decile[takers])
+            * np.exp(p.loan_amount_sigma * rng.standard_normal(k)),
+            2,
+        )
+        term = rng.choice(self._terms, size=k, p=self._term_p)
+        ids = np.arange(self._next_loan_id, self._next_loan_id + k, dtype=np.int64)
+        self._next_loan_id += k
+        book.append(
+            loan_id=ids, borrower=takers, principal=principal,
+            instalment=np.round(principal / term, 2), n_instalments=term, paid=0,
+            missed_in_a_row=0, dues=0, taken_day=day, next_due=instalment_due_day(day, 0),
+        )  # fmt: skip
+        self._act(sim, day, "loan_taken", takers, amount=principal, term_months=term, loan_id=ids)
+
+    def _purchases(self, sim: Simulation, day: int) -> None:
+        for name, spec in self.params.purchases.items():
+            kind = f"purchase_{name}"
+            # A stream per category: adding or adjusting one never shifts another's draws.
+            rng = sim.rng(f"{self.name}/{kind}", day)
+            who = poisson_events_by_class(
+                rng, self._buy_members, self._buy_offsets, self._buy_rates[name],
+                propensity(sim, kind),
+            )  # fmt: skip
+            if not len(who):
+                continue
+            amount = np.round(
+                spec.amount_median_yuan * np.exp(spec.amount_sigma * rng.standard_normal(len(who))),
+                2,
+            )
+            self._emit(sim, day, kind, who, amount)
+
+    def finish(self, sim: Simulation) -> None:
+        """Nothing to flush: acts and aggregates are already with the engine."""
+
+    # Read-only views for sensors and tests.
+    @property
+    def open_loans(self) -> int:
+        """Number of loans not yet repaid or defaulted."""
+        return int((self._book["next_due"][: self._book.n] >= 0).sum())

@@ -1,0 +1,530 @@
+"""Resource moments: attempts (a ticket, a school place...) where a scoring system can bite.
+
+Core objects:
+    :class:`RateClasses`: people grouped by rate class, so that Poisson events per class are
+        drawn as a count and then who, at a cost proportional to events.
+    :class:`MomentRate`: the rate of one kind of attempt and how it varies with age, income,
+        urban or rural residence, migrant status, unemployment and driving licence.
+    :class:`ResourcesParams`: one :class:`MomentRate` per kind plus the school-place rules.
+    :class:`Resources`: the ``("sources", "resources")`` component.
+    :func:`count_into`: add per-person counts to ``sim.aggregates`` at a cost proportional
+        to events.
+
+Kinds (``sim.moments`` kind names): ``flight_ticket``, ``rail_ticket`` (high-speed rail),
+``hotel_booking``, ``luxury_hotel``, ``travel_abroad``, ``loan_application``,
+``job_application``, ``insurance_purchase``, ``bike_rental``, ``car_rental`` and
+``school_place``. Each attempt is one moment with the attempting person as actor; the policy
+stage may block or price it up. Bike and car rentals are very frequent, so by default
+(``record_rentals: false``) they go to ``sim.aggregates`` as per-person counts instead.
+
+How a person's rate is built: a kind's ``per_year`` is the mean over the scenario's
+population; each person's share of it is the product of their multipliers (age band,
+income decile, rural, migrant, unemployed, licence), renormalised so the population mean
+equals ``per_year``. The national per-capita figures used as defaults therefore describe the
+average synthetic resident; a richer city should raise them. Rates are per day
+(``per_year / 365``), uniform over the year (no seasonality: Assumption), and multiplied by
+``propensity(kind)`` per person when a behaviour component adjusts that kind (people may
+stop trying once blocked).
+
+School places: each child aged 6 or 12 (school entry ages, configurable) on the yearly
+application day may have a private-school application filed by a parent. The parent is an
+adult aged 25-50 of the child's district drawn in ``setup`` (synthetic populations have no
+households; Assumption) and published as :attr:`Resources.parent_of_child`.
+
+Cost model: ages, classes and parents are computed once in ``setup`` (O(n)). A day costs,
+per kind, one Poisson draw per rate class (1,280 classes) plus O(k) for its k attempts;
+when a behaviour adjusts a kind, one O(n) maximum over its propensity array bounds the
+thinning. School applications cost O(children of entry age) once a year.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sclab.engine.registry import register
+from sclab.population.citizens import OCCUPATIONS
+from sclab.population.geography import age_on
+from sclab.world.base import DAYS_PER_YEAR, SourceParams, ages, propensity
+
+if TYPE_CHECKING:
+    from sclab.engine.acts import Aggregates
+    from sclab.engine.simulation import Simulation
+
+# Age bands (inclusive) for resource rates; "70+" has no upper bound.
+AGE_BANDS = ("0-5", "6-17", "18-24", "25-34", "35-49", "50-59", "60-69", "70+")
+_AGE_LOWER = np.array([0, 6, 18, 25, 35, 50, 60, 70])
+
+# National population at the end of 2019: 1,400.05 million (NBS, 2019 Statistical Communiqué).
+CHINA_POPULATION_2019 = 1_400.05e6
+
+KINDS = (
+    "flight_ticket",
+    "rail_ticket",
+    "hotel_booking",
+    "luxury_hotel",
+    "travel_abroad",
+    "loan_application",
+    "job_application",
+    "insurance_purchase",
+    "bike_rental",
+    "car_rental",
+)
+RENTAL_KINDS = ("bike_rental", "car_rental")
+SCHOOL_PLACE = "school_place"
+
+
+class RateClasses:
+    """People grouped by rate class for sparse Poisson draws.
+
+    Args:
+        class_of: Class index per person.
+        n_classes: Number of classes (some may be empty).
+
+    Person ids are kept sorted by class (int32 when they fit), so drawing ``k`` events in a
+    class is ``k`` uniform picks inside its block.
+    """
+
+    def __init__(self, class_of: np.ndarray, n_classes: int) -> None:
+        n = len(class_of)
+        order = np.argsort(class_of, kind="stable")
+        self.members = order.astype(np.int32 if n < 2**31 else np.int64)
+        self.size = np.bincount(class_of, minlength=n_classes).astype(np.int64)
+        self.start = np.concatenate([[0], np.cumsum(self.size)[:-1]]).astype(np.int64)
+        self.n_classes = n_classes
+
+    def draw(self, rng: np.random.Generator, rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(people, their classes) of today's events; person i ~ Poisson(rate[class_i]).
+
+        Repeats mean several events. The class count is Poisson(size × rate) and each event
+        lands on a uniform member, the same law as independent Poisson counts per person.
+        """
+        k = rng.poisson(self.size * np.asarray(rate, dtype=np.float64))
+        cls = np.repeat(np.arange(self.n_classes), k)
+        if len(cls) == 0:
+            return np.empty(0, np.int64), cls
+        pos = self.start[cls] + rng.integers(0, self.size[cls])
+        return self.members[pos].astype(np.int64), cls
+
+
+def thin(
+    rng: np.random.Generator, who: np.ndarray, accept: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep candidate i with probability ``accept[i]``; returns (kept, mask)."""
+    keep = rng.random(len(who)) < accept
+    return who[keep], keep
+
+
+def count_into(
+    aggregates: Aggregates, kind: str, who: np.ndarray, entity_type: str = "person"
+) -> None:
+    """Add one to ``kind``'s per-entity counter per entry of ``who`` (repeats count), O(len(who)).
+
+    ``Aggregates.add`` costs a bincount over the whole population per call; high-volume daily
+    streams use this instead (same counters, same table rows at the end).
+    """
+    key = (entity_type, kind)
+    counts = aggregates.counts.get(key)
+    if counts is None:
+        counts = np.zeros(aggregates.sizes[entity_type], np.uint32)
+        aggregates.counts[key] = counts
+    np.add.at(counts, np.asarray(who, dtype=np.int64), np.uint32(1))
+
+
+def add_counts(
+    aggregates: Aggregates, kind: str, counts: np.ndarray, entity_type: str = "person"
+) -> None:
+    """Add a whole per-entity count array to ``kind``'s counter (O(entities), once)."""
+    key = (entity_type, kind)
+    current = aggregates.counts.get(key)
+    if current is None:
+        current = np.zeros(aggregates.sizes[entity_type], np.uint32)
+        aggregates.counts[key] = current
+    current += np.asarray(counts).astype(np.uint32)
+
+
+def check_age_keys(value: dict[str, float], bands: tuple[str, ...]) -> dict[str, float]:
+    """Reject unknown age-band labels and negative or huge multipliers."""
+    unknown = sorted(set(value) - set(bands))
+    if unknown:
+        raise ValueError(f"unknown age bands {unknown}; expected some of {', '.join(bands)}")
+    bad = {k: v for k, v in value.items() if not 0.0 <= v <= 100.0}
+    if bad:
+        raise ValueError(f"age multipliers must be in [0, 100], got {bad}")
+    return value
+
+
+def age_band(age: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """Index of the band whose lower bound is the largest not above ``age``."""
+    return (np.searchsorted(lower, age, side="right") - 1).astype(np.int64)
+
+
+def income_multiplier(decile: np.ndarray, ratio: float) -> np.ndarray:
+    """Log-linear in the decile: 1/sqrt(ratio) at decile 0, sqrt(ratio) at decile 9."""
+    return np.power(float(ratio), (np.asarray(decile, dtype=np.float64) - 4.5) / 9.0)
+
+
+class MomentRate(BaseModel):
+    """Rate of one kind of attempt and its shape over the population."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    per_year: float = Field(
+        ge=0,
+        le=10_000,
+        description="Attempts per person-year, averaged over the scenario's population.",
+    )
+    age: dict[str, float] = Field(
+        default_factory=dict,
+        description=f"Multiplier by age band ({', '.join(AGE_BANDS)}); unnamed bands 1, 0 = never.",
+    )
+    income_ratio: float = Field(
+        1.0, gt=0, le=1000, description="Rate of the top income decile over the bottom one."
+    )
+    rural: float = Field(1.0, ge=0, le=100, description="Multiplier for rural residents.")
+    migrant: float = Field(1.0, ge=0, le=100, description="Multiplier for migrants.")
+    unemployed: float = Field(1.0, ge=0, le=100, description="Multiplier for the unemployed.")
+    drivers_only: bool = Field(False, description="Only driving-licence holders attempt it.")
+
+    @field_validator("age")
+    @classmethod
+    def _age_keys(cls, v: dict[str, float]) -> dict[str, float]:
+        return check_age_keys(v, AGE_BANDS)
+
+
+def _by_age(*multipliers: float) -> dict[str, float]:
+    """Age multipliers in the order of :data:`AGE_BANDS`."""
+    return dict(zip(AGE_BANDS, multipliers, strict=True))
+
+
+# Every shape below (age, income, rural, migrant multipliers) is an Assumption; the
+# per_year figures are cited in each field's description.
+_DEFAULTS: dict[str, MomentRate] = {
+    "flight_ticket": MomentRate(
+        per_year=659.93e6 / CHINA_POPULATION_2019,
+        age=_by_age(0.3, 0.5, 0.9, 1.5, 1.4, 1.0, 0.6, 0.3),
+        income_ratio=10.0,
+        rural=0.3,
+        migrant=0.7,
+    ),
+    "rail_ticket": MomentRate(
+        per_year=2.29e9 / CHINA_POPULATION_2019,
+        age=_by_age(0.4, 0.7, 1.4, 1.3, 1.1, 0.9, 0.7, 0.4),
+        income_ratio=4.0,
+        rural=0.5,
+        migrant=1.5,
+    ),
+    "hotel_booking": MomentRate(
+        per_year=1.0,
+        age=_by_age(0.0, 0.0, 1.0, 1.4, 1.3, 1.0, 0.6, 0.3),
+        income_ratio=6.0,
+        rural=0.4,
+    ),
+    "luxury_hotel": MomentRate(
+        per_year=0.03,
+        age=_by_age(0.0, 0.0, 0.5, 1.2, 1.5, 1.2, 0.6, 0.2),
+        income_ratio=100.0,
+        rural=0.2,
+    ),
+    "travel_abroad": MomentRate(
+        per_year=155e6 / CHINA_POPULATION_2019,
+        age=_by_age(0.3, 0.6, 1.0, 1.4, 1.3, 1.1, 0.8, 0.3),
+        income_ratio=30.0,
+        rural=0.2,
+        migrant=0.5,
+    ),
+    "loan_application": MomentRate(
+        per_year=0.3,
+        age=_by_age(0.0, 0.0, 0.8, 1.5, 1.3, 0.8, 0.3, 0.1),
+        income_ratio=2.0,
+        rural=0.8,
+    ),
+    "job_application": MomentRate(
+        per_year=1.0,
+        age=_by_age(0.0, 0.0, 3.0, 1.5, 0.8, 0.4, 0.1, 0.0),
+        income_ratio=0.7,
+        rural=0.6,
+        migrant=1.5,
+        unemployed=8.0,
+    ),
+    "insurance_purchase": MomentRate(
+        per_year=0.5,
+        age=_by_age(0.0, 0.0, 0.6, 1.3, 1.3, 1.0, 0.5, 0.2),
+        income_ratio=5.0,
+        rural=0.6,
+        migrant=0.7,
+    ),
+    "bike_rental": MomentRate(
+        per_year=45e6 * DAYS_PER_YEAR / CHINA_POPULATION_2019,
+        age=_by_age(0.0, 0.3, 2.0, 1.8, 1.0, 0.5, 0.2, 0.05),
+        income_ratio=1.0,
+        rural=0.1,
+        migrant=1.2,
+    ),
+    "car_rental": MomentRate(
+        per_year=0.1,
+        age=_by_age(0.0, 0.0, 1.5, 1.5, 1.0, 0.6, 0.3, 0.1),
+        income_ratio=3.0,
+        rural=0.5,
+        drivers_only=True,
+    ),
+}
+
+
+def _rate_field(kind: str, description: str) -> Any:
+    return Field(_DEFAULTS[kind], description=description)
+
+
+class ResourcesParams(SourceParams):
+    """Rates of resource moments per kind, and who applies for school places.
+
+    A kind given as a partial mapping in the scenario (``flight_ticket: {per_year: 0.8}``)
+    keeps the default for every field it does not name.
+    """
+
+    flight_ticket: MomentRate = _rate_field(
+        "flight_ticket",
+        "per_year: 659.93 million air passenger trips in 2019 (CAAC, 2019 civil aviation "
+        "statistical bulletin; domestic and international) / 1,400.05 million residents "
+        "(NBS) = 0.471, one ticket per one-way trip. Shape: Assumption.",
+    )
+    rail_ticket: MomentRate = _rate_field(
+        "rail_ticket",
+        "High-speed rail (the seats blacklists bar). per_year: 2.29 billion bullet-train "
+        "passenger trips in 2019 (China State Railway Group, Jan 2020; all rail: 3.57 "
+        "billion) / 1,400.05 million = 1.636. Shape: Assumption.",
+    )
+    hotel_booking: MomentRate = _rate_field(
+        "hotel_booking",
+        "Assumption: 1 booking per person-year, below the 4.3 domestic tourist trips per "
+        "person of 2019 (MCT: 6.006 billion trips) since many trips are day trips or stays "
+        "with family. Shape: Assumption.",
+    )
+    luxury_hotel: MomentRate = _rate_field(
+        "luxury_hotel",
+        "Assumption: 0.03 stays in star-rated luxury hotels per person-year, concentrated "
+        "in the top income deciles.",
+    )
+    travel_abroad: MomentRate = _rate_field(
+        "travel_abroad",
+        "per_year: 155 million outbound trips by mainland residents in 2019 (China Tourism "
+        "Academy) / 1,400.05 million = 0.111. Shape: Assumption.",
+    )
+    loan_application: MomentRate = _rate_field(
+        "loan_application", "Assumption: 0.3 loan applications per person-year, adults only."
+    )
+    job_application: MomentRate = _rate_field(
+        "job_application",
+        "Assumption: 1 job application per person-year, mostly the young and the unemployed (8x).",
+    )
+    insurance_purchase: MomentRate = _rate_field(
+        "insurance_purchase", "Assumption: 0.5 insurance purchases per person-year, adults."
+    )
+    bike_rental: MomentRate = _rate_field(
+        "bike_rental",
+        "per_year: about 45 million shared-bike rides a day in 2019 (Ministry of Transport, "
+        "State Council Information Office press conference, Dec 2020) x 365 / 1,400.05 "
+        "million = 11.7; under-12s may not ride (hence low 6-17). Shape: Assumption.",
+    )
+    car_rental: MomentRate = _rate_field(
+        "car_rental", "Assumption: 0.1 car rentals per person-year, licence holders only."
+    )
+    record_rentals: bool = Field(
+        False,
+        description="Bike and car rentals as one moment each (policies can block them) "
+        "instead of per-person counts in the aggregates table.",
+    )
+    school_apply_share: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Assumption: share of children at a school entry age whose parent "
+        "applies for a private school place, about the private share of compulsory "
+        "schooling.",
+    )
+    school_income_ratio: float = Field(
+        4.0,
+        gt=0,
+        le=1000,
+        description="Assumption: application rate of the top parental income decile over "
+        "the bottom one.",
+    )
+    school_entry_ages: tuple[int, ...] = Field(
+        (6, 12),
+        min_length=1,
+        description="Ages at which children enter primary (6) and junior middle (12) school.",
+    )
+    school_application_day_of_year: int = Field(
+        130,
+        ge=1,
+        le=365,
+        description="Assumption: day of the year applications are filed (130: about 10 May, "
+        "private-school registration season).",
+    )
+    parent_age_min: int = Field(25, ge=15, le=80, description="Assumption: youngest parent.")
+    parent_age_max: int = Field(50, ge=15, le=90, description="Assumption: oldest parent.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_partial_kinds(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for kind in KINDS:
+                value = data.get(kind)
+                if isinstance(value, dict):
+                    data[kind] = {**_DEFAULTS[kind].model_dump(), **value}
+        return data
+
+    @field_validator("school_entry_ages")
+    @classmethod
+    def _entry_ages(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 0 <= a <= 25 for a in v):
+            raise ValueError(f"school entry ages must be in 0..25, got {v}")
+        return tuple(sorted(set(v)))
+
+    @model_validator(mode="after")
+    def _parent_ages(self) -> ResourcesParams:
+        if self.parent_age_min > self.parent_age_max:
+            raise ValueError("parent_age_min must not exceed parent_age_max")
+        return self
+
+
+# Class axes: age band, income decile, urban, migrant, driving licence, unemployed.
+_SHAPE = (len(AGE_BANDS), 10, 2, 2, 2, 2)
+
+
+@register("sources", "resources", ResourcesParams)
+class Resources:
+    """Resource moments: tickets, bookings, applications, purchases and rentals (attempts).
+
+    Attributes:
+        parent_of_child: Per person, the person_id of the parent who files their school
+            application, or -1 (int32; set for every child reaching a school entry age on an
+            application day of the run).
+        school_children_today: On an application day, the children whose applications are
+            today's ``school_place`` moments, aligned with that batch's actors.
+        rates: Per kind, the base rate per class and day (before propensity), after
+            renormalisation.
+    """
+
+    def __init__(self, name: str, params: ResourcesParams) -> None:
+        self.name, self.params = name, params
+        self.school_children_today = np.empty(0, np.int64)
+
+    def setup(self, sim: Simulation) -> None:
+        p = self.params
+        c = sim.population.citizens
+        n = len(c)
+        age = ages(sim)
+        band = age_band(age, _AGE_LOWER)
+        unemployed = c.occupation == OCCUPATIONS.index("unemployed")
+        class_of = np.ravel_multi_index(
+            (band, c.income_decile.astype(np.int64), c.urban.astype(np.int64),
+             c.migrant.astype(np.int64), c.driver_licence.astype(np.int64),
+             unemployed.astype(np.int64)),
+            _SHAPE,
+        )  # fmt: skip
+        self.classes = RateClasses(class_of, int(np.prod(_SHAPE)))
+        axes = np.unravel_index(np.arange(self.classes.n_classes), _SHAPE)
+        self.rates: dict[str, np.ndarray] = {}
+        for kind in KINDS:
+            self.rates[kind] = self._class_rates(getattr(p, kind), axes, n)
+        self._setup_school(sim, age)
+
+    def _class_rates(self, rate: MomentRate, axes: tuple[np.ndarray, ...], n: int) -> np.ndarray:
+        band, decile, urban, migrant, licence, unemployed = axes
+        age_mult = np.array([rate.age.get(b, 1.0) for b in AGE_BANDS])
+        mult = (
+            age_mult[band]
+            * income_multiplier(decile, rate.income_ratio)
+            * np.where(urban == 1, 1.0, rate.rural)
+            * np.where(migrant == 1, rate.migrant, 1.0)
+            * np.where(unemployed == 1, rate.unemployed, 1.0)
+        )
+        if rate.drivers_only:
+            mult = mult * (licence == 1)
+        mean = float((self.classes.size * mult).sum()) / n if n else 0.0
+        if mean <= 0.0:
+            return np.zeros(self.classes.n_classes)
+        per_day = rate.per_year * self.params.rate_multiplier / DAYS_PER_YEAR
+        return per_day * mult / mean
+
+    def _setup_school(self, sim: Simulation, age: np.ndarray) -> None:
+        p = self.params
+        c = sim.population.citizens
+        n = len(c)
+        self.parent_of_child = np.full(n, -1, dtype=np.int32)
+        self._applicants: dict[int, np.ndarray] = {}
+        start = sim.scenario.start_date
+        days = sim.scenario.days
+        for year in range(start.year, (start + dt.timedelta(days=days)).year + 1):
+            when = dt.date(year, 1, 1) + dt.timedelta(days=p.school_application_day_of_year - 1)
+            day = (when - start).days
+            if 0 <= day < days:
+                age_then = age_on(c.birth_day, when)
+                self._applicants[day] = np.flatnonzero(
+                    np.isin(age_then, np.array(p.school_entry_ages))
+                )
+        if not self._applicants:
+            return
+        children = np.unique(np.concatenate(list(self._applicants.values())))
+        eligible = (age >= p.parent_age_min) & (age <= p.parent_age_max)
+        rng = sim.rng(f"{self.name}/parents")
+        for d in range(len(sim.scenario.geography.districts)):
+            kids = children[c.district[children] == d]
+            adults = np.flatnonzero(eligible & (c.district == d))
+            if len(kids) and len(adults):
+                # Uniform over the district's adults of parenting age, with replacement:
+                # some parents file for several children (Assumption: no household data).
+                self.parent_of_child[kids] = adults[rng.integers(0, len(adults), len(kids))]
+
+    def step(self, sim: Simulation, day: int) -> None:
+        for kind in KINDS:
+            rng = sim.rng(f"{self.name}/{kind}", day)
+            who = self._draw(sim, rng, kind)
+            if kind in RENTAL_KINDS and not self.params.record_rentals:
+                if len(who):
+                    count_into(sim.aggregates, kind, who)
+            elif len(who):
+                sim.moments.add(day, self.name, kind, who)
+        self.school_children_today = np.empty(0, np.int64)
+        if day in self._applicants:
+            self._school_day(sim, day)
+
+    def _draw(self, sim: Simulation, rng: np.random.Generator, kind: str) -> np.ndarray:
+        """Today's attempts of ``kind`` (sorted actors, repeats = several attempts)."""
+        rate = self.rates[kind]
+        mult = propensity(sim, kind)
+        if mult is None:
+            who, _ = self.classes.draw(rng, rate)
+        else:
+            bound = float(mult.max()) if len(mult) else 0.0
+            if bound <= 0.0:
+                return np.empty(0, np.int64)
+            cand, _ = self.classes.draw(rng, rate * bound)
+            who, _ = thin(rng, cand, mult[cand] / bound)
+        who.sort()
+        return who
+
+    def _school_day(self, sim: Simulation, day: int) -> None:
+        p = self.params
+        children = self._applicants[day]
+        children = children[self.parent_of_child[children] >= 0]
+        parents = self.parent_of_child[children].astype(np.int64)
+        deciles = sim.population.citizens.income_decile[parents]
+        norm = float(income_multiplier(np.arange(10), p.school_income_ratio).mean())
+        prob = p.school_apply_share * income_multiplier(deciles, p.school_income_ratio) / norm
+        mult = propensity(sim, SCHOOL_PLACE)
+        if mult is not None:
+            prob = prob * mult[parents]
+        prob = np.clip(prob * p.rate_multiplier, 0.0, 1.0)
+        rng = sim.rng(f"{self.name}/{SCHOOL_PLACE}", day)
+        keep = rng.random(len(children)) < prob
+        self.school_children_today = children[keep].astype(np.int64)
+        if keep.any():
+            sim.moments.add(day, self.name, SCHOOL_PLACE, parents[keep])
+
+    def finish(self, sim: Simulation) -> None:
+        pass
