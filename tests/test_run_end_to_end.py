@@ -12,13 +12,13 @@ from tests.conftest import run_cli
 from sclab.ids import is_valid_resident_id, is_valid_uscc
 from sclab.store.schema import TABLES
 
-POP = "4000"
+POP = "6000"
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "demo"
-    proc = run_cli("run", "demo", "--population", POP, "--days", "3", "--out", out)
+    proc = run_cli("run", "demo", "--population", POP, "--days", "20", "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert str(out.resolve()) in proc.stdout  # tells the user where the output is
     return out
@@ -94,12 +94,14 @@ def test_manifest(demo_run: Path) -> None:
 
 def test_same_seed_identical_different_seed_different(demo_run: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
-    proc = run_cli("run", "demo", "--population", POP, "--days", "3", "--out", again)
+    proc = run_cli("run", "demo", "--population", POP, "--days", "20", "--out", again)
     assert proc.returncode == 0, proc.stderr
     first, second = table_digest(demo_run / "run.duckdb"), table_digest(again / "run.duckdb")
     assert first == second
     other = tmp_path / "other"
-    proc = run_cli("run", "demo", "--population", POP, "--days", "3", "--seed", "8", "--out", other)
+    proc = run_cli(
+        "run", "demo", "--population", POP, "--days", "20", "--seed", "8", "--out", other
+    )
     assert proc.returncode == 0, proc.stderr
     third = table_digest(other / "run.duckdb")
     assert third["citizens"][0] == first["citizens"][0]
@@ -143,3 +145,37 @@ def test_scenarios_command_lists_builtins() -> None:
     proc = run_cli("scenarios")
     assert proc.returncode == 0
     assert "demo" in proc.stdout and "nanjing" in proc.stdout
+
+
+def test_demo_runs_every_world_stage(demo_run: Path) -> None:
+    """The default scenario turns every source on: its truths and records reach the database."""
+    con = duckdb.connect(str(demo_run / "run.duckdb"), read_only=True)
+    try:
+        sources = {r[0] for r in con.execute("SELECT DISTINCT source FROM events").fetchall()}
+        assert {"payments", "state_data"} <= sources  # companies: too few in 20 days
+        # every recorded event keeps its truth; company events are linked by USCC
+        row = con.execute(
+            "SELECT count(*) FILTER (WHERE true_actor IS NULL),"
+            " count(*) FILTER (WHERE entity_type = 'company' AND attributed_to <> true_actor),"
+            " count(*) FILTER (WHERE recorded_day < day) FROM events"
+        ).fetchone()
+        assert row == (0, 0, 0)
+        kinds = {r[0] for r in con.execute("SELECT kind FROM true_act_totals").fetchall()}
+        assert {"jaywalk", "bill_late", "loan_taken"} <= kinds
+        # jaywalks are true acts but only cameras record them
+        assert con.execute("SELECT count(*) FROM events WHERE kind = 'jaywalk'").fetchone()[0] == 0
+        agg = {r[0] for r in con.execute("SELECT DISTINCT kind FROM aggregates").fetchall()}
+        assert {"post_neutral", "purchase_groceries", "crossing", "bike_rental"} <= agg
+        moments = {
+            r[0] for r in con.execute("SELECT DISTINCT kind FROM resource_moments").fetchall()
+        }
+        assert {"rail_ticket", "flight_ticket"} <= moments
+        # with no policy pack nothing is blocked
+        assert (
+            con.execute(
+                "SELECT count(*) FROM resource_moments WHERE outcome <> 'allowed'"
+            ).fetchone()[0]
+            == 0
+        )
+    finally:
+        con.close()

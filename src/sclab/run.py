@@ -121,8 +121,10 @@ def run_scenario(
             scenario,
             streams,
             population,
-            sink=lambda b: db.append("events", b.columns()),
-            moment_sink=lambda m, first: db.append("resource_moments", m.columns(first)),
+            sink=lambda b: db.append("events", b.columns(), buffered=True),
+            moment_sink=lambda m, first: db.append(
+                "resource_moments", m.columns(first), buffered=True
+            ),
         )
         t0 = time.perf_counter()
         rep.phase("simulate", scenario.days, "days")

@@ -49,8 +49,12 @@ class RunDatabase:
         path: Where to create the database; it must not exist yet.
     """
 
+    FLUSH_ROWS = 1_000_000
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._pending: dict[str, list[pa.Table]] = {}
+        self._pending_rows: dict[str, int] = {}
         self.con = duckdb.connect(str(path))
         # Two threads: the machine budget is two cores, shared with the simulation.
         self.con.execute("SET threads TO 2")
@@ -58,8 +62,13 @@ class RunDatabase:
         for stmt in create_statements():
             self.con.execute(stmt)
 
-    def append(self, table: str, columns: Mapping[str, Any]) -> int:
-        """Append one batch of rows; columns not given are NULL. Returns rows written."""
+    def append(self, table: str, columns: Mapping[str, Any], *, buffered: bool = False) -> int:
+        """Append one batch of rows; columns not given are NULL. Returns rows written.
+
+        With ``buffered``, small daily batches are held and inserted together (every
+        :attr:`FLUSH_ROWS` rows and at :meth:`flush`): one INSERT costs milliseconds
+        whatever its size, so a few hundred tiny inserts a day would dominate a run.
+        """
         schema = TABLES[table]
         unknown = set(columns) - {c.name for c in schema}
         if unknown:
@@ -75,16 +84,34 @@ class RunDatabase:
             value = columns.get(col.name)
             arrays.append(pa.nulls(n) if value is None else _to_arrow(value))
         batch = pa.Table.from_arrays(arrays, names=[c.name for c in schema])
-        casts = ", ".join(f'CAST("{c.name}" AS {c.type})' for c in schema)
+        if not buffered:
+            self._insert(table, batch)
+            return n
+        self._pending.setdefault(table, []).append(batch)
+        self._pending_rows[table] = self._pending_rows.get(table, 0) + n
+        if self._pending_rows[table] >= self.FLUSH_ROWS:
+            self.flush(table)
+        return n
+
+    def flush(self, table: str | None = None) -> None:
+        """Insert held batches (of one table, or of all)."""
+        for name in [table] if table else list(self._pending):
+            batches = self._pending.pop(name, [])
+            self._pending_rows.pop(name, None)
+            if batches:
+                self._insert(name, pa.concat_tables(batches, promote_options="permissive"))
+
+    def _insert(self, table: str, batch: pa.Table) -> None:
+        casts = ", ".join(f'CAST("{c.name}" AS {c.type})' for c in TABLES[table])
         self.con.register("_sclab_batch", batch)
         try:
             self.con.execute(f'INSERT INTO "{table}" SELECT {casts} FROM _sclab_batch')
         finally:
             self.con.unregister("_sclab_batch")
-        return n
 
     def row_counts(self) -> dict[str, int]:
-        """Rows per table."""
+        """Rows per table (after inserting any held batches)."""
+        self.flush()
         return {
             t: int(self.con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])  # type: ignore[index]
             for t in TABLES
@@ -92,6 +119,7 @@ class RunDatabase:
 
     def close(self) -> None:
         """Checkpoint and close (the file is complete after this)."""
+        self.flush()
         self.con.execute("CHECKPOINT")
         self.con.close()
 
