@@ -151,3 +151,56 @@ def test_scenario_docs_match_the_schema() -> None:
 
     docs = Path(__file__).resolve().parents[1] / "docs" / "scenarios.md"
     assert docs.read_text(encoding="utf-8") == markdown(), "regenerate docs/scenarios.md"
+
+
+def test_sanctions_reach_the_database_with_provenance(write_scenario, tmp_path: Path) -> None:
+    @register("policies", "test-display")
+    class Display:
+        """Test policy: sanction everybody attributed a coin event, wrongful when misattributed."""
+
+        def __init__(self, name: str, params: object) -> None:
+            self.name = name
+
+        def setup(self, sim: Simulation) -> None:
+            pass
+
+        def step(self, sim: Simulation, day: int) -> None:
+            for batch in sim.events.today:
+                named = batch.attributed_to >= 0
+                sim.decisions.sanction(
+                    day,
+                    batch.attributed_to[named],
+                    system="test",
+                    domain="display",
+                    kind="public_display",
+                    rule_id="r1",
+                    event_id=batch.event_id[named],
+                    wrongful=batch.attributed_to[named] != batch.true_actor[named],
+                )
+
+        def finish(self, sim: Simulation) -> None:
+            pass
+
+    scenario = _scenario(
+        write_scenario,
+        sources=[{"use": "test-coin", "params": {"rate": 0.02}}],
+        policies=[{"use": "test-display"}],
+    )
+    result = run_scenario(scenario, tmp_path / "r")
+    con = duckdb.connect(str(result.database), read_only=True)
+    try:
+        mismatched = con.execute(
+            "SELECT count(*) FROM sanctions s JOIN events e USING (event_id)"
+            " WHERE s.wrongful <> (e.attributed_to <> e.true_actor)"
+            " OR s.entity_id <> e.attributed_to"
+        ).fetchone()[0]
+        n, wrongful, ids = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE wrongful), count(DISTINCT sanction_id)"
+            " FROM sanctions"
+        ).fetchone()
+        named = con.execute(
+            "SELECT count(*) FROM events WHERE attributed_to IS NOT NULL"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert mismatched == 0 and n == named == ids and 0 < wrongful < n

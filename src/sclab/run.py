@@ -117,6 +117,7 @@ def run_scenario(
         rep.end_phase("write population")
         timings["write_population"] = time.perf_counter() - t0
 
+        t0 = time.perf_counter()
         sim = Simulation.build(
             scenario,
             streams,
@@ -125,12 +126,15 @@ def run_scenario(
             moment_sink=lambda m, first: db.append(
                 "resource_moments", m.columns(first), buffered=True
             ),
+            decision_sink=lambda table, cols: db.append(table, cols, buffered=True),
         )
+        timings["setup_components"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         rep.phase("simulate", scenario.days, "days")
         sim.run(on_day=lambda day: rep.advance("simulate", day + 1))
         rep.end_phase("simulate")
         timings["simulate"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         for batch in sim.aggregates.rows():
             db.append("aggregates", batch)
         kinds = sorted(sim.acts.totals)
@@ -140,6 +144,7 @@ def run_scenario(
         )
 
         counts = db.row_counts()
+        timings["write_results"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         db.close()
         db = None
@@ -151,7 +156,10 @@ def run_scenario(
             timings=timings,
             peak_rss_bytes=peak_rss_bytes(),
             state_bytes=population.nbytes + sim.state.nbytes,
-            extra={"components": [f"{stage}:{c.name}" for stage, c in sim.components]},
+            extra={
+                "components": [f"{stage}:{c.name}" for stage, c in sim.components],
+                "component_seconds": {k: round(v, 4) for k, v in sorted(sim.seconds.items())},
+            },
         )
         write_manifest(output.staging / "manifest.json", result)
         output.commit()
@@ -175,6 +183,7 @@ def write_manifest(path: Path, result: RunResult) -> None:
         "components": result.extra.get("components", []),
         "row_counts": result.row_counts,
         "timings_seconds": {k: round(v, 4) for k, v in result.timings.items()},
+        "component_seconds": result.extra.get("component_seconds", {}),
         "memory": {
             "peak_rss_bytes": result.peak_rss_bytes,
             "peak_rss_bytes_per_citizen": round(

@@ -19,6 +19,7 @@ its own stream, so switching one component on or off never changes another's dra
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -26,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from sclab.engine.acts import ActLog, Aggregates, MomentLog, Moments
+from sclab.engine.decisions import DecisionLog
 from sclab.engine.events import EventBatch, EventLog
 from sclab.engine.feedback import SystemView
 from sclab.engine.registry import REGISTRY, STAGES
@@ -108,9 +110,11 @@ class Simulation:
     moments: MomentLog = field(default_factory=MomentLog)
     view: SystemView = field(default_factory=lambda: SystemView(0))
     aggregates: Aggregates = field(default_factory=lambda: Aggregates({}))
+    decisions: DecisionLog = field(default_factory=DecisionLog)
     components: list[tuple[str, Component]] = field(default_factory=list)
     ties_active: np.ndarray | None = None  # bool per CSR tie end; None: all ties active
     day: int = -1
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per component
 
     @classmethod
     def build(
@@ -120,6 +124,7 @@ class Simulation:
         population: Population,
         sink: Callable[[EventBatch], None] | None = None,
         moment_sink: Callable[[Moments, int], None] | None = None,
+        decision_sink: Callable[[str, dict], None] | None = None,
     ) -> Simulation:
         """Assemble a simulation with the components the scenario names, in stage order.
 
@@ -129,6 +134,7 @@ class Simulation:
             population: The generated population.
             sink: Receives recorded events at the end of each day.
             moment_sink: Receives resource moments (with outcomes) at the end of each day.
+            decision_sink: Receives sanctions, score changes and list entries, daily.
         """
         sizes = {"person": len(population.citizens), "company": len(population.companies)}
         sim = cls(
@@ -140,14 +146,21 @@ class Simulation:
             moments=MomentLog(moment_sink),
             view=SystemView(sizes["person"]),
             aggregates=Aggregates(sizes),
+            decisions=DecisionLog(decision_sink),
         )
         for stage in STAGES:
             for spec in getattr(scenario, stage):
                 if spec.enabled:
                     sim.components.append((stage, REGISTRY.build(stage, spec.use, spec.params)))
-        for _, component in sim.components:
+        for stage, component in sim.components:
+            t0 = time.perf_counter()
             component.setup(sim)
+            sim._charge(f"{stage}:{component.name}:setup", t0)
         return sim
+
+    def _charge(self, key: str, since: float) -> None:
+        # Wall time is measured for the reader (manifest, bench), never used by the model.
+        self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - since
 
     def date(self, day: int) -> dt.date:
         """Calendar date of a simulation day."""
@@ -162,12 +175,17 @@ class Simulation:
     def step(self) -> None:
         """Advance one day through every stage."""
         self.day += 1
-        for _, component in self.components:
+        for stage, component in self.components:
+            t0 = time.perf_counter()
             component.step(self, self.day)
+            self._charge(f"{stage}:{component.name}", t0)
+        t0 = time.perf_counter()
         self.events.end_day()
+        self.decisions.end_day()
         self.moments.end_day()
         self.acts.end_day()
         self.view.end_day()
+        self._charge("engine:end_of_day", t0)
 
     def run(self, on_day: Callable[[int], None] | None = None) -> None:
         """Run all scenario days; ``on_day(day)`` after each (for progress display)."""
