@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench lint clean
+.PHONY: demo test install bench lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/sclab bench
+
+docs: $(STAMP)
+	$(BIN)/python -c "from sclab.scenario.schema import markdown; open('docs/scenarios.md', 'w').write(markdown())"
+	$(BIN)/python -c "from sclab.store.schema import markdown; open('docs/database.md', 'w').write(markdown())"
+	$(BIN)/python -c "from sclab.engine.registry import markdown; open('docs/components.md', 'w').write(markdown())"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

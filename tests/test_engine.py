@@ -204,3 +204,10 @@ def test_sanctions_reach_the_database_with_provenance(write_scenario, tmp_path: 
     finally:
         con.close()
     assert mismatched == 0 and n == named == ids and 0 < wrongful < n
+
+
+def test_component_docs_match_the_code() -> None:
+    from sclab.engine.registry import markdown
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "components.md"
+    assert docs.read_text(encoding="utf-8") == markdown(), "regenerate docs/components.md"

@@ -158,6 +158,22 @@ def scenarios() -> None:
 
 
 @app.command()
+def components() -> None:
+    """List the sources, sensors, policies and behaviour a scenario can name."""
+    from sclab.engine.registry import REGISTRY, STAGES
+
+    REGISTRY.load_builtins()
+    table = Table(show_header=True)
+    table.add_column("stage", style="bold")
+    table.add_column("name", style="bold")
+    table.add_column("what it does")
+    for stage in STAGES:
+        for name in REGISTRY.available(stage):
+            table.add_row(stage, name, REGISTRY.entry(stage, name).summary)
+    out_console.print(table)
+
+
+@app.command()
 def bench(
     population: Annotated[
         list[int] | None, typer.Option(help="Population size(s) to measure [9314700].")

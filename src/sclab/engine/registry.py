@@ -99,5 +99,51 @@ class Registry:
         return entry.factory(name=name, params=entry.params.model_validate(params))
 
 
+def _default_text(field: Any) -> str:
+    if field.is_required():
+        return "required"
+    value = field.get_default(call_default_factory=True)
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    text = f"`{value}`"
+    return text if len(text) <= 70 else "see source"
+
+
+def markdown(registry: Registry | None = None) -> str:
+    """Every registered component with its parameters, defaults and their sources.
+
+    ``docs/components.md`` is this text (a test keeps them equal).
+    """
+    reg = registry or REGISTRY
+    reg.load_builtins()
+    out = [
+        "# Components",
+        "",
+        "Sources, sensors, policies and behaviour that a scenario can name "
+        "(`sources: [{use: NAME, params: {...}}]`). Each parameter's description says where",
+        "its default comes from; *Assumption* marks judgement rather than a published figure.",
+        "Generated from the code: `sclab components` prints the same list.",
+        "",
+    ]
+    for stage in STAGES:
+        names = [n for n in reg.available(stage) if not n.startswith("test-")]
+        if not names:
+            continue
+        out += [f"## {stage}", ""]
+        for name in names:
+            entry = reg.entry(stage, name)
+            out += [f"### `{name}`", "", entry.summary, ""]
+            fields = entry.params.model_fields
+            if not fields:
+                out += ["No parameters.", ""]
+                continue
+            out += ["| parameter | default | meaning |", "| --- | --- | --- |"]
+            for pname, f in fields.items():
+                doc = " ".join((f.description or "").split()).replace("|", "\\|")
+                out.append(f"| `{pname}` | {_default_text(f)} | {doc} |")
+            out.append("")
+    return "\n".join(out)
+
+
 REGISTRY = Registry()
 register = REGISTRY.register
