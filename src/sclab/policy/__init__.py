@@ -1,0 +1,1 @@
+"""The policy engine: scoring systems as data (schema), compiled to array operations."""

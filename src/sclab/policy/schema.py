@@ -1,0 +1,402 @@
+"""The policy language: scoring systems as data.
+
+Core objects:
+    :class:`Policy`: one policy file (a "pack"): who takes part, what is counted and scored,
+        which lists exist, which rules turn records into decisions, which joint punishments
+        and rewards follow, and what due process there is.
+    :class:`EventFilter`: which recorded events a counter, score or rule consumes.
+    :class:`Counter`, :class:`PointsScore`, :class:`FactorScore`: what is tallied per entity.
+    :class:`ListSpec`: a blacklist or redlist with grounds, terms, extension and deletion.
+    :class:`Rule`: a condition on records, counters, scores or grades, and its effects.
+    :class:`JointMeasure`: which list, grade or score band blocks, prices or favours which
+        resource moment, for the entity itself or for linked entities.
+    :class:`DueProcess`: notice, objection, review, appeal and credit repair.
+
+Policies are validated, then compiled to array operations (``sclab.policy.engine``); they
+are never evaluated as code. Every cross-reference (a rule naming a counter, a measure
+naming a grade) is checked here, so that a typo is an error with its line, not a silent
+no-op. ``docs/policies.md`` explains each construct with examples.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Ident = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+EntityType = Literal["person", "company"]
+
+RESOURCE_MOMENTS = (
+    "flight_ticket", "rail_ticket", "hotel_booking", "luxury_hotel", "school_place",
+    "travel_abroad", "loan_application", "job_application", "insurance_purchase",
+    "bike_rental", "car_rental", "government_procurement", "subsidy_application",
+)  # fmt: skip
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EventFilter(Strict):
+    """Which recorded events count. All given conditions must hold."""
+
+    kinds: list[Ident] = Field(min_length=1, description="Recorded event kinds.")
+    sources: list[Ident] = Field(default_factory=list, description="Only from these sources.")
+    min_amount: float | None = Field(None, ge=0, description="Only events of at least this sum.")
+    grounds: list[int] = Field(
+        default_factory=list, description="Court non-performance grounds (1-6) that qualify."
+    )
+    min_match_score: float | None = Field(
+        None, ge=0, le=1, description="Only records linked with at least this confidence."
+    )
+
+
+class Counter(Strict):
+    """Recorded events per entity over a sliding window (e.g. identified jaywalks in 365 days)."""
+
+    id: Ident
+    entity: EntityType = "person"
+    events: EventFilter
+    window_days: int = Field(ge=1, le=3650)
+
+
+class Grade(Strict):
+    """A grade band: the grade applies from ``min`` (inclusive) up to the next grade's min."""
+
+    name: Annotated[str, Field(min_length=1, max_length=20)]
+    min: float | None = Field(None, description="Lower bound; omit for the lowest grade.")
+
+
+class PointsDelta(Strict):
+    """Points added (or deducted, if negative) for each matching recorded event."""
+
+    events: EventFilter
+    delta: float
+    rule_id: Ident | None = Field(None, description="Defaults to '<score id>:<first kind>'.")
+
+
+class PointsScore(Strict):
+    """Points with a base, deltas per recorded event and grade bands (Rongcheng style)."""
+
+    id: Ident
+    type: Literal["points"]
+    entity: EntityType = "person"
+    base: float
+    minimum: float | None = None
+    maximum: float | None = None
+    deltas: list[PointsDelta] = Field(min_length=1)
+    grades: list[Grade] = Field(default_factory=list)
+    restore_after_days: int | None = Field(
+        None, ge=1, le=3650, description="A deduction lapses after this many days (credit repair)."
+    )
+
+    @model_validator(mode="after")
+    def _grades_ordered(self) -> PointsScore:
+        _check_grades(self.grades)
+        return self
+
+
+class FactorInput(Strict):
+    """One input of a factor, scaled to [0, 1] before weighting.
+
+    ``from`` says where the input comes from:
+        ``events``: recorded events of ``events.kinds`` per entity over ``window_days``;
+        ``platform``: the scorer's own platform totals (e.g. purchases by category), which a
+            payment platform observes directly, decayed with ``half_life_days``;
+        ``attribute``: a population attribute (e.g. ``smartphone``, ``income_decile``);
+        ``ties``: the mean score of the entity's (active) ties;
+        ``posts``: platform counts of posts of a stance, decayed with ``half_life_days``.
+    """
+
+    source: Literal["events", "platform", "attribute", "ties", "posts"] = Field(alias="from")
+    events: EventFilter | None = None
+    kind: str | None = Field(None, description="platform/posts kind, e.g. purchase_books.")
+    attribute: str | None = None
+    window_days: int | None = Field(None, ge=1, le=3650)
+    half_life_days: float | None = Field(None, gt=0, le=3650)
+    saturation: float = Field(
+        1.0, gt=0, description="Counts are mapped to [0, 1] as 1 - exp(-count/saturation)."
+    )
+    weight: float = Field(1.0, description="Negative: more of it lowers the factor.")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _complete(self) -> FactorInput:
+        needs = {
+            "events": ("events", "window_days"),
+            "platform": ("kind", "half_life_days"),
+            "posts": ("kind", "half_life_days"),
+            "attribute": ("attribute",),
+            "ties": (),
+        }[self.source]
+        missing = [f for f in needs if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"an input from '{self.source}' needs {', '.join(missing)}")
+        return self
+
+
+class Factor(Strict):
+    """A named factor: the weighted mean of its inputs, in [0, 1]."""
+
+    name: Ident
+    weight: float = Field(gt=0)
+    inputs: list[FactorInput] = Field(min_length=1)
+
+
+class FactorScore(Strict):
+    """A factor-weighted score on a range (Sesame style), recomputed periodically."""
+
+    id: Ident
+    type: Literal["factors"]
+    entity: EntityType = "person"
+    range: tuple[float, float]
+    update_every_days: int = Field(30, ge=1, le=365)
+    factors: list[Factor] = Field(min_length=1)
+    grades: list[Grade] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _range(self) -> FactorScore:
+        if self.range[0] >= self.range[1]:
+            raise ValueError("range must be [low, high] with low < high")
+        _check_grades(self.grades)
+        return self
+
+
+Score = Annotated[PointsScore | FactorScore, Field(discriminator="type")]
+
+
+def _check_grades(grades: list[Grade]) -> None:
+    mins = [g.min for g in grades]
+    if grades and mins[-1] is not None and any(m is None for m in mins[:-1]):
+        raise ValueError("only the last (lowest) grade may omit min")
+    bounded = [m for m in mins if m is not None]
+    if any(a <= b for a, b in itertools.pairwise(bounded)):
+        raise ValueError("grades must be listed from highest to lowest min")
+    names = [g.name for g in grades]
+    if len(set(names)) != len(names):
+        raise ValueError("grade names must be unique")
+
+
+class ListSpec(Strict):
+    """A blacklist or redlist."""
+
+    id: Ident
+    kind: Literal["blacklist", "redlist"] = "blacklist"
+    entity: EntityType = "person"
+    term_days: int | None = Field(
+        None, ge=1, le=36500, description="Default term; omit for 'until deleted'."
+    )
+    term_days_by_ground: dict[int, int] = Field(
+        default_factory=dict, description="Term per court ground (1-6) of the entering event."
+    )
+    extension_days: tuple[int, int] | None = Field(
+        None, description="Range of one extension (e.g. 1-3 years), drawn at expiry."
+    )
+    extension_probability: Share = Field(0.0, description="Share of expiring entries extended.")
+    delete_on: EventFilter | None = Field(
+        None, description="Recorded events (e.g. performance) that end the listing early."
+    )
+    deletion_delay_working_days: int = Field(3, ge=0, le=365)
+    public: bool = Field(True, description="Entries are published (public shaming).")
+
+
+class ScoreDeltaEffect(Strict):
+    score: Ident
+    delta: float
+
+
+class ListEffect(Strict):
+    list: Ident
+
+
+class SanctionEffect(Strict):
+    kind: Literal["public_display", "notice", "downgrade", "reward", "warning"]
+    domain: Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class Effect(Strict):
+    """One effect of a rule; exactly one of the fields is given."""
+
+    score_delta: ScoreDeltaEffect | None = None
+    list: ListEffect | None = None
+    sanction: SanctionEffect | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Effect:
+        given = [k for k in ("score_delta", "list", "sanction") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("an effect needs exactly one of score_delta, list, sanction")
+        return self
+
+
+class Condition(Strict):
+    """When a rule fires; exactly one of ``events``, ``counter``, ``score``, ``grade``."""
+
+    events: EventFilter | None = Field(None, description="Every matching recorded event.")
+    counter: Ident | None = Field(None, description="A counter crossing ``above``.")
+    above: int | None = Field(None, ge=0, description="Fires when the counter exceeds this.")
+    score: Ident | None = Field(None, description="A score falling below ``below``.")
+    below: float | None = None
+    grade: list[str] = Field(default_factory=list, description="Entering one of these grades.")
+
+    @model_validator(mode="after")
+    def _one(self) -> Condition:
+        given = [k for k in ("events", "counter", "score") if getattr(self, k) is not None] + (
+            ["grade"] if self.grade else []
+        )
+        if len(given) != 1:
+            raise ValueError("a condition needs exactly one of events, counter, score, grade")
+        if self.counter is not None and self.above is None:
+            raise ValueError("a counter condition needs 'above'")
+        if self.score is not None and self.below is None:
+            raise ValueError("a score condition needs 'below'")
+        return self
+
+
+class Rule(Strict):
+    """A condition and its effects."""
+
+    id: Ident
+    when: Condition
+    effects: list[Effect] = Field(min_length=1)
+    description: str = ""
+
+
+class Trigger(Strict):
+    """What puts an entity under a joint measure; exactly one field is given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # "list" in YAML; named on_list here because a field called list would shadow the
+    # builtin in the annotations below.
+    on_list: Ident | None = Field(None, alias="list")
+    grade: list[str] = Field(default_factory=list)
+    score: Ident | None = None
+    below: float | None = None
+    at_least: float | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Trigger:
+        given = [k for k in ("on_list", "score") if getattr(self, k) is not None]
+        given += ["grade"] if self.grade else []
+        if len(given) != 1:
+            raise ValueError("a trigger needs exactly one of list, grade, score")
+        if self.score is not None and (self.below is None) == (self.at_least is None):
+            raise ValueError("a score trigger needs exactly one of below, at_least")
+        return self
+
+
+class JointMeasure(Strict):
+    """Joint punishment or reward at resource moments."""
+
+    id: Ident
+    when: Trigger
+    moments: list[Literal[RESOURCE_MOMENTS]] = Field(min_length=1)  # type: ignore[valid-type]
+    effect: Literal["blocked", "priced_up", "favoured"]
+    price_factor: float = Field(1.0, gt=0, le=100)
+    applies_to: list[Literal["self", "legal_representative", "parent", "ties"]] = Field(
+        default_factory=lambda: ["self"],
+        description="Whose moments are affected: the entity's own, or linked people's.",
+    )
+    domain: Annotated[str, Field(min_length=1, max_length=40)] = "resources"
+
+
+class DueProcess(Strict):
+    """Notice, objection, review, appeal and credit repair. Switch off with enabled: false."""
+
+    enabled: bool = True
+    notice_delay_days: int = Field(0, ge=0, le=365)
+    objection_share_if_wrongful: Share = Field(
+        0.3, description="Assumption: share of wrongly listed people who object."
+    )
+    objection_share_if_rightful: Share = Field(
+        0.05, description="Assumption: share of rightly listed people who object."
+    )
+    review_days: int = Field(15, ge=0, le=365, description="2017 provisions: within 15 days.")
+    success_if_wrongful: Share = Field(0.7, description="Assumption.")
+    success_if_rightful: Share = Field(0.02, description="Assumption.")
+    appeal_share: Share = Field(0.2, description="Assumption: failed objections appealed.")
+    appeal_days: int = Field(90, ge=0, le=3650)
+    appeal_success_if_wrongful: Share = Field(0.5, description="Assumption.")
+    repair_after_days: int | None = Field(
+        None, ge=1, le=3650, description="Credit repair: early removal after this many days."
+    )
+    repair_share: Share = Field(0.0, description="Share who complete credit repair.")
+
+
+class Participation(Strict):
+    """Who is subject to the policy."""
+
+    mode: Literal["mandatory", "voluntary"] = "mandatory"
+    share: Share = Field(1.0, description="Voluntary: share who opt in.")
+    requires: list[Literal["payment_app", "smartphone", "social_media", "adult"]] = Field(
+        default_factory=list
+    )
+    prefer_good_records: float = Field(
+        0.0, ge=0, le=10, description="Opt-in odds multiplier per unit of a clean record."
+    )
+
+
+class Policy(Strict):
+    """One policy pack: a scoring system as data."""
+
+    id: Ident
+    title: str = Field(min_length=1)
+    description: str = ""
+    sources: list[str] = Field(default_factory=list, description="Citations for the rules.")
+    system: Ident | None = Field(None, description="Name in the database (defaults to id).")
+    participation: Participation = Field(default_factory=Participation)
+    counters: list[Counter] = Field(default_factory=list)
+    scores: list[Score] = Field(default_factory=list)
+    lists: list[ListSpec] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    joint: list[JointMeasure] = Field(default_factory=list)
+    due_process: DueProcess = Field(default_factory=DueProcess)
+
+    @model_validator(mode="after")
+    def _references(self) -> Policy:
+        for kind, items in (
+            ("counter", self.counters), ("score", self.scores), ("list", self.lists),
+            ("rule", self.rules), ("joint measure", self.joint),
+        ):  # fmt: skip
+            ids = [i.id for i in items]
+            dup = {i for i in ids if ids.count(i) > 1}
+            if dup:
+                raise ValueError(f"{kind} id '{sorted(dup)[0]}' is used twice")
+        counters = {c.id for c in self.counters}
+        scores = {s.id: s for s in self.scores}
+        lists = {x.id for x in self.lists}
+        grades = {g.name for s in self.scores for g in s.grades}
+
+        def need(name: str | None, known: set[str] | dict, what: str, where: str) -> None:
+            if name is not None and name not in known:
+                have = ", ".join(sorted(known)) or "none defined"
+                raise ValueError(f"{where} names unknown {what} '{name}' (defined: {have})")
+
+        for rule in self.rules:
+            where = f"rule '{rule.id}'"
+            need(rule.when.counter, counters, "counter", where)
+            need(rule.when.score, scores, "score", where)
+            for g in rule.when.grade:
+                need(g, grades, "grade", where)
+            for eff in rule.effects:
+                if eff.score_delta:
+                    need(eff.score_delta.score, scores, "score", where)
+                    if not isinstance(scores[eff.score_delta.score], PointsScore):
+                        raise ValueError(f"{where}: score_delta needs a points score")
+                if eff.list:
+                    need(eff.list.list, lists, "list", where)
+        for m in self.joint:
+            where = f"joint measure '{m.id}'"
+            need(m.when.on_list, lists, "list", where)
+            need(m.when.score, scores, "score", where)
+            for g in m.when.grade:
+                need(g, grades, "grade", where)
+        return self
+
+    @property
+    def system_name(self) -> str:
+        return self.system or self.id
