@@ -254,7 +254,11 @@ class _Pending:
     match_score: np.ndarray  # float32, NaN for none
     district_code: np.ndarray  # int32, -1 for unknown
     amount: np.ndarray | None
-    place_id: np.ndarray | None
+    passthrough: dict[str, np.ndarray]  # place_id, ground: copied from the act unchanged
+
+
+# Act extras copied into the record as they are (they are columns of the events table).
+PASSTHROUGH = ("place_id", "ground")
 
 
 def draw_other(
@@ -496,9 +500,8 @@ class RecordsSensor:
 
         district = self._district_codes(sim, acts, idx, actor, known)
         amount = acts.extra.get("amount")
-        place = acts.extra.get("place_id")
         amount = None if amount is None else np.asarray(amount, np.float64)[idx]
-        place = None if place is None else np.asarray(place, np.int64)[idx]
+        place = {k: np.asarray(acts.extra[k])[idx] for k in PASSTHROUGH if k in acts.extra}
 
         self._enqueue(
             day, acts, recorded_day, actor, attributed, error, score, district, amount, place
@@ -522,7 +525,7 @@ class RecordsSensor:
                     s_score.astype(np.float32),
                     district[stale],
                     None if amount is None else amount[stale],
-                    None if place is None else place[stale],
+                    {k: v[stale] for k, v in place.items()},
                 )
         return q
 
@@ -591,7 +594,7 @@ class RecordsSensor:
         score: np.ndarray,
         district: np.ndarray,
         amount: np.ndarray | None,
-        place: np.ndarray | None,
+        place: dict[str, np.ndarray],
     ) -> None:
         """Bucket records by recording day; drop those due after the run."""
         keep = recorded_day < self._days
@@ -600,7 +603,7 @@ class RecordsSensor:
             recorded_day, actor, attributed = recorded_day[sel], actor[sel], attributed[sel]
             error, score, district = error[sel], score[sel], district[sel]
             amount = None if amount is None else amount[sel]
-            place = None if place is None else place[sel]
+            place = {k: v[sel] for k, v in place.items()}
         if len(recorded_day) == 0:
             return
         if recorded_day.min() == recorded_day.max():
@@ -625,7 +628,7 @@ class RecordsSensor:
                     match_score=score[sel],
                     district_code=district[sel],
                     amount=None if amount is None else amount[sel],
-                    place_id=None if place is None else place[sel],
+                    passthrough={k: v[sel] for k, v in place.items()},
                 )
             )
 
@@ -661,8 +664,8 @@ class RecordsSensor:
             extra["district_code"] = district
         if p.amount is not None:
             extra["amount"] = take(p.amount)
-        if p.place_id is not None:
-            extra["place_id"] = take(p.place_id)
+        for name, values in p.passthrough.items():
+            extra[name] = take(values)
         sim.events.record(
             p.day,
             source=p.source,

@@ -82,6 +82,7 @@ TABLES: dict[str, list[Column]] = {
         C("district_code", "INTEGER", "where it happened"),
         C("place_id", "INTEGER", "intersection, camera or court, if any"),
         C("amount", "DOUBLE", "money involved (yuan), if any"),
+        C("ground", "TINYINT", "court ground of non-performance (2017 provisions art. 1: 1-6)"),
         C("error", "VARCHAR", "record error type when attribution is wrong, else NULL"),
     ],
     "score_changes": [
