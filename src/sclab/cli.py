@@ -30,7 +30,8 @@ from rich.text import Text
 
 from sclab.errors import SclabError
 from sclab.run import Reporter, RunResult, run_scenario
-from sclab.scenario import builtin_scenarios, load_scenario
+from sclab.scenario import builtin_scenarios
+from sclab.scenario.loader import load_run_target
 
 app = typer.Typer(
     name="sclab",
@@ -58,7 +59,7 @@ class _Rate(ProgressColumn):
 
 
 class _Done(ProgressColumn):
-    """"12/60 days" for the simulation, a percentage for the other phases."""
+    """ "12/60 days" for the simulation, a percentage for the other phases."""
 
     def render(self, task: Task) -> Text:
         if task.fields.get("unit") == "days":
@@ -118,7 +119,13 @@ def _summary(result: RunResult, wall: float) -> None:
 
 @app.command()
 def run(
-    scenario: Annotated[str, typer.Argument(help="Built-in scenario name or a YAML file.")],
+    scenario: Annotated[
+        str,
+        typer.Argument(
+            help="A built-in scenario or scenario file, or a policy pack or policy file "
+            "(run on the Nanjing world)."
+        ),
+    ],
     population: Annotated[int | None, typer.Option(help="Override population.size.")] = None,
     days: Annotated[int | None, typer.Option(help="Override the number of days.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
@@ -127,7 +134,7 @@ def run(
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Generate a population, simulate the scenario and write run.duckdb + manifest.json."""
-    spec = load_scenario(scenario, {"--population": population, "--days": days, "--seed": seed})
+    spec = load_run_target(scenario, {"--population": population, "--days": days, "--seed": seed})
     target = out if out is not None else Path("runs") / spec.name
     start = time.perf_counter()
     progress = Progress(
@@ -155,6 +162,60 @@ def scenarios() -> None:
     for name, desc in builtin_scenarios().items():
         table.add_row(name, desc)
     out_console.print(table)
+
+
+packs_app = typer.Typer(
+    help="List the built-in policy packs, or show one (sclab packs show NAME).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(packs_app, name="packs")
+
+
+@packs_app.callback()
+def packs(ctx: typer.Context) -> None:
+    """List the built-in policy packs with one-line descriptions."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sclab.policy.loader import builtin_packs
+
+    table = Table(show_header=True)
+    table.add_column("pack", style="bold")
+    table.add_column("what it models")
+    for name, title in builtin_packs().items():
+        table.add_row(name, title)
+    out_console.print(table)
+
+
+@packs_app.command("show")
+def packs_show(name: Annotated[str, typer.Argument(help="Pack name.")]) -> None:
+    """Print a pack's YAML (copy it to a file, edit it, run it with sclab run FILE)."""
+    from sclab.policy.loader import pack_text
+
+    sys.stdout.write(pack_text(name))
+
+
+@app.command("check-policy")
+def check_policy(
+    policy: Annotated[str, typer.Argument(help="A policy YAML file or a built-in pack name.")],
+) -> None:
+    """Validate a policy; print what it defines, or one line saying what is wrong."""
+    from sclab.policy.loader import load_policy
+
+    p = load_policy(policy)
+    table = Table(title=f"{p.id}: {p.title}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("participation", f"{p.participation.mode} (share {p.participation.share})")
+    table.add_row("counters", ", ".join(c.id for c in p.counters) or "-")
+    table.add_row("scores", ", ".join(f"{s.id} ({s.type})" for s in p.scores) or "-")
+    table.add_row("lists", ", ".join(x.id for x in p.lists) or "-")
+    table.add_row("rules", ", ".join(r.id for r in p.rules) or "-")
+    table.add_row("joint measures", ", ".join(j.id for j in p.joint) or "-")
+    table.add_row("due process", "on" if p.due_process.enabled else "off")
+    table.add_row("sources", str(len(p.sources)))
+    out_console.print(table)
+    out_console.print("valid")
 
 
 @app.command()
@@ -208,7 +269,7 @@ def main() -> None:
     except click_errors.UsageError as exc:
         console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except (click_errors.Abort, typer.Abort):
+    except (getattr(click_errors, "Abort", typer.Abort), typer.Abort):
         console.print("interrupted; nothing was written")
         sys.exit(130)
     except KeyboardInterrupt:

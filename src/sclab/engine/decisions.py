@@ -37,6 +37,7 @@ class DecisionLog:
         self.sink = sink
         self._today: list[tuple[str, dict[str, Any]]] = []
         self.next_sanction_id = 0
+        self.next_entry_id = 0  # list_entries.entry_id, shared by all policies of a run
         self.totals: dict[tuple[str, str, str], int] = {}
 
     def sanction(

@@ -40,9 +40,13 @@ class SystemView:
 
     def __init__(self, n_people: int) -> None:
         self.n = n_people
-        self.score = np.full(n_people, np.nan, dtype=np.float32)
-        self.listed = np.zeros(n_people, dtype=bool)
-        self.listed_since = np.full(n_people, -1, dtype=np.int32)
+        self._score = np.full(n_people, np.nan, dtype=np.float32)
+        self._listed = np.zeros(n_people, dtype=bool)
+        self._listed_since = np.full(n_people, -1, dtype=np.int32)
+        # Several policies publish at once; each registers its own arrays (by reference)
+        # and the view combines them: the worst standing, any listing, the earliest entry.
+        self._scores: dict[str, np.ndarray] = {}
+        self._lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.severity: dict[str, float] = {}
         self.detection: dict[str, float] = {}
         self.scores_speech = False
@@ -50,6 +54,58 @@ class SystemView:
         self.scored_purchases: dict[str, float] = {}
         self._caught: dict[str, list[np.ndarray]] = {}
         self.visible_sanctions_today = np.empty(0, dtype=np.int64)
+
+    def publish_score(self, system: str, normalised: np.ndarray) -> None:
+        """A policy shares its standing array (in [0, 1], NaN = not scored), by reference."""
+        self._scores[system] = normalised
+
+    def publish_list(self, name: str, listed: np.ndarray, since: np.ndarray) -> None:
+        """A policy shares a blacklist's membership and entry days, by reference."""
+        self._lists[name] = (listed, since)
+
+    @property
+    def score(self) -> np.ndarray:
+        """Standing in [0, 1] (1 = best); the lowest over all scoring policies."""
+        if not self._scores:
+            return self._score
+        out = self._score.copy()
+        for arr in self._scores.values():
+            np.fmin(out, arr, out=out)
+        return out
+
+    @score.setter
+    def score(self, value: np.ndarray) -> None:
+        self._score = np.asarray(value, dtype=np.float32)
+
+    @property
+    def listed(self) -> np.ndarray:
+        """On at least one published blacklist."""
+        if not self._lists:
+            return self._listed
+        out = self._listed.copy()
+        for arr, _ in self._lists.values():
+            out |= arr
+        return out
+
+    @listed.setter
+    def listed(self, value: np.ndarray) -> None:
+        self._listed = np.asarray(value, dtype=bool)
+
+    @property
+    def listed_since(self) -> np.ndarray:
+        """Day of the earliest current listing, -1 if not listed."""
+        if not self._lists:
+            return self._listed_since
+        big = np.iinfo(np.int32).max
+        out = np.where(self._listed_since >= 0, self._listed_since, big).astype(np.int32)
+        for listed, since in self._lists.values():
+            np.minimum(out, np.where(listed, since, big), out=out)
+        out[out == big] = -1
+        return out
+
+    @listed_since.setter
+    def listed_since(self, value: np.ndarray) -> None:
+        self._listed_since = np.asarray(value, dtype=np.int32)
 
     def caught(self, kind: str, people: np.ndarray) -> None:
         """Policies report people sanctioned for an act of ``kind`` today."""

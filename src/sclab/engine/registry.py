@@ -72,7 +72,7 @@ class Registry:
         """Import sclab's own components so that they register (idempotent)."""
         import importlib
 
-        for package in ("sclab.world", "sclab.sensors", "sclab.behaviour"):
+        for package in ("sclab.world", "sclab.sensors", "sclab.policy", "sclab.behaviour"):
             importlib.import_module(package)
 
     def available(self, stage: str) -> list[str]:

@@ -74,26 +74,31 @@ def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None) ->
     """
     doc = _locate(name_or_path)
     scenario = validate(doc, Scenario, ScenarioError)
+    return apply_overrides(scenario, doc, overrides)
+
+
+def apply_overrides(
+    scenario: Scenario, doc: LocatedYAML, overrides: dict[str, Any] | None
+) -> Scenario:
+    """Apply command-line overrides, validate them, and check the named components."""
     applied = {k: v for k, v in (overrides or {}).items() if v is not None}
-    if not applied:
-        _check_components(scenario, doc)
-        return scenario
-    data = scenario.model_dump()
-    for option, value in applied.items():
-        if option not in OVERRIDES:
-            raise ScenarioError(f"unknown override; expected one of {', '.join(OVERRIDES)}")
-        target = data
-        *parents, leaf = OVERRIDES[option]
-        for key in parents:
-            target = target[key]
-        target[leaf] = value
-        try:
-            Scenario.model_validate(data)
-        except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            msg = err["msg"].replace("Input should be ", "expected ")
-            raise ScenarioError(f"{msg} (got {value!r})", source=option) from None
-    scenario = Scenario.model_validate(data)
+    if applied:
+        data = scenario.model_dump()
+        for option, value in applied.items():
+            if option not in OVERRIDES:
+                raise ScenarioError(f"unknown override; expected one of {', '.join(OVERRIDES)}")
+            target = data
+            *parents, leaf = OVERRIDES[option]
+            for key in parents:
+                target = target[key]
+            target[leaf] = value
+            try:
+                Scenario.model_validate(data)
+            except ValidationError as exc:
+                err = exc.errors(include_url=False)[0]
+                msg = err["msg"].replace("Input should be ", "expected ")
+                raise ScenarioError(f"{msg} (got {value!r})", source=option) from None
+        scenario = Scenario.model_validate(data)
     _check_components(scenario, doc)
     return scenario
 
@@ -118,7 +123,7 @@ def _check_components(scenario: Scenario, doc: LocatedYAML) -> None:
                 lines={k[3:]: v for k, v in doc.lines.items() if k[:3] == (stage, i, "params")},
             )
             try:
-                validate(params, entry.params, ScenarioError)
+                validated = validate(params, entry.params, ScenarioError)
             except ScenarioError as exc:
                 prefix = dotted((stage, i, "params"))
                 raise ScenarioError(
@@ -127,3 +132,53 @@ def _check_components(scenario: Scenario, doc: LocatedYAML) -> None:
                     line=exc.line or doc.line_of((stage, i)),
                     field=f"{prefix}.{exc.field}" if exc.field else prefix,
                 ) from None
+            # Components whose parameters name other files (a policy pack) check them now,
+            # so that an error there is reported before anything is generated.
+            preflight = getattr(entry.factory, "check_params", None)
+            if preflight is not None:
+                preflight(validated)
+
+
+BASE_FOR_PACKS = "nanjing"
+
+
+def looks_like_policy(name_or_path: str) -> bool:
+    """True for a built-in pack name or a YAML file whose top level is a policy."""
+    from sclab.policy.loader import is_pack
+
+    if (
+        is_pack(name_or_path)
+        and not (resources.files(BUILTIN_PACKAGE) / f"{name_or_path}.yaml").is_file()
+    ):
+        return True
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        try:
+            doc = read_yaml(path, ScenarioError)
+        except ScenarioError:
+            return False
+        return (
+            isinstance(doc.data, dict)
+            and "geography" not in doc.data
+            and ("rules" in doc.data or "scores" in doc.data or "lists" in doc.data)
+        )
+    return False
+
+
+def load_run_target(name_or_path: str, overrides: dict[str, Any] | None = None) -> Scenario:
+    """What ``sclab run X`` runs: a scenario, or a policy pack/file on the Nanjing world.
+
+    A pack runs on the built-in ``nanjing`` scenario (every source, sensor and behaviour)
+    with that pack as its only policy, named after the pack.
+    """
+    if not looks_like_policy(name_or_path):
+        return load_scenario(name_or_path, overrides)
+    from sclab.policy.loader import load_policy
+
+    policy = load_policy(name_or_path)  # one-line errors from the policy file itself
+    base = load_scenario(BASE_FOR_PACKS).model_dump()
+    base["name"] = policy.id
+    base["description"] = f"{policy.title} on the Nanjing world."
+    base["policies"] = [{"use": "pack", "params": {"pack": name_or_path}}]
+    doc = LocatedYAML(data=base, source=f"{name_or_path} on {BASE_FOR_PACKS}")
+    return apply_overrides(validate(doc, Scenario, ScenarioError), doc, overrides)

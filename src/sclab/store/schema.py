@@ -98,6 +98,7 @@ TABLES: dict[str, list[Column]] = {
         C("wrongful", "BOOLEAN", "rests on a misattributed or erroneous record"),
     ],
     "list_entries": [
+        C("entry_id", "BIGINT", "unique per run (key for decision_events)"),
         C("entity_id", "BIGINT", "person_id or company_id"),
         C("entity_type", "VARCHAR", "'person' or 'company'"),
         C("system", "VARCHAR", "policy pack that keeps the list"),
@@ -155,6 +156,15 @@ TABLES: dict[str, list[Column]] = {
         C("outcome", "VARCHAR", "correct, false_match (wrong person named) or miss"),
         C("match_score", "DOUBLE", "similarity score of the returned candidate"),
         C("gallery_size", "BIGINT", "people in the gallery searched"),
+    ],
+    "final_scores": [
+        C("entity_id", "BIGINT", "person_id or company_id (participants only)"),
+        C("entity_type", "VARCHAR", "'person' or 'company'"),
+        C("system", "VARCHAR", "policy pack that keeps the score"),
+        C("score", "VARCHAR", "score name within the system"),
+        C("value", "DOUBLE", "value on the last day"),
+        C("grade", "VARCHAR", "grade band on the last day, if the score has grades"),
+        C("affected_by_errors", "BOOLEAN", "erroneous records moved this score"),
     ],
     "decision_events": [
         C("decision_table", "VARCHAR", "score_changes, list_entries or sanctions"),

@@ -1,0 +1,1042 @@
+"""The policy engine: one compiled policy pack, run as a component of the simulation.
+
+Core objects:
+    :class:`PackParams`: ``{pack: NAME_OR_FILE}``, how a scenario names a policy.
+    :class:`PolicyEngine`: compiles a :class:`~sclab.policy.schema.Policy` to arrays in
+        ``setup`` and, each day, consumes what the system recorded (never the truth):
+        counters, points and factor scores, rules and their effects, lists with terms,
+        deletion on performance and due process, and joint measures at resource moments.
+
+Several engines run side by side when a scenario names several packs (national, municipal,
+commercial); each has its own random stream (``policy:<id>``) and its own state, and they
+meet in the :class:`~sclab.engine.feedback.SystemView` (the worst standing, any listing) and
+at resource moments (a blocked moment stays blocked).
+
+Provenance: every score change, list entry and sanction row names its rule and the recorded
+event it rests on (``decision_events`` lists all the events behind a threshold decision).
+``wrongful`` (see ``docs/policies.md``): an event is erroneous when its attributed entity is
+not its true actor, it has no true actor, or it carries a record error. A decision resting
+on one event is wrongful when that event is erroneous; a threshold decision is wrongful
+when, without the erroneous events in its window, the threshold would not have been
+crossed (but-for); a grade-based measure is wrongful when the grade without the erroneous
+deductions would not trigger it; a measure resting on a list entry inherits its flag.
+
+Cost model per day: O(recorded events + resource moments + entries opened or closed), plus
+O(open entries) for expiry checks; factor scores cost O(people + ties) on update days only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from sclab.engine.acts import ALLOWED, BLOCKED, FAVOURED, PRICED_UP, Moments
+from sclab.engine.events import NO_ENTITY, EventBatch
+from sclab.engine.registry import register
+from sclab.policy.loader import load_policy
+from sclab.policy.schema import (
+    Effect,
+    EventFilter,
+    FactorScore,
+    JointMeasure,
+    ListSpec,
+    PointsScore,
+    Policy,
+    Rule,
+    Trigger,
+)
+from sclab.policy.state import END_REASONS, NO_END, ListBook, WindowCounter
+
+if TYPE_CHECKING:
+    from sclab.engine.simulation import Simulation
+
+# Recorded kinds that stand for an act of another name (what behaviour learns about).
+ACT_OF_RECORD = {"jaywalk_identified": "jaywalk", "judgment_lost": "non_performance"}
+# Perceived severity of each effect, in [0, 1] (Assumption; feeds deterrence only).
+SEVERITY = {"list": 1.0, "public_display": 0.6, "notice": 0.2, "downgrade": 0.5, "warning": 0.1}
+FACTOR_RECORD_MIN_CHANGE = 10.0  # factor-score changes smaller than this are not rows
+
+
+class PackParams(BaseModel):
+    """Which policy to run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    pack: str = Field(min_length=1, description="A built-in pack name or a policy YAML file.")
+
+
+def erroneous(batch: EventBatch) -> np.ndarray:
+    """Per recorded event: misattributed, without a true actor, or with a record error."""
+    bad = (batch.attributed_to != batch.true_actor) | (batch.true_actor == NO_ENTITY)
+    error = batch.extra.get("error")
+    if error is not None:
+        if isinstance(error, pa.Array):
+            bad |= np.asarray(error.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        else:
+            bad |= np.array([e is not None for e in error], dtype=bool)
+    return bad
+
+
+def matches(f: EventFilter, batch: EventBatch) -> np.ndarray | None:
+    """Mask of events in ``batch`` that the filter accepts (None: none can match)."""
+    if batch.kind not in f.kinds or (f.sources and batch.source not in f.sources):
+        return None
+    ok = batch.attributed_to != NO_ENTITY
+    if f.min_amount is not None:
+        amount = batch.extra.get("amount")
+        ok &= (np.asarray(amount) >= f.min_amount) if amount is not None else False
+    if f.grounds:
+        ground = batch.extra.get("ground")
+        ok &= np.isin(np.asarray(ground), f.grounds) if ground is not None else False
+    if f.min_match_score is not None:
+        score = batch.extra.get("match_score")
+        if score is not None:
+            ok &= np.nan_to_num(np.asarray(score, dtype=float), nan=1.0) >= f.min_match_score
+    return ok
+
+
+@dataclass
+class _Points:
+    spec: PointsScore
+    value: np.ndarray  # float32
+    wrong: np.ndarray  # float32: sum of deltas resting on erroneous events
+    grade: np.ndarray  # uint8 index into spec.grades (0 = highest)
+    last_event: np.ndarray  # int64: latest event that changed the value (provenance)
+    restore: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]]
+
+
+@dataclass
+class _Factors:
+    spec: FactorScore
+    value: np.ndarray  # float32, NaN until the first assessment
+    grade: np.ndarray  # uint8
+    hidden: list[WindowCounter | None]  # per input (events inputs only)
+    decayed: list[np.ndarray | None]  # per input (platform/posts inputs only)
+    last_total: list[np.ndarray | None]
+    last_update: int = -1
+
+
+def grade_of(grades: list, value: np.ndarray) -> np.ndarray:
+    """Index of the grade band of each value (0 = highest grade)."""
+    if not grades:
+        return np.zeros(len(value), np.uint8)
+    mins = np.array([g.min if g.min is not None else -np.inf for g in grades], dtype=float)
+    # grades run high to low; count the bands whose min the value does not reach
+    idx = (np.asarray(value, dtype=float)[:, None] < mins[None, :]).sum(axis=1)
+    return np.minimum(idx, len(grades) - 1).astype(np.uint8)
+
+
+@register("policies", "pack", PackParams)
+class PolicyEngine:
+    """Runs one policy pack: counters, scores, lists, rules, joint measures, due process."""
+
+    @staticmethod
+    def check_params(params: PackParams) -> None:
+        """Validate the named pack or file before a run starts (one-line errors)."""
+        load_policy(params.pack)
+
+    def __init__(self, name: str, params: PackParams) -> None:
+        self.policy: Policy = load_policy(params.pack)
+        self.system = self.policy.system_name
+        self.name = f"policy:{self.system}"
+        self.params = params
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def setup(self, sim: Simulation) -> None:
+        p = self.policy
+        self.sizes = {
+            "person": len(sim.population.citizens),
+            "company": len(sim.population.companies),
+        }
+        rng = sim.rng(f"{self.name}/setup")
+        self.members = {t: self._participants(sim, t, rng) for t in ("person", "company")}
+        self.counters = {
+            c.id: (c, WindowCounter(self.sizes[c.entity], c.window_days)) for c in p.counters
+        }
+        self.points: dict[str, _Points] = {}
+        self.factors: dict[str, _Factors] = {}
+        for s in p.scores:
+            n = self.sizes[s.entity]
+            if isinstance(s, PointsScore):
+                value = np.where(self.members[s.entity], s.base, np.nan).astype(np.float32)
+                self.points[s.id] = _Points(
+                    s, value, np.zeros(n, np.float32), grade_of(s.grades, value),
+                    np.full(n, -1, np.int64), {},
+                )  # fmt: skip
+            else:
+                hidden = [
+                    WindowCounter(n, i.window_days) if i.source == "events" else None
+                    for f in s.factors for i in f.inputs
+                ]  # fmt: skip
+                platform = [i.source in ("platform", "posts") for f in s.factors for i in f.inputs]
+                self.factors[s.id] = _Factors(
+                    s,
+                    np.full(n, np.nan, np.float32),
+                    np.zeros(n, np.uint8),
+                    hidden,
+                    [np.zeros(n, np.float32) if q else None for q in platform],
+                    [np.zeros(n, np.uint32) if q else None for q in platform],
+                )
+        self.lists = {x.id: (x, ListBook(self.sizes[x.entity])) for x in p.lists}
+        self.rule_index = {r.id: i for i, r in enumerate(p.rules)}
+        self.event_rules = [r for r in p.rules if r.when.events is not None]
+        self._score_views: dict[str, np.ndarray] = {}
+        for sid in list(self.points) + list(self.factors):
+            if self._entity_of_score(sid) == "person":
+                self._score_views[sid] = np.full(self.sizes["person"], np.nan, np.float32)
+                sim.view.publish_score(f"{self.system}.{sid}", self._score_views[sid])
+        for lid, (spec, book) in self.lists.items():
+            if spec.kind == "blacklist" and spec.entity == "person":
+                sim.view.publish_list(f"{self.system}.{lid}", book.listed, book.since)
+        self._publish_incentives(sim)
+        self._refresh_views()
+
+    def _participants(self, sim: Simulation, entity: str, rng: np.random.Generator) -> np.ndarray:
+        n = self.sizes[entity]
+        part = self.policy.participation
+        if entity == "company":
+            return np.ones(n, bool)
+        c = sim.population.citizens
+        eligible = np.ones(n, bool)
+        age = c.age(sim.scenario.start_date)
+        for need in part.requires:
+            eligible &= (age >= 18) if need == "adult" else getattr(c, need)
+        if part.mode == "mandatory":
+            return eligible
+        # Voluntary: opt-in odds rise with a clean standing. No records exist on day 0, so
+        # income decile stands in for it (Assumption, docs/policies.md).
+        weight = np.exp(part.prefer_good_records * (c.income_decile / 9.0 - 0.5))
+        p = (
+            np.clip(part.share * weight / weight[eligible].mean(), 0, 1)
+            if eligible.any()
+            else weight
+        )
+        return eligible & (rng.random(n) < p)
+
+    def _entity_of_score(self, sid: str) -> str:
+        s = self.points.get(sid) or self.factors[sid]
+        return s.spec.entity
+
+    def _publish_incentives(self, sim: Simulation) -> None:
+        """Tell behaviour what each act risks, and which conduct is scored."""
+        view = sim.view
+
+        def bump(kind: str, severity: float) -> None:
+            act = ACT_OF_RECORD.get(kind, kind)
+            view.severity[act] = max(view.severity.get(act, 0.0), min(1.0, severity))
+
+        list_rules = {r.id for r in self.policy.rules if any(e.list for e in r.effects)}
+        for r in self.policy.rules:
+            sev = max(
+                [SEVERITY["list"] if e.list else 0.0 for e in r.effects]
+                + [SEVERITY.get(e.sanction.kind, 0.0) for e in r.effects if e.sanction]
+                + [min(1.0, abs(e.score_delta.delta) / 100) for e in r.effects if e.score_delta]
+            )
+            if r.when.events is not None:
+                for k in r.when.events.kinds:
+                    bump(k, sev)
+            elif r.when.counter is not None and r.id in list_rules:
+                spec = self.counters[r.when.counter][0]
+                for k in spec.events.kinds:
+                    bump(k, sev / (r.when.above + 1))
+        for pts in self.points.values():
+            for d in pts.spec.deltas:
+                if d.delta < 0:
+                    for k in d.events.kinds:
+                        bump(k, abs(d.delta) / 100)
+        for f in self.factors.values():
+            for factor in f.spec.factors:
+                for i in factor.inputs:
+                    if i.source == "ties":
+                        view.scores_ties = True
+                    if i.source == "posts" and i.kind == "post_critical" and i.weight < 0:
+                        view.scores_speech = True
+                    if i.source == "platform" and i.kind and i.kind.startswith("purchase_"):
+                        cat = i.kind.removeprefix("purchase_")
+                        view.scored_purchases[cat] = view.scored_purchases.get(cat, 0.0) + float(
+                            np.sign(i.weight)
+                        )
+
+    # -- daily step ----------------------------------------------------------------------
+
+    def step(self, sim: Simulation, day: int) -> None:
+        self._rng = sim.rng(self.name, day)
+        self._day = day
+        self._sim = sim
+        for _, counter in self.counters.values():
+            counter.expire(day)
+        for f in self.factors.values():
+            for h in f.hidden:
+                if h is not None:
+                    h.expire(day)
+        self._close_due(day)
+        self._restore_points(day)
+        touched: dict[str, list[np.ndarray]] = {cid: [] for cid in self.counters}
+        for batch in sim.events.today:
+            self._consume(batch, touched)
+        for cid, parts in touched.items():
+            if parts:
+                self._counter_rules(cid, np.unique(np.concatenate(parts)))
+        for sid, f in self.factors.items():
+            if day % f.spec.update_every_days == 0:
+                self._assess(sim, sid, f)
+        for m in sim.moments.today:
+            self._decide(sim, m)
+        self._refresh_views()
+
+    def _consume(self, batch: EventBatch, touched: dict[str, list[np.ndarray]]) -> None:
+        if batch.entity_type not in self.members or len(batch) == 0:
+            return
+        members = self.members[batch.entity_type]
+        named = batch.attributed_to != NO_ENTITY
+        bad = erroneous(batch)
+        # Events time-stamped with the act's day, but known only from the recording day:
+        # windows are counted from the recording day, when the system can act on them.
+        for cid, (spec, counter) in self.counters.items():
+            if spec.entity != batch.entity_type:
+                continue
+            ok = matches(spec.events, batch)
+            if ok is None:
+                continue
+            sel = np.flatnonzero(ok & named)
+            sel = sel[members[batch.attributed_to[sel]]]
+            if len(sel):
+                touched[cid].append(
+                    counter.add(self._day, batch.attributed_to[sel], bad[sel], batch.event_id[sel])
+                )
+        for f in self.factors.values():
+            if f.spec.entity != batch.entity_type:
+                continue
+            inputs = [i for fac in f.spec.factors for i in fac.inputs]
+            for inp, hidden in zip(inputs, f.hidden, strict=True):
+                if hidden is None or inp.events is None:
+                    continue
+                ok = matches(inp.events, batch)
+                if ok is not None:
+                    sel = np.flatnonzero(ok & named)
+                    hidden.add(self._day, batch.attributed_to[sel], bad[sel], batch.event_id[sel])
+        for sid, pts in self.points.items():
+            if pts.spec.entity != batch.entity_type:
+                continue
+            for d in pts.spec.deltas:
+                ok = matches(d.events, batch)
+                if ok is None:
+                    continue
+                sel = np.flatnonzero(ok & named)
+                sel = sel[members[batch.attributed_to[sel]]]
+                if len(sel):
+                    rule_id = d.rule_id or f"{sid}:{d.events.kinds[0]}"
+                    self._change_points(
+                        sid, batch.attributed_to[sel], np.full(len(sel), d.delta, np.float32),
+                        rule_id, batch.event_id[sel], bad[sel], batch.kind,
+                    )  # fmt: skip
+        for rule in self.event_rules:
+            assert rule.when.events is not None
+            ok = matches(rule.when.events, batch)
+            if ok is None:
+                continue
+            sel = np.flatnonzero(ok & named)
+            sel = sel[members[batch.attributed_to[sel]]]
+            if len(sel):
+                ground = batch.extra.get("ground")
+                self._effects(
+                    rule, batch.entity_type, batch.attributed_to[sel], batch.event_id[sel],
+                    bad[sel], batch.kind,
+                    None if ground is None else np.asarray(ground)[sel],
+                )  # fmt: skip
+        for lid, (spec, book) in self.lists.items():
+            if spec.delete_on is None or spec.entity != batch.entity_type:
+                continue
+            ok = matches(spec.delete_on, batch)
+            if ok is None:
+                continue
+            who = batch.attributed_to[np.flatnonzero(ok & named)]
+            who = who[book.slot[who] >= 0]
+            if len(who):
+                when = self._working_days_later(self._day, spec.deletion_delay_working_days)
+                book.reschedule(
+                    who, np.full(len(who), when, np.int32), END_REASONS.index("performed")
+                )
+                if when <= self._day:
+                    self._close_due(self._day, only=lid)
+
+    def _working_days_later(self, day: int, n: int) -> int:
+        start = np.datetime64(self._sim.date(day))
+        later = np.busday_offset(start, n, roll="forward")
+        return day + int((later - start).astype(int))
+
+    # -- effects -------------------------------------------------------------------------
+
+    def _effects(
+        self,
+        rule: Rule,
+        entity_type: str,
+        entity: np.ndarray,
+        event_id: np.ndarray,
+        wrongful: np.ndarray,
+        record_kind: str | None,
+        ground: np.ndarray | None = None,
+    ) -> None:
+        sim = self._sim
+        for eff in rule.effects:
+            self._effect(eff, rule, entity_type, entity, event_id, wrongful, ground)
+        deterrent = any(e.list or e.score_delta for e in rule.effects)
+        if record_kind is not None and deterrent and entity_type == "person":
+            sim.view.caught(ACT_OF_RECORD.get(record_kind, record_kind), entity)
+
+    def _effect(
+        self,
+        eff: Effect,
+        rule: Rule,
+        entity_type: str,
+        entity: np.ndarray,
+        event_id: np.ndarray,
+        wrongful: np.ndarray,
+        ground: np.ndarray | None,
+    ) -> None:
+        sim, day = self._sim, self._day
+        if eff.score_delta is not None:
+            n = len(entity)
+            self._change_points(
+                eff.score_delta.score, entity, np.full(n, eff.score_delta.delta, np.float32),
+                rule.id, event_id, wrongful, None,
+            )  # fmt: skip
+        elif eff.list is not None:
+            self._enter(eff.list.list, rule, entity, event_id, wrongful, ground)
+        elif eff.sanction is not None:
+            sim.decisions.sanction(
+                day, entity, system=self.system, domain=eff.sanction.domain,
+                kind=eff.sanction.kind, rule_id=rule.id, event_id=event_id,
+                wrongful=wrongful, entity_type=entity_type,
+            )  # fmt: skip
+            if eff.sanction.kind == "public_display" and entity_type == "person":
+                sim.view.visible_sanctions_today = np.concatenate(
+                    [sim.view.visible_sanctions_today, entity.astype(np.int64)]
+                )
+
+    def _change_points(
+        self,
+        sid: str,
+        entity: np.ndarray,
+        delta: np.ndarray,
+        rule_id: str,
+        event_id: np.ndarray | None,
+        wrongful: np.ndarray,
+        record_kind: str | None,
+    ) -> None:
+        pts = self.points[sid]
+        spec = pts.spec
+        order = np.argsort(entity, kind="stable")
+        entity, delta, wrongful = entity[order], delta[order], wrongful[order]
+        event_id = None if event_id is None else event_id[order]
+        # Running value per row: an entity with several events today changes step by step.
+        starts = np.flatnonzero(np.r_[True, entity[1:] != entity[:-1]])
+        csum = np.cumsum(delta.astype(np.float64))
+        base = np.repeat(csum[starts] - delta[starts], np.diff(np.r_[starts, len(entity)]))
+        running = pts.value[entity].astype(np.float64) + (csum - base)
+        lo = -np.inf if spec.minimum is None else spec.minimum
+        hi = np.inf if spec.maximum is None else spec.maximum
+        running = np.clip(running, lo, hi)
+        last = np.r_[starts[1:] - 1, len(entity) - 1]
+        people = entity[last]
+        before_grade = pts.grade[people].copy()
+        before_value = pts.value[people].copy()
+        pts.value[people] = running[last]
+        if event_id is not None:
+            pts.last_event[people] = event_id[last]
+        np.add.at(pts.wrong, entity, np.where(wrongful, delta, 0).astype(np.float32))
+        pts.grade[people] = grade_of(spec.grades, pts.value[people])
+        self._sim.decisions.rows(
+            "score_changes",
+            {
+                "entity_id": entity.astype(np.int64),
+                "entity_type": _const(spec.entity, len(entity)),
+                "system": _const(self.system, len(entity)),
+                "score": _const(sid, len(entity)),
+                "day": np.full(len(entity), self._day, np.int32),
+                "delta": delta.astype(np.float64),
+                "value": running,
+                "rule_id": _const(rule_id, len(entity)),
+                "event_id": _nullable(event_id, len(entity)),
+                "wrongful": wrongful.astype(bool),
+            },
+        )
+        if spec.restore_after_days and event_id is not None:
+            neg = delta < 0
+            if neg.any():
+                self._queue_restore(sid, entity[neg], delta[neg], event_id[neg], wrongful[neg])
+        if record_kind is not None and spec.entity == "person":
+            hurt = entity[delta < 0]
+            if len(hurt):
+                self._sim.view.caught(ACT_OF_RECORD.get(record_kind, record_kind), hurt)
+        self._grade_rules(
+            sid, people, before_grade, pts.grade[people], before_value, pts.value[people]
+        )
+
+    def _queue_restore(
+        self, sid: str, entity: np.ndarray, delta: np.ndarray, event: np.ndarray, bad: np.ndarray
+    ) -> None:
+        pts = self.points[sid]
+        due = self._day + int(pts.spec.restore_after_days or 0)
+        pts.restore.setdefault(due, []).append((entity, -delta, event, bad))
+
+    def _restore_points(self, day: int) -> None:
+        for sid, pts in self.points.items():
+            for entity, delta, event, bad in pts.restore.pop(day, []):
+                # The lapse of a deduction is credit repair, not a new judgment: it carries
+                # the original event for provenance but is never wrongful itself.
+                np.add.at(pts.wrong, entity, np.where(bad, delta, 0).astype(np.float32))
+                self._change_points(
+                    sid, entity, delta.astype(np.float32), f"{sid}:restored", event,
+                    np.zeros(len(entity), bool), None,
+                )  # fmt: skip
+
+    def _grade_rules(
+        self,
+        sid: str,
+        people: np.ndarray,
+        before: np.ndarray,
+        after: np.ndarray,
+        before_value: np.ndarray | None = None,
+        after_value: np.ndarray | None = None,
+    ) -> None:
+        """Fire grade rules for entities entering a grade set, and score rules on crossing."""
+        spec = (self.points.get(sid) or self.factors[sid]).spec
+        names = [g.name for g in spec.grades]
+        for rule in self.policy.rules:
+            if rule.when.grade and all(g in names for g in rule.when.grade):
+                target = np.array([names.index(g) for g in rule.when.grade])
+                entered = np.isin(after, target) & ~np.isin(before, target)
+                if entered.any():
+                    who = people[entered]
+                    bad = self._grade_wrongful(sid, who, target)
+                    self._effects(rule, spec.entity, who, self._last_event(sid, who), bad, None)
+            if rule.when.score == sid and rule.when.below is not None and before_value is not None:
+                now = after_value if after_value is not None else before_value
+                crossed = (now < rule.when.below) & ~(before_value < rule.when.below)
+                if crossed.any():
+                    who = people[crossed]
+                    bad = self._score_wrongful(sid, who, rule.when.below)
+                    self._effects(rule, spec.entity, who, self._last_event(sid, who), bad, None)
+
+    def _last_event(self, sid: str, who: np.ndarray) -> np.ndarray:
+        """The latest recorded event that moved a points score (-1 for factor scores)."""
+        pts = self.points.get(sid)
+        return pts.last_event[who] if pts is not None else np.full(len(who), -1, np.int64)
+
+    def _grade_wrongful(self, sid: str, who: np.ndarray, target: np.ndarray) -> np.ndarray:
+        pts = self.points.get(sid)
+        if pts is None:
+            return self._factor_wrongful(sid, who)
+        honest = grade_of(pts.spec.grades, pts.value[who] - pts.wrong[who])
+        return ~np.isin(honest, target)
+
+    def _score_wrongful(self, sid: str, who: np.ndarray, below: float) -> np.ndarray:
+        pts = self.points.get(sid)
+        if pts is None:
+            return self._factor_wrongful(sid, who)
+        return (pts.value[who] - pts.wrong[who]) >= below
+
+    def _factor_wrongful(self, sid: str, who: np.ndarray) -> np.ndarray:
+        f = self.factors[sid]
+        bad = np.zeros(len(who), bool)
+        for h in f.hidden:
+            if h is not None:
+                bad |= h.bad[who] > 0
+        return bad
+
+    def _counter_rules(self, cid: str, people: np.ndarray) -> None:
+        spec, counter = self.counters[cid]
+        for rule in self.policy.rules:
+            if rule.when.counter != cid:
+                continue
+            above = rule.when.above or 0
+            now = counter.count[people]
+            over = now > above
+            if not over.any():
+                continue
+            who = people[over]
+            # Fire once per crossing: skip entities already under this rule's list effects
+            # (a 7th identification while discredited does not list anyone again).
+            fresh = np.ones(len(who), bool)
+            for eff in rule.effects:
+                if eff.list is not None:
+                    fresh &= self.lists[eff.list.list][1].slot[who] < 0
+            who = who[fresh]
+            if len(who) == 0:
+                continue
+            honest = counter.count[who].astype(np.int64) - counter.bad[who]
+            wrongful = honest <= above
+            ent, ev = counter.events_of(who)
+            # the latest event in the window stands for the decision; all go to the link table
+            order = np.lexsort((ev, ent))
+            ent, ev = ent[order], ev[order]
+            last = np.r_[np.flatnonzero(ent[1:] != ent[:-1]), len(ent) - 1]
+            latest = dict(zip(ent[last].tolist(), ev[last].tolist(), strict=True))
+            event_id = np.array([latest.get(int(w), -1) for w in who], np.int64)
+            self._effects(rule, spec.entity, who, event_id, wrongful, spec.events.kinds[0])
+            for eff in rule.effects:
+                if eff.list is None or len(ent) == 0:
+                    continue
+                book = self.lists[eff.list.list][1]
+                slot = book.slot[ent]
+                keep = slot >= 0
+                self._sim.decisions.rows(
+                    "decision_events",
+                    {
+                        "decision_table": _const("list_entries", int(keep.sum())),
+                        "decision_key": book.entry[slot[keep]],
+                        "event_id": ev[keep],
+                    },
+                )
+
+    # -- lists ---------------------------------------------------------------------------
+
+    def _enter(
+        self,
+        lid: str,
+        rule: Rule,
+        entity: np.ndarray,
+        event_id: np.ndarray,
+        wrongful: np.ndarray,
+        ground: np.ndarray | None,
+    ) -> None:
+        spec, book = self.lists[lid]
+        entity, idx = np.unique(entity, return_index=True)
+        event_id, wrongful = event_id[idx], wrongful[idx]
+        ground = None if ground is None else ground[idx]
+        n = len(entity)
+        term = np.full(n, spec.term_days if spec.term_days else -1, np.int64)
+        if ground is not None and spec.term_days_by_ground:
+            for g, days in spec.term_days_by_ground.items():
+                term[ground == g] = days
+        end = np.where(term > 0, self._day + term, NO_END).astype(np.int64)
+        reason = np.full(n, END_REASONS.index("expired"), np.uint8)
+        end, reason = self._due_process(spec, end, reason, wrongful)
+        first = self._sim.decisions.next_entry_id
+        opened = book.open(
+            self._day, entity, end.astype(np.int32), reason, self.rule_index[rule.id],
+            event_id, wrongful, first,
+        )  # fmt: skip
+        self._sim.decisions.next_entry_id += int(opened.sum())
+
+    def _due_process(
+        self, spec: ListSpec, end: np.ndarray, reason: np.ndarray, wrongful: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Draw each entry's objection, appeal and repair now; keep the earliest exit."""
+        dp = self.policy.due_process
+        if not dp.enabled or spec.kind != "blacklist":
+            return end, reason
+        rng, n, day = self._rng, len(end), self._day
+        objects = rng.random(n) < np.where(
+            wrongful, dp.objection_share_if_wrongful, dp.objection_share_if_rightful
+        )
+        upheld = objects & (
+            rng.random(n) < np.where(wrongful, dp.success_if_wrongful, dp.success_if_rightful)
+        )
+        decided = day + dp.notice_delay_days + dp.review_days
+        appeal = objects & ~upheld & (rng.random(n) < dp.appeal_share)
+        won = appeal & wrongful & (rng.random(n) < dp.appeal_success_if_wrongful)
+        for mask, when, why in (
+            (upheld, decided, "objection_upheld"),
+            (won, decided + dp.appeal_days, "appeal_upheld"),
+        ):
+            earlier = mask & (when < end)
+            end = np.where(earlier, when, end)
+            reason = np.where(earlier, END_REASONS.index(why), reason).astype(np.uint8)
+        if dp.repair_after_days and dp.repair_share > 0:
+            repaired = rng.random(n) < dp.repair_share
+            when = day + dp.repair_after_days
+            earlier = repaired & (when < end)
+            end = np.where(earlier, when, end)
+            reason = np.where(earlier, END_REASONS.index("repaired"), reason).astype(np.uint8)
+        return end, reason
+
+    def _close_due(self, day: int, only: str | None = None) -> None:
+        for lid, (spec, book) in self.lists.items():
+            if only is not None and lid != only:
+                continue
+            slots = book.due(day)
+            if len(slots) == 0:
+                continue
+            # Extensions (e.g. 1-3 more years for grounds 2-6) are decided at expiry.
+            expiring = slots[
+                (book.reason[slots] == END_REASONS.index("expired")) & ~book.extended[slots]
+            ]
+            if spec.extension_days and spec.extension_probability > 0 and len(expiring):
+                ext = expiring[self._rng.random(len(expiring)) < spec.extension_probability]
+                lo, hi = spec.extension_days
+                book.end[ext] = day + self._rng.integers(lo, hi + 1, len(ext))
+                book.extended[ext] = True
+                slots = np.setdiff1d(slots, ext)
+            self._write_entries(lid, spec, book, slots, day)
+            book.close(slots)
+
+    def _write_entries(
+        self, lid: str, spec: ListSpec, book: ListBook, slots: np.ndarray, end_day: int | None
+    ) -> None:
+        n = len(slots)
+        if n == 0:
+            return
+        rules = [r.id for r in self.policy.rules]
+        reasons = pa.DictionaryArray.from_arrays(
+            pa.array(book.reason[slots].astype(np.int32), mask=np.full(n, end_day is None)),
+            pa.array(list(END_REASONS)),
+        )
+        self._sim.decisions.rows(
+            "list_entries",
+            {
+                "entry_id": book.entry[slots],
+                "entity_id": book.entity[slots],
+                "entity_type": _const(spec.entity, n),
+                "system": _const(self.system, n),
+                "list": _const(lid, n),
+                "start_day": book.start[slots],
+                "end_day": pa.array(
+                    np.full(n, end_day or 0, np.int32), mask=np.full(n, end_day is None)
+                ),
+                "end_reason": reasons,
+                "rule_id": pa.DictionaryArray.from_arrays(
+                    pa.array(book.rule[slots].astype(np.int32)), pa.array(rules)
+                ),
+                "event_id": _nullable(book.event[slots], n),
+                "wrongful": book.wrongful[slots],
+            },
+        )
+
+    # -- factor scores -------------------------------------------------------------------
+
+    def _assess(self, sim: Simulation, sid: str, f: _Factors) -> None:
+        spec = f.spec
+        n = self.sizes[spec.entity]
+        members = self.members[spec.entity]
+        total_w = sum(fac.weight for fac in spec.factors)
+        score = np.zeros(n, np.float32)
+        k = 0
+        elapsed = self._day - f.last_update if f.last_update >= 0 else 0
+        for fac in spec.factors:
+            acc = np.zeros(n, np.float32)
+            wsum = 0.0
+            for inp in fac.inputs:
+                x = self._input(sim, inp, f, k, n, elapsed)
+                w = abs(inp.weight)
+                acc += w * (x if inp.weight >= 0 else 1.0 - x)
+                wsum += w
+                k += 1
+            score += (fac.weight / total_w) * acc / max(wsum, 1e-12)
+        lo, hi = spec.range
+        new = np.where(members, lo + (hi - lo) * score, np.nan).astype(np.float32)
+        old = f.value
+        new_grade = grade_of(spec.grades, np.nan_to_num(new, nan=lo))
+        first = f.last_update < 0
+        f.last_update = self._day
+        changed = (
+            members
+            & ~np.isnan(old)
+            & ((np.abs(new - old) >= FACTOR_RECORD_MIN_CHANGE) | (new_grade != f.grade))
+        )
+        before_grade = f.grade.copy()
+        f.value, f.grade = new, new_grade
+        who = np.flatnonzero(changed)
+        if len(who):
+            self._sim.decisions.rows(
+                "score_changes",
+                {
+                    "entity_id": who.astype(np.int64),
+                    "entity_type": _const(spec.entity, len(who)),
+                    "system": _const(self.system, len(who)),
+                    "score": _const(sid, len(who)),
+                    "day": np.full(len(who), self._day, np.int32),
+                    "delta": (new[who] - old[who]).astype(np.float64),
+                    "value": new[who].astype(np.float64),
+                    "rule_id": _const(f"{sid}:assessment", len(who)),
+                    "event_id": pa.nulls(len(who), pa.int64()),
+                    "wrongful": self._factor_wrongful(sid, who),
+                },
+            )
+        if not first:
+            moved = np.flatnonzero(members & ((before_grade != new_grade) | changed))
+            self._grade_rules(
+                sid, moved, before_grade[moved], new_grade[moved], old[moved], new[moved]
+            )
+
+    def _input(
+        self, sim: Simulation, inp: Any, f: _Factors, k: int, n: int, elapsed: int
+    ) -> np.ndarray:
+        if inp.source == "events":
+            counter = f.hidden[k]
+            assert counter is not None
+            return 1.0 - np.exp(-counter.count.astype(np.float32) / inp.saturation)
+        if inp.source in ("platform", "posts"):
+            totals = sim.aggregates.counts.get((f.spec.entity, inp.kind))
+            decayed, last = f.decayed[k], f.last_total[k]
+            assert decayed is not None and last is not None
+            if totals is not None:
+                fresh = totals.astype(np.int64) - last
+                decayed *= np.float32(0.5 ** (elapsed / inp.half_life_days))
+                decayed += fresh.astype(np.float32)
+                last[:] = totals
+            return 1.0 - np.exp(-decayed / inp.saturation)
+        if inp.source == "attribute":
+            return self._attribute(sim, inp.attribute, n)
+        # ties: mean standing of one's active ties (unscored ties count as neutral 0.5)
+        return self._ties_mean(sim, self._normalised(f), n)
+
+    def _attribute(self, sim: Simulation, name: str, n: int) -> np.ndarray:
+        c = sim.population.citizens
+        if name == "age":
+            age = c.age(sim.scenario.start_date).astype(np.float32)
+            return np.clip((age - 18) / 62, 0, 1)
+        if name == "income_decile":
+            return c.income_decile.astype(np.float32) / 9
+        if name == "education":
+            return c.education.astype(np.float32) / 4
+        values = getattr(c, name, None)
+        if values is None or values.dtype != bool:
+            raise ValueError(f"attribute '{name}' is not a known citizen attribute")
+        return values.astype(np.float32)
+
+    def _ties_mean(self, sim: Simulation, standing: np.ndarray, n: int) -> np.ndarray:
+        g = sim.population.graph
+        vals = np.nan_to_num(standing, nan=0.5).astype(np.float32)
+        out = np.full(n, 0.5, np.float32)
+        block = 1_000_000  # people per block: bounds the temporary edge arrays
+        for lo in range(0, n, block):
+            hi = min(n, lo + block)
+            a, b = int(g.indptr[lo]), int(g.indptr[hi])
+            nb = g.indices[a:b]
+            v = vals[nb]
+            active = np.ones(len(nb), bool) if sim.ties_active is None else sim.ties_active[a:b]
+            if sim.ties_active is not None:
+                v = np.where(active, v, 0)
+            row = np.repeat(np.arange(hi - lo), np.diff(g.indptr[lo : hi + 1]))
+            sums = np.bincount(row, weights=v, minlength=hi - lo)
+            cnt = np.bincount(row, weights=active, minlength=hi - lo)
+            has = cnt > 0
+            out[lo:hi][has] = (sums[has] / cnt[has]).astype(np.float32)
+        return out
+
+    def _normalised(self, f: _Factors | _Points) -> np.ndarray:
+        if isinstance(f, _Factors):
+            lo, hi = f.spec.range
+            return (f.value - lo) / (hi - lo)
+        mins = [g.min for g in f.spec.grades if g.min is not None]
+        lo = (
+            f.spec.minimum
+            if f.spec.minimum is not None
+            else (min(mins) if mins else f.spec.base - 500)
+        )
+        hi = (
+            f.spec.maximum
+            if f.spec.maximum is not None
+            else (max(mins) if mins else f.spec.base + 500)
+        )
+        span = max(hi - lo, 1e-9)
+        return np.clip((f.value - lo) / span, 0, 1)
+
+    def _refresh_views(self) -> None:
+        for sid, arr in self._score_views.items():
+            src = self.points.get(sid) or self.factors[sid]
+            arr[:] = self._normalised(src)
+
+    # -- joint punishment and reward -----------------------------------------------------
+
+    def _decide(self, sim: Simulation, m: Moments) -> None:
+        measures = [j for j in self.policy.joint if m.kind in j.moments]
+        if not measures:
+            return
+        order = {"blocked": 0, "priced_up": 1, "favoured": 2}
+        for j in sorted(measures, key=lambda x: order[x.effect]):
+            for target in j.applies_to:
+                hit, entity, event, bad = self._hits(sim, j, target, m)
+                hit &= m.outcome != BLOCKED
+                if not hit.any():
+                    continue
+                idx = np.flatnonzero(hit)
+                if j.effect == "blocked":
+                    m.outcome[idx] = BLOCKED
+                    kind = "blocked"
+                elif j.effect == "priced_up":
+                    m.outcome[idx] = np.where(m.outcome[idx] == BLOCKED, BLOCKED, PRICED_UP)
+                    m.price_factor[idx] *= j.price_factor
+                    kind = "priced_up"
+                else:
+                    fav = idx[m.outcome[idx] == ALLOWED]
+                    m.outcome[fav] = FAVOURED
+                    m.price_factor[idx] *= j.price_factor
+                    kind = "reward"
+                m.decided_by.append(f"{self.system}:{j.id}")
+                sim.decisions.sanction(
+                    self._day, entity[idx], system=self.system, domain=m.kind, kind=kind,
+                    rule_id=j.id, event_id=event[idx], wrongful=bad[idx] & (kind != "reward"),
+                    entity_type=m.entity_type if target != "parent" else "person",
+                )  # fmt: skip
+
+    def _hits(
+        self, sim: Simulation, j: JointMeasure, target: str, m: Moments
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For each moment: does the measure apply, to whom, on which event, wrongfully?"""
+        n = len(m)
+        actor = m.actor
+        entity = actor.copy()
+        trig_type = self._trigger_entity(j.when)
+        if target == "self":
+            if trig_type != m.entity_type:
+                return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
+            subject = actor
+        elif target == "parent":
+            # The child's school place is decided on the parent's record (the actor).
+            if m.kind != "school_place" or trig_type != "person":
+                return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
+            children = _school_children(sim)
+            if children is not None and len(children) == n:
+                entity = children.astype(np.int64)
+            subject = actor
+        elif target == "legal_representative":
+            if trig_type != "company" or m.entity_type != "person":
+                return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
+            hit, event, bad = self._represented(sim, j.when, actor)
+            return hit, entity, event, bad
+        else:  # ties
+            if trig_type != "person" or m.entity_type != "person":
+                return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
+            return (*self._tie_hits(sim, j.when, actor, entity),)
+        hit, event, bad = self._trigger(j.when, subject)
+        # Only participants are scored and listed; their moments are the ones decided.
+        hit &= self.members[trig_type][subject]
+        return hit, entity, event, bad
+
+    def _trigger_entity(self, t: Trigger) -> str:
+        if t.on_list is not None:
+            return self.lists[t.on_list][0].entity
+        sid = t.score
+        if sid is None:
+            for s in list(self.points.values()) + list(self.factors.values()):
+                if any(g.name in t.grade for g in s.spec.grades):
+                    return s.spec.entity
+            return "person"
+        return self._entity_of_score(sid)
+
+    def _trigger(
+        self, t: Trigger, subject: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = len(subject)
+        if t.on_list is not None:
+            book = self.lists[t.on_list][1]
+            slot = book.slot[subject]
+            hit = slot >= 0
+            safe = np.where(hit, slot, 0)
+            return hit, np.where(hit, book.event[safe], -1), hit & book.wrongful[safe]
+        if t.grade:
+            for sid, s in list(self.points.items()) + list(self.factors.items()):
+                names = [g.name for g in s.spec.grades]
+                if all(g in names for g in t.grade):
+                    target = np.array([names.index(g) for g in t.grade])
+                    hit = np.isin(s.grade[subject], target) & ~np.isnan(s.value[subject])
+                    bad = hit & self._grade_wrongful(sid, subject, target)
+                    return hit, np.where(hit, self._last_event(sid, subject), -1), bad
+            return np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool)
+        assert t.score is not None
+        s = self.points.get(t.score) or self.factors[t.score]
+        value = s.value[subject]
+        if t.below is not None:
+            hit = value < t.below
+            bad = hit & self._score_wrongful(t.score, subject, t.below)
+        else:
+            hit = value >= (t.at_least or 0)
+            bad = np.zeros(n, bool)
+        hit &= ~np.isnan(value)
+        return hit, np.where(hit, self._last_event(t.score, subject), -1), bad
+
+    def _represented(
+        self, sim: Simulation, t: Trigger, person: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        companies = sim.population.companies
+        hit_c, event_c, bad_c = self._trigger(t, np.arange(len(companies)))
+        n = len(person)
+        if not hit_c.any():
+            return np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool)
+        reps = companies.legal_rep[hit_c].astype(np.int64)
+        # one triggering company per representative (the first); wrongful if all are
+        order = np.argsort(reps, kind="stable")
+        reps_s, ev_s, bad_s = reps[order], event_c[hit_c][order], bad_c[hit_c][order]
+        pos = np.searchsorted(reps_s, person)
+        pos_c = np.minimum(pos, len(reps_s) - 1)
+        hit = reps_s[pos_c] == person
+        return hit, np.where(hit, ev_s[pos_c], -1), hit & bad_s[pos_c]
+
+    def _tie_hits(
+        self, sim: Simulation, t: Trigger, actor: np.ndarray, entity: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        g = sim.population.graph
+        starts, ends = g.indptr[actor], g.indptr[actor + 1]
+        deg = (ends - starts).astype(np.int64)
+        owner = np.repeat(np.arange(len(actor)), deg)
+        pos = np.repeat(starts - np.r_[0, np.cumsum(deg)[:-1]], deg) + np.arange(deg.sum())
+        nb = g.indices[pos].astype(np.int64)
+        if sim.ties_active is not None:
+            keep = sim.ties_active[pos]
+            nb, owner = nb[keep], owner[keep]
+        hit_nb, ev_nb, bad_nb = self._trigger(t, nb)
+        n = len(actor)
+        hit = np.zeros(n, bool)
+        hit[owner[hit_nb]] = True
+        event = np.full(n, -1, np.int64)
+        event[owner[hit_nb]] = ev_nb[hit_nb]
+        bad = np.zeros(n, bool)
+        bad[owner[hit_nb & bad_nb]] = True
+        return hit, entity, event, bad
+
+    # -- end of run ----------------------------------------------------------------------
+
+    def finish(self, sim: Simulation) -> None:
+        self._sim = sim
+        for lid, (spec, book) in self.lists.items():
+            self._write_entries(lid, spec, book, book.open_slots(), None)
+        for sid in list(self.points) + list(self.factors):
+            s = self.points.get(sid) or self.factors[sid]
+            members = np.flatnonzero(~np.isnan(s.value))
+            names = [g.name for g in s.spec.grades] or [""]
+            wrong = (
+                self.points[sid].wrong[members] != 0
+                if sid in self.points
+                else self._factor_wrongful(sid, members)
+            )
+            sim.decisions.rows(
+                "final_scores",
+                {
+                    "entity_id": members.astype(np.int64),
+                    "entity_type": _const(s.spec.entity, len(members)),
+                    "system": _const(self.system, len(members)),
+                    "score": _const(sid, len(members)),
+                    "value": s.value[members].astype(np.float64),
+                    "grade": pa.DictionaryArray.from_arrays(
+                        pa.array(s.grade[members].astype(np.int32)), pa.array(names)
+                    ),
+                    "affected_by_errors": wrong,
+                },
+            )
+        sim.decisions.end_day()
+
+
+def _const(value: str, n: int) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value]))
+
+
+def _nullable(values: np.ndarray | None, n: int) -> pa.Array:
+    if values is None:
+        return pa.nulls(n, pa.int64())
+    values = np.asarray(values, np.int64)
+    return pa.array(values, mask=values < 0)
+
+
+def _school_children(sim: Simulation) -> np.ndarray | None:
+    for _, component in sim.components:
+        children = getattr(component, "school_children_today", None)
+        if children is not None:
+            return np.asarray(children)
+    return None

@@ -1,0 +1,202 @@
+"""Per-entity state that a compiled policy keeps: sliding-window counters and list books.
+
+Core objects:
+    :class:`WindowCounter`: recorded events per entity over a sliding window, with the
+        number of erroneous ones beside it (for the but-for ``wrongful`` test) and the event
+        ids still inside the window (for provenance).
+    :class:`ListBook`: the open entries of one blacklist or redlist as compact arrays sized
+        to the number of open entries (not to the population), with a slot per entity.
+
+Cost model: a counter costs O(events added + events expiring) per day and 4 bytes per
+entity (two uint16 arrays); a list book costs O(entries opened + closed) per day, O(open
+entries) for the daily expiry check, and 4 bytes per entity (the slot array).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def count_by_entity(
+    entity: np.ndarray, n: int, flags: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(unique entities, events per entity, flagged events per entity), O(k log k)."""
+    if len(entity) == 0:
+        empty = np.empty(0, np.int64)
+        return empty, empty, empty
+    order = np.argsort(entity, kind="stable")
+    e = entity[order]
+    starts = np.flatnonzero(np.r_[True, e[1:] != e[:-1]])
+    counts = np.diff(np.r_[starts, len(e)])
+    flagged = (
+        np.add.reduceat(flags[order].astype(np.int64), starts)
+        if flags is not None
+        else np.zeros(len(starts), np.int64)
+    )
+    return e[starts], counts, flagged
+
+
+@dataclass
+class WindowCounter:
+    """Events per entity within the last ``window`` days."""
+
+    n: int
+    window: int
+    count: np.ndarray = field(init=False)
+    bad: np.ndarray = field(init=False)
+    # expiry day -> (entities, wrongful flags, event ids) added on day - window
+    _queue: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = field(
+        init=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        self.count = np.zeros(self.n, np.uint16)
+        self.bad = np.zeros(self.n, np.uint16)
+
+    def add(
+        self, day: int, entity: np.ndarray, wrongful: np.ndarray, event_id: np.ndarray
+    ) -> np.ndarray:
+        """Count events (an event dated ``day`` leaves the window on ``day + window``).
+
+        Returns the distinct entities touched.
+        """
+        people, counts, bad = count_by_entity(entity, self.n, wrongful)
+        if len(people) == 0:
+            return people
+        # Saturating add: a uint16 counter stops at 65535 rather than wrapping.
+        self.count[people] = np.minimum(self.count[people].astype(np.int64) + counts, 65535)
+        self.bad[people] = np.minimum(self.bad[people].astype(np.int64) + bad, 65535)
+        self._queue.setdefault(day + self.window, []).append(
+            (entity.astype(np.int64), wrongful.astype(bool), event_id.astype(np.int64))
+        )
+        return people
+
+    def expire(self, day: int) -> None:
+        """Drop the events that leave the window on ``day``."""
+        for entity, wrongful, _ in self._queue.pop(day, []):
+            people, counts, bad = count_by_entity(entity, self.n, wrongful)
+            self.count[people] -= counts.astype(np.uint16)
+            self.bad[people] -= bad.astype(np.uint16)
+
+    def events_of(self, entities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(entity, event id) pairs of all events in the window of the given entities."""
+        parts_e, parts_id = [], []
+        wanted = np.unique(entities)
+        for batches in self._queue.values():
+            for entity, _, event_id in batches:
+                hit = np.isin(entity, wanted)
+                if hit.any():
+                    parts_e.append(entity[hit])
+                    parts_id.append(event_id[hit])
+        if not parts_e:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(parts_e), np.concatenate(parts_id)
+
+
+# Why an entry ended (list_entries.end_reason).
+END_REASONS = (
+    "expired", "performed", "objection_upheld", "appeal_upheld", "repaired", "still_listed",
+)  # fmt: skip
+NO_END = np.iinfo(np.int32).max
+
+
+@dataclass
+class ListBook:
+    """Open entries of one list."""
+
+    n: int
+    slot: np.ndarray = field(init=False)  # int32 per entity, -1 if not listed
+    listed: np.ndarray = field(init=False)  # bool per entity (published to the view)
+    since: np.ndarray = field(init=False)  # int32 per entity, -1 if not listed
+    cap: int = 1024
+
+    def __post_init__(self) -> None:
+        self.slot = np.full(self.n, -1, np.int32)
+        self.listed = np.zeros(self.n, bool)
+        self.since = np.full(self.n, -1, np.int32)
+        self.entity = np.full(self.cap, -1, np.int64)
+        self.start = np.zeros(self.cap, np.int32)
+        self.end = np.full(self.cap, NO_END, np.int32)  # scheduled end day
+        self.reason = np.zeros(self.cap, np.uint8)  # END_REASONS index for the scheduled end
+        self.rule = np.zeros(self.cap, np.int16)
+        self.event = np.full(self.cap, -1, np.int64)
+        self.wrongful = np.zeros(self.cap, bool)
+        self.extended = np.zeros(self.cap, bool)
+        self.entry = np.full(self.cap, -1, np.int64)  # list_entries.entry_id
+        self.free = list(range(self.cap - 1, -1, -1))
+
+    def _grow(self, need: int) -> None:
+        while len(self.free) < need:
+            old = self.cap
+            self.cap *= 2
+            for name, fill in (
+                ("entity", -1), ("start", 0), ("end", NO_END), ("reason", 0), ("rule", 0),
+                ("event", -1), ("wrongful", False), ("extended", False), ("entry", -1),
+            ):  # fmt: skip
+                arr = getattr(self, name)
+                new = np.full(self.cap, fill, arr.dtype)
+                new[:old] = arr
+                setattr(self, name, new)
+            self.free = list(range(self.cap - 1, old - 1, -1)) + self.free
+
+    def open(
+        self,
+        day: int,
+        entity: np.ndarray,
+        end: np.ndarray,
+        reason: np.ndarray,
+        rule: int,
+        event: np.ndarray,
+        wrongful: np.ndarray,
+        first_entry_id: int,
+    ) -> np.ndarray:
+        """Open entries for entities not listed yet; returns the mask of those opened.
+
+        Opened entries get entry ids ``first_entry_id, first_entry_id + 1, ...`` in order.
+        """
+        fresh = self.slot[entity] < 0
+        entity = entity[fresh]
+        if len(entity) == 0:
+            return fresh
+        self._grow(len(entity))
+        slots = np.array([self.free.pop() for _ in range(len(entity))], dtype=np.int32)
+        self.slot[entity] = slots
+        self.listed[entity] = True
+        self.since[entity] = day
+        self.entity[slots] = entity
+        self.start[slots] = day
+        self.end[slots] = end[fresh]
+        self.reason[slots] = reason[fresh]
+        self.rule[slots] = rule
+        self.event[slots] = event[fresh]
+        self.wrongful[slots] = wrongful[fresh]
+        self.extended[slots] = False
+        self.entry[slots] = np.arange(first_entry_id, first_entry_id + len(slots))
+        return fresh
+
+    def reschedule(self, entity: np.ndarray, day: np.ndarray, reason: int) -> None:
+        """Move the scheduled end of listed entities earlier (never later)."""
+        slots = self.slot[entity]
+        ok = slots >= 0
+        slots, day = slots[ok], day[ok]
+        earlier = day < self.end[slots]
+        self.end[slots[earlier]] = day[earlier]
+        self.reason[slots[earlier]] = reason
+
+    def due(self, day: int) -> np.ndarray:
+        """Slots whose scheduled end is ``day``."""
+        return np.flatnonzero((self.end == day) & (self.entity >= 0))
+
+    def close(self, slots: np.ndarray) -> None:
+        entity = self.entity[slots]
+        self.slot[entity] = -1
+        self.listed[entity] = False
+        self.since[entity] = -1
+        self.entity[slots] = -1
+        self.end[slots] = NO_END
+        self.free.extend(int(s) for s in slots)
+
+    def open_slots(self) -> np.ndarray:
+        return np.flatnonzero(self.entity >= 0)
