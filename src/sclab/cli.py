@@ -29,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sclab.errors import SclabError
+from sclab.policy.schema import Policy
 from sclab.run import Reporter, RunResult, run_scenario
 from sclab.scenario import builtin_scenarios
 from sclab.scenario.loader import load_run_target
@@ -200,9 +201,18 @@ def check_policy(
     policy: Annotated[str, typer.Argument(help="A policy YAML file or a built-in pack name.")],
 ) -> None:
     """Validate a policy; print what it defines, or one line saying what is wrong."""
-    from sclab.policy.loader import load_policy
+    from sclab.policy.loader import is_bundle, load_bundle, load_policy
 
-    p = load_policy(policy)
+    if is_bundle(policy):
+        bundle, members = load_bundle(policy)
+        out_console.print(f"{bundle.id}: {bundle.title}")
+        for p in members:
+            _describe_policy(p)
+        return
+    _describe_policy(load_policy(policy))
+
+
+def _describe_policy(p: Policy) -> None:
     table = Table(title=f"{p.id}: {p.title}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()

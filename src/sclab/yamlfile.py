@@ -199,14 +199,23 @@ def validate(doc: LocatedYAML, model: type[M], error: type[SclabError] = SclabEr
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        loc: Path_ = tuple(p for p in first["loc"] if isinstance(p, str | int))
-        # Pydantic appends tagged-union discriminators and function names to locations;
-        # keep only the part that exists in the document.
-        while loc and loc not in doc.lines and loc[:-1] in doc.lines and first["type"] != "missing":
-            if first["type"] == "extra_forbidden":
-                break
-            loc = loc[:-1]
+        errors = exc.errors(include_url=False)
+        # A misspelt field is both unknown and (its correct name) missing: say "unknown".
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        raw: Path_ = tuple(p for p in first["loc"] if isinstance(p, str | int))
+        # Pydantic puts tagged-union discriminators and function names into locations,
+        # anywhere in the path; keep only the parts that exist in the document (and a last
+        # part that is missing or unknown by nature).
+        loc: Path_ = ()
+        absent_by_nature = first["type"] in ("missing", "extra_forbidden")
+        for i, part in enumerate(raw):
+            if (*loc, part) in doc.lines or (i == len(raw) - 1 and absent_by_nature):
+                loc = (*loc, part)
+        # A validator may say which field below the model it is about (a cross-reference
+        # names the referencing field); without that the error would point at the model.
+        below = getattr((first.get("ctx") or {}).get("error"), "loc", None)
+        if below:
+            loc = (*loc, *below)
         raise error(
             _describe(first, model, loc),
             source=doc.source,

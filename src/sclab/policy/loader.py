@@ -13,8 +13,8 @@ from importlib import resources
 from pathlib import Path
 
 from sclab.errors import SclabError
-from sclab.policy.schema import Policy
-from sclab.yamlfile import load_yaml, read_yaml, validate
+from sclab.policy.schema import Bundle, Policy
+from sclab.yamlfile import LocatedYAML, load_yaml, read_yaml, validate
 
 PACKAGE = "sclab.policy.packs"
 
@@ -56,15 +56,43 @@ def pack_text(name: str) -> str:
     return entries[name].read_text(encoding="utf-8")
 
 
+def _document(name_or_path: str) -> LocatedYAML:
+    # A built-in name wins over a same-named directory in the working directory (e.g. an
+    # earlier `--out nanjing`); anything that looks like a path is read as a file.
+    path = Path(name_or_path)
+    looks_like_file = path.suffix in (".yaml", ".yml") or "/" in name_or_path
+    if not looks_like_file and (is_pack(name_or_path) or not path.is_file()):
+        return load_yaml(pack_text(name_or_path), f"{name_or_path} (built-in pack)", PolicyError)
+    return read_yaml(path, PolicyError)
+
+
+def is_bundle(name_or_path: str) -> bool:
+    """True if ``name_or_path`` is a bundle of packs (a ``packs:`` list), like composite."""
+    try:
+        doc = _document(name_or_path)
+    except PolicyError:
+        return False
+    return isinstance(doc.data, dict) and "packs" in doc.data
+
+
+def load_bundle(name_or_path: str) -> tuple[Bundle, list[Policy]]:
+    """A bundle and its validated packs."""
+    bundle = validate(_document(name_or_path), Bundle, PolicyError)
+    return bundle, [load_policy(p) for p in bundle.packs]
+
+
 def load_policy(name_or_path: str) -> Policy:
     """Load and validate a built-in pack (by name) or a policy YAML file.
 
     Raises:
         PolicyError: naming file, line, field and what was expected.
     """
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or "/" in name_or_path or path.exists():
-        doc = read_yaml(path, PolicyError)
-    else:
-        doc = load_yaml(pack_text(name_or_path), f"{name_or_path} (built-in pack)", PolicyError)
+    doc = _document(name_or_path)
+    if isinstance(doc.data, dict) and "packs" in doc.data:
+        names = ", ".join(map(str, doc.data.get("packs") or []))
+        raise PolicyError(
+            f"is a bundle of packs ({names}) that run side by side as separate policies; "
+            "run it with `sclab run` or name its packs in a scenario's policies list",
+            source=doc.source,
+        )
     return validate(doc, Policy, PolicyError)

@@ -36,6 +36,18 @@ RESOURCE_MOMENTS = (
 )  # fmt: skip
 
 
+class FieldError(ValueError):
+    """A validation error that knows which field (below the model) it is about.
+
+    ``sclab.yamlfile.validate`` appends ``loc`` to the model's location, so that a
+    cross-reference error points at the referencing field's line, not at the top of the file.
+    """
+
+    def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -170,15 +182,20 @@ Score = Annotated[PointsScore | FactorScore, Field(discriminator="type")]
 
 
 def _check_grades(grades: list[Grade]) -> None:
-    mins = [g.min for g in grades]
-    if grades and mins[-1] is not None and any(m is None for m in mins[:-1]):
-        raise ValueError("only the last (lowest) grade may omit min")
-    bounded = [m for m in mins if m is not None]
-    if any(a <= b for a, b in itertools.pairwise(bounded)):
-        raise ValueError("grades must be listed from highest to lowest min")
-    names = [g.name for g in grades]
-    if len(set(names)) != len(names):
-        raise ValueError("grade names must be unique")
+    for i, g in enumerate(grades[:-1]):
+        if g.min is None:
+            raise FieldError("only the last (lowest) grade may omit min", ("grades", i, "name"))
+    bounded = [(i, g.min) for i, g in enumerate(grades) if g.min is not None]
+    for (_, a), (j, b) in itertools.pairwise(bounded):
+        if a <= b:
+            raise FieldError(
+                "grades must be listed from highest to lowest min", ("grades", j, "min")
+            )
+    seen: set[str] = set()
+    for i, g in enumerate(grades):
+        if g.name in seen:
+            raise FieldError(f"grade name '{g.name}' is used twice", ("grades", i, "name"))
+        seen.add(g.name)
 
 
 class ListSpec(Strict):
@@ -358,45 +375,72 @@ class Policy(Strict):
 
     @model_validator(mode="after")
     def _references(self) -> Policy:
-        for kind, items in (
-            ("counter", self.counters), ("score", self.scores), ("list", self.lists),
-            ("rule", self.rules), ("joint measure", self.joint),
+        for kind, section, items in (
+            ("counter", "counters", self.counters), ("score", "scores", self.scores),
+            ("list", "lists", self.lists), ("rule", "rules", self.rules),
+            ("joint measure", "joint", self.joint),
         ):  # fmt: skip
-            ids = [i.id for i in items]
-            dup = {i for i in ids if ids.count(i) > 1}
-            if dup:
-                raise ValueError(f"{kind} id '{sorted(dup)[0]}' is used twice")
+            seen: set[str] = set()
+            for i, item in enumerate(items):
+                if item.id in seen:
+                    raise FieldError(f"{kind} id '{item.id}' is used twice", (section, i, "id"))
+                seen.add(item.id)
         counters = {c.id for c in self.counters}
         scores = {s.id: s for s in self.scores}
         lists = {x.id for x in self.lists}
         grades = {g.name for s in self.scores for g in s.grades}
 
-        def need(name: str | None, known: set[str] | dict, what: str, where: str) -> None:
+        def need(
+            name: str | None, known: set[str] | dict, what: str, where: str,
+            loc: tuple[str | int, ...],
+        ) -> None:  # fmt: skip
             if name is not None and name not in known:
                 have = ", ".join(sorted(known)) or "none defined"
-                raise ValueError(f"{where} names unknown {what} '{name}' (defined: {have})")
+                raise FieldError(f"{where} names unknown {what} '{name}' (defined: {have})", loc)
 
-        for rule in self.rules:
-            where = f"rule '{rule.id}'"
-            need(rule.when.counter, counters, "counter", where)
-            need(rule.when.score, scores, "score", where)
-            for g in rule.when.grade:
-                need(g, grades, "grade", where)
-            for eff in rule.effects:
+        for r, rule in enumerate(self.rules):
+            where, at = f"rule '{rule.id}'", ("rules", r)
+            need(rule.when.counter, counters, "counter", where, (*at, "when", "counter"))
+            need(rule.when.score, scores, "score", where, (*at, "when", "score"))
+            for k, g in enumerate(rule.when.grade):
+                need(g, grades, "grade", where, (*at, "when", "grade", k))
+            for e, eff in enumerate(rule.effects):
                 if eff.score_delta:
-                    need(eff.score_delta.score, scores, "score", where)
+                    loc = (*at, "effects", e, "score_delta", "score")
+                    need(eff.score_delta.score, scores, "score", where, loc)
                     if not isinstance(scores[eff.score_delta.score], PointsScore):
-                        raise ValueError(f"{where}: score_delta needs a points score")
+                        raise FieldError(
+                            f"{where}: score_delta needs a points score "
+                            f"('{eff.score_delta.score}' is a factor score)",
+                            loc,
+                        )
                 if eff.list:
-                    need(eff.list.list, lists, "list", where)
-        for m in self.joint:
-            where = f"joint measure '{m.id}'"
-            need(m.when.on_list, lists, "list", where)
-            need(m.when.score, scores, "score", where)
-            for g in m.when.grade:
-                need(g, grades, "grade", where)
+                    need(eff.list.list, lists, "list", where, (*at, "effects", e, "list", "list"))
+        for j, m in enumerate(self.joint):
+            where, at = f"joint measure '{m.id}'", ("joint", j, "when")
+            need(m.when.on_list, lists, "list", where, (*at, "list"))
+            need(m.when.score, scores, "score", where, (*at, "score"))
+            for k, g in enumerate(m.when.grade):
+                need(g, grades, "grade", where, (*at, "grade", k))
         return self
 
     @property
     def system_name(self) -> str:
         return self.system or self.id
+
+
+class Bundle(Strict):
+    """Several packs run side by side, each with its own participation, due process and
+    system name, meeting at resource moments and in what people see (``composite``)."""
+
+    id: Ident
+    title: str = Field(min_length=1)
+    description: str = ""
+    sources: list[str] = Field(default_factory=list)
+    packs: list[Ident] = Field(min_length=2, description="Built-in packs or policy files.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Bundle:
+        if len(set(self.packs)) != len(self.packs):
+            raise ValueError("a bundle names each pack once")
+        return self

@@ -173,12 +173,18 @@ def load_run_target(name_or_path: str, overrides: dict[str, Any] | None = None) 
     """
     if not looks_like_policy(name_or_path):
         return load_scenario(name_or_path, overrides)
-    from sclab.policy.loader import load_policy
+    from sclab.policy.loader import is_bundle, load_bundle, load_policy
 
-    policy = load_policy(name_or_path)  # one-line errors from the policy file itself
+    # One-line errors come from the policy file itself, before the world is assembled.
+    if is_bundle(name_or_path):
+        bundle, _ = load_bundle(name_or_path)
+        ident, title, packs = bundle.id, bundle.title, bundle.packs
+    else:
+        policy = load_policy(name_or_path)
+        ident, title, packs = policy.id, policy.title, [name_or_path]
     base = load_scenario(BASE_FOR_PACKS).model_dump()
-    base["name"] = policy.id
-    base["description"] = f"{policy.title} on the Nanjing world."
-    base["policies"] = [{"use": "pack", "params": {"pack": name_or_path}}]
+    base["name"] = ident
+    base["description"] = f"{title} on the Nanjing world."
+    base["policies"] = [{"use": "pack", "params": {"pack": p}} for p in packs]
     doc = LocatedYAML(data=base, source=f"{name_or_path} on {BASE_FOR_PACKS}")
     return apply_overrides(validate(doc, Scenario, ScenarioError), doc, overrides)
