@@ -1,0 +1,63 @@
+"""The policy commands: packs, packs show, check-policy, and sclab run with a pack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import yaml
+from tests.conftest import run_cli
+from tests.test_scenario_errors import assert_one_line_error
+
+
+def test_packs_lists_the_six() -> None:
+    proc = run_cli("packs")
+    assert proc.returncode == 0
+    for name in ("sesame", "rongcheng", "nanjing", "court-defaulters", "corporate", "composite"):
+        assert name in proc.stdout
+
+
+def test_packs_show_prints_yaml_that_validates(tmp_path: Path) -> None:
+    proc = run_cli("packs", "show", "rongcheng")
+    assert proc.returncode == 0
+    doc = yaml.safe_load(proc.stdout)
+    assert doc["id"] == "rongcheng"
+    edited = tmp_path / "my-rongcheng.yaml"
+    edited.write_text(proc.stdout.replace("id: rongcheng", "id: my-rongcheng", 1))
+    check = run_cli("check-policy", edited)
+    assert check.returncode == 0 and "valid" in check.stdout
+
+
+def test_unknown_pack_and_bad_policy_file(tmp_path: Path) -> None:
+    assert_one_line_error(run_cli("packs", "show", "atlantis"), "atlantis", "sesame")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\ntitle: t\nrules:\n  - id: r\n    when: {counter: nope, above: 1}\n"
+                   "    effects: [{sanction: {kind: notice, domain: sms}}]\n")  # fmt: skip
+    line = assert_one_line_error(run_cli("check-policy", bad), str(bad), "nope")
+    assert f"{bad}:5:" in line
+    out = tmp_path / "out"
+    assert_one_line_error(run_cli("run", bad, "--population", "500", "--out", out), "nope")
+    assert not out.exists()
+
+
+def test_run_a_pack_on_the_nanjing_world(tmp_path: Path) -> None:
+    out = tmp_path / "rc"
+    proc = run_cli("run", "rongcheng", "--population", "3000", "--days", "30", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenario"]["name"] == "rongcheng"
+    assert "policies:policy:rongcheng" in manifest["components"]
+    con = duckdb.connect(str(out / "run.duckdb"), read_only=True)
+    try:
+        systems = {r[0] for r in con.execute("SELECT DISTINCT system FROM final_scores").fetchall()}
+        assert systems == {"rongcheng"}
+        # every score change names its rule and its event
+        assert (
+            con.execute(
+                "SELECT count(*) FROM score_changes WHERE rule_id IS NULL OR event_id IS NULL"
+            ).fetchone()[0]
+            == 0
+        )
+    finally:
+        con.close()
