@@ -77,7 +77,9 @@ def run_policy(
         "start_date": start.isoformat(),
         "geography": {"name": "g", "districts": [{"code": 320106, "name": "a", "population": 1}]},
         "population": {"size": 300},
-        "sensors": [{"use": "test-scripted", "params": {"events": events, "moments": moments or []}}],
+        "sensors": [
+            {"use": "test-scripted", "params": {"events": events, "moments": moments or []}}
+        ],
         "policies": [{"use": "pack", "params": {"pack": pack}}],
     }
     scenario_path = tmp_path / "scenario.yaml"
@@ -109,7 +111,12 @@ NANJING_LIKE = {
 
 def ids(person: int, days: list[int], true: int | None = None) -> list[dict]:
     return [
-        {"day": d, "kind": "jaywalk_identified", "person": person, "true": person if true is None else true}
+        {
+            "day": d,
+            "kind": "jaywalk_identified",
+            "person": person,
+            "true": person if true is None else true,
+        }
         for d in days
     ]
 
@@ -163,7 +170,8 @@ def test_wrongful_is_but_for_and_provenance_is_complete(tmp_path: Path) -> None:
     # joint punishment: blocked loans for the listed, wrongful inherited from the entry
     blocked = dict(
         con.execute(
-            "SELECT entity_id, wrongful FROM sanctions WHERE kind='blocked' AND domain='loan_application'"
+            "SELECT entity_id, wrongful FROM sanctions"
+            " WHERE kind='blocked' AND domain='loan_application'"
         ).fetchall()
     )
     assert blocked == {5: True, 6: False}
@@ -246,9 +254,9 @@ def test_points_and_grade_boundaries(tmp_path: Path, events, value, grade) -> No
         for i, kind in enumerate(k for k, times in events for _ in range(times))
     ]
     con = run_policy(tmp_path, RONGCHENG_LIKE, script, days=max(1, len(script)))
-    row = con.execute(
-        "SELECT value, grade FROM final_scores WHERE entity_id = 4"
-    ).fetchone()
+    row = con.execute("SELECT value, grade FROM final_scores WHERE entity_id = 4").fetchone()
     assert row == (value, grade)
-    changes = con.execute("SELECT count(*), count(rule_id), count(event_id) FROM score_changes").fetchone()
+    changes = con.execute(
+        "SELECT count(*), count(rule_id), count(event_id) FROM score_changes"
+    ).fetchone()
     assert changes == (len(script),) * 3

@@ -13,6 +13,7 @@ when any of them is attributed to someone other than its true actor, has no true
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +23,15 @@ import pyarrow as pa
 Sink = Callable[[str, dict[str, Any]], None]
 
 
+@functools.lru_cache(maxsize=4096)
+def _dictionary(value: str) -> pa.Array:
+    # Building a one-word Arrow dictionary costs far more than the rows it labels; a run
+    # uses a few hundred distinct labels, so they are made once.
+    return pa.array([value])
+
+
 def _labels(value: str, n: int) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value]))
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), _dictionary(value))
 
 
 class DecisionLog:

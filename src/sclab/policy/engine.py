@@ -35,6 +35,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from sclab.engine.acts import ALLOWED, BLOCKED, FAVOURED, PRICED_UP, Moments
+from sclab.engine.decisions import _labels
 from sclab.engine.events import NO_ENTITY, EventBatch
 from sclab.engine.registry import register
 from sclab.policy.loader import load_policy
@@ -1024,7 +1025,7 @@ class PolicyEngine:
 
 
 def _const(value: str, n: int) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value]))
+    return _labels(value, n)
 
 
 def _nullable(values: np.ndarray | None, n: int) -> pa.Array:

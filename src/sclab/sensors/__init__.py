@@ -3,4 +3,4 @@
 Importing this package registers its components with the engine.
 """
 
-from sclab.sensors import records  # noqa: F401
+from sclab.sensors import cameras, records  # noqa: F401

@@ -1,0 +1,489 @@
+"""The face-recognition camera network at intersections (Nanjing's jaywalking pipeline).
+
+Core objects:
+    :class:`CamerasParams`: capture probability, capture conditions, non-resident and
+        printed-face probes, roadside displays and SMS notices, and the matcher
+        (:class:`~sclab.sensors.face_recognition.MatcherParams`).
+    :class:`ScoreLaw`: how the reported similarity score of a named candidate is drawn.
+    :class:`Cameras`: the ``("sensors", "cameras")`` component.
+
+Which intersections have cameras comes from the streets source
+(:func:`sclab.world.streets.streets_of`, ``intersections.has_camera``). No image is ever
+processed: the matcher is the statistical error model of
+:mod:`sclab.sensors.face_recognition`, searched against the gallery of exactly the
+citizens with ``in_id_photo_db | in_driver_db`` (unregistered migrants without a licence,
+children under the ID-card age and non-residents are not in it).
+
+What happens each day:
+    1. Probes. Every true ``jaywalk`` act at a camera intersection is captured as a probe
+       with probability ``capture``. Non-residents (visitors, commuters from outside the
+       city: no person_id) add captured probes ~ Poisson(R x s / (1 - s) x capture) for
+       the R resident jaywalks at cameras, so that they are a share s =
+       ``non_resident_share`` of all jaywalks there; each copies the intersection of one
+       random resident camera jaywalk and the sex and age band of another. Printed faces
+       (bus and billboard adverts: Ningbo, November 2018) add Poisson(
+       ``non_person_faces_per_camera_day`` x cameras) probes at uniform camera
+       intersections; a share ``printed_face_in_gallery_share`` shows one of
+       ``advert_faces`` enrolled people (chosen once: the faces on adverts repeat), the
+       rest an unenrolled face of the adult gallery's sex and age mix.
+    2. Conditions per probe: night with ``night_share``; helmet (e-bike riders), sunglasses
+       (by day only) and mask (``mask_share_winter`` in ``winter_months``, else
+       ``mask_share``). Printed faces are never covered.
+    3. 1:N search (:func:`~sclab.sensors.face_recognition.identify`).
+    4. Records. Every captured probe gets an ``identifications`` row (outcome ``correct``,
+       ``false_match`` or ``miss``). Every probe that named somebody gets an ``events`` row
+       (kind ``jaywalk_identified``; ``true_actor`` NULL for non-residents and printed
+       faces; ``error`` ``"false_match"`` unless the named person is the jaywalker) and two
+       sanctions (system ``camera_network``, rule ``display-on-identification``): a
+       ``public_display`` on the intersection's roadside screen (domain
+       ``roadside_screen``; intersections without a screen skip it) and a ``notice``
+       (domain ``sms``), both wrongful exactly when the named person is not the true
+       pedestrian (a printed face of an enrolled person is the right face but nobody
+       jaywalked: wrongful).
+    5. Behaviour interface: named people are ``caught`` for ``jaywalk``; displayed people
+       join ``visible_sanctions_today``; ``detection["jaywalk"]`` is the share of today's
+       resident jaywalks (all intersections) whose jaywalker was correctly named.
+
+COST MODEL: setup is O(n) (the gallery's cell keys, one radix sort, 4 bytes per gallery
+member kept; see :class:`~sclab.sensors.face_recognition.Gallery`). A day costs O(j) for
+the j jaywalk acts (one boolean filter), O(c) for the c captured probes (a binomial count
+and a choice of which, the conditions, the search, the rows), and nothing per person.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sclab.engine.events import NO_ENTITY
+from sclab.engine.registry import register
+from sclab.sensors import face_recognition as fr
+from sclab.world.base import ages
+from sclab.world.streets import streets_of
+
+if TYPE_CHECKING:
+    from sclab.engine.simulation import Simulation
+
+KIND = "jaywalk_identified"
+SYSTEM = "camera_network"
+RULE = "display-on-identification"
+SUBJECTS = ("resident", "non_resident", "non_person")
+RESIDENT, NON_RESIDENT, NON_PERSON = 0, 1, 2
+OUTCOMES = ("correct", "false_match", "miss")
+CORRECT, FALSE_MATCH, MISS = 0, 1, 2
+# Dictionaries built once: pyarrow converts a Python list through its import machinery
+# (tens of microseconds a call), which would otherwise be paid several times a day.
+_SUBJECT_LABELS = pa.array(SUBJECTS, type=pa.string())
+_OUTCOME_LABELS = pa.array(OUTCOMES, type=pa.string())
+_ERROR_LABELS = pa.array(["false_match"], type=pa.string())
+
+
+class ScoreLaw(BaseModel):
+    """Reported similarity of the named candidate: threshold + (1 - threshold) x Beta."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    threshold: float = Field(
+        0.8, ge=0, lt=1, description="Assumption: scores on [0, 1], operating threshold 0.8."
+    )
+    mate_alpha: float = Field(
+        3.0,
+        gt=0,
+        le=1000,
+        description="Assumption: the mate's score ~ Beta(3, 1) above the threshold "
+        "(mean 0.95 at threshold 0.8).",
+    )
+    mate_beta: float = Field(1.0, gt=0, le=1000, description="See mate_alpha.")
+    non_mate_alpha: float = Field(
+        1.0,
+        gt=0,
+        le=1000,
+        description="Assumption: a false match just clears the threshold, Beta(1, 4) above "
+        "it (mean 0.84 at threshold 0.8), overlapping the mates' lower tail.",
+    )
+    non_mate_beta: float = Field(4.0, gt=0, le=1000, description="See non_mate_alpha.")
+
+
+class CamerasParams(BaseModel):
+    """Parameters of the camera network."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    matcher: fr.MatcherParams = Field(
+        default_factory=fr.MatcherParams,
+        description="The face matcher: preset operating point plus overrides.",
+    )
+    capture: float = Field(
+        0.0005,
+        ge=0,
+        le=1,
+        description="Probability that a jaywalk at a camera intersection becomes a probe. "
+        "Calibrated: Shenzhen's 40 devices at busy intersections detected 58 jaywalking "
+        "cases on their first day (China Daily via ecns.cn, 4 May 2018), 1.45 per device. "
+        "With the streets defaults a camera intersection sees about 3,700 jaywalks a day "
+        "(1,900-7,400) and about 77% of resident probes name somebody, so 0.0005 gives "
+        "about 1.4 identifications per camera per day.",
+    )
+    display_share: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of camera intersections with a roadside screen. Nanjing (July "
+        "2019) and Shenzhen (April 2017) show identified jaywalkers on a large screen at the "
+        "intersection itself.",
+    )
+    sms_notice: bool = Field(
+        True,
+        description="Named people get an SMS notice (Shenzhen traffic police and "
+        "Intellifusion, SCMP 26 March 2018).",
+    )
+    night_share: float = Field(
+        0.2, ge=0, le=1, description="Assumption: 20% of probes are captured after dark."
+    )
+    helmet_share: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Assumption: 10% of probes are e-bike riders wearing a helmet (the "
+        "cameras also flag non-motor vehicles running the red light).",
+    )
+    sunglasses_share: float = Field(
+        0.05, ge=0, le=1, description="Assumption: 5% of daytime probes wear sunglasses."
+    )
+    mask_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Assumption: 5% of probes wear a face mask outside winter.",
+    )
+    mask_share_winter: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Assumption: 20% wear a mask in winter (cold, smog, influenza).",
+    )
+    winter_months: tuple[int, ...] = Field(
+        (12, 1, 2), description="Months (1-12) in which mask_share_winter applies."
+    )
+    non_resident_share: float = Field(
+        0.08,
+        ge=0,
+        lt=1,
+        description="Assumption: 8% of jaywalks at camera intersections are by people who "
+        "do not live in the city (tourists, commuters from neighbouring cities), who "
+        "concentrate downtown where the cameras stand. They are not in the gallery.",
+    )
+    non_person_faces_per_camera_day: float = Field(
+        0.002,
+        ge=0,
+        le=100,
+        description="Assumption: probes of faces printed on passing buses or billboards, "
+        "per camera per day (one every 500 camera-days). Ningbo, November 2018: the face of "
+        "Dong Mingzhu on a bus advertisement was displayed as a jaywalker.",
+    )
+    printed_face_in_gallery_share: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Assumption: 30% of printed faces show someone enrolled in the gallery "
+        "(local figures in adverts; in Ningbo the pictured person was named).",
+    )
+    advert_faces: int = Field(
+        20,
+        ge=0,
+        le=100_000,
+        description="Assumption: 20 enrolled adults (drawn once) appear on adverts.",
+    )
+    scores: ScoreLaw = Field(default_factory=ScoreLaw, description="Reported match scores.")
+
+    @field_validator("winter_months")
+    @classmethod
+    def _months(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 1 <= m <= 12 for m in v):
+            raise ValueError("winter_months must be months 1-12")
+        return v
+
+
+@register("sensors", "cameras", CamerasParams)
+class Cameras:
+    """Face-recognition cameras identify jaywalkers (with errors) and shame them publicly.
+
+    Attributes:
+        gallery: The :class:`~sclab.sensors.face_recognition.Gallery` searched.
+        settings: The resolved :class:`~sclab.sensors.face_recognition.MatcherSettings`.
+        display: bool per intersection: a roadside screen (camera intersections only).
+        totals: Run totals: ``captured``, ``jaywalks``, and per subject x outcome counts
+            such as ``resident/correct``.
+    """
+
+    def __init__(self, name: str, params: CamerasParams) -> None:
+        self.name, self.params = name, params
+        self.settings = params.matcher.settings()
+        self.totals: dict[str, int] = {}
+
+    # ----------------------------------------------------------------- setup
+    def setup(self, sim: Simulation) -> None:
+        p = self.params
+        streets = streets_of(sim)
+        self._streets = streets
+        places = streets.intersections
+        self._cameras = np.flatnonzero(places.has_camera).astype(np.int64)
+        self._codes = np.array([d.code for d in sim.scenario.geography.districts], np.int32)
+        self._place_code = self._codes[np.asarray(places.district, np.int64)]
+        rng = sim.rng(f"{self.name}/setup")
+        self.display = np.zeros(len(places), dtype=bool)
+        self.display[self._cameras] = rng.random(len(self._cameras)) < p.display_share
+
+        c = sim.population.citizens
+        groups = list(sim.scenario.population.demography.ethnic_groups)
+        unknown = sorted(set(self.settings.ethnic_fmr) - set(groups))
+        if unknown:
+            raise ValueError(
+                f"{self.name}: matcher.ethnic_fmr names ethnic groups {unknown} not in the "
+                f"scenario (have {', '.join(groups)})"
+            )
+        self._groups = groups
+        self._age = ages(sim)
+        enrolled = c.in_id_photo_db | c.in_driver_db
+        ids = np.flatnonzero(enrolled)
+        look = fr.lookalike_cell(c.male[ids], self._age[ids])
+        self.gallery = fr.Gallery.build(
+            ids, look, c.ethnic_group[ids], self.settings.demographic_multipliers(groups)
+        )
+        adult = self._age[ids] >= 18
+        self._printed_mix = np.bincount(look[adult], minlength=fr.N_LOOKALIKE).astype(float)
+        k = min(p.advert_faces, int(adult.sum()))
+        self._adverts = np.sort(rng.choice(ids[adult], size=k, replace=False)).astype(np.int64)
+
+    def fpir_table(self, month: int | None = None) -> fr.FpirTable:
+        """Expected FPIR per sex and age band and overall for this run's gallery.
+
+        Averaged over the capture conditions of ``month`` (default: a non-winter month);
+        probes are weighted like the gallery (see :func:`~sclab.sensors.face_recognition.
+        fpir_table`).
+        """
+        p = self.params
+        mask = p.mask_share_winter if month in p.winter_months else p.mask_share
+        prob, fmr_m, _ = fr.condition_mixture(
+            self.settings, p.night_share, p.helmet_share, p.sunglasses_share, mask
+        )
+        return fr.fpir_table(
+            self.gallery,
+            self.settings.fmr,
+            group_names=self._groups,
+            condition_probability=prob,
+            condition_fmr=fmr_m,
+        )
+
+    # ------------------------------------------------------------------ step
+    def step(self, sim: Simulation, day: int) -> None:
+        p = self.params
+        rng = sim.rng(self.name, day)
+        who_parts, place_parts, total = [], [], 0
+        for acts in sim.acts.of_kind("jaywalk"):
+            camera = acts.extra.get("camera")
+            place = acts.extra.get("place_id")
+            if camera is None or place is None or acts.entity_type != "person":
+                continue
+            total += len(acts)
+            at = np.flatnonzero(camera)
+            who_parts.append(acts.actor[at])
+            place_parts.append(np.asarray(place)[at].astype(np.int64))
+        at_cameras = np.concatenate(who_parts) if who_parts else np.empty(0, np.int64)
+        at_place = np.concatenate(place_parts) if place_parts else np.empty(0, np.int64)
+        subject, true_actor, place, look, mate = self._probes(sim, rng, at_cameras, at_place)
+        n = len(subject)
+        self._add("captured", n)
+        self._add("jaywalks", total)
+        if n == 0:
+            if total:
+                sim.view.detection["jaywalk"] = 0.0
+            return
+
+        night, helmet, sunglasses, mask = self._conditions(rng, sim, day, subject)
+        fmr_m, fnir_m = self.settings.condition_multipliers(night, helmet, sunglasses, mask)
+        result = fr.identify(
+            rng,
+            self.gallery,
+            look,
+            mate,
+            fmr=self.settings.fmr,
+            fnir=fr.expected_fnir(self.settings.fnir, fnir_m),
+            outrank=self.settings.outrank_share,
+            fmr_multiplier=fmr_m,
+        )
+        sc = p.scores
+        score = fr.match_scores(
+            rng,
+            result.outcome,
+            sc.threshold,
+            (sc.mate_alpha, sc.mate_beta),
+            (sc.non_mate_alpha, sc.non_mate_beta),
+        )
+        named = result.named
+        outcome = np.where(
+            named < 0, MISS, np.where(named == true_actor, CORRECT, FALSE_MATCH)
+        ).astype(np.uint8)
+        tally = np.bincount(subject * len(OUTCOMES) + outcome, minlength=9)
+        for sj, o in np.ndindex(len(SUBJECTS), len(OUTCOMES)):
+            self._add(f"{SUBJECTS[sj]}/{OUTCOMES[o]}", int(tally[sj * len(OUTCOMES) + o]))
+
+        self._record(sim, day, subject, true_actor, named, outcome, score, place, mate, night,
+                     helmet, sunglasses, mask)  # fmt: skip
+        if total:
+            correct = int(((outcome == CORRECT) & (subject == RESIDENT)).sum())
+            sim.view.detection["jaywalk"] = correct / total
+
+    def _probes(
+        self,
+        sim: Simulation,
+        rng: np.random.Generator,
+        at_cameras: np.ndarray,
+        at_place: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Today's captured probes: (subject kind, true actor, place, lookalike cell, mate)."""
+        p = self.params
+        c = sim.population.citizens
+        n_cam = len(at_cameras)
+        # Residents: which jaywalks at cameras are captured (count, then which: O(captured)).
+        k = int(rng.binomial(n_cam, p.capture)) if n_cam else 0
+        pick = np.sort(rng.choice(n_cam, size=k, replace=False)) if k else np.empty(0, np.int64)
+        res = at_cameras[pick]
+        res_place = at_place[pick]
+        res_look = fr.lookalike_cell(c.male[res], self._age[res])
+        res_mate = np.where(c.in_id_photo_db[res] | c.in_driver_db[res], res, -1)
+
+        # Non-residents: Poisson thinning of their share of the camera jaywalks.
+        s = p.non_resident_share
+        k_nr = int(rng.poisson(n_cam * s / (1.0 - s) * p.capture)) if n_cam else 0
+        nr_place = at_place[rng.integers(0, n_cam, k_nr)] if k_nr else np.empty(0, np.int64)
+        nr_like = at_cameras[rng.integers(0, n_cam, k_nr)] if k_nr else np.empty(0, np.int64)
+        nr_look = fr.lookalike_cell(c.male[nr_like], self._age[nr_like])
+
+        # Printed faces on buses and billboards.
+        n_cams = len(self._cameras)
+        lam = p.non_person_faces_per_camera_day * n_cams
+        k_np = int(rng.poisson(lam)) if lam > 0 else 0
+        np_place = self._cameras[rng.integers(0, n_cams, k_np)] if k_np else np.empty(0, np.int64)
+        np_mate = np.full(k_np, -1, np.int64)
+        np_look = np.zeros(k_np, np.int64)
+        if k_np:
+            enrolled = rng.random(k_np) < p.printed_face_in_gallery_share
+            enrolled &= len(self._adverts) > 0
+            if len(self._adverts):
+                face = self._adverts[rng.integers(0, len(self._adverts), k_np)]
+                np_mate = np.where(enrolled, face, -1)
+                np_look = np.where(
+                    enrolled, fr.lookalike_cell(c.male[face], self._age[face]), 0
+                ).astype(np.int64)
+            mix = self._printed_mix
+            if mix.sum() > 0:
+                drawn = rng.choice(fr.N_LOOKALIKE, size=k_np, p=mix / mix.sum())
+                np_look = np.where(enrolled, np_look, drawn)
+
+        subject = np.concatenate(
+            [np.full(k, RESIDENT), np.full(k_nr, NON_RESIDENT), np.full(k_np, NON_PERSON)]
+        ).astype(np.uint8)
+        true_actor = np.concatenate([res, np.full(k_nr + k_np, NO_ENTITY, np.int64)])
+        place = np.concatenate([res_place, nr_place, np_place]).astype(np.int64)
+        look = np.concatenate([res_look, nr_look, np_look]).astype(np.int64)
+        mate = np.concatenate([res_mate, np.full(k_nr, -1, np.int64), np_mate])
+        return subject, true_actor, place, look, mate
+
+    def _add(self, key: str, value: int) -> None:
+        self.totals[key] = self.totals.get(key, 0) + value
+
+    def _conditions(
+        self, rng: np.random.Generator, sim: Simulation, day: int, subject: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        p = self.params
+        n = len(subject)
+        person = subject != NON_PERSON
+        u = rng.random((4, n))
+        night = u[0] < p.night_share
+        helmet = person & (u[1] < p.helmet_share)
+        sunglasses = person & ~night & (u[2] < p.sunglasses_share)
+        mask_p = p.mask_share_winter if sim.date(day).month in p.winter_months else p.mask_share
+        mask = person & (u[3] < mask_p)
+        return night, helmet, sunglasses, mask
+
+    def _record(
+        self,
+        sim: Simulation,
+        day: int,
+        subject: np.ndarray,
+        true_actor: np.ndarray,
+        named: np.ndarray,
+        outcome: np.ndarray,
+        score: np.ndarray,
+        place: np.ndarray,
+        mate: np.ndarray,
+        night: np.ndarray,
+        helmet: np.ndarray,
+        sunglasses: np.ndarray,
+        mask: np.ndarray,
+    ) -> None:
+        n = len(subject)
+        district = self._place_code[place]
+        hit = np.flatnonzero(named >= 0)
+        event_id = np.full(n, -1, np.int64)
+        if len(hit):
+            wrong = outcome[hit] == FALSE_MATCH
+            batch = sim.events.record(
+                day,
+                source=self.name,
+                kind=KIND,
+                true_actor=true_actor[hit],
+                attributed_to=named[hit],
+                entity_type="person",
+                match_score=score[hit].astype(np.float32),
+                district_code=district[hit],
+                place_id=place[hit],
+                error=pa.DictionaryArray.from_arrays(
+                    pa.array(np.zeros(len(hit), np.int8), mask=~wrong),
+                    _ERROR_LABELS,
+                ),
+            )
+            event_id[hit] = batch.event_id
+            people = named[hit]
+            shown = self.display[place[hit]]
+            sim.decisions.sanction(
+                day, people[shown], system=SYSTEM, domain="roadside_screen",
+                kind="public_display", rule_id=RULE, event_id=batch.event_id[shown],
+                wrongful=wrong[shown],
+            )  # fmt: skip
+            if self.params.sms_notice:
+                sim.decisions.sanction(
+                    day, people, system=SYSTEM, domain="sms", kind="notice", rule_id=RULE,
+                    event_id=batch.event_id, wrongful=wrong,
+                )  # fmt: skip
+            sim.view.caught("jaywalk", people)
+            sim.view.visible_sanctions_today = np.concatenate(
+                [sim.view.visible_sanctions_today, people[shown].astype(np.int64)]
+            )
+        sim.decisions.rows(
+            "identifications",
+            {
+                "event_id": pa.array(event_id, mask=event_id < 0),
+                "day": np.full(n, day, np.int32),
+                "place_id": place.astype(np.int32),
+                "district_code": district,
+                "probe_subject": pa.DictionaryArray.from_arrays(
+                    pa.array(subject.astype(np.int8)), _SUBJECT_LABELS
+                ),
+                "subject_in_gallery": mate >= 0,
+                "night": night,
+                "helmet": helmet,
+                "sunglasses": sunglasses,
+                "mask": mask,
+                "outcome": pa.DictionaryArray.from_arrays(
+                    pa.array(outcome.astype(np.int8)), _OUTCOME_LABELS
+                ),
+                "match_score": pa.array(score, mask=np.isnan(score)),
+                "gallery_size": np.full(n, self.gallery.size, np.int64),
+            },
+        )
+
+    def finish(self, sim: Simulation) -> None:
+        pass

@@ -1,0 +1,286 @@
+"""The camera network over the streets source: probes, identifications, records, sanctions.
+
+Runs a small scenario (streets + records + cameras + a spy behaviour) into a real run
+database and checks that the rows are consistent with each other and with the true acts.
+Counts are compared with their expectation within 5 standard errors of the binomial or
+Poisson count (probability of a false failure below 1e-6); the error rates themselves are
+tested against their closed forms in tests/test_face_recognition.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import BaseModel, ConfigDict
+from tests.conftest import small_scenario
+
+from sclab.engine import Simulation, register
+from sclab.population import generate_population
+from sclab.rng import Streams
+from sclab.scenario import load_scenario
+from sclab.store.database import RunDatabase
+from sclab.world.streets import streets_of
+
+SE = 5.0  # tolerance in standard errors (see module docstring)
+
+
+def cameras_module() -> Any:
+    """The cameras module, imported (and so registered) only when a test runs.
+
+    Until ``sclab.sensors`` imports it, importing it at collection time would add the
+    component to the registry before tests/test_engine.py compares docs/components.md
+    with the registry.
+    """
+    import sclab.sensors.cameras
+
+    return sclab.sensors.cameras
+
+
+class SpyParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@register("behaviour", "test-cameras-spy", SpyParams)
+class Spy:
+    """Test behaviour: records what the cameras told the behaviour interface, and the truth."""
+
+    def __init__(self, name: str, params: SpyParams) -> None:
+        self.name = name
+
+    def setup(self, sim: Simulation) -> None:
+        self.caught: dict[int, np.ndarray] = {}
+        self.visible: dict[int, np.ndarray] = {}
+        self.detection: dict[int, float | None] = {}
+        self.jaywalks: dict[int, set[tuple[int, int]]] = {}
+        self.daily_total: dict[int, int] = {}
+        self.at_cameras = 0
+
+    def step(self, sim: Simulation, day: int) -> None:
+        self.caught[day] = np.sort(sim.view.caught_today("jaywalk"))
+        self.visible[day] = np.sort(sim.view.visible_sanctions_today)
+        self.detection[day] = sim.view.detection.get("jaywalk")
+        sim.view.detection.pop("jaywalk", None)
+        pairs: set[tuple[int, int]] = set()
+        self.daily_total[day] = 0
+        for acts in sim.acts.of_kind("jaywalk"):
+            cam = acts.extra["camera"]
+            self.daily_total[day] += len(acts)
+            self.at_cameras += int(cam.sum())
+            where = acts.extra["place_id"][cam].tolist()
+            pairs |= set(zip(acts.actor[cam].tolist(), where, strict=True))
+        self.jaywalks[day] = pairs
+
+    def finish(self, sim: Simulation) -> None:
+        pass
+
+
+CAMERA_PARAMS: dict[str, Any] = {
+    "capture": 0.5,
+    "non_resident_share": 0.2,
+    "non_person_faces_per_camera_day": 1.0,
+    "printed_face_in_gallery_share": 0.5,
+    "advert_faces": 5,
+    "night_share": 0.3,
+    "sunglasses_share": 0.2,
+    "matcher": {"fmr": 1e-5},  # FPIR about 0.2-0.5 on this small gallery: errors are common
+}
+
+
+def build(write_scenario, tmp_path: Path, *, seed: int = 7, days: int = 15, cam=None, **extra):
+    cameras_module()
+    doc = small_scenario(
+        seed=seed,
+        days=days,
+        population={"size": 20_000},
+        sources=[{"use": "streets", "params": {"camera_share": 0.5}}],
+        sensors=[{"use": "records"}, {"use": "cameras", "params": cam or CAMERA_PARAMS}],
+        behaviour=[{"use": "test-cameras-spy"}],
+        **extra,
+    )
+    scenario = load_scenario(str(write_scenario(doc)))
+    streams = Streams(scenario.seed)
+    db = RunDatabase(tmp_path / f"run-{seed}-{days}-{len(list(tmp_path.iterdir()))}.duckdb")
+    sim = Simulation.build(
+        scenario,
+        streams,
+        generate_population(scenario, streams),
+        sink=lambda b: db.append("events", b.columns(), buffered=True),
+        decision_sink=lambda table, cols: db.append(table, cols, buffered=True),
+    )
+    sim.run()
+    db.flush()
+    return sim, db
+
+
+def component(sim: Simulation, cls: type) -> Any:
+    return next(c for _, c in sim.components if isinstance(c, cls))
+
+
+def q(db: RunDatabase, sql: str) -> list[tuple]:
+    return db.con.execute(sql).fetchall()
+
+
+def test_whole_run_writes_consistent_rows(write_scenario, tmp_path: Path) -> None:
+    sim, db = build(write_scenario, tmp_path)
+    cameras = cameras_module()
+    cam, spy = component(sim, cameras.Cameras), component(sim, Spy)
+    c = sim.population.citizens
+    p = CAMERA_PARAMS
+
+    # The gallery is exactly the people in the ID-photo or driver database.
+    enrolled = c.in_id_photo_db | c.in_driver_db
+    assert np.array_equal(np.sort(cam.gallery.members), np.flatnonzero(enrolled))
+
+    # One identifications row per captured probe.
+    (n_ident,) = q(db, "SELECT count(*) FROM identifications")[0]
+    assert n_ident == cam.totals["captured"] > 1000
+    counts = dict(((s, o), k) for s, o, k in q(db, "SELECT probe_subject, outcome, count(*) "
+                                               "FROM identifications GROUP BY ALL"))  # fmt: skip
+    for (s, o), k in counts.items():
+        assert cam.totals[f"{s}/{o}"] == k
+    n_sub = {s: sum(k for (s2, _), k in counts.items() if s2 == s) for s in cameras.SUBJECTS}
+
+    # Probe counts: residents ~ Binomial(camera jaywalks, capture); non-residents and
+    # printed faces ~ Poisson.
+    n_cam = spy.at_cameras
+    assert abs(n_sub["resident"] - p["capture"] * n_cam) <= SE * np.sqrt(n_cam * 0.25)
+    share = p["non_resident_share"]
+    lam = n_cam * share / (1 - share) * p["capture"]
+    assert abs(n_sub["non_resident"] - lam) <= SE * np.sqrt(lam)
+    lam = p["non_person_faces_per_camera_day"] * len(cam._cameras) * sim.scenario.days
+    assert abs(n_sub["non_person"] - lam) <= SE * np.sqrt(lam) + 1
+
+    # Outcome rules: only enrolled residents can be correctly identified.
+    assert q(db, "SELECT count(*) FROM identifications WHERE outcome = 'correct' AND "
+                 "(probe_subject <> 'resident' OR NOT subject_in_gallery)")[0][0] == 0  # fmt: skip
+    for subject in ("non_resident", "non_person"):
+        assert counts.get((subject, "false_match"), 0) > 0  # the scenario makes errors likely
+    assert counts[("resident", "false_match")] > 0 and counts[("resident", "correct")] > 0
+    assert q(db, "SELECT count(*) FROM identifications WHERE subject_in_gallery AND "
+                 "probe_subject = 'non_resident'")[0][0] == 0  # fmt: skip
+
+    # Misses have no event and no score; every other identification has exactly one event.
+    sql = (
+        "SELECT count(*) FROM identifications WHERE (outcome = 'miss') <> (event_id IS NULL) "
+        "OR (outcome = 'miss') <> (match_score IS NULL)"
+    )
+    assert q(db, sql)[0][0] == 0
+    (n_events,) = q(db, "SELECT count(*) FROM events WHERE kind = 'jaywalk_identified'")[0]
+    assert n_events == n_ident - sum(k for (_, o), k in counts.items() if o == "miss")
+    bad = q(db, """
+        SELECT count(*) FROM identifications i JOIN events e USING (event_id)
+        WHERE e.day <> i.day OR e.place_id <> i.place_id OR e.district_code <> i.district_code
+           OR (i.outcome = 'correct') <> (e.true_actor IS NOT NULL AND
+                                          e.true_actor = e.attributed_to)
+           OR (e.error IS NOT NULL) <> (i.outcome = 'false_match')
+           OR (e.true_actor IS NULL) <> (i.probe_subject <> 'resident')
+           OR abs(e.match_score - i.match_score) > 1e-6 OR i.match_score < 0.8
+    """)[0][0]  # fmt: skip
+    assert bad == 0
+    joined = q(db, "SELECT count(*) FROM identifications i JOIN events e USING (event_id)")
+    assert joined[0][0] == n_events
+
+    # Sanctions: two per identification event, on the named person, wrongful exactly when
+    # the named person is not the true pedestrian.
+    rows = q(db, """
+        SELECT s.kind, s.domain, s.system, s.rule_id, count(*),
+               count(*) FILTER (WHERE e.event_id IS NULL OR s.entity_id <> e.attributed_to),
+               count(*) FILTER (WHERE s.wrongful <> (e.true_actor IS NULL OR
+                                                      e.attributed_to <> e.true_actor)),
+               count(*) FILTER (WHERE s.wrongful)
+        FROM sanctions s LEFT JOIN events e USING (event_id) GROUP BY ALL ORDER BY 1
+    """)  # fmt: skip
+    assert [r[:4] for r in rows] == [
+        ("notice", "sms", "camera_network", "display-on-identification"),
+        ("public_display", "roadside_screen", "camera_network", "display-on-identification"),
+    ]
+    for r in rows:
+        assert r[4] == n_events and r[5] == 0 and r[6] == 0 and 0 < r[7] < n_events
+
+    # Named people are enrolled; true actors really jaywalked there that day.
+    named = np.array([r[0] for r in q(db, "SELECT attributed_to FROM events")])
+    assert enrolled[named].all()
+    truth = q(db, "SELECT day, true_actor, place_id FROM events WHERE true_actor IS NOT NULL")
+    assert all((who, place) in spy.jaywalks[day] for day, who, place in truth)
+    places = q(db, "SELECT DISTINCT place_id, district_code FROM identifications")
+    streets = streets_of(sim)
+    codes = [d.code for d in sim.scenario.geography.districts]
+    for place, code in places:
+        assert streets.intersections.has_camera[place]
+        assert codes[streets.intersections.district[place]] == code
+    # Printed faces of enrolled people name one of the advert faces (wrongfully).
+    adverts = q(db, "SELECT DISTINCT e.attributed_to FROM identifications i JOIN events e "
+                    "USING (event_id) WHERE i.probe_subject = 'non_person' AND "
+                    "i.subject_in_gallery AND e.attributed_to IN "
+                    f"({','.join(map(str, cam._adverts))})")  # fmt: skip
+    assert len(adverts) > 0
+
+    # What behaviour saw: caught = named people, visible = displayed people, detection =
+    # correctly identified residents / all of the day's jaywalks.
+    per_day = q(db, "SELECT day, list(attributed_to ORDER BY attributed_to) FROM events "
+                    "GROUP BY day")  # fmt: skip
+    for day, people in per_day:
+        assert spy.caught[day].tolist() == people
+        assert spy.visible[day].tolist() == people  # every camera has a screen
+    sql = (
+        "SELECT day, count(*) FILTER (WHERE outcome = 'correct' AND probe_subject = 'resident') "
+        "FROM identifications GROUP BY day"
+    )
+    correct = dict(q(db, sql))
+    for day, det in spy.detection.items():
+        assert det == pytest.approx(correct.get(day, 0) / spy.daily_total[day])
+
+    # Capture conditions.
+    night, sun = q(db, "SELECT avg(night::INT), count(*) FILTER (WHERE night AND sunglasses) "
+                       "FROM identifications")[0]  # fmt: skip
+    assert abs(night - 0.3) <= SE * np.sqrt(0.3 * 0.7 / n_ident)
+    assert sun == 0
+    assert q(db, "SELECT count(*) FROM identifications WHERE probe_subject = 'non_person' "
+                 "AND (helmet OR mask OR sunglasses)")[0][0] == 0  # fmt: skip
+    assert q(db, "SELECT DISTINCT gallery_size FROM identifications")[0][0] == int(enrolled.sum())
+    db.close()
+
+
+def _digest(db: RunDatabase) -> tuple[list, list, list]:
+    return (
+        q(db, "SELECT * FROM identifications ORDER BY day, event_id, place_id, match_score"),
+        q(db, "SELECT * FROM events ORDER BY event_id"),
+        q(db, "SELECT * FROM sanctions ORDER BY sanction_id"),
+    )
+
+
+def test_determinism(write_scenario, tmp_path: Path) -> None:
+    _, a = build(write_scenario, tmp_path, days=4)
+    _, b = build(write_scenario, tmp_path, days=4)
+    _, c = build(write_scenario, tmp_path, days=4, seed=8)
+    da, db_, dc = _digest(a), _digest(b), _digest(c)
+    assert len(da[0]) > 100
+    assert da == db_
+    assert da[0] != dc[0]
+    for d in (a, b, c):
+        d.close()
+
+
+@pytest.mark.parametrize(("start", "expected"), [("2020-01-06", 0.5), ("2019-07-08", 0.0)])
+def test_masks_follow_the_season(write_scenario, tmp_path: Path, start: str, expected) -> None:
+    cam = dict(CAMERA_PARAMS, mask_share=0.0, mask_share_winter=0.5)
+    _, db = build(write_scenario, tmp_path, days=3, cam=cam, start_date=start)
+    n, share = q(db, "SELECT count(*), avg(mask::INT) FROM identifications "
+                     "WHERE probe_subject <> 'non_person'")[0]  # fmt: skip
+    assert n > 500
+    assert abs(share - expected) <= SE * np.sqrt(0.25 / n)
+    db.close()
+
+
+def test_setup_errors(write_scenario, tmp_path: Path) -> None:
+    cam = dict(CAMERA_PARAMS, matcher={"ethnic_fmr": {"martian": 2.0}})
+    with pytest.raises(ValueError, match="martian"):
+        build(write_scenario, tmp_path, days=1, cam=cam)
+    cameras_module()
+    doc = small_scenario(sensors=[{"use": "cameras"}])
+    scenario = load_scenario(str(write_scenario(doc)))
+    with pytest.raises(LookupError, match="streets"):
+        Simulation.build(scenario, Streams(1), generate_population(scenario, Streams(1)))
