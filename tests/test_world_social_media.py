@@ -246,3 +246,33 @@ def test_bad_params_are_rejected(bad: dict[str, Any]) -> None:
 
     with pytest.raises(ValidationError):
         SocialMediaParams.model_validate(bad)
+
+
+def test_reading_mid_run_draws_what_is_pending_and_keeps_the_rates(tmp_path) -> None:
+    # Posts are drawn when read; reading every 10 days splits the draws, same law.
+    days = 30
+    sim = build(tmp_path, {}, days=days, size=20_000)
+    set_propensity(sim, "post_critical")  # a multiplier that stays 1...
+    rates = []
+    for day in range(days):
+        if day == 15:
+            propensity_array = sim.state["propensity/post_critical"]
+            propensity_array[:] = 0.5  # ...then halves critical posting
+        sim.step()
+        if day % 10 == 9:
+            rates.append(critical_post_rate(sim))
+    act = activity(sim)
+    users = sim.population.citizens.social_media.sum()
+    per_day = act.sum() * SHARES["critical"] / users
+    # Cumulative rates per user-day at days 10, 20, 30 (the halving from day 15 on).
+    for when, rate in zip((10, 20, 30), rates, strict=True):
+        halved_days = max(0, when - 15)
+        expected = per_day * (when - halved_days / 2) / when
+        n_expected = expected * users * when
+        assert rate == pytest.approx(expected, rel=Z / np.sqrt(n_expected)), when
+    # The totals drawn in three reads add up to the counts, with interactions for all.
+    posts = sum(counts(sim, k) for k in STANCES.values())
+    trials = posts * online_degree(sim)
+    got = counts(sim, INTERACTIONS)
+    expected = trials.sum() * P_INTERACT
+    assert abs(got.sum() - expected) < Z * np.sqrt(expected)

@@ -27,7 +27,14 @@ from sclab.population.citizens import OCCUPATIONS
 from sclab.rng import Streams
 from sclab.scenario import load_scenario
 from sclab.world.base import set_propensity
-from sclab.world.streets import Streets, cumulative_weights, land, streets_of
+from sclab.world.streets import (
+    Streets,
+    alias_tables,
+    cumulative_weights,
+    land,
+    land_alias,
+    streets_of,
+)
 
 N_PEOPLE = 40_000
 DAYS = 30
@@ -292,3 +299,70 @@ def test_component_is_registered_as_a_source() -> None:
     assert "streets" in REGISTRY.available("sources")
     assert REGISTRY.entry("sources", "streets").factory is Streets
     assert sclab.world.streets.JAYWALK == "jaywalk"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 6), min_size=1, max_size=6),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_alias_landing_stays_in_block_and_follows_weights(sizes: list[int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    first = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    weight = rng.lognormal(0, 2, int(first[-1])).astype(np.float32)
+    keep, alias = alias_tables(first, weight)
+    inhabited = np.flatnonzero(np.diff(first) > 0)
+    if len(inhabited) == 0:
+        return
+    district = rng.choice(inhabited, 20_000)
+    u = np.concatenate([rng.random(19_998), [0.0, np.nextafter(1.0, 0.0)]])
+    place = land_alias(first, keep, alias, district, u)
+    assert place.dtype == np.int32
+    assert np.all(place >= first[district]) and np.all(place < first[district + 1])
+    # Exact probabilities of the tables: slot share keep/k plus what aliases send.
+    for d in inhabited:
+        lo, hi = int(first[d]), int(first[d + 1])
+        k = hi - lo
+        prob = keep[lo:hi] / k
+        np.add.at(prob, alias[lo:hi] - lo, (1.0 - keep[lo:hi]) / k)
+        w = weight[lo:hi].astype(np.float64)
+        assert np.allclose(prob, w / w.sum(), atol=1e-9)
+        n_d = int((district == d).sum())
+        got = np.bincount(place[district == d] - lo, minlength=k)
+        # Multinomial counts: each within 5 binomial standard errors.
+        sd = np.sqrt(n_d * prob * (1 - prob))
+        assert np.all(np.abs(got - n_d * prob) <= 5 * sd + 1)
+
+
+def test_propensity_changing_mid_run_moves_jaywalks_and_lawful_crossings(tmp_path: Path) -> None:
+    n, days, switch = 20_000, 20, 10
+    sim = build(tmp_path, n=n, days=days)
+    mult = set_propensity(sim, "jaywalk")  # all 1: the tracker starts from the base flow
+    st_ = streets_of(sim)
+    even_jaywalks_after = 0
+    for day in range(days):
+        if day == switch:
+            mult[::2] = 0.0  # even ids stop jaywalking: all their crossings become lawful
+        sim.step()
+        if day >= switch:
+            acts = collector(sim).batches[-1]  # today's jaywalks
+            even_jaywalks_after += int((acts["actor"] % 2 == 0).sum())
+    crossings = sim.aggregates.counts[("person", "crossing")].astype(np.int64)
+    assert crossings.sum() == st_.jaywalks_total.sum() + st_.lawful_total.sum()
+    assert even_jaywalks_after == 0
+    # Expected lawful crossings per person: cross·(1 - s) before the switch, then cross for
+    # even ids and cross·(1 - s) for odd ones.
+    cls = st_._class_of
+    cross = st_.crossing_rate[cls]
+    share = st_.jaywalk_prob[cls]
+    even = np.arange(n) % 2 == 0
+    lawful_exp = cross * (1 - share) * switch + np.where(even, cross, cross * (1 - share)) * (
+        days - switch
+    )
+    jay = np.bincount(collector(sim).joined()["actor"], minlength=n)
+    lawful = crossings - jay
+    for label, m in (("even", even), ("odd", ~even)):
+        e = lawful_exp[m].sum()
+        _within(lawful[m].sum(), e, np.sqrt(e), f"lawful crossings, {label} ids")
+    e = lawful_exp.sum()
+    _within(st_.lawful_total.sum(), e, np.sqrt(e), "lawful crossings at intersections")

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from sclab.engine.decisions import constant_labels
+
 # Outcomes of a resource moment, decided by the policy stage (default: allowed).
 ALLOWED, BLOCKED, PRICED_UP, FAVOURED = 0, 1, 2, 3
 OUTCOMES = ("allowed", "blocked", "priced_up", "favoured")
@@ -101,8 +103,8 @@ class Moments:
         return {
             "moment_id": np.arange(first_id, first_id + n, dtype=np.int64),
             "day": np.full(n, self.day, np.int32),
-            "kind": pa.array([self.kind] * n).dictionary_encode(),
-            "entity_type": pa.array([self.entity_type] * n).dictionary_encode(),
+            "kind": constant_labels(self.kind, n),
+            "entity_type": constant_labels(self.entity_type, n),
             "actor": self.actor,
             "outcome": pa.DictionaryArray.from_arrays(
                 pa.array(self.outcome.astype(np.int32)), pa.array(list(OUTCOMES))
@@ -164,14 +166,86 @@ class MomentLog:
 class Aggregates:
     """Per-entity counters and amounts for high-volume act kinds.
 
+    Two ways in: :meth:`add` (one entry per act, today) and :meth:`add_counts` (per-entity
+    totals). A source whose stream only ever ends up as totals may also :meth:`defer` it:
+    it accrues the stream's exposure cheaply each day and draws the totals in a ``settle``
+    callback, which runs when ``counts[key]`` or ``amounts[key]`` of one of its kinds is
+    read, or at :meth:`rows`. Readers therefore always see every act up to now; a read
+    mid-run splits the pending draw in two (same law, another realisation).
+
     Args:
         sizes: Entities per type, e.g. ``{"person": n}``.
+
+    Attributes:
+        counts: ``(entity_type, kind)`` -> uint32 count per entity (settled on read).
+        amounts: ``(entity_type, kind)`` -> float64 summed amount per entity, for kinds
+            with amounts (settled on read).
     """
+
+    class Settled:
+        """A dict of per-entity arrays (wrapped) that settles deferred totals on read.
+
+        Reading a value (``[key]``, ``get``, ``items``, ``values``) first settles that
+        key's deferred totals; membership, iteration and length never settle (keys of
+        deferred kinds exist from the moment they are deferred).
+        """
+
+        def __init__(self, data: dict[tuple[str, str], np.ndarray], settle: Callable) -> None:
+            self._data = data
+            self._settle = settle
+
+        def __getitem__(self, key: tuple[str, str]) -> np.ndarray:
+            self._settle(key)
+            return self._data[key]
+
+        def __setitem__(self, key: tuple[str, str], value: np.ndarray) -> None:
+            self._data[key] = value
+
+        def get(self, key: tuple[str, str], default: Any = None) -> Any:
+            return self[key] if key in self._data else default
+
+        def __contains__(self, key: object) -> bool:
+            return key in self._data
+
+        def __iter__(self) -> Iterator[tuple[str, str]]:
+            return iter(self._data)
+
+        def __len__(self) -> int:
+            return len(self._data)
+
+        def keys(self) -> Any:
+            return self._data.keys()
+
+        def items(self) -> Iterator[tuple[tuple[str, str], np.ndarray]]:
+            for key in list(self._data):
+                yield key, self[key]
+
+        def values(self) -> Iterator[np.ndarray]:
+            for _, value in self.items():
+                yield value
 
     def __init__(self, sizes: dict[str, int]) -> None:
         self.sizes = sizes
-        self.counts: dict[tuple[str, str], np.ndarray] = {}
-        self.amounts: dict[tuple[str, str], np.ndarray] = {}
+        self._counts: dict[tuple[str, str], np.ndarray] = {}
+        self._amounts: dict[tuple[str, str], np.ndarray] = {}
+        self._deferred: dict[tuple[str, str], Callable[[], None]] = {}
+        self._settling = False
+        self.counts = Aggregates.Settled(self._counts, self.settle)
+        self.amounts = Aggregates.Settled(self._amounts, self.settle)
+
+    def _arrays(
+        self, kind: str, entity_type: str, with_amount: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The counter (and amount) arrays of a kind, created on first use."""
+        key = (entity_type, kind)
+        n = self.sizes[entity_type]
+        counts = self._counts.get(key)
+        if counts is None:
+            counts = self._counts[key] = np.zeros(n, np.uint32)
+        amounts = self._amounts.get(key)
+        if with_amount and amounts is None:
+            amounts = self._amounts[key] = np.zeros(n, np.float64)
+        return counts, amounts
 
     def add(
         self,
@@ -180,42 +254,88 @@ class Aggregates:
         amount: np.ndarray | None = None,
         entity_type: str = "person",
     ) -> None:
-        """Count one act per entry of ``who`` (repeats count repeatedly).
+        """Count one act per entry of ``who`` (repeats count repeatedly), with its amount.
 
-        Cost O(k log k) for k entries: only the people concerned are touched, never the
-        whole population.
+        Cost O(k) for k entries (an unbuffered scatter-add): only the entities concerned
+        are touched, never the whole population.
         """
-        n = self.sizes[entity_type]
-        key = (entity_type, kind)
-        if key not in self.counts:
-            self.counts[key] = np.zeros(n, np.uint32)
-        who = np.asarray(who, dtype=np.int64)
+        counts, amounts = self._arrays(kind, entity_type, amount is not None)
+        who = np.asarray(who, dtype=np.intp)
         if len(who) == 0:
-            if amount is not None and key not in self.amounts:
-                self.amounts[key] = np.zeros(n, np.float64)
             return
-        order = np.argsort(who, kind="stable")
-        sorted_who = who[order]
-        starts = np.flatnonzero(np.r_[True, sorted_who[1:] != sorted_who[:-1]])
-        people = sorted_who[starts]
-        self.counts[key][people] += np.diff(np.r_[starts, len(who)]).astype(np.uint32)
-        if amount is not None:
-            if key not in self.amounts:
-                self.amounts[key] = np.zeros(n, np.float64)
-            sums = np.add.reduceat(np.asarray(amount, dtype=np.float64)[order], starts)
-            self.amounts[key][people] += sums
+        np.add.at(counts, who, np.uint32(1))
+        if amounts is not None:
+            np.add.at(amounts, who, np.asarray(amount, dtype=np.float64))
+
+    def add_counts(
+        self,
+        kind: str,
+        counts: np.ndarray,
+        amount: np.ndarray | None = None,
+        people: np.ndarray | None = None,
+        entity_type: str = "person",
+    ) -> None:
+        """Add per-entity totals: ``counts[i]`` acts (and ``amount[i]``) of entity ``people[i]``.
+
+        ``people`` must be distinct; None means entity i for every i (whole arrays). Cost
+        O(len(counts)).
+        """
+        total, amounts = self._arrays(kind, entity_type, amount is not None)
+        where = slice(None) if people is None else np.asarray(people)
+        total[where] += np.asarray(counts).astype(np.uint32)
+        if amounts is not None:
+            amounts[where] += np.asarray(amount, dtype=np.float64)
+
+    def defer(
+        self,
+        kinds: list[str] | tuple[str, ...],
+        settle: Callable[[], None],
+        entity_type: str = "person",
+        amounts: bool = False,
+    ) -> None:
+        """Register ``kinds`` as deferred: ``settle()`` adds their pending totals when read.
+
+        Their arrays exist from now on (empty runs still have their rows' keys);
+        ``settle`` must add through :meth:`add` or :meth:`add_counts` and be cheap when
+        nothing is pending. One callback may serve several kinds (it settles them all).
+        """
+        for kind in kinds:
+            self._arrays(kind, entity_type, amounts)
+            self._deferred[(entity_type, kind)] = settle
+
+    def settle(self, key: tuple[str, str] | None = None) -> None:
+        """Draw the pending totals of ``key`` (all deferred kinds if None)."""
+        if self._settling:
+            return
+        if key is None:
+            settlers = list(dict.fromkeys(self._deferred.values()))
+        else:
+            settler = self._deferred.get(key)
+            settlers = [] if settler is None else [settler]
+        self._settling = True
+        try:
+            for settle in settlers:
+                settle()
+        finally:
+            self._settling = False
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Non-zero aggregates as column batches for the ``aggregates`` table."""
         import pyarrow as pa
 
-        for (entity_type, kind), counts in self.counts.items():
+        self.settle()
+
+        def constant(value: str, n: int) -> pa.DictionaryArray:
+            # One dictionary entry and n zero indices: no Python list of n strings.
+            return pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), pa.array([value]))
+
+        for (entity_type, kind), counts in self._counts.items():
             who = np.flatnonzero(counts)
-            amounts = self.amounts.get((entity_type, kind))
+            amounts = self._amounts.get((entity_type, kind))
             yield {
                 "entity_id": who.astype(np.int64),
-                "entity_type": pa.array([entity_type] * len(who)).dictionary_encode(),
-                "kind": pa.array([kind] * len(who)).dictionary_encode(),
+                "entity_type": constant(entity_type, len(who)),
+                "kind": constant(kind, len(who)),
                 "count": counts[who].astype(np.int64),
                 "amount": amounts[who] if amounts is not None else pa.nulls(len(who)),
             }

@@ -24,14 +24,14 @@ Sink = Callable[[str, dict[str, Any]], None]
 
 
 @functools.lru_cache(maxsize=4096)
-def _dictionary(value: str) -> pa.Array:
+def _one_label(value: str) -> pa.Array:
     # Building a one-word Arrow dictionary costs far more than the rows it labels; a run
     # uses a few hundred distinct labels, so they are made once.
     return pa.array([value])
 
 
-def _labels(value: str, n: int) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), _dictionary(value))
+def constant_labels(value: str, n: int) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), _one_label(value))
 
 
 class DecisionLog:
@@ -79,12 +79,12 @@ class DecisionLog:
                 {
                     "sanction_id": ids,
                     "entity_id": entity_id,
-                    "entity_type": _labels(entity_type, n),
-                    "system": _labels(system, n),
+                    "entity_type": constant_labels(entity_type, n),
+                    "system": constant_labels(system, n),
                     "day": np.full(n, day, np.int32),
-                    "domain": _labels(domain, n),
-                    "kind": _labels(kind, n),
-                    "rule_id": _labels(rule_id, n),
+                    "domain": constant_labels(domain, n),
+                    "kind": constant_labels(kind, n),
+                    "rule_id": constant_labels(rule_id, n),
                     "event_id": event,
                     "wrongful": np.asarray(wrongful, dtype=bool),
                 },

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from sclab.engine.decisions import constant_labels
+
 NO_ENTITY = -1
 """Stored for ``true_actor``/``attributed_to`` when there is no one (NULL in the database)."""
 
@@ -49,9 +51,9 @@ class EventBatch:
             "event_id": self.event_id,
             "day": np.full(n, self.day, np.int32),
             "recorded_day": self.extra.get("recorded_day", np.full(n, self.day, np.int32)),
-            "source": pa.array([self.source] * n).dictionary_encode(),
-            "kind": pa.array([self.kind] * n).dictionary_encode(),
-            "entity_type": pa.array([self.entity_type] * n).dictionary_encode(),
+            "source": constant_labels(self.source, n),
+            "kind": constant_labels(self.kind, n),
+            "entity_type": constant_labels(self.entity_type, n),
             "true_actor": nullable(self.true_actor),
             "attributed_to": nullable(self.attributed_to),
         }

@@ -35,7 +35,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from sclab.engine.acts import ALLOWED, BLOCKED, FAVOURED, PRICED_UP, Moments
-from sclab.engine.decisions import _labels
+from sclab.engine.decisions import constant_labels
 from sclab.engine.events import NO_ENTITY, EventBatch
 from sclab.engine.registry import register
 from sclab.policy.loader import load_policy
@@ -1025,7 +1025,7 @@ class PolicyEngine:
 
 
 def _const(value: str, n: int) -> pa.DictionaryArray:
-    return _labels(value, n)
+    return constant_labels(value, n)
 
 
 def _nullable(values: np.ndarray | None, n: int) -> pa.Array:

@@ -32,9 +32,9 @@ about 0.0042 per enterprise-year on average. With the default sector and size mi
 carry Assumptions only.
 
 COST MODEL: companies are grouped once in setup into rate classes (sector × size, at most
-a few dozen). A day costs, per kind and class, one binomial count and O(k) draws for its k
-events (O(max_propensity · k) with a company multiplier present). Nothing is drawn per
-company per day.
+a few dozen; :class:`sclab.world.sampling.RateClasses`). A day costs, per kind and class,
+O(k) draws for its k events (O(max_propensity · k) with a company multiplier present).
+Nothing is drawn per company per day.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sclab.engine.registry import register
 from sclab.population.companies import SIZES
 from sclab.world.base import DAYS_PER_YEAR, SourceParams
-from sclab.world.state_data import draw_with_multiplier
+from sclab.world.sampling import RateClasses, lognormal_amounts
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -246,13 +246,9 @@ class CompanyConduct:
         n_sizes = len(SIZES)
         # Rate class = sector × size; companies sorted by class so each class is a slice.
         cls = companies.sector.astype(np.int64) * n_sizes + companies.size.astype(np.int64)
-        self.order = np.argsort(cls, kind="stable").astype(np.int64)
-        bounds = np.searchsorted(cls[self.order], np.arange(len(sectors) * n_sizes + 1))
-        self.classes = [
-            (c // n_sizes, c % n_sizes, self.order[bounds[c] : bounds[c + 1]])
-            for c in range(len(sectors) * n_sizes)
-            if bounds[c + 1] > bounds[c]
-        ]
+        self.classes = RateClasses.group(np.arange(len(cls)), cls, len(cls))
+        key = self.classes.keys(cls)
+        sector_of, size_of = key // n_sizes, key % n_sizes
         # Daily probability per (kind, class).
         self.daily: dict[str, np.ndarray] = {}
         for kind in KINDS:
@@ -260,9 +256,7 @@ class CompanyConduct:
             by_sector = p.sector_multipliers.get(kind, {})
             sector_mult = np.array([by_sector.get(s, 1.0) for s in sectors])
             size_mult = p.size_multipliers[kind].array()
-            self.daily[kind] = np.array(
-                [base * sector_mult[s] * size_mult[z] for s, z, _ in self.classes]
-            )
+            self.daily[kind] = base * sector_mult[sector_of] * size_mult[size_of]
         self.size_amount = p.amount_size_factor.array()
 
     def step(self, sim: Simulation, day: int) -> None:
@@ -274,15 +268,11 @@ class CompanyConduct:
                 continue
             rng = sim.rng(f"{self.name}/{kind}", day)
             mult = sim.state.get(propensity_company_key(kind))
-            parts = [
-                draw_with_multiplier(rng, members, float(rate), mult, p.max_propensity)
-                for (_, _, members), rate in zip(self.classes, daily, strict=True)
-            ]
-            who = np.sort(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+            who = np.sort(self.classes.bernoulli(rng, daily, mult, bound=p.max_propensity))
             if len(who) == 0:
                 continue
             median = p.median(kind) * self.size_amount[companies.size[who]]
-            amount = np.round(median * np.exp(p.amount_sigma * rng.standard_normal(len(who))))
+            amount = lognormal_amounts(rng, len(who), median, p.amount_sigma)
             sim.acts.add(
                 day, self.name, kind, who, entity_type="company",
                 amount=amount, legal_rep=companies.legal_rep[who].astype(np.int64),

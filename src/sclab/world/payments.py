@@ -9,8 +9,10 @@ Core objects:
         (reference rate times age, sex and income-decile multipliers) and amounts.
     :class:`PaymentsSource`: the registered source ``payments``.
     :func:`instalment_due_day`: the day on which a loan's k-th instalment falls due.
-    :func:`poisson_events_by_class`: sparse Poisson events over people grouped in rate
-        classes, with propensity thinning (one entry per event).
+
+Sampling (:mod:`sclab.world.sampling`): loan take-up is Bernoulli per decile class
+(:class:`~sclab.world.sampling.RateClasses`), purchases Poisson per class; aggregated
+purchases accrue as :class:`~sclab.world.sampling.LazyPoisson` exposures.
 
 The three streams:
     Bills. Every payment-app user aged ``bill_min_age`` or over has one bill a month (rent,
@@ -18,9 +20,11 @@ The three streams:
     setup, and a fixed amount. A bill is paid late with probability ``bill_late_share``
     times the person's income-decile relative risk (normalised over bill payers, so the
     overall late share is ``bill_late_share`` in expectation) times the behaviour
-    propensity for ``bill_late``. Act ``bill_late`` (extra ``amount``, ``days_late``);
-    ``bill_paid_on_time`` goes to ``sim.aggregates`` (with amount) unless
-    ``record_every_event``, then one act each (extra ``amount``).
+    propensity for ``bill_late`` (clipped at 1). Act ``bill_late`` (extra ``amount``,
+    ``days_late``); ``bill_paid_on_time`` goes to ``sim.aggregates`` (with amount) unless
+    ``record_every_event``, then one act each (extra ``amount``). Aggregated, a person's
+    paid bills are their due dates so far minus their late bills, counted when read: no
+    draw per paid bill.
 
     Loans. People aged ``loan_min_age``..``loan_max_age`` (whether or not they use a
     payment app: banks lend too) take consumer loans at a daily hazard of
@@ -41,9 +45,14 @@ The three streams:
     Purchases. Every payment-app user has, per category, a Poisson number of purchases a
     day at the category's rate for the person's class (age group × sex × income decile)
     times the propensity for ``purchase_<category>``, so that a "purchase shifting"
-    behaviour can act. Sampled sparsely per rate class (a class total, then who), never
-    per person. Amounts are lognormal. Stored as aggregates ``purchase_<category>`` with
-    amount, or acts (extra ``amount``) when ``record_every_event``.
+    behaviour can act. Amounts are lognormal. Stored as aggregates ``purchase_<category>``
+    with amount, or acts (extra ``amount``) when ``record_every_event``. As acts they are
+    sampled daily per rate class (a class total, then who). As aggregates only the
+    per-person totals exist, and a sum of independent Poisson counts is Poisson with the
+    summed rate: each day only adds to the stream's exposure (nothing, or the day's
+    multiplier while a behaviour sets one) and the totals, then their amounts, are drawn
+    when the aggregates are read (at the end of the run, or earlier if a component reads
+    them). Same law as daily draws.
 
 Ages are ages on day 0 (``sclab.world.base.ages``): nobody changes class during a run.
 
@@ -53,14 +62,17 @@ purchase rates and the late and miss probabilities (clipped at 1); bills stay mo
 
 Cost model (n people, payment-app users U, active loans L):
     Setup is O(n log n) once (due days, bill amounts, rate classes sorted by class).
-    A day costs O(U / 28) for the bills due that day (one uniform draw per bill: each bill
-    is an event); O(L) to find the instalments due (a scan of a compact int32 array, L is
-    a few per cent of adults) plus O(instalments due + new loans); for purchases, per
-    category O(events + classes) with at most 2 × 10 × (age groups) classes, plus one O(n)
-    maximum of the propensity array for each adjusted kind (the thinning bound). Loan
-    state is O(L) in arrays that double when full and are compacted when half closed.
-    Each aggregated kind costs the engine's ``Aggregates.add`` (a bincount over n) once a
-    day.
+    A day costs O(late bills) for the bills due that day (thinned from the highest decile
+    probability; paid bills are counted, not drawn), plus one O(n) maximum of the
+    ``bill_late`` multiplier when it exists; O(L) to find the instalments due (a scan of a
+    compact int32 array, L is a few per cent of adults) plus O(instalments due + new
+    loans), paid instalments added to the aggregates at O(1) each. Aggregated purchases
+    cost O(1) per category and day, or one float32 O(n) add while a multiplier exists;
+    when read, O(U) per category (one Poisson draw per user, or O(events) placed sparsely
+    when they are fewer) plus O(events) log-normal amounts, and O(U) for the paid bills.
+    With ``record_every_event`` purchases cost O(events + classes) per category and day
+    (at most 2 × 10 × (age groups) classes) and paid bills O(U / 28). Loan state is O(L)
+    in arrays that double when full and are compacted when half closed.
 """
 
 from __future__ import annotations
@@ -68,6 +80,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import numpy as np
@@ -75,7 +88,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sclab.engine.registry import register
 from sclab.world.base import DAYS_PER_MONTH, DAYS_PER_YEAR, SourceParams, ages, propensity
-from sclab.world.sampling import bernoulli_sparse
+from sclab.world.sampling import (
+    LazyPoisson,
+    RateClasses,
+    bernoulli_sparse,
+    bound_of,
+    lognormal_amounts,
+    lognormal_sums,
+)
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -86,7 +106,6 @@ __all__ = [
     "PaymentsSource",
     "PurchaseCategory",
     "instalment_due_day",
-    "poisson_events_by_class",
 ]
 
 Multiplier = Annotated[float, Field(ge=0, le=100)]
@@ -346,75 +365,6 @@ def instalment_due_day(taken_day: np.ndarray | int, k: np.ndarray | int) -> np.n
     return (np.asarray(taken_day) + np.rint((k_arr + 1) * DAYS_PER_MONTH)).astype(np.int32)
 
 
-def _groups(people: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``people`` sorted by ``key`` and the offsets of each distinct key's block."""
-    order = np.argsort(key, kind="stable")
-    members = people[order].astype(np.int32)  # person ids fit int32 (as in the graph)
-    sorted_key = key[order]
-    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]]) if len(key) else []
-    return members, np.r_[np.asarray(starts, dtype=np.int64), len(members)]
-
-
-def _bound(prop: np.ndarray | None) -> float:
-    """Thinning bound for a propensity array: its maximum (1 without one)."""
-    if prop is None:
-        return 1.0
-    return float(prop.max()) if len(prop) else 0.0
-
-
-def _bernoulli_by_class(
-    rng: np.random.Generator,
-    members: np.ndarray,
-    offsets: np.ndarray,
-    p_class: np.ndarray,
-    prop: np.ndarray | None,
-) -> np.ndarray:
-    """People with an event, person i of class c with probability min(1, p_c × prop_i)."""
-    big_m = _bound(prop)
-    parts = []
-    for c in range(len(offsets) - 1):
-        lo, hi = int(offsets[c]), int(offsets[c + 1])
-        bound = min(1.0, float(p_class[c]) * big_m)
-        if hi == lo or bound <= 0.0:
-            continue
-        who = members[lo + bernoulli_sparse(rng, hi - lo, bound)]
-        if prop is not None and len(who):
-            keep_p = np.minimum(float(p_class[c]) * prop[who], 1.0)
-            who = who[rng.random(len(who)) * bound < keep_p]
-        parts.append(who)
-    return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, dtype=np.int64)
-
-
-def poisson_events_by_class(
-    rng: np.random.Generator,
-    members: np.ndarray,
-    offsets: np.ndarray,
-    rate_class: np.ndarray,
-    prop: np.ndarray | None,
-) -> np.ndarray:
-    """One entry per event (people repeat): person i of class c has Poisson(rate_c × prop_i).
-
-    Vectorised over classes: each class's total is Poisson(size_c × rate_c × max(prop)) and
-    each event lands on a uniform member of its class (the law of independent Poisson
-    counts per person); each event is then kept with probability prop_i / max(prop), which
-    thins a Poisson process exactly. Cost O(classes + events), a few NumPy calls.
-    """
-    big_m = _bound(prop)
-    sizes = np.diff(offsets)
-    rate = np.asarray(rate_class, dtype=np.float64) * big_m
-    if big_m <= 0.0 or not len(sizes):
-        return np.empty(0, dtype=np.int64)
-    totals = rng.poisson(sizes * rate)
-    cls = np.repeat(np.arange(len(sizes)), totals)
-    if not len(cls):
-        return np.empty(0, dtype=np.int64)
-    who = members[offsets[cls] + rng.integers(0, sizes[cls])]
-    if prop is not None:
-        keep_p = prop[who].astype(np.float64) / big_m
-        who = who[rng.random(len(who)) < keep_p]
-    return who.astype(np.int64)
-
-
 @dataclass
 class _LoanBook:
     """Open loans as parallel compact arrays (closed loans have ``next_due`` = -1)."""
@@ -488,23 +438,26 @@ class PaymentsSource:
         # Bills: payers sorted by due day of the month, so a day's bills are one slice.
         payers = np.flatnonzero(c.payment_app & (age >= p.bill_min_age))
         due = rng.integers(1, LAST_DUE_DAY + 1, len(payers))
-        amount = (
-            p.bill_amount_median_yuan
-            * self._income_factor(decile[payers])
-            * np.exp(p.bill_amount_sigma * rng.standard_normal(len(payers)))
-        )
+        median = p.bill_amount_median_yuan * self._income_factor(decile[payers])
+        amount = lognormal_amounts(rng, len(payers), median, p.bill_amount_sigma, decimals=2)
         order = np.argsort(due, kind="stable")
         self._bill_people = payers[order].astype(np.int32)
-        self._bill_amount = np.round(amount[order], 2)
+        self._bill_amount = amount[order]
         self._bill_offsets = np.searchsorted(due[order], np.arange(1, LAST_DUE_DAY + 2))
         risk = np.asarray(p.bill_late_decile_risk)
         norm = float(risk[decile[payers]].mean()) if len(payers) else 1.0
-        self._p_late = p.bill_late_share * mult * risk / (norm or 1.0)
+        self._p_late = np.minimum(p.bill_late_share * mult * risk / (norm or 1.0), 1.0)
+        if not p.record_every_event:
+            # Paid bills are every due bill not paid late: counted when read, not daily.
+            self._due_days = np.zeros(LAST_DUE_DAY, dtype=np.int64)  # due dates passed
+            self._late_bills = np.zeros(len(payers), dtype=np.uint16)  # per bill slot
+            settle = partial(self._settle_bills, sim)
+            sim.aggregates.defer(["bill_paid_on_time"], settle, amounts=True)
 
         # Loans: eligible people by decile class; miss risk normalised over expected takers.
         eligible = np.flatnonzero((age >= p.loan_min_age) & (age <= p.loan_max_age))
-        self._loan_members, self._loan_offsets = _groups(eligible, decile[eligible])
-        class_decile = decile[self._loan_members[self._loan_offsets[:-1]]]
+        self._loan_classes = RateClasses.group(eligible, decile[eligible], len(c))
+        class_decile = self._loan_classes.keys(decile)
         weight = np.asarray(p.loan_decile_weight)
         w_elig = weight[decile[eligible]]
         w_mean = float(w_elig.mean()) if len(eligible) else 1.0
@@ -530,12 +483,20 @@ class PaymentsSource:
         edges = np.array(sorted(breaks), dtype=np.int64)
         group = np.searchsorted(edges, age[users], side="right") - 1
         key = (group * 2 + c.male[users]) * 10 + decile[users]
-        self._buy_members, self._buy_offsets = _groups(users, key)
-        rep = self._buy_members[self._buy_offsets[:-1]]  # one person stands for each class
+        self._buy = RateClasses.group(users, key, len(c))
+        rep = self._buy.members[self._buy.start]  # one person stands for each class
         self._buy_rates = {
             name: spec.rate(age[rep], c.male[rep], decile[rep]) * mult
             for name, spec in p.purchases.items()
         }
+        # Aggregated purchases are only ever per-person totals: accrue, draw when read.
+        self._lazy: dict[str, LazyPoisson] = {}
+        if not p.record_every_event:
+            for name in p.purchases:
+                kind = f"purchase_{name}"
+                self._lazy[kind] = LazyPoisson(self._buy, self._buy_rates[name])
+                settle = partial(self._settle_purchases, sim, name)
+                sim.aggregates.defer([kind], settle, amounts=True)
 
     def _emit(
         self,
@@ -573,17 +534,38 @@ class PaymentsSource:
             return
         rng = sim.rng(f"{self.name}/bills", day)
         people, amount = self._bill_people[lo:hi], self._bill_amount[lo:hi]
-        p = self._p_late[self._decile[people]]
+        # Late bills by thinning: candidates at the highest decile probability (times the
+        # largest multiplier), each kept at its own probability; O(late bills), sorted.
         prop = propensity(sim, "bill_late")
+        bound = min(1.0, float(self._p_late.max()) * bound_of(prop))
+        cand = bernoulli_sparse(rng, hi - lo, bound)
+        p = self._p_late[self._decile[people[cand]]]
         if prop is not None:
-            p = p * prop[people]
-        late = rng.random(len(people)) < p
-        days_late = rng.geometric(1.0 / self.params.bill_days_late_mean, int(late.sum()))
+            p = np.minimum(p * prop[people[cand]], 1.0)
+        late = cand[rng.random(len(cand)) * bound < p]
+        days_late = rng.geometric(1.0 / self.params.bill_days_late_mean, len(late))
         self._act(
             sim, day, "bill_late", people[late],
             amount=amount[late], days_late=days_late.astype(np.int16),
         )  # fmt: skip
-        self._emit(sim, day, "bill_paid_on_time", people[~late], amount[~late])
+        if self.params.record_every_event:
+            on_time = np.ones(hi - lo, dtype=bool)
+            on_time[late] = False
+            self._act(sim, day, "bill_paid_on_time", people[on_time], amount=amount[on_time])
+        else:
+            self._due_days[dom - 1] += 1
+            self._late_bills[lo + late] += 1
+
+    def _settle_bills(self, sim: Simulation) -> None:
+        """Add every bill due since the last settle and not paid late (no draw needed)."""
+        if not self._due_days.any():
+            return
+        due = np.repeat(self._due_days, np.diff(self._bill_offsets))
+        paid = due - self._late_bills
+        amount = paid * self._bill_amount
+        sim.aggregates.add_counts("bill_paid_on_time", paid, amount, people=self._bill_people)
+        self._due_days[:] = 0
+        self._late_bills[:] = 0
 
     def _loans(self, sim: Simulation, day: int) -> None:
         p = self.params
@@ -632,18 +614,12 @@ class PaymentsSource:
             book["next_due"][gone] = -1
             book.compact()
 
-        takers = _bernoulli_by_class(
-            rng, self._loan_members, self._loan_offsets, self._loan_p, propensity(sim, "loan_taken")
-        )
+        takers = self._loan_classes.bernoulli(rng, self._loan_p, propensity(sim, "loan_taken"))
         k = len(takers)
         if k == 0:
             return
-        principal = np.round(
-            p.loan_amount_median_yuan
-            * self._income_factor(self._decile[takers])
-            * np.exp(p.loan_amount_sigma * rng.standard_normal(k)),
-            2,
-        )
+        median = p.loan_amount_median_yuan * self._income_factor(self._decile[takers])
+        principal = lognormal_amounts(rng, k, median, p.loan_amount_sigma, decimals=2)
         term = rng.choice(self._terms, size=k, p=self._term_p)
         ids = np.arange(self._next_loan_id, self._next_loan_id + k, dtype=np.int64)
         self._next_loan_id += k
@@ -657,22 +633,38 @@ class PaymentsSource:
     def _purchases(self, sim: Simulation, day: int) -> None:
         for name, spec in self.params.purchases.items():
             kind = f"purchase_{name}"
+            lazy = self._lazy.get(kind)
+            if lazy is not None:
+                lazy.accrue(propensity(sim, kind))
+                continue
             # A stream per category: adding or adjusting one never shifts another's draws.
             rng = sim.rng(f"{self.name}/{kind}", day)
-            who = poisson_events_by_class(
-                rng, self._buy_members, self._buy_offsets, self._buy_rates[name],
-                propensity(sim, kind),
-            )  # fmt: skip
+            who, _ = self._buy.events(rng, self._buy_rates[name], propensity(sim, kind))
             if not len(who):
                 continue
-            amount = np.round(
-                spec.amount_median_yuan * np.exp(spec.amount_sigma * rng.standard_normal(len(who))),
-                2,
+            amount = lognormal_amounts(
+                rng, len(who), spec.amount_median_yuan, spec.amount_sigma, decimals=2
             )
-            self._emit(sim, day, kind, who, amount)
+            self._act(sim, day, kind, who, amount=amount)
+
+    def _settle_purchases(self, sim: Simulation, name: str) -> None:
+        """Draw one category's purchases (counts, then amounts) since the last settle."""
+        kind = f"purchase_{name}"
+        lazy = self._lazy[kind]
+        if not lazy.pending:
+            return
+        rng = sim.rng(f"{self.name}/{kind}/totals", partition=lazy.draws)
+        counts = lazy.draw(rng)
+        spec = self.params.purchases[name]
+        amount = lognormal_sums(rng, counts, spec.amount_median_yuan, spec.amount_sigma, 2)
+        sim.aggregates.add_counts(kind, counts, amount)
 
     def finish(self, sim: Simulation) -> None:
-        """Nothing to flush: acts and aggregates are already with the engine."""
+        """Draw the aggregated totals still pending (reading them would do it too)."""
+        if not self.params.record_every_event:
+            self._settle_bills(sim)
+            for name in self.params.purchases:
+                self._settle_purchases(sim, name)
 
     # Read-only views for sensors and tests.
     @property

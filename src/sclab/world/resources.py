@@ -1,21 +1,26 @@
 """Resource moments: attempts (a ticket, a school place...) where a scoring system can bite.
 
 Core objects:
-    :class:`RateClasses`: people grouped by rate class, so that Poisson events per class are
-        drawn as a count and then who, at a cost proportional to events.
     :class:`MomentRate`: the rate of one kind of attempt and how it varies with age, income,
         urban or rural residence, migrant status, unemployment and driving licence.
     :class:`ResourcesParams`: one :class:`MomentRate` per kind plus the school-place rules.
     :class:`Resources`: the ``("sources", "resources")`` component.
-    :func:`count_into`: add per-person counts to ``sim.aggregates`` at a cost proportional
-        to events.
+    :func:`check_age_keys`, :func:`age_band`, :func:`income_multiplier`: small helpers
+        shared with :mod:`sclab.world.streets`.
+
+People are grouped by rate class (:class:`sclab.world.sampling.RateClasses`), so that a
+kind's attempts are drawn per class as a count and then who.
 
 Kinds (``sim.moments`` kind names): ``flight_ticket``, ``rail_ticket`` (high-speed rail),
 ``hotel_booking``, ``luxury_hotel``, ``travel_abroad``, ``loan_application``,
 ``job_application``, ``insurance_purchase``, ``bike_rental``, ``car_rental`` and
 ``school_place``. Each attempt is one moment with the attempting person as actor; the policy
 stage may block or price it up. Bike and car rentals are very frequent, so by default
-(``record_rentals: false``) they go to ``sim.aggregates`` as per-person counts instead.
+(``record_rentals: false``) they go to ``sim.aggregates`` as per-person counts instead;
+then only their totals exist, and a sum of independent Poisson counts is Poisson with the
+summed rate, so a day only adds to their exposure
+(:class:`~sclab.world.sampling.LazyPoisson`) and the totals are drawn when the aggregates
+are read (same law as daily draws).
 
 How a person's rate is built: a kind's ``per_year`` is the mean over the scenario's
 population; each person's share of it is the product of their multipliers (age band,
@@ -32,14 +37,17 @@ adult aged 25-50 of the child's district drawn in ``setup`` (synthetic populatio
 households; Assumption) and published as :attr:`Resources.parent_of_child`.
 
 Cost model: ages, classes and parents are computed once in ``setup`` (O(n)). A day costs,
-per kind, one Poisson draw per rate class (1,280 classes) plus O(k) for its k attempts;
-when a behaviour adjusts a kind, one O(n) maximum over its propensity array bounds the
-thinning. School applications cost O(children of entry age) once a year.
+per recorded kind, one Poisson draw per rate class (1,280 classes) plus O(k log k) for its
+k attempts (sorted); when a behaviour adjusts a kind, one O(n) maximum over its propensity
+array bounds the thinning. Aggregated rentals cost O(1) a day (one float32 O(n) add while
+a multiplier exists) and O(n) per kind when read. School applications cost O(children of
+entry age) once a year.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,9 +57,9 @@ from sclab.engine.registry import register
 from sclab.population.citizens import OCCUPATIONS
 from sclab.population.geography import age_on
 from sclab.world.base import DAYS_PER_YEAR, SourceParams, ages, propensity
+from sclab.world.sampling import IdSorter, LazyPoisson, RateClasses
 
 if TYPE_CHECKING:
-    from sclab.engine.acts import Aggregates
     from sclab.engine.simulation import Simulation
 
 # Age bands (inclusive) for resource rates; "70+" has no upper bound.
@@ -75,75 +83,6 @@ KINDS = (
 )
 RENTAL_KINDS = ("bike_rental", "car_rental")
 SCHOOL_PLACE = "school_place"
-
-
-class RateClasses:
-    """People grouped by rate class for sparse Poisson draws.
-
-    Args:
-        class_of: Class index per person.
-        n_classes: Number of classes (some may be empty).
-
-    Person ids are kept sorted by class (int32 when they fit), so drawing ``k`` events in a
-    class is ``k`` uniform picks inside its block.
-    """
-
-    def __init__(self, class_of: np.ndarray, n_classes: int) -> None:
-        n = len(class_of)
-        order = np.argsort(class_of, kind="stable")
-        self.members = order.astype(np.int32 if n < 2**31 else np.int64)
-        self.size = np.bincount(class_of, minlength=n_classes).astype(np.int64)
-        self.start = np.concatenate([[0], np.cumsum(self.size)[:-1]]).astype(np.int64)
-        self.n_classes = n_classes
-
-    def draw(self, rng: np.random.Generator, rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(people, their classes) of today's events; person i ~ Poisson(rate[class_i]).
-
-        Repeats mean several events. The class count is Poisson(size × rate) and each event
-        lands on a uniform member, the same law as independent Poisson counts per person.
-        """
-        k = rng.poisson(self.size * np.asarray(rate, dtype=np.float64))
-        cls = np.repeat(np.arange(self.n_classes), k)
-        if len(cls) == 0:
-            return np.empty(0, np.int64), cls
-        pos = self.start[cls] + rng.integers(0, self.size[cls])
-        return self.members[pos].astype(np.int64), cls
-
-
-def thin(
-    rng: np.random.Generator, who: np.ndarray, accept: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Keep candidate i with probability ``accept[i]``; returns (kept, mask)."""
-    keep = rng.random(len(who)) < accept
-    return who[keep], keep
-
-
-def count_into(
-    aggregates: Aggregates, kind: str, who: np.ndarray, entity_type: str = "person"
-) -> None:
-    """Add one to ``kind``'s per-entity counter per entry of ``who`` (repeats count), O(len(who)).
-
-    ``Aggregates.add`` costs a bincount over the whole population per call; high-volume daily
-    streams use this instead (same counters, same table rows at the end).
-    """
-    key = (entity_type, kind)
-    counts = aggregates.counts.get(key)
-    if counts is None:
-        counts = np.zeros(aggregates.sizes[entity_type], np.uint32)
-        aggregates.counts[key] = counts
-    np.add.at(counts, np.asarray(who, dtype=np.int64), np.uint32(1))
-
-
-def add_counts(
-    aggregates: Aggregates, kind: str, counts: np.ndarray, entity_type: str = "person"
-) -> None:
-    """Add a whole per-entity count array to ``kind``'s counter (O(entities), once)."""
-    key = (entity_type, kind)
-    current = aggregates.counts.get(key)
-    if current is None:
-        current = np.zeros(aggregates.sizes[entity_type], np.uint32)
-        aggregates.counts[key] = current
-    current += np.asarray(counts).astype(np.uint32)
 
 
 def check_age_keys(value: dict[str, float], bands: tuple[str, ...]) -> dict[str, float]:
@@ -426,11 +365,18 @@ class Resources:
              unemployed.astype(np.int64)),
             _SHAPE,
         )  # fmt: skip
-        self.classes = RateClasses(class_of, int(np.prod(_SHAPE)))
+        self.classes = RateClasses.of(class_of, int(np.prod(_SHAPE)))
+        self._sort = IdSorter(n)
         axes = np.unravel_index(np.arange(self.classes.n_classes), _SHAPE)
         self.rates: dict[str, np.ndarray] = {}
         for kind in KINDS:
             self.rates[kind] = self._class_rates(getattr(p, kind), axes, n)
+        # Aggregated rentals are only ever per-person totals: accrue, draw when read.
+        self._lazy: dict[str, LazyPoisson] = {}
+        if not p.record_rentals:
+            for kind in RENTAL_KINDS:
+                self._lazy[kind] = LazyPoisson(self.classes, self.rates[kind])
+                sim.aggregates.defer([kind], partial(self._settle, sim, kind))
         self._setup_school(sim, age)
 
     def _class_rates(self, rate: MomentRate, axes: tuple[np.ndarray, ...], n: int) -> np.ndarray:
@@ -482,12 +428,13 @@ class Resources:
 
     def step(self, sim: Simulation, day: int) -> None:
         for kind in KINDS:
+            lazy = self._lazy.get(kind)
+            if lazy is not None:
+                lazy.accrue(propensity(sim, kind))
+                continue
             rng = sim.rng(f"{self.name}/{kind}", day)
             who = self._draw(sim, rng, kind)
-            if kind in RENTAL_KINDS and not self.params.record_rentals:
-                if len(who):
-                    count_into(sim.aggregates, kind, who)
-            elif len(who):
+            if len(who):
                 sim.moments.add(day, self.name, kind, who)
         self.school_children_today = np.empty(0, np.int64)
         if day in self._applicants:
@@ -495,18 +442,16 @@ class Resources:
 
     def _draw(self, sim: Simulation, rng: np.random.Generator, kind: str) -> np.ndarray:
         """Today's attempts of ``kind`` (sorted actors, repeats = several attempts)."""
-        rate = self.rates[kind]
-        mult = propensity(sim, kind)
-        if mult is None:
-            who, _ = self.classes.draw(rng, rate)
-        else:
-            bound = float(mult.max()) if len(mult) else 0.0
-            if bound <= 0.0:
-                return np.empty(0, np.int64)
-            cand, _ = self.classes.draw(rng, rate * bound)
-            who, _ = thin(rng, cand, mult[cand] / bound)
-        who.sort()
-        return who
+        who, _ = self.classes.events(rng, self.rates[kind], propensity(sim, kind))
+        return self._sort(who)
+
+    def _settle(self, sim: Simulation, kind: str) -> None:
+        """Draw a rental kind's per-person totals accrued since the last settle."""
+        lazy = self._lazy[kind]
+        if not lazy.pending:
+            return
+        rng = sim.rng(f"{self.name}/{kind}/totals", partition=lazy.draws)
+        sim.aggregates.add_counts(kind, lazy.draw(rng))
 
     def _school_day(self, sim: Simulation, day: int) -> None:
         p = self.params
@@ -527,4 +472,6 @@ class Resources:
             sim.moments.add(day, self.name, SCHOOL_PLACE, parents[keep])
 
     def finish(self, sim: Simulation) -> None:
-        pass
+        """Draw the aggregated rentals still pending (reading them would do it too)."""
+        for kind in self._lazy:
+            self._settle(sim, kind)

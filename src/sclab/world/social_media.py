@@ -7,7 +7,8 @@ Core objects:
     :class:`SocialMediaSource`: the registered source ``social_media``.
     :data:`STANCES`: the act kinds, one per stance.
     :func:`posts_per_user_day`, :func:`critical_post_rate`: per-user daily posting rates
-        since day 0, read back from the aggregates and act totals (for measuring chilling).
+        since day 0, read back from the aggregates and act totals (for measuring chilling);
+        they work at any point of a run (reading the aggregates draws what is pending).
 
 Model:
     Each social-media user gets in setup an activity level, posts per day, drawn lognormal
@@ -30,14 +31,26 @@ Model:
     acts instead, one per post, with extra ``interactions`` (int32: likes and shares that
     post received); ``online_interactions`` stays an aggregate in both modes.
 
+    Aggregated posts are only ever per-person totals, and a sum of independent Poisson
+    counts is Poisson with the summed rate: while every online tie is active, a day only
+    adds to each stance's exposure (:class:`~sclab.world.sampling.LazyPoisson`), and the
+    totals are drawn when the aggregates are read (at the end of the run, or when a
+    component reads them earlier); interactions are then Binomial(posts × online degree,
+    interaction_probability) per author, the sum of the per-post draws. Days on which some
+    ties are switched off (``sim.ties_active``) are drawn daily, post by post. Same law
+    either way.
+
 Cost model (U social-media users, P posts today, D_on the mean online degree of posters):
-    Setup is O(U log U) (activity classes) plus O(ties) once for the online degrees. A day
-    costs, per stance, O(classes + P_s) with about 4 classes per doubling of activity
-    (a few dozen), thinning from each class's highest rate so that at least 84 % of
-    candidates are kept; plus one O(n) maximum of each propensity array a behaviour has
-    created; plus O(P) binomial draws for interactions, or O(P × D_on) when some ties are
-    switched off (the posters' tie lists are read). Each aggregated kind costs the engine's
-    ``Aggregates.add`` (a bincount over n) once a day.
+    Setup is O(U log U) (activity classes) plus O(ties) once for the online degrees.
+    Aggregated, with every tie active, a day costs O(1) per stance, or one float32 O(n)
+    add for each stance whose multiplier a behaviour has created; reading the totals
+    costs O(U) per stance (one Poisson draw per user, or O(posts) when they are fewer)
+    plus O(U) binomial draws for interactions. Otherwise (``record_every_event``, or ties
+    switched off) a day costs, per stance, O(classes + P_s) with about 4 classes per
+    doubling of activity (a few dozen), thinning from each class's highest rate so that
+    at least 84 % of candidates are kept; plus one O(n) maximum of each multiplier array;
+    plus O(P) binomial draws for interactions, or O(P × D_on) when some ties are switched
+    off (the posters' tie lists are read).
 """
 
 from __future__ import annotations
@@ -49,6 +62,7 @@ from pydantic import Field, field_validator
 
 from sclab.engine.registry import register
 from sclab.world.base import SourceParams, propensity
+from sclab.world.sampling import LazyPoisson, RateClasses
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -123,7 +137,9 @@ def posts_per_user_day(sim: Simulation, kind: str) -> float:
     """Posts of ``kind`` per social-media user per day, from day 0 to the current day.
 
     Reads both the aggregates and the act totals, so it works whether or not the source
-    records every event. NaN before the first day or without social-media users.
+    records every event; reading the aggregates draws the posts still pending, so the
+    value is realised posts, not an expectation, at any point of the run. NaN before the
+    first day or without social-media users.
     """
     users = int(sim.population.citizens.social_media.sum())
     days = sim.day + 1
@@ -160,22 +176,31 @@ class SocialMediaSource:
 
         # Log-spaced activity classes; thinning from the class maximum keeps >= 84 %.
         cls = np.floor(np.log2(rate / p.max_posts_per_day) * _CLASSES_PER_DOUBLING)
-        order = np.argsort(cls, kind="stable")
-        self._members = users[order].astype(np.int32)  # person ids fit int32
-        sorted_cls = cls[order]
-        starts = np.flatnonzero(np.r_[True, sorted_cls[1:] != sorted_cls[:-1]])[: len(users)]
-        self._offsets = np.r_[starts.astype(np.int64), len(users)]
-        member_rate = rate[order]
-        class_max = np.maximum.reduceat(member_rate, starts) if len(users) else np.empty(0)
+        classes = RateClasses.group(users, cls, len(c))
+        member_rate = self.activity[classes.members]
+        class_max = np.maximum.reduceat(member_rate, classes.start) if len(users) else np.empty(0)
+        # Per user: the chance a candidate drawn at the class maximum is kept.
+        accept = np.zeros(len(c), dtype=np.float32)
+        accept[classes.members] = member_rate / np.repeat(class_max, classes.size)
+        self._classes = RateClasses(classes.members, classes.offsets, len(c), accept)
         self._class_max = class_max.astype(np.float64)
-        # Per member: the chance a candidate drawn at the class maximum is kept.
-        self._accept = (member_rate / np.repeat(class_max, np.diff(self._offsets))).astype(
-            np.float32
-        )
 
         g = sim.population.graph
         cum = np.r_[0, np.cumsum(g.online, dtype=np.int64)]
         self._online_degree = (cum[g.indptr[1:]] - cum[g.indptr[:-1]]).astype(np.int32)
+
+        # Aggregated posts are only ever per-person totals: accrue, draw when read.
+        self._lazy: dict[str, LazyPoisson] = {}
+        if not p.record_every_event:
+            for stance, kind in STANCES.items():
+                self._lazy[kind] = LazyPoisson(self._classes, self._stance_rate(stance))
+            kinds = [*STANCES.values(), INTERACTIONS]
+            sim.aggregates.defer(kinds, lambda: self._settle(sim))
+
+    def _stance_rate(self, stance: str) -> np.ndarray:
+        """Per activity class, the daily rate of posts of ``stance`` at the class maximum."""
+        p = self.params
+        return self._class_max * (p.stance_shares[stance] * p.rate_multiplier)
 
     def _online_degree_of(self, sim: Simulation, people: np.ndarray) -> np.ndarray:
         """Active online ties of each person (reads only their tie lists if ties are off)."""
@@ -192,10 +217,16 @@ class SocialMediaSource:
     def step(self, sim: Simulation, day: int) -> None:
         p = self.params
         record = p.record_every_event
+        if not record and sim.ties_active is None:
+            # Online degrees are those of setup: today only adds to each stance's exposure.
+            for kind, lazy in self._lazy.items():
+                lazy.accrue(propensity(sim, kind))
+            return
+        # One act per post, or ties switched off (degrees change): draw today's posts.
         for stance, kind in STANCES.items():
             # A stream per stance: chilling one stance never shifts another's draws.
             rng = sim.rng(f"{self.name}/{kind}", day)
-            who = self._posts(rng, p.stance_shares[stance] * p.rate_multiplier, sim, kind)
+            who, _ = self._classes.events(rng, self._stance_rate(stance), propensity(sim, kind))
             if not len(who):
                 continue
             if record:
@@ -212,23 +243,28 @@ class SocialMediaSource:
             if got.sum():
                 sim.aggregates.add(INTERACTIONS, np.repeat(receivers, got))
 
-    def _posts(
-        self, rng: np.random.Generator, share: float, sim: Simulation, kind: str
-    ) -> np.ndarray:
-        """One entry per post of ``kind`` today (authors repeat)."""
-        prop = propensity(sim, kind)
-        big_m = 1.0 if prop is None else (float(prop.max()) if len(prop) else 0.0)
-        sizes = np.diff(self._offsets)
-        if share <= 0.0 or big_m <= 0.0 or not len(sizes):
-            return np.empty(0, dtype=np.int64)
-        totals = rng.poisson(sizes * self._class_max * share * big_m)
-        cls = np.repeat(np.arange(len(sizes)), totals)
-        pos = self._offsets[cls] + rng.integers(0, sizes[cls])
-        keep = self._accept[pos]
-        who = self._members[pos]
-        if prop is not None:
-            keep = keep * (prop[who].astype(np.float64) / big_m)
-        return who[rng.random(len(who)) < keep].astype(np.int64)
+    def _settle(self, sim: Simulation) -> None:
+        """Draw the posts accrued since the last settle, then the interactions they drew.
+
+        Over the accrued days every online tie was active, so a person's interactions
+        are Binomial(posts × online degree, interaction_probability) in total.
+        """
+        if not any(lazy.pending for lazy in self._lazy.values()):
+            return
+        settle = self._lazy[STANCES["critical"]].draws  # the same for every stance
+        posts = np.zeros(len(sim.population.citizens), dtype=np.int64)
+        for kind, lazy in self._lazy.items():
+            # A stream per stance, as for daily draws.
+            counts = lazy.draw(sim.rng(f"{self.name}/{kind}/totals", partition=settle))
+            sim.aggregates.add_counts(kind, counts)
+            posts += counts
+        rng = sim.rng(f"{self.name}/{INTERACTIONS}/totals", partition=settle)
+        authors = np.flatnonzero(posts)
+        trials = posts[authors] * self._online_degree[authors]
+        got = rng.binomial(trials, self.params.interaction_probability)
+        sim.aggregates.add_counts(INTERACTIONS, got, people=authors)
 
     def finish(self, sim: Simulation) -> None:
-        """Nothing to flush: posts are already in the aggregates or the act log."""
+        """Draw the aggregated posts still pending (reading them would do it too)."""
+        if self._lazy:
+            self._settle(sim)

@@ -5,8 +5,10 @@ Core objects:
     :class:`StateData`: the ``("sources", "state_data")`` component.
     :class:`CaseBook`: the active civil cases, one compact struct-of-arrays that grows by
         doubling and is compacted when closed cases dominate.
-    :func:`draw_with_multiplier`: who, in a pool, has an event today at a common base
-        probability times a per-entity behaviour multiplier (sparse thinning).
+
+Arrival streams are drawn with :func:`sclab.world.sampling.draw_with_multiplier` (who, in a
+pool, has an event at a common base probability times a per-entity behaviour multiplier,
+by sparse thinning) and amounts with :func:`sclab.world.sampling.lognormal_amounts`.
 
 Streams (each can be switched off with ``enabled_streams`` or by setting its rate to 0):
     * ``court``: an adult is sued ("sued"); after a delay the court decides; a lost case
@@ -67,7 +69,7 @@ from pydantic import Field, field_validator, model_validator
 from sclab.engine.registry import register
 from sclab.population.citizens import OCCUPATIONS
 from sclab.world.base import DAYS_PER_MONTH, DAYS_PER_YEAR, SourceParams, ages, propensity
-from sclab.world.sampling import bernoulli_sparse, thinned
+from sclab.world.sampling import draw_with_multiplier, lognormal_amounts, thinned
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -281,42 +283,6 @@ class StateDataParams(SourceParams):
             if getattr(self, hi) < getattr(self, lo):
                 raise ValueError(f"{hi} must be >= {lo}")
         return self
-
-
-def draw_with_multiplier(
-    rng: np.random.Generator,
-    pool: np.ndarray,
-    p: float,
-    mult: np.ndarray | None,
-    max_mult: float,
-) -> np.ndarray:
-    """Members of ``pool`` with an event today, member i with probability p · mult[i].
-
-    Without a multiplier this is one binomial count and a uniform choice. With one,
-    candidates are drawn at the bound p · max_mult and kept with probability
-    p · mult[i] / bound, exact while mult[i] ≤ max_mult (larger multipliers act as the
-    bound), at a cost of O(pool size · bound) draws rather than O(pool size).
-
-    Args:
-        rng: Today's stream.
-        pool: Sorted entity indices eligible for the event.
-        p: Base probability per member today.
-        mult: Per-entity multiplier over all entities (indexed by entity id), or None.
-        max_mult: Thinning bound on the multiplier.
-    """
-    if p <= 0.0 or len(pool) == 0:
-        return np.empty(0, dtype=np.int64)
-    if mult is None:
-        return pool[bernoulli_sparse(rng, len(pool), min(p, 1.0))]
-    bound = min(p * max_mult, 1.0)
-    cand = pool[bernoulli_sparse(rng, len(pool), bound)]
-    keep = rng.random(len(cand)) * bound < p * mult[cand]
-    return cand[keep]
-
-
-def lognormal_amounts(rng: np.random.Generator, n: int, median: float, sigma: float) -> np.ndarray:
-    """Amounts in CNY (to the yuan), log-normal around ``median``."""
-    return np.round(median * np.exp(sigma * rng.standard_normal(n)))
 
 
 # Case stages; CLOSED marks a hole that the next compaction removes.

@@ -11,6 +11,9 @@ Core objects:
         camera sensors that build on it.
     :func:`streets_of`: find the streets component of a simulation (sensors use it to read
         the intersection table and today's counts).
+    :func:`alias_tables`, :func:`land_alias`: which intersection of a district an event
+        lands on, in O(1) per event (:func:`cumulative_weights`, :func:`land`: the same law
+        by binary search).
 
 The model:
     * Places: each district gets one busy intersection per ``residents_per_intersection``
@@ -30,25 +33,28 @@ The model:
       class (thinned by propensity) while lawful crossings are only counted: Poisson per
       intersection from the district's expected lawful flow.
     * Per-person crossing totals (lawful + jaywalks) go to ``sim.aggregates`` as
-      ``crossing``: jaywalks daily; lawful crossings in :meth:`Streets.finish`, by
-      splitting each district's realised run total over its people in proportion to their
+      ``crossing``: jaywalks daily; lawful crossings when the aggregates are read (at the
+      end of the run, or earlier if a component reads them), by splitting each district's
+      realised total since the last such read over its people in proportion to their
       expected lawful crossings (multinomial; exactly the law of independent Poisson counts
       given their total), so person and intersection totals agree.
 
 Nothing is written to the database here: a later component adds a places table.
 
 Cost model: ``setup`` is O(n) (classes, district sums) plus O(intersections). A day costs
-one Poisson draw per rate class (80 classes), O(k log k) for its k jaywalks (searchsorted
-on cumulative weights, sorting) and one Poisson draw per intersection. When a behaviour
-adjusts ``jaywalk``, the day adds a few O(n) vectorised passes over the propensity array
-(the thinning bound, the district's expected lawful flow and the per-person lawful
-expectation), since the lawful count depends on everyone's propensity. ``finish`` is
-O(n) once.
+one Poisson draw per rate class (80 classes), O(k) for its k jaywalks (an alias-table pick
+of the intersection; sorting them by person by marking, one n-byte scan) and one Poisson
+draw per intersection. When a behaviour adjusts ``jaywalk``, the day adds
+an O(n) maximum (the thinning bound) and an O(n) comparison with the multipliers last
+seen, plus O(changed) to update the district lawful flows and the per-person lawful
+expectations of the people whose multiplier changed (12 bytes per person once the
+multiplier exists). Reading the ``crossing`` aggregate (or ``finish``) is O(n).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
@@ -58,14 +64,8 @@ from sclab.engine.registry import register
 from sclab.population.citizens import OCCUPATIONS
 from sclab.scenario.schema import OCCUPATIONS_WORKING
 from sclab.world.base import SourceParams, ages, propensity
-from sclab.world.resources import (
-    RateClasses,
-    add_counts,
-    age_band,
-    check_age_keys,
-    count_into,
-    thin,
-)
+from sclab.world.resources import age_band, check_age_keys
+from sclab.world.sampling import IdSorter, RateClasses, bound_of, multinomial_split, thin
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -219,6 +219,9 @@ def cumulative_weights(first: np.ndarray, weight: np.ndarray) -> np.ndarray:
 def land(cum: np.ndarray, district: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Place ids for events in ``district`` with uniforms ``u`` in [0, 1): weighted picks.
 
+    The binary-search form (O(log places) per event); :class:`Streets` uses the O(1)
+    :func:`land_alias`, which has the same law.
+
     Vectorised over all districts at once: the first place whose cumulative value exceeds
     d + u, which lies in d's block with probability equal to the place's weight.
     """
@@ -226,6 +229,53 @@ def land(cum: np.ndarray, district: np.ndarray, u: np.ndarray) -> np.ndarray:
     # d + u can round up to d + 1 for u just below 1; stay strictly inside the block.
     x = np.minimum(d + u, np.nextafter(d + 1.0, 0.0))
     return np.searchsorted(cum, x, side="right").astype(np.int32)
+
+
+def alias_tables(first: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker alias tables within each district block: per place, (keep, alias).
+
+    With k places in a block, a pick is a uniform slot j of the block, kept with
+    probability ``keep[j]`` or else replaced by ``alias[j]`` (a place id of the same block):
+    place i comes out with probability weight[i] / (block sum). Built in O(places).
+
+    Args:
+        first: Per district the first place id, length districts + 1 (blocks may be empty).
+        weight: Non-negative weight per place, positive sum in every non-empty block.
+    """
+    keep = np.ones(len(weight), np.float64)
+    alias = np.arange(len(weight), dtype=np.int32)
+    for d in range(len(first) - 1):
+        lo, hi = int(first[d]), int(first[d + 1])
+        if hi == lo:
+            continue
+        scaled = np.asarray(weight[lo:hi], dtype=np.float64)
+        scaled = scaled * (hi - lo) / scaled.sum()
+        small = [i for i in range(hi - lo) if scaled[i] < 1.0]
+        large = [i for i in range(hi - lo) if scaled[i] >= 1.0]
+        while small and large:  # Vose: fill each short slot from a long one
+            s, g = small.pop(), large.pop()
+            keep[lo + s], alias[lo + s] = scaled[s], lo + g
+            scaled[g] -= 1.0 - scaled[s]
+            (small if scaled[g] < 1.0 else large).append(g)
+        # Left-overs are full slots up to rounding: keep them.
+    return keep, alias
+
+
+def land_alias(
+    first: np.ndarray, keep: np.ndarray, alias: np.ndarray, district: np.ndarray, u: np.ndarray
+) -> np.ndarray:
+    """Place ids for events in ``district`` with uniforms ``u`` in [0, 1): weighted picks.
+
+    Same law as :func:`land` (weights of the district's block), by :func:`alias_tables`
+    in O(1) per event: ``u × k`` gives the slot (integer part) and the keep draw
+    (fractional part).
+    """
+    d = np.asarray(district, dtype=np.intp)
+    k = np.diff(first)[d]
+    x = u * k
+    j = np.minimum(x.astype(np.int64), k - 1)  # u × k may round up to k
+    slot = first[d] + j
+    return np.where(x - j < keep[slot], slot, alias[slot]).astype(np.int32)
 
 
 def streets_of(sim: Simulation) -> Streets:
@@ -268,7 +318,8 @@ class Streets:
         self.intersections = self._places(sim)
         has_places = np.diff(self.intersections.first) > 0
         k = len(self.intersections)
-        self._cum = cumulative_weights(self.intersections.first, self.intersections.weight)
+        self._keep, self._alias = alias_tables(self.intersections.first, self.intersections.weight)
+        self._sort = IdSorter(len(c))
         self._district_of_place = self.intersections.district.astype(np.int64)
 
         age = ages(sim)
@@ -278,7 +329,7 @@ class Streets:
              commuter.astype(np.int64), has_places[c.district].astype(np.int64)),
             _SHAPE,
         )  # fmt: skip
-        self.classes = RateClasses(class_of, int(np.prod(_SHAPE)))
+        self.classes = RateClasses.of(class_of, int(np.prod(_SHAPE)))
         self._class_of = class_of.astype(np.uint8)
         self.crossing_rate, self.jaywalk_prob = self._class_rates()
 
@@ -288,9 +339,15 @@ class Streets:
         self._lawful_by_district = np.bincount(
             c.district, weights=cross_p - jay_p, minlength=n_districts
         )
+        self._district = c.district
+        # Exposure of the lawful crossings since the last settle: days without a multiplier,
+        # and (once a multiplier exists) per-person sums kept by _track.
         self._base_days = 0
-        self._lawful_extra: np.ndarray | None = None  # per person, on days propensity acted
+        self._track: dict[str, np.ndarray] | None = None
+        self._prop_days = 0
         self._lawful_run_by_district = np.zeros(n_districts, np.int64)
+        self._settled = 0
+        sim.aggregates.defer([CROSSING], partial(self._settle, sim))
 
         self.jaywalks_today = np.zeros(k, np.int32)
         self.lawful_today = np.zeros(k, np.int32)
@@ -364,22 +421,22 @@ class Streets:
         c = sim.population.citizens
         mult = propensity(sim, JAYWALK)
         if mult is None:
-            who, _ = self.classes.draw(rng, self._jaywalk_rate)
+            who, _ = self.classes.events(rng, self._jaywalk_rate)
             lawful_by_district = self._lawful_by_district
             self._base_days += 1
         else:
-            who, lawful_by_district = self._draw_with_propensity(sim, rng, mult)
+            who, lawful_by_district = self._draw_with_propensity(rng, mult)
 
-        who.sort()
+        who = self._sort(who)
         district = c.district[who]
-        place = land(self._cum, district, rng.random(len(who)))
+        first = self.intersections.first
+        place = land_alias(first, self._keep, self._alias, district, rng.random(len(who)))
         sim.acts.add(
             day, self.name, JAYWALK, who,
             place_id=place, district=district.astype(np.uint8),
             camera=self.intersections.has_camera[place],
         )  # fmt: skip
-        if len(who):
-            count_into(sim.aggregates, CROSSING, who)
+        sim.aggregates.add(CROSSING, who)
 
         k = len(self.intersections)
         self.jaywalks_today = np.bincount(place, minlength=k).astype(np.int32)
@@ -392,21 +449,51 @@ class Streets:
         ).astype(np.int64)
 
     def _draw_with_propensity(
-        self, sim: Simulation, rng: np.random.Generator, mult: np.ndarray
+        self, rng: np.random.Generator, mult: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Jaywalkers when a behaviour scales the per-crossing share, and the lawful flow."""
-        bound = float(mult.max()) if len(mult) else 0.0
+        bound = bound_of(mult)
         eff = np.minimum(1.0, self.jaywalk_prob * bound)
-        cand, cls = self.classes.draw(rng, self.crossing_rate * eff)
+        cand, cls = self.classes.events(rng, self.crossing_rate * eff)
         accept = np.minimum(1.0, self.jaywalk_prob[cls] * mult[cand]) / np.maximum(eff[cls], 1e-300)
         who, _ = thin(rng, cand, accept)
-        cross_p = self.crossing_rate[self._class_of]
-        lawful_p = cross_p * (1.0 - np.minimum(1.0, self.jaywalk_prob[self._class_of] * mult))
-        if self._lawful_extra is None:
-            self._lawful_extra = np.zeros(len(mult), np.float64)
-        self._lawful_extra += lawful_p
-        c = sim.population.citizens
-        return who, np.bincount(c.district, weights=lawful_p, minlength=self._n_districts)
+        return who, self._lawful_flow(mult)
+
+    def _lawful(self, people: np.ndarray, mult: np.ndarray | float) -> np.ndarray:
+        """Expected lawful crossings a day of ``people`` at multiplier ``mult``."""
+        cls = self._class_of[people]
+        jay = np.minimum(1.0, self.jaywalk_prob[cls] * mult)
+        return self.crossing_rate[cls] * (1.0 - jay)
+
+    def _lawful_flow(self, mult: np.ndarray) -> np.ndarray:
+        """Today's expected lawful crossings per district, updated where ``mult`` changed.
+
+        Keeps, per person, the multiplier last seen, the multiplier-day it was first seen
+        and the expected lawful crossings accrued before that, so a day costs one O(n)
+        comparison plus O(people whose multiplier changed), not a pass of arithmetic over
+        everyone.
+        """
+        t = self._track
+        if t is None:
+            n = len(mult)
+            t = self._track = {
+                "seen": np.ones(n, np.float32),
+                "since": np.zeros(n, np.int32),
+                "acc": np.zeros(n, np.float32),
+                "flow": self._lawful_by_district.astype(np.float64),
+            }
+        changed = np.flatnonzero(mult != t["seen"])
+        if len(changed):
+            old = self._lawful(changed, t["seen"][changed])
+            new = self._lawful(changed, mult[changed])
+            t["acc"][changed] += old * (self._prop_days - t["since"][changed])
+            t["since"][changed] = self._prop_days
+            t["seen"][changed] = mult[changed]
+            t["flow"] += np.bincount(
+                self._district[changed], weights=new - old, minlength=self._n_districts
+            )
+        self._prop_days += 1
+        return np.maximum(t["flow"], 0.0)  # increments may round a zero flow below 0
 
     @property
     def crossings_today(self) -> np.ndarray:
@@ -414,26 +501,49 @@ class Streets:
         return self.lawful_today + self.jaywalks_today
 
     # ---------------------------------------------------------------- finish
-    def finish(self, sim: Simulation) -> None:
-        """Split each district's lawful crossings over its people into ``crossing``."""
+    def _expected_lawful(self, n: int) -> np.ndarray:
+        """Per person, expected lawful crossings since the last settle; resets them."""
+        expected = self._lawful(np.arange(n), 1.0) * float(self._base_days)
+        t = self._track
+        if t is not None:
+            everyone = np.arange(n)
+            t["acc"] += self._lawful(everyone, t["seen"]) * (self._prop_days - t["since"])
+            expected += t["acc"]
+            t["acc"][:] = 0.0
+            t["since"][:] = 0
+            self._prop_days = 0
+        self._base_days = 0
+        return expected
+
+    def _settle(self, sim: Simulation) -> None:
+        """Split each district's lawful crossings since the last settle over its people.
+
+        Given a district's total, independent Poisson counts are multinomial in proportion
+        to their expectations: the person totals have the law of daily draws and add up to
+        the intersection totals.
+        """
+        if self._base_days == 0 and self._prop_days == 0:
+            return
         c = sim.population.citizens
-        expected = (
-            self.crossing_rate[self._class_of] * (1.0 - self.jaywalk_prob[self._class_of])
-        ) * float(self._base_days)
-        if self._lawful_extra is not None:
-            expected += self._lawful_extra
+        expected = self._expected_lawful(len(c))
         lawful = np.zeros(len(c), np.int64)
         order = np.argsort(c.district, kind="stable")
         bounds = np.concatenate(
             [[0], np.cumsum(np.bincount(c.district, minlength=self._n_districts))]
         )
-        rng = sim.rng(f"{self.name}/crossers")
+        rng = sim.rng(f"{self.name}/crossers", partition=self._settled)
+        self._settled += 1
         for d in range(self._n_districts):
             total = int(self._lawful_run_by_district[d])
             people = order[bounds[d] : bounds[d + 1]]
             w = expected[people]
             if total == 0 or w.sum() <= 0:
                 continue
-            lawful[people] = rng.multinomial(total, w / w.sum())
+            lawful[people] = multinomial_split(rng, total, w)
+        self._lawful_run_by_district[:] = 0
         if lawful.any():
-            add_counts(sim.aggregates, CROSSING, lawful)
+            sim.aggregates.add_counts(CROSSING, lawful)
+
+    def finish(self, sim: Simulation) -> None:
+        """Settle the lawful crossings still pending into ``crossing`` (reading would too)."""
+        self._settle(sim)
