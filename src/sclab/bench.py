@@ -59,18 +59,20 @@ def measure_generation(population: int) -> dict[str, Any]:
     }
 
 
-def measure_run(population: int, days: int, out: Path) -> dict[str, Any]:
-    """A whole run (generation, database, simulation) of ``nanjing`` at this size."""
+def measure_run(population: int, days: int, out: Path, target: str = "nanjing") -> dict[str, Any]:
+    """A whole run (generation, database, simulation) of a scenario or pack at this size."""
     from sclab.run import run_scenario
-    from sclab.scenario import load_scenario
+    from sclab.scenario.loader import load_run_target
 
-    scenario = load_scenario("nanjing", {"--population": population, "--days": days})
+    scenario = load_run_target(target, {"--population": population, "--days": days})
     start = time.perf_counter()
     result = run_scenario(scenario, out, force=True)
     return {
+        "target": target,
         "population": population,
         "days": days,
         "total_seconds": time.perf_counter() - start,
+        "component_seconds": result.extra.get("component_seconds", {}),
         "timings": result.timings,
         "agent_days_per_second": result.agent_days_per_second,
         "peak_rss_bytes": result.peak_rss_bytes,
@@ -78,11 +80,11 @@ def measure_run(population: int, days: int, out: Path) -> dict[str, Any]:
     }
 
 
-def _child(kind: str, population: int, days: int, out: Path) -> dict[str, Any]:
+def _child(kind: str, population: int, days: int, out: Path, target: str = "") -> dict[str, Any]:
     code = (
         "import json, sys; from pathlib import Path; from sclab import bench; "
         f"r = bench.measure_{kind}({population}"
-        + (f", {days}, Path({str(out)!r})" if kind == "run" else "")
+        + (f", {days}, Path({str(out)!r}), {target!r}" if kind == "run" else "")
         + "); print(json.dumps(r))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
@@ -111,38 +113,45 @@ def machine() -> str:
 
 
 def run_benchmarks(
-    populations: list[int], days: int, out: Path, repeat: int, console: Console
+    populations: list[int],
+    days: int,
+    out: Path,
+    repeat: int,
+    console: Console,
+    targets: tuple[str, ...] = ("nanjing",),
 ) -> list[dict[str, Any]]:
-    """Measure each size ``repeat`` times; print and return the results."""
+    """Measure generation and each target's run at each size ``repeat`` times."""
     console.print(f"machine: {machine()}")
     console.width = max(console.width, 150)
     results = []
-    table = Table(title="sclab bench (Nanjing scenario)")
+    table = Table(title="sclab bench")
     for col in (
-        "people", "generate s", "graph s", "gen peak B/person", "ties",
+        "target", "people", "generate s", "graph s", "gen peak B/person", "ties",
         "run s", "days", "agent-days/s", "run peak B/person",
     ):  # fmt: skip
         table.add_column(col, justify="right")
     for n in populations:
         for _ in range(repeat):
             gen = _child("generation", n, days, out)
-            run_dir = out / f"nanjing-{n}"
-            run = _child("run", n, days, run_dir)
-            shutil.rmtree(run_dir, ignore_errors=True)
-            results.append({"generation": gen, "run": run})
-            table.add_row(
-                f"{n:,}",
-                f"{gen['total_seconds']:.1f}",
-                f"{gen['stage_seconds'].get('social graph', float('nan')):.1f}",
-                f"{gen['peak_rss_bytes'] / n:.0f}",
-                f"{gen['ties']:,}",
-                f"{run['total_seconds']:.1f}",
-                str(days),
-                f"{run['agent_days_per_second'] / 1e6:,.1f}M"
-                if run["timings"]["simulate"] > 0.01
-                else "n/a (no components)",
-                f"{run['peak_rss_bytes'] / n:.0f}",
-            )
+            for target in targets:
+                run_dir = out / f"{target}-{n}"
+                run = _child("run", n, days, run_dir, target)
+                shutil.rmtree(run_dir, ignore_errors=True)
+                results.append({"generation": gen, "run": run})
+                table.add_row(
+                    target,
+                    f"{n:,}",
+                    f"{gen['total_seconds']:.1f}",
+                    f"{gen['stage_seconds'].get('social graph', float('nan')):.1f}",
+                    f"{gen['peak_rss_bytes'] / n:.0f}",
+                    f"{gen['ties']:,}",
+                    f"{run['total_seconds']:.1f}",
+                    str(days),
+                    f"{run['agent_days_per_second'] / 1e6:,.1f}M"
+                    if run["timings"]["simulate"] > 0.01
+                    else "n/a (no components)",
+                    f"{run['peak_rss_bytes'] / n:.0f}",
+                )
     console.print(table)
     console.print(json.dumps(results, indent=1))
     return results

@@ -252,11 +252,16 @@ def bench(
     days: Annotated[int, typer.Option(help="Days to simulate in each measurement.")] = 30,
     out: Annotated[Path, typer.Option(help="Where to put benchmark runs.")] = Path("bench-out"),
     repeat: Annotated[int, typer.Option(min=1, help="Repetitions per size.")] = 1,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(help="Scenario(s) or pack(s) to run [nanjing, composite]."),
+    ] = None,
 ) -> None:
-    """Measure time and peak memory of population generation and a run (see BENCHMARKS.md)."""
+    """Measure time and peak memory of population generation and runs (see BENCHMARKS.md)."""
     from sclab.bench import run_benchmarks
 
-    run_benchmarks(population or [9_314_700], days, out, repeat, out_console)
+    targets = tuple(scenario or ["nanjing", "composite"])
+    run_benchmarks(population or [9_314_700], days, out, repeat, out_console, targets)
 
 
 def _click_exceptions():  # type: ignore[no-untyped-def]
