@@ -51,6 +51,7 @@ from sclab.policy.schema import (
     Trigger,
 )
 from sclab.policy.state import END_REASONS, NO_END, ListBook, WindowCounter
+from sclab.world.base import ages
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -124,9 +125,12 @@ def grade_of(grades: list, value: np.ndarray) -> np.ndarray:
     """Index of the grade band of each value (0 = highest grade)."""
     if not grades:
         return np.zeros(len(value), np.uint8)
-    mins = np.array([g.min if g.min is not None else -np.inf for g in grades], dtype=float)
-    # grades run high to low; count the bands whose min the value does not reach
-    idx = (np.asarray(value, dtype=float)[:, None] < mins[None, :]).sum(axis=1)
+    # grades run high to low; count the bands whose min the value does not reach (one
+    # pass per band, compared in float64, without an n x bands temporary)
+    idx = np.zeros(len(value), np.uint8)
+    for g in grades:
+        if g.min is not None:
+            idx += np.asarray(value) < np.float64(g.min)
     return np.minimum(idx, len(grades) - 1).astype(np.uint8)
 
 
@@ -777,11 +781,13 @@ class PolicyEngine:
             decayed, last = f.decayed[k], f.last_total[k]
             assert decayed is not None and last is not None
             if totals is not None:
-                fresh = totals.astype(np.int64) - last
                 decayed *= np.float32(0.5 ** (elapsed / inp.half_life_days))
-                decayed += fresh.astype(np.float32)
+                # Counts only grow, so the uint32 difference is exact (no int64 copies).
+                decayed += totals - last
                 last[:] = totals
-            return 1.0 - np.exp(-decayed / inp.saturation)
+            x = np.divide(decayed, -inp.saturation)
+            np.exp(x, out=x)
+            return np.subtract(1.0, x, out=x)
         if inp.source == "attribute":
             return self._attribute(sim, inp.attribute, n)
         # ties: mean standing of one's active ties (unscored ties count as neutral 0.5)
@@ -790,7 +796,7 @@ class PolicyEngine:
     def _attribute(self, sim: Simulation, name: str, n: int) -> np.ndarray:
         c = sim.population.citizens
         if name == "age":
-            age = c.age(sim.scenario.start_date).astype(np.float32)
+            age = ages(sim).astype(np.float32)  # computed once per run, then cached
             return np.clip((age - 18) / 62, 0, 1)
         if name == "income_decile":
             return c.income_decile.astype(np.float32) / 9
@@ -803,22 +809,35 @@ class PolicyEngine:
 
     def _ties_mean(self, sim: Simulation, standing: np.ndarray, n: int) -> np.ndarray:
         g = sim.population.graph
-        vals = np.nan_to_num(standing, nan=0.5).astype(np.float32)
         out = np.full(n, 0.5, np.float32)
-        block = 1_000_000  # people per block: bounds the temporary edge arrays
+        if np.isnan(standing).all():
+            # Nobody scored yet: every tie counts as neutral 0.5, so every mean is 0.5.
+            return out
+        vals = np.nan_to_num(standing, nan=0.5).astype(np.float32)
+        active = sim.ties_active
+        block = 1 << 18  # people per block: bounds the temporary edge arrays
         for lo in range(0, n, block):
             hi = min(n, lo + block)
-            a, b = int(g.indptr[lo]), int(g.indptr[hi])
-            nb = g.indices[a:b]
-            v = vals[nb]
-            active = np.ones(len(nb), bool) if sim.ties_active is None else sim.ties_active[a:b]
-            if sim.ties_active is not None:
-                v = np.where(active, v, 0)
-            row = np.repeat(np.arange(hi - lo), np.diff(g.indptr[lo : hi + 1]))
-            sums = np.bincount(row, weights=v, minlength=hi - lo)
-            cnt = np.bincount(row, weights=active, minlength=hi - lo)
-            has = cnt > 0
-            out[lo:hi][has] = (sums[has] / cnt[has]).astype(np.float32)
+            indptr = g.indptr[lo : hi + 1]
+            a, b = int(indptr[0]), int(indptr[-1])
+            if b == a:
+                continue
+            v = vals[g.indices[a:b]]
+            if active is not None:
+                v[~active[a:b]] = 0
+            # Per-row sums in tie order and in float64 (as a weighted bincount adds them)
+            # by reduceat over the starts of the rows that have ties: rows without ties
+            # hold no elements, so consecutive such starts bound exactly one row each.
+            has = np.flatnonzero(indptr[1:] > indptr[:-1])
+            starts = indptr[has] - a
+            sums = np.add.reduceat(v, starts, dtype=np.float64)
+            if active is None:
+                cnt = (indptr[has + 1] - indptr[has]).astype(np.float64)
+            else:
+                cnt = np.add.reduceat(active[a:b], starts, dtype=np.float64)
+                keep = cnt > 0
+                has, sums, cnt = has[keep], sums[keep], cnt[keep]
+            out[lo + has] = (sums / cnt).astype(np.float32)
         return out
 
     def _normalised(self, f: _Factors | _Points) -> np.ndarray:

@@ -50,6 +50,8 @@ class RunDatabase:
     """
 
     FLUSH_ROWS = 1_000_000
+    #: Cap on DuckDB's buffer pool (see ``__init__``).
+    MEMORY_LIMIT = "1GB"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -59,6 +61,10 @@ class RunDatabase:
         # Two threads: the machine budget is two cores, shared with the simulation.
         self.con.execute("SET threads TO 2")
         self.con.execute("SET preserve_insertion_order = true")
+        # DuckDB's buffer pool defaults to 80 % of the machine's memory and keeps written
+        # blocks cached up to it, which inflates a run's peak resident memory; written
+        # blocks are evictable (they are on disk), so a fixed cap costs little time.
+        self.con.execute(f"SET memory_limit = '{self.MEMORY_LIMIT}'")
         for stmt in create_statements():
             self.con.execute(stmt)
 

@@ -49,12 +49,14 @@ Cost model (U social-media users, P posts today, D_on the mean online degree of 
     switched off) a day costs, per stance, O(classes + P_s) with about 4 classes per
     doubling of activity (a few dozen), thinning from each class's highest rate so that
     at least 84 % of candidates are kept; plus one O(n) maximum of each multiplier array;
-    plus O(P) binomial draws for interactions, or O(P × D_on) when some ties are switched
-    off (the posters' tie lists are read).
+    plus O(P) binomial draws for interactions. When some ties are switched off, a day
+    adds one count of the active tie ends (a byte per stored tie, fast) and, on days
+    when that count changed, an O(ties) recount of everyone's active online degree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -153,6 +155,25 @@ def critical_post_rate(sim: Simulation) -> float:
     return posts_per_user_day(sim, STANCES["critical"])
 
 
+def _row_counts(indptr: np.ndarray, flags: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """Per CSR row, how many of its entries are flagged (int32).
+
+    ``flags(a, b)`` returns the bool flags of stored entries ``a:b``. Rows are taken in
+    blocks so that temporaries stay bounded (a reduceat over each block's non-empty rows).
+    """
+    n = len(indptr) - 1
+    out = np.zeros(n, np.int32)
+    block = 1 << 20
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
+        a, b = int(indptr[lo]), int(indptr[hi])
+        if b == a:
+            continue
+        rows = lo + np.flatnonzero(indptr[lo + 1 : hi + 1] > indptr[lo:hi])
+        out[rows] = np.add.reduceat(flags(a, b), indptr[rows] - a, dtype=np.int32)
+    return out
+
+
 @register("sources", "social_media", SocialMediaParams)
 class SocialMediaSource:
     """Posts by stance, with a heavy-tailed activity level, and interactions over online ties."""
@@ -186,8 +207,11 @@ class SocialMediaSource:
         self._class_max = class_max.astype(np.float64)
 
         g = sim.population.graph
-        cum = np.r_[0, np.cumsum(g.online, dtype=np.int64)]
-        self._online_degree = (cum[g.indptr[1:]] - cum[g.indptr[:-1]]).astype(np.int32)
+        self._online_degree = _row_counts(g.indptr, lambda a, b: g.online[a:b])
+        # Active online degrees, recomputed only when ``sim.ties_active`` changes (ties
+        # are switched off a few times a month, posts are drawn daily).
+        self._active_degree: np.ndarray | None = None
+        self._active_key: tuple[int, int] | None = None
 
         # Aggregated posts are only ever per-person totals: accrue, draw when read.
         self._lazy: dict[str, LazyPoisson] = {}
@@ -203,16 +227,24 @@ class SocialMediaSource:
         return self._class_max * (p.stance_shares[stance] * p.rate_multiplier)
 
     def _online_degree_of(self, sim: Simulation, people: np.ndarray) -> np.ndarray:
-        """Active online ties of each person (reads only their tie lists if ties are off)."""
+        """Active online ties of each person.
+
+        With ties switched off, everyone's active online degree is recounted (O(ties))
+        whenever ``sim.ties_active`` changed since the last call, and kept (4 bytes per
+        person) until it changes again.
+        """
         if sim.ties_active is None:
             return self._online_degree[people]
-        g = sim.population.graph
-        start, stop = g.indptr[people], g.indptr[people + 1]
-        lens = stop - start
-        pos = np.repeat(start - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
-        live = g.online[pos] & sim.ties_active[pos]
-        owner = np.repeat(np.arange(len(people)), lens)
-        return np.bincount(owner, weights=live, minlength=len(people)).astype(np.int64)
+        active = sim.ties_active
+        # Ties are only ever switched off, so the number still on identifies the state;
+        # counting them is one fast pass over a byte per tie, against reading the tie
+        # lists of every poster each day.
+        key = (id(active), int(np.count_nonzero(active)))
+        if self._active_degree is None or key != self._active_key:
+            g = sim.population.graph
+            self._active_degree = _row_counts(g.indptr, lambda a, b: g.online[a:b] & active[a:b])
+            self._active_key = key
+        return self._active_degree[people].astype(np.int64)
 
     def step(self, sim: Simulation, day: int) -> None:
         p = self.params
