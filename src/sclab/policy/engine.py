@@ -7,6 +7,10 @@ Core objects:
         counters, points and factor scores, rules and their effects, lists with terms,
         deletion on performance and due process, and joint measures at resource moments.
 
+The engine is split by concern: factor-score assessments live in
+:mod:`sclab.policy.factors`, decisions at resource moments in :mod:`sclab.policy.joint`,
+and the per-entity state (counters, list books, score arrays) in :mod:`sclab.policy.state`.
+
 Several engines run side by side when a scenario names several packs (national, municipal,
 commercial); each has its own random stream (``policy:<id>``) and its own state, and they
 meet in the :class:`~sclab.engine.feedback.SystemView` (the worst standing, any listing) and
@@ -27,31 +31,36 @@ O(open entries) for expiry checks; factor scores cost O(people + ties) on update
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from sclab.engine.acts import ALLOWED, BLOCKED, FAVOURED, PRICED_UP, Moments
-from sclab.engine.decisions import constant_labels
 from sclab.engine.events import NO_ENTITY, EventBatch
 from sclab.engine.registry import register
+from sclab.policy.factors import FactorScoring
+from sclab.policy.joint import JointMeasures
 from sclab.policy.loader import load_policy
 from sclab.policy.schema import (
     Effect,
     EventFilter,
-    FactorScore,
-    JointMeasure,
     ListSpec,
     PointsScore,
     Policy,
     Rule,
-    Trigger,
 )
-from sclab.policy.state import END_REASONS, NO_END, ListBook, WindowCounter
-from sclab.world.base import ages
+from sclab.policy.state import (
+    END_REASONS,
+    NO_END,
+    FactorState,
+    ListBook,
+    PointsState,
+    WindowCounter,
+    const,
+    grade_of,
+    nullable,
+)
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -60,7 +69,6 @@ if TYPE_CHECKING:
 ACT_OF_RECORD = {"jaywalk_identified": "jaywalk", "judgment_lost": "non_performance"}
 # Perceived severity of each effect, in [0, 1] (Assumption; feeds deterrence only).
 SEVERITY = {"list": 1.0, "public_display": 0.6, "notice": 0.2, "downgrade": 0.5, "warning": 0.1}
-FACTOR_RECORD_MIN_CHANGE = 10.0  # factor-score changes smaller than this are not rows
 
 
 class PackParams(BaseModel):
@@ -100,42 +108,8 @@ def matches(f: EventFilter, batch: EventBatch) -> np.ndarray | None:
     return ok
 
 
-@dataclass
-class _Points:
-    spec: PointsScore
-    value: np.ndarray  # float32
-    wrong: np.ndarray  # float32: sum of deltas resting on erroneous events
-    grade: np.ndarray  # uint8 index into spec.grades (0 = highest)
-    last_event: np.ndarray  # int64: latest event that changed the value (provenance)
-    restore: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]]
-
-
-@dataclass
-class _Factors:
-    spec: FactorScore
-    value: np.ndarray  # float32, NaN until the first assessment
-    grade: np.ndarray  # uint8
-    hidden: list[WindowCounter | None]  # per input (events inputs only)
-    decayed: list[np.ndarray | None]  # per input (platform/posts inputs only)
-    last_total: list[np.ndarray | None]
-    last_update: int = -1
-
-
-def grade_of(grades: list, value: np.ndarray) -> np.ndarray:
-    """Index of the grade band of each value (0 = highest grade)."""
-    if not grades:
-        return np.zeros(len(value), np.uint8)
-    # grades run high to low; count the bands whose min the value does not reach (one
-    # pass per band, compared in float64, without an n x bands temporary)
-    idx = np.zeros(len(value), np.uint8)
-    for g in grades:
-        if g.min is not None:
-            idx += np.asarray(value) < np.float64(g.min)
-    return np.minimum(idx, len(grades) - 1).astype(np.uint8)
-
-
 @register("policies", "pack", PackParams)
-class PolicyEngine:
+class PolicyEngine(FactorScoring, JointMeasures):
     """Runs one policy pack: counters, scores, lists, rules, joint measures, due process."""
 
     @staticmethod
@@ -162,13 +136,13 @@ class PolicyEngine:
         self.counters = {
             c.id: (c, WindowCounter(self.sizes[c.entity], c.window_days)) for c in p.counters
         }
-        self.points: dict[str, _Points] = {}
-        self.factors: dict[str, _Factors] = {}
+        self.points: dict[str, PointsState] = {}
+        self.factors: dict[str, FactorState] = {}
         for s in p.scores:
             n = self.sizes[s.entity]
             if isinstance(s, PointsScore):
                 value = np.where(self.members[s.entity], s.base, np.nan).astype(np.float32)
-                self.points[s.id] = _Points(
+                self.points[s.id] = PointsState(
                     s, value, np.zeros(n, np.float32), grade_of(s.grades, value),
                     np.full(n, -1, np.int64), {},
                 )  # fmt: skip
@@ -178,7 +152,7 @@ class PolicyEngine:
                     for f in s.factors for i in f.inputs
                 ]  # fmt: skip
                 platform = [i.source in ("platform", "posts") for f in s.factors for i in f.inputs]
-                self.factors[s.id] = _Factors(
+                self.factors[s.id] = FactorState(
                     s,
                     np.full(n, np.nan, np.float32),
                     np.zeros(n, np.uint8),
@@ -459,14 +433,14 @@ class PolicyEngine:
             "score_changes",
             {
                 "entity_id": entity.astype(np.int64),
-                "entity_type": _const(spec.entity, len(entity)),
-                "system": _const(self.system, len(entity)),
-                "score": _const(sid, len(entity)),
+                "entity_type": const(spec.entity, len(entity)),
+                "system": const(self.system, len(entity)),
+                "score": const(sid, len(entity)),
                 "day": np.full(len(entity), self._day, np.int32),
                 "delta": delta.astype(np.float64),
                 "value": running,
-                "rule_id": _const(rule_id, len(entity)),
-                "event_id": _nullable(event_id, len(entity)),
+                "rule_id": const(rule_id, len(entity)),
+                "event_id": nullable(event_id, len(entity)),
                 "wrongful": wrongful.astype(bool),
             },
         )
@@ -593,7 +567,7 @@ class PolicyEngine:
                 self._sim.decisions.rows(
                     "decision_events",
                     {
-                        "decision_table": _const("list_entries", int(keep.sum())),
+                        "decision_table": const("list_entries", int(keep.sum())),
                         "decision_key": book.entry[slot[keep]],
                         "event_id": ev[keep],
                     },
@@ -697,9 +671,9 @@ class PolicyEngine:
             {
                 "entry_id": book.entry[slots],
                 "entity_id": book.entity[slots],
-                "entity_type": _const(spec.entity, n),
-                "system": _const(self.system, n),
-                "list": _const(lid, n),
+                "entity_type": const(spec.entity, n),
+                "system": const(self.system, n),
+                "list": const(lid, n),
                 "start_day": book.start[slots],
                 "end_day": pa.array(
                     np.full(n, end_day or 0, np.int32), mask=np.full(n, end_day is None)
@@ -708,140 +682,13 @@ class PolicyEngine:
                 "rule_id": pa.DictionaryArray.from_arrays(
                     pa.array(book.rule[slots].astype(np.int32)), pa.array(rules)
                 ),
-                "event_id": _nullable(book.event[slots], n),
+                "event_id": nullable(book.event[slots], n),
                 "wrongful": book.wrongful[slots],
             },
         )
 
-    # -- factor scores -------------------------------------------------------------------
-
-    def _assess(self, sim: Simulation, sid: str, f: _Factors) -> None:
-        spec = f.spec
-        n = self.sizes[spec.entity]
-        members = self.members[spec.entity]
-        total_w = sum(fac.weight for fac in spec.factors)
-        score = np.zeros(n, np.float32)
-        k = 0
-        elapsed = self._day - f.last_update if f.last_update >= 0 else 0
-        for fac in spec.factors:
-            acc = np.zeros(n, np.float32)
-            wsum = 0.0
-            for inp in fac.inputs:
-                x = self._input(sim, inp, f, k, n, elapsed)
-                w = abs(inp.weight)
-                acc += w * (x if inp.weight >= 0 else 1.0 - x)
-                wsum += w
-                k += 1
-            score += (fac.weight / total_w) * acc / max(wsum, 1e-12)
-        lo, hi = spec.range
-        new = np.where(members, lo + (hi - lo) * score, np.nan).astype(np.float32)
-        old = f.value
-        new_grade = grade_of(spec.grades, np.nan_to_num(new, nan=lo))
-        first = f.last_update < 0
-        f.last_update = self._day
-        changed = (
-            members
-            & ~np.isnan(old)
-            & ((np.abs(new - old) >= FACTOR_RECORD_MIN_CHANGE) | (new_grade != f.grade))
-        )
-        before_grade = f.grade.copy()
-        f.value, f.grade = new, new_grade
-        who = np.flatnonzero(changed)
-        if len(who):
-            self._sim.decisions.rows(
-                "score_changes",
-                {
-                    "entity_id": who.astype(np.int64),
-                    "entity_type": _const(spec.entity, len(who)),
-                    "system": _const(self.system, len(who)),
-                    "score": _const(sid, len(who)),
-                    "day": np.full(len(who), self._day, np.int32),
-                    "delta": (new[who] - old[who]).astype(np.float64),
-                    "value": new[who].astype(np.float64),
-                    "rule_id": _const(f"{sid}:assessment", len(who)),
-                    "event_id": pa.nulls(len(who), pa.int64()),
-                    "wrongful": self._factor_wrongful(sid, who),
-                },
-            )
-        if not first:
-            moved = np.flatnonzero(members & ((before_grade != new_grade) | changed))
-            self._grade_rules(
-                sid, moved, before_grade[moved], new_grade[moved], old[moved], new[moved]
-            )
-
-    def _input(
-        self, sim: Simulation, inp: Any, f: _Factors, k: int, n: int, elapsed: int
-    ) -> np.ndarray:
-        if inp.source == "events":
-            counter = f.hidden[k]
-            assert counter is not None
-            return 1.0 - np.exp(-counter.count.astype(np.float32) / inp.saturation)
-        if inp.source in ("platform", "posts"):
-            totals = sim.aggregates.counts.get((f.spec.entity, inp.kind))
-            decayed, last = f.decayed[k], f.last_total[k]
-            assert decayed is not None and last is not None
-            if totals is not None:
-                decayed *= np.float32(0.5 ** (elapsed / inp.half_life_days))
-                # Counts only grow, so the uint32 difference is exact (no int64 copies).
-                decayed += totals - last
-                last[:] = totals
-            x = np.divide(decayed, -inp.saturation)
-            np.exp(x, out=x)
-            return np.subtract(1.0, x, out=x)
-        if inp.source == "attribute":
-            return self._attribute(sim, inp.attribute, n)
-        # ties: mean standing of one's active ties (unscored ties count as neutral 0.5)
-        return self._ties_mean(sim, self._normalised(f), n)
-
-    def _attribute(self, sim: Simulation, name: str, n: int) -> np.ndarray:
-        c = sim.population.citizens
-        if name == "age":
-            age = ages(sim).astype(np.float32)  # computed once per run, then cached
-            return np.clip((age - 18) / 62, 0, 1)
-        if name == "income_decile":
-            return c.income_decile.astype(np.float32) / 9
-        if name == "education":
-            return c.education.astype(np.float32) / 4
-        values = getattr(c, name, None)
-        if values is None or values.dtype != bool:
-            raise ValueError(f"attribute '{name}' is not a known citizen attribute")
-        return values.astype(np.float32)
-
-    def _ties_mean(self, sim: Simulation, standing: np.ndarray, n: int) -> np.ndarray:
-        g = sim.population.graph
-        out = np.full(n, 0.5, np.float32)
-        if np.isnan(standing).all():
-            # Nobody scored yet: every tie counts as neutral 0.5, so every mean is 0.5.
-            return out
-        vals = np.nan_to_num(standing, nan=0.5).astype(np.float32)
-        active = sim.ties_active
-        block = 1 << 18  # people per block: bounds the temporary edge arrays
-        for lo in range(0, n, block):
-            hi = min(n, lo + block)
-            indptr = g.indptr[lo : hi + 1]
-            a, b = int(indptr[0]), int(indptr[-1])
-            if b == a:
-                continue
-            v = vals[g.indices[a:b]]
-            if active is not None:
-                v[~active[a:b]] = 0
-            # Per-row sums in tie order and in float64 (as a weighted bincount adds them)
-            # by reduceat over the starts of the rows that have ties: rows without ties
-            # hold no elements, so consecutive such starts bound exactly one row each.
-            has = np.flatnonzero(indptr[1:] > indptr[:-1])
-            starts = indptr[has] - a
-            sums = np.add.reduceat(v, starts, dtype=np.float64)
-            if active is None:
-                cnt = (indptr[has + 1] - indptr[has]).astype(np.float64)
-            else:
-                cnt = np.add.reduceat(active[a:b], starts, dtype=np.float64)
-                keep = cnt > 0
-                has, sums, cnt = has[keep], sums[keep], cnt[keep]
-            out[lo + has] = (sums / cnt).astype(np.float32)
-        return out
-
-    def _normalised(self, f: _Factors | _Points) -> np.ndarray:
-        if isinstance(f, _Factors):
+    def _normalised(self, f: FactorState | PointsState) -> np.ndarray:
+        if isinstance(f, FactorState):
             lo, hi = f.spec.range
             return (f.value - lo) / (hi - lo)
         mins = [g.min for g in f.spec.grades if g.min is not None]
@@ -863,154 +710,6 @@ class PolicyEngine:
             src = self.points.get(sid) or self.factors[sid]
             arr[:] = self._normalised(src)
 
-    # -- joint punishment and reward -----------------------------------------------------
-
-    def _decide(self, sim: Simulation, m: Moments) -> None:
-        measures = [j for j in self.policy.joint if m.kind in j.moments]
-        if not measures:
-            return
-        order = {"blocked": 0, "priced_up": 1, "favoured": 2}
-        for j in sorted(measures, key=lambda x: order[x.effect]):
-            for target in j.applies_to:
-                hit, entity, event, bad = self._hits(sim, j, target, m)
-                hit &= m.outcome != BLOCKED
-                if not hit.any():
-                    continue
-                idx = np.flatnonzero(hit)
-                if j.effect == "blocked":
-                    m.outcome[idx] = BLOCKED
-                    kind = "blocked"
-                elif j.effect == "priced_up":
-                    m.outcome[idx] = np.where(m.outcome[idx] == BLOCKED, BLOCKED, PRICED_UP)
-                    m.price_factor[idx] *= j.price_factor
-                    kind = "priced_up"
-                else:
-                    fav = idx[m.outcome[idx] == ALLOWED]
-                    m.outcome[fav] = FAVOURED
-                    m.price_factor[idx] *= j.price_factor
-                    kind = "reward"
-                m.decided_by.append(f"{self.system}:{j.id}")
-                sim.decisions.sanction(
-                    self._day, entity[idx], system=self.system, domain=m.kind, kind=kind,
-                    rule_id=j.id, event_id=event[idx], wrongful=bad[idx] & (kind != "reward"),
-                    entity_type=m.entity_type if target != "parent" else "person",
-                )  # fmt: skip
-
-    def _hits(
-        self, sim: Simulation, j: JointMeasure, target: str, m: Moments
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """For each moment: does the measure apply, to whom, on which event, wrongfully?"""
-        n = len(m)
-        actor = m.actor
-        entity = actor.copy()
-        trig_type = self._trigger_entity(j.when)
-        if target == "self":
-            if trig_type != m.entity_type:
-                return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
-            subject = actor
-        elif target == "parent":
-            # The child's school place is decided on the parent's record (the actor).
-            if m.kind != "school_place" or trig_type != "person":
-                return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
-            children = _school_children(sim)
-            if children is not None and len(children) == n:
-                entity = children.astype(np.int64)
-            subject = actor
-        elif target == "legal_representative":
-            if trig_type != "company" or m.entity_type != "person":
-                return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
-            hit, event, bad = self._represented(sim, j.when, actor)
-            return hit, entity, event, bad
-        else:  # ties
-            if trig_type != "person" or m.entity_type != "person":
-                return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
-            return (*self._tie_hits(sim, j.when, actor, entity),)
-        hit, event, bad = self._trigger(j.when, subject)
-        # Only participants are scored and listed; their moments are the ones decided.
-        hit &= self.members[trig_type][subject]
-        return hit, entity, event, bad
-
-    def _trigger_entity(self, t: Trigger) -> str:
-        if t.on_list is not None:
-            return self.lists[t.on_list][0].entity
-        sid = t.score
-        if sid is None:
-            for s in list(self.points.values()) + list(self.factors.values()):
-                if any(g.name in t.grade for g in s.spec.grades):
-                    return s.spec.entity
-            return "person"
-        return self._entity_of_score(sid)
-
-    def _trigger(
-        self, t: Trigger, subject: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n = len(subject)
-        if t.on_list is not None:
-            book = self.lists[t.on_list][1]
-            slot = book.slot[subject]
-            hit = slot >= 0
-            safe = np.where(hit, slot, 0)
-            return hit, np.where(hit, book.event[safe], -1), hit & book.wrongful[safe]
-        if t.grade:
-            for sid, s in list(self.points.items()) + list(self.factors.items()):
-                names = [g.name for g in s.spec.grades]
-                if all(g in names for g in t.grade):
-                    target = np.array([names.index(g) for g in t.grade])
-                    hit = np.isin(s.grade[subject], target) & ~np.isnan(s.value[subject])
-                    bad = hit & self._grade_wrongful(sid, subject, target)
-                    return hit, np.where(hit, self._last_event(sid, subject), -1), bad
-            return np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool)
-        assert t.score is not None
-        s = self.points.get(t.score) or self.factors[t.score]
-        value = s.value[subject]
-        if t.below is not None:
-            hit = value < t.below
-            bad = hit & self._score_wrongful(t.score, subject, t.below)
-        else:
-            hit = value >= (t.at_least or 0)
-            bad = np.zeros(n, bool)
-        hit &= ~np.isnan(value)
-        return hit, np.where(hit, self._last_event(t.score, subject), -1), bad
-
-    def _represented(
-        self, sim: Simulation, t: Trigger, person: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        companies = sim.population.companies
-        hit_c, event_c, bad_c = self._trigger(t, np.arange(len(companies)))
-        n = len(person)
-        if not hit_c.any():
-            return np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool)
-        reps = companies.legal_rep[hit_c].astype(np.int64)
-        # one triggering company per representative (the first); wrongful if all are
-        order = np.argsort(reps, kind="stable")
-        reps_s, ev_s, bad_s = reps[order], event_c[hit_c][order], bad_c[hit_c][order]
-        pos = np.searchsorted(reps_s, person)
-        pos_c = np.minimum(pos, len(reps_s) - 1)
-        hit = reps_s[pos_c] == person
-        return hit, np.where(hit, ev_s[pos_c], -1), hit & bad_s[pos_c]
-
-    def _tie_hits(
-        self, sim: Simulation, t: Trigger, actor: np.ndarray, entity: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        g = sim.population.graph
-        starts, ends = g.indptr[actor], g.indptr[actor + 1]
-        deg = (ends - starts).astype(np.int64)
-        owner = np.repeat(np.arange(len(actor)), deg)
-        pos = np.repeat(starts - np.r_[0, np.cumsum(deg)[:-1]], deg) + np.arange(deg.sum())
-        nb = g.indices[pos].astype(np.int64)
-        if sim.ties_active is not None:
-            keep = sim.ties_active[pos]
-            nb, owner = nb[keep], owner[keep]
-        hit_nb, ev_nb, bad_nb = self._trigger(t, nb)
-        n = len(actor)
-        hit = np.zeros(n, bool)
-        hit[owner[hit_nb]] = True
-        event = np.full(n, -1, np.int64)
-        event[owner[hit_nb]] = ev_nb[hit_nb]
-        bad = np.zeros(n, bool)
-        bad[owner[hit_nb & bad_nb]] = True
-        return hit, entity, event, bad
-
     # -- end of run ----------------------------------------------------------------------
 
     def finish(self, sim: Simulation) -> None:
@@ -1030,9 +729,9 @@ class PolicyEngine:
                 "final_scores",
                 {
                     "entity_id": members.astype(np.int64),
-                    "entity_type": _const(s.spec.entity, len(members)),
-                    "system": _const(self.system, len(members)),
-                    "score": _const(sid, len(members)),
+                    "entity_type": const(s.spec.entity, len(members)),
+                    "system": const(self.system, len(members)),
+                    "score": const(sid, len(members)),
                     "value": s.value[members].astype(np.float64),
                     "grade": pa.DictionaryArray.from_arrays(
                         pa.array(s.grade[members].astype(np.int32)), pa.array(names)
@@ -1041,22 +740,3 @@ class PolicyEngine:
                 },
             )
         sim.decisions.end_day()
-
-
-def _const(value: str, n: int) -> pa.DictionaryArray:
-    return constant_labels(value, n)
-
-
-def _nullable(values: np.ndarray | None, n: int) -> pa.Array:
-    if values is None:
-        return pa.nulls(n, pa.int64())
-    values = np.asarray(values, np.int64)
-    return pa.array(values, mask=values < 0)
-
-
-def _school_children(sim: Simulation) -> np.ndarray | None:
-    for _, component in sim.components:
-        children = getattr(component, "school_children_today", None)
-        if children is not None:
-            return np.asarray(children)
-    return None

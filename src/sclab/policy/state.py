@@ -17,6 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
+
+from sclab.engine.decisions import constant_labels
+from sclab.policy.schema import FactorScore, PointsScore
 
 
 def count_by_entity(
@@ -200,3 +204,48 @@ class ListBook:
 
     def open_slots(self) -> np.ndarray:
         return np.flatnonzero(self.entity >= 0)
+
+
+@dataclass
+class PointsState:
+    spec: PointsScore
+    value: np.ndarray  # float32
+    wrong: np.ndarray  # float32: sum of deltas resting on erroneous events
+    grade: np.ndarray  # uint8 index into spec.grades (0 = highest)
+    last_event: np.ndarray  # int64: latest event that changed the value (provenance)
+    restore: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]]
+
+
+@dataclass
+class FactorState:
+    spec: FactorScore
+    value: np.ndarray  # float32, NaN until the first assessment
+    grade: np.ndarray  # uint8
+    hidden: list[WindowCounter | None]  # per input (events inputs only)
+    decayed: list[np.ndarray | None]  # per input (platform/posts inputs only)
+    last_total: list[np.ndarray | None]
+    last_update: int = -1
+
+
+def grade_of(grades: list, value: np.ndarray) -> np.ndarray:
+    """Index of the grade band of each value (0 = highest grade)."""
+    if not grades:
+        return np.zeros(len(value), np.uint8)
+    # grades run high to low; count the bands whose min the value does not reach (one
+    # pass per band, compared in float64, without an n x bands temporary)
+    idx = np.zeros(len(value), np.uint8)
+    for g in grades:
+        if g.min is not None:
+            idx += np.asarray(value) < np.float64(g.min)
+    return np.minimum(idx, len(grades) - 1).astype(np.uint8)
+
+
+def const(value: str, n: int) -> pa.DictionaryArray:
+    return constant_labels(value, n)
+
+
+def nullable(values: np.ndarray | None, n: int) -> pa.Array:
+    if values is None:
+        return pa.nulls(n, pa.int64())
+    values = np.asarray(values, np.int64)
+    return pa.array(values, mask=values < 0)

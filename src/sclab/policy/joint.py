@@ -1,0 +1,184 @@
+"""Joint punishment and reward: deciding resource moments from lists, grades and scores.
+
+Core object:
+    :class:`JointMeasures`: the part of :class:`~sclab.policy.engine.PolicyEngine` that,
+        for each resource moment of the day (a ticket, a booking, an application), finds
+        the measures that apply to whose record (the actor's own, a parent's for a child's
+        school place, a represented company's for its legal representative, or a tie's),
+        sets the moment's outcome (blocked beats priced up beats favoured; price factors
+        multiply across systems) and writes one decision row per affected moment, carrying
+        the triggering entry's event and ``wrongful`` flag.
+
+Cost model: O(moments of the kinds a measure names), plus O(companies) a day for
+legal-representative measures and O(sum of the actors' degrees) for tie measures.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sclab.engine.acts import ALLOWED, BLOCKED, FAVOURED, PRICED_UP, Moments
+from sclab.policy.schema import JointMeasure, Trigger
+
+if TYPE_CHECKING:
+    from sclab.engine.simulation import Simulation
+
+
+class JointMeasures:
+    """Mixin of :class:`~sclab.policy.engine.PolicyEngine`: decisions at resource moments."""
+
+    def _decide(self, sim: Simulation, m: Moments) -> None:
+        measures = [j for j in self.policy.joint if m.kind in j.moments]
+        if not measures:
+            return
+        order = {"blocked": 0, "priced_up": 1, "favoured": 2}
+        for j in sorted(measures, key=lambda x: order[x.effect]):
+            for target in j.applies_to:
+                hit, entity, event, bad = self._hits(sim, j, target, m)
+                hit &= m.outcome != BLOCKED
+                if not hit.any():
+                    continue
+                idx = np.flatnonzero(hit)
+                if j.effect == "blocked":
+                    m.outcome[idx] = BLOCKED
+                    kind = "blocked"
+                elif j.effect == "priced_up":
+                    m.outcome[idx] = np.where(m.outcome[idx] == BLOCKED, BLOCKED, PRICED_UP)
+                    m.price_factor[idx] *= j.price_factor
+                    kind = "priced_up"
+                else:
+                    fav = idx[m.outcome[idx] == ALLOWED]
+                    m.outcome[fav] = FAVOURED
+                    m.price_factor[idx] *= j.price_factor
+                    kind = "reward"
+                m.decided_by.append(f"{self.system}:{j.id}")
+                sim.decisions.sanction(
+                    self._day, entity[idx], system=self.system, domain=m.kind, kind=kind,
+                    rule_id=j.id, event_id=event[idx], wrongful=bad[idx] & (kind != "reward"),
+                    entity_type=m.entity_type if target != "parent" else "person",
+                )  # fmt: skip
+
+    def _hits(
+        self, sim: Simulation, j: JointMeasure, target: str, m: Moments
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For each moment: does the measure apply, to whom, on which event, wrongfully?"""
+        n = len(m)
+        actor = m.actor
+        entity = actor.copy()
+        trig_type = self._trigger_entity(j.when)
+        if target == "self":
+            if trig_type != m.entity_type:
+                return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
+            subject = actor
+        elif target == "parent":
+            # The child's school place is decided on the parent's record (the actor).
+            if m.kind != "school_place" or trig_type != "person":
+                return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
+            children = _school_children(sim)
+            if children is not None and len(children) == n:
+                entity = children.astype(np.int64)
+            subject = actor
+        elif target == "legal_representative":
+            if trig_type != "company" or m.entity_type != "person":
+                return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
+            hit, event, bad = self._represented(sim, j.when, actor)
+            return hit, entity, event, bad
+        else:  # ties
+            if trig_type != "person" or m.entity_type != "person":
+                return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
+            return (*self._tie_hits(sim, j.when, actor, entity),)
+        hit, event, bad = self._trigger(j.when, subject)
+        # Only participants are scored and listed; their moments are the ones decided.
+        hit &= self.members[trig_type][subject]
+        return hit, entity, event, bad
+
+    def _trigger_entity(self, t: Trigger) -> str:
+        if t.on_list is not None:
+            return self.lists[t.on_list][0].entity
+        sid = t.score
+        if sid is None:
+            for s in list(self.points.values()) + list(self.factors.values()):
+                if any(g.name in t.grade for g in s.spec.grades):
+                    return s.spec.entity
+            return "person"
+        return self._entity_of_score(sid)
+
+    def _trigger(
+        self, t: Trigger, subject: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = len(subject)
+        if t.on_list is not None:
+            book = self.lists[t.on_list][1]
+            slot = book.slot[subject]
+            hit = slot >= 0
+            safe = np.where(hit, slot, 0)
+            return hit, np.where(hit, book.event[safe], -1), hit & book.wrongful[safe]
+        if t.grade:
+            for sid, s in list(self.points.items()) + list(self.factors.items()):
+                names = [g.name for g in s.spec.grades]
+                if all(g in names for g in t.grade):
+                    target = np.array([names.index(g) for g in t.grade])
+                    hit = np.isin(s.grade[subject], target) & ~np.isnan(s.value[subject])
+                    bad = hit & self._grade_wrongful(sid, subject, target)
+                    return hit, np.where(hit, self._last_event(sid, subject), -1), bad
+            return np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool)
+        assert t.score is not None
+        s = self.points.get(t.score) or self.factors[t.score]
+        value = s.value[subject]
+        if t.below is not None:
+            hit = value < t.below
+            bad = hit & self._score_wrongful(t.score, subject, t.below)
+        else:
+            hit = value >= (t.at_least or 0)
+            bad = np.zeros(n, bool)
+        hit &= ~np.isnan(value)
+        return hit, np.where(hit, self._last_event(t.score, subject), -1), bad
+
+    def _represented(
+        self, sim: Simulation, t: Trigger, person: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        companies = sim.population.companies
+        hit_c, event_c, bad_c = self._trigger(t, np.arange(len(companies)))
+        n = len(person)
+        if not hit_c.any():
+            return np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool)
+        reps = companies.legal_rep[hit_c].astype(np.int64)
+        # one triggering company per representative (the first); wrongful if all are
+        order = np.argsort(reps, kind="stable")
+        reps_s, ev_s, bad_s = reps[order], event_c[hit_c][order], bad_c[hit_c][order]
+        pos = np.searchsorted(reps_s, person)
+        pos_c = np.minimum(pos, len(reps_s) - 1)
+        hit = reps_s[pos_c] == person
+        return hit, np.where(hit, ev_s[pos_c], -1), hit & bad_s[pos_c]
+
+    def _tie_hits(
+        self, sim: Simulation, t: Trigger, actor: np.ndarray, entity: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        g = sim.population.graph
+        starts, ends = g.indptr[actor], g.indptr[actor + 1]
+        deg = (ends - starts).astype(np.int64)
+        owner = np.repeat(np.arange(len(actor)), deg)
+        pos = np.repeat(starts - np.r_[0, np.cumsum(deg)[:-1]], deg) + np.arange(deg.sum())
+        nb = g.indices[pos].astype(np.int64)
+        if sim.ties_active is not None:
+            keep = sim.ties_active[pos]
+            nb, owner = nb[keep], owner[keep]
+        hit_nb, ev_nb, bad_nb = self._trigger(t, nb)
+        n = len(actor)
+        hit = np.zeros(n, bool)
+        hit[owner[hit_nb]] = True
+        event = np.full(n, -1, np.int64)
+        event[owner[hit_nb]] = ev_nb[hit_nb]
+        bad = np.zeros(n, bool)
+        bad[owner[hit_nb & bad_nb]] = True
+        return hit, entity, event, bad
+
+
+def _school_children(sim: Simulation) -> np.ndarray | None:
+    for _, component in sim.components:
+        children = getattr(component, "school_children_today", None)
+        if children is not None:
+            return np.asarray(children)
+    return None
