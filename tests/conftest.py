@@ -53,3 +53,29 @@ def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
         check=False,
         timeout=600,
     )
+
+
+def build_simulation(scenario_path: Path):
+    """A Simulation (population generated, components set up) for a scenario file."""
+    from sclab.engine.simulation import Simulation
+    from sclab.population import generate_population
+    from sclab.rng import Streams
+    from sclab.scenario import load_scenario
+
+    scenario = load_scenario(str(scenario_path))
+    streams = Streams(scenario.seed)
+    return Simulation.build(scenario, streams, generate_population(scenario, streams))
+
+
+def run_keeping_acts(sim) -> list:
+    """Run every day and keep the true acts (the act log forgets them at the end of each day)."""
+    kept: list = []
+    end_day = sim.acts.end_day
+
+    def keep_then_end() -> None:
+        kept.extend(sim.acts.today)
+        end_day()
+
+    sim.acts.end_day = keep_then_end
+    sim.run()
+    return kept

@@ -12,13 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 from pydantic import ValidationError
+from tests.conftest import run_keeping_acts
 
 from sclab.engine import Simulation
 from sclab.engine.acts import Acts
-from sclab.population import generate_population
 from sclab.population.companies import SIZES
-from sclab.rng import Streams
-from sclab.scenario import load_scenario
 from sclab.world.base import DAYS_PER_YEAR
 from sclab.world.company_conduct import KINDS, CompanyConductParams, propensity_company_key
 
@@ -26,7 +24,7 @@ from sclab.world.company_conduct import KINDS, CompanyConductParams, propensity_
 def build(
     write_scenario, size: int, per_1000: float, days: int, seed: int = 7, **params: Any
 ) -> Simulation:
-    from tests.conftest import small_scenario
+    from tests.conftest import build_simulation, small_scenario
 
     doc = small_scenario(
         seed=seed,
@@ -35,22 +33,10 @@ def build(
         companies={"per_1000_people": per_1000},
         sources=[{"use": "company_conduct", "params": params}],
     )
-    scenario = load_scenario(str(write_scenario(doc)))
-    streams = Streams(scenario.seed)
-    return Simulation.build(scenario, streams, generate_population(scenario, streams))
+    return build_simulation(write_scenario(doc))
 
 
-def run(sim: Simulation) -> list[Acts]:
-    kept: list[Acts] = []
-    end_day = sim.acts.end_day
-
-    def keep_then_end() -> None:
-        kept.extend(sim.acts.today)
-        end_day()
-
-    sim.acts.end_day = keep_then_end  # type: ignore[method-assign]
-    sim.run()
-    return kept
+run = run_keeping_acts  # shared helper (tests/conftest.py)
 
 
 def actors(acts: list[Acts], kind: str) -> np.ndarray:

@@ -15,13 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from tests.conftest import run_keeping_acts
 
 from sclab.engine import Simulation
 from sclab.engine.acts import Acts
-from sclab.population import generate_population
 from sclab.population.citizens import OCCUPATIONS
-from sclab.rng import Streams
-from sclab.scenario import load_scenario
 from sclab.world.base import DAYS_PER_MONTH, DAYS_PER_YEAR, ages, set_propensity
 from sclab.world.state_data import GROUNDS, STREAMS, CaseBook, StateDataParams
 
@@ -29,7 +27,7 @@ NO_COURT = [s for s in STREAMS if s != "court"]
 
 
 def build(write_scenario, size: int, days: int, seed: int = 7, **params: Any) -> Simulation:
-    from tests.conftest import small_scenario
+    from tests.conftest import build_simulation, small_scenario
 
     doc = small_scenario(
         seed=seed,
@@ -37,23 +35,10 @@ def build(write_scenario, size: int, days: int, seed: int = 7, **params: Any) ->
         population={"size": size},
         sources=[{"use": "state_data", "params": params}],
     )
-    scenario = load_scenario(str(write_scenario(doc)))
-    streams = Streams(scenario.seed)
-    return Simulation.build(scenario, streams, generate_population(scenario, streams))
+    return build_simulation(write_scenario(doc))
 
 
-def run(sim: Simulation) -> list[Acts]:
-    """Run every day and keep the acts (the act log forgets them at the end of each day)."""
-    kept: list[Acts] = []
-    end_day = sim.acts.end_day
-
-    def keep_then_end() -> None:
-        kept.extend(sim.acts.today)
-        end_day()
-
-    sim.acts.end_day = keep_then_end  # type: ignore[method-assign]
-    sim.run()
-    return kept
+run = run_keeping_acts  # shared helper (tests/conftest.py)
 
 
 def table(acts: list[Acts], kind: str) -> dict[str, np.ndarray]:
