@@ -54,7 +54,11 @@ class ScriptedRecorder:
             )  # fmt: skip
         for m in self.params.moments:
             if m["day"] == day:
-                sim.moments.add(day, "test", m["kind"], np.array([m["person"]]))
+                child = m.get("for")
+                sim.moments.add(
+                    day, "test", m["kind"], np.array([m["person"]]),
+                    beneficiary=None if child is None else np.array([child]),
+                )  # fmt: skip
 
     def finish(self, sim: Simulation) -> None:
         pass
@@ -260,3 +264,23 @@ def test_points_and_grade_boundaries(tmp_path: Path, events, value, grade) -> No
         "SELECT count(*), count(rule_id), count(event_id) FROM score_changes"
     ).fetchone()
     assert changes == (len(script),) * 3
+
+
+def test_a_listed_parent_blocks_the_childs_school_place(tmp_path: Path) -> None:
+    policy = {
+        **COURT_LIKE,
+        "joint": [
+            {"id": "schools", "when": {"list": "dishonest"}, "moments": ["school_place"],
+             "effect": "blocked", "applies_to": ["parent"]}
+        ],
+    }  # fmt: skip
+    events = [{"day": 1, "kind": "non_performance", "person": 10, "ground": 1}]
+    moments = [
+        {"day": 5, "kind": "school_place", "person": 10, "for": 200},
+        {"day": 5, "kind": "school_place", "person": 11, "for": 201},
+    ]
+    con = run_policy(tmp_path, policy, events, days=10, moments=moments)
+    sanctions = con.execute("SELECT entity_id, domain, kind, rule_id FROM sanctions").fetchall()
+    assert sanctions == [(200, "school_place", "blocked", "schools")]
+    outcomes = dict(con.execute("SELECT beneficiary, outcome FROM resource_moments").fetchall())
+    assert outcomes == {200: "blocked", 201: "allowed"}

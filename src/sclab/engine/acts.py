@@ -86,11 +86,14 @@ class Moments:
     day: int
     source: str
     kind: str
-    actor: np.ndarray  # int64 person_id (or company_id)
+    actor: np.ndarray  # int64 person_id (or company_id): who makes the attempt
     entity_type: str = "person"
     outcome: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint8))
     price_factor: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))
     decided_by: list[str] = field(default_factory=list)
+    # Whom the moment is for, when not the actor (a child's school place applied for by a
+    # parent): the person a block harms. None means the actor.
+    beneficiary: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.actor.shape[0])
@@ -106,6 +109,7 @@ class Moments:
             "kind": constant_labels(self.kind, n),
             "entity_type": constant_labels(self.entity_type, n),
             "actor": self.actor,
+            "beneficiary": self.actor if self.beneficiary is None else self.beneficiary,
             "outcome": pa.DictionaryArray.from_arrays(
                 pa.array(self.outcome.astype(np.int32)), pa.array(list(OUTCOMES))
             ),
@@ -134,13 +138,28 @@ class MomentLog:
         self.totals: dict[tuple[str, str], int] = {}
 
     def add(
-        self, day: int, source: str, kind: str, actor: np.ndarray, entity_type: str = "person"
+        self,
+        day: int,
+        source: str,
+        kind: str,
+        actor: np.ndarray,
+        entity_type: str = "person",
+        beneficiary: np.ndarray | None = None,
     ) -> Moments:
-        """Add attempts; each starts allowed at price factor 1."""
+        """Add attempts; each starts allowed at price factor 1.
+
+        Args:
+            beneficiary: Whom each attempt is for, if not the actor (same length).
+        """
         actor = np.asarray(actor, dtype=np.int64)
+        if beneficiary is not None:
+            beneficiary = np.asarray(beneficiary, dtype=np.int64)
+            if beneficiary.shape != actor.shape:
+                raise ValueError("beneficiary must have one entry per actor")
         m = Moments(
             day, source, kind, actor, entity_type,
             np.zeros(len(actor), np.uint8), np.ones(len(actor), np.float32),
+            beneficiary=beneficiary,
         )  # fmt: skip
         self.today.append(m)
         return m

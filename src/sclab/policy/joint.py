@@ -76,9 +76,8 @@ class JointMeasures:
             # The child's school place is decided on the parent's record (the actor).
             if m.kind != "school_place" or trig_type != "person":
                 return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
-            children = _school_children(sim)
-            if children is not None and len(children) == n:
-                entity = children.astype(np.int64)
+            if m.beneficiary is not None:
+                entity = m.beneficiary
             subject = actor
         elif target == "legal_representative":
             if trig_type != "company" or m.entity_type != "person":
@@ -174,11 +173,3 @@ class JointMeasures:
         bad = np.zeros(n, bool)
         bad[owner[hit_nb & bad_nb]] = True
         return hit, entity, event, bad
-
-
-def _school_children(sim: Simulation) -> np.ndarray | None:
-    for _, component in sim.components:
-        children = getattr(component, "school_children_today", None)
-        if children is not None:
-            return np.asarray(children)
-    return None

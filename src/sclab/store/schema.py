@@ -128,6 +128,7 @@ TABLES: dict[str, list[Column]] = {
         C("kind", "VARCHAR", "flight_ticket, rail_ticket, hotel, school_place, loan..."),
         C("entity_type", "VARCHAR", "'person' or 'company'"),
         C("actor", "BIGINT", "who tried"),
+        C("beneficiary", "BIGINT", "whom it was for (the child, for a school place)"),
         C("outcome", "VARCHAR", "allowed, blocked, priced_up or favoured"),
         C("price_factor", "REAL", "price relative to the normal price"),
     ],

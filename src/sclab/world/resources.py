@@ -469,7 +469,7 @@ class Resources:
         keep = rng.random(len(children)) < prob
         self.school_children_today = children[keep].astype(np.int64)
         if keep.any():
-            sim.moments.add(day, self.name, SCHOOL_PLACE, parents[keep])
+            sim.moments.add(day, self.name, SCHOOL_PLACE, parents[keep], beneficiary=children[keep])
 
     def finish(self, sim: Simulation) -> None:
         """Draw the aggregated rentals still pending (reading them would do it too)."""
