@@ -54,7 +54,7 @@ class MomentCollector:
         for m in sim.moments.today:
             self.actors.setdefault(m.kind, []).append(m.actor.copy())
             if m.kind == "school_place":
-                self.school.append((day, m.actor.copy(), self.resources.school_children_today))
+                self.school.append((day, m.actor.copy(), m.beneficiary.copy()))
 
     def finish(self, sim: Simulation) -> None:
         pass

@@ -37,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from sclab.engine.decisions import constant_labels
 from sclab.engine.events import NO_ENTITY, EventBatch
 from sclab.engine.registry import register
 from sclab.policy.factors import FactorScoring
@@ -57,7 +58,6 @@ from sclab.policy.state import (
     ListBook,
     PointsState,
     WindowCounter,
-    const,
     grade_of,
     nullable,
 )
@@ -121,7 +121,6 @@ class PolicyEngine(FactorScoring, JointMeasures):
         self.policy: Policy = load_policy(params.pack)
         self.system = self.policy.system_name
         self.name = f"policy:{self.system}"
-        self.params = params
 
     # -- setup ---------------------------------------------------------------------------
 
@@ -433,13 +432,13 @@ class PolicyEngine(FactorScoring, JointMeasures):
             "score_changes",
             {
                 "entity_id": entity.astype(np.int64),
-                "entity_type": const(spec.entity, len(entity)),
-                "system": const(self.system, len(entity)),
-                "score": const(sid, len(entity)),
+                "entity_type": constant_labels(spec.entity, len(entity)),
+                "system": constant_labels(self.system, len(entity)),
+                "score": constant_labels(sid, len(entity)),
                 "day": np.full(len(entity), self._day, np.int32),
                 "delta": delta.astype(np.float64),
                 "value": running,
-                "rule_id": const(rule_id, len(entity)),
+                "rule_id": constant_labels(rule_id, len(entity)),
                 "event_id": nullable(event_id, len(entity)),
                 "wrongful": wrongful.astype(bool),
             },
@@ -567,7 +566,7 @@ class PolicyEngine(FactorScoring, JointMeasures):
                 self._sim.decisions.rows(
                     "decision_events",
                     {
-                        "decision_table": const("list_entries", int(keep.sum())),
+                        "decision_table": constant_labels("list_entries", int(keep.sum())),
                         "decision_key": book.entry[slot[keep]],
                         "event_id": ev[keep],
                     },
@@ -671,9 +670,9 @@ class PolicyEngine(FactorScoring, JointMeasures):
             {
                 "entry_id": book.entry[slots],
                 "entity_id": book.entity[slots],
-                "entity_type": const(spec.entity, n),
-                "system": const(self.system, n),
-                "list": const(lid, n),
+                "entity_type": constant_labels(spec.entity, n),
+                "system": constant_labels(self.system, n),
+                "list": constant_labels(lid, n),
                 "start_day": book.start[slots],
                 "end_day": pa.array(
                     np.full(n, end_day or 0, np.int32), mask=np.full(n, end_day is None)
@@ -729,9 +728,9 @@ class PolicyEngine(FactorScoring, JointMeasures):
                 "final_scores",
                 {
                     "entity_id": members.astype(np.int64),
-                    "entity_type": const(s.spec.entity, len(members)),
-                    "system": const(self.system, len(members)),
-                    "score": const(sid, len(members)),
+                    "entity_type": constant_labels(s.spec.entity, len(members)),
+                    "system": constant_labels(self.system, len(members)),
+                    "score": constant_labels(sid, len(members)),
                     "value": s.value[members].astype(np.float64),
                     "grade": pa.DictionaryArray.from_arrays(
                         pa.array(s.grade[members].astype(np.int32)), pa.array(names)

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from sclab.policy.state import FactorState, const, grade_of
+from sclab.engine.decisions import constant_labels
+from sclab.policy.state import FactorState, grade_of
 from sclab.world.base import ages
 
 if TYPE_CHECKING:
@@ -67,13 +68,13 @@ class FactorScoring:
                 "score_changes",
                 {
                     "entity_id": who.astype(np.int64),
-                    "entity_type": const(spec.entity, len(who)),
-                    "system": const(self.system, len(who)),
-                    "score": const(sid, len(who)),
+                    "entity_type": constant_labels(spec.entity, len(who)),
+                    "system": constant_labels(self.system, len(who)),
+                    "score": constant_labels(sid, len(who)),
                     "day": np.full(len(who), self._day, np.int32),
                     "delta": (new[who] - old[who]).astype(np.float64),
                     "value": new[who].astype(np.float64),
-                    "rule_id": const(f"{sid}:assessment", len(who)),
+                    "rule_id": constant_labels(f"{sid}:assessment", len(who)),
                     "event_id": pa.nulls(len(who), pa.int64()),
                     "wrongful": self._factor_wrongful(sid, who),
                 },

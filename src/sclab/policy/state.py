@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from sclab.engine.decisions import constant_labels
 from sclab.policy.schema import FactorScore, PointsScore
 
 
@@ -238,10 +237,6 @@ def grade_of(grades: list, value: np.ndarray) -> np.ndarray:
         if g.min is not None:
             idx += np.asarray(value) < np.float64(g.min)
     return np.minimum(idx, len(grades) - 1).astype(np.uint8)
-
-
-def const(value: str, n: int) -> pa.DictionaryArray:
-    return constant_labels(value, n)
 
 
 def nullable(values: np.ndarray | None, n: int) -> pa.Array:

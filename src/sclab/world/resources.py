@@ -342,15 +342,12 @@ class Resources:
         parent_of_child: Per person, the person_id of the parent who files their school
             application, or -1 (int32; set for every child reaching a school entry age on an
             application day of the run).
-        school_children_today: On an application day, the children whose applications are
-            today's ``school_place`` moments, aligned with that batch's actors.
         rates: Per kind, the base rate per class and day (before propensity), after
             renormalisation.
     """
 
     def __init__(self, name: str, params: ResourcesParams) -> None:
         self.name, self.params = name, params
-        self.school_children_today = np.empty(0, np.int64)
 
     def setup(self, sim: Simulation) -> None:
         p = self.params
@@ -436,7 +433,6 @@ class Resources:
             who = self._draw(sim, rng, kind)
             if len(who):
                 sim.moments.add(day, self.name, kind, who)
-        self.school_children_today = np.empty(0, np.int64)
         if day in self._applicants:
             self._school_day(sim, day)
 
@@ -467,7 +463,6 @@ class Resources:
         prob = np.clip(prob * p.rate_multiplier, 0.0, 1.0)
         rng = sim.rng(f"{self.name}/{SCHOOL_PLACE}", day)
         keep = rng.random(len(children)) < prob
-        self.school_children_today = children[keep].astype(np.int64)
         if keep.any():
             sim.moments.add(day, self.name, SCHOOL_PLACE, parents[keep], beneficiary=children[keep])
 
