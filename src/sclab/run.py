@@ -166,7 +166,7 @@ def run_scenario(
         return result
     except BaseException:
         if db is not None:
-            db.con.close()
+            db.abort()
         output.abort()
         raise
 

@@ -31,8 +31,8 @@ also write the multiplier of a kind configured here.
 Cost model, per kind and day: O(caught) to update the caught people plus
 O(caught x mean degree) to reach their ties (a CSR gather), and O(1) otherwise; every
 ``decay_every`` days one O(n) vectorised pass for the forgetting and the multiplier
-refresh; one O(n) pass whenever a kind's severity changes. Memory: ``q`` is 4 bytes per
-person per kind (2 with ``precision: float16``), the multiplier 4 bytes per person per
+refresh; one O(n) pass whenever a kind's severity changes. Memory: ``q`` is 2 bytes per
+person per kind (4 with ``precision: float32``), the multiplier 4 bytes per person per
 kind once sanctioned.
 """
 
@@ -112,7 +112,10 @@ class DeterrenceParams(BaseModel):
         "necessity, inability to pay) happens whatever the expected sanction.",
     )
     precision: Literal["float32", "float16"] = Field(
-        "float32", description="Storage of the perceived probabilities (float16 halves it)."
+        "float16",
+        description="Storage of the perceived probabilities: float16 (2 bytes per person "
+        "per kind, about 3 significant digits, ample for a probability learnt from a few "
+        "experiences) or float32.",
     )
 
 

@@ -431,8 +431,8 @@ class PaymentsSource:
         c = sim.population.citizens
         rng = sim.rng(f"{self.name}/setup")
         age = ages(sim).astype(np.int64)
-        decile = c.income_decile.astype(np.int64)
-        self._decile = decile
+        decile = c.income_decile.astype(np.int64)  # a set-up temporary
+        self._decile = c.income_decile  # uint8, by reference: indexes small tables daily
         mult = p.rate_multiplier
 
         # Bills: payers sorted by due day of the month, so a day's bills are one slice.
@@ -442,7 +442,7 @@ class PaymentsSource:
         amount = lognormal_amounts(rng, len(payers), median, p.bill_amount_sigma, decimals=2)
         order = np.argsort(due, kind="stable")
         self._bill_people = payers[order].astype(np.int32)
-        self._bill_amount = amount[order]
+        self._bill_amount = amount[order].astype(np.float32)  # yuan with cents: 7 digits
         self._bill_offsets = np.searchsorted(due[order], np.arange(1, LAST_DUE_DAY + 2))
         risk = np.asarray(p.bill_late_decile_risk)
         norm = float(risk[decile[payers]].mean()) if len(payers) else 1.0
