@@ -8,9 +8,9 @@ with a full recomputation from the scores themselves.
 from __future__ import annotations
 
 import numpy as np
+from tests.conftest import build_simulation, small_scenario
 
 from sclab.policy.engine import PolicyEngine
-from tests.conftest import build_simulation, small_scenario
 
 
 def test_published_standings_match_the_scores_every_day(write_scenario) -> None:
