@@ -119,6 +119,11 @@ class RunDatabase:
         batch = pa.Table.from_arrays(arrays, names=[c.name for c in schema])
         if not buffered:
             self._insert(table, batch)
+            if n >= self.FLUSH_ROWS:
+                # A large batch (population, end-of-run totals) is often built from
+                # temporaries: let it land before the caller builds the next one, so at
+                # most one such batch is alive at a time.
+                self.wait()
             return n
         self._pending.setdefault(table, []).append(batch)
         self._pending_rows[table] = self._pending_rows.get(table, 0) + n

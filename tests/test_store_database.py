@@ -1,0 +1,39 @@
+"""The run database: inserts on the writer thread keep their order, and failures surface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from sclab.store.database import RunDatabase
+
+
+def test_buffered_appends_land_in_order_whatever_the_flushes(tmp_path: Path) -> None:
+    db = RunDatabase(tmp_path / "run.duckdb")
+    db.FLUSH_ROWS = 7  # many small flushes through the writer thread
+    ids = []
+    for day in range(40):
+        first = day * 5
+        rows = np.arange(first, first + 5, dtype=np.int64)
+        ids.append(rows)
+        db.append("events", {"event_id": rows, "day": np.full(5, day, np.int32)}, buffered=True)
+        db.append("true_act_totals", {"kind": ["x"], "acts": [day]}, buffered=True)
+    db.close()
+    con = duckdb.connect(str(tmp_path / "run.duckdb"), read_only=True)
+    got = con.execute("SELECT event_id FROM events").fetchnumpy()["event_id"]
+    np.testing.assert_array_equal(got, np.concatenate(ids))
+    acts = con.execute("SELECT acts FROM true_act_totals").fetchnumpy()["acts"]
+    np.testing.assert_array_equal(acts, np.arange(40))
+
+
+def test_a_failed_insert_is_raised_in_the_caller(tmp_path: Path) -> None:
+    db = RunDatabase(tmp_path / "run.duckdb")
+    # A day that is not a number cannot be cast to INTEGER: DuckDB refuses the insert on
+    # the writer thread; the error must reach the caller, not vanish with the thread.
+    db.append("events", {"event_id": np.arange(3), "day": np.array(["a", "b", "c"])})
+    with pytest.raises(duckdb.Error):
+        db.wait()
+    db.abort()
