@@ -152,15 +152,31 @@ def test_defaults_have_the_documented_order_of_magnitude(write_scenario) -> None
         assert within(n, e), (kind, n, e)
     # Heroic acts are very rare: about 0.3 expected here, so at most a handful.
     assert len(table(acts, "heroic_act")["actor"]) <= 5
-    # 60-180 days to judgment: a few judgments after 120 days, but none before day 60.
+    # The warm start leaves cases pending judgment on day 0 (court_history_days), so
+    # judgments arrive from day 0 at the steady daily rate, adults x sued x lose share,
+    # rather than only after the 60-day minimum delay as from an empty court.
     lost = table(acts, "judgment_lost")
+    e_lost = pool["adult"].sum() * p.sued_per_adult_year / DAYS_PER_YEAR * p.lose_share * days
+    assert within(len(lost["day"]), e_lost), (len(lost["day"]), e_lost)
+    assert lost["day"].min() < 60
+
+
+def test_without_warm_start_no_judgment_before_the_shortest_delay(write_scenario) -> None:
+    sim = build(write_scenario, 100_000, 120, enabled_streams=["court"], court_history_days=0)
+    lost = table(run(sim), "judgment_lost")
+    # 60-180 days to judgment: a few judgments after 120 days, but none before day 60.
     assert len(lost["day"]) > 0 and lost["day"].min() >= 60
 
 
 def fast_court(**overrides: Any) -> dict[str, Any]:
-    """Court-only parameters with short delays and a high suing rate."""
+    """Court-only parameters with short delays and a high suing rate, from empty courts.
+
+    The pipeline's flows are checked case by case from day 0, so without the warm start
+    (tests/test_court_warm_start.py covers it).
+    """
     params: dict[str, Any] = {
         "enabled_streams": ["court"],
+        "court_history_days": 0,
         "sued_per_adult_year": 3.0,
         "judgment_delay_min_days": 3,
         "judgment_delay_max_days": 8,

@@ -156,7 +156,9 @@ class RepayWhenListed:
         self._mult[self._set] = np.float32(1.0)
         since = view.listed_since[listed]
         # A listing without a recorded day counts as new.
-        years = np.where(since >= 0, np.maximum(day - since, 0), 0) / DAYS_PER_YEAR
+        # ``since`` is read only for listed people; listings from before the run (warm
+        # start) have negative days and count their full time on the list.
+        years = np.maximum(day - since, 0) / DAYS_PER_YEAR
         self._mult[listed] = listed_multiplier(self.params, years)
         self._set = listed
 

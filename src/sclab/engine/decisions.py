@@ -46,6 +46,7 @@ class DecisionLog:
         self._today: list[tuple[str, dict[str, Any]]] = []
         self.next_sanction_id = 0
         self.next_entry_id = 0  # list_entries.entry_id, shared by all policies of a run
+        self.next_change_id = 0  # score_changes.change_id
         self.totals: dict[tuple[str, str, str], int] = {}
 
     def sanction(
@@ -94,10 +95,22 @@ class DecisionLog:
         self.totals[key] = self.totals.get(key, 0) + n
         return ids
 
-    def rows(self, table: str, columns: dict[str, Any]) -> None:
-        """Record a batch for ``score_changes``, ``list_entries`` or ``decision_events``."""
-        if len(next(iter(columns.values()))):
+    def rows(self, table: str, columns: dict[str, Any]) -> np.ndarray | None:
+        """Record a batch for ``score_changes``, ``list_entries`` or ``decision_events``.
+
+        ``score_changes`` rows get their ``change_id`` here (run-wide, in order), which
+        is returned so that the caller can link the rows to their events in
+        ``decision_events``; other tables return None.
+        """
+        n = len(next(iter(columns.values())))
+        ids = None
+        if table == "score_changes":
+            ids = np.arange(self.next_change_id, self.next_change_id + n, dtype=np.int64)
+            self.next_change_id += n
+            columns = {"change_id": ids, **columns}
+        if n:
             self._today.append((table, columns))
+        return ids
 
     def end_day(self) -> None:
         if self.sink is not None:

@@ -27,7 +27,8 @@ class SystemView:
         score: A person's standing in [0, 1] (1 = best), NaN where nobody scores them.
             Policies map their own scales (350-950, 1000 points...) onto it.
         listed: On at least one blacklist.
-        listed_since: Day of the current listing, -1 if not listed.
+        listed_since: Day of the current listing; read it only where ``listed`` (a
+            listing made before the run has a negative day; unlisted people hold -1).
         severity: Per act kind, the perceived cost of being caught, in [0, 1] (0: no
             sanction; 1: the harshest the scenario knows, e.g. joint punishment).
         detection: Per act kind, the system's actual probability of recording an act
@@ -93,11 +94,15 @@ class SystemView:
 
     @property
     def listed_since(self) -> np.ndarray:
-        """Day of the earliest current listing, -1 if not listed."""
+        """Day of the earliest current listing; meaningful only where :attr:`listed`.
+
+        Warm-start listings (made before the run) have negative days, so -1 is not a
+        sentinel to test for: unlisted people hold -1 but must be told apart by ``listed``.
+        """
         if not self._lists:
             return self._listed_since
         big = np.iinfo(np.int32).max
-        out = np.where(self._listed_since >= 0, self._listed_since, big).astype(np.int32)
+        out = np.where(self._listed, self._listed_since, big).astype(np.int32)
         for listed, since in self._lists.values():
             np.minimum(out, np.where(listed, since, big), out=out)
         out[out == big] = -1

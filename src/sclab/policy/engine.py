@@ -25,6 +25,15 @@ when, without the erroneous events in its window, the threshold would not have b
 crossed (but-for); a grade-based measure is wrongful when the grade without the erroneous
 deductions would not trigger it; a measure resting on a list entry inherits its flag.
 
+Records made before the run (a source's warm start, delivered on day 0 with their past
+``recorded_day``): a list entry resting on one starts on that past day, so its term runs
+from the real listing; its due process (objection, appeal, repair) is timed from that day
+too, and an expiring term may have been extended (``extension_probability``) in the past.
+Entries that would have ended before today are not opened. One-off sanctions of such a
+record (a notice) were served before the run and are not issued again, and the people are
+not reported to behaviour as caught today; score deltas and counters apply as usual,
+counted from the day the engine receives the record (``docs/policies.md``, "Warm start").
+
 Cost model per day: O(recorded events + resource moments + entries opened or closed), plus
 O(open entries) for expiry checks; factor scores cost O(people + ties) on update days only.
 """
@@ -61,6 +70,7 @@ from sclab.policy.state import (
     grade_of,
     nullable,
 )
+from sclab.world.base import ages
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -171,7 +181,9 @@ class PolicyEngine(FactorScoring, JointMeasures):
             if spec.kind == "blacklist" and spec.entity == "person":
                 sim.view.publish_list(f"{self.system}.{lid}", book.listed, book.since)
         self._publish_incentives(sim)
-        self._refresh_views()
+        self._dirty: dict[str, list[np.ndarray]] = {}  # points changed since the refresh
+        self._all_dirty: set[str] = set()  # scores reassessed as a whole
+        self._refresh_views(everyone=True)
 
     def _participants(self, sim: Simulation, entity: str, rng: np.random.Generator) -> np.ndarray:
         n = self.sizes[entity]
@@ -180,7 +192,7 @@ class PolicyEngine(FactorScoring, JointMeasures):
             return np.ones(n, bool)
         c = sim.population.citizens
         eligible = np.ones(n, bool)
-        age = c.age(sim.scenario.start_date)
+        age = ages(sim)  # computed once per run and shared: it is O(n) date arithmetic
         for need in part.requires:
             eligible &= (age >= 18) if need == "adult" else getattr(c, need)
         if part.mode == "mandatory":
@@ -321,10 +333,12 @@ class PolicyEngine(FactorScoring, JointMeasures):
             sel = sel[members[batch.attributed_to[sel]]]
             if len(sel):
                 ground = batch.extra.get("ground")
+                made = self._made_before_today(batch)
                 self._effects(
                     rule, batch.entity_type, batch.attributed_to[sel], batch.event_id[sel],
                     bad[sel], batch.kind,
                     None if ground is None else np.asarray(ground)[sel],
+                    None if made is None else made[sel],
                 )  # fmt: skip
         for lid, (spec, book) in self.lists.items():
             if spec.delete_on is None or spec.entity != batch.entity_type:
@@ -342,6 +356,18 @@ class PolicyEngine(FactorScoring, JointMeasures):
                 if when <= self._day:
                     self._close_due(self._day, only=lid)
 
+    def _made_before_today(self, batch: EventBatch) -> np.ndarray | None:
+        """Per event, the day its record was made, if some were made before today, else None.
+
+        Only records of acts from before the run (delivered on day 0) are: a record made in
+        the run is delivered on its recording day.
+        """
+        made = batch.extra.get("recorded_day")
+        if made is None or batch.day >= self._day:
+            return None
+        made = np.asarray(made)
+        return np.minimum(made, self._day) if (made < self._day).any() else None
+
     def _working_days_later(self, day: int, n: int) -> int:
         start = np.datetime64(self._sim.date(day))
         later = np.busday_offset(start, n, roll="forward")
@@ -358,13 +384,17 @@ class PolicyEngine(FactorScoring, JointMeasures):
         wrongful: np.ndarray,
         record_kind: str | None,
         ground: np.ndarray | None = None,
+        made: np.ndarray | None = None,
     ) -> None:
+        """Apply a rule's effects; ``made``: per entity, the day its record was made."""
         sim = self._sim
         for eff in rule.effects:
-            self._effect(eff, rule, entity_type, entity, event_id, wrongful, ground)
+            self._effect(eff, rule, entity_type, entity, event_id, wrongful, ground, made)
         deterrent = any(e.list or e.score_delta for e in rule.effects)
         if record_kind is not None and deterrent and entity_type == "person":
-            sim.view.caught(ACT_OF_RECORD.get(record_kind, record_kind), entity)
+            # Records made before today tell behaviour nothing new about today.
+            now = entity if made is None else entity[made >= self._day]
+            sim.view.caught(ACT_OF_RECORD.get(record_kind, record_kind), now)
 
     def _effect(
         self,
@@ -375,8 +405,15 @@ class PolicyEngine(FactorScoring, JointMeasures):
         event_id: np.ndarray,
         wrongful: np.ndarray,
         ground: np.ndarray | None,
+        made: np.ndarray | None = None,
     ) -> None:
         sim, day = self._sim, self._day
+        if eff.sanction is not None and made is not None:
+            # A one-off sanction of a record made before the run was served back then.
+            now = made >= day
+            entity, event_id, wrongful = entity[now], event_id[now], wrongful[now]
+            if len(entity) == 0:
+                return
         if eff.score_delta is not None:
             n = len(entity)
             self._change_points(
@@ -384,7 +421,7 @@ class PolicyEngine(FactorScoring, JointMeasures):
                 rule.id, event_id, wrongful, None,
             )  # fmt: skip
         elif eff.list is not None:
-            self._enter(eff.list.list, rule, entity, event_id, wrongful, ground)
+            self._enter(eff.list.list, rule, entity, event_id, wrongful, ground, made)
         elif eff.sanction is not None:
             sim.decisions.sanction(
                 day, entity, system=self.system, domain=eff.sanction.domain,
@@ -424,6 +461,7 @@ class PolicyEngine(FactorScoring, JointMeasures):
         before_grade = pts.grade[people].copy()
         before_value = pts.value[people].copy()
         pts.value[people] = running[last]
+        self._dirty.setdefault(sid, []).append(people)
         if event_id is not None:
             pts.last_event[people] = event_id[last]
         np.add.at(pts.wrong, entity, np.where(wrongful, delta, 0).astype(np.float32))
@@ -582,34 +620,74 @@ class PolicyEngine(FactorScoring, JointMeasures):
         event_id: np.ndarray,
         wrongful: np.ndarray,
         ground: np.ndarray | None,
+        made: np.ndarray | None = None,
     ) -> None:
+        """Open entries; ``made`` (records made before today): each entry starts then."""
         spec, book = self.lists[lid]
         entity, idx = np.unique(entity, return_index=True)
         event_id, wrongful = event_id[idx], wrongful[idx]
         ground = None if ground is None else ground[idx]
+        start: int | np.ndarray = self._day if made is None else made[idx].astype(np.int64)
         n = len(entity)
         term = np.full(n, spec.term_days if spec.term_days else -1, np.int64)
         if ground is not None and spec.term_days_by_ground:
             for g, days in spec.term_days_by_ground.items():
                 term[ground == g] = days
-        end = np.where(term > 0, self._day + term, NO_END).astype(np.int64)
+        end = np.where(term > 0, start + term, NO_END).astype(np.int64)
         reason = np.full(n, END_REASONS.index("expired"), np.uint8)
-        end, reason = self._due_process(spec, end, reason, wrongful)
+        end, reason = self._due_process(spec, end, reason, wrongful, start)
+        extended = None
+        if made is not None:
+            end, extended, keep = self._ended_before_today(spec, end, reason)
+            entity, event_id, wrongful = entity[keep], event_id[keep], wrongful[keep]
+            end, reason, extended = end[keep], reason[keep], extended[keep]
+            start = np.asarray(start)[keep]
         first = self._sim.decisions.next_entry_id
         opened = book.open(
-            self._day, entity, end.astype(np.int32), reason, self.rule_index[rule.id],
+            start, entity, end.astype(np.int32), reason, self.rule_index[rule.id],
             event_id, wrongful, first,
         )  # fmt: skip
         self._sim.decisions.next_entry_id += int(opened.sum())
+        if extended is not None:
+            book.extended[book.slot[entity[opened & extended]]] = True
+
+    def _ended_before_today(
+        self, spec: ListSpec, end: np.ndarray, reason: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For entries starting in the past: (end, extended, still open today).
+
+        An entry whose term ran out by today had its extension decided at expiry, as
+        :meth:`_close_due` does; one that still ended by today, or left through due process
+        by today, is not opened.
+        """
+        end = end.copy()
+        extended = np.zeros(len(end), bool)
+        past = end <= self._day
+        expiring = np.flatnonzero(past & (reason == END_REASONS.index("expired")))
+        if spec.extension_days and spec.extension_probability > 0 and len(expiring):
+            ext = expiring[self._rng.random(len(expiring)) < spec.extension_probability]
+            lo, hi = spec.extension_days
+            end[ext] += self._rng.integers(lo, hi + 1, len(ext))
+            extended[ext] = True
+        return end, extended, end > self._day
 
     def _due_process(
-        self, spec: ListSpec, end: np.ndarray, reason: np.ndarray, wrongful: np.ndarray
+        self,
+        spec: ListSpec,
+        end: np.ndarray,
+        reason: np.ndarray,
+        wrongful: np.ndarray,
+        start: int | np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Draw each entry's objection, appeal and repair now; keep the earliest exit."""
+        """Draw each entry's objection, appeal and repair now; keep the earliest exit.
+
+        Times run from ``start`` (default today), the entry's first day.
+        """
         dp = self.policy.due_process
         if not dp.enabled or spec.kind != "blacklist":
             return end, reason
-        rng, n, day = self._rng, len(end), self._day
+        rng, n = self._rng, len(end)
+        day = self._day if start is None else start
         objects = rng.random(n) < np.where(
             wrongful, dp.objection_share_if_wrongful, dp.objection_share_if_rightful
         )
@@ -686,10 +764,14 @@ class PolicyEngine(FactorScoring, JointMeasures):
             },
         )
 
-    def _normalised(self, f: FactorState | PointsState) -> np.ndarray:
+    def _normalised(
+        self, f: FactorState | PointsState, who: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Standing in [0, 1] (NaN: not scored) of everyone, or of the entities ``who``."""
+        value = f.value if who is None else f.value[who]
         if isinstance(f, FactorState):
             lo, hi = f.spec.range
-            return (f.value - lo) / (hi - lo)
+            return (value - lo) / (hi - lo)
         mins = [g.min for g in f.spec.grades if g.min is not None]
         lo = (
             f.spec.minimum
@@ -702,12 +784,24 @@ class PolicyEngine(FactorScoring, JointMeasures):
             else (max(mins) if mins else f.spec.base + 500)
         )
         span = max(hi - lo, 1e-9)
-        return np.clip((f.value - lo) / span, 0, 1)
+        return np.clip((value - lo) / span, 0, 1)
 
-    def _refresh_views(self) -> None:
+    def _refresh_views(self, everyone: bool = False) -> None:
+        """Copy score changes into the published standings.
+
+        Only the entities whose points changed since the last refresh are recomputed
+        (a day's events touch a few thousand people, the view holds everyone); a factor
+        assessment marks the whole score.
+        """
         for sid, arr in self._score_views.items():
+            dirty = self._dirty.pop(sid, None)
             src = self.points.get(sid) or self.factors[sid]
-            arr[:] = self._normalised(src)
+            if everyone or (dirty is None and sid in self._all_dirty):
+                arr[:] = self._normalised(src)
+            elif dirty:
+                who = np.unique(np.concatenate(dirty))
+                arr[who] = self._normalised(src, who)
+        self._all_dirty.clear()
 
     # -- end of run ----------------------------------------------------------------------
 

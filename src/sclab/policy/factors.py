@@ -16,10 +16,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
 from sclab.engine.decisions import constant_labels
-from sclab.policy.state import FactorState, grade_of
+from sclab.policy.state import FactorState, grade_of, latest_event, nullable
 from sclab.world.base import ages
 
 if TYPE_CHECKING:
@@ -62,9 +61,11 @@ class FactorScoring:
         )
         before_grade = f.grade.copy()
         f.value, f.grade = new, new_grade
+        self._all_dirty.add(sid)
         who = np.flatnonzero(changed)
         if len(who):
-            self._sim.decisions.rows(
+            ent, ev = self._window_events(f, who)
+            change_ids = self._sim.decisions.rows(
                 "score_changes",
                 {
                     "entity_id": who.astype(np.int64),
@@ -75,8 +76,18 @@ class FactorScoring:
                     "delta": (new[who] - old[who]).astype(np.float64),
                     "value": new[who].astype(np.float64),
                     "rule_id": constant_labels(f"{sid}:assessment", len(who)),
-                    "event_id": pa.nulls(len(who), pa.int64()),
+                    "event_id": nullable(latest_event(who, ent, ev), len(who)),
                     "wrongful": self._factor_wrongful(sid, who),
+                },
+            )
+            assert change_ids is not None
+            # Every recorded event inside the score's event windows, per changed row.
+            self._sim.decisions.rows(
+                "decision_events",
+                {
+                    "decision_table": constant_labels("score_changes", len(ent)),
+                    "decision_key": change_ids[np.searchsorted(who, ent)],
+                    "event_id": ev,
                 },
             )
         if not first:
@@ -84,6 +95,18 @@ class FactorScoring:
             self._grade_rules(
                 sid, moved, before_grade[moved], new_grade[moved], old[moved], new[moved]
             )
+
+    @staticmethod
+    def _window_events(f: FactorState, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(entity, event id) of every recorded event in the ``events`` inputs' windows."""
+        parts = [h.events_of(who) for h in f.hidden if h is not None]
+        if not parts:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        ent = np.concatenate([e for e, _ in parts])
+        ev = np.concatenate([v for _, v in parts])
+        # One link per (row, event): an event may feed several inputs of the score.
+        pairs = np.unique(np.stack([ent, ev]), axis=1)
+        return pairs[0], pairs[1]
 
     def _input(
         self, sim: Simulation, inp: Any, f: FactorState, k: int, n: int, elapsed: int

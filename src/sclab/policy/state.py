@@ -112,7 +112,9 @@ class ListBook:
     n: int
     slot: np.ndarray = field(init=False)  # int32 per entity, -1 if not listed
     listed: np.ndarray = field(init=False)  # bool per entity (published to the view)
-    since: np.ndarray = field(init=False)  # int32 per entity, -1 if not listed
+    # int32 per entity: start of the current entry (may be negative: a listing from before
+    # the run), -1 if not listed; read it where ``listed`` is true
+    since: np.ndarray = field(init=False)
     cap: int = 1024
 
     def __post_init__(self) -> None:
@@ -146,7 +148,7 @@ class ListBook:
 
     def open(
         self,
-        day: int,
+        day: int | np.ndarray,
         entity: np.ndarray,
         end: np.ndarray,
         reason: np.ndarray,
@@ -157,12 +159,16 @@ class ListBook:
     ) -> np.ndarray:
         """Open entries for entities not listed yet; returns the mask of those opened.
 
-        Opened entries get entry ids ``first_entry_id, first_entry_id + 1, ...`` in order.
+        ``day`` is the start day, one for all or one per entity (entries resting on records
+        made before the run start on a past, negative day). Opened entries get entry ids
+        ``first_entry_id, first_entry_id + 1, ...`` in order.
         """
         fresh = self.slot[entity] < 0
         entity = entity[fresh]
         if len(entity) == 0:
             return fresh
+        if np.ndim(day):
+            day = np.asarray(day, np.int32)[fresh]
         self._grow(len(entity))
         slots = np.array([self.free.pop() for _ in range(len(entity))], dtype=np.int32)
         self.slot[entity] = slots
@@ -244,3 +250,16 @@ def nullable(values: np.ndarray | None, n: int) -> pa.Array:
         return pa.nulls(n, pa.int64())
     values = np.asarray(values, np.int64)
     return pa.array(values, mask=values < 0)
+
+
+def latest_event(who: np.ndarray, entity: np.ndarray, event_id: np.ndarray) -> np.ndarray:
+    """Per entity of sorted, distinct ``who``: the latest (largest) of its event ids, or -1.
+
+    ``entity``/``event_id`` are pairs, e.g. from :meth:`WindowCounter.events_of`; event ids
+    grow with the day an event was recorded, so the largest is the latest. O(pairs).
+    """
+    out = np.full(len(who), -1, np.int64)
+    if len(entity):
+        row = np.searchsorted(who, entity)
+        np.maximum.at(out, row, np.asarray(event_id, np.int64))
+    return out

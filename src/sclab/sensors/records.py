@@ -29,6 +29,15 @@ What happens to a true act (``sim.acts``) of a recorded kind:
        ``stale_after_days`` after the first, attributed to the true actor with error
        ``"stale"``: an outdated record the system still holds after the matter was settled.
 
+Acts from before the run (a source's warm start) carry an extra ``occurred_day`` per act,
+their true past day: the delay then runs from that day, the record's ``day`` column is
+that day and its ``recorded_day`` the past recording day; a record whose recording day
+falls before today is delivered today (the system holds it when the run starts) with its
+past ``recorded_day`` kept. Such records are batched by act day, so the events table
+stores each one's true day. ``occurred_day`` is not copied into the record. Cost: one
+record batch per distinct past day (about 2,100 on day 0 for the court warm start, whatever
+the population), about a second once for this sensor and the policy engine together.
+
 The population-mean surname share is the mean over people of their own surname's share,
 so with elasticity 1 and no cap the mean same-name error rate over people is exactly
 ``misattribution_rate``. People whose surname nobody else carries cannot be confused by
@@ -255,6 +264,9 @@ class _Pending:
     district_code: np.ndarray  # int32, -1 for unknown
     amount: np.ndarray | None
     passthrough: dict[str, np.ndarray]  # place_id, ground: copied from the act unchanged
+    # int32 per record when some were made before ``recorded_day`` (acts from before the
+    # run, delivered on their first day); None: all made on ``recorded_day``.
+    made_on: np.ndarray | None = None
 
 
 # Act extras copied into the record as they are (they are columns of the events table).
@@ -480,7 +492,12 @@ class RecordsSensor:
             return q
         actor = acts.actor[idx]
         known = actor != NO_ENTITY
-        recorded_day = day + self._delays(rng, rule.delay_days_mean, k)
+        # Acts from before the run (a warm start) carry their true past day.
+        occurred = acts.extra.get("occurred_day")
+        act_day = None if occurred is None else np.asarray(occurred, np.int64)[idx]
+        recorded_day = (day if act_day is None else act_day) + self._delays(
+            rng, rule.delay_days_mean, k
+        )
 
         attributed = actor.copy()
         error = np.zeros(k, dtype=np.uint8)
@@ -504,8 +521,9 @@ class RecordsSensor:
         place = {k: np.asarray(acts.extra[k])[idx] for k in PASSTHROUGH if k in acts.extra}
 
         self._enqueue(
-            day, acts, recorded_day, actor, attributed, error, score, district, amount, place
-        )
+            day, acts, recorded_day, actor, attributed, error, score, district, amount, place,
+            act_day,
+        )  # fmt: skip
 
         if rule.stale_rate > 0:
             stale = np.flatnonzero(known & (rng.random(k) < rule.stale_rate))
@@ -526,6 +544,7 @@ class RecordsSensor:
                     district[stale],
                     None if amount is None else amount[stale],
                     {k: v[stale] for k, v in place.items()},
+                    None if act_day is None else act_day[stale],
                 )
         return q
 
@@ -595,29 +614,45 @@ class RecordsSensor:
         district: np.ndarray,
         amount: np.ndarray | None,
         place: dict[str, np.ndarray],
+        act_day: np.ndarray | None = None,
     ) -> None:
-        """Bucket records by recording day; drop those due after the run."""
-        keep = recorded_day < self._days
+        """Bucket records by recording day; drop those due after the run.
+
+        With ``act_day`` (acts from before the run), by act day and delivery day, records
+        made before today being delivered today.
+        """
+        due = recorded_day if act_day is None else np.maximum(recorded_day, day)
+        keep = due < self._days
         if not keep.all():
             sel = np.flatnonzero(keep)
             recorded_day, actor, attributed = recorded_day[sel], actor[sel], attributed[sel]
             error, score, district = error[sel], score[sel], district[sel]
             amount = None if amount is None else amount[sel]
             place = {k: v[sel] for k, v in place.items()}
+            due = due[sel]
+            act_day = None if act_day is None else act_day[sel]
         if len(recorded_day) == 0:
             return
-        if recorded_day.min() == recorded_day.max():
-            groups = [(int(recorded_day[0]), slice(None))]
+        groups: list[tuple[int, int, slice | np.ndarray]]
+        if act_day is not None:
+            order = np.lexsort((due, act_day))
+            a_sorted, d_sorted = act_day[order], due[order]
+            cuts = np.flatnonzero((a_sorted[1:] != a_sorted[:-1]) | (d_sorted[1:] != d_sorted[:-1]))
+            bounds = np.concatenate([[0], cuts + 1, [len(order)]])
+            groups = [(int(a_sorted[a]), int(d_sorted[a]), order[a:b]) for a, b in pairwise(bounds)]
+        elif recorded_day.min() == recorded_day.max():
+            groups = [(day, int(recorded_day[0]), slice(None))]
         else:
             order = np.argsort(recorded_day, kind="stable")
             rd = recorded_day[order]
             cuts = np.flatnonzero(rd[1:] != rd[:-1]) + 1
             bounds = np.concatenate([[0], cuts, [len(rd)]])
-            groups = [(int(rd[a]), order[a:b]) for a, b in pairwise(bounds)]
-        for rday, sel in groups:
+            groups = [(day, int(rd[a]), order[a:b]) for a, b in pairwise(bounds)]
+        for aday, rday, sel in groups:
+            made = recorded_day[sel]
             self._queue[rday].append(
                 _Pending(
-                    day=day,
+                    day=aday,
                     recorded_day=rday,
                     source=acts.source,
                     kind=acts.kind,
@@ -629,6 +664,7 @@ class RecordsSensor:
                     district_code=district[sel],
                     amount=None if amount is None else amount[sel],
                     passthrough={k: v[sel] for k, v in place.items()},
+                    made_on=made.astype(np.int32) if (made < rday).any() else None,
                 )
             )
 
@@ -654,7 +690,9 @@ class RecordsSensor:
         true_actor = take(p.true_actor)
         n = len(true_actor)
         extra: dict[str, object] = {
-            "recorded_day": np.full(n, p.recorded_day, dtype=np.int32),
+            "recorded_day": (
+                np.full(n, p.recorded_day, dtype=np.int32) if p.made_on is None else take(p.made_on)
+            ),
             "error": error_column(take(p.error)),
         }
         if with_score:

@@ -71,8 +71,8 @@ TABLES: dict[str, list[Column]] = {
     ],
     "events": [
         C("event_id", "BIGINT", "unique, in order of recording"),
-        C("day", "INTEGER", "simulation day the act happened (0 = start_date)"),
-        C("recorded_day", "INTEGER", "day the system recorded it (after delays)"),
+        C("day", "INTEGER", "day the act happened (0 = start_date; < 0: before the run)"),
+        C("recorded_day", "INTEGER", "day the system recorded it (after delays; < 0: before)"),
         C("source", "VARCHAR", "component that produced the record"),
         C("kind", "VARCHAR", "what was recorded, e.g. 'jaywalk_identified'"),
         C("entity_type", "VARCHAR", "'person' or 'company'"),
@@ -86,6 +86,7 @@ TABLES: dict[str, list[Column]] = {
         C("error", "VARCHAR", "record error type when attribution is wrong, else NULL"),
     ],
     "score_changes": [
+        C("change_id", "BIGINT", "unique per run (key for decision_events)"),
         C("entity_id", "BIGINT", "person_id or company_id"),
         C("entity_type", "VARCHAR", "'person' or 'company'"),
         C("system", "VARCHAR", "policy pack that keeps the score"),
@@ -103,7 +104,7 @@ TABLES: dict[str, list[Column]] = {
         C("entity_type", "VARCHAR", "'person' or 'company'"),
         C("system", "VARCHAR", "policy pack that keeps the list"),
         C("list", "VARCHAR", "list name, e.g. 'defaulters'"),
-        C("start_day", "INTEGER", "day of entry"),
+        C("start_day", "INTEGER", "day of entry (< 0: listed before the run, see the warm start)"),
         C("end_day", "INTEGER", "day of removal (NULL: still listed at the end)"),
         C("end_reason", "VARCHAR", "expired, performed, objection upheld, repaired..."),
         C("rule_id", "VARCHAR", "rule that listed the entity"),
@@ -169,7 +170,7 @@ TABLES: dict[str, list[Column]] = {
     ],
     "decision_events": [
         C("decision_table", "VARCHAR", "score_changes, list_entries or sanctions"),
-        C("decision_key", "BIGINT", "row key in that table"),
+        C("decision_key", "BIGINT", "entry_id, sanction_id or change_id of the row in that table"),
         C("event_id", "BIGINT", "one of the events the decision rests on"),
     ],
     "daily_stats": [

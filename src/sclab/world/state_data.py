@@ -48,6 +48,60 @@ Calibration of the court pipeline (defaults):
       listing did to debtors; a behaviour that raises ``perform_judgment`` on listing should
       be read against it.
 
+Warm start of the court pipeline (``court_history_days`` H > 0, the default): day 0 is the
+pipeline's own steady state, not an empty court. In ``setup``, from the sub-stream
+``<name>/court_history`` (day 0), with the source's own rates (base rates: behaviour
+multipliers are not known before the run; ``rate_multiplier`` applies):
+    * cases PENDING judgment: for each past day -a (1 <= a <= min(H, judgment delay max)),
+      Binomial(adults, s × P(D >= a)) suits, s the daily suing probability and D the
+      judgment delay; each gets D uniform on [max(a, D_min), D_max], so it is due on day
+      D - a >= 0. Stock: s × E[D] per adult.
+    * debtors AWAITING their deadline, likewise with the deadline delay L and the daily
+      flow s × lose_share × money_judgment_share of money judgments (stock: that flow ×
+      E[L]), each with a drawn amount.
+    * UNRESOLVED debtors: per past day -a (1 <= a <= H) and income decile k,
+      Binomial(adults of decile k, s × lose × money × nonperform_k × (1 - h)^(a - 1)), h the
+      later-performance hazard (the discrete form of e^(-h a): a debtor who defaults on day
+      t is at risk from day t + 1); who uniform within the decile. Each has a ground, an
+      amount and a case id, sits in the :class:`CaseBook` as UNRESOLVED (so it may perform
+      in the run, "judgment_performed" with ``late`` True) and is emitted on the first step
+      as a "non_performance" act whose extra ``occurred_day`` (int32, < 0) is its true past
+      day. The records sensor records such an act as of that day (its usual capture, delay
+      and linkage errors; records whose recording day falls before the run are delivered
+      on day 0 with their past ``recorded_day``), and the policy engine starts a list entry
+      resting on it on that past recording day (``docs/policies.md``, "Warm start").
+      These acts are not added to ``sim.acts.totals`` (``true_act_totals`` counts the run).
+    Every drawn case requires its person to have been an adult (``adult_age``) on its past
+    day (for PENDING the day of suit, otherwise the day of judgment or of
+    non-performance), so the stock is slightly below the formulas above. Cost: O(H × 10)
+    binomial draws plus O(cases drawn), once. Cases are drawn with replacement over people
+    (one person may hold several), as in the run. Past suits, judgments and performances
+    are state only, not acts: a pack scoring ``judgment_lost`` sees the run's judgments.
+
+Calibration of the warm start (defaults, H = 2106 days from 1 October 2013 to 8 July 2019,
+computed analytically, before the age condition and the records sensor's capture):
+    * pending judgment 0.21 % of adults, awaiting a deadline 0.05 %;
+    * unresolved debtors f × (1 - (1 - h)^H) / h = 5.50e-6 × 1490 = 0.82 % of adults
+      (f = 0.0063 / 365 × 0.6 × 0.85 × 0.625 = 5.50e-6 a day);
+    * listed on day 0 (court-defaulters pack): ground 1 (45 %) without term, 0.37 %;
+      grounds 2-6 within their 730-day term, 0.19 %; expired but extended (10 % by
+      365-1095 days), 0.015 %: together 0.58 % of adults.
+    SPC comparison: 12.88 million listed by end-2018, three quarters natural persons
+    (Assumption), over 1.10-1.14 billion adults, is 0.85-0.88 % of adults ever listed and
+    (12.88 - 3.51) million not performed is 0.62-0.64 %. The model over the same span
+    (H = 1917 days to end-2018) gives 1.05 % ever defaulting and 0.77 % unresolved, about
+    20-25 % above: the default flow into non-performance is 0.20 % of adults a year where
+    the SPC figures imply 0.16 % (see the flow above), while the performed share matches
+    (27 %). The SPC does not publish how many grounds 2-6 entries had expired, so the
+    0.58 % listed on day 0 has no direct counterpart; it is below the 0.62-0.64 % ceiling.
+    With ``repay_when_listed`` the source's own hazard is only the voluntary part
+    (1.75e-4), which alone would leave 0.97 % unresolved; set
+    ``court_history_hazard_per_day`` to the all-in 3.5e-4 in such scenarios.
+    Simulated (tests/test_court_warm_start.py): 100,000 people (83,500 adults), seeds
+    11-13: 677, 676 and 614 unresolved against 661-664 expected with the age condition
+    (s.d. 26), 0.74-0.81 % of adults; 0.45-0.50 % of adults listed on day 0 once the
+    records sensor's capture (migrants at 0.6) applies. At 1,000,000 people: 0.50 %.
+
 Eligibility (adult, self-employed, driver) is fixed from the population on day 0.
 
 COST MODEL: a day costs O(k) random draws for k events of the arrival streams (each drawn
@@ -56,16 +110,18 @@ candidates are drawn at ``max_propensity`` times the base rate and thinned, so a
 ``max_propensity`` × k draws. The court pipeline additionally makes O(active cases)
 vectorised comparisons (cases awaiting judgment or a deadline, about 0.3 % of adults with
 defaults, plus the unresolved debtors whose later performance is drawn daily). Nothing is
-drawn per person per day. Setup is O(people) once.
+drawn per person per day. Setup is O(people) once, plus the warm start (above).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
+from sclab.engine.acts import Acts
 from sclab.engine.registry import register
 from sclab.population.citizens import OCCUPATIONS
 from sclab.world.base import DAYS_PER_MONTH, DAYS_PER_YEAR, SourceParams, ages, propensity
@@ -94,6 +150,12 @@ GROUNDS = (
     "violates_consumption_restriction",
     "refuses_settlement_agreement",
 )
+
+
+# The SPC's list of dishonest judgment debtors started on 1 October 2013, when the SPC's
+# Several Provisions on Publishing Information on the List of Dishonest Judgment Debtors
+# (Fa Shi [2013] No. 17) took effect.
+LIST_LAUNCH = dt.date(2013, 10, 1)
 
 
 class StateDataParams(SourceParams):
@@ -186,6 +248,29 @@ class StateDataParams(SourceParams):
         "since Oct 2013 (h = 0.127/year). This is the whole observed rate; scenarios that "
         "also run the repay_when_listed behaviour set the voluntary part, 1.75e-4 (see "
         "sclab.behaviour.repayment), so the two together reproduce the 27 %.",
+    )
+    court_history_days: int | None = Field(
+        None,
+        ge=0,
+        le=36_500,
+        description="Warm start: days of court history before day 0 whose cases still pending, "
+        "awaiting a deadline or unresolved on day 0 are drawn at setup (the pipeline's own "
+        "steady state). None (default): the days from 1 October 2013, when the SPC list of "
+        "dishonest judgment debtors went online, to the scenario's start_date (2106 for 8 "
+        "July 2019); 0 switches the warm start off (empty courts, nobody listed). At the "
+        "defaults and 2106 days: 0.82 % of adults unresolved, 0.58 % listed by the "
+        "court-defaulters pack; SPC end-2018: 0.62-0.64 % of adults listed and not performed "
+        "(12.88M - 3.51M, 3/4 natural persons, 1.10-1.14 billion adults), the model's flow "
+        "being about 25 % higher (module docstring).",
+    )
+    court_history_hazard_per_day: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Later-performance hazard used for the warm start's history; None: "
+        "performance_hazard_per_day. Set it to the all-in 3.5e-4 (SPC end-2018 calibration) "
+        "when a behaviour (repay_when_listed) supplies part of the hazard in the run, since "
+        "behaviour multipliers are unknown before day 0.",
     )
     # --- other streams --------------------------------------------------------------
     tax_arrears_per_self_employed_year: float = Field(
@@ -381,8 +466,123 @@ class StateData:
         self.drivers = np.flatnonzero(c.driver_licence).astype(np.int64)
         self.decile = c.income_decile
         self.enabled = frozenset(self.params.enabled_streams)
+        self._history: Acts | None = None
+        if "court" in self.enabled:
+            days = self.history_days(sim.scenario.start_date)
+            if days > 0 and len(self.adults):
+                self._warm_start(sim, days)
+
+    def history_days(self, start_date: dt.date) -> int:
+        """Days of court history before day 0 (``court_history_days``, see its description)."""
+        days = self.params.court_history_days
+        if days is None:
+            days = max(0, (start_date - LIST_LAUNCH).days)
+        return days
+
+    # -- warm start ------------------------------------------------------------------
+
+    def _adult_on(self, sim: Simulation, who: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """Whether each person had reached ``adult_age`` on (past) simulation day ``day``."""
+        born = sim.population.citizens.birth_day[who].astype(np.int64).astype("datetime64[D]")
+        month = born.astype("datetime64[M]")
+        # The birthday in the year of majority (29 February rolls to 1 March, as age_on).
+        adult_from = (month + 12 * self.params.adult_age).astype("datetime64[D]") + (born - month)
+        on = np.datetime64(sim.scenario.start_date, "D") + day.astype("timedelta64[D]")
+        return adult_from <= on
+
+    def _past_cases(
+        self,
+        sim: Simulation,
+        rng: np.random.Generator,
+        days: int,
+        daily: float,
+        lo: int,
+        hi: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Cases that entered a stage on a past day and are still in it on day 0.
+
+        A case enters with probability ``daily`` per adult per day and stays a delay
+        uniform on [lo, hi]; on past day -a (1 <= a <= min(days, hi)) those entering number
+        Binomial(adults, daily × P(delay >= a)), and each one's delay is uniform on
+        [max(a, lo), hi]. Returns (person, due day >= 0) of those whose person was adult on
+        day -a.
+        """
+        if daily <= 0:
+            return np.empty(0, np.int64), np.empty(0, np.int32)
+        age = np.arange(1, min(days, hi) + 1)
+        still = (hi - np.maximum(age, lo) + 1) / (hi - lo + 1)
+        counts = rng.binomial(len(self.adults), np.clip(daily * still, 0.0, 1.0))
+        age = np.repeat(age, counts)
+        delay = rng.integers(np.maximum(age, lo), hi + 1)
+        who = self.adults[rng.integers(0, len(self.adults), len(age))]
+        ok = self._adult_on(sim, who, -age)
+        return who[ok], (delay - age)[ok].astype(np.int32)
+
+    def _warm_start(self, sim: Simulation, days: int) -> None:
+        """Fill the CaseBook with the court pipeline's state on day 0 (module docstring)."""
+        p = self.params
+        rng = sim.rng(f"{self.name}/court_history", 0)
+        book = self.cases
+        sued = p.sued_per_adult_year * p.rate_multiplier / DAYS_PER_YEAR
+        money = sued * p.lose_share * p.money_judgment_share
+
+        who, due = self._past_cases(
+            sim, rng, days, sued, p.judgment_delay_min_days, p.judgment_delay_max_days
+        )
+        book.open(who, due)
+
+        who, due = self._past_cases(sim, rng, days, money, p.deadline_min_days, p.deadline_max_days)
+        first = book.n
+        book.open(who, due)
+        slots = np.arange(first, book.n)
+        book.stage[slots] = AWAITING
+        book.amount[slots] = lognormal_amounts(
+            rng, len(slots), p.judgment_amount_median_cny, p.judgment_amount_sigma
+        )
+
+        # Unresolved debtors: per past day and income decile, count then who.
+        hazard = p.court_history_hazard_per_day
+        hazard = p.performance_hazard_per_day if hazard is None else hazard
+        age = np.arange(1, days + 1)
+        survival = (1.0 - hazard) ** (age - 1.0)
+        decile = self.decile[self.adults]
+        parts_who, parts_age = [], []
+        for k, fail in enumerate(p.nonperform_by_decile):
+            pool = self.adults[decile == k]
+            if len(pool) == 0 or fail <= 0:
+                continue
+            counts = rng.binomial(len(pool), np.clip(money * fail * survival, 0.0, 1.0))
+            parts_age.append(np.repeat(age, counts))
+            parts_who.append(pool[rng.integers(0, len(pool), int(counts.sum()))])
+        if not parts_who:
+            return
+        who, age = np.concatenate(parts_who), np.concatenate(parts_age)
+        ok = self._adult_on(sim, who, -age)
+        who, age = who[ok], age[ok]
+        # Oldest first, then by person: the order acts (and later records) are made in.
+        order = np.lexsort((who, -age))
+        who, day = who[order], (-age[order]).astype(np.int32)
+        k = len(who)
+        first = book.n
+        ids = book.open(who, np.zeros(k, np.int32))
+        slots = np.arange(first, book.n)
+        amount = lognormal_amounts(rng, k, p.judgment_amount_median_cny, p.judgment_amount_sigma)
+        ground = (1 + rng.choice(len(GROUNDS), size=k, p=p.ground_shares)).astype(np.uint8)
+        book.stage[slots] = UNRESOLVED
+        book.since[slots] = day
+        book.amount[slots] = amount
+        self._history = Acts(
+            0, self.name, "non_performance", who, "person",
+            {"case_id": ids, "amount": amount, "ground": ground, "occurred_day": day},
+        )  # fmt: skip
 
     def step(self, sim: Simulation, day: int) -> None:
+        if self._history is not None:
+            # The warm start's non-performances, once, before today's court acts. They are
+            # appended without ActLog.add, which would count them in the run's totals.
+            self._history.day = day
+            sim.acts.today.append(self._history)
+            self._history = None
         if "court" in self.enabled:
             self._court(sim, day)
         p = self.params

@@ -1,0 +1,91 @@
+"""Provenance of factor-score assessments (Sesame): every change row is linked to the
+recorded events inside the score's event windows, and carries the latest of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+from tests.conftest import small_scenario
+
+from sclab.run import run_scenario
+from sclab.scenario import load_scenario
+
+SESAME_EVENT_KINDS = (
+    "bill_late", "loan_instalment_missed", "loan_default", "non_performance",
+    "loan_repaid_in_full",
+)  # fmt: skip
+
+
+def test_assessment_rows_link_every_event_in_their_windows(tmp_path: Path, write_scenario):
+    doc = small_scenario(
+        days=61,
+        population={"size": 6000},
+        # Many late bills, loans and court cases, with record errors, so that the
+        # assessments on days 30 and 60 rest on recorded events, some of them erroneous.
+        sources=[
+            {"use": "payments", "params": {"rate_multiplier": 4}},
+            {"use": "state_data", "params": {"rate_multiplier": 20}},
+        ],
+        sensors=[{"use": "records", "params": {"id_typo_rate": 0.05}}],
+        policies=[{"use": "pack", "params": {"pack": "sesame"}}],
+    )
+    result = run_scenario(load_scenario(str(write_scenario(doc))), tmp_path / "run")
+    con = duckdb.connect(str(result.database), read_only=True)
+    kinds = ", ".join(f"'{k}'" for k in SESAME_EVENT_KINDS)
+
+    rows = con.execute(
+        "SELECT count(*), count(event_id) FROM score_changes WHERE rule_id LIKE '%:assessment'"
+    ).fetchone()
+    assert rows is not None
+    assert rows[1] > 50 and rows[0] > rows[1]  # many rest on events, not all do
+
+    # Every link joins a change to an event of one of the score's input kinds, attributed
+    # to the scored person and recorded no later than the assessment.
+    bad = con.execute(f"""
+        SELECT count(*) FROM decision_events d
+        JOIN score_changes s ON d.decision_table = 'score_changes' AND d.decision_key = s.change_id
+        JOIN events e ON e.event_id = d.event_id
+        WHERE e.attributed_to <> s.entity_id OR e.kind NOT IN ({kinds})
+           OR e.recorded_day > s.day
+    """).fetchone()[0]  # fmt: skip
+    assert bad == 0
+
+    # The row's event_id is the latest linked event; rows without links have none.
+    mismatch = con.execute("""
+        WITH l AS (
+            SELECT decision_key AS change_id, max(event_id) AS latest, count(*) AS n
+            FROM decision_events WHERE decision_table = 'score_changes' GROUP BY 1)
+        SELECT count(*) FROM score_changes s LEFT JOIN l USING (change_id)
+        WHERE s.rule_id LIKE '%:assessment'
+          AND (s.event_id IS DISTINCT FROM l.latest)
+    """).fetchone()[0]  # fmt: skip
+    assert mismatch == 0
+
+    # Every event in the window is linked: recount them from the events table (the
+    # windows are 5 years, longer than the run, so all earlier records count).
+    expected = con.execute(f"""
+        SELECT count(*) FROM score_changes s JOIN events e
+          ON e.attributed_to = s.entity_id AND e.kind IN ({kinds}) AND e.recorded_day <= s.day
+        WHERE s.rule_id LIKE '%:assessment'
+    """).fetchone()[0]  # fmt: skip
+    linked = con.execute(
+        "SELECT count(*) FROM decision_events WHERE decision_table = 'score_changes'"
+    ).fetchone()[0]
+    assert linked == expected > 0
+
+    # Wrongful exactly when a linked event is erroneous (misattributed or a record error).
+    disagree = con.execute("""
+        WITH w AS (
+            SELECT d.decision_key AS change_id,
+                   bool_or(e.error IS NOT NULL OR e.true_actor IS DISTINCT FROM e.attributed_to)
+                       AS any_bad
+            FROM decision_events d JOIN events e ON e.event_id = d.event_id
+            WHERE d.decision_table = 'score_changes' GROUP BY 1)
+        SELECT count(*) FROM score_changes s LEFT JOIN w USING (change_id)
+        WHERE s.rule_id LIKE '%:assessment' AND s.wrongful <> coalesce(w.any_bad, false)
+    """).fetchone()[0]  # fmt: skip
+    assert disagree == 0
+    distinct = "SELECT count(DISTINCT change_id) = count(*) FROM score_changes"
+    assert con.execute(distinct).fetchone()[0]
