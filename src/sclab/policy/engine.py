@@ -68,6 +68,7 @@ from sclab.policy.state import (
     PointsState,
     WindowCounter,
     grade_of,
+    latest_event,
     nullable,
 )
 from sclab.world.base import ages
@@ -589,11 +590,7 @@ class PolicyEngine(FactorScoring, JointMeasures):
             wrongful = honest <= above
             ent, ev = counter.events_of(who)
             # the latest event in the window stands for the decision; all go to the link table
-            order = np.lexsort((ev, ent))
-            ent, ev = ent[order], ev[order]
-            last = np.r_[np.flatnonzero(ent[1:] != ent[:-1]), len(ent) - 1]
-            latest = dict(zip(ent[last].tolist(), ev[last].tolist(), strict=True))
-            event_id = np.array([latest.get(int(w), -1) for w in who], np.int64)
+            event_id = latest_event(who, ent, ev)
             self._effects(rule, spec.entity, who, event_id, wrongful, spec.events.kinds[0])
             for eff in rule.effects:
                 if eff.list is None or len(ent) == 0:

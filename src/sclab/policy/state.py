@@ -86,10 +86,15 @@ class WindowCounter:
     def events_of(self, entities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(entity, event id) pairs of all events in the window of the given entities."""
         parts_e, parts_id = [], []
-        wanted = np.unique(entities)
+        # Many entities (an assessment): one n-byte mask, then a lookup per queued event,
+        # O(n + events in the window). Few (a threshold crossed today): a sorted search.
+        few = len(entities) * 64 < self.n
+        wanted = np.unique(entities) if few else np.zeros(self.n, bool)
+        if not few:
+            wanted[entities] = True
         for batches in self._queue.values():
             for entity, _, event_id in batches:
-                hit = np.isin(entity, wanted)
+                hit = np.isin(entity, wanted, assume_unique=False) if few else wanted[entity]
                 if hit.any():
                     parts_e.append(entity[hit])
                     parts_id.append(event_id[hit])
