@@ -32,7 +32,13 @@ from sclab.behaviour.repayment import (
     expected_repaid_share,
     listed_multiplier,
 )
-from sclab.behaviour.ties import reverse_positions, tie_positions
+from sclab.behaviour.ties import (
+    TiePruning,
+    TieReader,
+    reverse_positions,
+    tie_changes_of,
+    tie_positions,
+)
 from sclab.engine import Simulation
 from sclab.population import generate_population
 from sclab.rng import Streams
@@ -131,16 +137,18 @@ def test_caught_person_and_ties_learn_with_the_formula(write_scenario) -> None:
     q_twice = 1 - (1 - 0.05) * (1 - 0.2) ** 2
     q_tie = 1 - (1 - 0.05) * (1 - 0.05)
     q = det.q["jaywalk"]
-    np.testing.assert_allclose(q[caught[1:]], q_once, rtol=1e-6)
-    np.testing.assert_allclose(q[caught[0]], q_twice, rtol=1e-6)
-    np.testing.assert_allclose(q[ties], q_tie, rtol=1e-6)
-    np.testing.assert_allclose(q[others], 0.05, rtol=1e-6)
+    # q is stored in float16 by default: rounding to it is within 2^-11 relative.
+    tol = 2.0**-11
+    np.testing.assert_allclose(q[caught[1:]], q_once, rtol=tol)
+    np.testing.assert_allclose(q[caught[0]], q_twice, rtol=tol)
+    np.testing.assert_allclose(q[ties], q_tie, rtol=tol)
+    np.testing.assert_allclose(q[others], 0.05, rtol=tol)
 
     m = propensity(sim, "jaywalk")
     assert m is not None
-    np.testing.assert_allclose(m[caught[1:]], 1 - 1.5 * q_once * severity, rtol=1e-6)
-    np.testing.assert_allclose(m[ties], 1 - 1.5 * q_tie * severity, rtol=1e-6)
-    np.testing.assert_allclose(m[others], 1 - 1.5 * 0.05 * severity, rtol=1e-6)
+    np.testing.assert_allclose(m[caught[1:]], 1 - 1.5 * q_once * severity, rtol=tol)
+    np.testing.assert_allclose(m[ties], 1 - 1.5 * q_tie * severity, rtol=tol)
+    np.testing.assert_allclose(m[others], 1 - 1.5 * 0.05 * severity, rtol=tol)
     assert m[caught].max() < m[ties].min() < m[others].min() < 1.0
     # Kinds nobody sanctions keep their base rates.
     assert propensity(sim, "bill_late") is None
@@ -167,15 +175,17 @@ def test_deterrence_floor_pruned_ties_and_forgetting(write_scenario) -> None:
     q, m = det.q["tax_arrears"], propensity(sim, "tax_arrears")
     assert m is not None
     assert np.all(m[caught] == np.float32(0.4))  # 1 - 5 * 0.905 < floor
-    assert np.all(q[graph.neighbours(int(caught[1]))] == np.float32(0.05))
-    assert np.all(q[graph.neighbours(int(caught[0]))] > 0.05)
+    prior = q.dtype.type(0.05)  # the prior as stored (float16 by default)
+    assert np.all(q[graph.neighbours(int(caught[1]))] == prior)
+    assert np.all(q[graph.neighbours(int(caught[0]))] > prior)
 
     before = q[caught].astype(np.float64)
     for _ in range(10):  # day 10 is a forgetting day
         sim.step()
     expected = 0.05 + (before - 0.05) * (1 - 0.01) ** 10
-    np.testing.assert_allclose(q[caught], expected, rtol=1e-5)
-    np.testing.assert_allclose(m[caught], np.maximum(0.4, 1 - 5 * expected), rtol=1e-5)
+    # float16 storage of q: within 2^-11 relative (the prior itself is rounded too).
+    np.testing.assert_allclose(q[caught], expected, rtol=2.0**-11)
+    np.testing.assert_allclose(m[caught], np.maximum(0.4, 1 - 5 * expected), rtol=2.0**-10)
 
 
 @given(
@@ -303,6 +313,43 @@ def test_tie_pruning_is_deterministic(write_scenario) -> None:
         runs.append(np.flatnonzero(~sim.ties_active))
     assert np.array_equal(runs[0], runs[1])
     assert not np.array_equal(runs[0], runs[2])
+
+
+def test_tie_pruning_records_each_round_for_readers(write_scenario) -> None:
+    sim = build(write_scenario, [{"use": "tie_pruning", "params": {"p_prune": 0.2}}], size=5000)
+    scored_population(sim)
+    record = tie_changes_of(sim)
+    assert record is component(sim, TiePruning).changes
+    reader, late = TieReader(), TieReader()
+    assert len(reader.changes(sim)) == 0 and record.version == 0
+    for _ in range(7):
+        sim.step()
+    assert record.version == 1
+    # The first round: every end now off, both directions, sorted.
+    first = reader.changes(sim)
+    assert np.array_equal(first, np.flatnonzero(~sim.ties_active))
+    assert len(reader.changes(sim)) == 0  # nothing since
+    before = sim.ties_active.copy()
+    for _ in range(7):
+        sim.step()
+    assert record.version == 2
+    assert np.array_equal(reader.changes(sim), np.flatnonzero(before & ~sim.ties_active))
+    assert late.changes(sim) is None  # two rounds behind: must recount
+    assert len(late.changes(sim)) == 0
+    sim.ties_active = sim.ties_active.copy()  # replaced outside the record
+    assert reader.changes(sim) is None
+    # Ends already off and repeats are not recorded again; an empty round is no round.
+    off = np.flatnonzero(~sim.ties_active)
+    assert record.switch_off(sim, np.r_[off, off]) == 0 and record.version == 2
+    on = np.flatnonzero(sim.ties_active)[:3]
+    assert record.switch_off(sim, np.r_[on, on, off[:5]]) == 3 and record.version == 3
+    assert np.array_equal(reader.changes(sim), on)
+
+
+def test_tie_pruning_components_share_one_record(write_scenario) -> None:
+    sim = build(write_scenario, [{"use": "tie_pruning"}, {"use": "tie_pruning"}], size=1000)
+    first, second = (c for _, c in sim.components if isinstance(c, TiePruning))
+    assert first.changes is second.changes is tie_changes_of(sim)
 
 
 # --- purchase shifting -------------------------------------------------------------------

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
+import sclab.world.social_media as social_media
+from sclab.behaviour.ties import reverse_positions, tie_changes_of
 from sclab.engine import Simulation
 from sclab.engine.acts import Acts
 from sclab.population import generate_population
@@ -38,7 +40,14 @@ SHARES = SocialMediaParams().stance_shares
 P_INTERACT = SocialMediaParams().interaction_probability
 
 
-def build(tmp: Path, params: dict[str, Any], days: int = DAYS, size: int = N, seed: int = 7):
+def build(
+    tmp: Path,
+    params: dict[str, Any],
+    days: int = DAYS,
+    size: int = N,
+    seed: int = 7,
+    behaviour: list[dict[str, Any]] | None = None,
+):
     from tests.conftest import small_scenario
 
     doc = small_scenario(
@@ -46,8 +55,9 @@ def build(tmp: Path, params: dict[str, Any], days: int = DAYS, size: int = N, se
         days=days,
         population={"size": size},
         sources=[{"use": "social_media", "params": params}],
+        behaviour=behaviour or [],
     )
-    path = tmp / f"social-{seed}-{abs(hash(repr(params))) % 10**8}.yaml"
+    path = tmp / f"social-{seed}-{abs(hash(repr((params, behaviour)))) % 10**8}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     scenario = load_scenario(str(path))
     pop = generate_population(scenario, Streams(scenario.seed))
@@ -74,8 +84,12 @@ def counts(sim: Simulation, kind: str) -> np.ndarray:
     return np.zeros(len(sim.population.citizens), np.int64) if got is None else got.astype(np.int64)
 
 
+def source(sim: Simulation) -> SocialMediaSource:
+    return next(c for _, c in sim.components if isinstance(c, SocialMediaSource))
+
+
 def activity(sim: Simulation) -> np.ndarray:
-    return next(c for _, c in sim.components if isinstance(c, SocialMediaSource)).activity
+    return source(sim).activity
 
 
 def online_degree(sim: Simulation, active: np.ndarray | None = None) -> np.ndarray:
@@ -276,3 +290,277 @@ def test_reading_mid_run_draws_what_is_pending_and_keeps_the_rates(tmp_path) -> 
     got = counts(sim, INTERACTIONS)
     expected = trials.sum() * P_INTERACT
     assert abs(got.sum() - expected) < Z * np.sqrt(expected)
+
+
+# --- pruned ties: the source stays lazy, epoch by epoch ------------------------------------
+
+P_PRUNE = 0.3  # high, so that degrees fall a long way within a few weeks
+
+
+def build_pruned(
+    tmp: Path,
+    days: int = DAYS,
+    size: int = N,
+    seed: int = 7,
+    params: dict[str, Any] | None = None,
+) -> Simulation:
+    """Social media with tie pruning, 30 % of people scored low (ties count in the score)."""
+    sim = build(
+        tmp,
+        params or {},
+        days=days,
+        size=size,
+        seed=seed,
+        behaviour=[{"use": "tie_pruning", "params": {"p_prune": P_PRUNE}}],
+    )
+    u = np.random.default_rng(seed).random(size)
+    sim.view.score[:] = np.where(u < 0.3, 0.1, 0.9).astype(np.float32)
+    sim.view.scores_ties = True
+    return sim
+
+
+def no_daily_path(sim: Simulation, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every O(ties) recount and every daily draw of posts fail from now on."""
+
+    def recount(*_: Any) -> np.ndarray:
+        raise AssertionError("active online degrees recounted from the tie lists")
+
+    def daily(*_: Any, **__: Any) -> Any:
+        raise AssertionError("posts drawn day by day")
+
+    monkeypatch.setattr(social_media, "_row_counts", recount)
+    monkeypatch.setattr(source(sim)._classes, "events", daily)
+
+
+@pytest.fixture(scope="module", params=["split", "settle"])
+def pruned(request, tmp_path_factory):
+    """A pruned run, with every settle's posts, interactions and degrees written down.
+
+    ``split``: nothing is drawn before the end, the posts of authors whose degree changed
+    are split over their epochs then. ``settle``: every round first draws all pending posts
+    (``epoch_cap`` 0, what a full note record does). Every day the source's degrees are
+    checked against a full recount of the ties as they were when the day's posts were made
+    (before that day's pruning): exact equality.
+    """
+    sim = build_pruned(tmp_path_factory.mktemp("pruned"))
+    comp = source(sim)
+    comp.epoch_cap = 10**12 if request.param == "split" else 0
+    settles: list[dict[str, np.ndarray]] = []
+    add_counts = sim.aggregates.add_counts
+    settle = comp._settle
+
+    def spy_add_counts(kind, counts, amount=None, people=None, entity_type="person"):
+        full = np.zeros(len(sim.population.citizens), np.int64)
+        full[slice(None) if people is None else people] = counts
+        settles[-1][kind] = full
+        add_counts(kind, counts, amount, people, entity_type)
+
+    def spy_settle(s: Simulation) -> None:
+        settles.append({"degree": comp.active_degree.astype(np.int64), "day": np.array(s.day)})
+        settle(s)
+        if len(settles[-1]) == 2:  # nothing was pending: no draw
+            settles.pop()
+
+    sim.aggregates.add_counts = spy_add_counts  # type: ignore[method-assign]
+    comp._settle = spy_settle  # type: ignore[method-assign]
+    daily: list[np.ndarray] = []  # per day, the recounted degrees the day's posts had
+    with pytest.MonkeyPatch.context() as mp:
+        no_daily_path(sim, mp)
+        for _ in range(DAYS):
+            expected = online_degree(sim, sim.ties_active).astype(np.int64)
+            sim.step()
+            assert np.array_equal(comp.active_degree, expected), sim.day
+            daily.append(expected)
+        for _, component in sim.components:
+            component.finish(sim)
+    return sim, settles, np.array(daily), request.param
+
+
+def test_pruned_ties_keep_degrees_exact_without_recounting(pruned) -> None:
+    sim, settles, daily, mode = pruned
+    assert len(daily) == DAYS  # degrees equal to a full recount on every day
+    dropped = int((~sim.ties_active).sum())
+    assert dropped > 0.05 * len(sim.ties_active)  # pruning really happened, repeatedly
+    assert tie_changes_of(sim).version == (DAYS + 1) // 7  # a round every week
+    assert not np.array_equal(daily[0], daily[-1])
+    if mode == "split":  # one draw, at the end
+        assert [int(s["day"]) for s in settles] == [DAYS - 1]
+        return
+    # One settle on the first day after each round (posts of the previous epoch), one at the
+    # end; each with the degrees of its epoch (checked daily in the fixture).
+    rounds = (DAYS + 1) // 7
+    assert [int(s["day"]) for s in settles] == [7 * r for r in range(1, rounds + 1)] + [DAYS - 1]
+    for s in settles[:-1]:  # settled at the start of day d: posts of days up to d - 1
+        assert np.array_equal(s["degree"], daily[int(s["day"]) - 1]), int(s["day"])
+    assert np.array_equal(settles[-1]["degree"], daily[-1])
+
+
+def test_pruned_ties_post_totals_per_stance(pruned) -> None:
+    sim, settles, _, _ = pruned
+    act = activity(sim)
+    for stance, kind in STANCES.items():
+        got = counts(sim, kind)
+        assert got.sum() == sum(s[kind].sum() for s in settles), kind
+        expected = act.sum() * SHARES[stance] * DAYS
+        assert abs(got.sum() - expected) < Z * np.sqrt(expected), kind
+
+
+def test_pruned_ties_interactions_use_the_degree_of_each_epoch(pruned) -> None:
+    sim, settles, daily, mode = pruned
+    lost = daily[0] > daily[-1]  # authors whose online ties were dropped
+    assert lost.sum() > 1000
+    got = counts(sim, INTERACTIONS)
+    assert got.sum() == sum(s[INTERACTIONS].sum() for s in settles)
+    # From the model alone: person i posts Poisson(activity_i) a day, each post drawing
+    # Binomial(degree_i(d), p) interactions with that day's degree. Summed over days that
+    # is compound Poisson, mean Σ_d a·deg·p and variance Σ_d a·(deg·p(1-p) + deg²p²).
+    act = activity(sim).astype(np.float64)[lost]
+    deg = daily[:, lost].astype(np.float64)
+    mean = float((act * deg.sum(0)).sum()) * P_INTERACT
+    var = float((act * (deg.sum(0) * P_INTERACT * (1 - P_INTERACT))).sum()) + float(
+        (act * (deg**2).sum(0)).sum() * P_INTERACT**2
+    )
+    assert abs(got[lost].sum() - mean) < Z * np.sqrt(var)
+    # Power: the degrees of the first or of the last day throughout would be far off.
+    for wrong in (daily[0], daily[-1]):
+        wrong_mean = float((act * wrong[lost] * DAYS).sum()) * P_INTERACT
+        assert abs(wrong_mean - mean) > 20 * np.sqrt(var)
+    if mode == "split":
+        return
+    # Settled at every round: given each epoch's posts, its interactions are
+    # Binomial(posts x degree, p).
+    for s in settles:
+        posts = sum(s[k] for k in STANCES.values())
+        trials = int((posts * s["degree"])[lost].sum())
+        expected = trials * P_INTERACT
+        sd = np.sqrt(expected * (1 - P_INTERACT))
+        assert abs(s[INTERACTIONS][lost].sum() - expected) < Z * sd, int(s["day"])
+        assert np.all(s[INTERACTIONS][s["degree"] * posts == 0] == 0)
+
+
+def test_split_over_epochs_follows_behaviour_multipliers(tmp_path) -> None:
+    # Neutral posting triples for three weeks then stops, while ties are pruned weekly:
+    # most posts belong to the early epochs, with the higher degrees. Drawn once, at the
+    # end, so the split over epochs has to weigh each epoch by its exposure, not its days.
+    days = 42
+    sim = build_pruned(tmp_path, days=days, size=20_000)
+    comp = source(sim)
+    comp.epoch_cap = 10**12
+    neutral = set_propensity(sim, "post_neutral")
+    weight, daily = [], []
+    for day in range(days):
+        m = 3.0 if day < 21 else 0.0
+        neutral[:] = m
+        weight.append(1 - SHARES["neutral"] + SHARES["neutral"] * m)
+        daily.append(online_degree(sim, sim.ties_active))
+        sim.step()
+    comp.finish(sim)
+    w = np.array(weight)[:, None]
+    deg = np.array(daily)
+    lost = deg[0] > deg[-1]
+    act = activity(sim).astype(np.float64)[lost]
+    deg = deg[:, lost]
+    # Compound Poisson as in the test above, with the day's posting rate a·w_d.
+    mean = float((act * (w * deg).sum(0)).sum()) * P_INTERACT
+    var = (
+        float((act * (w * deg).sum(0)).sum()) * P_INTERACT * (1 - P_INTERACT)
+        + float((act * (w * deg**2).sum(0)).sum()) * P_INTERACT**2
+    )
+    got = counts(sim, INTERACTIONS)[lost].sum()
+    assert abs(got - mean) < Z * np.sqrt(var)
+    # Power: splitting the same posts evenly over the days would be far off.
+    even = float((act * w.sum() * deg.mean(0)).sum()) * P_INTERACT
+    assert abs(even - mean) > 10 * np.sqrt(var)
+
+
+def test_ties_switched_off_through_the_record_on_chosen_days(tmp_path, monkeypatch) -> None:
+    # Tie pruning is present but never scores (scores_ties stays False): the ties are
+    # switched off by hand, through its change record, on days of the test's choosing.
+    days = 30
+    sim = build(tmp_path, {}, days=days, size=20_000, behaviour=[{"use": "tie_pruning"}])
+    comp = source(sim)
+    record = tie_changes_of(sim)
+    assert record is not None
+    g = sim.population.graph
+    owner = np.repeat(np.arange(g.n), np.diff(g.indptr))
+    pick = np.random.default_rng(3)
+    recounts = []
+    row_counts = social_media._row_counts
+    monkeypatch.setattr(
+        social_media, "_row_counts", lambda *a: recounts.append(sim.day) or row_counts(*a)
+    )
+    degrees = []
+    for day in range(days):
+        sim.step()
+        degrees.append(comp.active_degree.copy())
+        if day in (3, 9, 10, 20):
+            # Any ties, online or not, some already off; both directions, as pruning does.
+            pos = pick.choice(len(g.indices), 20_000)
+            both = np.concatenate([pos, reverse_positions(g, owner[pos], g.indices[pos])])
+            record.switch_off(sim, both)
+        if day == 20:
+            record.switch_off(sim, pick.choice(len(g.indices), 10))  # two rounds in one day
+    # Incremental after one round a day; one recount (day 21) when two rounds came at once.
+    assert recounts == [21]
+    assert np.array_equal(comp.active_degree, online_degree(sim, sim.ties_active))
+    for day in (4, 10, 11, 21):
+        assert not np.array_equal(degrees[day - 1], degrees[day]), day
+    posts = sum(counts(sim, k) for k in STANCES.values())
+    assert posts.sum() > 0
+
+
+def test_assigned_ties_are_recounted_once_then_lazy(tmp_path, monkeypatch) -> None:
+    sim = build(tmp_path, {}, days=10, size=5000)
+    g = sim.population.graph
+    sim.ties_active = np.arange(len(g.indices)) % 2 == 0  # assigned, not recorded
+    sim.step()
+    assert np.array_equal(source(sim).active_degree, online_degree(sim, sim.ties_active))
+    no_daily_path(sim, monkeypatch)
+    for _ in range(9):
+        sim.step()
+    posts = sum(counts(sim, k) for k in STANCES.values())
+    assert posts.sum() > 0
+
+
+def test_record_every_event_follows_pruned_ties(tmp_path) -> None:
+    days = 21
+    sim = build_pruned(tmp_path, days=days, size=10_000, params={"record_every_event": True})
+    today: list[Acts] = []
+    end_day = sim.acts.end_day
+
+    def keep() -> None:
+        today[:] = sim.acts.today
+        end_day()
+
+    sim.acts.end_day = keep  # type: ignore[method-assign]
+    got, trials = 0, 0
+    for _ in range(days):
+        degree = online_degree(sim, sim.ties_active)  # before today's pruning
+        sim.step()
+        assert np.array_equal(source(sim).active_degree, degree)
+        for a in today:
+            if a.kind in STANCES.values():
+                assert np.all(a.extra["interactions"] <= degree[a.actor])
+                trials += int(degree[a.actor].sum())
+                got += int(a.extra["interactions"].sum())
+    assert tie_changes_of(sim).version == days // 7
+    # One Binomial(degree, p) per post: the sum is within 5 standard errors of trials·p.
+    expected = trials * P_INTERACT
+    assert abs(got - expected) < Z * np.sqrt(expected * (1 - P_INTERACT))
+    assert got == counts(sim, INTERACTIONS).sum()
+
+
+def test_pruned_runs_are_deterministic(tmp_path) -> None:
+    prints = []
+    for seed in (7, 7, 8):
+        sim = build_pruned(tmp_path, days=21, size=5000, seed=seed)
+        for _ in range(21):
+            sim.step()
+        prints.append(
+            (
+                [counts(sim, k).tolist() for k in [*STANCES.values(), INTERACTIONS]],
+                np.flatnonzero(~sim.ties_active).tolist(),
+            )
+        )
+    assert prints[0] == prints[1]
+    assert prints[0][0] != prints[2][0]

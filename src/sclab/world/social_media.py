@@ -32,26 +32,46 @@ Model:
     post received); ``online_interactions`` stays an aggregate in both modes.
 
     Aggregated posts are only ever per-person totals, and a sum of independent Poisson
-    counts is Poisson with the summed rate: while every online tie is active, a day only
-    adds to each stance's exposure (:class:`~sclab.world.sampling.LazyPoisson`), and the
-    totals are drawn when the aggregates are read (at the end of the run, or when a
-    component reads them earlier); interactions are then Binomial(posts × online degree,
-    interaction_probability) per author, the sum of the per-post draws. Days on which some
-    ties are switched off (``sim.ties_active``) are drawn daily, post by post. Same law
-    either way.
+    counts is Poisson with the summed rate: a day only adds to each stance's exposure
+    (:class:`~sclab.world.sampling.LazyPoisson`), and the totals are drawn when the
+    aggregates are read (at the end of the run, or when a component reads them earlier);
+    interactions are then Binomial(Σ over days of posts × active online degree,
+    interaction_probability) per author, the sum of the per-post draws.
 
-Cost model (U social-media users, P posts today, D_on the mean online degree of posters):
+    Degrees change only when ties are pruned (:class:`~sclab.behaviour.ties.TiePruning`,
+    weekly, in the behaviour stage, after that day's posts), so for each author the run
+    splits into epochs of constant degree. Active online degrees are kept per person
+    (:attr:`SocialMediaSource.active_degree`) and brought up to date at the start of the
+    first day after a round, from the tie ends the round switched off
+    (:class:`~sclab.behaviour.ties.TieReader`): each dropped online tie end takes one
+    from its owner's degree. Before that, for each author whose degree changes, the
+    exposure accrued so far and the old degree are noted. When the totals are drawn, the
+    posts of those authors are split over their epochs: given a Poisson total, its split
+    over periods is multinomial in proportion to each period's exposure (drawn as a chain
+    of binomials); the interaction trials are then Σ over epochs of posts × that epoch's
+    degree. Same law as drawing every post daily, for any number of pruning rounds.
+
+    When the noted entries would exceed :attr:`SocialMediaSource.epoch_cap` (a quarter of
+    the users by default), everything pending is drawn at that round instead (with the
+    old degrees), which keeps the notes' memory bounded; a ``sim.ties_active`` that the
+    pruning record does not know (assigned by a test or another component) is drawn
+    the same way and then recounted in full once.
+
+Cost model (U social-media users, P posts today, k tie ends dropped in a round):
     Setup is O(U log U) (activity classes) plus O(ties) once for the online degrees.
-    Aggregated, with every tie active, a day costs O(1) per stance, or one float32 O(n)
-    add for each stance whose multiplier a behaviour has created; reading the totals
-    costs O(U) per stance (one Poisson draw per user, or O(posts) when they are fewer)
-    plus O(U) binomial draws for interactions. Otherwise (``record_every_event``, or ties
-    switched off) a day costs, per stance, O(classes + P_s) with about 4 classes per
-    doubling of activity (a few dozen), thinning from each class's highest rate so that
-    at least 84 % of candidates are kept; plus one O(n) maximum of each multiplier array;
-    plus O(P) binomial draws for interactions. When some ties are switched off, a day
-    adds one count of the active tie ends (a byte per stored tie, fast) and, on days
-    when that count changed, an O(ties) recount of everyone's active online degree.
+    Aggregated, a day costs O(1) per stance, or one float32 O(n) add for each stance
+    whose multiplier a behaviour has created; finding that the ties did not change is
+    O(1). A pruning round costs, on the next day, O(k log k) to find the owners of the
+    dropped ends and note their exposure (about 40 bytes per author and round until the
+    next draw), never O(ties) or O(U). Drawing the totals (when read, at the end, or
+    when the notes reach ``epoch_cap``) costs O(U) per stance (one Poisson draw per user,
+    or O(posts) when they are fewer) plus O(U) binomial draws for interactions plus
+    O(noted entries) for the split. The one O(ties) recount is for a
+    ``sim.ties_active`` set outside the pruning record. With ``record_every_event`` a
+    day costs, per stance, O(classes + P_s) with about 4 classes per doubling of activity
+    (a few dozen), thinning from each class's highest rate so that at least 84 % of
+    candidates are kept; plus one O(n) maximum of each multiplier array; plus O(P)
+    binomial draws for interactions; degrees are kept up to date in the same way.
 """
 
 from __future__ import annotations
@@ -62,6 +82,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import Field, field_validator
 
+from sclab.behaviour.ties import TieReader, union_sorted
 from sclab.engine.registry import register
 from sclab.world.base import SourceParams, propensity
 from sclab.world.sampling import LazyPoisson, RateClasses
@@ -206,12 +227,18 @@ class SocialMediaSource:
         self._classes = RateClasses(classes.members, classes.offsets, len(c), accept)
         self._class_max = class_max.astype(np.float64)
 
-        g = sim.population.graph
-        self._online_degree = _row_counts(g.indptr, lambda a, b: g.online[a:b])
-        # Active online degrees, recomputed only when ``sim.ties_active`` changes (ties
-        # are switched off a few times a month, posts are drawn daily).
-        self._active_degree: np.ndarray | None = None
-        self._active_key: tuple[int, int] | None = None
+        #: Active online ties of every person (int32), valid for the posts accruing now:
+        #: updated at the start of a day when ties were switched off since the last day.
+        self.active_degree = self._recount(sim)
+        self._ties = TieReader()
+        self._ties.changes(sim)  # the degrees above are those of the ties as they are now
+        # Pending epochs: per pruning round since the last draw, the authors whose degree
+        # changed, their exposure so far per stance and their degree before the round.
+        self._epochs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._epoch_entries = 0
+        #: Recorded (author, round) entries above which a round draws everything pending
+        #: instead (bounds the record's memory at about the size of the user arrays).
+        self.epoch_cap = max(1024, len(users) // 4)
 
         # Aggregated posts are only ever per-person totals: accrue, draw when read.
         self._lazy: dict[str, LazyPoisson] = {}
@@ -226,73 +253,145 @@ class SocialMediaSource:
         p = self.params
         return self._class_max * (p.stance_shares[stance] * p.rate_multiplier)
 
-    def _online_degree_of(self, sim: Simulation, people: np.ndarray) -> np.ndarray:
-        """Active online ties of each person.
-
-        With ties switched off, everyone's active online degree is recounted (O(ties))
-        whenever ``sim.ties_active`` changed since the last call, and kept (4 bytes per
-        person) until it changes again.
-        """
-        if sim.ties_active is None:
-            return self._online_degree[people]
+    @staticmethod
+    def _recount(sim: Simulation) -> np.ndarray:
+        """Everyone's active online degree, counted from the tie lists (O(ties))."""
+        g = sim.population.graph
         active = sim.ties_active
-        # Ties are only ever switched off, so the number still on identifies the state;
-        # counting them is one fast pass over a byte per tie, against reading the tie
-        # lists of every poster each day.
-        key = (id(active), int(np.count_nonzero(active)))
-        if self._active_degree is None or key != self._active_key:
-            g = sim.population.graph
-            self._active_degree = _row_counts(g.indptr, lambda a, b: g.online[a:b] & active[a:b])
-            self._active_key = key
-        return self._active_degree[people].astype(np.int64)
+        if active is None:
+            return _row_counts(g.indptr, lambda a, b: g.online[a:b])
+        return _row_counts(g.indptr, lambda a, b: g.online[a:b] & active[a:b])
+
+    def _follow_ties(self, sim: Simulation) -> None:
+        """Bring :attr:`active_degree` up to date with ``sim.ties_active``.
+
+        Posts still pending accrued with the degrees before the change. For the authors
+        whose degree changes, their exposure so far and their old degree are noted (a new
+        epoch starts for them; :meth:`_settle` splits their posts by epoch); then each
+        dropped online tie end takes one from its owner's degree. O(k log k) for k dropped
+        ends, O(1) when nothing changed. A change the pruning record does not know, or a
+        record grown past :attr:`epoch_cap`, draws everything pending first instead.
+        """
+        dropped = self._ties.changes(sim)
+        if dropped is not None and not len(dropped):
+            return
+        if dropped is None:  # an array the pruning record does not know: count it
+            if self._lazy:
+                self._settle(sim)
+            self.active_degree = self._recount(sim)
+            return
+        g = sim.population.graph
+        dropped = dropped[g.online[dropped]]
+        # Each end's owner is the CSR row holding it: a binary search in the row offsets.
+        owners = np.searchsorted(g.indptr, dropped, side="right") - 1
+        rows, lost = np.unique(owners, return_counts=True)
+        if self._lazy and len(rows):
+            if self._epoch_entries + len(rows) > self.epoch_cap:
+                self._settle(sim)
+            if any(lazy.pending for lazy in self._lazy.values()):
+                self._epochs.append((rows, self._exposure(rows), self.active_degree[rows]))
+                self._epoch_entries += len(rows)
+        self.active_degree[rows] -= lost.astype(np.int32)
+
+    def _exposure(self, people: np.ndarray) -> np.ndarray:
+        """Per stance (rows) and person, the exposure accrued since the last draw.
+
+        In days at multiplier 1, as :class:`~sclab.world.sampling.LazyPoisson` accrues
+        it (its ``days`` and ``mult_sum``): a person's pending posts of a stance are
+        Poisson with mean proportional to it, the same factor on every day.
+        """
+        out = np.empty((len(self._lazy), len(people)))
+        for j, lazy in enumerate(self._lazy.values()):
+            out[j] = lazy.days
+            if lazy.mult_sum is not None:
+                out[j] += lazy.mult_sum[people]
+        return out
+
+    def _epoch_trials(
+        self,
+        rng: np.random.Generator,
+        epochs: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        authors: np.ndarray,
+        posts: np.ndarray,
+        total: np.ndarray,
+    ) -> np.ndarray:
+        """Per author whose degree changed, the sum over epochs of posts × degree.
+
+        ``epochs`` are the rounds noted since the last draw, in order; ``authors`` every
+        author they name (sorted); ``posts`` and ``total`` hold, per stance (rows) and
+        author, the posts just drawn and the exposure they were drawn at. Given its
+        total, a Poisson count's split over epochs is multinomial in proportion to each
+        epoch's exposure, drawn as a chain of binomials round by round; what remains
+        after an author's last round had the current degree. Cost O(entries noted).
+        """
+        remaining = posts.copy()
+        before = np.zeros_like(total)
+        trials = np.zeros(len(authors), dtype=np.int64)
+        for rows, exposure, degree in epochs:
+            at = np.searchsorted(authors, rows)
+            span = total[:, at] - before[:, at]
+            share = np.zeros_like(span)
+            np.divide(exposure - before[:, at], span, out=share, where=span > 0)
+            in_epoch = rng.binomial(remaining[:, at], np.clip(share, 0.0, 1.0))
+            trials[at] += in_epoch.sum(axis=0) * degree.astype(np.int64)
+            remaining[:, at] -= in_epoch
+            before[:, at] = exposure
+        return trials + remaining.sum(axis=0) * self.active_degree[authors]
 
     def step(self, sim: Simulation, day: int) -> None:
         p = self.params
         record = p.record_every_event
-        if not record and sim.ties_active is None:
-            # Online degrees are those of setup: today only adds to each stance's exposure.
+        self._follow_ties(sim)
+        if not record:
+            # Degrees are constant within the epoch: today only adds to each exposure.
             for kind, lazy in self._lazy.items():
                 lazy.accrue(propensity(sim, kind))
             return
-        # One act per post, or ties switched off (degrees change): draw today's posts.
+        # One act per post: draw today's posts.
         for stance, kind in STANCES.items():
             # A stream per stance: chilling one stance never shifts another's draws.
             rng = sim.rng(f"{self.name}/{kind}", day)
             who, _ = self._classes.events(rng, self._stance_rate(stance), propensity(sim, kind))
             if not len(who):
                 continue
-            if record:
-                degree = self._online_degree_of(sim, who)
-                got = rng.binomial(degree, p.interaction_probability).astype(np.int32)
-                sim.acts.add(day, self.name, kind, who, interactions=got)
-                receivers = who
-            else:
-                sim.aggregates.add(kind, who)
-                # All of a person's posts today at once: one binomial draw per poster.
-                receivers, n_posts = np.unique(who, return_counts=True)
-                trials = n_posts * self._online_degree_of(sim, receivers)
-                got = rng.binomial(trials, p.interaction_probability)
+            degree = self.active_degree[who]
+            got = rng.binomial(degree, p.interaction_probability).astype(np.int32)
+            sim.acts.add(day, self.name, kind, who, interactions=got)
             if got.sum():
-                sim.aggregates.add(INTERACTIONS, np.repeat(receivers, got))
+                sim.aggregates.add(INTERACTIONS, np.repeat(who, got))
 
     def _settle(self, sim: Simulation) -> None:
         """Draw the posts accrued since the last settle, then the interactions they drew.
 
-        Over the accrued days every online tie was active, so a person's interactions
-        are Binomial(posts × online degree, interaction_probability) in total.
+        A person's interactions are Binomial(Σ over epochs of posts × degree,
+        interaction_probability) in total: one epoch at :attr:`active_degree` for most,
+        several for the authors whose degree changed in a pruning round since the last
+        draw (their posts split by epoch, see :meth:`_epoch_trials`). Never follows a
+        change of ties itself: posts read after a pruning round but before the next day
+        were made before that round.
         """
+        epochs, self._epochs, self._epoch_entries = self._epochs, [], 0
         if not any(lazy.pending for lazy in self._lazy.values()):
             return
         settle = self._lazy[STANCES["critical"]].draws  # the same for every stance
+        changed = union_sorted(*(rows for rows, _, _ in epochs))
+        total = self._exposure(changed)  # read before the draws reset it
+        changed_posts = np.empty(total.shape, dtype=np.int64)
         posts = np.zeros(len(sim.population.citizens), dtype=np.int64)
-        for kind, lazy in self._lazy.items():
+        for j, (kind, lazy) in enumerate(self._lazy.items()):
             # A stream per stance, as for daily draws.
             counts = lazy.draw(sim.rng(f"{self.name}/{kind}/totals", partition=settle))
             sim.aggregates.add_counts(kind, counts)
             posts += counts
-        rng = sim.rng(f"{self.name}/{INTERACTIONS}/totals", partition=settle)
+            changed_posts[j] = counts[changed]
         authors = np.flatnonzero(posts)
-        trials = posts[authors] * self._online_degree[authors]
+        trials = posts[authors] * self.active_degree[authors]
+        if len(changed):
+            split = sim.rng(f"{self.name}/epochs/totals", partition=settle)
+            by_epoch = self._epoch_trials(split, epochs, changed, changed_posts, total)
+            posted = posts[changed] > 0  # authors is every person with posts, sorted
+            trials[np.searchsorted(authors, changed[posted])] = by_epoch[posted]
+        rng = sim.rng(f"{self.name}/{INTERACTIONS}/totals", partition=settle)
         got = rng.binomial(trials, self.params.interaction_probability)
         sim.aggregates.add_counts(INTERACTIONS, got, people=authors)
 
