@@ -2,9 +2,12 @@
 
 Runs a small scenario (streets + records + cameras + a spy behaviour) into a real run
 database and checks that the rows are consistent with each other and with the true acts.
-Counts are compared with their expectation within 5 standard errors of the binomial or
-Poisson count (probability of a false failure below 1e-6); the error rates themselves are
-tested against their closed forms in tests/test_face_recognition.py.
+The cameras watch the streets, whose jaywalk acts are then exactly the captured jaywalks;
+with the streets' ``record_every_event`` every jaywalk is an act and the cameras capture
+from them (both are tested, and give the same detection share in expectation). Counts are
+compared with their expectation within 5 standard errors of the binomial or Poisson count
+(probability of a false failure below 1e-6); the error rates themselves are tested
+against their closed forms in tests/test_face_recognition.py.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ class Spy:
         self.detection: dict[int, float | None] = {}
         self.jaywalks: dict[int, set[tuple[int, int]]] = {}
         self.daily_total: dict[int, int] = {}
-        self.at_cameras = 0
+        self.at_cameras = 0  # jaywalk acts at camera intersections
+        self.camera_jaywalks = 0  # all jaywalks at camera intersections (streets' counts)
 
     def step(self, sim: Simulation, day: int) -> None:
         self.caught[day] = np.sort(sim.view.caught_today("jaywalk"))
@@ -64,10 +68,12 @@ class Spy:
         self.detection[day] = sim.view.detection.get("jaywalk")
         sim.view.detection.pop("jaywalk", None)
         pairs: set[tuple[int, int]] = set()
-        self.daily_total[day] = 0
+        streets = streets_of(sim)
+        self.daily_total[day] = int(streets.jaywalks_today.sum())
+        has_camera = streets.intersections.has_camera
+        self.camera_jaywalks += int(streets.jaywalks_today[has_camera].sum())
         for acts in sim.acts.of_kind("jaywalk"):
             cam = acts.extra["camera"]
-            self.daily_total[day] += len(acts)
             self.at_cameras += int(cam.sum())
             where = acts.extra["place_id"][cam].tolist()
             pairs |= set(zip(acts.actor[cam].tolist(), where, strict=True))
@@ -89,13 +95,24 @@ CAMERA_PARAMS: dict[str, Any] = {
 }
 
 
-def build(write_scenario, tmp_path: Path, *, seed: int = 7, days: int = 15, cam=None, **extra):
+def build(
+    write_scenario,
+    tmp_path: Path,
+    *,
+    seed: int = 7,
+    days: int = 15,
+    cam=None,
+    every: bool = False,
+    **extra,
+):
+    """Run the scenario into a database (``every``: streets record every jaywalk)."""
     cameras_module()
+    streets = {"camera_share": 0.5, "record_every_event": every}
     doc = small_scenario(
         seed=seed,
         days=days,
         population={"size": 20_000},
-        sources=[{"use": "streets", "params": {"camera_share": 0.5}}],
+        sources=[{"use": "streets", "params": streets}],
         sensors=[{"use": "records"}, {"use": "cameras", "params": cam or CAMERA_PARAMS}],
         behaviour=[{"use": "test-cameras-spy"}],
         **extra,
@@ -112,6 +129,8 @@ def build(write_scenario, tmp_path: Path, *, seed: int = 7, days: int = 15, cam=
     )
     sim.run()
     db.flush()
+    if hasattr(db, "wait"):  # inserts may run on a writer thread: let them land
+        db.wait()
     return sim, db
 
 
@@ -143,9 +162,14 @@ def test_whole_run_writes_consistent_rows(write_scenario, tmp_path: Path) -> Non
         assert cam.totals[f"{s}/{o}"] == k
     n_sub = {s: sum(k for (s2, _), k in counts.items() if s2 == s) for s in cameras.SUBJECTS}
 
-    # Probe counts: residents ~ Binomial(camera jaywalks, capture); non-residents and
-    # printed faces ~ Poisson.
-    n_cam = spy.at_cameras
+    # Probe counts: every jaywalk act is a captured resident (the streets drew only the
+    # captured ones), ~ Binomial(camera jaywalks, capture); non-residents and printed
+    # faces ~ Poisson.
+    assert streets_of(sim).acts_are_captured
+    assert n_sub["resident"] == spy.at_cameras
+    assert sim.acts.totals["jaywalk"] == streets_of(sim).jaywalks_total.sum()
+    assert cam.totals["jaywalks"] == streets_of(sim).jaywalks_total.sum()
+    n_cam = spy.camera_jaywalks
     assert abs(n_sub["resident"] - p["capture"] * n_cam) <= SE * np.sqrt(n_cam * 0.25)
     share = p["non_resident_share"]
     lam = n_cam * share / (1 - share) * p["capture"]
@@ -242,6 +266,48 @@ def test_whole_run_writes_consistent_rows(write_scenario, tmp_path: Path) -> Non
                  "AND (helmet OR mask OR sunglasses)")[0][0] == 0  # fmt: skip
     assert q(db, "SELECT DISTINCT gallery_size FROM identifications")[0][0] == int(enrolled.sum())
     db.close()
+
+
+def test_every_jaywalk_as_acts_cameras_capture_and_detection_is_unchanged(
+    write_scenario, tmp_path: Path
+) -> None:
+    """With the streets' record_every_event the cameras thin the acts by ``capture``
+    themselves; the detection share (correctly named residents over all resident
+    jaywalks) has the same expectation either way."""
+    cameras = cameras_module()
+    c = CAMERA_PARAMS["capture"]
+    detection = {}
+    for every in (False, True):
+        sim, db = build(write_scenario, tmp_path, days=8, every=every)
+        cam, spy = component(sim, cameras.Cameras), component(sim, Spy)
+        streets = streets_of(sim)
+        assert streets.acts_are_captured is not every
+        n_res = sum(cam.totals[f"resident/{o}"] for o in cameras.OUTCOMES)
+        n_cam = spy.camera_jaywalks
+        if every:
+            # Every jaywalk at a camera is an act; residents ~ Binomial(them, capture).
+            assert spy.at_cameras == n_cam
+            assert abs(n_res - c * n_cam) <= SE * np.sqrt(n_cam * c * (1 - c))
+        else:
+            assert n_res == spy.at_cameras
+        assert sim.acts.totals["jaywalk"] == cam.totals["jaywalks"] == streets.jaywalks_total.sum()
+        truth = q(db, "SELECT day, true_actor, place_id FROM events WHERE true_actor IS NOT NULL")
+        assert len(truth) > 1000
+        assert all((who, place) in spy.jaywalks[day] for day, who, place in truth)
+        sql = (
+            "SELECT day, count(*) FILTER (WHERE outcome = 'correct' AND "
+            "probe_subject = 'resident') FROM identifications GROUP BY day"
+        )
+        correct = dict(q(db, sql))
+        for day, det in spy.detection.items():
+            assert det == pytest.approx(correct.get(day, 0) / spy.daily_total[day])
+        share = cam.totals["resident/correct"] / cam.totals["jaywalks"]
+        detection[every] = (share, share * (1 - share) / cam.totals["jaywalks"])
+        db.close()
+    # Correct identifications are (at most) binomial over the jaywalks: SE of the
+    # difference of the two shares from the two binomial variances.
+    (a, var_a), (b, var_b) = detection[False], detection[True]
+    assert abs(a - b) <= SE * np.sqrt(var_a + var_b), detection
 
 
 def _digest(db: RunDatabase) -> tuple[list, list, list]:

@@ -1,10 +1,10 @@
-"""Streets: intersections, cameras, crossings and jaywalks.
+"""Streets: intersections, cameras, crossings and jaywalks (acts only where captured).
 
 Statistical tolerances: every count tested is a Poisson (or binomial) total, so it is
 compared with its expectation within 5 standard errors (sqrt of the expected count, or the
 binomial/delta-method SE for shares and ratios). A correct model fails such a check with
-probability below 1e-6 per assertion; a rate off by 10% on these volumes (hundreds of
-thousands of crossings) fails it with near certainty.
+probability below 1e-6 per assertion; a rate off by 10% on these volumes (tens to hundreds
+of thousands of crossings, thousands of captured jaywalks) fails it with near certainty.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats
 from tests.conftest import small_scenario
 
@@ -38,6 +39,8 @@ from sclab.world.streets import (
 
 N_PEOPLE = 40_000
 DAYS = 30
+CAPTURE = 0.5  # watched runs: half the jaywalks at camera intersections are captured
+CAMERAS = 0.3  # watched runs: camera_share, so that captures are numerous
 
 
 @register("sensors", "test-streets-collector")
@@ -46,6 +49,7 @@ class ActCollector:
 
     def __init__(self, name: str, params: Any) -> None:
         self.name = name
+        self.params = params
         self.batches: list[dict[str, np.ndarray]] = []
 
     def setup(self, sim: Simulation) -> None:
@@ -62,13 +66,39 @@ class ActCollector:
         return {k: np.concatenate([b[k] for b in self.batches]) for k in self.batches[0]}
 
 
-def build(tmp: Path, n: int = N_PEOPLE, days: int = DAYS, seed: int = 7, **params: Any):
+class WatcherParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    capture: float = Field(CAPTURE)
+
+
+@register("sensors", "test-streets-watcher", WatcherParams)
+class Watcher(ActCollector):
+    """Test sensor: watches the streets like the cameras do, and keeps the acts it gets."""
+
+    def setup(self, sim: Simulation) -> None:
+        self.precaptured = streets_of(sim).watch(self.params.capture)
+
+
+def build(
+    tmp: Path,
+    n: int = N_PEOPLE,
+    days: int = DAYS,
+    seed: int = 7,
+    watch: float | None = None,
+    **params: Any,
+) -> Simulation:
+    """A simulation of the streets plus a collector (``watch``: a watcher at that capture)."""
+    sensor = (
+        {"use": "test-streets-collector"}
+        if watch is None
+        else {"use": "test-streets-watcher", "params": {"capture": watch}}
+    )
     doc = small_scenario(
         seed=seed,
         days=days,
         population={"size": n},
         sources=[{"use": "streets", "params": params}],
-        sensors=[{"use": "test-streets-collector"}],
+        sensors=[sensor],
     )
     path = tmp / f"scenario-{seed}-{n}-{days}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
@@ -81,15 +111,37 @@ def collector(sim: Simulation) -> ActCollector:
     return next(c for _, c in sim.components if isinstance(c, ActCollector))
 
 
+def person_counts(sim: Simulation, kind: str) -> np.ndarray:
+    return sim.aggregates.counts[("person", kind)].astype(np.int64)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Simulation:
+    """Nobody watches: no jaywalk acts, everything is counted."""
     sim = build(tmp_path_factory.mktemp("streets"))
+    sim.run()
+    return sim
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory) -> Simulation:
+    """A watcher captures CAPTURE of the jaywalks at camera intersections."""
+    sim = build(tmp_path_factory.mktemp("watched"), watch=CAPTURE, camera_share=CAMERAS)
     sim.run()
     return sim
 
 
 def _within(observed: float, expected: float, se: float, label: str) -> None:
     assert abs(observed - expected) < 5 * se, f"{label}: {observed} vs {expected} ± 5×{se:.3g}"
+
+
+def expected_camera_jaywalks(sim: Simulation, mult: np.ndarray | float = 1.0) -> np.ndarray:
+    """Per person, expected jaywalks a day at camera intersections (before capture)."""
+    st_ = streets_of(sim)
+    cls = st_._class_of
+    c = sim.population.citizens
+    share = np.minimum(1.0, st_.jaywalk_prob[cls] * mult)
+    return st_.crossing_rate[cls] * share * st_.camera_weight[c.district]
 
 
 def test_intersections_per_district_weights_and_busiest_get_cameras(run: Simulation) -> None:
@@ -111,6 +163,7 @@ def test_intersections_per_district_weights_and_busiest_get_cameras(run: Simulat
         assert cam.sum() == round(p.camera_share * block.sum())
         if cam.any() and (~cam).any():
             assert w[cam].min() > w[~cam].max()  # cameras on the busiest
+        assert st_.camera_weight[d] == pytest.approx(w[cam].astype(float).sum(), abs=1e-9)
 
 
 def test_district_overrides_and_unknown_codes(tmp_path: Path) -> None:
@@ -149,7 +202,7 @@ def test_crossing_rates_by_group(run: Simulation) -> None:
     c = run.population.citizens
     p = streets_of(run).params
     age = c.age(run.scenario.start_date)
-    crossings = run.aggregates.counts[("person", "crossing")].astype(np.int64)
+    crossings = person_counts(run, "crossing")
     jobs = ("civil_servant", "state_enterprise", "private", "self_employed")
     working = np.isin(c.occupation, [OCCUPATIONS.index(o) for o in jobs])
     mid = (age >= 30) & (age <= 59)
@@ -171,14 +224,23 @@ def test_crossing_rates_by_group(run: Simulation) -> None:
         _within(crossings[mask].sum(), expected, np.sqrt(expected), label)
 
 
-def test_person_and_intersection_totals_agree(run: Simulation) -> None:
+def test_unwatched_streets_count_every_jaywalk_without_acts(run: Simulation) -> None:
     st_ = streets_of(run)
-    crossings = run.aggregates.counts[("person", "crossing")]
+    assert st_.capture is None and not st_.acts_are_captured
+    assert collector(run).batches == []  # no watcher: no jaywalk is an act
+    crossings = person_counts(run, "crossing")
+    jay = person_counts(run, "jaywalk")
     assert crossings.sum() == st_.jaywalks_total.sum() + st_.lawful_total.sum()
-    jay = collector(run).joined()
-    assert len(jay["actor"]) == st_.jaywalks_total.sum() == run.acts.totals["jaywalk"]
-    # Nobody jaywalks more often than they cross.
-    assert np.all(np.bincount(jay["actor"], minlength=len(crossings)) <= crossings)
+    assert jay.sum() == st_.jaywalks_total.sum() == run.acts.totals["jaywalk"]
+    assert np.all(jay <= crossings)  # nobody jaywalks more often than they cross
+    # Per district too: the person split adds up to the intersection counts.
+    c = run.population.citizens
+    places = st_.intersections
+    for counts, label in ((jay, "jaywalks"), (crossings - jay, "lawful")):
+        per_district = np.bincount(c.district, weights=counts, minlength=3)
+        total = st_.jaywalks_total if label == "jaywalks" else st_.lawful_total
+        at_places = np.bincount(places.district, weights=total, minlength=3)
+        assert per_district.tolist() == at_places.tolist(), label
 
 
 def test_jaywalk_share_and_sex_ratio(run: Simulation) -> None:
@@ -186,15 +248,14 @@ def test_jaywalk_share_and_sex_ratio(run: Simulation) -> None:
     c = run.population.citizens
     p = st_.params
     jay_total = st_.jaywalks_total.sum()
-    crossings = run.aggregates.counts[("person", "crossing")].astype(np.int64)
+    crossings = person_counts(run, "crossing")
     n_cross = crossings.sum()
     share = p.jaywalk_share
     _within(jay_total / n_cross, share, np.sqrt(share * (1 - share) / n_cross), "share")
 
     # Same age band and residence: the per-crossing jaywalk share of men over women is the
     # configured multiplier. SE of the log ratio by the delta method.
-    actor = collector(run).joined()["actor"]
-    jays = np.bincount(actor, minlength=len(c))
+    jays = person_counts(run, "jaywalk")
     age = c.age(run.scenario.start_date)
     band = (age >= 30) & (age <= 59) & c.urban
     shares, var_log = [], 0.0
@@ -207,30 +268,127 @@ def test_jaywalk_share_and_sex_ratio(run: Simulation) -> None:
     _within(ratio, np.log(p.jaywalk_male_multiplier), np.sqrt(var_log), "male/female")
 
 
-def test_jaywalks_happen_in_own_district_at_real_intersections(run: Simulation) -> None:
-    places = streets_of(run).intersections
-    jay = collector(run).joined()
-    c = run.population.citizens
+def test_jaywalks_and_lawful_crossings_follow_intersection_weights(
+    run: Simulation, watched: Simulation
+) -> None:
+    for sim in (run, watched):
+        st_ = streets_of(sim)
+        places = st_.intersections
+        for counts in (st_.jaywalks_total, st_.lawful_total):
+            for d in range(int(places.district.max()) + 1):
+                block = places.district == d
+                if block.sum() < 2:
+                    continue
+                observed = counts[block]
+                expected = places.weight[block].astype(np.float64) * observed.sum()
+                expected *= observed.sum() / expected.sum()
+                assert stats.chisquare(observed, expected).pvalue > 1e-6
+
+
+def test_captured_acts_match_rate_times_camera_weight_times_capture(
+    watched: Simulation,
+) -> None:
+    st_ = streets_of(watched)
+    assert st_.capture == CAPTURE and st_.acts_are_captured
+    assert collector(watched).precaptured
+    c = watched.population.citizens
+    jay = collector(watched).joined()
+    per_person = expected_camera_jaywalks(watched) * CAPTURE * DAYS
+    for d in range(3):
+        mine = c.district[jay["actor"]] == d
+        if st_.camera_weight[d] == 0:  # no camera in the district: nothing to capture
+            assert not mine.any()
+            continue
+        e = per_person[c.district == d].sum()
+        assert e > 1000, d
+        _within(int(mine.sum()), e, np.sqrt(e), f"captured jaywalks, district {d}")
+    # Men against women of the same band: the act stream keeps the per-person law.
+    age = c.age(watched.scenario.start_date)
+    band = (age >= 30) & (age <= 59) & c.urban
+    acts = np.bincount(jay["actor"], minlength=len(c))
+    for male in (True, False):
+        m = band & (c.male == male)
+        e = per_person[m].sum()
+        _within(acts[m].sum(), e, np.sqrt(e), f"captured jaywalks, male={male}")
+    # Acts are a share of the jaywalks at cameras: given their sum, acts ~ Binomial(., c).
+    at_cams = int(st_.jaywalks_total[st_.intersections.has_camera].sum())
+    se = np.sqrt(at_cams * CAPTURE * (1 - CAPTURE))
+    _within(len(jay["actor"]), CAPTURE * at_cams, se, "acts / camera jaywalks")
+
+
+def test_captured_acts_are_at_cameras_of_own_district_by_weight(watched: Simulation) -> None:
+    places = streets_of(watched).intersections
+    jay = collector(watched).joined()
+    c = watched.population.citizens
     assert jay["place_id"].dtype == np.int32 and jay["district"].dtype == np.uint8
-    assert jay["camera"].dtype == bool
-    assert jay["place_id"].min() >= 0 and jay["place_id"].max() < len(places)
+    assert jay["camera"].dtype == bool and jay["camera"].all()
+    assert places.has_camera[jay["place_id"]].all()
     assert np.array_equal(jay["district"], c.district[jay["actor"]])
     assert np.array_equal(places.district[jay["place_id"]], jay["district"])
-    assert np.array_equal(jay["camera"], places.has_camera[jay["place_id"]])
+    for d in range(3):
+        cams = np.flatnonzero(places.has_camera & (places.district == d))
+        if len(cams) < 2:
+            continue
+        observed = np.array([(jay["place_id"] == j).sum() for j in cams])
+        expected = places.weight[cams].astype(np.float64)
+        expected *= observed.sum() / expected.sum()
+        assert stats.chisquare(observed, expected).pvalue > 1e-6
 
 
-def test_jaywalks_and_lawful_crossings_follow_intersection_weights(run: Simulation) -> None:
-    st_ = streets_of(run)
+def test_watched_totals_agree_and_count_acts_once(watched: Simulation) -> None:
+    st_ = streets_of(watched)
+    jay = collector(watched).joined()
+    crossings = person_counts(watched, "crossing")
+    jays = person_counts(watched, "jaywalk")
+    assert crossings.sum() == st_.jaywalks_total.sum() + st_.lawful_total.sum()
+    assert jays.sum() == st_.jaywalks_total.sum() == watched.acts.totals["jaywalk"]
+    # Every act is in the person's jaywalk and crossing totals.
+    acts = np.bincount(jay["actor"], minlength=len(jays))
+    assert np.all(acts <= jays) and np.all(jays <= crossings)
+    # All jaywalks of everyone, acts or counted, match the configured rates.
+    c = watched.population.citizens
+    cls = st_._class_of
+    rate = st_.crossing_rate[cls] * st_.jaywalk_prob[cls] * DAYS
+    for d in range(3):
+        m = c.district == d
+        _within(jays[m].sum(), rate[m].sum(), np.sqrt(rate[m].sum()), f"jaywalks, district {d}")
+
+
+def test_record_every_event_makes_every_jaywalk_an_act(tmp_path: Path) -> None:
+    sim = build(tmp_path, n=20_000, days=10, watch=CAPTURE, record_every_event=True)
+    sim.run()
+    st_ = streets_of(sim)
+    assert not collector(sim).precaptured and not st_.acts_are_captured
+    jay = collector(sim).joined()
+    c = sim.population.citizens
     places = st_.intersections
-    for counts in (st_.jaywalks_total, st_.lawful_total):
-        for d in range(int(places.district.max()) + 1):
-            block = places.district == d
-            if block.sum() < 2:
-                continue
-            observed = counts[block]
-            expected = places.weight[block].astype(np.float64) * observed.sum()
-            expected *= observed.sum() / expected.sum()
-            assert stats.chisquare(observed, expected).pvalue > 1e-6
+    assert len(jay["actor"]) == st_.jaywalks_total.sum() == sim.acts.totals["jaywalk"]
+    assert np.array_equal(np.bincount(jay["place_id"], minlength=len(places)), st_.jaywalks_total)
+    assert np.array_equal(jay["camera"], places.has_camera[jay["place_id"]])
+    assert np.array_equal(places.district[jay["place_id"]], c.district[jay["actor"]])
+    acts = np.bincount(jay["actor"], minlength=len(c))
+    assert np.array_equal(acts, person_counts(sim, "jaywalk"))
+    crossings = person_counts(sim, "crossing")
+    assert crossings.sum() == st_.jaywalks_total.sum() + st_.lawful_total.sum()
+    cls = st_._class_of
+    e = (st_.crossing_rate[cls] * st_.jaywalk_prob[cls]).sum() * 10
+    _within(len(jay["actor"]), e, np.sqrt(e), "every jaywalk")
+
+
+def test_watch_rules(tmp_path: Path) -> None:
+    sim = build(tmp_path, n=3000, days=2, watch=0.5)
+    with pytest.raises(ValueError, match="already watched"):
+        streets_of(sim).watch(0.5)
+    sim.step()
+    other = build(tmp_path, n=3000, days=2)
+    other.step()
+    with pytest.raises(RuntimeError, match="setup"):
+        streets_of(other).watch(0.5)
+    with pytest.raises(ValueError, match="capture"):
+        streets_of(build(tmp_path, n=3000, days=2)).watch(1.5)
+    every = build(tmp_path, n=3000, days=2, record_every_event=True)
+    assert streets_of(every).watch(0.5) is False
+    assert streets_of(every).watch(0.2) is False  # every jaywalk is an act: any may watch
 
 
 def test_propensity_scales_jaywalking_not_crossing(tmp_path: Path) -> None:
@@ -245,6 +403,7 @@ def test_propensity_scales_jaywalking_not_crossing(tmp_path: Path) -> None:
         results[level] = (int(st_.jaywalks_total.sum()), int(st_.lawful_total.sum()))
         crossings = sim.aggregates.counts[("person", "crossing")]
         assert crossings.sum() == sum(results[level])
+        assert person_counts(sim, "jaywalk").sum() == results[level][0]
     jay1, lawful1 = results[1.0]
     assert results[0.0][0] == 0  # no jaywalks at all when deterred completely
     _within(results[0.5][0], jay1 / 2, np.sqrt(jay1), "half propensity")
@@ -255,7 +414,7 @@ def test_propensity_scales_jaywalking_not_crossing(tmp_path: Path) -> None:
 
 
 def test_propensity_zero_gives_no_acts(tmp_path: Path) -> None:
-    sim = build(tmp_path, n=5000, days=5)
+    sim = build(tmp_path, n=5000, days=5, watch=1.0, camera_share=1.0)
     set_propensity(sim, "jaywalk")[:] = 0.0
     sim.run()
     assert sim.acts.totals.get("jaywalk", 0) == 0
@@ -263,15 +422,25 @@ def test_propensity_zero_gives_no_acts(tmp_path: Path) -> None:
 
 
 def test_same_seed_same_acts_other_seed_different(tmp_path: Path) -> None:
-    def acts(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        sim = build(tmp_path, n=5000, days=5, seed=seed)
+    def acts(seed: int) -> list[np.ndarray]:
+        sim = build(tmp_path, n=5000, days=5, seed=seed, watch=0.5, camera_share=1.0)
         sim.run()
         jay = collector(sim).joined()
-        return jay["actor"], jay["place_id"], sim.aggregates.counts[("person", "crossing")]
+        st_ = streets_of(sim)
+        return [
+            jay["actor"],
+            jay["place_id"],
+            st_.jaywalks_total,
+            st_.lawful_total,
+            person_counts(sim, "crossing"),
+            person_counts(sim, "jaywalk"),
+        ]
 
     a, b, c = acts(3), acts(3), acts(4)
+    assert len(a[0]) > 100
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not np.array_equal(a[0], c[0])
+    assert not np.array_equal(a[4], c[4])
 
 
 @settings(max_examples=60, deadline=None)
@@ -339,30 +508,188 @@ def test_propensity_changing_mid_run_moves_jaywalks_and_lawful_crossings(tmp_pat
     sim = build(tmp_path, n=n, days=days)
     mult = set_propensity(sim, "jaywalk")  # all 1: the tracker starts from the base flow
     st_ = streets_of(sim)
-    even_jaywalks_after = 0
     for day in range(days):
         if day == switch:
             mult[::2] = 0.0  # even ids stop jaywalking: all their crossings become lawful
         sim.step()
-        if day >= switch:
-            acts = collector(sim).batches[-1]  # today's jaywalks
-            even_jaywalks_after += int((acts["actor"] % 2 == 0).sum())
-    crossings = sim.aggregates.counts[("person", "crossing")].astype(np.int64)
+    crossings = person_counts(sim, "crossing")
+    jay = person_counts(sim, "jaywalk")
     assert crossings.sum() == st_.jaywalks_total.sum() + st_.lawful_total.sum()
-    assert even_jaywalks_after == 0
-    # Expected lawful crossings per person: cross·(1 - s) before the switch, then cross for
-    # even ids and cross·(1 - s) for odd ones.
+    assert jay.sum() == st_.jaywalks_total.sum()
+    # Expected per person: jaywalks cross·s a day, lawful crossings cross·(1 - s); after
+    # the switch even ids jaywalk no more and cross lawfully at the full rate.
     cls = st_._class_of
     cross = st_.crossing_rate[cls]
     share = st_.jaywalk_prob[cls]
     even = np.arange(n) % 2 == 0
-    lawful_exp = cross * (1 - share) * switch + np.where(even, cross, cross * (1 - share)) * (
-        days - switch
-    )
-    jay = np.bincount(collector(sim).joined()["actor"], minlength=n)
+    after = days - switch
+    jay_exp = cross * share * switch + np.where(even, 0.0, cross * share) * after
+    lawful_exp = cross * (1 - share) * switch + np.where(even, cross, cross * (1 - share)) * after
     lawful = crossings - jay
     for label, m in (("even", even), ("odd", ~even)):
-        e = lawful_exp[m].sum()
-        _within(lawful[m].sum(), e, np.sqrt(e), f"lawful crossings, {label} ids")
+        for observed, expected, what in ((lawful, lawful_exp, "lawful"), (jay, jay_exp, "jay")):
+            e = expected[m].sum()
+            _within(observed[m].sum(), e, np.sqrt(e), f"{what} crossings, {label} ids")
     e = lawful_exp.sum()
     _within(st_.lawful_total.sum(), e, np.sqrt(e), "lawful crossings at intersections")
+
+
+def test_running_bound_keeps_captures_exact_when_multipliers_rise(tmp_path: Path) -> None:
+    # A twentieth of the people (a sparse change) double their jaywalking mid-run: the
+    # thinning bound must rise with them. With capture 1 and cameras everywhere every
+    # jaywalk is an act, so the acts of each group can be checked day by day.
+    n, days, switch = 20_000, 16, 6
+    sim = build(tmp_path, n=n, days=days, watch=1.0, camera_share=1.0)
+    mult = set_propensity(sim, "jaywalk")
+    st_ = streets_of(sim)
+    bold = np.arange(n) % 20 == 0
+    for day in range(days):
+        if day == switch:
+            mult[bold] = 2.0
+        sim.step()
+    assert st_._bound == 2.0
+    assert st_.jaywalks_total.sum() == sim.acts.totals["jaywalk"]  # nothing counted
+    acts = collector(sim).batches
+    cls = st_._class_of
+    rate = st_.crossing_rate[cls] * st_.jaywalk_prob[cls]
+    assert np.all(st_.jaywalk_prob * 2 <= 1)  # no clipping at these shares
+    for label, group, factor in (("bold", bold, 2.0), ("others", ~bold, 1.0)):
+        seen = sum(int(group[b["actor"]].sum()) for b in acts[switch:])
+        e = rate[group].sum() * factor * (days - switch)
+        _within(seen, e, np.sqrt(e), f"{label} after the rise")
+
+
+@pytest.mark.parametrize("with_mult", [False, True])
+def test_camera_jaywalkers_follow_expected_camera_jaywalks(tmp_path: Path, with_mult: bool) -> None:
+    sim = build(tmp_path, n=20_000, days=1, watch=0.1, camera_share=CAMERAS)
+    c = sim.population.citizens
+    mult: np.ndarray | float = 1.0
+    if with_mult:
+        mult = set_propensity(sim, "jaywalk")
+        mult[:] = np.random.default_rng(1).random(len(c)).astype(np.float32)
+    sim.step()
+    st_ = streets_of(sim)
+    k = 100_000
+    who = st_.camera_jaywalkers(sim, np.random.default_rng(2), k)
+    assert len(who) == k and who.dtype == np.int64
+    w = expected_camera_jaywalks(sim, mult)
+    assert np.all(w[who] > 0)
+    age = c.age(sim.scenario.start_date)
+    # Each group's share of the draws is binomial around its share of the expectation.
+    groups = {f"district {d}": c.district == d for d in range(3)}
+    groups |= {"men": c.male, "children": age < 18, "60+": age >= 60, "rural": ~c.urban}
+    for label, m in groups.items():
+        p = w[m].sum() / w.sum()
+        _within(int(m[who].sum()), k * p, np.sqrt(k * p * (1 - p)) + 1e-9, label)
+
+
+def test_camera_jaywalkers_fall_back_to_exact_weights_when_the_bound_is_loose(
+    tmp_path: Path,
+) -> None:
+    sim = build(tmp_path, n=20_000, days=1, watch=0.1, camera_share=1.0)
+    mult = set_propensity(sim, "jaywalk")
+    st_ = streets_of(sim)
+    cls = st_._class_of
+    # One person still jaywalks, everyone else is deterred: the bound stays 1 while the
+    # acceptance is about 1 in the class size, so the sampler must fall back.
+    only = int(np.flatnonzero(st_.crossing_rate[cls] * st_.jaywalk_prob[cls] > 0)[0])
+    mult[:] = 0.0
+    mult[only] = 1.0
+    sim.step()
+    assert st_._bound == 1.0
+    who = st_.camera_jaywalkers(sim, np.random.default_rng(3), 50)
+    assert who.tolist() == [only] * 50
+
+
+def test_multipliers_beyond_one_clip_the_share_at_every_crossing(tmp_path: Path) -> None:
+    # Everyone's multiplier jumps to 5 mid-run (a refresh of the whole array): classes
+    # with s x 5 > 1 (about 40% of people) then jaywalk at every crossing, the others 5
+    # times as often (crossings unchanged: district jaywalks 89% of crossings, not 93%).
+    n, days, switch, level = 20_000, 12, 4, 5.0
+    sim = build(tmp_path, n=n, days=days, watch=CAPTURE, camera_share=CAMERAS)
+    mult = set_propensity(sim, "jaywalk")
+    st_ = streets_of(sim)
+    for day in range(days):
+        if day == switch:
+            mult[:] = level
+        sim.step()
+    assert st_._bound == level
+    cls = st_._class_of
+    cross, share = st_.crossing_rate[cls], st_.jaywalk_prob[cls]
+    clipped = share * level > 1
+    assert clipped.mean() > 0.2 and (~clipped & (cross > 0)).mean() > 0.05
+    after = days - switch
+    jay_exp = cross * share * switch + cross * np.minimum(1.0, share * level) * after
+    lawful_exp = cross * days - jay_exp
+    jay = person_counts(sim, "jaywalk")
+    lawful = person_counts(sim, "crossing") - jay
+    for label, m in (("clipped", clipped), ("not clipped", ~clipped)):
+        for observed, expected, what in (
+            (jay, jay_exp, "jaywalks"),
+            (lawful, lawful_exp, "lawful"),
+        ):
+            e = expected[m].sum()
+            _within(observed[m].sum(), e, np.sqrt(e), f"{what}, {label}")
+    captured = sum(len(b["actor"]) for b in collector(sim).batches[switch:])
+    e = (expected_camera_jaywalks(sim, level) * CAPTURE).sum() * after
+    _within(captured, e, np.sqrt(e), "captured after the jump")
+
+
+def test_people_out_of_district_order_use_the_general_sums(tmp_path: Path) -> None:
+    # The population comes in district order, so district sums are contiguous; the
+    # general path (bincount, sort by district) must give the same flows and totals.
+    sims = [build(tmp_path, n=10_000, days=6, watch=1.0, camera_share=1.0) for _ in range(2)]
+    streets_of(sims[1])._district_bounds = None
+    rng = np.random.default_rng(5)
+    level = rng.random(10_000).astype(np.float32)
+    for sim in sims:
+        mult = set_propensity(sim, "jaywalk")
+        for day in range(6):
+            if day == 2:
+                mult[:] = level  # a refresh: district flows summed afresh
+            sim.step()
+    a, b = (streets_of(s) for s in sims)
+    assert a._district_bounds is not None and b._district_bounds is None
+    assert np.allclose(a._track["flow"], b._track["flow"], rtol=1e-9)
+    c = sims[1].population.citizens
+    jay = person_counts(sims[1], "jaywalk")
+    lawful = person_counts(sims[1], "crossing") - jay
+    places = b.intersections
+    for person, place in ((jay, b.jaywalks_total), (lawful, b.lawful_total)):
+        per_district = np.bincount(c.district, weights=person, minlength=3)
+        assert (
+            per_district.tolist()
+            == np.bincount(places.district, weights=place, minlength=3).tolist()
+        )
+
+
+def test_reading_totals_mid_run_keeps_the_law(tmp_path: Path) -> None:
+    # Reading the aggregates settles what is pending; a refresh of every multiplier right
+    # after (nothing accrued yet) and the rest of the run must still add up.
+    n, days, read = 20_000, 12, 6
+    sim = build(tmp_path, n=n, days=days)
+    mult = set_propensity(sim, "jaywalk")
+    mult[:] = 0.5
+    st_ = streets_of(sim)
+    for day in range(days):
+        if day == read:
+            mid = person_counts(sim, "jaywalk")
+            assert mid.sum() == st_.jaywalks_total.sum()
+            assert person_counts(sim, "crossing").sum() == mid.sum() + st_.lawful_total.sum()
+            mult[:] = 1.0
+        sim.step()
+    jay = person_counts(sim, "jaywalk")
+    lawful = person_counts(sim, "crossing") - jay
+    assert np.all(jay >= mid)
+    cls = st_._class_of
+    cross, share = st_.crossing_rate[cls], st_.jaywalk_prob[cls]
+    jay_exp = cross * share * (0.5 * read + (days - read))
+    lawful_exp = cross * days - jay_exp
+    c = sim.population.citizens
+    for label, m in (("urban", c.urban), ("rural", ~c.urban), ("men", c.male)):
+        for observed, expected, what in (
+            (jay, jay_exp, "jaywalks"),
+            (lawful, lawful_exp, "lawful"),
+        ):
+            e = expected[m].sum()
+            _within(observed[m].sum(), e, np.sqrt(e), f"{what}, {label}")

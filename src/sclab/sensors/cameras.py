@@ -8,19 +8,30 @@ Core objects:
     :class:`Cameras`: the ``("sensors", "cameras")`` component.
 
 Which intersections have cameras comes from the streets source
-(:func:`sclab.world.streets.streets_of`, ``intersections.has_camera``). No image is ever
-processed: the matcher is the statistical error model of
+(:func:`sclab.world.streets.streets_of`, ``intersections.has_camera``). In ``setup`` the
+sensor tells the streets it watches them (:meth:`~sclab.world.streets.Streets.watch` with
+``capture``): the streets then draw as ``jaywalk`` acts exactly the jaywalks a camera
+captures (Poisson splitting: same law as capturing each jaywalk at a camera intersection
+with probability ``capture``), and count all others per intersection; with the streets'
+``record_every_event`` every jaywalk is an act and the sensor captures from them.
+
+No image is ever processed: the matcher is the statistical error model of
 :mod:`sclab.sensors.face_recognition`, searched against the gallery of exactly the
 citizens with ``in_id_photo_db | in_driver_db`` (unregistered migrants without a licence,
 children under the ID-card age and non-residents are not in it).
 
 What happens each day:
-    1. Probes. Every true ``jaywalk`` act at a camera intersection is captured as a probe
-       with probability ``capture``. Non-residents (visitors, commuters from outside the
+    1. Probes. Every jaywalk at a camera intersection is captured as a probe with
+       probability ``capture``: the streets' acts are those captures (with the streets'
+       ``record_every_event``, every jaywalk act at a camera intersection is captured here
+       with probability ``capture``). Non-residents (visitors, commuters from outside the
        city: no person_id) add captured probes ~ Poisson(R x s / (1 - s) x capture) for
-       the R resident jaywalks at cameras, so that they are a share s =
-       ``non_resident_share`` of all jaywalks there; each copies the intersection of one
-       random resident camera jaywalk and the sex and age band of another. Printed faces
+       the R resident jaywalks at cameras today (from the streets' per-intersection
+       counts), so that they are a share s = ``non_resident_share`` of all jaywalks there;
+       each stands at a camera intersection chosen in proportion to today's resident
+       jaywalks there and has the sex and age band of a resident drawn in proportion to
+       their expected camera jaywalks (:meth:`~sclab.world.streets.Streets.
+       camera_jaywalkers`: what a random resident camera jaywalk looks like). Printed faces
        (bus and billboard adverts: Ningbo, November 2018) add Poisson(
        ``non_person_faces_per_camera_day`` x cameras) probes at uniform camera
        intersections; a share ``printed_face_in_gallery_share`` shows one of
@@ -42,12 +53,15 @@ What happens each day:
        jaywalked: wrongful).
     5. Behaviour interface: named people are ``caught`` for ``jaywalk``; displayed people
        join ``visible_sanctions_today``; ``detection["jaywalk"]`` is the share of today's
-       resident jaywalks (all intersections) whose jaywalker was correctly named.
+       resident jaywalks (all intersections, from the streets' counts) whose jaywalker was
+       correctly named.
 
 COST MODEL: setup is O(n) (the gallery's cell keys, one radix sort, 4 bytes per gallery
-member kept; see :class:`~sclab.sensors.face_recognition.Gallery`). A day costs O(j) for
-the j jaywalk acts (one boolean filter), O(c) for the c captured probes (a binomial count
-and a choice of which, the conditions, the search, the rows), and nothing per person.
+member kept; see :class:`~sclab.sensors.face_recognition.Gallery`). A day costs O(c) for
+the c captured probes (the conditions, the search, the rows), O(cameras) for the
+non-residents' intersections, and nothing per person. With the streets'
+``record_every_event`` it adds O(j) for the j jaywalk acts (one boolean filter, a
+binomial count and a choice of the captured).
 """
 
 from __future__ import annotations
@@ -227,6 +241,8 @@ class Cameras:
         p = self.params
         streets = streets_of(sim)
         self._streets = streets
+        # True: the streets' jaywalk acts are already the captured ones (no thinning here).
+        self._precaptured = streets.watch(p.capture)
         places = streets.intersections
         self._cameras = np.flatnonzero(places.has_camera).astype(np.int64)
         self._codes = np.array([d.code for d in sim.scenario.geography.districts], np.int32)
@@ -280,18 +296,18 @@ class Cameras:
     def step(self, sim: Simulation, day: int) -> None:
         p = self.params
         rng = sim.rng(self.name, day)
-        who_parts, place_parts, total = [], [], 0
+        who_parts, place_parts = [], []
         for acts in sim.acts.of_kind("jaywalk"):
             camera = acts.extra.get("camera")
             place = acts.extra.get("place_id")
             if camera is None or place is None or acts.entity_type != "person":
                 continue
-            total += len(acts)
             at = np.flatnonzero(camera)
             who_parts.append(acts.actor[at])
             place_parts.append(np.asarray(place)[at].astype(np.int64))
         at_cameras = np.concatenate(who_parts) if who_parts else np.empty(0, np.int64)
         at_place = np.concatenate(place_parts) if place_parts else np.empty(0, np.int64)
+        total = int(self._streets.jaywalks_today.sum())
         subject, true_actor, place, look, mate = self._probes(sim, rng, at_cameras, at_place)
         n = len(subject)
         self._add("captured", n)
@@ -342,23 +358,38 @@ class Cameras:
         at_cameras: np.ndarray,
         at_place: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Today's captured probes: (subject kind, true actor, place, lookalike cell, mate)."""
+        """Today's captured probes: (subject kind, true actor, place, lookalike cell, mate).
+
+        ``at_cameras``, ``at_place``: today's jaywalk acts at camera intersections (already
+        the captured ones unless the streets record every jaywalk).
+        """
         p = self.params
         c = sim.population.citizens
-        n_cam = len(at_cameras)
-        # Residents: which jaywalks at cameras are captured (count, then which: O(captured)).
-        k = int(rng.binomial(n_cam, p.capture)) if n_cam else 0
-        pick = np.sort(rng.choice(n_cam, size=k, replace=False)) if k else np.empty(0, np.int64)
-        res = at_cameras[pick]
-        res_place = at_place[pick]
+        if self._precaptured:
+            res, res_place = at_cameras, at_place
+        else:
+            # Which jaywalks at cameras are captured (count, then which: O(captured)).
+            n_cam = len(at_cameras)
+            k = int(rng.binomial(n_cam, p.capture)) if n_cam else 0
+            pick = np.sort(rng.choice(n_cam, size=k, replace=False)) if k else np.empty(0, int)
+            res, res_place = at_cameras[pick], at_place[pick]
+        k = len(res)
         res_look = fr.lookalike_cell(c.male[res], self._age[res])
         res_mate = np.where(c.in_id_photo_db[res] | c.in_driver_db[res], res, -1)
 
-        # Non-residents: Poisson thinning of their share of the camera jaywalks.
+        # Non-residents: Poisson thinning of their share of the camera jaywalks (R resident
+        # jaywalks at camera intersections today, from the per-intersection counts).
         s = p.non_resident_share
-        k_nr = int(rng.poisson(n_cam * s / (1.0 - s) * p.capture)) if n_cam else 0
-        nr_place = at_place[rng.integers(0, n_cam, k_nr)] if k_nr else np.empty(0, np.int64)
-        nr_like = at_cameras[rng.integers(0, n_cam, k_nr)] if k_nr else np.empty(0, np.int64)
+        at_cams = self._streets.jaywalks_today[self._cameras].astype(np.int64)
+        r = int(at_cams.sum())
+        k_nr = int(rng.poisson(r * s / (1.0 - s) * p.capture)) if r else 0
+        if k_nr:
+            # A camera in proportion to today's jaywalks there (a uniform one of the R).
+            nth = np.searchsorted(np.cumsum(at_cams), rng.integers(0, r, k_nr), side="right")
+            nr_place = self._cameras[nth]
+        else:
+            nr_place = np.empty(0, np.int64)
+        nr_like = self._streets.camera_jaywalkers(sim, rng, k_nr)
         nr_look = fr.lookalike_cell(c.male[nr_like], self._age[nr_like])
 
         # Printed faces on buses and billboards.

@@ -129,19 +129,24 @@ class RunDatabase:
         self._pending_rows[table] = self._pending_rows.get(table, 0) + n
         self._held_rows += n
         if self._held_rows >= self.FLUSH_ROWS:
-            self.flush()
+            self._send_held()
         return n
 
     def flush(self, table: str | None = None) -> None:
-        """Insert held batches (of one table, or of all)."""
+        """Insert held batches (of one table, or of all) and wait until they are in."""
+        self._send_held(table)
+        self.wait()
+
+    def _send_held(self, table: str | None = None) -> None:
+        """Hand held batches to the writer thread without waiting for them."""
         for name in [table] if table else list(self._pending):
             batches = self._pending.pop(name, [])
             self._held_rows -= self._pending_rows.pop(name, 0)
             if batches:
                 # One chunk per column: DuckDB scans thousands of tiny Arrow chunks (a warm
                 # start's day 0 holds one batch per past day) far slower than one.
-                table = pa.concat_tables(batches, promote_options="permissive")
-                self._insert(name, table.combine_chunks())
+                held = pa.concat_tables(batches, promote_options="permissive")
+                self._insert(name, held.combine_chunks())
 
     def _insert(self, table: str, batch: pa.Table) -> None:
         """Queue one insert for the writer thread (blocks while the queue is full)."""
@@ -182,7 +187,6 @@ class RunDatabase:
     def row_counts(self) -> dict[str, int]:
         """Rows per table (after inserting any held batches)."""
         self.flush()
-        self.wait()
         return {
             t: int(self.con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])  # type: ignore[index]
             for t in TABLES
@@ -191,7 +195,6 @@ class RunDatabase:
     def close(self) -> None:
         """Checkpoint and close (the file is complete after this)."""
         self.flush()
-        self.wait()
         self._stop()
         self.con.execute("CHECKPOINT")
         self.con.close()

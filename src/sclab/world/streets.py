@@ -5,10 +5,10 @@ Core objects:
         indices): district, daily pedestrian-volume weight, and whether a camera watches it.
     :class:`StreetsParams`: how many intersections, how busy, where cameras are, how often
         people cross and how often a crossing is a jaywalk.
-    :class:`Streets`: the ``("sources", "streets")`` component. Besides the true
-        ``jaywalk`` acts it keeps per-intersection counts of today's jaywalks and lawful
-        crossings (:attr:`Streets.jaywalks_today`, :attr:`Streets.lawful_today`) for the
-        camera sensors that build on it.
+    :class:`Streets`: the ``("sources", "streets")`` component. It keeps per-intersection
+        counts of today's jaywalks and lawful crossings (:attr:`Streets.jaywalks_today`,
+        :attr:`Streets.lawful_today`), per-person totals in the aggregates, and adds as
+        ``jaywalk`` acts only the jaywalks a camera captures (:meth:`Streets.watch`).
     :func:`streets_of`: find the streets component of a simulation (sensors use it to read
         the intersection table and today's counts).
     :func:`alias_tables`, :func:`land_alias`: which intersection of a district an event
@@ -24,31 +24,52 @@ The model:
       ``camera_share`` of a district's intersections (per-district overrides).
     * Crossings: person i crosses busy intersections as a Poisson process with a daily rate
       set by age band, commuting (working people) and rural residence; each crossing lands
-      on an intersection of the person's own district with probability equal to its weight.
-    * Jaywalking: each crossing is a jaywalk with probability ``s_i × propensity("jaywalk")``
-      (clipped at 1), where ``s_i`` varies by age band and sex around ``jaywalk_share``
-      (renormalised so the crossing-weighted population mean is ``jaywalk_share``). By
-      Poisson splitting, person i's jaywalks per day are Poisson(rate_i × s_i × propensity)
-      and independent of their lawful crossings, so jaywalks are drawn sparsely per rate
-      class (thinned by propensity) while lawful crossings are only counted: Poisson per
-      intersection from the district's expected lawful flow.
-    * Per-person crossing totals (lawful + jaywalks) go to ``sim.aggregates`` as
-      ``crossing``: jaywalks daily; lawful crossings when the aggregates are read (at the
-      end of the run, or earlier if a component reads them), by splitting each district's
-      realised total since the last such read over its people in proportion to their
-      expected lawful crossings (multinomial; exactly the law of independent Poisson counts
-      given their total), so person and intersection totals agree.
+      on intersection j of the person's own district with probability w_j, its weight.
+    * Jaywalking: each crossing is a jaywalk with probability ``s_i × m_i`` (clipped at 1),
+      ``m_i = propensity("jaywalk")`` (1 while no behaviour adjusts it) and ``s_i`` varying
+      by age band and sex around ``jaywalk_share`` (renormalised so the crossing-weighted
+      population mean is ``jaywalk_share``). By Poisson splitting, person i's jaywalks per
+      day are Poisson(rate_i × s_i × m_i), independent of their lawful crossings.
+    * What is drawn one by one (Poisson splitting again): a camera watcher (the cameras
+      sensor calls :meth:`Streets.watch` with its capture probability c) only ever sees
+      the jaywalks at camera intersections that it captures. Those are Poisson(rate_i ×
+      s_i × m_i × W_cam(d_i) × c), W_cam(d) the summed weight of district d's camera
+      intersections, each on a camera intersection of the district in proportion to its
+      weight: they alone are drawn as per-person ``jaywalk`` acts, sparsely per rate class
+      (age band, sex, residence, commuting, district; thinned by the multiplier). Every
+      other jaywalk (uncaptured, or at intersections without a camera) is an independent
+      Poisson process that is only counted: per intersection, Poisson from the expected
+      flow (w_j × the district's expected jaywalks, times 1 - c at camera intersections),
+      and added to ``sim.acts`` totals with :meth:`~sclab.engine.acts.ActLog.tally`.
+      Without a watcher no jaywalk is an act; with ``record_every_event`` every jaywalk is
+      one (the watcher then draws its captures from them, as before).
+    * Lawful crossings are only counted: Poisson per intersection from the district's
+      expected lawful flow.
+    * Per-person totals go to ``sim.aggregates``: ``crossing`` (lawful crossings plus
+      jaywalks) and ``jaywalk`` (all jaywalks: the per-person truth behind the cameras'
+      identifications, for audits of who jaywalks against who is named). Jaywalk acts are
+      added daily; the counted jaywalks and lawful crossings when the aggregates are read
+      (at the end of the run, or earlier if a component reads them), by splitting each
+      district's realised total since the last read over its people in proportion to
+      their expected counts (multinomial: exactly the law of independent Poisson counts
+      given their total; the share 1 - W_cam(d) × c left uncaptured is the same for
+      everyone in a district), so person and intersection totals agree.
 
 Nothing is written to the database here: a later component adds a places table.
 
-Cost model: ``setup`` is O(n) (classes, district sums) plus O(intersections). A day costs
-one Poisson draw per rate class (80 classes), O(k) for its k jaywalks (an alias-table pick
-of the intersection; sorting them by person by marking, one n-byte scan) and one Poisson
-draw per intersection. When a behaviour adjusts ``jaywalk``, the day adds
-an O(n) maximum (the thinning bound) and an O(n) comparison with the multipliers last
-seen, plus O(changed) to update the district lawful flows and the per-person lawful
-expectations of the people whose multiplier changed (12 bytes per person once the
-multiplier exists). Reading the ``crossing`` aggregate (or ``finish``) is O(n).
+Cost model: ``setup`` is O(n) (classes by a radix sort, district sums) plus
+O(intersections). A day costs one Poisson draw per rate class (80 per district), O(k)
+for its k jaywalk acts (k: the few captured jaywalks; every jaywalk with
+``record_every_event``), and two Poisson draws per intersection: nothing per person.
+While a behaviour adjusts ``jaywalk``, a day adds one O(n) comparison of the multipliers
+with those last seen (about 0.5 ms per million people) and O(changed) to update the
+district flows, the thinning bound (a running maximum, recomputed exactly when many
+multipliers changed) and the per-person expectations of the people whose multiplier
+changed (13 bytes per person once the multiplier exists); a day on which more than an
+eighth of the multipliers changed (a behaviour's periodic refresh) does that in a few
+dense float32 O(n) passes instead (about 5 ms per million people). Reading the
+aggregates (or ``finish``) is O(n): two multinomial splits per district, one Poisson draw
+per person each (plus a sort by district if people are not stored in district order).
 """
 
 from __future__ import annotations
@@ -65,7 +86,7 @@ from sclab.population.citizens import OCCUPATIONS
 from sclab.scenario.schema import OCCUPATIONS_WORKING
 from sclab.world.base import SourceParams, ages, propensity
 from sclab.world.resources import age_band, check_age_keys
-from sclab.world.sampling import IdSorter, RateClasses, bound_of, multinomial_split, thin
+from sclab.world.sampling import IdSorter, RateClasses, multinomial_split, thin
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -281,8 +302,9 @@ def land_alias(
 def streets_of(sim: Simulation) -> Streets:
     """The simulation's streets component (the first, if several); LookupError if none.
 
-    Sensors call it in ``setup`` to read :attr:`Streets.intersections` and, each day after
-    the sources stage, :attr:`Streets.jaywalks_today` and :attr:`Streets.lawful_today`.
+    Sensors call it in ``setup`` to read :attr:`Streets.intersections` (and to
+    :meth:`Streets.watch` it) and, each day after the sources stage,
+    :attr:`Streets.jaywalks_today` and :attr:`Streets.lawful_today`.
     """
     for _, component in sim.components:
         if isinstance(component, Streets):
@@ -290,37 +312,69 @@ def streets_of(sim: Simulation) -> Streets:
     raise LookupError("no streets source in this scenario; add `- use: streets` to sources")
 
 
+# What the jaywalk acts of a day are: none (all counted), the captured ones, or all.
+_TOTALS, _CAPTURED, _EVERY = "totals", "captured", "every"
+
+
 @register("sources", "streets", StreetsParams)
 class Streets:
     """Pedestrians crossing busy intersections, some against the red light (jaywalk acts).
 
     Acts: kind ``jaywalk``, actor = person, extra ``place_id`` (int32 intersection id),
-    ``district`` (uint8) and ``camera`` (bool: that intersection has a camera).
+    ``district`` (uint8) and ``camera`` (bool: that intersection has a camera). Which
+    jaywalks are acts: none until a sensor :meth:`watch`-es the streets; then exactly the
+    jaywalks its cameras capture (all at camera intersections); with
+    ``record_every_event``, every jaywalk. The others are counted (per intersection, per
+    person in the aggregates, and in ``sim.acts.totals`` through ``tally``).
+
+    Aggregates (person): ``crossing`` (lawful crossings plus jaywalks) and ``jaywalk``.
 
     Attributes:
         intersections: The intersection table (:class:`Intersections`).
-        jaywalks_today: int32 per intersection, today's jaywalks.
+        jaywalks_today: int32 per intersection, today's jaywalks (acts and counted ones).
         lawful_today: int32 per intersection, today's crossings on green.
         jaywalks_total, lawful_total: int64 per intersection, over the run so far.
         crossing_rate: Per person class, crossings per day (see :data:`AGE_BANDS`).
         jaywalk_prob: Per person class, the share of crossings that are jaywalks (before
             propensity).
+        capture: The watcher's capture probability (None: nobody watches).
+        camera_weight: Per district, W_cam: the summed weight of its camera intersections.
     """
 
     def __init__(self, name: str, params: StreetsParams) -> None:
         self.name, self.params = name, params
+        self.capture: float | None = None
+        self._mode = _EVERY if params.record_every_event else _TOTALS
+        self._stepped = False
 
     # ----------------------------------------------------------------- setup
     def setup(self, sim: Simulation) -> None:
         c = sim.population.citizens
         n_districts = len(sim.scenario.geography.districts)
         self._n_districts = n_districts
-        self.intersections = self._places(sim)
-        has_places = np.diff(self.intersections.first) > 0
-        k = len(self.intersections)
-        self._keep, self._alias = alias_tables(self.intersections.first, self.intersections.weight)
+        self.intersections = places = self._places(sim)
+        has_places = np.diff(places.first) > 0
+        k = len(places)
+        self._keep, self._alias = alias_tables(places.first, places.weight)
+        self._weight = places.weight.astype(np.float64)
+        self._district_of_place = places.district.astype(np.int64)
+        # Camera intersections as blocks of their own (ids are grouped by district), for
+        # landing the captured jaywalks on cameras only.
+        self._cam_ids = np.flatnonzero(places.has_camera).astype(np.int32)
+        cam_count = np.bincount(places.district[self._cam_ids], minlength=n_districts)
+        self._cam_first = np.concatenate([[0], np.cumsum(cam_count)]).astype(np.int64)
+        self._cam_keep, self._cam_alias = alias_tables(
+            self._cam_first, places.weight[self._cam_ids]
+        )
+        self.camera_weight = np.minimum(
+            1.0,
+            np.bincount(
+                places.district[self._cam_ids],
+                weights=self._weight[self._cam_ids],
+                minlength=n_districts,
+            ),
+        )
         self._sort = IdSorter(len(c))
-        self._district_of_place = self.intersections.district.astype(np.int64)
 
         age = ages(sim)
         commuter = np.isin(c.occupation, [OCCUPATIONS.index(o) for o in _COMMUTING])
@@ -329,30 +383,104 @@ class Streets:
              commuter.astype(np.int64), has_places[c.district].astype(np.int64)),
             _SHAPE,
         )  # fmt: skip
-        self.classes = RateClasses.of(class_of, int(np.prod(_SHAPE)))
         self._class_of = class_of.astype(np.uint8)
-        self.crossing_rate, self.jaywalk_prob = self._class_rates()
+        n_classes = int(np.prod(_SHAPE))
+        # Rate classes split by district too, since W_cam varies by district. The key
+        # fits 16 bits (80 classes x at most 256 districts: district ids are uint8), so
+        # the stable sort is a radix sort, O(n).
+        n_keys = n_classes * n_districts
+        key = self._class_of.astype(np.uint16) * np.uint16(n_districts) + c.district
+        self.classes = RateClasses.of(key.astype(np.uint16, copy=False), n_keys)
+        del key
+        self._key_class = np.arange(n_keys) // n_districts
+        self._key_district = np.arange(n_keys) % n_districts
 
+        # People per class (without districts): the jaywalk shares are normalised by them.
+        self._class_size = np.bincount(class_of, minlength=n_classes)
+        self.crossing_rate, self.jaywalk_prob = self._class_rates()
+        self._jay_rate_at_1 = self.crossing_rate * self.jaywalk_prob
+        self._cross32 = self.crossing_rate.astype(np.float32)
+        self._share32 = self.jaywalk_prob.astype(np.float32)
+        self._jay32 = self._jay_rate_at_1.astype(np.float32)
+        self._share_max = float(self.jaywalk_prob.max()) if len(self.jaywalk_prob) else 0.0
         cross_p = self.crossing_rate[class_of]
-        jay_p = cross_p * self.jaywalk_prob[class_of]
-        self._jaywalk_rate = self.crossing_rate * self.jaywalk_prob
-        self._lawful_by_district = np.bincount(
-            c.district, weights=cross_p - jay_p, minlength=n_districts
+        self._cross_by_district = np.bincount(c.district, weights=cross_p, minlength=n_districts)
+        self._jay_by_district = np.bincount(
+            c.district, weights=self._jay_rate_at_1[class_of], minlength=n_districts
         )
         self._district = c.district
-        # Exposure of the lawful crossings since the last settle: days without a multiplier,
-        # and (once a multiplier exists) per-person sums kept by _track.
+        # The population is built district by district: contiguous blocks make district
+        # sums and the settle's split cheap (checked, with a fallback).
+        in_order = len(c) == 0 or bool(np.all(c.district[1:] >= c.district[:-1]))
+        self._district_bounds = (
+            np.concatenate([[0], np.cumsum(np.bincount(c.district, minlength=n_districts))])
+            if in_order
+            else None
+        )
+        self._key_share = self.jaywalk_prob[self._key_class]
+        self._set_mode(self._mode)
+
+        # Exposure since the last settle: days without a multiplier, and (once a
+        # multiplier exists) per-person sums kept by _follow.
         self._base_days = 0
         self._track: dict[str, np.ndarray] | None = None
+        self._bound = 1.0
         self._prop_days = 0
         self._lawful_run_by_district = np.zeros(n_districts, np.int64)
+        self._counted_run_by_district = np.zeros(n_districts, np.int64)
         self._settled = 0
-        sim.aggregates.defer([CROSSING], partial(self._settle, sim))
+        sim.aggregates.defer([CROSSING, JAYWALK], partial(self._settle, sim))
 
         self.jaywalks_today = np.zeros(k, np.int32)
         self.lawful_today = np.zeros(k, np.int32)
         self.jaywalks_total = np.zeros(k, np.int64)
         self.lawful_total = np.zeros(k, np.int64)
+
+    def watch(self, capture: float) -> bool:
+        """A sensor watches the camera intersections, capturing each jaywalk w.p. ``capture``.
+
+        Call it in the sensor's ``setup``. From then on the jaywalk acts are exactly the
+        captured jaywalks (returns True: the watcher must not thin them again), or, with
+        ``record_every_event``, every jaywalk (returns False: the watcher captures from
+        them itself). Only one watcher can share the captured acts; more need
+        ``record_every_event``.
+        """
+        if not 0.0 <= capture <= 1.0:
+            raise ValueError(f"{self.name}: capture must be in [0, 1], got {capture}")
+        if self._stepped:
+            raise RuntimeError(f"{self.name}: watch() must be called in setup, before day 0")
+        if self._mode == _EVERY:
+            return False
+        if self._mode == _CAPTURED:
+            raise ValueError(
+                f"{self.name}: already watched (capture {self.capture}); with several camera "
+                "sensors set record_every_event on the streets source"
+            )
+        self.capture = float(capture)
+        self._set_mode(_CAPTURED)
+        return True
+
+    @property
+    def acts_are_captured(self) -> bool:
+        """Whether today's jaywalk acts are exactly the captured ones (see :meth:`watch`)."""
+        return self._mode == _CAPTURED
+
+    def _set_mode(self, mode: str) -> None:
+        """Per rate class, the daily rate of jaywalk acts at share 1; per intersection, the
+        share of its expected jaywalks that is only counted."""
+        cross = self.crossing_rate[self._key_class]
+        cam = self.intersections.has_camera
+        if mode == _EVERY:
+            self._act_rate: np.ndarray | None = cross
+            self._counted_share = np.zeros(len(cam))
+        elif mode == _CAPTURED:
+            assert self.capture is not None
+            self._act_rate = cross * self.camera_weight[self._key_district] * self.capture
+            self._counted_share = 1.0 - self.capture * cam
+        else:
+            self._act_rate = None
+            self._counted_share = np.ones(len(cam))
+        self._mode = mode
 
     def _places(self, sim: Simulation) -> Intersections:
         p = self.params
@@ -397,7 +525,7 @@ class Streets:
     def _class_rates(self) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
         band, male, urban, commuter, has_places = np.unravel_index(
-            np.arange(self.classes.n_classes), _SHAPE
+            np.arange(len(self._class_size)), _SHAPE
         )
         cross_age = np.array([p.crossing_age.get(b, 1.0) for b in AGE_BANDS])
         cross = (
@@ -410,90 +538,221 @@ class Streets:
         )
         jay_age = np.array([p.jaywalk_age.get(b, 1.0) for b in AGE_BANDS])
         relative = jay_age[band] * np.where(male == 1, p.jaywalk_male_multiplier, 1.0)
-        flow = self.classes.size * cross
+        flow = self._class_size * cross
         norm = float((flow * relative).sum() / flow.sum()) if flow.sum() > 0 else 0.0
         share = np.clip(p.jaywalk_share * relative / norm, 0.0, 1.0) if norm > 0 else 0 * cross
         return cross, share
 
     # ------------------------------------------------------------------ step
     def step(self, sim: Simulation, day: int) -> None:
+        self._stepped = True
         rng = sim.rng(self.name, day)
-        c = sim.population.citizens
         mult = propensity(sim, JAYWALK)
         if mult is None:
-            who, _ = self.classes.events(rng, self._jaywalk_rate)
-            lawful_by_district = self._lawful_by_district
+            jay_flow = self._jay_by_district
             self._base_days += 1
         else:
-            who, lawful_by_district = self._draw_with_propensity(rng, mult)
+            jay_flow = self._follow(mult)
 
+        place = self._draw_acts(sim, rng, day, mult)
+        k = len(self.intersections)
+        dp = self._district_of_place
+        jaywalks = np.bincount(place, minlength=k)
+        if self._mode != _EVERY:
+            counted = rng.poisson(self._weight * jay_flow[dp] * self._counted_share)
+            jaywalks += counted
+            n_counted = int(counted.sum())
+            sim.acts.tally(JAYWALK, n_counted)
+            if n_counted:
+                self._counted_run_by_district += np.bincount(
+                    dp, weights=counted, minlength=self._n_districts
+                ).astype(np.int64)
+        self.jaywalks_today = jaywalks.astype(np.int32)
+        lawful_flow = np.maximum(self._cross_by_district - jay_flow, 0.0)
+        self.lawful_today = rng.poisson(self._weight * lawful_flow[dp]).astype(np.int32)
+        self.jaywalks_total += self.jaywalks_today
+        self.lawful_total += self.lawful_today
+        self._lawful_run_by_district += np.bincount(
+            dp, weights=self.lawful_today, minlength=self._n_districts
+        ).astype(np.int64)
+
+    def _draw_acts(
+        self, sim: Simulation, rng: np.random.Generator, day: int, mult: np.ndarray | None
+    ) -> np.ndarray:
+        """Today's jaywalk acts (added to the act log and aggregates); returns their places."""
+        if self._act_rate is None:
+            return np.empty(0, np.int32)
+        share = self._key_share
+        if mult is None:
+            who, _ = self.classes.events(rng, self._act_rate * share)
+        else:
+            # Thinning from the bound: class rate at min(1, s × bound), each candidate kept
+            # with min(1, s × m_i) / min(1, s × bound).
+            eff = np.minimum(1.0, share * self._bound)
+            cand, cls = self.classes.events(rng, self._act_rate * eff)
+            accept = np.minimum(1.0, share[cls] * mult[cand]) / np.maximum(eff[cls], 1e-300)
+            who, _ = thin(rng, cand, accept)
         who = self._sort(who)
-        district = c.district[who]
-        first = self.intersections.first
-        place = land_alias(first, self._keep, self._alias, district, rng.random(len(who)))
+        district = self._district[who]
+        u = rng.random(len(who))
+        if self._mode == _EVERY:
+            place = land_alias(self.intersections.first, self._keep, self._alias, district, u)
+        else:
+            slot = land_alias(self._cam_first, self._cam_keep, self._cam_alias, district, u)
+            place = self._cam_ids[slot]
         sim.acts.add(
             day, self.name, JAYWALK, who,
             place_id=place, district=district.astype(np.uint8),
             camera=self.intersections.has_camera[place],
         )  # fmt: skip
         sim.aggregates.add(CROSSING, who)
+        sim.aggregates.add(JAYWALK, who)
+        return place
 
-        k = len(self.intersections)
-        self.jaywalks_today = np.bincount(place, minlength=k).astype(np.int32)
-        flow = self.intersections.weight * lawful_by_district[self._district_of_place]
-        self.lawful_today = rng.poisson(flow).astype(np.int32)
-        self.jaywalks_total += self.jaywalks_today
-        self.lawful_total += self.lawful_today
-        self._lawful_run_by_district += np.bincount(
-            self._district_of_place, weights=self.lawful_today, minlength=self._n_districts
-        ).astype(np.int64)
+    def _jay_rate(self, cls: np.ndarray, mult: np.ndarray | float) -> np.ndarray:
+        """Expected jaywalks a day of people of classes ``cls`` at multiplier ``mult``."""
+        return self.crossing_rate[cls] * np.minimum(1.0, self.jaywalk_prob[cls] * mult)
 
-    def _draw_with_propensity(
-        self, rng: np.random.Generator, mult: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Jaywalkers when a behaviour scales the per-crossing share, and the lawful flow."""
-        bound = bound_of(mult)
-        eff = np.minimum(1.0, self.jaywalk_prob * bound)
-        cand, cls = self.classes.events(rng, self.crossing_rate * eff)
-        accept = np.minimum(1.0, self.jaywalk_prob[cls] * mult[cand]) / np.maximum(eff[cls], 1e-300)
-        who, _ = thin(rng, cand, accept)
-        return who, self._lawful_flow(mult)
+    def _jay_rate_everyone(self, mult: np.ndarray, top: float) -> np.ndarray:
+        """float32 :meth:`_jay_rate` of everyone; ``top`` bounds ``mult``.
 
-    def _lawful(self, people: np.ndarray, mult: np.ndarray | float) -> np.ndarray:
-        """Expected lawful crossings a day of ``people`` at multiplier ``mult``."""
-        cls = self._class_of[people]
-        jay = np.minimum(1.0, self.jaywalk_prob[cls] * mult)
-        return self.crossing_rate[cls] * (1.0 - jay)
+        While no share can reach 1 (share x top <= 1) the rate is linear in the
+        multiplier: one gather. Gathers index with the 8-bit classes directly: ``np.take``
+        would first convert them to a fresh 8-byte-per-person index, whose first touch
+        costs more than the gather (about 0.1 s at 9.3M people).
+        """
+        if self._share_max * top <= 1.0:
+            rate = self._jay32[self._class_of]
+            rate *= mult
+            return rate
+        rate = self._share32[self._class_of]
+        rate *= mult
+        np.minimum(rate, np.float32(1.0), out=rate)
+        rate *= self._cross32[self._class_of]
+        return rate
 
-    def _lawful_flow(self, mult: np.ndarray) -> np.ndarray:
-        """Today's expected lawful crossings per district, updated where ``mult`` changed.
+    def _follow(self, mult: np.ndarray) -> np.ndarray:
+        """Today's expected jaywalks per district, updated where ``mult`` changed.
 
         Keeps, per person, the multiplier last seen, the multiplier-day it was first seen
-        and the expected lawful crossings accrued before that, so a day costs one O(n)
-        comparison plus O(people whose multiplier changed), not a pass of arithmetic over
-        everyone.
+        and the expected jaywalks accrued before that, so a day costs one O(n) comparison
+        plus O(people whose multiplier changed), not a pass of arithmetic over everyone.
+        Also keeps the thinning bound: a running maximum of the multipliers seen (any
+        bound at least the maximum is exact), recomputed when many changed.
         """
         t = self._track
+        n = len(mult)
         if t is None:
-            n = len(mult)
+            # The first day with a multiplier: start from it (nothing accrued at it yet).
             t = self._track = {
-                "seen": np.ones(n, np.float32),
+                "seen": np.array(mult, dtype=np.float32),
                 "since": np.zeros(n, np.int32),
                 "acc": np.zeros(n, np.float32),
-                "flow": self._lawful_by_district.astype(np.float64),
+                "changed": np.empty(n, dtype=bool),
             }
-        changed = np.flatnonzero(mult != t["seen"])
-        if len(changed):
-            old = self._lawful(changed, t["seen"][changed])
-            new = self._lawful(changed, mult[changed])
-            t["acc"][changed] += old * (self._prop_days - t["since"][changed])
-            t["since"][changed] = self._prop_days
-            t["seen"][changed] = mult[changed]
+            self._bound = float(t["seen"].max()) if n else 0.0
+            t["flow"] = self._district_sums(self._jay_rate_everyone(t["seen"], self._bound))
+            self._prop_days += 1
+            return np.clip(t["flow"], 0.0, self._cross_by_district)
+        np.not_equal(mult, t["seen"], out=t["changed"])
+        n_changed = int(np.count_nonzero(t["changed"]))
+        days = self._prop_days
+        if n_changed * 8 > n:
+            self._refresh(mult)
+        elif n_changed:
+            changed = np.flatnonzero(t["changed"])
+            cls = self._class_of[changed]
+            seen = t["seen"][changed]
+            now = mult[changed]
+            old = self._jay_rate(cls, seen)
+            new = self._jay_rate(cls, now)
+            t["acc"][changed] += old * (days - t["since"][changed])
+            t["since"][changed] = days
+            t["seen"][changed] = now
             t["flow"] += np.bincount(
                 self._district[changed], weights=new - old, minlength=self._n_districts
             )
+            self._bound = max(self._bound, float(now.max()))
         self._prop_days += 1
-        return np.maximum(t["flow"], 0.0)  # increments may round a zero flow below 0
+        # Increments may round a flow just outside [0, all crossings].
+        return np.clip(t["flow"], 0.0, self._cross_by_district)
+
+    def _refresh(self, mult: np.ndarray) -> None:
+        """:meth:`_follow` when most multipliers changed: whole-array float32 passes (they
+        beat fancy indexing), and the exact bound."""
+        t = self._track
+        assert t is not None
+        top = float(mult.max()) if len(mult) else 0.0
+        days = self._prop_days
+        if not days:
+            # Nothing accrued since the tracker started or was settled: nothing to fold.
+            new = self._jay_rate_everyone(mult, top)
+        else:
+            if self._share_max * max(self._bound, top) <= 1.0:
+                # No jaywalk share reaches 1 (old or new multipliers): expected jaywalks
+                # are linear in the multiplier, one gather serves both.
+                new = self._jay32[self._class_of]
+                old = new * t["seen"]
+                new *= mult
+            else:
+                old = self._jay_rate_everyone(t["seen"], self._bound)
+                new = self._jay_rate_everyone(mult, top)
+            np.multiply(old, days - t["since"], out=old, casting="unsafe")
+            t["acc"] += old
+            t["since"].fill(days)
+        t["seen"][:] = mult
+        t["flow"] = self._district_sums(new)
+        self._bound = top
+
+    def _district_sums(self, x: np.ndarray) -> np.ndarray:
+        """Per district, the float64 sum of a per-person array."""
+        bounds = self._district_bounds
+        if bounds is None:
+            return np.bincount(self._district, weights=x, minlength=self._n_districts)
+        # People in district order (as the population is built): contiguous sums.
+        return np.array(
+            [x[bounds[d] : bounds[d + 1]].sum(dtype=np.float64) for d in range(self._n_districts)]
+        )
+
+    def camera_jaywalkers(self, sim: Simulation, rng: np.random.Generator, k: int) -> np.ndarray:
+        """``k`` people drawn independently, each in proportion to their expected jaywalks
+        at camera intersections today (rate × min(1, s × m) × W_cam of the district).
+
+        What a uniformly chosen jaywalk at a camera intersection looks like, for sensors
+        that mimic it (the cameras' non-resident probes). Rejection from the class bound:
+        O(k / acceptance); after 32 rounds of poor acceptance (a far too loose bound) the
+        rest are drawn exactly from the per-person weights, O(n).
+        """
+        out = np.empty(0, np.int64)
+        if k <= 0:
+            return out
+        mult = propensity(sim, JAYWALK)
+        share = self._key_share
+        eff = np.minimum(1.0, share * (1.0 if mult is None else self._bound))
+        rate = self.crossing_rate[self._key_class] * self.camera_weight[self._key_district]
+        weight = self.classes.size * rate * eff
+        cum = np.cumsum(weight)
+        if not len(cum) or cum[-1] <= 0.0:
+            raise ValueError(f"{self.name}: nobody can jaywalk at a camera intersection")
+        parts = []
+        got = 0
+        for _ in range(32):
+            m = max(2 * (k - got), 64)
+            cls = np.minimum(np.searchsorted(cum, rng.random(m) * cum[-1], side="right"),
+                             len(cum) - 1)  # fmt: skip
+            pos = self.classes.start[cls] + rng.integers(0, self.classes.size[cls])
+            who = self.classes.members[pos].astype(np.int64)
+            if mult is not None:
+                accept = np.minimum(1.0, share[cls] * mult[who]) / eff[cls]
+                who = who[rng.random(m) < accept]
+            parts.append(who)
+            got += len(who)
+            if got >= k:
+                return np.concatenate(parts)[:k]
+        assert mult is not None  # without a multiplier every candidate is accepted
+        p = self._jay_rate(self._class_of, mult) * self.camera_weight[self._district]
+        rest = rng.choice(len(p), size=k - got, p=p / p.sum())
+        return np.concatenate([*parts, rest]).astype(np.int64)
 
     @property
     def crossings_today(self) -> np.ndarray:
@@ -501,49 +760,62 @@ class Streets:
         return self.lawful_today + self.jaywalks_today
 
     # ---------------------------------------------------------------- finish
-    def _expected_lawful(self, n: int) -> np.ndarray:
-        """Per person, expected lawful crossings since the last settle; resets them."""
-        expected = self._lawful(np.arange(n), 1.0) * float(self._base_days)
+    def _expected_jaywalks(self) -> tuple[np.ndarray, int]:
+        """Per person, expected jaywalks since the last settle, and the days; resets them."""
+        cls = self._class_of
+        days = self._base_days + self._prop_days
+        expected = self._jay_rate_at_1[cls] * float(self._base_days)
         t = self._track
-        if t is not None:
-            everyone = np.arange(n)
-            t["acc"] += self._lawful(everyone, t["seen"]) * (self._prop_days - t["since"])
+        if t is not None and self._prop_days:
             expected += t["acc"]
+            expected += self._jay_rate(cls, t["seen"]) * (self._prop_days - t["since"])
             t["acc"][:] = 0.0
             t["since"][:] = 0
-            self._prop_days = 0
-        self._base_days = 0
-        return expected
+        self._base_days = self._prop_days = 0
+        return expected, days
 
     def _settle(self, sim: Simulation) -> None:
-        """Split each district's lawful crossings since the last settle over its people.
+        """Split each district's counted crossings since the last settle over its people.
 
-        Given a district's total, independent Poisson counts are multinomial in proportion
-        to their expectations: the person totals have the law of daily draws and add up to
-        the intersection totals.
+        Lawful crossings in proportion to expected lawful crossings, counted jaywalks in
+        proportion to expected jaywalks (the uncounted share, the captured acts, is the
+        same 1 - W_cam × capture for everyone in a district). Given a district's total,
+        independent Poisson counts are multinomial in proportion to their expectations:
+        the person totals have the law of daily draws and add up to the intersection
+        totals.
         """
         if self._base_days == 0 and self._prop_days == 0:
             return
         c = sim.population.citizens
-        expected = self._expected_lawful(len(c))
+        jay, days = self._expected_jaywalks()
+        lawful_w = np.maximum(self.crossing_rate[self._class_of] * days - jay, 0.0)
         lawful = np.zeros(len(c), np.int64)
-        order = np.argsort(c.district, kind="stable")
-        bounds = np.concatenate(
-            [[0], np.cumsum(np.bincount(c.district, minlength=self._n_districts))]
-        )
+        counted = np.zeros(len(c), np.int64)
+        bounds = self._district_bounds
+        if bounds is None:
+            order = np.argsort(c.district, kind="stable")
+            bounds = np.concatenate(
+                [[0], np.cumsum(np.bincount(c.district, minlength=self._n_districts))]
+            )
+        else:
+            order = np.arange(len(c))
         rng = sim.rng(f"{self.name}/crossers", partition=self._settled)
         self._settled += 1
         for d in range(self._n_districts):
-            total = int(self._lawful_run_by_district[d])
             people = order[bounds[d] : bounds[d + 1]]
-            w = expected[people]
-            if total == 0 or w.sum() <= 0:
-                continue
-            lawful[people] = multinomial_split(rng, total, w)
+            for total, w, out in (
+                (int(self._lawful_run_by_district[d]), lawful_w, lawful),
+                (int(self._counted_run_by_district[d]), jay, counted),
+            ):
+                if total:
+                    out[people] = multinomial_split(rng, total, w[people])
         self._lawful_run_by_district[:] = 0
-        if lawful.any():
-            sim.aggregates.add_counts(CROSSING, lawful)
+        self._counted_run_by_district[:] = 0
+        if lawful.any() or counted.any():
+            sim.aggregates.add_counts(CROSSING, lawful + counted)
+        if counted.any():
+            sim.aggregates.add_counts(JAYWALK, counted)
 
     def finish(self, sim: Simulation) -> None:
-        """Settle the lawful crossings still pending into ``crossing`` (reading would too)."""
+        """Settle the counted crossings still pending into the aggregates (reading would too)."""
         self._settle(sim)
