@@ -37,3 +37,12 @@ def test_a_failed_insert_is_raised_in_the_caller(tmp_path: Path) -> None:
     with pytest.raises(duckdb.Error):
         db.wait()
     db.abort()
+
+
+def test_thread_setting_applies_in_queue_order(tmp_path: Path) -> None:
+    db = RunDatabase(tmp_path / "run.duckdb")
+    db.set_threads(1)
+    db.wait()
+    assert db.con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+    db.set_threads(2)
+    db.close()

@@ -131,7 +131,9 @@ def run_scenario(
         timings["setup_components"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         rep.phase("simulate", scenario.days, "days")
+        db.set_threads(1)  # the writer overlaps the simulation: one core each
         sim.run(on_day=lambda day: rep.advance("simulate", day + 1))
+        db.set_threads(2)
         rep.end_phase("simulate")
         timings["simulate"] = time.perf_counter() - t0
         t0 = time.perf_counter()

@@ -25,7 +25,7 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,8 @@ class RunDatabase:
         self.con.execute(f"SET memory_limit = '{self.MEMORY_LIMIT}'")
         for stmt in create_statements():
             self.con.execute(stmt)
-        self._queue: queue.Queue[tuple[str, pa.Table] | None] = queue.Queue(self.QUEUE_DEPTH)
+        # Work for the writer thread, in order: inserts and settings; None stops it.
+        self._queue: queue.Queue[Callable[[], object] | None] = queue.Queue(self.QUEUE_DEPTH)
         self._failure: BaseException | None = None
         self._writer = threading.Thread(target=self._write_loop, name="sclab-db", daemon=True)
         self._writer.start()
@@ -151,7 +152,18 @@ class RunDatabase:
     def _insert(self, table: str, batch: pa.Table) -> None:
         """Queue one insert for the writer thread (blocks while the queue is full)."""
         self._raise_failure()
-        self._queue.put((table, batch))
+        self._queue.put(lambda: self._execute_insert(table, batch))
+
+    def set_threads(self, n: int) -> None:
+        """DuckDB's threads for the inserts queued after this call.
+
+        Two for bulk writes (the population, the end-of-run totals), when the simulation
+        is not running; one while it runs, so that the writer and the simulation share
+        the machine's two cores instead of three threads contending for them.
+        """
+        self._raise_failure()
+        statement = f"SET threads TO {int(n)}"
+        self._queue.put(lambda: self.con.execute(statement))
 
     def wait(self) -> None:
         """Block until every queued insert is in the database; raise a writer failure."""
@@ -170,7 +182,7 @@ class RunDatabase:
                 if item is None:
                     return
                 if self._failure is None:  # after a failure, drop the rest: the run aborts
-                    self._execute_insert(*item)
+                    item()
             except BaseException as exc:  # handed to the simulation's thread
                 self._failure = exc
             finally:
