@@ -193,5 +193,7 @@ class Simulation:
             self.step()
             if on_day is not None:
                 on_day(self.day)
-        for _, component in self.components:
+        for stage, component in self.components:
+            t0 = time.perf_counter()
             component.finish(self)
+            self._charge(f"{stage}:{component.name}:finish", t0)

@@ -69,9 +69,11 @@ class RunDatabase:
     FLUSH_ROWS = 100_000
     #: Cap on DuckDB's buffer pool (see ``__init__``).
     MEMORY_LIMIT = "1GB"
-    #: Inserts waiting for the writer thread before ``append`` blocks: bounds the memory
-    #: held by batches in flight to about this many flushes.
-    QUEUE_DEPTH = 2
+    #: Queued inserts before ``append`` blocks. A flush queues one insert per table (a
+    #: dozen), so the queue holds a few flushes: what it holds is bounded by
+    #: :attr:`FLUSH_ROWS` rows per flush (a few MB), and a flush never waits for the
+    #: inserts of the one before.
+    QUEUE_DEPTH = 64
 
     def __init__(self, path: Path) -> None:
         self.path = path
