@@ -142,6 +142,17 @@ def q(db: RunDatabase, sql: str) -> list[tuple]:
     return db.con.execute(sql).fetchall()
 
 
+def assert_detection_is_correct_residents_over_jaywalks(db, spy) -> None:
+    """Each day's ``detection["jaywalk"]``: correctly named residents / all jaywalks."""
+    sql = (
+        "SELECT day, count(*) FILTER (WHERE outcome = 'correct' AND probe_subject = 'resident') "
+        "FROM identifications GROUP BY day"
+    )
+    correct = dict(q(db, sql))
+    for day, det in spy.detection.items():
+        assert det == pytest.approx(correct.get(day, 0) / spy.daily_total[day])
+
+
 def test_whole_run_writes_consistent_rows(write_scenario, tmp_path: Path) -> None:
     sim, db = build(write_scenario, tmp_path)
     cameras = cameras_module()
@@ -249,13 +260,7 @@ def test_whole_run_writes_consistent_rows(write_scenario, tmp_path: Path) -> Non
     for day, people in per_day:
         assert spy.caught[day].tolist() == people
         assert spy.visible[day].tolist() == people  # every camera has a screen
-    sql = (
-        "SELECT day, count(*) FILTER (WHERE outcome = 'correct' AND probe_subject = 'resident') "
-        "FROM identifications GROUP BY day"
-    )
-    correct = dict(q(db, sql))
-    for day, det in spy.detection.items():
-        assert det == pytest.approx(correct.get(day, 0) / spy.daily_total[day])
+    assert_detection_is_correct_residents_over_jaywalks(db, spy)
 
     # Capture conditions.
     night, sun = q(db, "SELECT avg(night::INT), count(*) FILTER (WHERE night AND sunglasses) "
@@ -294,13 +299,7 @@ def test_every_jaywalk_as_acts_cameras_capture_and_detection_is_unchanged(
         truth = q(db, "SELECT day, true_actor, place_id FROM events WHERE true_actor IS NOT NULL")
         assert len(truth) > 1000
         assert all((who, place) in spy.jaywalks[day] for day, who, place in truth)
-        sql = (
-            "SELECT day, count(*) FILTER (WHERE outcome = 'correct' AND "
-            "probe_subject = 'resident') FROM identifications GROUP BY day"
-        )
-        correct = dict(q(db, sql))
-        for day, det in spy.detection.items():
-            assert det == pytest.approx(correct.get(day, 0) / spy.daily_total[day])
+        assert_detection_is_correct_residents_over_jaywalks(db, spy)
         share = cam.totals["resident/correct"] / cam.totals["jaywalks"]
         detection[every] = (share, share * (1 - share) / cam.totals["jaywalks"])
         db.close()
