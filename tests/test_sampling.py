@@ -385,6 +385,29 @@ def test_aggregates_add_and_add_counts() -> None:
     assert ("person", "empty") in agg.counts and not agg.counts[("person", "empty")].any()
 
 
+
+@given(
+    counts=st.lists(st.integers(0, 3), min_size=1, max_size=40),
+    block=st.integers(1, 50),
+)
+@settings(max_examples=50, deadline=None)
+def test_aggregate_rows_are_the_same_whatever_the_block(counts: list[int], block: int) -> None:
+    agg = Aggregates({"person": len(counts)})
+    agg.add_counts("k", np.array(counts), np.arange(len(counts), dtype=np.float64) / 4)
+
+    def rows(block_size: int) -> list[tuple[int, int, float]]:
+        agg.ROWS_BLOCK = block_size
+        out = []
+        for b in agg.rows():
+            out += zip(
+                b["entity_id"].tolist(), b["count"].tolist(), b["amount"].tolist(), strict=True
+            )
+        return out
+
+    whole = rows(10**6)
+    assert rows(block) == whole
+    assert [e for e, _, _ in whole] == [i for i, c in enumerate(counts) if c]
+
 def test_aggregates_settle_deferred_kinds_on_read_only() -> None:
     agg = Aggregates({"person": 4})
     calls: list[str] = []

@@ -348,8 +348,15 @@ class Aggregates:
         finally:
             self._settling = False
 
+    #: Entities per batch of :meth:`rows`: bounds the end-of-run temporaries (about 30
+    #: bytes per row) whatever the population.
+    ROWS_BLOCK = 1 << 21
+
     def rows(self) -> Iterator[dict[str, Any]]:
-        """Non-zero aggregates as column batches for the ``aggregates`` table."""
+        """Non-zero aggregates as column batches for the ``aggregates`` table.
+
+        Each kind is cut into blocks of :attr:`ROWS_BLOCK` entities, in entity order.
+        """
         import pyarrow as pa
 
         self.settle()
@@ -358,15 +365,23 @@ class Aggregates:
             # One dictionary entry and n zero indices: no Python list of n strings.
             return pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), pa.array([value]))
 
-        for (entity_type, kind), counts in self._counts.items():
-            who = np.flatnonzero(counts)
-            amounts = self._amounts.get((entity_type, kind))
-            yield {
-                "entity_id": who.astype(np.int64),
-                "entity_type": constant(entity_type, len(who)),
-                "kind": constant(kind, len(who)),
-                "count": counts[who].astype(np.int64),
-                "amount": (
-                    amounts[who].astype(np.float64) if amounts is not None else pa.nulls(len(who))
-                ),
-            }
+        for (entity_type, kind), all_counts in self._counts.items():
+            all_amounts = self._amounts.get((entity_type, kind))
+            for lo in range(0, len(all_counts), self.ROWS_BLOCK):
+                block = slice(lo, lo + self.ROWS_BLOCK)
+                counts = all_counts[block]
+                amounts = None if all_amounts is None else all_amounts[block]
+                who = np.flatnonzero(counts)
+                if len(who) == 0:
+                    continue
+                yield {
+                    "entity_id": (who + lo).astype(np.int64),
+                    "entity_type": constant(entity_type, len(who)),
+                    "kind": constant(kind, len(who)),
+                    "count": counts[who].astype(np.int64),
+                    "amount": (
+                        amounts[who].astype(np.float64)
+                        if amounts is not None
+                        else pa.nulls(len(who))
+                    ),
+                }
