@@ -385,7 +385,6 @@ def test_aggregates_add_and_add_counts() -> None:
     assert ("person", "empty") in agg.counts and not agg.counts[("person", "empty")].any()
 
 
-
 @given(
     counts=st.lists(st.integers(0, 3), min_size=1, max_size=40),
     block=st.integers(1, 50),
@@ -407,6 +406,7 @@ def test_aggregate_rows_are_the_same_whatever_the_block(counts: list[int], block
     whole = rows(10**6)
     assert rows(block) == whole
     assert [e for e, _, _ in whole] == [i for i, c in enumerate(counts) if c]
+
 
 def test_aggregates_settle_deferred_kinds_on_read_only() -> None:
     agg = Aggregates({"person": 4})
