@@ -69,11 +69,6 @@ class DecisionLog:
         self.next_sanction_id += n
         if n == 0:
             return ids
-        event = (
-            pa.nulls(n, pa.int64())
-            if event_id is None
-            else pa.array(np.asarray(event_id, np.int64), mask=np.asarray(event_id) < 0)
-        )
         self._today.append(
             (
                 "sanctions",
@@ -86,7 +81,7 @@ class DecisionLog:
                     "domain": constant_labels(domain, n),
                     "kind": constant_labels(kind, n),
                     "rule_id": constant_labels(rule_id, n),
-                    "event_id": event,
+                    "event_id": nullable(event_id, n),
                     "wrongful": np.asarray(wrongful, dtype=bool),
                 },
             )
@@ -95,25 +90,65 @@ class DecisionLog:
         self.totals[key] = self.totals.get(key, 0) + n
         return ids
 
-    def rows(self, table: str, columns: dict[str, Any]) -> np.ndarray | None:
-        """Record a batch for ``score_changes``, ``list_entries`` or ``decision_events``.
+    def score_changes(
+        self,
+        day: int,
+        entity_id: np.ndarray,
+        *,
+        system: str,
+        score: str,
+        rule_id: str,
+        delta: np.ndarray,
+        value: np.ndarray,
+        event_id: np.ndarray | None,
+        wrongful: np.ndarray,
+        entity_type: str = "person",
+    ) -> np.ndarray:
+        """Record one score change per entity; returns their change ids.
 
-        ``score_changes`` rows get their ``change_id`` here (run-wide, in order), which
-        is returned so that the caller can link the rows to their events in
-        ``decision_events``; other tables return None.
+        ``event_id`` < 0 (or None) means the change rests on no single recorded event.
         """
-        n = len(next(iter(columns.values())))
-        ids = None
-        if table == "score_changes":
-            ids = np.arange(self.next_change_id, self.next_change_id + n, dtype=np.int64)
-            self.next_change_id += n
-            columns = {"change_id": ids, **columns}
-        if n:
-            self._today.append((table, columns))
+        entity_id = np.asarray(entity_id, dtype=np.int64)
+        n = len(entity_id)
+        ids = np.arange(self.next_change_id, self.next_change_id + n, dtype=np.int64)
+        self.next_change_id += n
+        if n == 0:
+            return ids
+        self._today.append(
+            (
+                "score_changes",
+                {
+                    "change_id": ids,
+                    "entity_id": entity_id,
+                    "entity_type": constant_labels(entity_type, n),
+                    "system": constant_labels(system, n),
+                    "score": constant_labels(score, n),
+                    "day": np.full(n, day, np.int32),
+                    "delta": np.asarray(delta, np.float64),
+                    "value": np.asarray(value, np.float64),
+                    "rule_id": constant_labels(rule_id, n),
+                    "event_id": nullable(event_id, n),
+                    "wrongful": np.asarray(wrongful, dtype=bool),
+                },
+            )
+        )
         return ids
+
+    def rows(self, table: str, columns: dict[str, Any]) -> None:
+        """Record a batch for ``list_entries`` or ``decision_events``."""
+        if len(next(iter(columns.values()))):
+            self._today.append((table, columns))
 
     def end_day(self) -> None:
         if self.sink is not None:
             for table, columns in self._today:
                 self.sink(table, columns)
         self._today = []
+
+
+def nullable(event_id: np.ndarray | None, n: int) -> pa.Array:
+    """Ids as an Arrow int64 column, NULL where there is none (None, or an id < 0)."""
+    if event_id is None:
+        return pa.nulls(n, pa.int64())
+    event_id = np.asarray(event_id, np.int64)
+    return pa.array(event_id, mask=event_id < 0)

@@ -46,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from sclab.engine.decisions import constant_labels
+from sclab.engine.decisions import constant_labels, nullable
 from sclab.engine.events import NO_ENTITY, EventBatch
 from sclab.engine.registry import register
 from sclab.policy.factors import FactorScoring
@@ -69,7 +69,6 @@ from sclab.policy.state import (
     WindowCounter,
     grade_of,
     latest_event,
-    nullable,
 )
 from sclab.world.base import ages
 
@@ -467,21 +466,11 @@ class PolicyEngine(FactorScoring, JointMeasures):
             pts.last_event[people] = event_id[last]
         np.add.at(pts.wrong, entity, np.where(wrongful, delta, 0).astype(np.float32))
         pts.grade[people] = grade_of(spec.grades, pts.value[people])
-        self._sim.decisions.rows(
-            "score_changes",
-            {
-                "entity_id": entity.astype(np.int64),
-                "entity_type": constant_labels(spec.entity, len(entity)),
-                "system": constant_labels(self.system, len(entity)),
-                "score": constant_labels(sid, len(entity)),
-                "day": np.full(len(entity), self._day, np.int32),
-                "delta": delta.astype(np.float64),
-                "value": running,
-                "rule_id": constant_labels(rule_id, len(entity)),
-                "event_id": nullable(event_id, len(entity)),
-                "wrongful": wrongful.astype(bool),
-            },
-        )
+        self._sim.decisions.score_changes(
+            self._day, entity, system=self.system, score=sid, rule_id=rule_id,
+            delta=delta, value=running, event_id=event_id, wrongful=wrongful,
+            entity_type=spec.entity,
+        )  # fmt: skip
         if spec.restore_after_days and event_id is not None:
             neg = delta < 0
             if neg.any():
@@ -793,7 +782,7 @@ class PolicyEngine(FactorScoring, JointMeasures):
         for sid, arr in self._score_views.items():
             dirty = self._dirty.pop(sid, None)
             src = self.points.get(sid) or self.factors[sid]
-            if everyone or (dirty is None and sid in self._all_dirty):
+            if everyone or sid in self._all_dirty:
                 arr[:] = self._normalised(src)
             elif dirty:
                 who = np.unique(np.concatenate(dirty))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sclab.engine.decisions import constant_labels
-from sclab.policy.state import FactorState, grade_of, latest_event, nullable
+from sclab.policy.state import FactorState, grade_of, latest_event
 from sclab.world.base import ages
 
 if TYPE_CHECKING:
@@ -65,22 +65,11 @@ class FactorScoring:
         who = np.flatnonzero(changed)
         if len(who):
             ent, ev = self._window_events(f, who)
-            change_ids = self._sim.decisions.rows(
-                "score_changes",
-                {
-                    "entity_id": who.astype(np.int64),
-                    "entity_type": constant_labels(spec.entity, len(who)),
-                    "system": constant_labels(self.system, len(who)),
-                    "score": constant_labels(sid, len(who)),
-                    "day": np.full(len(who), self._day, np.int32),
-                    "delta": (new[who] - old[who]).astype(np.float64),
-                    "value": new[who].astype(np.float64),
-                    "rule_id": constant_labels(f"{sid}:assessment", len(who)),
-                    "event_id": nullable(latest_event(who, ent, ev), len(who)),
-                    "wrongful": self._factor_wrongful(sid, who),
-                },
-            )
-            assert change_ids is not None
+            change_ids = self._sim.decisions.score_changes(
+                self._day, who, system=self.system, score=sid, rule_id=f"{sid}:assessment",
+                delta=new[who] - old[who], value=new[who], event_id=latest_event(who, ent, ev),
+                wrongful=self._factor_wrongful(sid, who), entity_type=spec.entity,
+            )  # fmt: skip
             # Every recorded event inside the score's event windows, per changed row.
             self._sim.decisions.rows(
                 "decision_events",

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow as pa
 
 from sclab.policy.schema import FactorScore, PointsScore
 
@@ -89,12 +88,12 @@ class WindowCounter:
         # Many entities (an assessment): one n-byte mask, then a lookup per queued event,
         # O(n + events in the window). Few (a threshold crossed today): a sorted search.
         few = len(entities) * 64 < self.n
-        wanted = np.unique(entities) if few else np.zeros(self.n, bool)
         if not few:
-            wanted[entities] = True
+            mask = np.zeros(self.n, bool)
+            mask[entities] = True
         for batches in self._queue.values():
             for entity, _, event_id in batches:
-                hit = np.isin(entity, wanted, assume_unique=False) if few else wanted[entity]
+                hit = np.isin(entity, entities) if few else mask[entity]
                 if hit.any():
                     parts_e.append(entity[hit])
                     parts_id.append(event_id[hit])
@@ -248,13 +247,6 @@ def grade_of(grades: list, value: np.ndarray) -> np.ndarray:
         if g.min is not None:
             idx += np.asarray(value) < np.float64(g.min)
     return np.minimum(idx, len(grades) - 1).astype(np.uint8)
-
-
-def nullable(values: np.ndarray | None, n: int) -> pa.Array:
-    if values is None:
-        return pa.nulls(n, pa.int64())
-    values = np.asarray(values, np.int64)
-    return pa.array(values, mask=values < 0)
 
 
 def latest_event(who: np.ndarray, entity: np.ndarray, event_id: np.ndarray) -> np.ndarray:
