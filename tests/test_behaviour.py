@@ -188,6 +188,32 @@ def test_deterrence_floor_pruned_ties_and_forgetting(write_scenario) -> None:
     np.testing.assert_allclose(m[caught], np.maximum(0.4, 1 - 5 * expected), rtol=2.0**-10)
 
 
+def test_forgetting_over_learners_equals_forgetting_everyone(write_scenario) -> None:
+    """Forgetting touches only people who learnt something; the result is the dense one."""
+    params = {"alpha_own": 0.5, "alpha_ties": 0.2, "decay_every": 5, "forgetting": 0.05}
+    sim = build(write_scenario, [{"use": "deterrence", "params": params}])
+    det = component(sim, Deterrence)
+    sim.view.severity["jaywalk"] = 0.8
+    rng = np.random.default_rng(3)
+    for _ in range(21):  # four forgetting days
+        sim.view.caught("jaywalk", rng.choice(3000, 40, replace=False))
+        before = det.q["jaywalk"].astype(np.float32)
+        sim.step()
+    q, m = det.q["jaywalk"], propensity(sim, "jaywalk")
+    assert m is not None
+    # Everyone's multiplier is the formula of their own q, learnt or not.
+    np.testing.assert_array_equal(m, det.multiplier("jaywalk", q, 0.8))
+    # People not flagged as learners hold exactly the stored prior.
+    prior = q.dtype.type(0.05)
+    flagged = (det._learnt & det._learnt.dtype.type(det._bit["jaywalk"])) > 0
+    assert np.all(q[~flagged] == prior)
+    assert flagged.sum() > 100  # caught people and their ties
+    # A dense forgetting pass applied to everyone would leave the unflagged unchanged.
+    keep = np.float32((1 - 0.05) ** 5)
+    dense = (np.float32(0.05) + (before - np.float32(0.05)) * keep).astype(q.dtype)
+    assert np.all(dense[~flagged] == prior)
+
+
 @given(
     q=st.floats(0, 1, width=32),
     severity=st.floats(0, 1),

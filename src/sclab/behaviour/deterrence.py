@@ -30,10 +30,11 @@ also write the multiplier of a kind configured here.
 
 Cost model, per kind and day: O(caught) to update the caught people plus
 O(caught x mean degree) to reach their ties (a CSR gather), and O(1) otherwise; every
-``decay_every`` days one O(n) vectorised pass for the forgetting and the multiplier
-refresh; one O(n) pass whenever a kind's severity changes. Memory: ``q`` is 2 bytes per
-person per kind (4 with ``precision: float32``), the multiplier 4 bytes per person per
-kind once sanctioned.
+``decay_every`` days one O(n) byte scan to find the people who have learnt something and
+O(those people) for their forgetting and multipliers (everyone else is exactly at the
+prior); one O(n) pass whenever a kind's severity changes. Memory: ``q`` is 2 bytes per
+person per kind (4 with ``precision: float32``), one byte per person for the learnt flags
+(up to 8 kinds), the multiplier 4 bytes per person per kind once sanctioned.
 """
 
 from __future__ import annotations
@@ -136,6 +137,11 @@ class Deterrence:
         n = len(sim.population.citizens)
         dtype = np.dtype(self.params.precision)
         self.q = {k: np.full(n, self.params.prior, dtype=dtype) for k in self.params.kinds}
+        # One bit per kind: whether the person has learnt anything of that kind (q may
+        # differ from the prior). Forgetting and the multiplier refresh then touch only
+        # them: everyone else is exactly at the prior, with the prior's multiplier.
+        self._learnt = np.zeros(n, np.min_scalar_type(2 ** len(self.params.kinds) - 1))
+        self._bit = {k: np.uint64(1 << i) for i, k in enumerate(self.params.kinds)}
 
     def elasticity(self, kind: str) -> float:
         return float(self.params.elasticity_by_kind.get(kind, self.params.elasticity))
@@ -147,15 +153,25 @@ class Deterrence:
 
     def step(self, sim: Simulation, day: int) -> None:
         p = self.params
-        refresh_all = day > 0 and day % p.decay_every == 0
-        if refresh_all and p.forgetting > 0:
-            keep = np.float32((1.0 - p.forgetting) ** p.decay_every)
-            prior = np.float32(p.prior)
-            for q in self.q.values():
-                q[:] = prior + (q.astype(np.float32) - prior) * keep
+        forget = day > 0 and day % p.decay_every == 0 and p.forgetting > 0
         for kind, q in self.q.items():
             touched = self._learn(sim, kind, q)
-            self._update_multiplier(sim, kind, q, touched, refresh_all)
+            if forget:
+                touched = self._forget(kind, q)
+            self._update_multiplier(sim, kind, q, touched)
+
+    def _forget(self, kind: str, q: np.ndarray) -> np.ndarray:
+        """Move the learnt probabilities toward the prior; return the people concerned."""
+        p = self.params
+        bit = self._learnt.dtype.type(self._bit[kind])
+        learnt = np.flatnonzero(self._learnt & bit)
+        keep = np.float32((1.0 - p.forgetting) ** p.decay_every)
+        prior = np.float32(p.prior)
+        q[learnt] = prior + (q[learnt].astype(np.float32) - prior) * keep
+        # Memories faded back to the prior (at the storage precision) are forgotten.
+        back = learnt[q[learnt] == q.dtype.type(p.prior)]
+        self._learnt[back] &= ~bit
+        return learnt
 
     def _learn(self, sim: Simulation, kind: str, q: np.ndarray) -> np.ndarray:
         """Apply today's own and vicarious experiences; return the people touched."""
@@ -171,10 +187,11 @@ class Deterrence:
         stay[np.searchsorted(touched, people)] *= (1.0 - self.params.alpha_own) ** own
         stay[np.searchsorted(touched, heard)] *= (1.0 - self.params.alpha_ties) ** ties
         q[touched] = 1.0 - (1.0 - q[touched].astype(np.float64)) * stay
+        self._learnt[touched] |= self._learnt.dtype.type(self._bit[kind])
         return touched
 
     def _update_multiplier(
-        self, sim: Simulation, kind: str, q: np.ndarray, touched: np.ndarray, refresh_all: bool
+        self, sim: Simulation, kind: str, q: np.ndarray, touched: np.ndarray
     ) -> None:
         severity = float(sim.view.severity.get(kind, 0.0))
         mult = self._mult.get(kind)
@@ -182,8 +199,7 @@ class Deterrence:
             if severity == 0.0:
                 return  # no sanction ever seen: leave the source at its base rate
             mult = self._mult[kind] = set_propensity(sim, kind)
-            refresh_all = True
-        if refresh_all or severity != self._severity.get(kind):
+        if severity != self._severity.get(kind):
             mult[:] = self.multiplier(kind, q, severity)
         elif len(touched):
             mult[touched] = self.multiplier(kind, q[touched], severity)

@@ -310,7 +310,12 @@ class Aggregates:
         O(len(counts)).
         """
         total, amounts = self._arrays(kind, entity_type, amount is not None)
-        where = slice(None) if people is None else np.asarray(people)
+        if people is None:  # whole arrays: add in place, no converted copies
+            np.add(total, counts, out=total, casting="unsafe")
+            if amounts is not None:
+                np.add(amounts, amount, out=amounts, casting="unsafe")
+            return
+        where = np.asarray(people)
         total[where] += np.asarray(counts).astype(np.uint32)
         if amounts is not None:
             amounts[where] += np.asarray(amount, dtype=np.float32)

@@ -560,9 +560,10 @@ class PaymentsSource:
         """Add every bill due since the last settle and not paid late (no draw needed)."""
         if not self._due_days.any():
             return
-        due = np.repeat(self._due_days, np.diff(self._bill_offsets))
-        paid = due - self._late_bills
-        amount = paid * self._bill_amount
+        # Per bill slot, in the smallest types that hold them: this runs at every read.
+        due = np.repeat(self._due_days.astype(np.uint16), np.diff(self._bill_offsets))
+        paid = np.subtract(due, self._late_bills, out=due)
+        amount = paid * self._bill_amount  # float32
         sim.aggregates.add_counts("bill_paid_on_time", paid, amount, people=self._bill_people)
         self._due_days[:] = 0
         self._late_bills[:] = 0

@@ -38,17 +38,21 @@ Cost model (n people, k events or candidates, C classes, E expected events):
       candidates; :func:`bound_of` one O(n) maximum (about 0.05 ms per million float32).
     * ``RateClasses.events`` O(C + k); ``RateClasses.bernoulli`` O(C + k) plus a Python
       step per class; ``RateClasses.totals`` O(C + E) placed sparsely when E is at most the
-      number of members, else one Poisson draw per person, in chunks of bounded memory.
+      number of members, else one Poisson draw per person, in fixed blocks spread over the
+      cores (:mod:`sclab.parallel`), each block from its own spawned generator.
     * ``LazyPoisson.accrue`` O(1) a day without a multiplier, one fused float32 O(n) add a
       day with one (about 0.2 ms per million people); ``LazyPoisson.draw`` as ``totals``.
     * ``lognormal_sums`` O(events) in chunks; ``multinomial_split`` one Poisson draw per
-      entry plus O(sqrt(total) · log n).
+      entry plus O(sqrt(total) · log n); ``binomial_blocks`` one draw per entry, in blocks
+      spread over the cores.
     * ``IdSorter`` O(k log k), or O(k) plus one n-byte scan when k > n / 16.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from sclab.parallel import block_generators, map_blocks, parallel_map
 
 #: Largest number of values one vectorised chunk allocates (bounds transient memory).
 CHUNK = 1 << 20
@@ -403,15 +407,34 @@ class RateClasses:
         class_of = self.class_of()
         rate_or_zero = np.r_[rate, 0.0]  # the last entry: people in no class
         out = np.empty(self.n_people, dtype=np.int64)
-        for lo in range(0, self.n_people, CHUNK):
-            hi = min(lo + CHUNK, self.n_people)
+        gens = block_generators(rng, self.n_people)
+
+        def draw(i: int, lo: int, hi: int) -> None:
             lam = rate_or_zero[class_of[lo:hi]]
             if self.accept is not None:
                 lam *= self.accept[lo:hi]
             if weight is not None:
                 lam *= weight[lo:hi]
-            out[lo:hi] = rng.poisson(lam)
+            out[lo:hi] = gens[i].poisson(lam)
+
+        map_blocks(draw, self.n_people)
         return out
+
+
+def binomial_blocks(rng: np.random.Generator, trials: np.ndarray, p: float) -> np.ndarray:
+    """Binomial(trials[i], p) per entry, in fixed blocks on the cores (int64).
+
+    Each block draws from its own generator spawned from ``rng`` (see
+    :func:`sclab.parallel.block_generators`): the same numbers on any number of cores.
+    """
+    out = np.empty(len(trials), np.int64)
+    gens = block_generators(rng, len(trials))
+
+    def draw(i: int, lo: int, hi: int) -> None:
+        out[lo:hi] = gens[i].binomial(trials[lo:hi], p)
+
+    map_blocks(draw, len(trials))
+    return out
 
 
 class LazyPoisson:
@@ -492,7 +515,10 @@ def lognormal_sums(
 ) -> np.ndarray:
     """Per entry i, the sum of ``counts[i]`` independent :func:`lognormal_amounts`.
 
-    O(sum of counts) draws, made in chunks of about :data:`CHUNK` values.
+    O(sum of counts) draws, made in chunks of about :data:`CHUNK` values; the chunks are
+    cut from ``counts`` alone and each draws from its own generator spawned from ``rng``,
+    so they run concurrently (:mod:`sclab.parallel`) with the same result on any number of
+    cores.
     """
     counts = np.asarray(counts, dtype=np.int64)
     out = np.zeros(len(counts))
@@ -500,12 +526,19 @@ def lognormal_sums(
     if not len(present):
         return out
     ends = np.cumsum(counts[present])
-    i = 0
-    while i < len(present):
+    cuts = [0]
+    while cuts[-1] < len(present):
+        i = cuts[-1]
         before = int(ends[i - 1]) if i else 0
-        j = max(i + 1, int(np.searchsorted(ends, before + CHUNK, side="right")))
-        x = lognormal_amounts(rng, int(ends[j - 1]) - before, median, sigma, decimals)
+        cuts.append(max(i + 1, int(np.searchsorted(ends, before + CHUNK, side="right"))))
+    gens = rng.spawn(len(cuts) - 1)
+
+    def chunk(c: int) -> None:
+        i, j = cuts[c], cuts[c + 1]
+        before = int(ends[i - 1]) if i else 0
+        x = lognormal_amounts(gens[c], int(ends[j - 1]) - before, median, sigma, decimals)
         starts = np.r_[0, ends[i : j - 1] - before]
         out[present[i:j]] = np.add.reduceat(x, starts)
-        i = j
+
+    parallel_map(chunk, len(cuts) - 1)
     return out

@@ -85,7 +85,7 @@ from pydantic import Field, field_validator
 from sclab.behaviour.ties import TieReader, union_sorted
 from sclab.engine.registry import register
 from sclab.world.base import SourceParams, propensity
-from sclab.world.sampling import LazyPoisson, RateClasses
+from sclab.world.sampling import LazyPoisson, RateClasses, binomial_blocks
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -392,7 +392,7 @@ class SocialMediaSource:
             posted = posts[changed] > 0  # authors is every person with posts, sorted
             trials[np.searchsorted(authors, changed[posted])] = by_epoch[posted]
         rng = sim.rng(f"{self.name}/{INTERACTIONS}/totals", partition=settle)
-        got = rng.binomial(trials, self.params.interaction_probability)
+        got = binomial_blocks(rng, trials, self.params.interaction_probability)
         sim.aggregates.add_counts(INTERACTIONS, got, people=authors)
 
     def finish(self, sim: Simulation) -> None:
