@@ -172,6 +172,7 @@ class PolicyEngine(FactorScoring, JointMeasures):
         self.lists = {x.id: (x, ListBook(self.sizes[x.entity])) for x in p.lists}
         self.rule_index = {r.id: i for i, r in enumerate(p.rules)}
         self.event_rules = [r for r in p.rules if r.when.events is not None]
+        self._kinds_read = self._event_kinds_read()
         self._score_views: dict[str, np.ndarray] = {}
         for sid in list(self.points) + list(self.factors):
             if self._entity_of_score(sid) == "person":
@@ -278,9 +279,22 @@ class PolicyEngine(FactorScoring, JointMeasures):
             self._decide(sim, m)
         self._refresh_views()
 
+    def _event_kinds_read(self) -> set[str]:
+        """Every recorded event kind that some filter of this policy accepts."""
+        filters = [spec.events for spec, _ in self.counters.values()]
+        filters += [
+            i.events for f in self.factors.values() for fac in f.spec.factors for i in fac.inputs
+        ]
+        filters += [d.events for pts in self.points.values() for d in pts.spec.deltas]
+        filters += [r.when.events for r in self.event_rules]
+        filters += [spec.delete_on for spec, _ in self.lists.values()]
+        return {k for f in filters if f is not None for k in f.kinds}
+
     def _consume(self, batch: EventBatch, touched: dict[str, list[np.ndarray]]) -> None:
         if batch.entity_type not in self.members or len(batch) == 0:
             return
+        if batch.kind not in self._kinds_read:
+            return  # a batch no filter accepts (most of a day's batches for most packs)
         members = self.members[batch.entity_type]
         named = batch.attributed_to != NO_ENTITY
         bad = erroneous(batch)
