@@ -203,8 +203,15 @@ class Aggregates:
     Args:
         sizes: Entities per type, e.g. ``{"person": n}``.
 
+    Counters start as uint16 (2 bytes per entity and kind: most kinds never count past a
+    few thousand acts per person in a run) and are widened to uint32 before an addition
+    that could pass 65,535 for some entity, so a count never wraps. What may be added is
+    bounded cheaply: per call, the largest addition (O(k)), checked against a running
+    bound on the largest count, recomputed (one O(n) maximum) only when the bound is hit.
+
     Attributes:
-        counts: ``(entity_type, kind)`` -> uint32 count per entity (settled on read).
+        counts: ``(entity_type, kind)`` -> uint16 or uint32 count per entity (settled on
+            read).
         amounts: ``(entity_type, kind)`` -> float32 summed amount per entity, for kinds
             with amounts (settled on read). Single precision keeps each sum to about 7
             significant digits (a yuan in a year's spending of 100,000 yuan, after hundreds
@@ -258,6 +265,7 @@ class Aggregates:
         self._counts: dict[tuple[str, str], np.ndarray] = {}
         self._amounts: dict[tuple[str, str], np.ndarray] = {}
         self._deferred: dict[tuple[str, str], Callable[[], None]] = {}
+        self._bound: dict[tuple[str, str], int] = {}  # at least the largest count of a key
         self._settling = False
         self.counts = Aggregates.Settled(self._counts, self.settle)
         self.amounts = Aggregates.Settled(self._amounts, self.settle)
@@ -270,7 +278,8 @@ class Aggregates:
         n = self.sizes[entity_type]
         counts = self._counts.get(key)
         if counts is None:
-            counts = self._counts[key] = np.zeros(n, np.uint32)
+            counts = self._counts[key] = np.zeros(n, np.uint16)
+            self._bound[key] = 0
         amounts = self._amounts.get(key)
         if with_amount and amounts is None:
             amounts = self._amounts[key] = np.zeros(n, np.float32)
@@ -292,7 +301,9 @@ class Aggregates:
         who = np.asarray(who, dtype=np.intp)
         if len(who) == 0:
             return
-        np.add.at(counts, who, np.uint32(1))
+        # No entity gains more than len(who) here (O(k) bound, no per-entity tally).
+        counts = self._room((entity_type, kind), len(who), int(counts[who].max()))
+        np.add.at(counts, who, counts.dtype.type(1))
         if amounts is not None:
             np.add.at(amounts, who, np.asarray(amount, dtype=np.float32))
 
@@ -310,15 +321,44 @@ class Aggregates:
         O(len(counts)).
         """
         total, amounts = self._arrays(kind, entity_type, amount is not None)
+        counts = np.asarray(counts)
+        if len(counts) == 0:
+            return
+        key = (entity_type, kind)
+        total = self._room(key, int(counts.max()))
         if people is None:  # whole arrays: add in place, no converted copies
             np.add(total, counts, out=total, casting="unsafe")
             if amounts is not None:
                 np.add(amounts, amount, out=amounts, casting="unsafe")
             return
         where = np.asarray(people)
-        total[where] += np.asarray(counts).astype(np.uint32)
+        total[where] += counts.astype(total.dtype)
         if amounts is not None:
             amounts[where] += np.asarray(amount, dtype=np.float32)
+
+    def _room(self, key: tuple[str, str], gain: int, touched_max: int | None = None) -> np.ndarray:
+        """The counter of ``key``, widened first if an addition of up to ``gain`` per
+        entity could pass the uint16 range.
+
+        ``touched_max`` is the largest count among the entities added to (when known, as
+        in :meth:`add`); otherwise the running bound stands for it, and is replaced by the
+        true largest count (one O(n) maximum) before widening on its account.
+        """
+        counts = self._counts[key]
+        if counts.dtype != np.uint16:
+            return counts
+        limit = int(np.iinfo(np.uint16).max)
+        bound = self._bound[key]
+        if touched_max is None:
+            if bound + gain > limit:
+                bound = int(counts.max())  # the running bound may be loose
+            largest = bound + gain
+        else:
+            largest = touched_max + gain
+        if largest > limit:
+            self._counts[key] = counts = counts.astype(np.uint32)
+        self._bound[key] = max(bound, largest)
+        return counts
 
     def defer(
         self,

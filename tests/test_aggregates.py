@@ -1,0 +1,73 @@
+"""Aggregate counters: narrow storage that never wraps."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sclab.engine.acts import Aggregates
+
+N = 6
+additions = st.lists(
+    st.one_of(
+        # per-act entries (repeats count repeatedly)
+        st.tuples(st.just("acts"), st.lists(st.integers(0, N - 1), max_size=40)),
+        # per-entity totals over everyone, small or near the uint16 range
+        st.tuples(
+            st.just("totals"),
+            st.lists(st.sampled_from([0, 1, 7, 30_000, 65_535]), min_size=N, max_size=N),
+        ),
+        # per-entity totals for distinct entities
+        st.tuples(
+            st.just("some"),
+            st.dictionaries(st.integers(0, N - 1), st.integers(0, 70_000), max_size=N),
+        ),
+    ),
+    max_size=12,
+)
+
+
+@given(steps=additions)
+@settings(max_examples=300, deadline=None)
+def test_counts_equal_exact_sums_whatever_the_storage(steps) -> None:
+    agg = Aggregates({"person": N})
+    expected = np.zeros(N, np.int64)
+    for how, what in steps:
+        if how == "acts":
+            agg.add("k", np.array(what, np.int64))
+            np.add.at(expected, np.array(what, np.int64), 1)
+        elif how == "totals":
+            agg.add_counts("k", np.array(what, np.int64))
+            expected += np.array(what)
+        else:
+            people = np.array(sorted(what), np.int64)
+            agg.add_counts("k", np.array([what[p] for p in people], np.int64), people=people)
+            expected[people] += np.array([what[p] for p in people], np.int64)
+    got = agg.counts.get(("person", "k"))
+    if got is None:
+        assert not expected.any()
+        return
+    np.testing.assert_array_equal(got.astype(np.int64), expected)
+    assert got.dtype in (np.uint16, np.uint32)
+
+
+def test_counters_start_narrow_and_widen_before_passing_65535() -> None:
+    agg = Aggregates({"person": 3})
+    agg.add_counts("k", np.array([60_000, 1, 0]))
+    assert agg.counts[("person", "k")].dtype == np.uint16
+    agg.add("k", np.array([1, 1, 2]))
+    assert agg.counts[("person", "k")].dtype == np.uint16
+    agg.add_counts("k", np.array([6_000, 0, 0]))
+    counts = agg.counts[("person", "k")]
+    assert counts.dtype == np.uint32
+    assert counts.tolist() == [66_000, 3, 1]
+
+
+def test_a_loose_bound_is_rechecked_before_widening() -> None:
+    agg = Aggregates({"person": 4})
+    for i in range(100):  # the running bound grows by 700 a call, each count every 4th
+        agg.add_counts("k", np.roll(np.array([700, 0, 0, 0]), i))
+    counts = agg.counts[("person", "k")]
+    assert counts.dtype == np.uint16  # largest count 17,500 although the bound passed 65,535
+    assert counts.tolist() == [17_500] * 4
