@@ -77,7 +77,7 @@ class RunDatabase:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._pending: dict[str, list[tuple[dict[str, Any], int]]] = {}
+        self._pending: dict[str, list[pa.Table]] = {}
         self._pending_rows: dict[str, int] = {}
         self._held_rows = 0
         self.con = duckdb.connect(str(path))
@@ -102,23 +102,33 @@ class RunDatabase:
         With ``buffered``, small daily batches are held and inserted together (once
         :attr:`FLUSH_ROWS` rows are held over all tables, and at :meth:`flush`): one
         INSERT costs milliseconds whatever its size, so a few hundred tiny inserts a day
-        would dominate a run. Held batches stay as the caller's columns until the writer
-        thread converts, combines and inserts them, so that work leaves the simulation's
-        thread; the caller must not modify the arrays it hands over. Each table's rows keep
-        their order, so the database is the same whenever the flushes happen.
+        would dominate a run. Each table's rows keep their order, so the database is the
+        same whenever the flushes happen.
         """
-        n = _check_columns(table, columns)
+        schema = TABLES[table]
+        unknown = set(columns) - {c.name for c in schema}
+        if unknown:
+            raise KeyError(f"table {table} has no column(s) {sorted(unknown)}")
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"columns for {table} differ in length: {sorted(lengths)}")
+        n = lengths.pop()
         if n == 0:
             return 0
+        arrays = []
+        for col in schema:
+            value = columns.get(col.name)
+            arrays.append(pa.nulls(n) if value is None else _to_arrow(value))
+        batch = pa.Table.from_arrays(arrays, names=[c.name for c in schema])
         if not buffered:
-            self._insert(table, _to_table(table, columns, n))
+            self._insert(table, batch)
             if n >= self.FLUSH_ROWS:
                 # A large batch (population, end-of-run totals) is often built from
                 # temporaries: let it land before the caller builds the next one, so at
                 # most one such batch is alive at a time.
                 self.wait()
             return n
-        self._pending.setdefault(table, []).append((dict(columns), n))
+        self._pending.setdefault(table, []).append(batch)
         self._pending_rows[table] = self._pending_rows.get(table, 0) + n
         self._held_rows += n
         if self._held_rows >= self.FLUSH_ROWS:
@@ -133,19 +143,13 @@ class RunDatabase:
     def _send_held(self, table: str | None = None) -> None:
         """Hand held batches to the writer thread without waiting for them."""
         for name in [table] if table else list(self._pending):
-            held = self._pending.pop(name, [])
+            batches = self._pending.pop(name, [])
             self._held_rows -= self._pending_rows.pop(name, 0)
-            if held:
-                self._raise_failure()
-                self._queue.put(lambda name=name, held=held: self._insert_held(name, held))
-
-    def _insert_held(self, table: str, held: list[tuple[dict[str, Any], int]]) -> None:
-        """(Writer thread) Convert held batches, combine them and insert them at once."""
-        batches = [_to_table(table, columns, n) for columns, n in held]
-        # One chunk per column: DuckDB scans thousands of tiny Arrow chunks (a warm
-        # start's day 0 holds one batch per past day) far slower than one.
-        combined = pa.concat_tables(batches, promote_options="permissive")
-        self._execute_insert(table, combined.combine_chunks())
+            if batches:
+                # One chunk per column: DuckDB scans thousands of tiny Arrow chunks (a warm
+                # start's day 0 holds one batch per past day) far slower than one.
+                held = pa.concat_tables(batches, promote_options="permissive")
+                self._insert(name, held.combine_chunks())
 
     def _insert(self, table: str, batch: pa.Table) -> None:
         """Queue one insert for the writer thread (blocks while the queue is full)."""
@@ -219,28 +223,6 @@ class RunDatabase:
         if self._writer.is_alive():
             self._queue.put(None)
             self._writer.join()
-
-
-def _check_columns(table: str, columns: Mapping[str, Any]) -> int:
-    """Rows in a batch for ``table``; raises on unknown columns or unequal lengths."""
-    schema = TABLES[table]
-    unknown = set(columns) - {c.name for c in schema}
-    if unknown:
-        raise KeyError(f"table {table} has no column(s) {sorted(unknown)}")
-    lengths = {len(v) for v in columns.values()}
-    if len(lengths) != 1:
-        raise ValueError(f"columns for {table} differ in length: {sorted(lengths)}")
-    return lengths.pop()
-
-
-def _to_table(table: str, columns: Mapping[str, Any], n: int) -> pa.Table:
-    """An Arrow table with every column of ``table`` (missing ones NULL)."""
-    schema = TABLES[table]
-    arrays = []
-    for col in schema:
-        value = columns.get(col.name)
-        arrays.append(pa.nulls(n) if value is None else _to_arrow(value))
-    return pa.Table.from_arrays(arrays, names=[c.name for c in schema])
 
 
 def _to_arrow(value: Any) -> pa.Array:

@@ -403,7 +403,7 @@ class RateClasses:
                 if weight is not None:
                     keep *= weight[who] / w_max
                 who = who[rng.random(len(who)) < keep]
-            return np.bincount(who, minlength=self.n_people).astype(np.int64)
+            return np.bincount(who, minlength=self.n_people)  # int64 already: no copy
         class_of = self.class_of()
         rate_or_zero = np.r_[rate, 0.0]  # the last entry: people in no class
         out = np.empty(self.n_people, dtype=np.int64)
