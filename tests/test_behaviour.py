@@ -205,7 +205,7 @@ def test_forgetting_over_learners_equals_forgetting_everyone(write_scenario) -> 
     np.testing.assert_array_equal(m, det.multiplier("jaywalk", q, 0.8))
     # People not flagged as learners hold exactly the stored prior.
     prior = q.dtype.type(0.05)
-    flagged = (det._learnt & det._learnt.dtype.type(det._bit["jaywalk"])) > 0
+    flagged = (det._learnt & det._bit["jaywalk"]) > 0
     assert np.all(q[~flagged] == prior)
     assert flagged.sum() > 100  # caught people and their ties
     # A dense forgetting pass applied to everyone would leave the unflagged unchanged.

@@ -140,8 +140,9 @@ class Deterrence:
         # One bit per kind: whether the person has learnt anything of that kind (q may
         # differ from the prior). Forgetting and the multiplier refresh then touch only
         # them: everyone else is exactly at the prior, with the prior's multiplier.
-        self._learnt = np.zeros(n, np.min_scalar_type(2 ** len(self.params.kinds) - 1))
-        self._bit = {k: np.uint64(1 << i) for i, k in enumerate(self.params.kinds)}
+        flags = np.min_scalar_type(2 ** len(self.params.kinds) - 1).type
+        self._learnt = np.zeros(n, flags)
+        self._bit = {k: flags(1 << i) for i, k in enumerate(self.params.kinds)}
 
     def elasticity(self, kind: str) -> float:
         return float(self.params.elasticity_by_kind.get(kind, self.params.elasticity))
@@ -163,7 +164,7 @@ class Deterrence:
     def _forget(self, kind: str, q: np.ndarray) -> np.ndarray:
         """Move the learnt probabilities toward the prior; return the people concerned."""
         p = self.params
-        bit = self._learnt.dtype.type(self._bit[kind])
+        bit = self._bit[kind]
         learnt = np.flatnonzero(self._learnt & bit)
         keep = np.float32((1.0 - p.forgetting) ** p.decay_every)
         prior = np.float32(p.prior)
@@ -187,7 +188,7 @@ class Deterrence:
         stay[np.searchsorted(touched, people)] *= (1.0 - self.params.alpha_own) ** own
         stay[np.searchsorted(touched, heard)] *= (1.0 - self.params.alpha_ties) ** ties
         q[touched] = 1.0 - (1.0 - q[touched].astype(np.float64)) * stay
-        self._learnt[touched] |= self._learnt.dtype.type(self._bit[kind])
+        self._learnt[touched] |= self._bit[kind]
         return touched
 
     def _update_multiplier(

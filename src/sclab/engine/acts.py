@@ -301,8 +301,7 @@ class Aggregates:
         who = np.asarray(who, dtype=np.intp)
         if len(who) == 0:
             return
-        # No entity gains more than len(who) here (O(k) bound, no per-entity tally).
-        counts = self._room((entity_type, kind), len(who), int(counts[who].max()))
+        counts = self._room((entity_type, kind), acts=who)
         np.add.at(counts, who, counts.dtype.type(1))
         if amounts is not None:
             np.add.at(amounts, who, np.asarray(amount, dtype=np.float32))
@@ -325,7 +324,7 @@ class Aggregates:
         if len(counts) == 0:
             return
         key = (entity_type, kind)
-        total = self._room(key, int(counts.max()))
+        total = self._room(key, totals=counts)
         if people is None:  # whole arrays: add in place, no converted copies
             np.add(total, counts, out=total, casting="unsafe")
             if amounts is not None:
@@ -336,25 +335,34 @@ class Aggregates:
         if amounts is not None:
             amounts[where] += np.asarray(amount, dtype=np.float32)
 
-    def _room(self, key: tuple[str, str], gain: int, touched_max: int | None = None) -> np.ndarray:
-        """The counter of ``key``, widened first if an addition of up to ``gain`` per
-        entity could pass the uint16 range.
+    def _room(
+        self,
+        key: tuple[str, str],
+        *,
+        acts: np.ndarray | None = None,
+        totals: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The counter of ``key``, widened first if adding ``acts`` (one per entry) or
+        ``totals`` (per entity) could take a count past the uint16 range.
 
-        ``touched_max`` is the largest count among the entities added to (when known, as
-        in :meth:`add`); otherwise the running bound stands for it, and is replaced by the
-        true largest count (one O(n) maximum) before widening on its account.
+        For acts nobody gains more than their number, on top of the largest count among
+        the entities concerned (O(k)). For totals the running bound stands for the largest
+        count, replaced by the true one (one O(n) maximum) before widening on its account.
+        Nothing is checked once the counter is uint32.
         """
         counts = self._counts[key]
         if counts.dtype != np.uint16:
             return counts
         limit = int(np.iinfo(np.uint16).max)
         bound = self._bound[key]
-        if touched_max is None:
+        if acts is not None:
+            largest = int(counts[acts].max()) + len(acts)
+        else:
+            assert totals is not None
+            gain = int(totals.max())
             if bound + gain > limit:
                 bound = int(counts.max())  # the running bound may be loose
             largest = bound + gain
-        else:
-            largest = touched_max + gain
         if largest > limit:
             self._counts[key] = counts = counts.astype(np.uint32)
         self._bound[key] = max(bound, largest)

@@ -152,7 +152,7 @@ class FactorScoring:
             decayed, last = full_decayed[lo:hi], full_last[lo:hi]
             if totals is not None:
                 decayed *= np.float32(0.5 ** (elapsed / inp.half_life_days))
-                # Counts only grow, so the uint32 difference is exact (no int64 copies).
+                # Counts only grow, so the unsigned difference is exact (no int64 copies).
                 decayed += totals[lo:hi] - last
                 last[:] = totals[lo:hi]
             x = np.multiply(decayed, np.float32(-1.0 / inp.saturation))
