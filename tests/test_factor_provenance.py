@@ -89,3 +89,45 @@ def test_assessment_rows_link_every_event_in_their_windows(tmp_path: Path, write
     assert disagree == 0
     distinct = "SELECT count(DISTINCT change_id) = count(*) FROM score_changes"
     assert con.execute(distinct).fetchone()[0]
+
+
+def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, write_scenario):
+    """Sesame is voluntary: its platform inputs are carried per participant, and the
+    assessment scores exactly the participants, from their own platform totals."""
+    import numpy as np
+    from tests.conftest import build_simulation
+
+    doc = small_scenario(
+        days=40,
+        population={"size": 5000},
+        sources=[{"use": "payments"}, {"use": "social_media"}],
+        policies=[{"use": "pack", "params": {"pack": "sesame"}}],
+    )
+    sim = build_simulation(write_scenario(doc))
+    engine = next(c for _, c in sim.components if getattr(c, "factors", None))
+    f = next(iter(engine.factors.values()))
+    members = engine.members["person"]
+    assert 0 < members.sum() < len(members)  # a voluntary score: some join, not all
+    assert f.who is not None and np.array_equal(f.who, np.flatnonzero(members))
+    inputs = [i for fac in f.spec.factors for i in fac.inputs]
+    platform = [k for k, i in enumerate(inputs) if i.source in ("platform", "posts")]
+    assert platform and all(len(f.decayed[k]) == len(f.who) for k in platform)
+    def total(kind: str) -> np.ndarray:  # a kind nobody has acted on yet has no counter
+        counts = sim.aggregates.counts.get(("person", kind))
+        return np.zeros(len(f.who), np.uint32) if counts is None else counts[f.who]
+
+    sim.step()  # day 0: the first assessment
+    first = {}
+    for k in platform:
+        # Nothing decayed yet: the input is the participant's platform total.
+        first[k] = total(inputs[k].kind).astype(np.uint32)
+        assert np.array_equal(f.decayed[k], first[k].astype(np.float32))
+    while sim.day < 30:  # the next assessment
+        sim.step()
+    assert np.isnan(f.value[~members]).all() and np.isfinite(f.value[members]).all()
+    for k in platform:
+        now = total(inputs[k].kind)
+        keep = 0.5 ** (30 / inputs[k].half_life_days)
+        expected = first[k] * keep + (now - first[k])
+        np.testing.assert_allclose(f.decayed[k], expected, rtol=1e-5)
+        assert np.array_equal(f.last_total[k], now)

@@ -46,3 +46,14 @@ def test_thread_setting_applies_in_queue_order(tmp_path: Path) -> None:
     assert db.con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
     db.set_threads(2)
     db.close()
+
+
+def test_memory_limit_applies_in_queue_order(tmp_path: Path) -> None:
+    db = RunDatabase(tmp_path / "run.duckdb")
+    db.set_memory_limit("256MB")
+    db.wait()
+    limit = db.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit == "244.1 MiB"  # DuckDB reports the cap in binary units
+    with pytest.raises(ValueError, match="256MB"):
+        db.set_memory_limit("256; DROP TABLE events")
+    db.close()

@@ -132,6 +132,7 @@ def run_scenario(
         t0 = time.perf_counter()
         rep.phase("simulate", scenario.days, "days")
         db.set_threads(1)  # the writer overlaps the simulation: one core each
+        db.set_memory_limit(db.RUN_MEMORY_LIMIT)  # the simulation's state needs the room
         sim.run(on_day=lambda day: rep.advance("simulate", day + 1))
         db.set_threads(2)
         rep.end_phase("simulate")

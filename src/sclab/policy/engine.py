@@ -161,13 +161,19 @@ class PolicyEngine(FactorScoring, JointMeasures):
                     for f in s.factors for i in f.inputs
                 ]  # fmt: skip
                 platform = [i.source in ("platform", "posts") for f in s.factors for i in f.inputs]
+                members = self.members[s.entity]
+                who = None
+                if not members.all():
+                    who = np.flatnonzero(members).astype(np.int32 if n < 2**31 else np.int64)
+                m = n if who is None else len(who)
                 self.factors[s.id] = FactorState(
                     s,
                     np.full(n, np.nan, np.float32),
                     np.zeros(n, np.uint8),
                     hidden,
-                    [np.zeros(n, np.float32) if q else None for q in platform],
-                    [np.zeros(n, np.uint32) if q else None for q in platform],
+                    who,
+                    [np.zeros(m, np.float32) if q else None for q in platform],
+                    [np.zeros(m, np.uint32) if q else None for q in platform],
                 )
         self.lists = {x.id: (x, ListBook(self.sizes[x.entity])) for x in p.lists}
         self.rule_index = {r.id: i for i, r in enumerate(p.rules)}

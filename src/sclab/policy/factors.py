@@ -7,9 +7,11 @@ Core object:
         [0, 1] (counts saturate as 1 - exp(-count/saturation); negative weights count
         1 - x), inputs are averaged within a factor, factors are weighted onto the range.
 
-Cost model: O(people) per input per assessment, plus O(ties) for a ties input (the mean
-standing of each person's active ties: one gather of a byte per tie end and running sums,
-in fixed blocks spread over the cores by :mod:`sclab.parallel`).
+Cost model: O(participants) per input per assessment (a voluntary score scores, and keeps
+the platform inputs' state of, those who joined it only), plus O(ties) for a ties input
+(the mean standing of each person's active ties: one gather of a byte per tie end and
+running sums, in fixed blocks spread over the cores by :mod:`sclab.parallel`), plus the
+reads of the platform totals (which settle the lazy streams behind them).
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ class FactorScoring:
     def _assess(self, sim: Simulation, sid: str, f: FactorState) -> None:
         spec = f.spec
         n = self.sizes[spec.entity]
-        members = self.members[spec.entity]
         total_w = sum(fac.weight for fac in spec.factors)
         inputs = [inp for fac in spec.factors for inp in fac.inputs]
         elapsed = self._day - f.last_update if f.last_update >= 0 else 0
@@ -57,16 +58,20 @@ class FactorScoring:
         if any(inp.source == "attribute" and inp.attribute == "age" for inp in inputs):
             ages(sim)  # cached on the state: create it here, not inside the blocks
         lo_range, hi_range = spec.range
-        new = np.empty(n, np.float32)
+        scores = np.empty(f.participants, np.float32)  # per participant
 
+        # Blocks of participants: non-participants are never scored, so a voluntary score
+        # costs in proportion to those who joined it.
         def block(_: int, lo: int, hi: int) -> None:
-            score = np.zeros(hi - lo, np.float32)
+            rows = f.rows(lo, hi)
+            score = scores[lo:hi]
+            score[:] = 0.0
             k = 0
             for fac in spec.factors:
                 acc = np.zeros(hi - lo, np.float32)
                 wsum = 0.0
                 for inp in fac.inputs:
-                    x = self._input(sim, inp, f, k, lo, hi, elapsed, totals[k], ties)
+                    x = self._input(sim, inp, f, k, lo, hi, rows, elapsed, totals[k], ties)
                     w = np.float32(abs(inp.weight))
                     if inp.weight < 0:
                         np.subtract(1.0, x, out=x)
@@ -78,22 +83,32 @@ class FactorScoring:
                 score += acc
             score *= np.float32(hi_range - lo_range)
             score += np.float32(lo_range)
-            new[lo:hi] = np.where(members[lo:hi], score, np.float32(np.nan))
 
-        map_blocks(block, n)
-        old = f.value
-        new_grade = grade_of(spec.grades, np.nan_to_num(new, nan=lo_range))
+        map_blocks(block, f.participants)
+        every = f.rows(0, f.participants)  # participants' entity indices (or a slice)
+
+        def entities(mask: np.ndarray) -> np.ndarray:
+            """Entity ids of the participants where ``mask`` (per participant) holds."""
+            return np.flatnonzero(mask) if f.who is None else f.who[mask]
+
+        # Everything below is per participant; non-participants stay unscored (NaN) in the
+        # lowest grade.
+        old, new = f.value, np.full(n, np.nan, np.float32)
+        new[every] = scores
+        grades = grade_of(spec.grades, scores)
+        new_grade = np.full(n, grade_of(spec.grades, np.array([lo_range]))[0], np.uint8)
+        new_grade[every] = grades
+        before = f.grade[every]
+        old_scores = old[every]
         first = f.last_update < 0
         f.last_update = self._day
-        changed = (
-            members
-            & ~np.isnan(old)
-            & ((np.abs(new - old) >= FACTOR_RECORD_MIN_CHANGE) | (new_grade != f.grade))
+        changed_mask = ~np.isnan(old_scores) & (
+            (np.abs(scores - old_scores) >= FACTOR_RECORD_MIN_CHANGE) | (grades != before)
         )
-        before_grade = f.grade.copy()
+        moved_mask = (before != grades) | changed_mask
         f.value, f.grade = new, new_grade
         self._all_dirty.add(sid)
-        who = np.flatnonzero(changed)
+        who = entities(changed_mask)
         if len(who):
             ent, ev = self._window_events(f, who)
             change_ids = self._sim.decisions.score_changes(
@@ -111,9 +126,9 @@ class FactorScoring:
                 },
             )
         if not first:
-            moved = np.flatnonzero(members & ((before_grade != new_grade) | changed))
+            moved = entities(moved_mask)
             self._grade_rules(
-                sid, moved, before_grade[moved], new_grade[moved], old[moved], new[moved]
+                sid, moved, before[moved_mask], grades[moved_mask], old[moved], new[moved]
             )
 
     @staticmethod
@@ -136,15 +151,17 @@ class FactorScoring:
         k: int,
         lo: int,
         hi: int,
+        rows: slice | np.ndarray,
         elapsed: int,
         totals: np.ndarray | None,
         ties: np.ndarray | None,
     ) -> np.ndarray:
-        """Input ``k`` in [0, 1] for the entities ``[lo, hi)`` (a fresh float32 array)."""
+        """Input ``k`` in [0, 1] for participants ``[lo, hi)``, entities ``rows`` (a fresh
+        float32 array)."""
         if inp.source == "events":
             counter = f.hidden[k]
             assert counter is not None
-            x = counter.count[lo:hi].astype(np.float32)
+            x = counter.count[rows].astype(np.float32)
             x *= np.float32(-1.0 / inp.saturation)
         elif inp.source in ("platform", "posts"):
             full_decayed, full_last = f.decayed[k], f.last_total[k]
@@ -152,32 +169,33 @@ class FactorScoring:
             decayed, last = full_decayed[lo:hi], full_last[lo:hi]
             if totals is not None:
                 decayed *= np.float32(0.5 ** (elapsed / inp.half_life_days))
+                now = totals[rows]
                 # Counts only grow, so the unsigned difference is exact (no int64 copies).
-                decayed += totals[lo:hi] - last
-                last[:] = totals[lo:hi]
+                decayed += now - last
+                last[:] = now
             x = np.multiply(decayed, np.float32(-1.0 / inp.saturation))
         elif inp.source == "attribute":
-            return self._attribute(sim, inp.attribute, lo, hi)
+            return self._attribute(sim, inp.attribute, rows)
         else:  # ties: mean standing of one's active ties (unscored ties count as 0.5)
             assert ties is not None
-            return ties[lo:hi].copy()
+            return ties[rows].copy() if isinstance(rows, slice) else ties[rows]
         # Counts saturate as 1 - exp(-count / saturation).
         np.exp(x, out=x)
         return np.subtract(1.0, x, out=x)
 
-    def _attribute(self, sim: Simulation, name: str, lo: int, hi: int) -> np.ndarray:
+    def _attribute(self, sim: Simulation, name: str, rows: slice | np.ndarray) -> np.ndarray:
         c = sim.population.citizens
         if name == "age":
-            age = ages(sim)[lo:hi].astype(np.float32)  # computed once per run, then cached
+            age = ages(sim)[rows].astype(np.float32)  # computed once per run, then cached
             return np.clip((age - 18) / 62, 0, 1)
         if name == "income_decile":
-            return c.income_decile[lo:hi].astype(np.float32) / 9
+            return c.income_decile[rows].astype(np.float32) / 9
         if name == "education":
-            return c.education[lo:hi].astype(np.float32) / 4
+            return c.education[rows].astype(np.float32) / 4
         values = getattr(c, name, None)
         if values is None or values.dtype != bool:
             raise ValueError(f"attribute '{name}' is not a known citizen attribute")
-        return values[lo:hi].astype(np.float32)
+        return values[rows].astype(np.float32)
 
     def _ties_mean(self, sim: Simulation, standing: np.ndarray, n: int) -> np.ndarray:
         g = sim.population.graph

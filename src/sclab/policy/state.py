@@ -227,13 +227,30 @@ class PointsState:
 
 @dataclass
 class FactorState:
+    """A factor score's values and the inputs it carries between assessments.
+
+    The platform inputs' running state is kept for participants only (a voluntary score
+    joined by four people in ten would otherwise hold 8 bytes per input for everyone):
+    ``decayed[k][j]`` and ``last_total[k][j]`` belong to entity ``who[j]``.
+    """
+
     spec: FactorScore
-    value: np.ndarray  # float32, NaN until the first assessment
-    grade: np.ndarray  # uint8
-    hidden: list[WindowCounter | None]  # per input (events inputs only)
-    decayed: list[np.ndarray | None]  # per input (platform/posts inputs only)
-    last_total: list[np.ndarray | None]
+    value: np.ndarray  # float32 per entity, NaN until the first assessment
+    grade: np.ndarray  # uint8 per entity
+    hidden: list[WindowCounter | None]  # per input (events inputs only), per entity
+    #: Participating entities, sorted (None: every entity participates).
+    who: np.ndarray | None
+    decayed: list[np.ndarray | None]  # per input (platform/posts inputs), per participant
+    last_total: list[np.ndarray | None]  # per input (platform/posts inputs), per participant
     last_update: int = -1
+
+    @property
+    def participants(self) -> int:
+        return len(self.value) if self.who is None else len(self.who)
+
+    def rows(self, lo: int, hi: int) -> slice | np.ndarray:
+        """Entity indices of participants ``[lo, hi)`` (a slice when everyone takes part)."""
+        return slice(lo, hi) if self.who is None else self.who[lo:hi]
 
 
 def grade_of(grades: list, value: np.ndarray) -> np.ndarray:
