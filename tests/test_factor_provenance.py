@@ -92,7 +92,7 @@ def test_assessment_rows_link_every_event_in_their_windows(tmp_path: Path, write
 
 
 def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, write_scenario):
-    """Sesame is voluntary: its platform inputs are carried per participant, and the
+    """Sesame is voluntary: its inputs' state is carried per participant, and the
     assessment scores exactly the participants, from their own platform totals."""
     import numpy as np
     from tests.conftest import build_simulation
@@ -112,6 +112,8 @@ def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, wr
     inputs = [i for fac in f.spec.factors for i in fac.inputs]
     platform = [k for k, i in enumerate(inputs) if i.source in ("platform", "posts")]
     assert platform and all(len(f.decayed[k]) == len(f.who) for k in platform)
+    assert all(len(h.count) == len(f.who) for h in f.hidden if h is not None)
+
     def total(kind: str) -> np.ndarray:  # a kind nobody has acted on yet has no counter
         counts = sim.aggregates.counts.get(("person", kind))
         return np.zeros(len(f.who), np.uint32) if counts is None else counts[f.who]

@@ -153,25 +153,25 @@ class PolicyEngine(FactorScoring, JointMeasures):
                 value = np.where(self.members[s.entity], s.base, np.nan).astype(np.float32)
                 self.points[s.id] = PointsState(
                     s, value, np.zeros(n, np.float32), grade_of(s.grades, value),
-                    np.full(n, -1, np.int64), {},
+                    np.full(n, -1, np.int32), {},
                 )  # fmt: skip
             else:
-                hidden = [
-                    WindowCounter(n, i.window_days) if i.source == "events" else None
-                    for f in s.factors for i in f.inputs
-                ]  # fmt: skip
-                platform = [i.source in ("platform", "posts") for f in s.factors for i in f.inputs]
                 members = self.members[s.entity]
                 who = None
                 if not members.all():
                     who = np.flatnonzero(members).astype(np.int32 if n < 2**31 else np.int64)
                 m = n if who is None else len(who)
+                hidden = [
+                    WindowCounter(m, i.window_days) if i.source == "events" else None
+                    for f in s.factors for i in f.inputs
+                ]  # fmt: skip
+                platform = [i.source in ("platform", "posts") for f in s.factors for i in f.inputs]
                 self.factors[s.id] = FactorState(
                     s,
                     np.full(n, np.nan, np.float32),
                     np.zeros(n, np.uint8),
-                    hidden,
                     who,
+                    hidden,
                     [np.zeros(m, np.float32) if q else None for q in platform],
                     [np.zeros(m, np.uint32) if q else None for q in platform],
                 )
@@ -328,7 +328,10 @@ class PolicyEngine(FactorScoring, JointMeasures):
                 ok = matches(inp.events, batch)
                 if ok is not None:
                     sel = np.flatnonzero(ok & named)
-                    hidden.add(self._day, batch.attributed_to[sel], bad[sel], batch.event_id[sel])
+                    sel = sel[members[batch.attributed_to[sel]]]  # counted by participant
+                    if len(sel):
+                        at = f.positions(batch.attributed_to[sel])
+                        hidden.add(self._day, at, bad[sel], batch.event_id[sel])
         for sid, pts in self.points.items():
             if pts.spec.entity != batch.entity_type:
                 continue
@@ -483,7 +486,10 @@ class PolicyEngine(FactorScoring, JointMeasures):
         pts.value[people] = running[last]
         self._dirty.setdefault(sid, []).append(people)
         if event_id is not None:
-            pts.last_event[people] = event_id[last]
+            latest = event_id[last]
+            if len(latest) and latest.max() > np.iinfo(pts.last_event.dtype).max:
+                pts.last_event = pts.last_event.astype(np.int64)  # ids past 2**31: widen
+            pts.last_event[people] = latest
         np.add.at(pts.wrong, entity, np.where(wrongful, delta, 0).astype(np.float32))
         pts.grade[people] = grade_of(spec.grades, pts.value[people])
         self._sim.decisions.score_changes(
@@ -552,7 +558,9 @@ class PolicyEngine(FactorScoring, JointMeasures):
     def _last_event(self, sid: str, who: np.ndarray) -> np.ndarray:
         """The latest recorded event that moved a points score (-1 for factor scores)."""
         pts = self.points.get(sid)
-        return pts.last_event[who] if pts is not None else np.full(len(who), -1, np.int64)
+        if pts is None:
+            return np.full(len(who), -1, np.int64)
+        return pts.last_event[who].astype(np.int64)
 
     def _grade_wrongful(self, sid: str, who: np.ndarray, target: np.ndarray) -> np.ndarray:
         pts = self.points.get(sid)
@@ -570,9 +578,10 @@ class PolicyEngine(FactorScoring, JointMeasures):
     def _factor_wrongful(self, sid: str, who: np.ndarray) -> np.ndarray:
         f = self.factors[sid]
         bad = np.zeros(len(who), bool)
+        at = f.positions(who)
         for h in f.hidden:
             if h is not None:
-                bad |= h.bad[who] > 0
+                bad |= h.bad[at] > 0
         return bad
 
     def _counter_rules(self, cid: str, people: np.ndarray) -> None:

@@ -134,10 +134,13 @@ class FactorScoring:
     @staticmethod
     def _window_events(f: FactorState, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(entity, event id) of every recorded event in the ``events`` inputs' windows."""
-        parts = [h.events_of(who) for h in f.hidden if h is not None]
+        at = f.positions(who)
+        parts = [h.events_of(at) for h in f.hidden if h is not None]
         if not parts:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         ent = np.concatenate([e for e, _ in parts])
+        if f.who is not None:
+            ent = f.who[ent].astype(np.int64)  # participant positions back to entities
         ev = np.concatenate([v for _, v in parts])
         # One link per (row, event): an event may feed several inputs of the score.
         pairs = np.unique(np.stack([ent, ev]), axis=1)
@@ -161,7 +164,7 @@ class FactorScoring:
         if inp.source == "events":
             counter = f.hidden[k]
             assert counter is not None
-            x = counter.count[rows].astype(np.float32)
+            x = counter.count[lo:hi].astype(np.float32)  # counted by participant position
             x *= np.float32(-1.0 / inp.saturation)
         elif inp.source in ("platform", "posts"):
             full_decayed, full_last = f.decayed[k], f.last_total[k]

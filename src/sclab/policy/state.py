@@ -221,7 +221,9 @@ class PointsState:
     value: np.ndarray  # float32
     wrong: np.ndarray  # float32: sum of deltas resting on erroneous events
     grade: np.ndarray  # uint8 index into spec.grades (0 = highest)
-    last_event: np.ndarray  # int64: latest event that changed the value (provenance)
+    # Latest event that changed the value (provenance), -1 if none: int32 (4 bytes per
+    # entity), widened to int64 if event ids ever pass 2**31 - 1.
+    last_event: np.ndarray
     restore: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]]
 
 
@@ -229,17 +231,18 @@ class PointsState:
 class FactorState:
     """A factor score's values and the inputs it carries between assessments.
 
-    The platform inputs' running state is kept for participants only (a voluntary score
-    joined by four people in ten would otherwise hold 8 bytes per input for everyone):
-    ``decayed[k][j]`` and ``last_total[k][j]`` belong to entity ``who[j]``.
+    The inputs' running state is kept for participants only (a voluntary score joined by
+    four people in ten would otherwise hold 4 to 8 bytes per input for everyone): the
+    window counters of events inputs count participant positions, and ``decayed[k][j]``
+    and ``last_total[k][j]`` belong to entity ``who[j]``.
     """
 
     spec: FactorScore
     value: np.ndarray  # float32 per entity, NaN until the first assessment
     grade: np.ndarray  # uint8 per entity
-    hidden: list[WindowCounter | None]  # per input (events inputs only), per entity
     #: Participating entities, sorted (None: every entity participates).
     who: np.ndarray | None
+    hidden: list[WindowCounter | None]  # per input (events inputs only), per participant
     decayed: list[np.ndarray | None]  # per input (platform/posts inputs), per participant
     last_total: list[np.ndarray | None]  # per input (platform/posts inputs), per participant
     last_update: int = -1
@@ -247,6 +250,10 @@ class FactorState:
     @property
     def participants(self) -> int:
         return len(self.value) if self.who is None else len(self.who)
+
+    def positions(self, entities: np.ndarray) -> np.ndarray:
+        """Participant positions of participating ``entities`` (any order)."""
+        return entities if self.who is None else np.searchsorted(self.who, entities)
 
     def rows(self, lo: int, hi: int) -> slice | np.ndarray:
         """Entity indices of participants ``[lo, hi)`` (a slice when everyone takes part)."""

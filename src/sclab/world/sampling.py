@@ -105,7 +105,7 @@ def draw_with_multiplier(
     Without a multiplier this is :func:`bernoulli_sparse` over the pool. With one,
     candidates are drawn at the bound min(1, p · max_mult) and kept with probability
     p · mult[i] / bound: exact while mult[i] ≤ max_mult (larger multipliers act as the
-    bound), at O(pool size · bound) cost. The result keeps the pool's order.
+    bound), at O(pool size · bound) cost. The result keeps the pool's order (int64 ids).
 
     Args:
         rng: Today's stream.
@@ -117,11 +117,11 @@ def draw_with_multiplier(
     if p <= 0.0 or len(pool) == 0:
         return np.empty(0, dtype=np.int64)
     if mult is None:
-        return pool[bernoulli_sparse(rng, len(pool), min(p, 1.0))]
+        return pool[bernoulli_sparse(rng, len(pool), min(p, 1.0))].astype(np.int64)
     bound = min(p * max_mult, 1.0)
     cand = pool[bernoulli_sparse(rng, len(pool), bound)]
     keep = rng.random(len(cand)) * bound < p * mult[cand]
-    return cand[keep]
+    return cand[keep].astype(np.int64)
 
 
 def poisson_counts_sparse(

@@ -459,11 +459,13 @@ class StateData:
     def setup(self, sim: Simulation) -> None:
         c = sim.population.citizens
         adult = ages(sim) >= self.params.adult_age
-        self.adults = np.flatnonzero(adult).astype(np.int64)
+        # Eligible pools as int32 ids (half the bytes; what is drawn from them is int64).
+        ids = np.int32 if len(c) < 2**31 else np.int64
+        self.adults = np.flatnonzero(adult).astype(ids)
         self.self_employed = np.flatnonzero(
             adult & (c.occupation == OCCUPATIONS.index("self_employed"))
-        ).astype(np.int64)
-        self.drivers = np.flatnonzero(c.driver_licence).astype(np.int64)
+        ).astype(ids)
+        self.drivers = np.flatnonzero(c.driver_licence).astype(ids)
         self.decile = c.income_decile
         self.enabled = frozenset(self.params.enabled_streams)
         self._history: Acts | None = None
@@ -514,7 +516,7 @@ class StateData:
         counts = rng.binomial(len(self.adults), np.clip(daily * still, 0.0, 1.0))
         age = np.repeat(age, counts)
         delay = rng.integers(np.maximum(age, lo), hi + 1)
-        who = self.adults[rng.integers(0, len(self.adults), len(age))]
+        who = self.adults[rng.integers(0, len(self.adults), len(age))].astype(np.int64)
         ok = self._adult_on(sim, who, -age)
         return who[ok], (delay - age)[ok].astype(np.int32)
 
@@ -553,7 +555,7 @@ class StateData:
                 continue
             counts = rng.binomial(len(pool), np.clip(money * fail * survival, 0.0, 1.0))
             parts_age.append(np.repeat(age, counts))
-            parts_who.append(pool[rng.integers(0, len(pool), int(counts.sum()))])
+            parts_who.append(pool[rng.integers(0, len(pool), int(counts.sum()))].astype(np.int64))
         if not parts_who:
             return
         who, age = np.concatenate(parts_who), np.concatenate(parts_age)
