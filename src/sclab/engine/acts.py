@@ -16,6 +16,7 @@ recorded (``events``) with the truth beside it. Acts live for one day, in memory
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,6 +88,15 @@ class ActLog:
         self.today = []
 
 
+@functools.cache
+def _outcome_labels() -> Any:
+    # Made once: building an Arrow array from Python strings costs about 0.2 ms (pyarrow
+    # probes for optional modules each time), and moments are written every day.
+    import pyarrow as pa
+
+    return pa.array(list(OUTCOMES))
+
+
 @dataclass
 class Moments:
     """Resource moments of one kind on one day, with outcomes the policy stage may set."""
@@ -119,7 +129,7 @@ class Moments:
             "actor": self.actor,
             "beneficiary": self.actor if self.beneficiary is None else self.beneficiary,
             "outcome": pa.DictionaryArray.from_arrays(
-                pa.array(self.outcome.astype(np.int32)), pa.array(list(OUTCOMES))
+                pa.array(self.outcome.astype(np.int32)), _outcome_labels()
             ),
             "price_factor": self.price_factor,
         }
