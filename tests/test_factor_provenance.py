@@ -118,6 +118,12 @@ def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, wr
         counts = sim.aggregates.counts.get(("person", kind))
         return np.zeros(len(f.who), np.uint32) if counts is None else counts[f.who]
 
+    # Any entity may be asked about (a joint-punishment check reads whoever attempts a
+    # moment): non-participants, the last ids included, never rest on a wrongful record.
+    everyone = np.arange(len(members))
+    sid = next(iter(engine.factors))
+    assert not engine._factor_wrongful(sid, everyone)[~members].any()
+
     sim.step()  # day 0: the first assessment
     first = {}
     for k in platform:

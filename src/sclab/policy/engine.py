@@ -576,13 +576,15 @@ class PolicyEngine(FactorScoring, JointMeasures):
         return (pts.value[who] - pts.wrong[who]) >= below
 
     def _factor_wrongful(self, sid: str, who: np.ndarray) -> np.ndarray:
+        """Whether each entity's factor score rests on an erroneous event in its windows
+        (False for entities that do not take part in the score)."""
         f = self.factors[sid]
         bad = np.zeros(len(who), bool)
-        at = f.positions(who)
+        at, inside = f.lookup(who)
         for h in f.hidden:
             if h is not None:
                 bad |= h.bad[at] > 0
-        return bad
+        return bad & inside
 
     def _counter_rules(self, cid: str, people: np.ndarray) -> None:
         spec, counter = self.counters[cid]

@@ -252,8 +252,19 @@ class FactorState:
         return len(self.value) if self.who is None else len(self.who)
 
     def positions(self, entities: np.ndarray) -> np.ndarray:
-        """Participant positions of participating ``entities`` (any order)."""
+        """Participant positions of ``entities`` (any order), which must all participate."""
         return entities if self.who is None else np.searchsorted(self.who, entities)
+
+    def lookup(self, entities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, participates) of any ``entities``: a position is only meaningful where
+        the entity participates (elsewhere it is 0)."""
+        if self.who is None:
+            return entities, np.ones(len(entities), bool)
+        at = np.searchsorted(self.who, entities)
+        at[at >= len(self.who)] = 0
+        inside = self.who[at] == entities
+        at[~inside] = 0
+        return at, inside
 
     def rows(self, lo: int, hi: int) -> slice | np.ndarray:
         """Entity indices of participants ``[lo, hi)`` (a slice when everyone takes part)."""
