@@ -117,11 +117,11 @@ def draw_with_multiplier(
     if p <= 0.0 or len(pool) == 0:
         return np.empty(0, dtype=np.int64)
     if mult is None:
-        return pool[bernoulli_sparse(rng, len(pool), min(p, 1.0))].astype(np.int64)
+        return pool[bernoulli_sparse(rng, len(pool), min(p, 1.0))].astype(np.int64, copy=False)
     bound = min(p * max_mult, 1.0)
     cand = pool[bernoulli_sparse(rng, len(pool), bound)]
     keep = rng.random(len(cand)) * bound < p * mult[cand]
-    return cand[keep].astype(np.int64)
+    return cand[keep].astype(np.int64, copy=False)
 
 
 def poisson_counts_sparse(
