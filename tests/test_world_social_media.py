@@ -332,19 +332,21 @@ def no_daily_path(sim: Simulation, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(source(sim)._classes, "events", daily)
 
 
-@pytest.fixture(scope="module", params=["split", "settle"])
+@pytest.fixture(scope="module", params=["split", "settle", "read"])
 def pruned(request, tmp_path_factory):
     """A pruned run, with every settle's posts, interactions and degrees written down.
 
     ``split``: nothing is drawn before the end, the posts of authors whose degree changed
     are split over their epochs then. ``settle``: every round first draws all pending posts
-    (``epoch_cap`` 0, what a full note record does). Every day the source's degrees are
+    (``epoch_cap`` 0, what a full note record does). ``read``: as ``split``, but positive
+    energy posts are read every 5 days (what a factor score does), which draws that stance
+    alone and leaves its later rounds pending for it. Every day the source's degrees are
     checked against a full recount of the ties as they were when the day's posts were made
     (before that day's pruning): exact equality.
     """
     sim = build_pruned(tmp_path_factory.mktemp("pruned"))
     comp = source(sim)
-    comp.epoch_cap = 10**12 if request.param == "split" else 0
+    comp.epoch_cap = 0 if request.param == "settle" else 10**12
     settles: list[dict[str, np.ndarray]] = []
     add_counts = sim.aggregates.add_counts
     settle = comp._settle
@@ -352,12 +354,13 @@ def pruned(request, tmp_path_factory):
     def spy_add_counts(kind, counts, amount=None, people=None, entity_type="person"):
         full = np.zeros(len(sim.population.citizens), np.int64)
         full[slice(None) if people is None else people] = counts
-        settles[-1][kind] = full
+        # Interactions come stance by stance: one settle's are their sum.
+        settles[-1][kind] = settles[-1].get(kind, 0) + full
         add_counts(kind, counts, amount, people, entity_type)
 
-    def spy_settle(s: Simulation) -> None:
+    def spy_settle(s: Simulation, kinds: tuple[str, ...] | None = None) -> None:
         settles.append({"degree": comp.active_degree.astype(np.int64), "day": np.array(s.day)})
-        settle(s)
+        settle(s, kinds)
         if len(settles[-1]) == 2:  # nothing was pending: no draw
             settles.pop()
 
@@ -371,6 +374,8 @@ def pruned(request, tmp_path_factory):
             sim.step()
             assert np.array_equal(comp.active_degree, expected), sim.day
             daily.append(expected)
+            if request.param == "read" and sim.day % 5 == 4:
+                sim.aggregates.counts[("person", STANCES["positive_energy"])]
         for _, component in sim.components:
             component.finish(sim)
     return sim, settles, np.array(daily), request.param
@@ -386,6 +391,14 @@ def test_pruned_ties_keep_degrees_exact_without_recounting(pruned) -> None:
     if mode == "split":  # one draw, at the end
         assert [int(s["day"]) for s in settles] == [DAYS - 1]
         return
+    if mode == "read":  # positive energy alone on the read days, everything at the end
+        read_days = [d for d in range(DAYS) if d % 5 == 4]
+        assert [int(s["day"]) for s in settles] == [*read_days, DAYS - 1]
+        positive = STANCES["positive_energy"]
+        for s in settles[:-1]:
+            assert set(s) == {"degree", "day", positive, INTERACTIONS}
+        assert {STANCES["neutral"], STANCES["critical"]} <= set(settles[-1])
+        return
     # One settle on the first day after each round (posts of the previous epoch), one at the
     # end; each with the degrees of its epoch (checked daily in the fixture).
     rounds = (DAYS + 1) // 7
@@ -400,7 +413,7 @@ def test_pruned_ties_post_totals_per_stance(pruned) -> None:
     act = activity(sim)
     for stance, kind in STANCES.items():
         got = counts(sim, kind)
-        assert got.sum() == sum(s[kind].sum() for s in settles), kind
+        assert got.sum() == sum(s[kind].sum() for s in settles if kind in s), kind
         expected = act.sum() * SHARES[stance] * DAYS
         assert abs(got.sum() - expected) < Z * np.sqrt(expected), kind
 
@@ -425,7 +438,7 @@ def test_pruned_ties_interactions_use_the_degree_of_each_epoch(pruned) -> None:
     for wrong in (daily[0], daily[-1]):
         wrong_mean = float((act * wrong[lost] * DAYS).sum()) * P_INTERACT
         assert abs(wrong_mean - mean) > 20 * np.sqrt(var)
-    if mode == "split":
+    if mode != "settle":
         return
     # Settled at every round: given each epoch's posts, its interactions are
     # Binomial(posts x degree, p).

@@ -21,6 +21,26 @@ import numpy as np
 from sclab.policy.schema import FactorScore, PointsScore
 
 
+def search_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(haystack, needles)`` without widening a narrow haystack.
+
+    NumPy searches in the common type of both arrays, so int64 needles in an int32 haystack
+    copy the whole haystack to int64 on every call (about 2 ms for 3.9M ids, eight times
+    the search itself). Needles that fit the haystack's type are narrowed instead: O(k).
+    """
+    needles = np.asarray(needles)
+    if (
+        len(needles)
+        and needles.dtype != haystack.dtype
+        and needles.dtype.kind in "iu"
+        and haystack.dtype.kind in "iu"
+    ):
+        info = np.iinfo(haystack.dtype)
+        if info.min <= needles.min() and needles.max() <= info.max:
+            needles = needles.astype(haystack.dtype)
+    return np.searchsorted(haystack, needles)
+
+
 def count_by_entity(
     entity: np.ndarray, n: int, flags: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -253,14 +273,14 @@ class FactorState:
 
     def positions(self, entities: np.ndarray) -> np.ndarray:
         """Participant positions of ``entities`` (any order), which must all participate."""
-        return entities if self.who is None else np.searchsorted(self.who, entities)
+        return entities if self.who is None else search_sorted(self.who, entities)
 
     def lookup(self, entities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(positions, participates) of any ``entities``: a position is only meaningful where
         the entity participates (elsewhere it is 0)."""
         if self.who is None:
             return entities, np.ones(len(entities), bool)
-        at = np.searchsorted(self.who, entities)
+        at = search_sorted(self.who, entities)
         at[at >= len(self.who)] = 0
         inside = self.who[at] == entities
         at[~inside] = 0
@@ -292,6 +312,6 @@ def latest_event(who: np.ndarray, entity: np.ndarray, event_id: np.ndarray) -> n
     """
     out = np.full(len(who), -1, np.int64)
     if len(entity):
-        row = np.searchsorted(who, entity)
+        row = search_sorted(who, entity)
         np.maximum.at(out, row, np.asarray(event_id, np.int64))
     return out

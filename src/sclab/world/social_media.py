@@ -36,7 +36,10 @@ Model:
     (:class:`~sclab.world.sampling.LazyPoisson`), and the totals are drawn when the
     aggregates are read (at the end of the run, or when a component reads them earlier);
     interactions are then Binomial(Σ over days of posts × active online degree,
-    interaction_probability) per author, the sum of the per-post draws.
+    interaction_probability) per author, the sum of the per-post draws. Each stance is
+    drawn on its own, with the interactions its posts drew: a score that reads positive
+    energy posts every month draws that stance alone, the others accrue until the end
+    (summed over stances, the interactions have the same law).
 
     Degrees change only when ties are pruned (:class:`~sclab.behaviour.ties.TiePruning`,
     weekly, in the behaviour stage, after that day's posts), so for each author the run
@@ -64,7 +67,7 @@ Cost model (U social-media users, P posts today, k tie ends dropped in a round):
     O(1). A pruning round costs, on the next day, O(k log k) to find the owners of the
     dropped ends and note their exposure (about 40 bytes per author and round until the
     next draw), never O(ties) or O(U). Drawing the totals (when read, at the end, or
-    when the notes reach ``epoch_cap``) costs O(U) per stance (one Poisson draw per user,
+    when the notes reach ``epoch_cap``) costs O(U) per stance drawn (one Poisson draw per user,
     or O(posts) when they are fewer) plus O(U) binomial draws for interactions plus
     O(noted entries) for the split. The one O(ties) recount is for a
     ``sim.ties_active`` set outside the pruning record. With ``record_every_event`` a
@@ -232,10 +235,14 @@ class SocialMediaSource:
         self.active_degree = self._recount(sim)
         self._ties = TieReader()
         self._ties.changes(sim)  # the degrees above are those of the ties as they are now
-        # Pending epochs: per pruning round since the last draw, the authors whose degree
-        # changed, their exposure so far per stance and their degree before the round.
-        self._epochs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        # Pending epochs: per pruning round, its sequence number, the authors whose degree
+        # changed, their exposure so far per stance and their degree before the round. A
+        # round is pending for a stance if noted after that stance's last draw (stances are
+        # drawn separately: a reader of one stance need not draw the others).
+        self._epochs: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         self._epoch_entries = 0
+        self._next_epoch = 0
+        self._first_epoch: dict[str, int] = {}  # per stance, its first pending round
         #: Recorded (author, round) entries above which a round draws everything pending
         #: instead (bounds the record's memory at about the size of the user arrays).
         self.epoch_cap = max(1024, len(users) // 4)
@@ -245,8 +252,11 @@ class SocialMediaSource:
         if not p.record_every_event:
             for stance, kind in STANCES.items():
                 self._lazy[kind] = LazyPoisson(self._classes, self._stance_rate(stance))
-            kinds = [*STANCES.values(), INTERACTIONS]
-            sim.aggregates.defer(kinds, lambda: self._settle(sim))
+                self._first_epoch[kind] = 0
+                # Reading one stance draws that stance only (a score reading positive
+                # energy monthly leaves the other stances to accrue until the end).
+                sim.aggregates.defer([kind], lambda k=kind: self._settle(sim, (k,)))
+            sim.aggregates.defer([INTERACTIONS], lambda: self._settle(sim))
 
     def _stance_rate(self, stance: str) -> np.ndarray:
         """Per activity class, the daily rate of posts of ``stance`` at the class maximum."""
@@ -289,7 +299,9 @@ class SocialMediaSource:
             if self._epoch_entries + len(rows) > self.epoch_cap:
                 self._settle(sim)
             if any(lazy.pending for lazy in self._lazy.values()):
-                self._epochs.append((rows, self._exposure(rows), self.active_degree[rows]))
+                exposure = self._exposure(rows)
+                self._epochs.append((self._next_epoch, rows, exposure, self.active_degree[rows]))
+                self._next_epoch += 1
                 self._epoch_entries += len(rows)
         self.active_degree[rows] -= lost.astype(np.int32)
 
@@ -315,28 +327,29 @@ class SocialMediaSource:
         posts: np.ndarray,
         total: np.ndarray,
     ) -> np.ndarray:
-        """Per author whose degree changed, the sum over epochs of posts × degree.
+        """Per author whose degree changed, the sum over epochs of posts × degree (one stance).
 
-        ``epochs`` are the rounds noted since the last draw, in order; ``authors`` every
-        author they name (sorted); ``posts`` and ``total`` hold, per stance (rows) and
-        author, the posts just drawn and the exposure they were drawn at. Given its
-        total, a Poisson count's split over epochs is multinomial in proportion to each
-        epoch's exposure, drawn as a chain of binomials round by round; what remains
-        after an author's last round had the current degree. Cost O(entries noted).
+        ``epochs`` are the rounds pending for the stance, in order, as (authors, their
+        exposure of this stance when noted, their degree before the round); ``authors``
+        every author they name (sorted); ``posts`` and ``total`` hold, per author, the
+        posts just drawn and the exposure they were drawn at. Given its total, a Poisson
+        count's split over epochs is multinomial in proportion to each epoch's exposure,
+        drawn as a chain of binomials round by round; what remains after an author's last
+        round had the current degree. Cost O(entries noted).
         """
         remaining = posts.copy()
         before = np.zeros_like(total)
         trials = np.zeros(len(authors), dtype=np.int64)
         for rows, exposure, degree in epochs:
             at = np.searchsorted(authors, rows)
-            span = total[:, at] - before[:, at]
+            span = total[at] - before[at]
             share = np.zeros_like(span)
-            np.divide(exposure - before[:, at], span, out=share, where=span > 0)
-            in_epoch = rng.binomial(remaining[:, at], np.clip(share, 0.0, 1.0))
-            trials[at] += in_epoch.sum(axis=0) * degree.astype(np.int64)
-            remaining[:, at] -= in_epoch
-            before[:, at] = exposure
-        return trials + remaining.sum(axis=0) * self.active_degree[authors]
+            np.divide(exposure - before[at], span, out=share, where=span > 0)
+            in_epoch = rng.binomial(remaining[at], np.clip(share, 0.0, 1.0))
+            trials[at] += in_epoch * degree.astype(np.int64)
+            remaining[at] -= in_epoch
+            before[at] = exposure
+        return trials + remaining * self.active_degree[authors]
 
     def step(self, sim: Simulation, day: int) -> None:
         p = self.params
@@ -360,38 +373,50 @@ class SocialMediaSource:
             if got.sum():
                 sim.aggregates.add(INTERACTIONS, np.repeat(who, got))
 
-    def _settle(self, sim: Simulation) -> None:
-        """Draw the posts accrued since the last settle, then the interactions they drew.
+    def _settle(self, sim: Simulation, kinds: tuple[str, ...] | None = None) -> None:
+        """Draw the posts of ``kinds`` (default: every stance) accrued since their last
+        draw, then the interactions those posts drew.
 
-        A person's interactions are Binomial(Σ over epochs of posts × degree,
-        interaction_probability) in total: one epoch at :attr:`active_degree` for most,
-        several for the authors whose degree changed in a pruning round since the last
-        draw (their posts split by epoch, see :meth:`_epoch_trials`). Never follows a
-        change of ties itself: posts read after a pruning round but before the next day
-        were made before that round.
+        Stance by stance: a person's interactions on the posts of one stance are
+        Binomial(Σ over epochs of posts × degree, interaction_probability), one epoch at
+        :attr:`active_degree` for most, several for the authors whose degree changed in a
+        pruning round pending for that stance (their posts split by epoch, see
+        :meth:`_epoch_trials`). Summed over stances that is the law of the per-post draws.
+        Never follows a change of ties itself: posts read after a pruning round but before
+        the next day were made before that round.
         """
-        epochs, self._epochs, self._epoch_entries = self._epochs, [], 0
-        if not any(lazy.pending for lazy in self._lazy.values()):
+        for kind in self._lazy if kinds is None else kinds:
+            self._settle_stance(sim, kind)
+        # Rounds no stance still needs are forgotten.
+        first = min(self._first_epoch.values(), default=self._next_epoch)
+        self._epochs = [e for e in self._epochs if e[0] >= first]
+        self._epoch_entries = sum(len(rows) for _, rows, _, _ in self._epochs)
+
+    def _settle_stance(self, sim: Simulation, kind: str) -> None:
+        lazy = self._lazy[kind]
+        j = list(self._lazy).index(kind)
+        epochs = [
+            (rows, exposure[j], degree)
+            for seq, rows, exposure, degree in self._epochs
+            if seq >= self._first_epoch[kind]
+        ]
+        self._first_epoch[kind] = self._next_epoch
+        if not lazy.pending:
             return
-        settle = self._lazy[STANCES["critical"]].draws  # the same for every stance
+        settle = lazy.draws  # this stance's partition key: its streams never shift others'
         changed = union_sorted(*(rows for rows, _, _ in epochs))
-        total = self._exposure(changed)  # read before the draws reset it
-        changed_posts = np.empty(total.shape, dtype=np.int64)
-        posts = np.zeros(len(sim.population.citizens), dtype=np.int64)
-        for j, (kind, lazy) in enumerate(self._lazy.items()):
-            # A stream per stance, as for daily draws.
-            counts = lazy.draw(sim.rng(f"{self.name}/{kind}/totals", partition=settle))
-            sim.aggregates.add_counts(kind, counts)
-            posts += counts
-            changed_posts[j] = counts[changed]
-        authors = np.flatnonzero(posts)
-        trials = posts[authors] * self.active_degree[authors]
+        total = self._exposure(changed)[j]  # read before the draw resets it
+        counts = lazy.draw(sim.rng(f"{self.name}/{kind}/totals", partition=settle))
+        sim.aggregates.add_counts(kind, counts)
+        authors = np.flatnonzero(counts)
+        trials = counts[authors] * self.active_degree[authors]
         if len(changed):
-            split = sim.rng(f"{self.name}/epochs/totals", partition=settle)
+            split = sim.rng(f"{self.name}/epochs/{kind}/totals", partition=settle)
+            changed_posts = counts[changed]
             by_epoch = self._epoch_trials(split, epochs, changed, changed_posts, total)
-            posted = posts[changed] > 0  # authors is every person with posts, sorted
+            posted = changed_posts > 0  # authors is every person with posts, sorted
             trials[np.searchsorted(authors, changed[posted])] = by_epoch[posted]
-        rng = sim.rng(f"{self.name}/{INTERACTIONS}/totals", partition=settle)
+        rng = sim.rng(f"{self.name}/{INTERACTIONS}/{kind}/totals", partition=settle)
         got = binomial_blocks(rng, trials, self.params.interaction_probability)
         sim.aggregates.add_counts(INTERACTIONS, got, people=authors)
 
