@@ -7,8 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.conftest import small_scenario
 
+from sclab.policy.state import search_sorted
 from sclab.run import run_scenario
 from sclab.scenario import load_scenario
 
@@ -139,3 +143,18 @@ def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, wr
         expected = first[k] * keep + (now - first[k])
         np.testing.assert_allclose(f.decayed[k], expected, rtol=1e-5)
         assert np.array_equal(f.last_total[k], now)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-(2**31), 2**31 - 1), max_size=50),
+    st.lists(st.integers(-(2**40), 2**40), max_size=50),
+    st.sampled_from([np.int32, np.int64, np.uint32]),
+)
+def test_search_sorted_matches_numpy_whatever_the_types(hay, needles, hay_type) -> None:
+    # Narrowing the needles is a speed-up only: positions equal NumPy's in every case,
+    # including needles outside the haystack's type (left to NumPy's common type).
+    info = np.iinfo(hay_type)
+    haystack = np.sort(np.clip(np.array(hay, np.int64), info.min, info.max).astype(hay_type))
+    wanted = np.array(needles, np.int64)
+    assert np.array_equal(search_sorted(haystack, wanted), np.searchsorted(haystack, wanted))
