@@ -760,19 +760,17 @@ class Streets:
         return self.lawful_today + self.jaywalks_today
 
     # ---------------------------------------------------------------- finish
-    def _expected_jaywalks(self) -> tuple[np.ndarray, int]:
-        """Per person, expected jaywalks since the last settle, and the days; resets them."""
-        cls = self._class_of
-        days = self._base_days + self._prop_days
+    def _expected_jaywalks(self, people: slice | np.ndarray) -> np.ndarray:
+        """Expected jaywalks of ``people`` since the last settle (float64; nothing reset)."""
+        cls = self._class_of[people]
         expected = self._jay_rate_at_1[cls] * float(self._base_days)
         t = self._track
         if t is not None and self._prop_days:
-            expected += t["acc"]
-            expected += self._jay_rate(cls, t["seen"]) * (self._prop_days - t["since"])
-            t["acc"][:] = 0.0
-            t["since"][:] = 0
-        self._base_days = self._prop_days = 0
-        return expected, days
+            expected += t["acc"][people]
+            expected += self._jay_rate(cls, t["seen"][people]) * (
+                self._prop_days - t["since"][people]
+            )
+        return expected
 
     def _settle(self, sim: Simulation) -> None:
         """Split each district's counted crossings since the last settle over its people.
@@ -782,37 +780,46 @@ class Streets:
         same 1 - W_cam × capture for everyone in a district). Given a district's total,
         independent Poisson counts are multinomial in proportion to their expectations:
         the person totals have the law of daily draws and add up to the intersection
-        totals.
+        totals. District by district, so that the float64 expectations exist for one
+        district at a time: the whole-population temporaries are two int32 counts.
         """
         if self._base_days == 0 and self._prop_days == 0:
             return
         c = sim.population.citizens
-        jay, days = self._expected_jaywalks()
-        lawful_w = np.maximum(self.crossing_rate[self._class_of] * days - jay, 0.0)
-        lawful = np.zeros(len(c), np.int64)
-        counted = np.zeros(len(c), np.int64)
+        days = self._base_days + self._prop_days
+        crossing = np.zeros(len(c), np.int32)
+        counted = np.zeros(len(c), np.int32)
         bounds = self._district_bounds
+        order = None
         if bounds is None:
             order = np.argsort(c.district, kind="stable")
             bounds = np.concatenate(
                 [[0], np.cumsum(np.bincount(c.district, minlength=self._n_districts))]
             )
-        else:
-            order = np.arange(len(c))
         rng = sim.rng(f"{self.name}/crossers", partition=self._settled)
         self._settled += 1
         for d in range(self._n_districts):
-            people = order[bounds[d] : bounds[d + 1]]
-            for total, w, out in (
-                (int(self._lawful_run_by_district[d]), lawful_w, lawful),
-                (int(self._counted_run_by_district[d]), jay, counted),
-            ):
-                if total:
-                    out[people] = multinomial_split(rng, total, w[people])
+            lo, hi = int(bounds[d]), int(bounds[d + 1])
+            people = slice(lo, hi) if order is None else order[lo:hi]
+            jay = self._expected_jaywalks(people)
+            lawful_w = self.crossing_rate[self._class_of[people]] * days
+            np.maximum(lawful_w - jay, 0.0, out=lawful_w)
+            total = int(self._lawful_run_by_district[d])
+            if total:
+                crossing[people] = multinomial_split(rng, total, lawful_w)
+            total = int(self._counted_run_by_district[d])
+            if total:
+                counted[people] = multinomial_split(rng, total, jay)
+        t = self._track
+        if t is not None and self._prop_days:
+            t["acc"][:] = 0.0
+            t["since"][:] = 0
+        self._base_days = self._prop_days = 0
         self._lawful_run_by_district[:] = 0
         self._counted_run_by_district[:] = 0
-        if lawful.any() or counted.any():
-            sim.aggregates.add_counts(CROSSING, lawful + counted)
+        crossing += counted  # every counted jaywalk is a crossing too
+        if crossing.any():
+            sim.aggregates.add_counts(CROSSING, crossing)
         if counted.any():
             sim.aggregates.add_counts(JAYWALK, counted)
 
