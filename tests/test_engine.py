@@ -211,3 +211,24 @@ def test_component_docs_match_the_code() -> None:
 
     docs = Path(__file__).resolve().parents[1] / "docs" / "components.md"
     assert docs.read_text(encoding="utf-8") == markdown(), "regenerate docs/components.md"
+
+
+def test_released_ties_free_the_graph_and_stop_further_days(write_scenario) -> None:
+    from sclab.population import generate_population
+
+    scenario = _scenario(write_scenario, sources=[{"use": "test-coin"}])
+    streams = Streams(scenario.seed)
+    population = generate_population(scenario, streams)
+    sim = Simulation.build(scenario, streams, population)
+    n, ties = population.graph.n, population.graph.n_ties
+    assert ties > 0
+    sim.run(finish=False)
+    assert sim.day == scenario.days - 1
+    sim.ties_active = np.ones(2 * ties, bool)
+    sim.release_ties()
+    assert sim.population.graph.n == n  # the people stay, the ties go
+    assert sim.population.graph.n_ties == 0 and sim.ties_active is None
+    assert sim.population.graph.indptr.strides == (0,)  # offsets that hold no memory
+    sim.finish()
+    with pytest.raises(RuntimeError, match="release_ties"):
+        sim.step()

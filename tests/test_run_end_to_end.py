@@ -130,7 +130,7 @@ def test_failed_run_leaves_the_previous_one(tmp_path: Path, monkeypatch) -> None
     run_module.run_scenario(scenario, out)
     before = (out / "manifest.json").read_text()
 
-    def boom(self, on_day=None):
+    def boom(self, on_day=None, finish=True):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(run_module.Simulation, "run", boom)

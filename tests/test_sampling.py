@@ -431,6 +431,32 @@ def test_aggregates_settle_deferred_kinds_on_read_only() -> None:
     assert rows["b"]["entity_type"].to_pylist() == ["person"]
 
 
+def test_deferred_kinds_hold_no_arrays_until_settled_or_read() -> None:
+    # A kind nobody reads during a run costs no memory until its first settle; a read of a
+    # kind with nothing to add gives zeros of the right shapes, amounts included.
+    agg = Aggregates({"person": 3})
+    pending = {"spent": False}
+
+    def settle() -> None:
+        if pending["spent"]:
+            agg.add_counts("spent", np.array([0, 2, 0]), np.array([0.0, 9.5, 0.0]))
+            pending["spent"] = False
+
+    agg.defer(["spent"], settle, amounts=True)
+    agg.defer(["quiet"], lambda: None)
+    assert not agg._counts and not agg._amounts
+    assert list(agg.counts) == [("person", "spent"), ("person", "quiet")]
+    assert list(agg.amounts) == [("person", "spent")]
+    assert agg.counts[("person", "quiet")].tolist() == [0, 0, 0]
+    assert ("person", "spent") not in agg._counts
+    assert list(agg.rows()) == []  # nothing ever happened: no rows, no error
+    pending["spent"] = True
+    assert agg.amounts[("person", "spent")].tolist() == [0.0, 9.5, 0.0]
+    assert agg.counts[("person", "spent")].tolist() == [0, 2, 0]
+    with pytest.raises(KeyError):
+        agg.amounts[("person", "quiet")]
+
+
 def test_id_sorter_many_repeats_of_one_id() -> None:
     # 300 repeats overflow the one-byte repeat counter: the sorter must notice.
     sorter = IdSorter(10)

@@ -133,7 +133,10 @@ def run_scenario(
         rep.phase("simulate", scenario.days, "days")
         db.set_threads(1)  # the writer overlaps the simulation: one core each
         db.set_memory_limit(db.RUN_MEMORY_LIMIT)  # the simulation's state needs the room
-        sim.run(on_day=lambda day: rep.advance("simulate", day + 1))
+        sim.run(on_day=lambda day: rep.advance("simulate", day + 1), finish=False)
+        state_bytes = population.nbytes + sim.state.nbytes
+        sim.release_ties()  # the end's settles and writes must not sit on top of the ties
+        sim.finish()
         db.set_threads(2)
         rep.end_phase("simulate")
         timings["simulate"] = time.perf_counter() - t0
@@ -158,7 +161,7 @@ def run_scenario(
             row_counts=counts,
             timings=timings,
             peak_rss_bytes=peak_rss_bytes(),
-            state_bytes=population.nbytes + sim.state.nbytes,
+            state_bytes=state_bytes,
             extra={
                 "components": [f"{stage}:{c.name}" for stage, c in sim.components],
                 "component_seconds": {k: round(v, 4) for k, v in sorted(sim.seconds.items())},

@@ -229,41 +229,46 @@ class Aggregates:
     """
 
     class Settled:
-        """A dict of per-entity arrays (wrapped) that settles deferred totals on read.
+        """A dict-like view of per-entity arrays that settles deferred totals on read.
 
         Reading a value (``[key]``, ``get``, ``items``, ``values``) first settles that
         key's deferred totals; membership, iteration and length never settle (keys of
-        deferred kinds exist from the moment they are deferred).
+        deferred kinds exist from the moment they are deferred, their arrays from the
+        first settle that adds to them or the first read).
         """
 
-        def __init__(self, data: dict[tuple[str, str], np.ndarray], settle: Callable) -> None:
-            self._data = data
-            self._settle = settle
+        def __init__(self, owner: Aggregates, amounts: bool) -> None:
+            self._owner = owner
+            self._amounts = amounts
+
+        def _keys(self) -> list[tuple[str, str]]:
+            return self._owner._keys(self._amounts)
 
         def __getitem__(self, key: tuple[str, str]) -> np.ndarray:
-            self._settle(key)
-            return self._data[key]
+            return self._owner._read(key, self._amounts)
 
         def __setitem__(self, key: tuple[str, str], value: np.ndarray) -> None:
-            self._data[key] = value
+            (self._owner._amounts if self._amounts else self._owner._counts)[key] = value
 
         def get(self, key: tuple[str, str], default: Any = None) -> Any:
-            return self[key] if key in self._data else default
+            if key not in self:
+                return default
+            return self[key]
 
         def __contains__(self, key: object) -> bool:
-            return key in self._data
+            return key in self._keys()
 
         def __iter__(self) -> Iterator[tuple[str, str]]:
-            return iter(self._data)
+            return iter(self._keys())
 
         def __len__(self) -> int:
-            return len(self._data)
+            return len(self._keys())
 
-        def keys(self) -> Any:
-            return self._data.keys()
+        def keys(self) -> list[tuple[str, str]]:
+            return self._keys()
 
         def items(self) -> Iterator[tuple[tuple[str, str], np.ndarray]]:
-            for key in list(self._data):
+            for key in self._keys():
                 yield key, self[key]
 
         def values(self) -> Iterator[np.ndarray]:
@@ -275,10 +280,28 @@ class Aggregates:
         self._counts: dict[tuple[str, str], np.ndarray] = {}
         self._amounts: dict[tuple[str, str], np.ndarray] = {}
         self._deferred: dict[tuple[str, str], Callable[[], None]] = {}
+        self._deferred_amounts: set[tuple[str, str]] = set()  # deferred kinds with amounts
         self._bound: dict[tuple[str, str], int] = {}  # at least the largest count of a key
+        self._declared: dict[tuple[str, str], None] = {}  # every key, first declared first
         self._settling = False
-        self.counts = Aggregates.Settled(self._counts, self.settle)
-        self.amounts = Aggregates.Settled(self._amounts, self.settle)
+        self.counts = Aggregates.Settled(self, amounts=False)
+        self.amounts = Aggregates.Settled(self, amounts=True)
+
+    def _keys(self, amounts: bool) -> list[tuple[str, str]]:
+        """Keys of the counters (or amounts), deferred kinds included, in declaration order."""
+        made = self._amounts if amounts else self._counts
+        pending = self._deferred_amounts if amounts else self._deferred
+        return [k for k in self._declared if k in made or k in pending]
+
+    def _read(self, key: tuple[str, str], amounts: bool) -> np.ndarray:
+        """A key's array after settling it; created (zeros) if nothing was ever added."""
+        self.settle(key)
+        made = self._amounts if amounts else self._counts
+        if key not in made and key in self._deferred:
+            if amounts and key not in self._deferred_amounts:
+                raise KeyError(key)
+            self._arrays(key[1], key[0], key in self._deferred_amounts)
+        return made[key]
 
     def _arrays(
         self, kind: str, entity_type: str, with_amount: bool
@@ -289,6 +312,7 @@ class Aggregates:
         counts = self._counts.get(key)
         if counts is None:
             counts = self._counts[key] = np.zeros(n, np.uint16)
+            self._declared.setdefault(key, None)
             self._bound[key] = 0
         amounts = self._amounts.get(key)
         if with_amount and amounts is None:
@@ -387,13 +411,18 @@ class Aggregates:
     ) -> None:
         """Register ``kinds`` as deferred: ``settle()`` adds their pending totals when read.
 
-        Their arrays exist from now on (empty runs still have their rows' keys);
-        ``settle`` must add through :meth:`add` or :meth:`add_counts` and be cheap when
-        nothing is pending. One callback may serve several kinds (it settles them all).
+        Their keys exist from now on, their arrays from the first settle that adds to
+        them (or the first read): a kind nobody reads during the run holds no memory
+        until the end. ``settle`` must add through :meth:`add` or :meth:`add_counts` and
+        be cheap when nothing is pending. One callback may serve several kinds (it
+        settles them all).
         """
         for kind in kinds:
-            self._arrays(kind, entity_type, amounts)
-            self._deferred[(entity_type, kind)] = settle
+            key = (entity_type, kind)
+            self._deferred[key] = settle
+            self._declared.setdefault(key, None)
+            if amounts:
+                self._deferred_amounts.add(key)
 
     def settle(self, key: tuple[str, str] | None = None) -> None:
         """Draw the pending totals of ``key`` (all deferred kinds if None)."""
@@ -428,7 +457,10 @@ class Aggregates:
             # One dictionary entry and n zero indices: no Python list of n strings.
             return pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), pa.array([value]))
 
-        for (entity_type, kind), all_counts in self._counts.items():
+        for entity_type, kind in self._declared:
+            all_counts = self._counts.get((entity_type, kind))
+            if all_counts is None:  # a deferred kind that never had an act
+                continue
             all_amounts = self._amounts.get((entity_type, kind))
             for lo in range(0, len(all_counts), self.ROWS_BLOCK):
                 block = slice(lo, lo + self.ROWS_BLOCK)

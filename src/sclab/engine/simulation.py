@@ -31,7 +31,7 @@ from sclab.engine.decisions import DecisionLog
 from sclab.engine.events import EventBatch, EventLog
 from sclab.engine.feedback import SystemView
 from sclab.engine.registry import REGISTRY, STAGES
-from sclab.population import Population
+from sclab.population import Population, SocialGraph
 from sclab.rng import Streams
 from sclab.scenario.schema import Scenario
 
@@ -115,6 +115,7 @@ class Simulation:
     ties_active: np.ndarray | None = None  # bool per CSR tie end; None: all ties active
     day: int = -1
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per component
+    ties_released: bool = False  # see release_ties: no day may be stepped after
 
     @classmethod
     def build(
@@ -174,6 +175,11 @@ class Simulation:
 
     def step(self) -> None:
         """Advance one day through every stage."""
+        if self.ties_released:
+            raise RuntimeError(
+                "the tie graph was released (release_ties) when the days ended; "
+                "build a new simulation to step further"
+            )
         self.day += 1
         for stage, component in self.components:
             t0 = time.perf_counter()
@@ -187,12 +193,39 @@ class Simulation:
         self.view.end_day()
         self._charge("engine:end_of_day", t0)
 
-    def run(self, on_day: Callable[[int], None] | None = None) -> None:
-        """Run all scenario days; ``on_day(day)`` after each (for progress display)."""
+    def run(self, on_day: Callable[[int], None] | None = None, finish: bool = True) -> None:
+        """Run all scenario days; ``on_day(day)`` after each (for progress display).
+
+        Args:
+            on_day: Called with the day's number after each day.
+            finish: Then let every component finish (see :meth:`finish`); False leaves
+                that to the caller, e.g. to :meth:`release_ties` first.
+        """
         while self.day + 1 < self.scenario.days:
             self.step()
             if on_day is not None:
                 on_day(self.day)
+        if finish:
+            self.finish()
+
+    def release_ties(self) -> None:
+        """Drop the tie graph's arrays and the active-tie flags, once the days are over.
+
+        Only the daily steps read the ties (the ``ties`` table is written before the run);
+        finishing (settling lazy totals) and writing results need neither. At millions of
+        people they are the largest arrays (about 80 bytes per person at a mean degree of
+        12), so releasing them first keeps the end of a run below the peak of its days.
+        The population keeps its size and loses its ties: no day can be stepped after.
+        """
+        n = self.population.graph.n
+        # A stride-0 view: n + 1 zero offsets without n + 1 stored values.
+        empty = np.broadcast_to(np.int64(0), (n + 1,))
+        self.population.graph = SocialGraph(empty, np.empty(0, np.int32), np.empty(0, bool))
+        self.ties_active = None
+        self.ties_released = True
+
+    def finish(self) -> None:
+        """Let every component finish (settle what is pending) after the last day."""
         for stage, component in self.components:
             t0 = time.perf_counter()
             component.finish(self)
