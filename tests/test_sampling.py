@@ -463,3 +463,26 @@ def test_id_sorter_many_repeats_of_one_id() -> None:
     who = np.r_[np.full(300, 3), [9, 1, 3]]
     assert np.array_equal(sorter(who), np.sort(who))
     assert np.array_equal(sorter(np.array([5, 5, 2] * 10)), np.sort([5, 5, 2] * 10))
+
+
+def test_float16_multipliers_draw_as_their_float32_copies() -> None:
+    # Behaviour multipliers are stored as float16. A Python float times a float16 array
+    # stays float16 in NumPy, so the acceptance p x mult would be rounded to 3 digits (and
+    # flushed to zero below 3e-8): the draws must compute it in float32, giving the same
+    # people as a float32 copy of the same multipliers.
+    n = 1_000_000
+    mult16 = np.random.default_rng(1).uniform(1.0, 40_000.0, n).astype(np.float16)
+    pool = np.arange(n, dtype=np.int32)
+    args = (pool, 2e-5)
+    got16 = draw_with_multiplier(np.random.default_rng(2), *args, mult16, 50_000.0)
+    got32 = draw_with_multiplier(
+        np.random.default_rng(2), *args, mult16.astype(np.float32), 50_000.0
+    )
+    assert len(got16) > 100_000 and np.array_equal(got16, got32)
+    classes = RateClasses.of(np.zeros(n, np.int64), 1)
+    rate = np.array([0.5])
+    small16 = np.random.default_rng(4).uniform(0.5, 2.0, n).astype(np.float16)
+    small32 = small16.astype(np.float32)
+    who16, _ = classes.events(np.random.default_rng(3), rate, small16, 2.0)
+    who32, _ = classes.events(np.random.default_rng(3), rate, small32, 2.0)
+    assert len(who16) > 100_000 and np.array_equal(who16, who32)

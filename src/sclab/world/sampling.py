@@ -120,7 +120,8 @@ def draw_with_multiplier(
         return pool[bernoulli_sparse(rng, len(pool), min(p, 1.0))].astype(np.int64, copy=False)
     bound = min(p * max_mult, 1.0)
     cand = pool[bernoulli_sparse(rng, len(pool), bound)]
-    keep = rng.random(len(cand)) * bound < p * mult[cand]
+    # In float32 at least: p times a float16 multiplier would stay float16 (see set_propensity).
+    keep = rng.random(len(cand)) * bound < p * mult[cand].astype(np.float32)
     return cand[keep].astype(np.int64, copy=False)
 
 
@@ -348,7 +349,7 @@ class RateClasses:
         who = self.members[pos].astype(np.int64)
         keep = None if self.accept is None else self.accept[who].astype(np.float64)
         if mult is not None:
-            share = np.minimum(mult[who], m_bound) / m_bound
+            share = np.minimum(mult[who].astype(np.float32), m_bound) / m_bound
             keep = share if keep is None else keep * share
         if keep is not None:
             mask = rng.random(len(who)) < keep
