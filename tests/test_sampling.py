@@ -466,7 +466,7 @@ def test_id_sorter_many_repeats_of_one_id() -> None:
 
 
 def test_float16_multipliers_draw_as_their_float32_copies() -> None:
-    # Behaviour multipliers are stored as float16. A Python float times a float16 array
+    # Multipliers of any float type are accepted. A Python float times a float16 array
     # stays float16 in NumPy, so the acceptance p x mult would be rounded to 3 digits (and
     # flushed to zero below 3e-8): the draws must compute it in float32, giving the same
     # people as a float32 copy of the same multipliers.

@@ -120,7 +120,7 @@ def draw_with_multiplier(
         return pool[bernoulli_sparse(rng, len(pool), min(p, 1.0))].astype(np.int64, copy=False)
     bound = min(p * max_mult, 1.0)
     cand = pool[bernoulli_sparse(rng, len(pool), bound)]
-    # In float32 at least: p times a float16 multiplier would stay float16 (see set_propensity).
+    # In float32 at least: a Python float times a float16 multiplier would stay float16.
     keep = rng.random(len(cand)) * bound < p * mult[cand].astype(np.float32)
     return cand[keep].astype(np.int64, copy=False)
 
