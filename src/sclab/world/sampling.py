@@ -121,7 +121,7 @@ def draw_with_multiplier(
     bound = min(p * max_mult, 1.0)
     cand = pool[bernoulli_sparse(rng, len(pool), bound)]
     # In float32 at least: a Python float times a float16 multiplier would stay float16.
-    keep = rng.random(len(cand)) * bound < p * mult[cand].astype(np.float32)
+    keep = rng.random(len(cand)) * bound < p * mult[cand].astype(np.float32, copy=False)
     return cand[keep].astype(np.int64, copy=False)
 
 
@@ -349,7 +349,7 @@ class RateClasses:
         who = self.members[pos].astype(np.int64)
         keep = None if self.accept is None else self.accept[who].astype(np.float64)
         if mult is not None:
-            share = np.minimum(mult[who].astype(np.float32), m_bound) / m_bound
+            share = np.minimum(mult[who].astype(np.float32, copy=False), m_bound) / m_bound
             keep = share if keep is None else keep * share
         if keep is not None:
             mask = rng.random(len(who)) < keep

@@ -179,6 +179,14 @@ def critical_post_rate(sim: Simulation) -> float:
     return posts_per_user_day(sim, STANCES["critical"])
 
 
+def _exposure_of(lazy: LazyPoisson, people: np.ndarray) -> np.ndarray:
+    """One stance's exposure of ``people`` since its last draw (float64, see ``_exposure``)."""
+    out = np.full(len(people), float(lazy.days))
+    if lazy.mult_sum is not None:
+        out += lazy.mult_sum[people]
+    return out
+
+
 def _row_counts(indptr: np.ndarray, flags: Callable[[int, int], np.ndarray]) -> np.ndarray:
     """Per CSR row, how many of its entries are flagged (int32).
 
@@ -312,12 +320,7 @@ class SocialMediaSource:
         it (its ``days`` and ``mult_sum``): a person's pending posts of a stance are
         Poisson with mean proportional to it, the same factor on every day.
         """
-        out = np.empty((len(self._lazy), len(people)))
-        for j, lazy in enumerate(self._lazy.values()):
-            out[j] = lazy.days
-            if lazy.mult_sum is not None:
-                out[j] += lazy.mult_sum[people]
-        return out
+        return np.stack([_exposure_of(lazy, people) for lazy in self._lazy.values()])
 
     def _epoch_trials(
         self,
@@ -405,7 +408,7 @@ class SocialMediaSource:
             return
         settle = lazy.draws  # this stance's partition key: its streams never shift others'
         changed = union_sorted(*(rows for rows, _, _ in epochs))
-        total = self._exposure(changed)[j]  # read before the draw resets it
+        total = _exposure_of(lazy, changed)  # read before the draw resets it
         counts = lazy.draw(sim.rng(f"{self.name}/{kind}/totals", partition=settle))
         sim.aggregates.add_counts(kind, counts)
         authors = np.flatnonzero(counts)
