@@ -24,9 +24,10 @@ below ``threshold`` is dropped with probability ``p_prune``. A tie between two l
 is one tie and is drawn once. Unscored people (score NaN) never trigger pruning; offline
 ties (family, neighbours, colleagues) are kept unless ``online_only`` is false.
 
-Pruning is written to ``sim.ties_active`` (one bool per stored CSR entry, created all-True
-when the first tie is dropped), always for both stored directions of a tie so that the
-active graph stays symmetric. Without a policy that scores ties, ``sim.ties_active`` stays
+Pruning is written to ``sim.ties_active`` (one bit per stored CSR entry, a
+:class:`~sclab.population.bits.PackedBools` created all-True when the first tie is
+dropped), always for both stored directions of a tie so that the active graph stays
+symmetric. Without a policy that scores ties, ``sim.ties_active`` stays
 ``None`` and nothing is drawn.
 
 Change record. Each pruning round that drops ties goes through :meth:`TieChanges.switch_off`:
@@ -43,7 +44,7 @@ Cost model: one day in seven, an O(n) vectorised comparison to find low scorers,
 O(ties of low scorers) to gather and draw their ties, plus O(k log d) for the k dropped
 ties (a vectorised binary search in each neighbour's sorted row, d = its degree), plus
 O(k log k) to record them (a sort of the 2k positions). The other six days cost nothing.
-A reader's :meth:`TieReader.changes` is O(1) when nothing changed. Memory: one byte per
+A reader's :meth:`TieReader.changes` is O(1) when nothing changed. Memory: one bit per
 stored tie end once pruning starts, plus 8 bytes per tie end dropped in the last round.
 """
 
@@ -55,6 +56,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from sclab.engine.registry import register
+from sclab.population.bits import PackedBools
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -94,7 +96,7 @@ class TieChanges:
         if not len(pos):
             return 0
         if before is None:
-            sim.ties_active = np.ones(len(sim.population.graph.indices), dtype=bool)
+            sim.ties_active = PackedBools.full(len(sim.population.graph.indices), True)
         after = sim.ties_active
         after[pos] = False
         self._before, self._after, self._positions = before, after, pos
@@ -201,8 +203,8 @@ def reverse_positions(graph: SocialGraph, owner: np.ndarray, neighbour: np.ndarr
     """
     owner = np.asarray(owner, dtype=np.int64)
     neighbour = np.asarray(neighbour, dtype=np.int64)
-    lo = graph.indptr[neighbour].copy()
-    hi = graph.indptr[neighbour + 1].copy()
+    lo = graph.indptr[neighbour].astype(np.int64)  # int64: lo + hi must not overflow
+    hi = graph.indptr[neighbour + 1].astype(np.int64)
     todo = np.flatnonzero(lo < hi)
     while todo.size:
         mid = (lo[todo] + hi[todo]) // 2

@@ -32,6 +32,7 @@ from sclab.engine.events import EventBatch, EventLog
 from sclab.engine.feedback import SystemView
 from sclab.engine.registry import REGISTRY, STAGES
 from sclab.population import Population, SocialGraph
+from sclab.population.bits import PackedBools
 from sclab.rng import Streams
 from sclab.scenario.schema import Scenario
 
@@ -112,7 +113,8 @@ class Simulation:
     aggregates: Aggregates = field(default_factory=lambda: Aggregates({}))
     decisions: DecisionLog = field(default_factory=DecisionLog)
     components: list[tuple[str, Component]] = field(default_factory=list)
-    ties_active: np.ndarray | None = None  # bool per CSR tie end; None: all ties active
+    # One flag per CSR tie end (PackedBools; tests may assign a bool array); None: all active.
+    ties_active: PackedBools | np.ndarray | None = None
     day: int = -1
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per component
     ties_released: bool = False  # see release_ties: no day may be stepped after
@@ -213,7 +215,7 @@ class Simulation:
 
         Only the daily steps read the ties (the ``ties`` table is written before the run);
         finishing (settling lazy totals) and writing results need neither. At millions of
-        people they are the largest arrays (about 80 bytes per person at a mean degree of
+        people they are the largest arrays (about 60 bytes per person at a mean degree of
         12), so releasing them first keeps the end of a run below the peak of its days.
         The population keeps its size and loses its ties: no day can be stepped after.
         """

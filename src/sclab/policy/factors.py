@@ -223,16 +223,17 @@ class FactorScoring:
                 return
             ends = indptr - a  # row r's ties are [ends[r], ends[r + 1]) of the block
             v = np.take(vals, g.indices[a:b])  # take: about 40 % faster than v[idx] here
-            if active is not None:
-                np.multiply(v, active[a:b], out=v)
+            on = None if active is None else active[a:b]
+            if on is not None:
+                np.multiply(v, on, out=v)
             # Row sums as differences of a running sum: one pass, no per-row calls.
             run = np.zeros(b - a + 1, np.uint32)
             np.cumsum(v, dtype=np.uint32, out=run[1:])
             sums = run[ends[1:]] - run[ends[:-1]]
-            if active is None:
+            if on is None:
                 cnt = np.diff(ends).astype(np.uint32)
             else:
-                np.cumsum(active[a:b], dtype=np.uint32, out=run[1:])
+                np.cumsum(on, dtype=np.uint32, out=run[1:])
                 cnt = run[ends[1:]] - run[ends[:-1]]
             has = cnt > 0  # people with no (active) tie keep the neutral 0.5
             res = out[lo:hi]

@@ -8,9 +8,11 @@ Core objects:
     :class:`GraphSpec`: the degree spec plus homophily by district, age band and income
         band, and the share of ties that are online.
     :class:`SocialGraph`: the undirected graph in compressed sparse row (CSR) form:
-        ``indptr`` (int64, ``n + 1``), ``indices`` (int32, each tie stored in both
-        directions, neighbours sorted ascending) and ``online`` (bool, parallel to
-        ``indices``). No self loops, no duplicate ties.
+        ``indptr`` (int32, or int64 past 2**31 tie ends; ``n + 1``), ``indices`` (int32,
+        each tie stored in both
+        directions, neighbours sorted ascending) and ``online`` (one bit per entry of
+        ``indices``, :class:`~sclab.population.bits.PackedBools`). No self loops, no
+        duplicate ties.
     :func:`build_social_graph`: draws target degrees and matches tie stubs within nested
         cells (a configuration model per cell), see below.
     :func:`draw_degrees`, :func:`homophily_index`,
@@ -46,14 +48,15 @@ Cost model, with ``n`` people, ``S = sum(d_i)`` stubs and ``E <= S / 2`` ties:
     stubs, then the ``S / 2`` candidate ties, then the ``E`` ties in reverse orientation);
     everything else is linear, vectorised NumPy over chunks of ``2**20`` items (the only
     Python loops are over those chunks, never over people or ties).
-    Memory at rest is ``8 * (n + 1) + 5 * 2E`` bytes, about ``8 + 5 * mean_degree`` bytes
-    per person (int64 ``indptr``, int32 ``indices``, one byte of ``online`` per stored
-    direction). Construction peaks at about ``max(8 * S, 9 * 2E) + 16 * n`` bytes plus
-    about 50 MB of chunk temporaries: one int64 key per stub, reused in place for the
-    candidate ties and then shrunk in place to the ``E`` unique ties, which coexist with
-    the CSR output at the end; no other full-size copy of the stub array exists at any
-    time. For 9.3 million people and mean degree 12 that is about 1.15 GB (about 125
-    bytes per person), of which the finished graph keeps 0.63 GB (68 bytes per person).
+    Memory at rest is ``4 * (n + 1) + 4.125 * 2E`` bytes, about ``4 + 4.125 * mean_degree``
+    bytes per person (int32 ``indptr`` below 2**31 stored directions, int32 ``indices``, one
+    bit of ``online`` per stored direction). Construction peaks at about
+    ``max(8 * S, 9 * 2E) + 16 * n`` bytes plus about 50 MB of chunk temporaries: one
+    int64 key per stub, reused in place for the candidate ties and then shrunk in place to
+    the ``E`` unique ties, which coexist with the CSR output at the end; no other
+    full-size copy of the stub array exists at any time. For 9.3 million people and mean
+    degree 12 that is about 1.15 GB (about 125 bytes per person), of which the finished
+    graph keeps 0.50 GB (53.5 bytes per person).
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+
+from sclab.population.bits import PackedBools
 
 __all__ = [
     "INCOME_BANDS",
@@ -211,11 +216,13 @@ class SocialGraph:
     The arrays are made read-only on construction (the graph is immutable).
 
     Attributes:
-        indptr: int64, length ``n + 1``; the ties of person ``i`` are entries
+        indptr: int32 or int64 (int32 whenever the stored entries number below 2**31),
+            length ``n + 1``; the ties of person ``i`` are entries
             ``indptr[i]:indptr[i + 1]`` of ``indices`` and ``online``.
         indices: int32 neighbour ids, sorted ascending within each person, no self loops,
             no duplicates, symmetric (``j`` in row ``i`` iff ``i`` in row ``j``).
-        online: bool, parallel to ``indices``; equal for both directions of a tie.
+        online: one flag per entry of ``indices`` (packed eight to a byte; a bool array
+            given here is packed), equal for both directions of a tie.
 
     Raises:
         ValueError: If the arrays have the wrong dtype, shape or do not fit together. Only
@@ -223,23 +230,30 @@ class SocialGraph:
             :func:`build_social_graph`, not re-checked here.
     """
 
-    indptr: npt.NDArray[np.int64]
+    indptr: npt.NDArray[np.int32] | npt.NDArray[np.int64]
     indices: npt.NDArray[np.int32]
-    online: npt.NDArray[np.bool_]
+    online: PackedBools
 
     def __post_init__(self) -> None:
-        for name, dtype in (("indptr", np.int64), ("indices", np.int32), ("online", np.bool_)):
+        online = self.online
+        if isinstance(online, np.ndarray) and online.ndim == 1 and online.dtype == np.bool_:
+            object.__setattr__(self, "online", PackedBools.from_bools(online))
+        elif not isinstance(online, PackedBools):
+            raise ValueError("online must be a 1-D bool array or PackedBools")
+        for name, dtypes in (("indptr", (np.int32, np.int64)), ("indices", (np.int32,))):
             arr = getattr(self, name)
-            if not isinstance(arr, np.ndarray) or arr.ndim != 1 or arr.dtype != dtype:
-                raise ValueError(f"{name} must be a 1-D numpy array of dtype {np.dtype(dtype)}")
+            if not isinstance(arr, np.ndarray) or arr.ndim != 1 or arr.dtype not in dtypes:
+                expected = " or ".join(str(np.dtype(d)) for d in dtypes)
+                raise ValueError(f"{name} must be a 1-D numpy array of dtype {expected}")
         if self.indptr.size == 0 or self.indptr[0] != 0:
             raise ValueError("indptr must have length n + 1 and start at 0")
         if self.indptr[-1] != self.indices.size or self.online.size != self.indices.size:
             raise ValueError("indptr[-1], len(indices) and len(online) must all be equal")
         if self.indices.size % 2:
             raise ValueError("indices must hold every tie twice (once per direction)")
-        for arr in (self.indptr, self.indices, self.online):
+        for arr in (self.indptr, self.indices):
             arr.flags.writeable = False
+        self.online.freeze()
 
     @property
     def n(self) -> int:
@@ -293,9 +307,11 @@ class SocialGraph:
         return a, b, on
 
 
-def _entry_rows(indptr: npt.NDArray[np.int64], lo: int, hi: int) -> npt.NDArray[np.int32]:
+def _entry_rows(indptr: npt.NDArray[np.integer], lo: int, hi: int) -> npt.NDArray[np.int32]:
     """Row (person) of each stored entry ``lo..hi-1``; O(m log n) with no n-sized temp."""
-    return (np.searchsorted(indptr, np.arange(lo, hi), side="right") - 1).astype(np.int32)
+    # Positions in indptr's own type: NumPy would otherwise search a widened copy of it.
+    entries = np.arange(lo, hi, dtype=indptr.dtype)
+    return (np.searchsorted(indptr, entries, side="right") - 1).astype(np.int32)
 
 
 def draw_degrees(n: int, spec: DegreeSpec, rng: np.random.Generator) -> npt.NDArray[np.int32]:
@@ -610,7 +626,17 @@ def _ties_to_csr(ties: npt.NDArray[np.int64], n: int) -> SocialGraph:
     _row_starts(ties, n, base)
     np.subtract(indptr[:-1], base, out=base)
     _scatter(ties, base, n, indices, online, reverse=True)
-    return SocialGraph(indptr, indices, online)
+    return SocialGraph(_narrow_offsets(indptr), indices, PackedBools.from_bools(online))
+
+
+def _narrow_offsets(indptr: npt.NDArray[np.int64]) -> npt.NDArray[np.integer]:
+    """Row offsets as int32 when they fit, else unchanged.
+
+    int32 halves their memory; 9.3M people store 112M tie ends, far below 2**31.
+    """
+    if indptr.size and indptr[-1] < np.iinfo(np.int32).max:
+        return indptr.astype(np.int32)
+    return indptr
 
 
 def _scatter(

@@ -301,7 +301,8 @@ class SocialMediaSource:
         g = sim.population.graph
         dropped = dropped[g.online[dropped]]
         # Each end's owner is the CSR row holding it: a binary search in the row offsets.
-        owners = np.searchsorted(g.indptr, dropped, side="right") - 1
+        # (Positions in indptr's type: NumPy would otherwise search a widened copy.)
+        owners = np.searchsorted(g.indptr, dropped.astype(g.indptr.dtype), side="right") - 1
         rows, lost = np.unique(owners, return_counts=True)
         if self._lazy and len(rows):
             if self._epoch_entries + len(rows) > self.epoch_cap:
