@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import small_scenario
@@ -102,7 +103,7 @@ def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, wr
     from tests.conftest import build_simulation
 
     doc = small_scenario(
-        days=40,
+        days=61,
         population={"size": 5000},
         sources=[{"use": "payments"}, {"use": "social_media"}],
         policies=[{"use": "pack", "params": {"pack": "sesame"}}],
@@ -143,6 +144,22 @@ def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, wr
         expected = first[k] * keep + (now - first[k])
         np.testing.assert_allclose(f.decayed[k], expected, rtol=1e-5)
         assert np.array_equal(f.last_total[k], now)
+        assert f.last_total[k].dtype == np.uint16  # as narrow as the platform's counter
+
+    # A platform count past 65,535 widens the platform's counter; the last totals follow
+    # it at the next assessment and the difference stays exact.
+    k = platform[0]
+    kind, one = inputs[k].kind, f.who[:1]
+    before, last = float(f.decayed[k][0]), int(f.last_total[k][0])
+    sim.aggregates.add_counts(kind, np.array([70_000], np.uint32), people=one)
+    assert sim.aggregates.counts[("person", kind)].dtype == np.uint32
+    while sim.day < 60:
+        sim.step()
+    now = int(total(kind)[0])
+    assert now >= last + 70_000
+    assert f.last_total[k].dtype == np.uint32 and int(f.last_total[k][0]) == now
+    keep = 0.5 ** (30 / inputs[k].half_life_days)
+    assert float(f.decayed[k][0]) == pytest.approx(before * keep + (now - last), rel=1e-5)
 
 
 @settings(max_examples=200, deadline=None)

@@ -457,6 +457,39 @@ def test_deferred_kinds_hold_no_arrays_until_settled_or_read() -> None:
         agg.amounts[("person", "quiet")]
 
 
+def test_amounts_priced_from_counts_are_drawn_for_new_acts_only() -> None:
+    # A kind priced from its counts holds no amount array while it runs; each read prices
+    # the acts counted since the last one, and rows() prices the rest, once.
+    agg = Aggregates({"person": 4})
+    pending: list[np.ndarray] = []
+    priced: list[list[int]] = []
+
+    def settle() -> None:
+        while pending:
+            agg.add_counts("bought", pending.pop())
+
+    def price(kind: str, counts: np.ndarray) -> np.ndarray:
+        assert kind == "bought"
+        priced.append(counts.tolist())
+        return counts * 2.5  # every act costs 2.5
+
+    agg.defer(["bought"], settle, amount_of=price)
+    pending.append(np.array([1, 0, 3, 0]))
+    assert agg.counts[("person", "bought")].tolist() == [1, 0, 3, 0]
+    assert not agg._amounts and priced == []  # counts read: nothing priced
+    assert list(agg.amounts) == [("person", "bought")]
+    assert agg.amounts[("person", "bought")].tolist() == [2.5, 0.0, 7.5, 0.0]
+    pending.append(np.array([0, 2, 1, 0]))
+    rows = {r["kind"][0].as_py(): r for r in agg.rows()}
+    assert priced == [[1, 0, 3, 0], [0, 2, 1, 0]]  # the second pricing: new acts only
+    assert rows["bought"]["count"].tolist() == [1, 2, 4]
+    assert rows["bought"]["amount"].tolist() == [2.5, 5.0, 10.0]
+    assert agg.amounts[("person", "bought")].tolist() == [2.5, 5.0, 10.0, 0.0]
+    assert len(priced) == 2  # priced for the results: never again
+    with pytest.raises(RuntimeError, match="after its amounts were priced"):
+        agg.add("bought", np.array([3]))
+
+
 def test_id_sorter_many_repeats_of_one_id() -> None:
     # 300 repeats overflow the one-byte repeat counter: the sorter must notice.
     sorter = IdSorter(10)

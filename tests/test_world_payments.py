@@ -443,8 +443,22 @@ def test_paid_bills_are_exact_whenever_they_are_read(tmp_path) -> None:
     late = np.bincount(gather(seen, "bill_late")["actor"], minlength=len(payer))
     assert late.sum() > 0
     assert np.all((counts(sim, "bill_paid_on_time") + late)[payer] == 1)
+    # Amounts are priced from the counts when read: each paid bill at the person's bill.
+    key = ("person", "bill_paid_on_time")
+    first = sim.aggregates.amounts[key].copy()
+    paid_once = counts(sim, "bill_paid_on_time") == 1
+    assert np.all(first[paid_once] > 0) and np.all(first[~paid_once] == 0)
     for _ in range(BILL_DAYS - 28):
         sim.step()  # run()'s hook keeps collecting into `seen`
-    late = np.bincount(gather(seen, "bill_late")["actor"], minlength=len(payer))
+    acts = gather(seen, "bill_late")
+    late = np.bincount(acts["actor"], minlength=len(payer))
     assert np.all((counts(sim, "bill_paid_on_time") + late)[payer] == 2)
     assert np.all(counts(sim, "bill_paid_on_time")[~payer] == 0)
+    amounts = sim.aggregates.amounts[key]
+    twice = counts(sim, "bill_paid_on_time") == 2
+    np.testing.assert_allclose(amounts[twice & paid_once], 2 * first[twice & paid_once])
+    bill = np.zeros(len(payer))
+    bill[acts["actor"]] = acts["amount"]  # a late bill carries the person's bill amount
+    late_once = (late == 1) & paid_once
+    assert late_once.sum() > 0 and np.all(counts(sim, "bill_paid_on_time")[late_once] == 1)
+    np.testing.assert_allclose(amounts[late_once], bill[late_once], rtol=1e-6)

@@ -219,13 +219,21 @@ class Aggregates:
     bounded cheaply: per call, the largest addition (O(k)), checked against a running
     bound on the largest count, recomputed (one O(n) maximum) only when the bound is hit.
 
+    Amounts of a deferred kind may also be *priced from its counts* (``defer(...,
+    amount_of=...)``): its settle adds counts only, and the amounts of the acts counted
+    since the last pricing are drawn from those counts when ``amounts[key]`` is read or
+    at :meth:`rows`, the end of the run. A kind whose amounts nobody reads during the run
+    then holds no amount array while it runs (4 bytes per entity), and its amounts are
+    drawn once. This needs amounts whose law depends on the counts alone (independent
+    purchase amounts, a fixed bill per person); the counts come out as before.
+
     Attributes:
         counts: ``(entity_type, kind)`` -> uint16 or uint32 count per entity (settled on
             read).
         amounts: ``(entity_type, kind)`` -> float32 summed amount per entity, for kinds
-            with amounts (settled on read). Single precision keeps each sum to about 7
-            significant digits (a yuan in a year's spending of 100,000 yuan, after hundreds
-            of additions), and halves the largest per-person arrays of a run.
+            with amounts (settled, and priced, on read). Single precision keeps each sum to
+            about 7 significant digits (a yuan in a year's spending of 100,000 yuan, after
+            hundreds of additions), and halves the largest per-person arrays of a run.
     """
 
     class Settled:
@@ -281,6 +289,11 @@ class Aggregates:
         self._amounts: dict[tuple[str, str], np.ndarray] = {}
         self._deferred: dict[tuple[str, str], Callable[[], None]] = {}
         self._deferred_amounts: set[tuple[str, str]] = set()  # deferred kinds with amounts
+        # Kinds priced from their counts: the pricing function, and the counts priced so far
+        # (absent: none; a copy is kept only when amounts are read before the end).
+        self._amount_of: dict[tuple[str, str], Callable[[np.ndarray], np.ndarray]] = {}
+        self._priced: dict[tuple[str, str], np.ndarray] = {}
+        self._final: set[tuple[str, str]] = set()  # priced by rows(): no acts may follow
         self._bound: dict[tuple[str, str], int] = {}  # at least the largest count of a key
         self._declared: dict[tuple[str, str], None] = {}  # every key, first declared first
         self._settling = False
@@ -301,12 +314,32 @@ class Aggregates:
             if amounts and key not in self._deferred_amounts:
                 raise KeyError(key)
             self._arrays(key[1], key[0], key in self._deferred_amounts)
+        if amounts and key in self._amount_of:
+            self._price(key, final=False)
         return made[key]
+
+    def _price(self, key: tuple[str, str], *, final: bool) -> None:
+        """Draw the amounts of the acts counted since the last pricing of ``key``.
+
+        ``final`` (the end of the run) keeps no copy of the counts priced: no act may be
+        added afterwards.
+        """
+        if key in self._final:
+            return
+        counts, amounts = self._arrays(key[1], key[0], True)
+        assert amounts is not None
+        done = self._priced.pop(key, None)
+        new = counts if done is None else counts - done  # counts only grow: exact
+        amounts += self._amount_of[key](new)
+        if final:
+            self._final.add(key)
+        else:
+            self._priced[key] = counts.copy()
 
     def _arrays(
         self, kind: str, entity_type: str, with_amount: bool
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """The counter (and amount) arrays of a kind, created on first use."""
+        """The counter (and, if ``with_amount``, amount) arrays of a kind, made on first use."""
         key = (entity_type, kind)
         n = self.sizes[entity_type]
         counts = self._counts.get(key)
@@ -314,8 +347,10 @@ class Aggregates:
             counts = self._counts[key] = np.zeros(n, np.uint16)
             self._declared.setdefault(key, None)
             self._bound[key] = 0
+        if not with_amount:  # (a kind priced from its counts adds counts alone)
+            return counts, None
         amounts = self._amounts.get(key)
-        if with_amount and amounts is None:
+        if amounts is None:
             amounts = self._amounts[key] = np.zeros(n, np.float32)
         return counts, amounts
 
@@ -331,6 +366,7 @@ class Aggregates:
         Cost O(k) for k entries (an unbuffered scatter-add): only the entities concerned
         are touched, never the whole population.
         """
+        self._still_open(kind, entity_type)
         counts, amounts = self._arrays(kind, entity_type, amount is not None)
         who = np.asarray(who, dtype=np.intp)
         if len(who) == 0:
@@ -353,6 +389,7 @@ class Aggregates:
         ``people`` must be distinct; None means entity i for every i (whole arrays). Cost
         O(len(counts)).
         """
+        self._still_open(kind, entity_type)
         total, amounts = self._arrays(kind, entity_type, amount is not None)
         counts = np.asarray(counts)
         if len(counts) == 0:
@@ -368,6 +405,13 @@ class Aggregates:
         total[where] += counts.astype(total.dtype)
         if amounts is not None:
             amounts[where] += np.asarray(amount, dtype=np.float32)
+
+    def _still_open(self, kind: str, entity_type: str) -> None:
+        if (entity_type, kind) in self._final:
+            raise RuntimeError(
+                f"acts of '{kind}' added after its amounts were priced for the results "
+                "(rows() ends the aggregation of a kind priced from its counts)"
+            )
 
     def _room(
         self,
@@ -408,6 +452,7 @@ class Aggregates:
         settle: Callable[[], None],
         entity_type: str = "person",
         amounts: bool = False,
+        amount_of: Callable[[str, np.ndarray], np.ndarray] | None = None,
     ) -> None:
         """Register ``kinds`` as deferred: ``settle()`` adds their pending totals when read.
 
@@ -416,13 +461,25 @@ class Aggregates:
         until the end. ``settle`` must add through :meth:`add` or :meth:`add_counts` and
         be cheap when nothing is pending. One callback may serve several kinds (it
         settles them all).
+
+        Args:
+            kinds: Act kinds settled by ``settle``.
+            settle: Adds the pending totals.
+            entity_type: Who the kinds are counted for.
+            amounts: The kinds have amounts, which ``settle`` adds with the counts.
+            amount_of: The kinds have amounts priced from their counts instead (``settle``
+                adds counts only): ``amount_of(kind, counts)`` returns the summed amounts
+                (float, per entity) of ``counts[i]`` new acts of entity ``i``. Called when
+                the amounts are read and at :meth:`rows`, never per act.
         """
         for kind in kinds:
             key = (entity_type, kind)
             self._deferred[key] = settle
             self._declared.setdefault(key, None)
-            if amounts:
+            if amounts or amount_of is not None:
                 self._deferred_amounts.add(key)
+            if amount_of is not None:
+                self._amount_of[key] = functools.partial(amount_of, kind)
 
     def settle(self, key: tuple[str, str] | None = None) -> None:
         """Draw the pending totals of ``key`` (all deferred kinds if None)."""
@@ -461,6 +518,8 @@ class Aggregates:
             all_counts = self._counts.get((entity_type, kind))
             if all_counts is None:  # a deferred kind that never had an act
                 continue
+            if (entity_type, kind) in self._amount_of:
+                self._price((entity_type, kind), final=True)
             all_amounts = self._amounts.get((entity_type, kind))
             for lo in range(0, len(all_counts), self.ROWS_BLOCK):
                 block = slice(lo, lo + self.ROWS_BLOCK)

@@ -41,9 +41,12 @@ class SystemView:
 
     def __init__(self, n_people: int) -> None:
         self.n = n_people
-        self._score = np.full(n_people, np.nan, dtype=np.float32)
-        self._listed = np.zeros(n_people, dtype=bool)
-        self._listed_since = np.full(n_people, -1, dtype=np.int32)
+        # The view's own arrays, beneath whatever policies publish: made when first read
+        # without a published array (a scenario without policies, a test writing into
+        # them), so a run whose policies publish never holds them (9 bytes per person).
+        self._score: np.ndarray | None = None
+        self._listed: np.ndarray | None = None
+        self._listed_since: np.ndarray | None = None
         # Several policies publish at once; each registers its own arrays (by reference)
         # and the view combines them: the worst standing, any listing, the earliest entry.
         self._scores: dict[str, np.ndarray] = {}
@@ -68,10 +71,15 @@ class SystemView:
     def score(self) -> np.ndarray:
         """Standing in [0, 1] (1 = best); the lowest over all scoring policies."""
         if not self._scores:
+            if self._score is None:
+                self._score = np.full(self.n, np.nan, dtype=np.float32)
             return self._score
-        out = self._score.copy()
-        for arr in self._scores.values():
+        published = iter(self._scores.values())
+        out = next(published).astype(np.float32)  # a copy, whatever the published type
+        for arr in published:
             np.fmin(out, arr, out=out)
+        if self._score is not None:
+            np.fmin(out, self._score, out=out)
         return out
 
     @score.setter
@@ -82,8 +90,10 @@ class SystemView:
     def listed(self) -> np.ndarray:
         """On at least one published blacklist."""
         if not self._lists:
+            if self._listed is None:
+                self._listed = np.zeros(self.n, dtype=bool)
             return self._listed
-        out = self._listed.copy()
+        out = np.zeros(self.n, dtype=bool) if self._listed is None else self._listed.copy()
         for arr, _ in self._lists.values():
             out |= arr
         return out
@@ -100,9 +110,13 @@ class SystemView:
         sentinel to test for: unlisted people hold -1 but must be told apart by ``listed``.
         """
         if not self._lists:
+            if self._listed_since is None:
+                self._listed_since = np.full(self.n, -1, dtype=np.int32)
             return self._listed_since
         big = np.iinfo(np.int32).max
-        out = np.where(self._listed, self._listed_since, big).astype(np.int32)
+        out = np.full(self.n, big, dtype=np.int32)
+        if self._listed is not None and self._listed_since is not None:
+            out = np.where(self._listed, self._listed_since, big).astype(np.int32)
         for listed, since in self._lists.values():
             np.minimum(out, np.where(listed, since, big), out=out)
         out[out == big] = -1

@@ -173,7 +173,8 @@ class PolicyEngine(FactorScoring, JointMeasures):
                     who,
                     hidden,
                     [np.zeros(m, np.float32) if q else None for q in platform],
-                    [np.zeros(m, np.uint32) if q else None for q in platform],
+                    # uint16 like the platform counters they follow (widened with them).
+                    [np.zeros(m, np.uint16) if q else None for q in platform],
                 )
         self.lists = {x.id: (x, ListBook(self.sizes[x.entity])) for x in p.lists}
         self.rule_index = {r.id: i for i, r in enumerate(p.rules)}

@@ -50,6 +50,12 @@ class FactorScoring:
             else None
             for inp in inputs
         ]
+        for k, now in enumerate(totals):
+            last = f.last_total[k]
+            if now is not None and last is not None and last.dtype != now.dtype:
+                # The platform's counter was widened past uint16 (some count would pass
+                # 65,535); last totals follow. Exact: they were below 65,536 until now.
+                f.last_total[k] = last.astype(now.dtype)
         ties = (
             self._ties_mean(sim, self._normalised(f), n)
             if any(inp.source == "ties" for inp in inputs)
@@ -173,7 +179,8 @@ class FactorScoring:
             if totals is not None:
                 decayed *= np.float32(0.5 ** (elapsed / inp.half_life_days))
                 now = totals[rows]
-                # Counts only grow, so the unsigned difference is exact (no int64 copies).
+                # Counts only grow, so the unsigned difference is exact (no int64 copies);
+                # both are uint16 until the platform's counter is widened (see _assess).
                 decayed += now - last
                 last[:] = now
             x = np.multiply(decayed, np.float32(-1.0 / inp.saturation))

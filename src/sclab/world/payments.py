@@ -50,9 +50,12 @@ The three streams:
     sampled daily per rate class (a class total, then who). As aggregates only the
     per-person totals exist, and a sum of independent Poisson counts is Poisson with the
     summed rate: each day only adds to the stream's exposure (nothing, or the day's
-    multiplier while a behaviour sets one) and the totals, then their amounts, are drawn
-    when the aggregates are read (at the end of the run, or earlier if a component reads
-    them). Same law as daily draws.
+    multiplier while a behaviour sets one) and the totals are drawn when the aggregates
+    are read (at the end of the run, or earlier if a component reads them). Same law as
+    daily draws. Their amounts are priced from the counts when amounts are read (at the
+    end, unless a component reads them): a sum of a person's independent lognormal
+    amounts, whenever they are drawn. Aggregated paid bills are priced the same way, each
+    paid bill at the person's bill amount.
 
 Ages are ages on day 0 (``sclab.world.base.ages``): nobody changes class during a run.
 
@@ -452,7 +455,7 @@ class PaymentsSource:
             self._due_days = np.zeros(LAST_DUE_DAY, dtype=np.int64)  # due dates passed
             self._late_bills = np.zeros(len(payers), dtype=np.uint16)  # per bill slot
             settle = partial(self._settle_bills, sim)
-            sim.aggregates.defer(["bill_paid_on_time"], settle, amounts=True)
+            sim.aggregates.defer(["bill_paid_on_time"], settle, amount_of=self._price_bills)
 
         # Loans: eligible people by decile class; miss risk normalised over expected takers.
         eligible = np.flatnonzero((age >= p.loan_min_age) & (age <= p.loan_max_age))
@@ -496,7 +499,9 @@ class PaymentsSource:
                 kind = f"purchase_{name}"
                 self._lazy[kind] = LazyPoisson(self._buy, self._buy_rates[name])
                 settle = partial(self._settle_purchases, sim, name)
-                sim.aggregates.defer([kind], settle, amounts=True)
+                price = partial(self._price_purchases, sim)
+                sim.aggregates.defer([kind], settle, amount_of=price)
+        self._pricings: dict[str, int] = {}  # amount draws so far, per aggregated kind
 
     def _emit(
         self,
@@ -563,10 +568,15 @@ class PaymentsSource:
         # Per bill slot, in the smallest types that hold them: this runs at every read.
         due = np.repeat(self._due_days.astype(np.uint16), np.diff(self._bill_offsets))
         paid = np.subtract(due, self._late_bills, out=due)
-        amount = paid * self._bill_amount  # float32
-        sim.aggregates.add_counts("bill_paid_on_time", paid, amount, people=self._bill_people)
+        sim.aggregates.add_counts("bill_paid_on_time", paid, people=self._bill_people)
         self._due_days[:] = 0
         self._late_bills[:] = 0
+
+    def _price_bills(self, kind: str, counts: np.ndarray) -> np.ndarray:
+        """Summed amounts of ``counts`` paid bills per person: each at the person's bill."""
+        out = np.zeros(len(counts), np.float32)
+        out[self._bill_people] = counts[self._bill_people] * self._bill_amount
+        return out
 
     def _loans(self, sim: Simulation, day: int) -> None:
         p = self.params
@@ -649,16 +659,21 @@ class PaymentsSource:
             self._act(sim, day, kind, who, amount=amount)
 
     def _settle_purchases(self, sim: Simulation, name: str) -> None:
-        """Draw one category's purchases (counts, then amounts) since the last settle."""
+        """Draw one category's purchase counts since the last settle (amounts: when read)."""
         kind = f"purchase_{name}"
         lazy = self._lazy[kind]
         if not lazy.pending:
             return
         rng = sim.rng(f"{self.name}/{kind}/totals", partition=lazy.draws)
-        counts = lazy.draw(rng)
-        spec = self.params.purchases[name]
-        amount = lognormal_sums(rng, counts, spec.amount_median_yuan, spec.amount_sigma, 2)
-        sim.aggregates.add_counts(kind, counts, amount)
+        sim.aggregates.add_counts(kind, lazy.draw(rng))
+
+    def _price_purchases(self, sim: Simulation, kind: str, counts: np.ndarray) -> np.ndarray:
+        """Summed lognormal amounts of ``counts`` purchases of ``kind`` per person."""
+        spec = self.params.purchases[kind.removeprefix("purchase_")]
+        done = self._pricings.get(kind, 0)
+        self._pricings[kind] = done + 1
+        rng = sim.rng(f"{self.name}/{kind}/amounts", partition=done)
+        return lognormal_sums(rng, counts, spec.amount_median_yuan, spec.amount_sigma, 2)
 
     def finish(self, sim: Simulation) -> None:
         """Draw the aggregated totals still pending (reading them would do it too)."""

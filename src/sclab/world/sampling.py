@@ -521,12 +521,12 @@ def lognormal_sums(
     so they run concurrently (:mod:`sclab.parallel`) with the same result on any number of
     cores.
     """
-    counts = np.asarray(counts, dtype=np.int64)
+    counts = np.asarray(counts)  # any integer type: only the non-zero entries are widened
     out = np.zeros(len(counts))
     present = np.flatnonzero(counts)
     if not len(present):
         return out
-    ends = np.cumsum(counts[present])
+    ends = np.cumsum(counts[present], dtype=np.int64)
     cuts = [0]
     while cuts[-1] < len(present):
         i = cuts[-1]
