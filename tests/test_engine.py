@@ -232,3 +232,31 @@ def test_released_ties_free_the_graph_and_stop_further_days(write_scenario) -> N
     sim.finish()
     with pytest.raises(RuntimeError, match="release_ties"):
         sim.step()
+
+
+def test_event_log_joins_todays_batches_kind_by_kind() -> None:
+    import pyarrow as pa
+
+    from sclab.engine.events import EventLog
+
+    log = EventLog()
+    # Records of past acts come as one batch per act day, with their recording day.
+    a1 = log.record(3, "state", "sued", [1, 2], [1, 2], recorded_day=np.array([5, 5], np.int32))
+    log.record(5, "cams", "jaywalk_identified", [7], [8])  # another kind between them
+    a2 = log.record(4, "state", "sued", [3], [4], recorded_day=np.array([5], np.int32))
+    log.record(5, "state", "sued", [5], [5])  # today's: no recording day column
+    log.record(5, "state", "sued", [6], [6], error=pa.array(["x"]))  # other columns
+    joined = log.by_kind()
+    assert log.by_kind() is joined  # computed once while nothing new is recorded
+    assert [(b.kind, len(b)) for b in joined] == [
+        ("sued", 4), ("jaywalk_identified", 1), ("sued", 1),
+    ]  # fmt: skip
+    sued = joined[0]
+    assert sued.day == 3 and sued.attributed_to.tolist() == [1, 2, 4, 5]
+    assert sued.event_id.tolist() == [*a1.event_id.tolist(), *a2.event_id.tolist(), 4]
+    assert sued.extra["recorded_day"].tolist() == [5, 5, 5, 5]  # the act day where none
+    assert len(log.today) == 5  # the sink still gets every batch as recorded
+    log.record(5, "state", "sued", [9], [9])
+    assert len(log.by_kind()[0]) == 5  # a new batch: joined again
+    log.end_day()
+    assert log.by_kind() == []

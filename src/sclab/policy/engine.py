@@ -274,7 +274,7 @@ class PolicyEngine(FactorScoring, JointMeasures):
         self._close_due(day)
         self._restore_points(day)
         touched: dict[str, list[np.ndarray]] = {cid: [] for cid in self.counters}
-        for batch in sim.events.today:
+        for batch in sim.events.by_kind():
             self._consume(batch, touched)
         for cid, parts in touched.items():
             if parts:
