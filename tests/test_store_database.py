@@ -57,3 +57,12 @@ def test_memory_limit_applies_in_queue_order(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="256MB"):
         db.set_memory_limit("256; DROP TABLE events")
     db.close()
+
+
+def test_end_of_run_cap_scales_with_the_population() -> None:
+    # 28 bytes per person, never below the days' cap nor above 256MB.
+    assert RunDatabase.end_memory_limit(1_000) == RunDatabase.RUN_MEMORY_LIMIT == "64MB"
+    assert RunDatabase.end_memory_limit(1_000_000) == "64MB"
+    assert RunDatabase.end_memory_limit(5_000_000) == "133MB"
+    assert RunDatabase.end_memory_limit(9_314_700) == "248MB"
+    assert RunDatabase.end_memory_limit(50_000_000) == RunDatabase.END_MEMORY_LIMIT

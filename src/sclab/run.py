@@ -138,7 +138,7 @@ def run_scenario(
         sim.release_ties()  # the end's settles and writes must not sit on top of the ties
         sim.finish()
         db.set_threads(2)
-        db.set_memory_limit(db.END_MEMORY_LIMIT)
+        db.set_memory_limit(db.end_memory_limit(len(population.citizens)))
         rep.end_phase("simulate")
         timings["simulate"] = time.perf_counter() - t0
         t0 = time.perf_counter()

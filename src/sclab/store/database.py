@@ -76,8 +76,12 @@ class RunDatabase:
     #: before), at the same simulation speed.
     RUN_MEMORY_LIMIT = "64MB"
     #: Cap for the end-of-run inserts (the aggregates), once the days' state is released:
-    #: at 64MB they took 5 s longer at 9.3M people.
+    #: at 64MB they took 5 s longer at 9.3M people. Smaller populations insert fewer
+    #: rows and get less (see :meth:`end_memory_limit`): at 1M people a 256MB pool was
+    #: 268 bytes per person, and made the end of the run its peak.
     END_MEMORY_LIMIT = "256MB"
+    #: Bytes per person of the end-of-run cap below :attr:`END_MEMORY_LIMIT`.
+    END_MEMORY_PER_PERSON = 28
     #: Queued inserts before ``append`` blocks. A flush queues one insert per table (a
     #: dozen), so the queue holds a few flushes: what it holds is bounded by
     #: :attr:`FLUSH_ROWS` rows per flush (a few MB), and a flush never waits for the
@@ -174,6 +178,13 @@ class RunDatabase:
         """
         self._setting(f"SET threads TO {int(n)}")
 
+    @classmethod
+    def end_memory_limit(cls, people: int) -> str:
+        """The end-of-run cap for ``people``: 28 B each, between the days' cap and 256MB."""
+        low, high = (_megabytes(x) for x in (cls.RUN_MEMORY_LIMIT, cls.END_MEMORY_LIMIT))
+        scaled = cls.END_MEMORY_PER_PERSON * people // 2**20
+        return f"{min(high, max(low, scaled))}MB"
+
     def set_memory_limit(self, limit: str) -> None:
         """Cap DuckDB's buffer pool for the inserts queued after this call (e.g. "256MB").
 
@@ -246,6 +257,13 @@ class RunDatabase:
         if self._writer.is_alive():
             self._queue.put(None)
             self._writer.join()
+
+
+def _megabytes(limit: str) -> int:
+    """``"64MB"`` -> 64 (the caps above are written in MB)."""
+    if not limit.endswith("MB"):
+        raise ValueError(f"memory limit {limit!r} must be given in MB, e.g. '64MB'")
+    return int(limit.removesuffix("MB"))
 
 
 def _to_arrow(value: Any) -> pa.Array:
