@@ -385,7 +385,8 @@ class RateClasses:
         """Per person (length ``n_people``), a Poisson total of many days' events.
 
         Person i of class c gets Poisson(rate[c] × accept[i] × weight[i]); weight is per
-        person (e.g. days of exposure), 1 if None; people in no class get 0. Sparse when
+        person (e.g. days of exposure), 1 if None; people in no class get 0. Integer
+        totals (int32 when drawn per person, int64 when placed sparsely). Sparse when
         at most one event per member is expected at the bound (placement on members, then
         thinning), else one Poisson draw per person in chunks, in person order.
         """
@@ -407,7 +408,9 @@ class RateClasses:
             return np.bincount(who, minlength=self.n_people)  # int64 already: no copy
         class_of = self.class_of()
         rate_or_zero = np.r_[rate, 0.0]  # the last entry: people in no class
-        out = np.empty(self.n_people, dtype=np.int64)
+        # int32: half the bytes of NumPy's int64 draws (each block is cast on assignment);
+        # a person's total would need a mean above 2e9 to overflow it.
+        out = np.empty(self.n_people, dtype=np.int32)
         gens = block_generators(rng, self.n_people)
 
         def draw(i: int, lo: int, hi: int) -> None:

@@ -413,7 +413,7 @@ class SocialMediaSource:
         counts = lazy.draw(sim.rng(f"{self.name}/{kind}/totals", partition=settle))
         sim.aggregates.add_counts(kind, counts)
         authors = np.flatnonzero(counts)
-        trials = counts[authors] * self.active_degree[authors]
+        trials = counts[authors].astype(np.int64) * self.active_degree[authors]
         if len(changed):
             split = sim.rng(f"{self.name}/epochs/{kind}/totals", partition=settle)
             changed_posts = counts[changed]
