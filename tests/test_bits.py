@@ -59,6 +59,8 @@ def test_bad_uses_raise() -> None:
         flags[np.array([0.5])]
     with pytest.raises(IndexError):
         flags[np.array([10])] = False
+    with pytest.raises(ValueError, match="copy"):
+        np.asarray(flags, copy=False)  # unpacking always makes a new array
     with pytest.raises(ValueError, match="cannot hold"):
         PackedBools(np.zeros(1, np.uint8), 9)
     with pytest.raises(ValueError, match="uint8"):

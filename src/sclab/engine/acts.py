@@ -510,10 +510,6 @@ class Aggregates:
 
         self.settle()
 
-        def constant(value: str, n: int) -> pa.DictionaryArray:
-            # One dictionary entry and n zero indices: no Python list of n strings.
-            return pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), pa.array([value]))
-
         for entity_type, kind in self._declared:
             all_counts = self._counts.get((entity_type, kind))
             if all_counts is None:  # a deferred kind that never had an act
@@ -530,8 +526,8 @@ class Aggregates:
                     continue
                 yield {
                     "entity_id": (who + lo).astype(np.int64),
-                    "entity_type": constant(entity_type, len(who)),
-                    "kind": constant(kind, len(who)),
+                    "entity_type": constant_labels(entity_type, len(who)),
+                    "kind": constant_labels(kind, len(who)),
                     "count": counts[who].astype(np.int64),
                     "amount": (
                         amounts[who].astype(np.float64)

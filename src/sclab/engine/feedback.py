@@ -74,12 +74,10 @@ class SystemView:
             if self._score is None:
                 self._score = np.full(self.n, np.nan, dtype=np.float32)
             return self._score
-        published = iter(self._scores.values())
-        out = next(published).astype(np.float32)  # a copy, whatever the published type
-        for arr in published:
+        out = np.full(self.n, np.nan, dtype=np.float32)
+        own = [] if self._score is None else [self._score]
+        for arr in [*self._scores.values(), *own]:
             np.fmin(out, arr, out=out)
-        if self._score is not None:
-            np.fmin(out, self._score, out=out)
         return out
 
     @score.setter
@@ -94,8 +92,8 @@ class SystemView:
                 self._listed = np.zeros(self.n, dtype=bool)
             return self._listed
         out = np.zeros(self.n, dtype=bool) if self._listed is None else self._listed.copy()
-        for arr, _ in self._lists.values():
-            out |= arr
+        for listed, _ in self._lists.values():
+            out |= listed
         return out
 
     @listed.setter
@@ -115,9 +113,10 @@ class SystemView:
             return self._listed_since
         big = np.iinfo(np.int32).max
         out = np.full(self.n, big, dtype=np.int32)
+        own = []
         if self._listed is not None and self._listed_since is not None:
-            out = np.where(self._listed, self._listed_since, big).astype(np.int32)
-        for listed, since in self._lists.values():
+            own = [(self._listed, self._listed_since)]
+        for listed, since in [*self._lists.values(), *own]:
             np.minimum(out, np.where(listed, since, big), out=out)
         out[out == big] = -1
         return out

@@ -82,6 +82,8 @@ class PackedBools:
         return int(np.count_nonzero(self[0 : self.size]))
 
     def __array__(self, dtype: npt.DTypeLike = None, copy: bool | None = None) -> np.ndarray:
+        if copy is False:
+            raise ValueError("packed flags are unpacked into a new array: a copy is needed")
         out = self[0 : self.size]
         return out if dtype is None else out.astype(dtype)
 

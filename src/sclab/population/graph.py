@@ -9,10 +9,9 @@ Core objects:
         band, and the share of ties that are online.
     :class:`SocialGraph`: the undirected graph in compressed sparse row (CSR) form:
         ``indptr`` (int32, or int64 past 2**31 tie ends; ``n + 1``), ``indices`` (int32,
-        each tie stored in both
-        directions, neighbours sorted ascending) and ``online`` (one bit per entry of
-        ``indices``, :class:`~sclab.population.bits.PackedBools`). No self loops, no
-        duplicate ties.
+        each tie stored in both directions, neighbours sorted ascending) and ``online``
+        (one bit per entry of ``indices``, :class:`~sclab.population.bits.PackedBools`).
+        No self loops, no duplicate ties.
     :func:`build_social_graph`: draws target degrees and matches tie stubs within nested
         cells (a configuration model per cell), see below.
     :func:`draw_degrees`, :func:`homophily_index`,
