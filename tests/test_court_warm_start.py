@@ -212,6 +212,9 @@ class FlightProbe:
         self.targets = np.empty(0, np.int64)
         self.moments: Moments | None = None
 
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        return {"source": ("test",), "moment_kind": ("flight_ticket",)}
+
     def setup(self, sim: Simulation) -> None:
         pass
 
@@ -423,6 +426,9 @@ class ScriptedHistory:
 
     def __init__(self, name: str, params: HistoryParams) -> None:
         self.name, self.params = name, params
+
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        return {"act_kind": ("non_performance",)}
 
     def setup(self, sim: Simulation) -> None:
         self.people = np.flatnonzero(ages(sim) >= 18)[: len(self.params.days)]

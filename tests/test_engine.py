@@ -30,6 +30,9 @@ class CoinSource:
     def __init__(self, name: str, params: CoinParams) -> None:
         self.name, self.params = name, params
 
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        return {"act_kind": ("coin",)}
+
     def setup(self, sim: Simulation) -> None:
         self.acts = sim.state.add("test/acts", "person", np.int32)
 
@@ -160,6 +163,14 @@ def test_sanctions_reach_the_database_with_provenance(write_scenario, tmp_path: 
 
         def __init__(self, name: str, params: object) -> None:
             self.name = name
+
+        def labels(self) -> dict[str, tuple[str, ...]]:
+            return {
+                "system": ("test",),
+                "domain": ("display",),
+                "sanction_kind": ("public_display",),
+                "rule_id": ("r1",),
+            }
 
         def setup(self, sim: Simulation) -> None:
             pass

@@ -36,6 +36,13 @@ class ScriptedRecorder:
     def __init__(self, name: str, params: Scripted) -> None:
         self.name, self.params = name, params
 
+    def labels(self) -> dict[str, set[str]]:
+        return {
+            "source": {"test"},
+            "act_kind": {e["kind"] for e in self.params.events},
+            "moment_kind": {m["kind"] for m in self.params.moments},
+        }
+
     def setup(self, sim: Simulation) -> None:
         pass
 

@@ -119,14 +119,16 @@ def build(
     )
     scenario = load_scenario(str(write_scenario(doc)))
     streams = Streams(scenario.seed)
-    db = RunDatabase(tmp_path / f"run-{seed}-{days}-{len(list(tmp_path.iterdir()))}.duckdb")
-    sim = Simulation.build(
+    sim = Simulation.assemble(
         scenario,
         streams,
         generate_population(scenario, streams),
         sink=lambda b: db.append("events", b.columns(), buffered=True),
         decision_sink=lambda table, cols: db.append(table, cols, buffered=True),
     )
+    path = tmp_path / f"run-{seed}-{days}-{len(list(tmp_path.iterdir()))}.duckdb"
+    db = RunDatabase(path, sim.labels())
+    sim.setup()
     sim.run()
     db.flush()
     if hasattr(db, "wait"):  # inserts may run on a writer thread: let them land

@@ -60,6 +60,12 @@ class ToySource:
         self.name, self.params = name, params
         self.log: list[tuple[int, str, np.ndarray]] = []
 
+    def labels(self) -> dict[str, set[str]]:
+        return {
+            "act_kind": {kind for kind, *_ in TOY_KINDS},
+            "source": {source for _, source, *_ in TOY_KINDS},
+        }
+
     def setup(self, sim: Simulation) -> None:
         self.log = []
 
@@ -544,8 +550,9 @@ def test_events_reach_duckdb_with_their_columns(write_scenario, tmp_path: Path) 
         # Amounts pass through for payment records only.
         amounts = dict(q("SELECT kind, count(amount) > 0 FROM events GROUP BY kind"))
         assert amounts == {"toy_offence": False, "toy_purchase": True, "toy_filing": False}
+        # The error is a label column: an ENUM of the declared record errors.
         assert q("SELECT typeof(error), typeof(recorded_day) FROM events LIMIT 1")[0] == (
-            "VARCHAR",
+            "ENUM('id_typo', 'same_name', 'stale')",
             "INTEGER",
         )
     finally:

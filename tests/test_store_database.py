@@ -10,9 +10,11 @@ import pytest
 
 from sclab.store.database import RunDatabase
 
+LABELS = {"act_kind": ["x"]}
+
 
 def test_buffered_appends_land_in_order_whatever_the_flushes(tmp_path: Path) -> None:
-    db = RunDatabase(tmp_path / "run.duckdb")
+    db = RunDatabase(tmp_path / "run.duckdb", LABELS)
     db.FLUSH_ROWS = 7  # many small flushes through the writer thread
     ids = []
     for day in range(40):
@@ -30,7 +32,7 @@ def test_buffered_appends_land_in_order_whatever_the_flushes(tmp_path: Path) -> 
 
 
 def test_a_failed_insert_is_raised_in_the_caller(tmp_path: Path) -> None:
-    db = RunDatabase(tmp_path / "run.duckdb")
+    db = RunDatabase(tmp_path / "run.duckdb", LABELS)
     # A day that is not a number cannot be cast to INTEGER: DuckDB refuses the insert on
     # the writer thread; the error must reach the caller, not vanish with the thread.
     db.append("events", {"event_id": np.arange(3), "day": np.array(["a", "b", "c"])})
@@ -40,7 +42,7 @@ def test_a_failed_insert_is_raised_in_the_caller(tmp_path: Path) -> None:
 
 
 def test_thread_setting_applies_in_queue_order(tmp_path: Path) -> None:
-    db = RunDatabase(tmp_path / "run.duckdb")
+    db = RunDatabase(tmp_path / "run.duckdb", LABELS)
     db.set_threads(1)
     db.wait()
     assert db.con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
@@ -49,7 +51,7 @@ def test_thread_setting_applies_in_queue_order(tmp_path: Path) -> None:
 
 
 def test_memory_limit_applies_in_queue_order(tmp_path: Path) -> None:
-    db = RunDatabase(tmp_path / "run.duckdb")
+    db = RunDatabase(tmp_path / "run.duckdb", LABELS)
     db.set_memory_limit("256MB")
     db.wait()
     limit = db.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
@@ -66,3 +68,44 @@ def test_end_of_run_cap_scales_with_the_population() -> None:
     assert RunDatabase.end_memory_limit(5_000_000) == "133MB"
     assert RunDatabase.end_memory_limit(9_314_700) == "248MB"
     assert RunDatabase.end_memory_limit(50_000_000) == RunDatabase.END_MEMORY_LIMIT
+
+
+def test_label_columns_are_enums_of_the_declared_labels(tmp_path: Path) -> None:
+    db = RunDatabase(tmp_path / "run.duckdb", {"act_kind": ["b", "a"], "source": ["s"]})
+    db.append("events", {"event_id": [1, 2], "kind": ["a", "b"], "source": ["s", "s"]})
+    # An undeclared label is refused in the caller, naming the column and the label set.
+    with pytest.raises(ValueError, match=r"events.kind: label 'c' .* label set 'act_kind'"):
+        db.append("events", {"event_id": [3], "kind": ["c"]})
+    db.close()
+    con = duckdb.connect(str(tmp_path / "run.duckdb"), read_only=True)
+    assert con.execute("SELECT enum_range(NULL::act_kind)").fetchone()[0] == ["a", "b"]
+    # Sets without declared labels exist, empty; fixed sets hold their fixed labels.
+    assert con.execute("SELECT enum_range(NULL::moment_kind)").fetchone()[0] == []
+    assert con.execute("SELECT enum_range(NULL::entity_type)").fetchone()[0] == [
+        "company",
+        "person",
+    ]
+    # Labels read and compare as text.
+    assert con.execute("SELECT event_id FROM events WHERE kind = 'b'").fetchall() == [(2,)]
+    assert con.execute("SELECT kind || '!' FROM events ORDER BY kind").fetchall() == [
+        ("a!",),
+        ("b!",),
+    ]
+
+
+def test_unknown_or_changed_label_sets_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown label set 'kinds'"):
+        RunDatabase(tmp_path / "a.duckdb", {"kinds": ["x"]})
+    with pytest.raises(ValueError, match="label set 'entity_type' is fixed"):
+        RunDatabase(tmp_path / "b.duckdb", {"entity_type": ["robot"]})
+
+
+def test_many_inserts_commit_together_and_all_land(tmp_path: Path) -> None:
+    db = RunDatabase(tmp_path / "run.duckdb", LABELS)
+    db.COMMIT_ROWS = 10  # commits inside a burst of queued inserts, and at the end
+    for k in range(50):
+        db.append("true_act_totals", {"kind": ["x"] * 3, "acts": [k, k, k]})
+    db.close()
+    con = duckdb.connect(str(tmp_path / "run.duckdb"), read_only=True)
+    acts = con.execute("SELECT acts FROM true_act_totals").fetchnumpy()["acts"]
+    np.testing.assert_array_equal(acts, np.repeat(np.arange(50), 3))

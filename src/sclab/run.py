@@ -32,7 +32,7 @@ from sclab.population import generate_population
 from sclab.rng import Streams
 from sclab.scenario.schema import Scenario
 from sclab.store.database import OutputDirectory, RunDatabase
-from sclab.store.population import write_population
+from sclab.store.population import population_labels, write_population
 
 
 class Reporter:
@@ -108,17 +108,9 @@ def run_scenario(
         rep.end_phase("population")
         timings["population"] = time.perf_counter() - t0
 
-        db = RunDatabase(output.staging / "run.duckdb")
-        t0 = time.perf_counter()
-        rep.phase("write population", 1.0)
-        write_population(
-            db, scenario, population, lambda stage, done: rep.advance("write population", done)
-        )
-        rep.end_phase("write population")
-        timings["write_population"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        sim = Simulation.build(
+        # The components first (without their state): the database's label columns are
+        # ENUMs of the labels they declare.
+        sim = Simulation.assemble(
             scenario,
             streams,
             population,
@@ -128,6 +120,19 @@ def run_scenario(
             ),
             decision_sink=lambda table, cols: db.append(table, cols, buffered=True),
         )
+        db = RunDatabase(
+            output.staging / "run.duckdb", {**population_labels(scenario), **sim.labels()}
+        )
+        t0 = time.perf_counter()
+        rep.phase("write population", 1.0)
+        write_population(
+            db, scenario, population, lambda stage, done: rep.advance("write population", done)
+        )
+        rep.end_phase("write population")
+        timings["write_population"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        sim.setup()
         timings["setup_components"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         rep.phase("simulate", scenario.days, "days")

@@ -26,7 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
-from sclab.engine.acts import ActLog, Aggregates, MomentLog, Moments
+from sclab.engine.acts import OUTCOMES, ActLog, Aggregates, MomentLog, Moments
 from sclab.engine.decisions import DecisionLog
 from sclab.engine.events import EventBatch, EventLog
 from sclab.engine.feedback import SystemView
@@ -38,7 +38,13 @@ from sclab.scenario.schema import Scenario
 
 
 class Component(Protocol):
-    """A pluggable part of the model. ``setup`` once, ``step`` daily, ``finish`` at the end."""
+    """A pluggable part of the model. ``setup`` once, ``step`` daily, ``finish`` at the end.
+
+    A component that writes text into the database's label columns (act kinds, moment
+    kinds, systems, rule ids...) also has ``labels() -> {label set: labels}``, listing
+    every label it may write in this run (from its parameters alone: it is called before
+    ``setup``). The label sets are those of :func:`sclab.store.schema.label_columns`.
+    """
 
     name: str
 
@@ -129,7 +135,7 @@ class Simulation:
         moment_sink: Callable[[Moments, int], None] | None = None,
         decision_sink: Callable[[str, dict], None] | None = None,
     ) -> Simulation:
-        """Assemble a simulation with the components the scenario names, in stage order.
+        """Assemble a simulation (see :meth:`assemble`) and set its components up.
 
         Args:
             scenario: The validated scenario.
@@ -138,6 +144,25 @@ class Simulation:
             sink: Receives recorded events at the end of each day.
             moment_sink: Receives resource moments (with outcomes) at the end of each day.
             decision_sink: Receives sanctions, score changes and list entries, daily.
+        """
+        sim = cls.assemble(scenario, streams, population, sink, moment_sink, decision_sink)
+        sim.setup()
+        return sim
+
+    @classmethod
+    def assemble(
+        cls,
+        scenario: Scenario,
+        streams: Streams,
+        population: Population,
+        sink: Callable[[EventBatch], None] | None = None,
+        moment_sink: Callable[[Moments, int], None] | None = None,
+        decision_sink: Callable[[str, dict], None] | None = None,
+    ) -> Simulation:
+        """Make the components the scenario names, in stage order, without setting them up.
+
+        Their :meth:`labels` are known from here; :meth:`setup` then allocates their state
+        (the arguments are those of :meth:`build`).
         """
         sizes = {"person": len(population.citizens), "company": len(population.companies)}
         sim = cls(
@@ -155,11 +180,30 @@ class Simulation:
             for spec in getattr(scenario, stage):
                 if spec.enabled:
                     sim.components.append((stage, REGISTRY.build(stage, spec.use, spec.params)))
-        for stage, component in sim.components:
-            t0 = time.perf_counter()
-            component.setup(sim)
-            sim._charge(f"{stage}:{component.name}:setup", t0)
         return sim
+
+    def setup(self) -> None:
+        """Set every component up (allocate and initialise its state), in stage order."""
+        for stage, component in self.components:
+            t0 = time.perf_counter()
+            component.setup(self)
+            self._charge(f"{stage}:{component.name}:setup", t0)
+
+    def labels(self) -> dict[str, set[str]]:
+        """Label set → every label the run's components may write into label columns.
+
+        The components' own declarations, plus what the engine writes itself: component
+        names (the ``source`` of events) and the outcomes of resource moments.
+        """
+        out: dict[str, set[str]] = {
+            "source": {component.name for _, component in self.components},
+            "moment_outcome": set(OUTCOMES),
+        }
+        for _, component in self.components:
+            declared = getattr(component, "labels", None)
+            for name, values in (declared() if declared else {}).items():
+                out.setdefault(name, set()).update(values)
+        return out
 
     def _charge(self, key: str, since: float) -> None:
         # Wall time is measured for the reader (manifest, bench), never used by the model.

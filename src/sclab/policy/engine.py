@@ -53,8 +53,10 @@ from sclab.policy.factors import FactorScoring
 from sclab.policy.joint import JointMeasures
 from sclab.policy.loader import load_policy
 from sclab.policy.schema import (
+    SANCTION_KINDS,
     Effect,
     EventFilter,
+    FactorScore,
     ListSpec,
     PointsScore,
     Policy,
@@ -131,6 +133,33 @@ class PolicyEngine(FactorScoring, JointMeasures):
         self.policy: Policy = load_policy(params.pack)
         self.system = self.policy.system_name
         self.name = f"policy:{self.system}"
+
+    def labels(self) -> dict[str, set[str]]:
+        """Every label this policy may write: its system, scores, rule ids, lists, grades,
+        sanction domains and kinds, and the reasons list entries end."""
+        pol = self.policy
+        rules = {r.id for r in pol.rules} | {j.id for j in pol.joint}
+        domains = {j.domain for j in pol.joint} | {m for j in pol.joint for m in j.moments}
+        grades: set[str] = set()
+        for score in pol.scores:
+            grades |= {g.name for g in score.grades}
+            if isinstance(score, FactorScore):
+                rules.add(f"{score.id}:assessment")
+            else:
+                rules.add(f"{score.id}:restored")
+                rules |= {d.rule_id or f"{score.id}:{d.events.kinds[0]}" for d in score.deltas}
+        for rule in pol.rules:
+            domains |= {e.sanction.domain for e in rule.effects if e.sanction is not None}
+        return {
+            "system": {self.system},
+            "score": {score.id for score in pol.scores},
+            "rule_id": rules,
+            "list_name": {spec.id for spec in pol.lists},
+            "end_reason": set(END_REASONS),
+            "domain": domains,
+            "sanction_kind": set(SANCTION_KINDS),
+            "grade": grades,
+        }
 
     # -- setup ---------------------------------------------------------------------------
 
@@ -830,7 +859,7 @@ class PolicyEngine(FactorScoring, JointMeasures):
         for sid in list(self.points) + list(self.factors):
             s = self.points.get(sid) or self.factors[sid]
             members = np.flatnonzero(~np.isnan(s.value))
-            names = [g.name for g in s.spec.grades] or [""]
+            names = [g.name for g in s.spec.grades]
             wrong = (
                 self.points[sid].wrong[members] != 0
                 if sid in self.points
@@ -846,7 +875,9 @@ class PolicyEngine(FactorScoring, JointMeasures):
                     "value": s.value[members].astype(np.float64),
                     "grade": pa.DictionaryArray.from_arrays(
                         pa.array(s.grade[members].astype(np.int32)), pa.array(names)
-                    ),
+                    )
+                    if names
+                    else pa.nulls(len(members), pa.string()),  # a score without grades
                     "affected_by_errors": wrong,
                 },
             )

@@ -21,7 +21,7 @@ no-op. ``docs/policies.md`` explains each construct with examples.
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -355,6 +355,15 @@ class Participation(Strict):
     prefer_good_records: float = Field(
         0.0, ge=0, le=10, description="Opt-in odds multiplier per unit of a clean record."
     )
+
+
+#: Every kind of sanction a policy writes: those of rules' effects and of joint measures
+#: (blocked, priced up, and a favoured moment's reward).
+SANCTION_KINDS = (
+    *get_args(SanctionEffect.model_fields["kind"].annotation),
+    "blocked",
+    "priced_up",
+)
 
 
 class Policy(Strict):

@@ -237,6 +237,19 @@ class Cameras:
         self.totals: dict[str, int] = {}
 
     # ----------------------------------------------------------------- setup
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        """Identification events and outcomes, and the display and notice it sanctions."""
+        return {
+            "act_kind": (KIND,),
+            "record_error": ("false_match",),
+            "system": (SYSTEM,),
+            "rule_id": (RULE,),
+            "domain": ("roadside_screen", "sms"),
+            "sanction_kind": ("public_display", "notice"),
+            "probe_subject": SUBJECTS,
+            "identification_outcome": OUTCOMES,
+        }
+
     def setup(self, sim: Simulation) -> None:
         p = self.params
         streets = streets_of(sim)

@@ -382,6 +382,10 @@ class RecordsSensor:
 
     # -- setup ------------------------------------------------------------------------
 
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        """Record errors (the recorded kinds are the sources' act kinds)."""
+        return {"record_error": ERRORS}
+
     def setup(self, sim: Simulation) -> None:
         p = self.params
         cit = sim.population.citizens

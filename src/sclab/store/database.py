@@ -26,16 +26,17 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sclab.errors import OutputError
-from sclab.store.schema import TABLES, create_statements
+from sclab.store.schema import FIXED_LABELS, TABLES, create_statements, label_columns
 
 RUN_MARKERS = ("manifest.json", "run.duckdb")
 
@@ -57,6 +58,9 @@ class RunDatabase:
 
     Args:
         path: Where to create the database; it must not exist yet.
+        labels: The run's labels per label set (see :func:`sclab.store.schema.label_columns`;
+            :data:`~sclab.store.schema.FIXED_LABELS` are added). Every label a label column
+            will hold must be declared here: :meth:`append` refuses others.
     """
 
     #: Held rows, summed over all tables, at which every table's batches are inserted.
@@ -95,8 +99,10 @@ class RunDatabase:
     #: memory, in check.
     COMMIT_ROWS = 2_000_000
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, labels: Mapping[str, Iterable[str]]) -> None:
         self.path = path
+        self.labels = run_labels(labels)
+        self._label_sets = {k: frozenset(v) for k, v in self.labels.items()}
         self._pending: dict[str, list[pa.Table]] = {}
         self._pending_rows: dict[str, int] = {}
         self._held_rows = 0
@@ -111,7 +117,7 @@ class RunDatabase:
         # The writer thread's open transaction and the rows inserted in it.
         self._in_transaction = False
         self._uncommitted = 0
-        for stmt in create_statements():
+        for stmt in create_statements(self.labels):
             self.con.execute(stmt)
         # Work for the writer thread, in order: inserts and settings; None stops it.
         self._queue: queue.Queue[Callable[[], object] | None] = queue.Queue(self.QUEUE_DEPTH)
@@ -142,6 +148,8 @@ class RunDatabase:
         for col in schema:
             value = columns.get(col.name)
             arrays.append(pa.nulls(n) if value is None else _to_arrow(value))
+            if col.labels and value is not None:
+                self._check_labels(table, col.name, col.labels, arrays[-1])
         batch = pa.Table.from_arrays(arrays, names=[c.name for c in schema])
         if not buffered:
             self._insert(table, batch)
@@ -157,6 +165,19 @@ class RunDatabase:
         if self._held_rows >= self.FLUSH_ROWS:
             self._send_held()
         return n
+
+    def _check_labels(self, table: str, column: str, labels: str, values: pa.Array) -> None:
+        """Refuse labels the run did not declare (DuckDB would fail later, in the writer)."""
+        if pa.types.is_dictionary(values.type):
+            used = values.dictionary.to_pylist()  # a few labels, whatever the rows
+        else:
+            used = pc.unique(values).to_pylist()
+        unknown = sorted({u for u in used if u is not None} - self._label_sets[labels])
+        if unknown:
+            raise ValueError(
+                f"{table}.{column}: label {unknown[0]!r} is not in the run's label set "
+                f"'{labels}'; the component that writes it must declare it in labels()"
+            )
 
     def flush(self, table: str | None = None) -> None:
         """Insert held batches (of one table, or of all) and wait until they are in."""
@@ -251,7 +272,10 @@ class RunDatabase:
         self._uncommitted = 0
 
     def _execute_insert(self, table: str, batch: pa.Table) -> None:
-        casts = ", ".join(f'CAST("{c.name}" AS {c.type})' for c in TABLES[table])
+        casts = ", ".join(
+            f'CAST("{c.name}" AS "{c.labels}")' if c.labels else f'CAST("{c.name}" AS {c.type})'
+            for c in TABLES[table]
+        )
         if not self._in_transaction:
             self.con.begin()
             self._in_transaction = True
@@ -288,6 +312,30 @@ class RunDatabase:
         if self._writer.is_alive():
             self._queue.put(None)
             self._writer.join()
+
+
+def run_labels(declared: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+    """Every label set of the schema with its labels, sorted: an ENUM orders by its list,
+    so ``ORDER BY`` sorts labels as text, and the list does not depend on the order
+    components were declared in. Undeclared sets are empty.
+
+    Raises:
+        ValueError: A declared set is not a label set of the schema, or changes a fixed one.
+    """
+    known = set(label_columns())
+    unknown = sorted(set(declared) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown label set '{unknown[0]}'; the schema's label sets are "
+            + ", ".join(sorted(known))
+        )
+    out = {name: tuple(sorted(set(declared.get(name, ())))) for name in sorted(known)}
+    for name, fixed in FIXED_LABELS.items():
+        extra = sorted(set(out[name]) - set(fixed))
+        if extra:
+            raise ValueError(f"label set '{name}' is fixed to {', '.join(fixed)}; got {extra[0]!r}")
+        out[name] = tuple(sorted(fixed))
+    return out
 
 
 def _megabytes(limit: str) -> int:

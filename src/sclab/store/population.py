@@ -1,8 +1,10 @@
 """Writing the generated population into the run database.
 
-Core object:
+Core objects:
     :func:`write_population`: districts, citizens, companies and ties, in batches so that
         peak memory stays near the size of the in-memory arrays even at 9.3 million people.
+    :func:`population_labels`: the labels of the population's label columns (sex, ethnic
+        group, education, occupation, sector, company size), for the database's ENUMs.
 
 Resident IDs and USCCs are formatted here, at write time, from compact arrays (region code,
 birth date, sequence): holding 9.3 million 18-character strings during the run would cost
@@ -25,6 +27,21 @@ from sclab.store.database import RunDatabase, categorical, dates
 
 BATCH_ROWS = 1_000_000
 TIE_BATCH = 4_000_000
+
+
+SEXES = ("male", "female")  # codes 0 and 1 of the sex column
+
+
+def population_labels(scenario: Scenario) -> dict[str, tuple[str, ...]]:
+    """Label set → labels, for the population's label columns in this scenario."""
+    return {
+        "sex": SEXES,
+        "ethnic_group": tuple(scenario.population.demography.ethnic_groups),
+        "education": tuple(EDUCATION),
+        "occupation": tuple(OCCUPATIONS),
+        "sector": tuple(scenario.companies.sectors),
+        "company_size": tuple(SIZES),
+    }
 
 
 def write_population(
@@ -57,7 +74,7 @@ def write_population(
 
     c = population.citizens
     n = len(c)
-    ethnic_labels = list(scenario.population.demography.ethnic_groups)
+    labels = population_labels(scenario)
     age = c.age(scenario.start_date)
     for lo in range(0, n, BATCH_ROWS):
         s = slice(lo, min(n, lo + BATCH_ROWS))
@@ -71,18 +88,18 @@ def write_population(
                 "resident_id": ids_to_arrow(ids),
                 "surname": categorical(c.surname[s], SURNAMES),
                 "given_name_id": c.given_name[s].astype(np.int32),
-                "sex": categorical(np.where(c.male[s], 0, 1), ("male", "female")),
+                "sex": categorical(np.where(c.male[s], 0, 1), labels["sex"]),
                 "birth_date": dates(c.birth_day[s]),
                 "age": age[s],
-                "ethnic_group": categorical(c.ethnic_group[s], ethnic_labels),
+                "ethnic_group": categorical(c.ethnic_group[s], labels["ethnic_group"]),
                 "district_code": codes[c.district[s]],
                 "migrant": c.migrant[s],
                 "residence_permit": c.residence_permit[s],
                 "id_region_code": c.id_region[s],
                 "urban": c.urban[s],
                 "income_decile": (c.income_decile[s] + 1).astype(np.int8),
-                "education": categorical(c.education[s], EDUCATION),
-                "occupation": categorical(c.occupation[s], OCCUPATIONS),
+                "education": categorical(c.education[s], labels["education"]),
+                "occupation": categorical(c.occupation[s], labels["occupation"]),
                 "smartphone": c.smartphone[s],
                 "payment_app": c.payment_app[s],
                 "social_media": c.social_media[s],
@@ -94,7 +111,6 @@ def write_population(
         report("citizens", s.stop / max(n, 1))
 
     co = population.companies
-    sectors = list(scenario.companies.sectors)
     for lo in range(0, len(co), BATCH_ROWS):
         s = slice(lo, min(len(co), lo + BATCH_ROWS))
         db.append(
@@ -102,8 +118,8 @@ def write_population(
             {
                 "company_id": np.arange(s.start, s.stop, dtype=np.int32),
                 "uscc": ids_to_arrow(co.uscc[s]),
-                "sector": categorical(co.sector[s], sectors),
-                "size": categorical(co.size[s], SIZES),
+                "sector": categorical(co.sector[s], labels["sector"]),
+                "size": categorical(co.size[s], labels["company_size"]),
                 "employees": co.employees[s],
                 "district_code": codes[co.district[s]],
                 "legal_rep_person_id": co.legal_rep[s],

@@ -1,11 +1,21 @@
 """The master database schema (DESIGN 4.2): every table of ``run.duckdb`` and its columns.
 
-Core object:
+Core objects:
     :data:`TABLES`: table name → list of :class:`Column` (name, DuckDB type, meaning).
+    :data:`FIXED_LABELS`: the label sets that are the same in every run.
+    :func:`label_columns`: which label set each label column takes its values from.
 
 Tables exist in every run even while no stage fills them yet, so queries and notebooks
 written today keep working as stages are switched on. Column meanings are also stored in
 the database itself (``COMMENT ON COLUMN``) so that ``duckdb_columns()`` documents a run.
+
+Label columns (kinds, systems, rule ids, outcomes...) are DuckDB ENUM types, one per label
+set, made when the run starts from the labels its components declare (see
+:meth:`sclab.engine.simulation.Simulation.labels`). They read and compare as text
+(``WHERE kind = 'flight_ticket'``), and ``SELECT enum_range(NULL::moment_kind)`` lists a
+set. Why: a run writes tens of millions of such values; DuckDB stores a VARCHAR value as
+a string and an ENUM value as one byte, and inserting the daily rows took half as long
+(1M people over 90 days, 3.8 -> 2.0 s of the writer, with commits per insert).
 """
 
 from __future__ import annotations
@@ -17,9 +27,21 @@ class Column(NamedTuple):
     name: str
     type: str
     doc: str
+    labels: str | None = None  # the ENUM's label set, for a label column
+
+    @property
+    def sql_type(self) -> str:
+        """The DuckDB type: the label set's ENUM for a label column."""
+        return self.labels or self.type
 
 
 C = Column
+
+
+def L(name: str, labels: str, doc: str) -> Column:
+    """A label column: text from the label set ``labels``, stored as a DuckDB ENUM."""
+    return Column(name, "VARCHAR", doc, labels)
+
 
 TABLES: dict[str, list[Column]] = {
     "districts": [
@@ -35,18 +57,18 @@ TABLES: dict[str, list[Column]] = {
         C("resident_id", "VARCHAR", "18-character resident ID (GB 11643-1999), synthetic"),
         C("surname", "VARCHAR", "family name (frequency-weighted)"),
         C("given_name_id", "INTEGER", "index of the given name in the pool"),
-        C("sex", "VARCHAR", "'male' or 'female'"),
+        L("sex", "sex", "'male' or 'female'"),
         C("birth_date", "DATE", "date of birth"),
         C("age", "SMALLINT", "completed years on day 0"),
-        C("ethnic_group", "VARCHAR", "ethnic group"),
+        L("ethnic_group", "ethnic_group", "ethnic group"),
         C("district_code", "INTEGER", "district of residence (GB/T 2260)"),
         C("migrant", "BOOLEAN", "household registered outside the city"),
         C("residence_permit", "BOOLEAN", "migrant holding a local residence permit"),
         C("id_region_code", "INTEGER", "region code inside the resident ID"),
         C("urban", "BOOLEAN", "lives in an urban area"),
         C("income_decile", "TINYINT", "1 (lowest) to 10 (highest), within the district"),
-        C("education", "VARCHAR", "highest level attended"),
-        C("occupation", "VARCHAR", "occupation on day 0"),
+        L("education", "education", "highest level attended"),
+        L("occupation", "occupation", "occupation on day 0"),
         C("smartphone", "BOOLEAN", "has a smartphone"),
         C("payment_app", "BOOLEAN", "uses a mobile payment app"),
         C("social_media", "BOOLEAN", "uses social media"),
@@ -57,8 +79,8 @@ TABLES: dict[str, list[Column]] = {
     "companies": [
         C("company_id", "INTEGER", "row index of the company"),
         C("uscc", "VARCHAR", "18-character Unified Social Credit Code (GB 32100-2015)"),
-        C("sector", "VARCHAR", "economic sector"),
-        C("size", "VARCHAR", "micro, small, medium or large"),
+        L("sector", "sector", "economic sector"),
+        L("size", "company_size", "micro, small, medium or large"),
         C("employees", "INTEGER", "number of employees"),
         C("district_code", "INTEGER", "district of registration"),
         C("legal_rep_person_id", "INTEGER", "person_id of the legal representative"),
@@ -73,9 +95,9 @@ TABLES: dict[str, list[Column]] = {
         C("event_id", "BIGINT", "unique, in order of recording"),
         C("day", "INTEGER", "day the act happened (0 = start_date; < 0: before the run)"),
         C("recorded_day", "INTEGER", "day the system recorded it (after delays; < 0: before)"),
-        C("source", "VARCHAR", "component that produced the record"),
-        C("kind", "VARCHAR", "what was recorded, e.g. 'jaywalk_identified'"),
-        C("entity_type", "VARCHAR", "'person' or 'company'"),
+        L("source", "source", "component that produced the record"),
+        L("kind", "act_kind", "what was recorded, e.g. 'jaywalk_identified'"),
+        L("entity_type", "entity_type", "'person' or 'company'"),
         C("true_actor", "BIGINT", "who really acted (NULL: nobody, e.g. a face on a bus)"),
         C("attributed_to", "BIGINT", "whom the system recorded (NULL: unidentified)"),
         C("match_score", "DOUBLE", "linkage or face-match confidence, if any"),
@@ -83,65 +105,65 @@ TABLES: dict[str, list[Column]] = {
         C("place_id", "INTEGER", "intersection, camera or court, if any"),
         C("amount", "DOUBLE", "money involved (yuan), if any"),
         C("ground", "TINYINT", "court ground of non-performance (2017 provisions art. 1: 1-6)"),
-        C("error", "VARCHAR", "record error type when attribution is wrong, else NULL"),
+        L("error", "record_error", "record error type when attribution is wrong, else NULL"),
     ],
     "score_changes": [
         C("change_id", "BIGINT", "unique per run (key for decision_events)"),
         C("entity_id", "BIGINT", "person_id or company_id"),
-        C("entity_type", "VARCHAR", "'person' or 'company'"),
-        C("system", "VARCHAR", "policy pack that keeps the score"),
-        C("score", "VARCHAR", "score name within the system"),
+        L("entity_type", "entity_type", "'person' or 'company'"),
+        L("system", "system", "policy pack that keeps the score"),
+        L("score", "score", "score name within the system"),
         C("day", "INTEGER", "simulation day"),
         C("delta", "DOUBLE", "change"),
         C("value", "DOUBLE", "value after the change"),
-        C("rule_id", "VARCHAR", "rule that made the change"),
+        L("rule_id", "rule_id", "rule that made the change"),
         C("event_id", "BIGINT", "triggering recorded event (see decision_events if several)"),
         C("wrongful", "BOOLEAN", "rests on a misattributed or erroneous record"),
     ],
     "list_entries": [
         C("entry_id", "BIGINT", "unique per run (key for decision_events)"),
         C("entity_id", "BIGINT", "person_id or company_id"),
-        C("entity_type", "VARCHAR", "'person' or 'company'"),
-        C("system", "VARCHAR", "policy pack that keeps the list"),
-        C("list", "VARCHAR", "list name, e.g. 'defaulters'"),
+        L("entity_type", "entity_type", "'person' or 'company'"),
+        L("system", "system", "policy pack that keeps the list"),
+        L("list", "list_name", "list name, e.g. 'defaulters'"),
         C("start_day", "INTEGER", "day of entry (< 0: listed before the run, see the warm start)"),
         C("end_day", "INTEGER", "day of removal (NULL: still listed at the end)"),
-        C("end_reason", "VARCHAR", "expired, performed, objection upheld, repaired..."),
-        C("rule_id", "VARCHAR", "rule that listed the entity"),
+        L("end_reason", "end_reason", "expired, performed, objection upheld, repaired..."),
+        L("rule_id", "rule_id", "rule that listed the entity"),
         C("event_id", "BIGINT", "triggering recorded event"),
         C("wrongful", "BOOLEAN", "rests on a misattributed or erroneous record"),
     ],
     "sanctions": [
         C("sanction_id", "BIGINT", "unique"),
         C("entity_id", "BIGINT", "person_id or company_id"),
-        C("entity_type", "VARCHAR", "'person' or 'company'"),
-        C("system", "VARCHAR", "policy pack"),
+        L("entity_type", "entity_type", "'person' or 'company'"),
+        L("system", "system", "policy pack"),
         C("day", "INTEGER", "simulation day"),
-        C("domain", "VARCHAR", "flights, rail, school, loans, display..."),
-        C("kind", "VARCHAR", "blocked, priced_up, public_display, notice, reward..."),
-        C("rule_id", "VARCHAR", "rule behind the sanction"),
+        L("domain", "domain", "flights, rail, school, loans, display..."),
+        L("kind", "sanction_kind", "blocked, priced_up, public_display, notice, reward..."),
+        L("rule_id", "rule_id", "rule behind the sanction"),
         C("event_id", "BIGINT", "triggering recorded event"),
         C("wrongful", "BOOLEAN", "rests on a misattributed or erroneous record"),
     ],
     "resource_moments": [
         C("moment_id", "BIGINT", "unique, in order of attempt"),
         C("day", "INTEGER", "simulation day"),
-        C("kind", "VARCHAR", "flight_ticket, rail_ticket, hotel, school_place, loan..."),
-        C("entity_type", "VARCHAR", "'person' or 'company'"),
+        L("kind", "moment_kind", "flight_ticket, rail_ticket, hotel, school_place, loan..."),
+        L("entity_type", "entity_type", "'person' or 'company'"),
         C("actor", "BIGINT", "who tried"),
         C("beneficiary", "BIGINT", "whom it was for (the child, for a school place)"),
-        C("outcome", "VARCHAR", "allowed, blocked, priced_up or favoured"),
+        L("outcome", "moment_outcome", "allowed, blocked, priced_up or favoured"),
         C("price_factor", "REAL", "price relative to the normal price"),
     ],
     "aggregates": [
         C("entity_id", "BIGINT", "person_id or company_id"),
-        C("entity_type", "VARCHAR", "'person' or 'company'"),
-        C("kind", "VARCHAR", "high-volume act kind, e.g. 'post_critical', 'purchase_books'"),
+        L("entity_type", "entity_type", "'person' or 'company'"),
+        L("kind", "act_kind", "high-volume act kind, e.g. 'post_critical', 'purchase_books'"),
         C("count", "BIGINT", "number of true acts over the run"),
         C("amount", "DOUBLE", "total money involved (yuan), if any"),
     ],
     "true_act_totals": [
-        C("kind", "VARCHAR", "act kind"),
+        L("kind", "act_kind", "act kind"),
         C("acts", "BIGINT", "true acts over the run (ground truth, recorded or not)"),
     ],
     "identifications": [
@@ -149,27 +171,31 @@ TABLES: dict[str, list[Column]] = {
         C("day", "INTEGER", "simulation day"),
         C("place_id", "INTEGER", "camera intersection"),
         C("district_code", "INTEGER", "district of the intersection"),
-        C("probe_subject", "VARCHAR", "resident, non_resident or non_person (a printed face)"),
+        L(
+            "probe_subject",
+            "probe_subject",
+            "resident, non_resident or non_person (a printed face)",
+        ),
         C("subject_in_gallery", "BOOLEAN", "the true subject is in the face database"),
         C("night", "BOOLEAN", "captured at night"),
         C("helmet", "BOOLEAN", "subject wore a helmet"),
         C("sunglasses", "BOOLEAN", "subject wore sunglasses"),
         C("mask", "BOOLEAN", "subject wore a mask"),
-        C("outcome", "VARCHAR", "correct, false_match (wrong person named) or miss"),
+        L("outcome", "identification_outcome", "correct, false_match (wrong person named) or miss"),
         C("match_score", "DOUBLE", "similarity score of the returned candidate"),
         C("gallery_size", "BIGINT", "people in the gallery searched"),
     ],
     "final_scores": [
         C("entity_id", "BIGINT", "person_id or company_id (participants only)"),
-        C("entity_type", "VARCHAR", "'person' or 'company'"),
-        C("system", "VARCHAR", "policy pack that keeps the score"),
-        C("score", "VARCHAR", "score name within the system"),
+        L("entity_type", "entity_type", "'person' or 'company'"),
+        L("system", "system", "policy pack that keeps the score"),
+        L("score", "score", "score name within the system"),
         C("value", "DOUBLE", "value on the last day"),
-        C("grade", "VARCHAR", "grade band on the last day, if the score has grades"),
+        L("grade", "grade", "grade band on the last day, if the score has grades"),
         C("affected_by_errors", "BOOLEAN", "erroneous records moved this score"),
     ],
     "decision_events": [
-        C("decision_table", "VARCHAR", "score_changes, list_entries or sanctions"),
+        L("decision_table", "decision_table", "score_changes, list_entries or sanctions"),
         C("decision_key", "BIGINT", "entry_id, sanction_id or change_id of the row in that table"),
         C("event_id", "BIGINT", "one of the events the decision rests on"),
     ],
@@ -182,11 +208,44 @@ TABLES: dict[str, list[Column]] = {
 }
 
 
-def create_statements() -> list[str]:
-    """CREATE TABLE and COMMENT statements for every table."""
-    out = []
+#: Label sets whose labels are fixed by the schema itself; the others come from the run.
+FIXED_LABELS: dict[str, tuple[str, ...]] = {
+    "entity_type": ("person", "company"),
+    "decision_table": ("score_changes", "list_entries", "sanctions"),
+}
+
+
+def label_columns() -> dict[str, list[tuple[str, str]]]:
+    """Label set → the (table, column) pairs that take their values from it."""
+    out: dict[str, list[tuple[str, str]]] = {}
     for table, cols in TABLES.items():
-        body = ", ".join(f'"{c.name}" {c.type}' for c in cols)
+        for c in cols:
+            if c.labels:
+                out.setdefault(c.labels, []).append((table, c.name))
+    return out
+
+
+def create_statements(labels: dict[str, tuple[str, ...]]) -> list[str]:
+    """CREATE TYPE, CREATE TABLE and COMMENT statements for every table.
+
+    Args:
+        labels: The labels of every label set of :func:`label_columns` (the run's, and
+            :data:`FIXED_LABELS`), in the order the ENUM should list them.
+
+    Raises:
+        KeyError: A label set is missing.
+    """
+    missing = sorted(set(label_columns()) - set(labels))
+    if missing:
+        raise KeyError(f"no labels given for the label set(s) {', '.join(missing)}")
+    out = []
+    for name in sorted(label_columns()):
+        values = ", ".join("'" + v.replace("'", "''") + "'" for v in labels[name])
+        out.append(f'CREATE TYPE "{name}" AS ENUM ({values})')
+    for table, cols in TABLES.items():
+        body = ", ".join(
+            f'"{c.name}" "{c.sql_type}"' if c.labels else f'"{c.name}" {c.type}' for c in cols
+        )
         out.append(f'CREATE TABLE "{table}" ({body})')
         for c in cols:
             doc = c.doc.replace("'", "''")
@@ -205,9 +264,18 @@ def markdown() -> str:
         "Entity ids (`person_id`, `company_id`, `true_actor`, `attributed_to`, `entity_id`)",
         "are row indices within the run.",
         "",
+        "Label columns hold text from a fixed set of labels and are stored as DuckDB ENUM",
+        "types, one per label set (named in brackets). They read and compare as text",
+        "(`WHERE kind = 'flight_ticket'`); the labels a run declared are listed by",
+        "`SELECT enum_range(NULL::moment_kind)` (or any other set's name). Comparing label",
+        "columns of different sets, or of two runs, compares their text.",
+        "",
     ]
     for table, cols in TABLES.items():
         out += [f"## `{table}`", "", "| column | type | meaning |", "| --- | --- | --- |"]
-        out += [f"| `{c.name}` | {c.type} | {c.doc} |" for c in cols]
+        out += [
+            f"| `{c.name}` | {f'label (`{c.labels}`)' if c.labels else c.type} | {c.doc} |"
+            for c in cols
+        ]
         out.append("")
     return "\n".join(out)

@@ -239,6 +239,10 @@ class CompanyConduct:
         self.name = name
         self.params = params
 
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        """Act kinds this source may write."""
+        return {"act_kind": KINDS}
+
     def setup(self, sim: Simulation) -> None:
         p = self.params
         companies = sim.population.companies

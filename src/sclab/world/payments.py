@@ -249,6 +249,18 @@ DEFAULT_PURCHASES: dict[str, PurchaseCategory] = {
 _LATE_RISK = (2.0, 1.7, 1.45, 1.25, 1.1, 0.95, 0.85, 0.75, 0.65, 0.55)
 
 
+#: Act kinds of bills and loans (purchases are ``purchase_<category>``).
+ACT_KINDS = (
+    "bill_late",
+    "bill_paid_on_time",
+    "loan_taken",
+    "loan_instalment_paid",
+    "loan_instalment_missed",
+    "loan_repaid_in_full",
+    "loan_default",
+)
+
+
 class PaymentsParams(SourceParams):
     """Parameters of the ``payments`` source."""
 
@@ -428,6 +440,11 @@ class PaymentsSource:
 
     def _income_factor(self, decile: np.ndarray) -> np.ndarray:
         return np.exp(self.params.amount_income_gradient * (decile - 4.5) / 4.5)
+
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        """Act kinds this source may write (acts, or per-person aggregates)."""
+        purchases = tuple(f"purchase_{name}" for name in self.params.purchases)
+        return {"act_kind": ACT_KINDS + purchases}
 
     def setup(self, sim: Simulation) -> None:
         p = self.params

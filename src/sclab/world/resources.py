@@ -349,6 +349,10 @@ class Resources:
     def __init__(self, name: str, params: ResourcesParams) -> None:
         self.name, self.params = name, params
 
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        """Resource moment kinds, and the rentals kept as per-person aggregates."""
+        return {"moment_kind": (*KINDS, SCHOOL_PLACE), "act_kind": RENTAL_KINDS}
+
     def setup(self, sim: Simulation) -> None:
         p = self.params
         c = sim.population.citizens

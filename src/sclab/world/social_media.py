@@ -214,6 +214,10 @@ class SocialMediaSource:
         self.name = name
         self.params = params
 
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        """Act kinds this source may write (posts per stance, interactions)."""
+        return {"act_kind": (*STANCES.values(), INTERACTIONS)}
+
     def setup(self, sim: Simulation) -> None:
         p = self.params
         c = sim.population.citizens

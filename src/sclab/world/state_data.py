@@ -156,6 +156,8 @@ GROUNDS = (
 # Several Provisions on Publishing Information on the List of Dishonest Judgment Debtors
 # (Fa Shi [2013] No. 17) took effect.
 LIST_LAUNCH = dt.date(2013, 10, 1)
+#: Act kinds of the court stream (each other stream's act kind is its name).
+COURT_KINDS = ("sued", "judgment_lost", "judgment_performed", "non_performance")
 
 
 class StateDataParams(SourceParams):
@@ -455,6 +457,12 @@ class StateData:
         self.name = name
         self.params = params
         self.cases = CaseBook()
+
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        """Act kinds this source may write."""
+        simple = tuple(s for s in self.params.enabled_streams if s != "court")
+        court = COURT_KINDS if "court" in self.params.enabled_streams else ()
+        return {"act_kind": simple + court}
 
     def setup(self, sim: Simulation) -> None:
         c = sim.population.citizens

@@ -348,6 +348,10 @@ class Streets:
         self._stepped = False
 
     # ----------------------------------------------------------------- setup
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        """Act kinds this source may write."""
+        return {"act_kind": (JAYWALK, CROSSING)}
+
     def setup(self, sim: Simulation) -> None:
         c = sim.population.citizens
         n_districts = len(sim.scenario.geography.districts)
