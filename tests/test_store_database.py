@@ -109,3 +109,37 @@ def test_many_inserts_commit_together_and_all_land(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "run.duckdb"), read_only=True)
     acts = con.execute("SELECT acts FROM true_act_totals").fetchnumpy()["acts"]
     np.testing.assert_array_equal(acts, np.repeat(np.arange(50), 3))
+
+
+def test_held_batches_of_mixed_kinds_join_column_by_column(tmp_path: Path) -> None:
+    """Held batches may give a column as NumPy, Arrow (with NULLs) or not at all, and a
+    label column as a dictionary (with NULLs), as text or not at all: rows land as given."""
+    import pyarrow as pa
+
+    db = RunDatabase(tmp_path / "run.duckdb", {"act_kind": ["a", "b", "c"], "source": ["s"]})
+    db.append(
+        "events",
+        {
+            "event_id": np.array([1, 2], np.int64),
+            "kind": pa.DictionaryArray.from_arrays(
+                pa.array([1, None], pa.int32()), pa.array(["c", "a"])
+            ),
+            "amount": pa.array([1.5, 0.0], mask=np.array([False, True])),
+        },
+        buffered=True,
+    )
+    db.append(
+        "events",
+        {"event_id": np.array([3], np.int32), "kind": ["b"], "source": np.array(["s"])},
+        buffered=True,
+    )
+    db.append("events", {"event_id": np.array([4]), "amount": np.array([2.0])}, buffered=True)
+    db.close()
+    con = duckdb.connect(str(tmp_path / "run.duckdb"), read_only=True)
+    rows = con.execute("SELECT event_id, kind, source, amount FROM events").fetchall()
+    assert rows == [
+        (1, "a", None, 1.5),
+        (2, None, None, None),
+        (3, "b", "s", None),
+        (4, None, None, 2.0),
+    ]

@@ -102,8 +102,10 @@ class RunDatabase:
     def __init__(self, path: Path, labels: Mapping[str, Iterable[str]]) -> None:
         self.path = path
         self.labels = run_labels(labels)
-        self._label_sets = {k: frozenset(v) for k, v in self.labels.items()}
-        self._pending: dict[str, list[pa.Table]] = {}
+        self._label_index = {k: {x: i for i, x in enumerate(v)} for k, v in self.labels.items()}
+        self._label_arrays = {k: pa.array(v, type=pa.string()) for k, v in self.labels.items()}
+        # Held batches per table: the columns as given (label columns as codes), rows.
+        self._pending: dict[str, list[tuple[dict[str, Any], int]]] = {}
         self._pending_rows: dict[str, int] = {}
         self._held_rows = 0
         self.con = duckdb.connect(str(path))
@@ -128,11 +130,21 @@ class RunDatabase:
     def append(self, table: str, columns: Mapping[str, Any], *, buffered: bool = False) -> int:
         """Append one batch of rows; columns not given are NULL. Returns rows written.
 
+        Columns are NumPy arrays, Arrow arrays or lists; label columns may also be Arrow
+        dictionary arrays (see :func:`categorical`).
+
         With ``buffered``, small daily batches are held and inserted together (once
         :attr:`FLUSH_ROWS` rows are held over all tables, and at :meth:`flush`): one
         INSERT costs milliseconds whatever its size, so a few hundred tiny inserts a day
         would dominate a run. Each table's rows keep their order, so the database is the
-        same whenever the flushes happen.
+        same whenever the flushes happen. A held batch is kept as it was given (label
+        columns as codes) and joined column by column when sent: a run appends about a
+        hundred small batches a day, and making an Arrow table of each cost more than
+        the rows did.
+
+        Raises:
+            KeyError: A column the table does not have.
+            ValueError: Columns of different lengths, or a label the run did not declare.
         """
         schema = TABLES[table]
         unknown = set(columns) - {c.name for c in schema}
@@ -144,40 +156,95 @@ class RunDatabase:
         n = lengths.pop()
         if n == 0:
             return 0
-        arrays = []
+        held = dict(columns)
         for col in schema:
-            value = columns.get(col.name)
-            arrays.append(pa.nulls(n) if value is None else _to_arrow(value))
-            if col.labels and value is not None:
-                self._check_labels(table, col.name, col.labels, arrays[-1])
-        batch = pa.Table.from_arrays(arrays, names=[c.name for c in schema])
+            if col.labels and held.get(col.name) is not None:
+                held[col.name] = self._label_codes(table, col.name, col.labels, held[col.name])
         if not buffered:
-            self._insert(table, batch)
+            self._insert(table, self._table(table, [(held, n)]))
             if n >= self.FLUSH_ROWS:
                 # A large batch (population, end-of-run totals) is often built from
                 # temporaries: let it land before the caller builds the next one, so at
                 # most one such batch is alive at a time.
                 self.wait()
             return n
-        self._pending.setdefault(table, []).append(batch)
+        self._pending.setdefault(table, []).append((held, n))
         self._pending_rows[table] = self._pending_rows.get(table, 0) + n
         self._held_rows += n
         if self._held_rows >= self.FLUSH_ROWS:
             self._send_held()
         return n
 
-    def _check_labels(self, table: str, column: str, labels: str, values: pa.Array) -> None:
-        """Refuse labels the run did not declare (DuckDB would fail later, in the writer)."""
-        if pa.types.is_dictionary(values.type):
-            used = values.dictionary.to_pylist()  # a few labels, whatever the rows
-        else:
-            used = pc.unique(values).to_pylist()
-        unknown = sorted({u for u in used if u is not None} - self._label_sets[labels])
+    def _label_codes(self, table: str, column: str, labels: str, values: Any) -> np.ndarray:
+        """Positions of ``values`` in the label set (int16, -1 for NULL).
+
+        Raises:
+            ValueError: A label the run did not declare (DuckDB would fail later, in the
+                writer thread).
+        """
+        index = self._label_index[labels]
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if isinstance(values, pa.DictionaryArray):
+            # A few labels whatever the rows: map the dictionary, then its indices.
+            used = values.dictionary.to_pylist()
+            lookup = np.array([index.get(u, -2) if u is not None else -1 for u in used] + [-1])
+            if (lookup == -2).any():
+                self._refuse_unknown(table, column, labels, used, lookup[:-1])
+            lookup = lookup.astype(np.int16)
+            if len(used) == 1 and not values.null_count:  # one label (constant_labels)
+                return np.full(len(values), lookup[0], np.int16)
+            idx = values.indices.to_numpy(zero_copy_only=False)
+            if values.null_count:  # NumPy sees NULL indices as NaN
+                idx = np.where(np.isnan(idx), len(used), idx).astype(np.intp)
+            return lookup[idx]
+        arr = values if isinstance(values, pa.Array) else pa.array(_plain(values))
+        pos = pc.index_in(arr, value_set=self._label_arrays[labels])
+        bad = pc.and_(pc.is_null(pos), pc.is_valid(arr))
+        if pc.any(bad).as_py():
+            self._refuse_unknown(table, column, labels, arr.filter(bad).to_pylist(), None)
+        return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int16)
+
+    @staticmethod
+    def _refuse_unknown(
+        table: str, column: str, labels: str, used: list[Any], codes: np.ndarray | None
+    ) -> None:
+        unknown = sorted(
+            u for k, u in enumerate(used) if u is not None and (codes is None or codes[k] == -2)
+        )
         if unknown:
             raise ValueError(
                 f"{table}.{column}: label {unknown[0]!r} is not in the run's label set "
                 f"'{labels}'; the component that writes it must declare it in labels()"
             )
+
+    def _table(self, table: str, parts: list[tuple[dict[str, Any], int]]) -> pa.Table:
+        """One Arrow table (one chunk per column) from held batches of ``table``."""
+        arrays = []
+        for col in TABLES[table]:
+            values = [(part.get(col.name), n) for part, n in parts]
+            if col.labels:
+                codes = np.concatenate(
+                    [np.full(n, -1, np.int16) if v is None else v for v, n in values]
+                )
+                indices = pa.array(codes, mask=codes < 0)
+                arrays.append(
+                    pa.DictionaryArray.from_arrays(indices, self._label_arrays[col.labels])
+                )
+            elif all(isinstance(v, np.ndarray) and v.dtype.kind in "biuf" for v, _ in values):
+                # Plain NumPy columns (most of them): one concatenation, no Arrow chunks.
+                arrays.append(pa.array(np.concatenate([v for v, _ in values])))
+            elif len(values) == 1:  # as given: DuckDB casts it to the column's type
+                v, n = values[0]
+                arrays.append(pa.nulls(n) if v is None else _to_arrow(v))
+            else:  # chunks of different kinds: joined in the column's Arrow type
+                target = ARROW_TYPES[col.type]
+                chunks = [
+                    pa.nulls(n, target) if v is None else _to_arrow(v).cast(target)
+                    for v, n in values
+                ]
+                arrays.append(pa.concat_arrays(chunks))
+        return pa.Table.from_arrays(arrays, names=[c.name for c in TABLES[table]])
 
     def flush(self, table: str | None = None) -> None:
         """Insert held batches (of one table, or of all) and wait until they are in."""
@@ -187,13 +254,12 @@ class RunDatabase:
     def _send_held(self, table: str | None = None) -> None:
         """Hand held batches to the writer thread without waiting for them."""
         for name in [table] if table else list(self._pending):
-            batches = self._pending.pop(name, [])
+            parts = self._pending.pop(name, [])
             self._held_rows -= self._pending_rows.pop(name, 0)
-            if batches:
+            if parts:
                 # One chunk per column: DuckDB scans thousands of tiny Arrow chunks (a warm
                 # start's day 0 holds one batch per past day) far slower than one.
-                held = pa.concat_tables(batches, promote_options="permissive")
-                self._insert(name, held.combine_chunks())
+                self._insert(name, self._table(name, parts))
 
     def _insert(self, table: str, batch: pa.Table) -> None:
         """Queue one insert for the writer thread (blocks while the queue is full)."""
@@ -345,13 +411,32 @@ def _megabytes(limit: str) -> int:
     return int(limit.removesuffix("MB"))
 
 
-def _to_arrow(value: Any) -> pa.Array:
-    if isinstance(value, pa.Array | pa.ChunkedArray):
-        return value
+#: Arrow types of the schema's DuckDB types (held batches are joined in these).
+ARROW_TYPES = {
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "SMALLINT": pa.int16(),
+    "TINYINT": pa.int8(),
+    "DOUBLE": pa.float64(),
+    "REAL": pa.float32(),
+    "BOOLEAN": pa.bool_(),
+    "VARCHAR": pa.string(),
+    "DATE": pa.date32(),
+}
+
+
+def _plain(value: Any) -> Any:
+    """A list or NumPy array, with byte strings decoded."""
     arr = np.asarray(value)
-    if arr.dtype.kind == "S":
-        return pa.array(arr.astype(str))
-    return pa.array(arr)
+    return arr.astype(str) if arr.dtype.kind == "S" else arr
+
+
+def _to_arrow(value: Any) -> pa.Array:
+    if isinstance(value, pa.ChunkedArray):
+        return value.combine_chunks()
+    if isinstance(value, pa.Array):
+        return value
+    return pa.array(_plain(value))
 
 
 class OutputDirectory:
