@@ -8,8 +8,11 @@ with a full recomputation from the scores themselves.
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.conftest import build_simulation, small_scenario
 
+from sclab.engine.feedback import SystemView
 from sclab.policy.engine import PolicyEngine
 
 
@@ -36,3 +39,23 @@ def test_published_standings_match_the_scores_every_day(write_scenario) -> None:
                 np.testing.assert_array_equal(arr, e._normalised(src).astype(np.float32))
                 changed += int(np.sum(~np.isclose(arr, before[(e.system, sid)], equal_nan=True)))
     assert changed > 100  # the standings did move: the comparison is not vacuous
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3), st.booleans())
+def test_listing_days_of_some_people_match_the_whole_array(
+    seed: int, lists: int, own: bool
+) -> None:
+    """``listed_since_of(people)`` is ``listed_since[people]`` for any lists, any people."""
+    rng = np.random.default_rng(seed)
+    n = 200
+    view = SystemView(n)
+    for k in range(lists):
+        view.publish_list(
+            f"list{k}", rng.random(n) < 0.3, rng.integers(-900, 300, n).astype(np.int32)
+        )
+    if own:
+        view.listed = rng.random(n) < 0.2
+        view.listed_since = rng.integers(-50, 50, n)
+    people = rng.integers(0, n, rng.integers(0, 60))
+    np.testing.assert_array_equal(view.listed_since_of(people), view.listed_since[people])

@@ -12,7 +12,7 @@ no high-speed trains, no luxury spending...) more often the longer they are list
 pressure to perform the judgement grows. Their daily hazard of performing
 (``perform_judgment``, the source's voluntary hazard ``h0``) is multiplied by
 ``m(t) = min(cap, listed_effect + growth_per_year * t)``, t = years since
-``SystemView.listed_since``. Unlisted people keep multiplier 1; without a policy nobody is
+``SystemView.listed_since_of``. Unlisted people keep multiplier 1; without a policy nobody is
 listed, no array is created and every multiplier is exactly 1.
 
 Calibration. The Supreme People's Court reported that by the end of 2018, of 12.88 million
@@ -154,7 +154,7 @@ class RepayWhenListed:
                 return
             self._mult = set_propensity(sim, self.params.kind)
         self._mult[self._set] = np.float32(1.0)
-        since = view.listed_since[listed]
+        since = view.listed_since_of(listed)
         # A listing without a recorded day counts as new.
         # ``since`` is read only for listed people; listings from before the run (warm
         # start) have negative days and count their full time on the list.

@@ -121,6 +121,24 @@ class SystemView:
         out[out == big] = -1
         return out
 
+    def listed_since_of(self, people: np.ndarray) -> np.ndarray:
+        """:attr:`listed_since` of ``people`` only: O(len(people)) per list instead of O(n).
+
+        A behaviour that reads the listing days of the listed (a fraction of a percent of
+        everyone) took about 90 ms at 9.3M people for the whole-population array.
+        """
+        if not self._lists:
+            return self.listed_since[people]
+        big = np.iinfo(np.int32).max
+        out = np.full(len(people), big, dtype=np.int32)
+        own = []
+        if self._listed is not None and self._listed_since is not None:
+            own = [(self._listed, self._listed_since)]
+        for listed, since in [*self._lists.values(), *own]:
+            np.minimum(out, np.where(listed[people], since[people], big), out=out)
+        out[out == big] = -1
+        return out
+
     @listed_since.setter
     def listed_since(self, value: np.ndarray) -> None:
         self._listed_since = np.asarray(value, dtype=np.int32)

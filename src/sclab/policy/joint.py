@@ -138,19 +138,35 @@ class JointMeasures:
     def _represented(
         self, sim: Simulation, t: Trigger, person: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        companies = sim.population.companies
-        hit_c, event_c, bad_c = self._trigger(t, np.arange(len(companies)))
         n = len(person)
-        if not hit_c.any():
+        # Every company's trigger, once a day per trigger: the day's moment batches of
+        # each kind ask again, and nothing a trigger reads changes while moments are
+        # decided.
+        cache = getattr(self, "_represented_today", None)
+        if cache is None or cache[0] != self._day:
+            cache = self._represented_today = (self._day, {})
+        found = cache[1].get(id(t))
+        if found is None:
+            found = cache[1][id(t)] = self._representatives(sim, t)
+        reps_s, ev_s, bad_s = found
+        if not len(reps_s):
             return np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool)
-        reps = companies.legal_rep[hit_c].astype(np.int64)
-        # one triggering company per representative (the first); wrongful if all are
-        order = np.argsort(reps, kind="stable")
-        reps_s, ev_s, bad_s = reps[order], event_c[hit_c][order], bad_c[hit_c][order]
         pos = np.searchsorted(reps_s, person)
         pos_c = np.minimum(pos, len(reps_s) - 1)
         hit = reps_s[pos_c] == person
         return hit, np.where(hit, ev_s[pos_c], -1), hit & bad_s[pos_c]
+
+    def _representatives(
+        self, sim: Simulation, t: Trigger
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Legal representatives of the companies ``t`` triggers (sorted), with the event
+        and wrongful flag of their first such company."""
+        companies = sim.population.companies
+        hit_c, event_c, bad_c = self._trigger(t, np.arange(len(companies)))
+        reps = companies.legal_rep[hit_c].astype(np.int64)
+        # one triggering company per representative (the first); wrongful if all are
+        order = np.argsort(reps, kind="stable")
+        return reps[order], event_c[hit_c][order], bad_c[hit_c][order]
 
     def _tie_hits(
         self, sim: Simulation, t: Trigger, actor: np.ndarray, entity: np.ndarray
