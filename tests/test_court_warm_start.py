@@ -399,7 +399,7 @@ def test_flights_are_blocked_for_warm_start_listings_from_day_1(court_run) -> No
     blocks = [
         cols for table, cols in court_run["decisions"]
         if table == "sanctions" and cols["day"][0] == 1
-        and str(cols["domain"][0]) == "flight_ticket"
+        and cols["domain"].to_pylist()[0] == "flight_ticket"
     ]  # fmt: skip
     assert sum(len(c["entity_id"]) for c in blocks) == 20
     # No notice is re-issued on day 0 for listings made before the run.

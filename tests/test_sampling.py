@@ -425,7 +425,7 @@ def test_aggregates_settle_deferred_kinds_on_read_only() -> None:
     assert agg.counts.get(("person", "a")).tolist() == [1, 0, 2, 0]  # one settle: both kinds
     assert agg._counts[("person", "b")].tolist() == [0, 5, 0, 0] and calls == ["drawn"]
     assert agg.counts.get(("person", "zzz")) is None
-    rows = {r["kind"][0].as_py(): r for r in agg.rows()}  # rows settle everything again
+    rows = {r["kind"].to_pylist()[0]: r for r in agg.rows()}  # rows settle everything again
     assert calls == ["drawn", "drawn"]
     assert rows["a"]["entity_id"].tolist() == [0, 2] and rows["a"]["count"].tolist() == [2, 4]
     assert rows["b"]["entity_type"].to_pylist() == ["person"]
@@ -480,7 +480,7 @@ def test_amounts_priced_from_counts_are_drawn_for_new_acts_only() -> None:
     assert list(agg.amounts) == [("person", "bought")]
     assert agg.amounts[("person", "bought")].tolist() == [2.5, 0.0, 7.5, 0.0]
     pending.append(np.array([0, 2, 1, 0]))
-    rows = {r["kind"][0].as_py(): r for r in agg.rows()}
+    rows = {r["kind"].to_pylist()[0]: r for r in agg.rows()}
     assert priced == [[1, 0, 3, 0], [0, 2, 1, 0]]  # the second pricing: new acts only
     assert rows["bought"]["count"].tolist() == [1, 2, 4]
     assert rows["bought"]["amount"].tolist() == [2.5, 5.0, 10.0]

@@ -1,6 +1,7 @@
 """Decisions the system takes about people and companies, with their provenance.
 
 Core objects:
+    :class:`ConstantLabels`: a label column holding one label (see :func:`constant_labels`).
     :class:`DecisionLog`: collects rows for the ``sanctions``, ``score_changes`` and
         ``list_entries`` tables as columnar batches and hands them to a sink (the run
         database) at the end of each day. Every row names the rule (or component) behind
@@ -30,8 +31,35 @@ def _one_label(value: str) -> pa.Array:
     return pa.array([value])
 
 
-def constant_labels(value: str, n: int) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), _one_label(value))
+class ConstantLabels:
+    """A label column of ``n`` copies of one label (a batch's kind, system, rule...).
+
+    No array is made unless a reader asks for one (``pa.array(column)`` gives a dictionary
+    array): the run database stores it as ``n`` copies of one ENUM code. A run writes
+    about a hundred such columns a day, and building each as an Arrow dictionary array
+    (then mapping it back to codes) cost more than the rows.
+    """
+
+    __slots__ = ("n", "value")
+
+    def __init__(self, value: str, n: int) -> None:
+        self.value, self.n = value, int(n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __arrow_array__(self, type: Any = None) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(self.n, np.int32)), _one_label(self.value)
+        )
+
+    def to_pylist(self) -> list[str]:
+        return [self.value] * self.n
+
+
+def constant_labels(value: str, n: int) -> ConstantLabels:
+    """``n`` copies of the label ``value``, for a label column."""
+    return ConstantLabels(value, n)
 
 
 class DecisionLog:

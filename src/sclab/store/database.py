@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sclab.engine.decisions import ConstantLabels
 from sclab.errors import OutputError
 from sclab.store.schema import FIXED_LABELS, TABLES, create_statements, label_columns
 
@@ -183,6 +184,11 @@ class RunDatabase:
                 writer thread).
         """
         index = self._label_index[labels]
+        if isinstance(values, ConstantLabels):
+            code = index.get(values.value, -2)
+            if code == -2:
+                self._refuse_unknown(table, column, labels, [values.value], None)
+            return np.full(values.n, code, np.int16)
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         if isinstance(values, pa.DictionaryArray):
@@ -239,11 +245,15 @@ class RunDatabase:
                 arrays.append(pa.nulls(n) if v is None else _to_arrow(v))
             else:  # chunks of different kinds: joined in the column's Arrow type
                 target = ARROW_TYPES[col.type]
-                chunks = [
-                    pa.nulls(n, target) if v is None else _to_arrow(v).cast(target)
-                    for v, n in values
-                ]
-                arrays.append(pa.concat_arrays(chunks))
+                given = [_to_arrow(v) for v, _ in values if v is not None]
+                kind = (
+                    given[0].type
+                    if given and all(c.type == given[0].type for c in given)
+                    else target
+                )
+                chunks = [pa.nulls(n, kind) if v is None else _to_arrow(v) for v, n in values]
+                chunks = [c if c.type == kind else c.cast(kind) for c in chunks]
+                arrays.append(pa.concat_arrays(chunks))  # DuckDB casts it to the column's type
         return pa.Table.from_arrays(arrays, names=[c.name for c in TABLES[table]])
 
     def flush(self, table: str | None = None) -> None:
@@ -436,6 +446,8 @@ def _to_arrow(value: Any) -> pa.Array:
         return value.combine_chunks()
     if isinstance(value, pa.Array):
         return value
+    if hasattr(value, "__arrow_array__"):  # e.g. ConstantLabels
+        return pa.array(value)
     return pa.array(_plain(value))
 
 
