@@ -72,3 +72,16 @@ def test_block_draws_keep_their_law() -> None:
     # Log-normal sums: mean amount median x exp(sigma^2 / 2) per purchase.
     per = sums.sum() / counts.sum()
     assert abs(per / (20.0 * np.exp(0.32)) - 1) < 0.01
+
+
+def test_idle_is_clear_during_a_pass_and_set_after_even_on_failure(monkeypatch) -> None:
+    monkeypatch.setattr(parallel, "workers", lambda: 2)  # a real pass even on one core
+    seen = parallel_map(lambda i: parallel.IDLE.is_set(), 4)
+    assert seen == [False] * 4 and parallel.IDLE.is_set()
+
+    def fail(i: int) -> None:
+        raise RuntimeError("block failed")
+
+    with pytest.raises(RuntimeError, match="block failed"):
+        parallel_map(fail, 3)
+    assert parallel.IDLE.is_set()

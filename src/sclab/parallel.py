@@ -7,6 +7,8 @@ Core objects:
     :func:`block_generators`: one independent random generator per block, spawned from the
         caller's generator.
     :data:`BLOCK`: the block length.
+    :data:`IDLE`: set while no pass runs on the pool; background work (the database
+        writer) waits on it, so that a pass gets both cores.
 
 Why threads: NumPy releases the GIL inside its array loops (arithmetic, gathers,
 ``reduceat``, and the random distributions), so two threads on two cores run the heavy
@@ -35,6 +37,12 @@ T = TypeVar("T")
 #: (tens of microseconds), small enough that a block's float32 temporaries (1 MiB) stay
 #: in a core's cache and that two cores get even shares at a million people.
 BLOCK = 1 << 18
+
+#: Set while no parallel pass runs. A pass wants every core; a background thread that
+#: waits for this between its own units of work (the database writer, between inserts)
+#: leaves them to it and catches up during the serial work in between.
+IDLE = threading.Event()
+IDLE.set()
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -86,8 +94,12 @@ def parallel_map(fn: Callable[[int], T], count: int) -> list[T]:
     """
     if count <= 1 or workers() == 1 or getattr(_in_worker, "active", False):
         return [fn(i) for i in range(count)]
-    futures = [_executor().submit(fn, i) for i in range(count)]
-    return [f.result() for f in futures]
+    IDLE.clear()
+    try:
+        futures = [_executor().submit(fn, i) for i in range(count)]
+        return [f.result() for f in futures]
+    finally:
+        IDLE.set()
 
 
 def block_generators(rng: np.random.Generator, n: int, block: int = BLOCK) -> list:

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 
 from sclab.engine.decisions import ConstantLabels
 from sclab.errors import OutputError
+from sclab.parallel import IDLE
 from sclab.store.schema import FIXED_LABELS, TABLES, create_statements, label_columns
 
 RUN_MARKERS = ("manifest.json", "run.duckdb")
@@ -99,6 +100,9 @@ class RunDatabase:
     #: DuckDB's buffer pool under its memory cap, so the bound keeps transactions, not
     #: memory, in check.
     COMMIT_ROWS = 2_000_000
+    #: Longest the writer waits for a parallel pass of the simulation to end before it
+    #: inserts anyway (see :data:`sclab.parallel.IDLE`).
+    YIELD_SECONDS = 1.0
 
     def __init__(self, path: Path, labels: Mapping[str, Iterable[str]]) -> None:
         self.path = path
@@ -325,6 +329,9 @@ class RunDatabase:
                 if item is None:
                     break
                 if self._failure is None:  # after a failure, drop the rest: the run aborts
+                    # Leave both cores to a parallel pass of the simulation; a bounded
+                    # wait, so that an insert never starves.
+                    IDLE.wait(timeout=self.YIELD_SECONDS)
                     item()
                     # Commit when caught up (so that wait() returns with every row
                     # committed) or when the transaction is large.
