@@ -8,7 +8,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from sclab.store.database import RunDatabase
+from sclab.engine.decisions import constant_labels
+from sclab.store.database import RunDatabase, categorical
 
 LABELS = {"act_kind": ["x"]}
 
@@ -76,6 +77,11 @@ def test_label_columns_are_enums_of_the_declared_labels(tmp_path: Path) -> None:
     # An undeclared label is refused in the caller, naming the column and the label set.
     with pytest.raises(ValueError, match=r"events.kind: label 'c' .* label set 'act_kind'"):
         db.append("events", {"event_id": [3], "kind": ["c"]})
+    # ... whatever form the column takes: one label, or an Arrow dictionary.
+    with pytest.raises(ValueError, match=r"label 'd' .* 'act_kind'"):
+        db.append("events", {"event_id": [3], "kind": constant_labels("d", 1)}, buffered=True)
+    with pytest.raises(ValueError, match=r"label 'e' .* 'act_kind'"):
+        db.append("events", {"event_id": [3, 4], "kind": categorical([0, 1], ["a", "e"])})
     db.close()
     con = duckdb.connect(str(tmp_path / "run.duckdb"), read_only=True)
     assert con.execute("SELECT enum_range(NULL::act_kind)").fetchone()[0] == ["a", "b"]

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 class JointMeasures:
     """Mixin of :class:`~sclab.policy.engine.PolicyEngine`: decisions at resource moments."""
 
+    #: The day and, per trigger (by id), the legal representatives it triggers that day.
+    _represented_today: tuple[int, dict[int, tuple[np.ndarray, ...]]] | None = None
+
     def _decide(self, sim: Simulation, m: Moments) -> None:
         measures = [j for j in self.policy.joint if m.kind in j.moments]
         if not measures:
@@ -142,7 +145,7 @@ class JointMeasures:
         # Every company's trigger, once a day per trigger: the day's moment batches of
         # each kind ask again, and nothing a trigger reads changes while moments are
         # decided.
-        cache = getattr(self, "_represented_today", None)
+        cache = self._represented_today
         if cache is None or cache[0] != self._day:
             cache = self._represented_today = (self._day, {})
         found = cache[1].get(id(t))
@@ -156,9 +159,7 @@ class JointMeasures:
         hit = reps_s[pos_c] == person
         return hit, np.where(hit, ev_s[pos_c], -1), hit & bad_s[pos_c]
 
-    def _representatives(
-        self, sim: Simulation, t: Trigger
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _representatives(self, sim: Simulation, t: Trigger) -> tuple[np.ndarray, ...]:
         """Legal representatives of the companies ``t`` triggers (sorted), with the event
         and wrongful flag of their first such company."""
         companies = sim.population.companies

@@ -188,21 +188,27 @@ class RunDatabase:
                 writer thread).
         """
         index = self._label_index[labels]
+
+        def refuse(unknown: list[Any]) -> None:
+            raise ValueError(
+                f"{table}.{column}: label {sorted(unknown)[0]!r} is not in the run's label "
+                f"set '{labels}'; the component that writes it must declare it in labels()"
+            )
+
         if isinstance(values, ConstantLabels):
-            code = index.get(values.value, -2)
-            if code == -2:
-                self._refuse_unknown(table, column, labels, [values.value], None)
-            return np.full(values.n, code, np.int16)
+            if values.value not in index:
+                refuse([values.value])
+            return np.full(values.n, index[values.value], np.int16)
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         if isinstance(values, pa.DictionaryArray):
             # A few labels whatever the rows: map the dictionary, then its indices.
             used = values.dictionary.to_pylist()
-            lookup = np.array([index.get(u, -2) if u is not None else -1 for u in used] + [-1])
-            if (lookup == -2).any():
-                self._refuse_unknown(table, column, labels, used, lookup[:-1])
-            lookup = lookup.astype(np.int16)
-            if len(used) == 1 and not values.null_count:  # one label (constant_labels)
+            unknown = [u for u in used if u is not None and u not in index]
+            if unknown:
+                refuse(unknown)
+            lookup = np.array([-1 if u is None else index[u] for u in used] + [-1], np.int16)
+            if len(used) == 1 and not values.null_count:
                 return np.full(len(values), lookup[0], np.int16)
             idx = values.indices.to_numpy(zero_copy_only=False)
             if values.null_count:  # NumPy sees NULL indices as NaN
@@ -212,21 +218,8 @@ class RunDatabase:
         pos = pc.index_in(arr, value_set=self._label_arrays[labels])
         bad = pc.and_(pc.is_null(pos), pc.is_valid(arr))
         if pc.any(bad).as_py():
-            self._refuse_unknown(table, column, labels, arr.filter(bad).to_pylist(), None)
+            refuse(arr.filter(bad).to_pylist())
         return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int16)
-
-    @staticmethod
-    def _refuse_unknown(
-        table: str, column: str, labels: str, used: list[Any], codes: np.ndarray | None
-    ) -> None:
-        unknown = sorted(
-            u for k, u in enumerate(used) if u is not None and (codes is None or codes[k] == -2)
-        )
-        if unknown:
-            raise ValueError(
-                f"{table}.{column}: label {unknown[0]!r} is not in the run's label set "
-                f"'{labels}'; the component that writes it must declare it in labels()"
-            )
 
     def _table(self, table: str, parts: list[tuple[dict[str, Any], int]]) -> pa.Table:
         """One Arrow table (one chunk per column) from held batches of ``table``."""
