@@ -111,15 +111,7 @@ class SystemView:
             if self._listed_since is None:
                 self._listed_since = np.full(self.n, -1, dtype=np.int32)
             return self._listed_since
-        big = np.iinfo(np.int32).max
-        out = np.full(self.n, big, dtype=np.int32)
-        own = []
-        if self._listed is not None and self._listed_since is not None:
-            own = [(self._listed, self._listed_since)]
-        for listed, since in [*self._lists.values(), *own]:
-            np.minimum(out, np.where(listed, since, big), out=out)
-        out[out == big] = -1
-        return out
+        return self._earliest_listing(slice(None), self.n)
 
     def listed_since_of(self, people: np.ndarray) -> np.ndarray:
         """:attr:`listed_since` of ``people`` only: O(len(people)) per list instead of O(n).
@@ -129,13 +121,17 @@ class SystemView:
         """
         if not self._lists:
             return self.listed_since[people]
+        return self._earliest_listing(people, len(people))
+
+    def _earliest_listing(self, rows: slice | np.ndarray, size: int) -> np.ndarray:
+        """The earliest listing day over every list (and the view's own), for ``rows``."""
         big = np.iinfo(np.int32).max
-        out = np.full(len(people), big, dtype=np.int32)
+        out = np.full(size, big, dtype=np.int32)
         own = []
         if self._listed is not None and self._listed_since is not None:
             own = [(self._listed, self._listed_since)]
         for listed, since in [*self._lists.values(), *own]:
-            np.minimum(out, np.where(listed[people], since[people], big), out=out)
+            np.minimum(out, np.where(listed[rows], since[rows], big), out=out)
         out[out == big] = -1
         return out
 

@@ -58,6 +58,7 @@ from sclab.policy.schema import (
     EventFilter,
     FactorScore,
     ListSpec,
+    PointsDelta,
     PointsScore,
     Policy,
     Rule,
@@ -120,6 +121,11 @@ def matches(f: EventFilter, batch: EventBatch) -> np.ndarray | None:
     return ok
 
 
+def _delta_rule_id(score_id: str, delta: PointsDelta) -> str:
+    """The rule id a points delta's changes carry: its own, or '<score id>:<first kind>'."""
+    return delta.rule_id or f"{score_id}:{delta.events.kinds[0]}"
+
+
 @register("policies", "pack", PackParams)
 class PolicyEngine(FactorScoring, JointMeasures):
     """Runs one policy pack: counters, scores, lists, rules, joint measures, due process."""
@@ -147,7 +153,7 @@ class PolicyEngine(FactorScoring, JointMeasures):
                 rules.add(f"{score.id}:assessment")
             else:
                 rules.add(f"{score.id}:restored")
-                rules |= {d.rule_id or f"{score.id}:{d.events.kinds[0]}" for d in score.deltas}
+                rules |= {_delta_rule_id(score.id, d) for d in score.deltas}
         for rule in pol.rules:
             domains |= {e.sanction.domain for e in rule.effects if e.sanction is not None}
         return {
@@ -372,7 +378,7 @@ class PolicyEngine(FactorScoring, JointMeasures):
                 sel = np.flatnonzero(ok & named)
                 sel = sel[members[batch.attributed_to[sel]]]
                 if len(sel):
-                    rule_id = d.rule_id or f"{sid}:{d.events.kinds[0]}"
+                    rule_id = _delta_rule_id(sid, d)
                     self._change_points(
                         sid, batch.attributed_to[sel], np.full(len(sel), d.delta, np.float32),
                         rule_id, batch.event_id[sel], bad[sel], batch.kind,

@@ -208,8 +208,6 @@ class RunDatabase:
             if unknown:
                 refuse(unknown)
             lookup = np.array([-1 if u is None else index[u] for u in used] + [-1], np.int16)
-            if len(used) == 1 and not values.null_count:
-                return np.full(len(values), lookup[0], np.int16)
             idx = values.indices.to_numpy(zero_copy_only=False)
             if values.null_count:  # NumPy sees NULL indices as NaN
                 idx = np.where(np.isnan(idx), len(used), idx).astype(np.intp)
@@ -241,15 +239,13 @@ class RunDatabase:
                 v, n = values[0]
                 arrays.append(pa.nulls(n) if v is None else _to_arrow(v))
             else:  # chunks of different kinds: joined in the column's Arrow type
-                target = ARROW_TYPES[col.type]
-                given = [_to_arrow(v) for v, _ in values if v is not None]
-                kind = (
-                    given[0].type
-                    if given and all(c.type == given[0].type for c in given)
-                    else target
-                )
-                chunks = [pa.nulls(n, kind) if v is None else _to_arrow(v) for v, n in values]
-                chunks = [c if c.type == kind else c.cast(kind) for c in chunks]
+                given = [None if v is None else _to_arrow(v) for v, _ in values]
+                types = {c.type for c in given if c is not None}
+                kind = types.pop() if len(types) == 1 else ARROW_TYPES[col.type]
+                chunks = [
+                    pa.nulls(n, kind) if c is None else c if c.type == kind else c.cast(kind)
+                    for c, (_, n) in zip(given, values, strict=True)
+                ]
                 arrays.append(pa.concat_arrays(chunks))  # DuckDB casts it to the column's type
         return pa.Table.from_arrays(arrays, names=[c.name for c in TABLES[table]])
 
@@ -348,10 +344,7 @@ class RunDatabase:
         self._uncommitted = 0
 
     def _execute_insert(self, table: str, batch: pa.Table) -> None:
-        casts = ", ".join(
-            f'CAST("{c.name}" AS "{c.labels}")' if c.labels else f'CAST("{c.name}" AS {c.type})'
-            for c in TABLES[table]
-        )
+        casts = ", ".join(f'CAST("{c.name}" AS {c.sql_type})' for c in TABLES[table])
         if not self._in_transaction:
             self.con.begin()
             self._in_transaction = True

@@ -31,8 +31,8 @@ class Column(NamedTuple):
 
     @property
     def sql_type(self) -> str:
-        """The DuckDB type: the label set's ENUM for a label column."""
-        return self.labels or self.type
+        """The DuckDB type: the label set's ENUM (quoted) for a label column."""
+        return f'"{self.labels}"' if self.labels else self.type
 
 
 C = Column
@@ -243,9 +243,7 @@ def create_statements(labels: dict[str, tuple[str, ...]]) -> list[str]:
         values = ", ".join("'" + v.replace("'", "''") + "'" for v in labels[name])
         out.append(f'CREATE TYPE "{name}" AS ENUM ({values})')
     for table, cols in TABLES.items():
-        body = ", ".join(
-            f'"{c.name}" "{c.sql_type}"' if c.labels else f'"{c.name}" {c.type}' for c in cols
-        )
+        body = ", ".join(f'"{c.name}" {c.sql_type}' for c in cols)
         out.append(f'CREATE TABLE "{table}" ({body})')
         for c in cols:
             doc = c.doc.replace("'", "''")
