@@ -506,7 +506,7 @@ def test_events_reach_duckdb_with_their_columns(write_scenario, tmp_path: Path) 
     q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
     try:
         n = q("SELECT count(*) FROM events")[0][0]
-        assert n == result.row_counts["events"] > 1000
+        assert n == result.row_counts["events"] > 800  # about 1,000 expected
         errors = dict(q("SELECT coalesce(error, '<null>'), count(*) FROM events GROUP BY 1"))
         assert set(errors) == {"<null>", "same_name", "id_typo", "stale"}
         assert errors["<null>"] > 0.5 * n  # correct records have NULL, not a 'None' string

@@ -30,11 +30,11 @@ also write the multiplier of a kind configured here.
 
 Cost model, per kind and day: O(caught) to update the caught people plus
 O(caught x mean degree) to reach their ties (a CSR gather), and O(1) otherwise; every
-``decay_every`` days one O(n) byte scan to find the people who have learnt something and
-O(those people) for their forgetting and multipliers (everyone else is exactly at the
-prior); one O(n) pass whenever a kind's severity changes. Memory: ``q`` is 2 bytes per
-person per kind (4 with ``precision: float32``), one byte per person for the learnt flags
-(up to 8 kinds), the multiplier 4 bytes per person per kind once sanctioned.
+``decay_every`` days one O(n) scan of ``q`` per kind to find the people who have learnt
+something (q is not the prior) and O(those people) for their forgetting and multipliers
+(everyone else is exactly at the prior); one O(n) pass whenever a kind's severity
+changes. Memory: ``q`` is 2 bytes per person per kind (4 with ``precision: float32``),
+the multiplier 4 bytes per person per kind once sanctioned.
 """
 
 from __future__ import annotations
@@ -137,12 +137,19 @@ class Deterrence:
         n = len(sim.population.citizens)
         dtype = np.dtype(self.params.precision)
         self.q = {k: np.full(n, self.params.prior, dtype=dtype) for k in self.params.kinds}
-        # One bit per kind: whether the person has learnt anything of that kind (q may
-        # differ from the prior). Forgetting and the multiplier refresh then touch only
-        # them: everyone else is exactly at the prior, with the prior's multiplier.
-        flags = np.min_scalar_type(2 ** len(self.params.kinds) - 1).type
-        self._learnt = np.zeros(n, flags)
-        self._bit = {k: flags(1 << i) for i, k in enumerate(self.params.kinds)}
+
+    def learnt(self, kind: str) -> np.ndarray:
+        """People whose perceived probability of ``kind`` is not the prior (sorted).
+
+        Learning only raises ``q`` and forgetting stops at the prior, so these are the
+        people with some experience not yet forgotten; everyone else holds exactly the
+        prior and the prior's multiplier. One scan of ``q``'s bits (an integer compare:
+        NumPy has no fast float16 compare), made on forgetting days only.
+        """
+        q = self.q[kind]
+        bits = q.view(np.dtype(f"u{q.itemsize}"))
+        prior = np.array(self.params.prior, q.dtype).view(bits.dtype)
+        return np.flatnonzero(bits != prior)
 
     def elasticity(self, kind: str) -> float:
         return float(self.params.elasticity_by_kind.get(kind, self.params.elasticity))
@@ -164,14 +171,10 @@ class Deterrence:
     def _forget(self, kind: str, q: np.ndarray) -> np.ndarray:
         """Move the learnt probabilities toward the prior; return the people concerned."""
         p = self.params
-        bit = self._bit[kind]
-        learnt = np.flatnonzero(self._learnt & bit)
+        learnt = self.learnt(kind)
         keep = np.float32((1.0 - p.forgetting) ** p.decay_every)
         prior = np.float32(p.prior)
         q[learnt] = prior + (q[learnt].astype(np.float32) - prior) * keep
-        # Memories faded back to the prior (at the storage precision) are forgotten.
-        back = learnt[q[learnt] == q.dtype.type(p.prior)]
-        self._learnt[back] &= ~bit
         return learnt
 
     def _learn(self, sim: Simulation, kind: str, q: np.ndarray) -> np.ndarray:
@@ -181,14 +184,16 @@ class Deterrence:
             return caught
         people, own = np.unique(caught, return_counts=True)
         _, heard_from = active_neighbours(sim, people)
+        if len(q) < 2**31:  # a 32-bit sort is about twice as fast as a 64-bit one
+            heard_from = heard_from.astype(np.int32)
         heard, ties = np.unique(heard_from, return_counts=True)
         touched = union_sorted(people, heard)
-        # Stay-uncaught probability (1 - q) shrinks by a factor per experience.
+        # Stay-uncaught probability (1 - q) shrinks by a factor per experience (powers
+        # from a table: experiences per person and day are few).
         stay = np.ones(len(touched), dtype=np.float64)
-        stay[np.searchsorted(touched, people)] *= (1.0 - self.params.alpha_own) ** own
-        stay[np.searchsorted(touched, heard)] *= (1.0 - self.params.alpha_ties) ** ties
+        stay[np.searchsorted(touched, people)] *= _powers(1.0 - self.params.alpha_own, own)
+        stay[np.searchsorted(touched, heard)] *= _powers(1.0 - self.params.alpha_ties, ties)
         q[touched] = 1.0 - (1.0 - q[touched].astype(np.float64)) * stay
-        self._learnt[touched] |= self._bit[kind]
         return touched
 
     def _update_multiplier(
@@ -208,3 +213,9 @@ class Deterrence:
 
     def finish(self, sim: Simulation) -> None:
         pass
+
+
+def _powers(base: float, exponents: np.ndarray) -> np.ndarray:
+    """``base ** exponents`` for small non-negative integer exponents, from a table."""
+    table = base ** np.arange(int(exponents.max()) + 1, dtype=np.float64)
+    return table[exponents]

@@ -110,33 +110,50 @@ class JointMeasures:
     def _trigger(
         self, t: Trigger, subject: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per subject: does ``t`` hold, on which event (-1: none), wrongfully?
+
+        Whether it holds is one gather per subject; the event and the wrongful flag are
+        looked up for the subjects it holds for only (most moments meet no measure).
+        """
         n = len(subject)
+        event = np.full(n, -1, np.int64)
+        bad = np.zeros(n, bool)
         if t.on_list is not None:
             book = self.lists[t.on_list][1]
             slot = book.slot[subject]
-            hit = slot >= 0
-            safe = np.where(hit, slot, 0)
-            return hit, np.where(hit, book.event[safe], -1), hit & book.wrongful[safe]
+            at = np.flatnonzero(slot >= 0)
+            if len(at):
+                event[at] = book.event[slot[at]]
+                bad[at] = book.wrongful[slot[at]]
+            return slot >= 0, event, bad
         if t.grade:
             for sid, s in list(self.points.items()) + list(self.factors.items()):
                 names = [g.name for g in s.spec.grades]
                 if all(g in names for g in t.grade):
                     target = np.array([names.index(g) for g in t.grade])
-                    hit = np.isin(s.grade[subject], target) & ~np.isnan(s.value[subject])
-                    bad = hit & self._grade_wrongful(sid, subject, target)
-                    return hit, np.where(hit, self._last_event(sid, subject), -1), bad
-            return np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool)
+                    in_grade = np.zeros(max(len(names), 256), bool)
+                    in_grade[target] = True
+                    hit = in_grade[s.grade[subject]]
+                    hit &= ~np.isnan(s.value[subject])
+                    at = np.flatnonzero(hit)
+                    if len(at):
+                        who = subject[at]
+                        bad[at] = self._grade_wrongful(sid, who, target)
+                        event[at] = self._last_event(sid, who)
+                    return hit, event, bad
+            return np.zeros(n, bool), event, bad
         assert t.score is not None
         s = self.points.get(t.score) or self.factors[t.score]
         value = s.value[subject]
-        if t.below is not None:
-            hit = value < t.below
-            bad = hit & self._score_wrongful(t.score, subject, t.below)
-        else:
-            hit = value >= (t.at_least or 0)
-            bad = np.zeros(n, bool)
-        hit &= ~np.isnan(value)
-        return hit, np.where(hit, self._last_event(t.score, subject), -1), bad
+        # NaN (not taking part) compares False either way: never a hit.
+        hit = value < t.below if t.below is not None else value >= (t.at_least or 0)
+        at = np.flatnonzero(hit)
+        if len(at):
+            who = subject[at]
+            if t.below is not None:
+                bad[at] = self._score_wrongful(t.score, who, t.below)
+            event[at] = self._last_event(t.score, who)
+        return hit, event, bad
 
     def _represented(
         self, sim: Simulation, t: Trigger, person: np.ndarray
