@@ -286,7 +286,7 @@ def test_lazy_poisson_mixes_plain_days_and_multiplier_days() -> None:
         lazy.accrue(None if day < 10 else mult)  # a behaviour starts on day 10
     assert lazy.pending
     counts = lazy.draw(np.random.default_rng(2))
-    assert not lazy.pending and lazy.days == 0 and lazy.mult_sum is None
+    assert not lazy.pending and lazy.days == 0 and lazy.offset is None
     exposure = 10 + 20 * mult.astype(np.float64)
     lam = rate[class_of] * exposure
     for parity in (0, 1):
@@ -294,6 +294,58 @@ def test_lazy_poisson_mixes_plain_days_and_multiplier_days() -> None:
         assert near(counts[parity::2].sum(), e, e), parity
     # Nothing pending: the next draw is all zeros.
     assert not lazy.draw(np.random.default_rng(3)).any()
+
+
+@given(
+    changes=st.lists(
+        st.tuples(
+            st.integers(0, 3),  # days accrued before the change
+            st.one_of(st.none(), st.lists(st.integers(0, 39), min_size=1, max_size=10)),
+            st.floats(0, 3, width=32),
+        ),
+        max_size=8,
+    ),
+    tail=st.integers(0, 3),
+)
+@settings(max_examples=150, deadline=None)
+def test_lazy_poisson_exposure_follows_watched_writes(changes, tail) -> None:
+    """Days cost O(1) and writes are credited: the exposure is the sum of each day's
+    multiplier, whatever the days and writes (everyone's or some people's)."""
+    from sclab.engine.simulation import State
+
+    classes, _ = classes_from([40], 1)
+    state = State({"person": 40})
+    lazy = LazyPoisson(classes, np.array([0.1]))
+    lazy.follow(state, "m")
+    expected = np.zeros(40)
+    current = np.ones(40, np.float32)  # None means 1 until the array exists
+    mult = None
+    for days, people, value in changes:
+        for _ in range(days):
+            lazy.accrue(mult)
+            expected += current
+        if mult is None:
+            mult = state.add("m", "person", np.float32, fill=1.0)
+        who = None if people is None else np.unique(people)
+        state.write("m", np.float32(value), who)
+        current[slice(None) if who is None else who] = np.float32(value)
+    for _ in range(tail):
+        lazy.accrue(mult)
+        expected += current
+    np.testing.assert_allclose(lazy.exposure(np.arange(40)), expected, rtol=1e-5, atol=1e-5)
+    assert lazy.pending == (expected.size > 0 and lazy.days > 0)
+
+
+def test_watched_arrays_change_by_write_only() -> None:
+    from sclab.engine.simulation import State
+
+    state = State({"person": 5})
+    state.watch("m", lambda arr, who, sign: None)
+    arr = state.add("m", "person", np.float32, fill=1.0)
+    with pytest.raises(ValueError, match="read-only"):
+        arr[0] = 2.0
+    state.write("m", 2.0, np.array([0]))
+    assert arr[0] == 2.0 and not arr.flags.writeable
 
 
 # ------------------------------------------------------------------ amounts, splits, order

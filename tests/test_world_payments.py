@@ -24,7 +24,7 @@ from sclab.engine.acts import Acts
 from sclab.population import generate_population
 from sclab.rng import Streams
 from sclab.scenario import load_scenario
-from sclab.world.base import ages, set_propensity
+from sclab.world.base import ages, set_propensity, update_propensity
 from sclab.world.payments import (
     DEFAULT_PURCHASES,
     PaymentsParams,
@@ -119,13 +119,13 @@ def halved(tmp_path_factory):
     params.pop("purchases")
     sim = build(tmp_path_factory.mktemp("half"), params, BILL_DAYS)
     for kind in ("bill_late", "loan_instalment_missed", "purchase_video_games"):
-        set_propensity(sim, kind)[:] = 0.5
+        update_propensity(sim, kind, 0.5)
     taking = set_propensity(sim, "loan_taken")
     taking[1::2] = 0.5  # odd ids at half the rate
     taking[::2] = 0.0  # even ids never borrow
-    set_propensity(sim, "purchase_alcohol")[:] = 2.0
-    books = set_propensity(sim, "purchase_books")
-    books[::2] = 0.0  # even person ids never buy books, odd ones at the full rate
+    update_propensity(sim, "purchase_alcohol", 2.0)
+    even = np.arange(0, len(sim.population.citizens), 2)
+    update_propensity(sim, "purchase_books", 0.0, even)  # even ids never buy books
     return sim, run(sim, BILL_DAYS)
 
 

@@ -23,7 +23,7 @@ from sclab.engine import Simulation, register
 from sclab.population import generate_population
 from sclab.rng import Streams
 from sclab.scenario import load_scenario
-from sclab.world.base import DAYS_PER_YEAR, set_propensity
+from sclab.world.base import DAYS_PER_YEAR, set_propensity, update_propensity
 from sclab.world.resources import (
     AGE_BANDS,
     KINDS,
@@ -187,7 +187,7 @@ def test_rate_per_person_follows_age_income_residence_and_migrant(tmp_path: Path
 def test_propensity_scales_attempts(tmp_path: Path) -> None:
     days, n = 30, 20_000
     sim = build(tmp_path, n=n, days=days)
-    set_propensity(sim, "rail_ticket")[:] = 0.5
+    update_propensity(sim, "rail_ticket", 0.5)
     set_propensity(sim, "flight_ticket")[:] = 0.0
     blocked_half = set_propensity(sim, "hotel_booking")
     blocked_half[: n // 2] = 0.0  # the first half stopped trying

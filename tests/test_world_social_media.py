@@ -23,7 +23,7 @@ from sclab.engine.acts import Acts
 from sclab.population import generate_population
 from sclab.rng import Streams
 from sclab.scenario import load_scenario
-from sclab.world.base import set_propensity
+from sclab.world.base import set_propensity, update_propensity
 from sclab.world.social_media import (
     INTERACTIONS,
     STANCES,
@@ -186,8 +186,8 @@ def test_switched_off_ties_carry_no_interactions(tmp_path) -> None:
 def test_propensity_halves_critical_posts_only(tmp_path, baseline) -> None:
     base, _ = baseline
     sim = build(tmp_path, {})
-    set_propensity(sim, "post_critical")[:] = 0.5
-    set_propensity(sim, "post_positive_energy")[:] = 2.0
+    update_propensity(sim, "post_critical", 0.5)
+    update_propensity(sim, "post_positive_energy", 2.0)
     run(sim)
     act = activity(sim)
     for stance, factor in (("critical", 0.5), ("positive_energy", 2.0), ("neutral", 1.0)):
@@ -203,8 +203,8 @@ def test_propensity_halves_critical_posts_only(tmp_path, baseline) -> None:
 
 def test_propensity_acts_per_person(tmp_path) -> None:
     sim = build(tmp_path, {}, days=30)
-    prop = set_propensity(sim, "post_critical")
-    prop[::2] = 0.0  # even ids self-censor completely
+    n = len(sim.population.citizens)
+    update_propensity(sim, "post_critical", 0.0, np.arange(0, n, 2))  # even ids self-censor
     run(sim, 30)
     got = counts(sim, "post_critical")
     assert got[::2].sum() == 0
@@ -271,8 +271,7 @@ def test_reading_mid_run_draws_what_is_pending_and_keeps_the_rates(tmp_path) -> 
     rates = []
     for day in range(days):
         if day == 15:
-            propensity_array = sim.state["propensity/post_critical"]
-            propensity_array[:] = 0.5  # ...then halves critical posting
+            update_propensity(sim, "post_critical", 0.5)  # ...then halves critical posting
         sim.step()
         if day % 10 == 9:
             rates.append(critical_post_rate(sim))
@@ -460,11 +459,10 @@ def test_split_over_epochs_follows_behaviour_multipliers(tmp_path) -> None:
     sim = build_pruned(tmp_path, days=days, size=20_000)
     comp = source(sim)
     comp.epoch_cap = 10**12
-    neutral = set_propensity(sim, "post_neutral")
     weight, daily = [], []
     for day in range(days):
         m = 3.0 if day < 21 else 0.0
-        neutral[:] = m
+        update_propensity(sim, "post_neutral", m)
         weight.append(1 - SHARES["neutral"] + SHARES["neutral"] * m)
         daily.append(online_degree(sim, sim.ties_active))
         sim.step()

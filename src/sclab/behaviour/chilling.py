@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sclab.behaviour.ties import active_neighbours, union_sorted
 from sclab.engine.registry import register
-from sclab.world.base import set_propensity
+from sclab.world.base import update_propensity
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -132,7 +132,7 @@ class Chilling:
             self._speech = speech
             self._set_speech(sim)
         elif len(touched) and self._critical is not None:
-            self._critical[touched] = self._critical_multiplier(touched)
+            update_propensity(sim, CRITICAL, self._critical_multiplier(touched), touched)
 
     def _witness(self, sim: Simulation) -> np.ndarray:
         """Raise the exposure of today's sanctioned people and their ties."""
@@ -154,8 +154,7 @@ class Chilling:
         # Merged into `exposed` only when needed (weekly), so a day stays O(touched).
         self._pending.append(touched[self.exposure[touched] > 0])
         if self._critical is None:
-            self._critical = set_propensity(sim, CRITICAL)
-            self._critical[:] = np.float32(1.0 - self.speech_chill())
+            self._critical = update_propensity(sim, CRITICAL, np.float32(1.0 - self.speech_chill()))
         return touched
 
     def _merge_exposed(self) -> np.ndarray:
@@ -185,16 +184,13 @@ class Chilling:
 
     def _set_speech(self, sim: Simulation) -> None:
         """Speech scoring switched on or off: one O(n) refresh of both multipliers."""
-        if self._critical is None:
-            self._critical = set_propensity(sim, CRITICAL)
-        self._critical[:] = np.float32(1.0 - self.speech_chill())
+        self._critical = update_propensity(sim, CRITICAL, np.float32(1.0 - self.speech_chill()))
         exposed = self._merge_exposed()
         if len(exposed):
-            self._critical[exposed] = self._critical_multiplier(exposed)
+            update_propensity(sim, CRITICAL, self._critical_multiplier(exposed), exposed)
         if self.params.positive_shift > 0 and (self._speech or self._positive is not None):
-            if self._positive is None:
-                self._positive = set_propensity(sim, POSITIVE)
-            self._positive[:] = np.float32(1.0 + self.params.positive_shift * self._speech)
+            shift = np.float32(1.0 + self.params.positive_shift * self._speech)
+            self._positive = update_propensity(sim, POSITIVE, shift)
 
     def finish(self, sim: Simulation) -> None:
         pass

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sclab.behaviour.ties import active_neighbours, union_sorted
 from sclab.engine.registry import register
-from sclab.world.base import set_propensity
+from sclab.world.base import set_propensity, update_propensity
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -206,9 +206,9 @@ class Deterrence:
                 return  # no sanction ever seen: leave the source at its base rate
             mult = self._mult[kind] = set_propensity(sim, kind)
         if severity != self._severity.get(kind):
-            mult[:] = self.multiplier(kind, q, severity)
+            update_propensity(sim, kind, self.multiplier(kind, q, severity))
         elif len(touched):
-            mult[touched] = self.multiplier(kind, q[touched], severity)
+            update_propensity(sim, kind, self.multiplier(kind, q[touched], severity), touched)
         self._severity[kind] = severity
 
     def finish(self, sim: Simulation) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sclab.engine.registry import register
-from sclab.world.base import set_propensity
+from sclab.world.base import set_propensity, update_propensity
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -112,7 +112,7 @@ class PurchaseShifting:
                 if value == 1.0:
                     continue
                 mult = self._mult[kind] = set_propensity(sim, kind)
-            mult[self.aware] = np.float32(value)
+            update_propensity(sim, kind, np.float32(value), self.aware)
 
     def finish(self, sim: Simulation) -> None:
         pass

@@ -60,7 +60,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from sclab.engine.registry import register
-from sclab.world.base import DAYS_PER_YEAR, set_propensity
+from sclab.world.base import DAYS_PER_YEAR, set_propensity, update_propensity
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -153,13 +153,14 @@ class RepayWhenListed:
             if not len(listed):
                 return
             self._mult = set_propensity(sim, self.params.kind)
-        self._mult[self._set] = np.float32(1.0)
+        kind = self.params.kind
+        update_propensity(sim, kind, np.float32(1.0), self._set)
         since = view.listed_since_of(listed)
         # A listing without a recorded day counts as new.
         # ``since`` is read only for listed people; listings from before the run (warm
         # start) have negative days and count their full time on the list.
         years = np.maximum(day - since, 0) / DAYS_PER_YEAR
-        self._mult[listed] = listed_multiplier(self.params, years)
+        update_propensity(sim, kind, listed_multiplier(self.params, years), listed)
         self._set = listed
 
     def finish(self, sim: Simulation) -> None:

@@ -22,7 +22,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -65,6 +65,7 @@ class State:
     def __init__(self, sizes: dict[str, int]) -> None:
         self.sizes = dict(sizes)
         self._arrays: dict[str, np.ndarray] = {}
+        self._watchers: dict[str, list[Callable[[np.ndarray, np.ndarray | None, int], None]]] = {}
 
     def add(
         self, name: str, entity_type: str, dtype: np.dtype | type, fill: float = 0
@@ -78,8 +79,39 @@ class State:
         if entity_type not in self.sizes:
             raise ValueError(f"unknown entity type '{entity_type}'; have {sorted(self.sizes)}")
         arr = np.full(self.sizes[entity_type], fill, dtype=dtype)
+        arr.flags.writeable = name not in self._watchers
         self._arrays[name] = arr
         return arr
+
+    def watch(self, name: str, fn: Callable[[np.ndarray, np.ndarray | None, int], None]) -> None:
+        """Call ``fn(array, entities, sign)`` around every :meth:`write` to ``name``.
+
+        ``sign`` is +1 just before the write (the old values are in place) and -1 just
+        after it (the new ones are); ``entities`` is None for a whole-array write. May be
+        called before the array exists. Watched arrays are read-only outside
+        :meth:`write`, so a write that bypasses the watchers fails loudly.
+        """
+        self._watchers.setdefault(name, []).append(fn)
+        if name in self._arrays:
+            self._arrays[name].flags.writeable = False
+
+    def write(self, name: str, values: Any, entities: np.ndarray | None = None) -> None:
+        """Set ``name[entities] = values`` (the whole array if ``entities`` is None),
+        telling its watchers before and after."""
+        arr = self[name]
+        watchers = self._watchers.get(name, [])
+        for fn in watchers:
+            fn(arr, entities, 1)
+        arr.flags.writeable = True
+        try:
+            if entities is None:
+                arr[:] = values
+            else:
+                arr[entities] = values
+        finally:
+            arr.flags.writeable = not watchers
+        for fn in watchers:
+            fn(arr, entities, -1)
 
     def __getitem__(self, name: str) -> np.ndarray:
         try:

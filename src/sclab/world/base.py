@@ -6,7 +6,8 @@ Core objects:
         to one act per event).
     :func:`propensity`: the behaviour-controlled multiplier on a person's rate for an act
         kind, or ``None`` while no behaviour component adjusts that kind.
-    :func:`set_propensity`: how behaviour components create and update those multipliers.
+    :func:`set_propensity`, :func:`update_propensity`: how behaviour components create and
+        change those multipliers.
     :func:`ages`, :func:`district_codes`: small conveniences over the population.
 
 How a source works (see ``docs/world.md``):
@@ -65,6 +66,21 @@ def set_propensity(sim: Simulation, kind: str) -> np.ndarray:
     cost more time than its 2 bytes per person and kind saved memory.
     """
     return sim.state.add(propensity_key(kind), "person", np.float32, fill=1.0)
+
+
+def update_propensity(
+    sim: Simulation, kind: str, values: np.ndarray | float, people: np.ndarray | None = None
+) -> np.ndarray:
+    """Set the multiplier of ``kind`` for ``people`` (everyone if None); return the array.
+
+    The only way to change a multiplier (the arrays are read-only once a source follows
+    them): sources that accrue a kind lazily are told of each change
+    (:meth:`sclab.world.sampling.LazyPoisson.follow`), so their days cost O(1) and a change
+    O(people changed).
+    """
+    mult = set_propensity(sim, kind)
+    sim.state.write(propensity_key(kind), values, people)
+    return mult
 
 
 def per_person_rate(sim: Simulation, kind: str, base: np.ndarray | float) -> np.ndarray:

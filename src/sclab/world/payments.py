@@ -90,7 +90,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sclab.engine.registry import register
-from sclab.world.base import DAYS_PER_MONTH, DAYS_PER_YEAR, SourceParams, ages, propensity
+from sclab.world.base import (
+    DAYS_PER_MONTH,
+    DAYS_PER_YEAR,
+    SourceParams,
+    ages,
+    propensity,
+    propensity_key,
+)
 from sclab.world.sampling import (
     LazyPoisson,
     RateClasses,
@@ -515,6 +522,7 @@ class PaymentsSource:
             for name in p.purchases:
                 kind = f"purchase_{name}"
                 self._lazy[kind] = LazyPoisson(self._buy, self._buy_rates[name])
+                self._lazy[kind].follow(sim.state, propensity_key(kind))
                 settle = partial(self._settle_purchases, sim, name)
                 price = partial(self._price_purchases, sim)
                 sim.aggregates.defer([kind], settle, amount_of=price)

@@ -56,7 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sclab.engine.registry import register
 from sclab.population.citizens import OCCUPATIONS
 from sclab.population.geography import age_on
-from sclab.world.base import DAYS_PER_YEAR, SourceParams, ages, propensity
+from sclab.world.base import DAYS_PER_YEAR, SourceParams, ages, propensity, propensity_key
 from sclab.world.sampling import IdSorter, LazyPoisson, RateClasses
 
 if TYPE_CHECKING:
@@ -377,6 +377,7 @@ class Resources:
         if not p.record_rentals:
             for kind in RENTAL_KINDS:
                 self._lazy[kind] = LazyPoisson(self.classes, self.rates[kind])
+                self._lazy[kind].follow(sim.state, propensity_key(kind))
                 sim.aggregates.defer([kind], partial(self._settle, sim, kind))
         self._setup_school(sim, age)
 

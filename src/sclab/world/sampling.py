@@ -43,8 +43,8 @@ Cost model (n people, k events or candidates, C classes, E expected events):
       step per class; ``RateClasses.totals`` O(C + E) placed sparsely when E is at most the
       number of members, else one Poisson draw per person, in fixed blocks spread over the
       cores (:mod:`sclab.parallel`), each block from its own spawned generator.
-    * ``LazyPoisson.accrue`` O(1) a day without a multiplier, one fused float32 O(n) add a
-      day with one (about 0.2 ms per million people); ``LazyPoisson.draw`` as ``totals``.
+    * ``LazyPoisson.accrue`` O(1) a day; O(k) for a change of k people's multiplier;
+      ``LazyPoisson.draw`` as ``totals``.
     * ``lognormal_sums`` O(events) in chunks; ``multinomial_split`` one Poisson draw per
       entry plus O(sqrt(total) · log n); ``binomial_blocks`` one draw per entry, in blocks
       spread over the cores.
@@ -52,6 +52,8 @@ Cost model (n people, k events or candidates, C classes, E expected events):
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -465,11 +467,16 @@ class LazyPoisson:
     """Exposure of one aggregated Poisson stream since its last draw.
 
     Person i of class c has, on day d, Poisson(rate[c] × accept[i] × m_i(d)) events, m the
-    behaviour multiplier (1 on days without one). Summed over the days accrued that is
-    Poisson(rate[c] × accept[i] × (D + Σ_d m_i(d))), D the days without a
-    multiplier: :meth:`accrue` keeps D and the sum, :meth:`draw` draws the totals once.
-    The multiplier sum is float32 (4 bytes per person): its rounding error stays below
-    1e-3 relative over 10,000 days (worst case; about 1e-6 typically).
+    behaviour multiplier (1 without one). Summed over the days accrued that is
+    Poisson(rate[c] × accept[i] × E_i) with the exposure E_i = Σ_d m_i(d): :meth:`accrue`
+    keeps it, :meth:`draw` draws the totals once.
+
+    Multipliers change rarely and for few people, so the exposure is kept as
+    ``offset_i + days × m_i`` with ``m`` the multiplier array as it is now: a day costs
+    O(1), and a change of ``m`` for k people O(k), credited by :meth:`changing` (a
+    :meth:`sclab.engine.simulation.State.watch` callback, see :meth:`follow`). The
+    offset is float32 (4 bytes per person, only while a change is pending): its
+    rounding error stays below 1e-3 relative over 10,000 days.
 
     Args:
         classes: Who may have events, grouped by rate class.
@@ -479,35 +486,89 @@ class LazyPoisson:
     def __init__(self, classes: RateClasses, rate: np.ndarray) -> None:
         self.classes = classes
         self.rate = np.asarray(rate, dtype=np.float64)
+        #: Days accrued since the last draw.
         self.days = 0
-        self.mult_sum: np.ndarray | None = None
+        #: The multiplier array the days accrued at (None: 1 for everyone).
+        self.mult: np.ndarray | None = None
+        #: Per person, exposure credited at earlier multipliers minus ``days`` × the
+        #: earlier ones (None: zero for everyone).
+        self.offset: np.ndarray | None = None
         #: Draws made so far: a source's partition key for the stream of the next draw.
         self.draws = 0
+
+    def follow(self, state: Any, name: str) -> None:
+        """Credit every write to the multiplier array ``name`` of ``state`` (a
+        :class:`~sclab.engine.simulation.State`), which must then change by its
+        ``write`` only."""
+        state.watch(name, self.changing)
 
     @property
     def pending(self) -> bool:
         """Whether any exposure has accrued since the last draw."""
-        return self.days > 0 or self.mult_sum is not None
+        return self.days > 0
 
     def accrue(self, mult: np.ndarray | None = None) -> None:
-        """One more day, at the multiplier ``mult`` (per person; None: 1 for everyone)."""
-        if mult is None:
-            self.days += 1
+        """One more day, at the multiplier ``mult`` (per person; None: 1 for everyone).
+
+        The array must stay the same between days unless changed through :meth:`changing`
+        (an array other than the last one is taken as a change of everyone: O(n) once).
+        """
+        if mult is not self.mult:
+            self._switch(mult)
+        self.days += 1
+
+    def changing(self, mult: np.ndarray, people: np.ndarray | None, sign: int) -> None:
+        """Credit a change of ``mult[people]`` (everyone if None): called with ``sign`` +1
+        just before the write and -1 just after, so that the days accrued so far keep
+        the old values."""
+        if mult is not self.mult:
+            if sign < 0:
+                return  # an array this stream does not accrue at (yet): nothing to credit
+            self._switch(mult)
+        if not self.days:
             return
-        if self.mult_sum is None:
-            self.mult_sum = np.zeros(len(mult), dtype=np.float32)
-        np.add(self.mult_sum, mult, out=self.mult_sum, casting="unsafe")
+        if self.offset is None:
+            self.offset = np.zeros(len(mult), np.float32)
+        days = np.float32(sign * self.days)
+        if people is None:
+            self.offset += mult * days
+        else:
+            self.offset[people] += mult[people] * days
+
+    def _switch(self, mult: np.ndarray | None) -> None:
+        """Accrue at ``mult`` from now on; the days so far keep the current multiplier."""
+        if self.days:
+            n = self.classes.n_people
+            old = np.ones(n, np.float32) if self.mult is None else self.mult
+            new = np.ones(n, np.float32) if mult is None else mult
+            if self.offset is None:
+                self.offset = np.zeros(n, np.float32)
+            self.offset += (old - new) * np.float32(self.days)
+        self.mult = mult
+
+    def exposure(self, people: np.ndarray) -> np.ndarray:
+        """The exposure of ``people`` since the last draw (float64), in days at multiplier 1."""
+        out = np.full(len(people), float(self.days))
+        if self.mult is not None:
+            out *= self.mult[people]
+        if self.offset is not None:
+            out += self.offset[people]
+        return out
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         """Per person, the total events since the last draw (see ``totals``); then reset."""
-        if self.mult_sum is None:
+        if self.mult is None and self.offset is None:
             counts = self.classes.totals(rng, self.rate * self.days)
         else:
-            weight = self.mult_sum
-            if self.days:
-                weight += np.float32(self.days)
+            if self.mult is None:
+                weight = np.full(self.classes.n_people, np.float32(self.days))
+            else:
+                weight = self.mult * np.float32(self.days)
+            if self.offset is not None:
+                weight += self.offset
+                np.maximum(weight, 0.0, out=weight)  # rounding must not make it negative
             counts = self.classes.totals(rng, self.rate, weight)
-        self.days, self.mult_sum = 0, None
+        self.days, self.offset = 0, None
         self.draws += 1
         return counts
 

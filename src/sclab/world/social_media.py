@@ -87,7 +87,7 @@ from pydantic import Field, field_validator
 
 from sclab.behaviour.ties import TieReader, union_sorted
 from sclab.engine.registry import register
-from sclab.world.base import SourceParams, propensity
+from sclab.world.base import SourceParams, propensity, propensity_key
 from sclab.world.sampling import LazyPoisson, RateClasses, binomial_blocks
 
 if TYPE_CHECKING:
@@ -181,10 +181,7 @@ def critical_post_rate(sim: Simulation) -> float:
 
 def _exposure_of(lazy: LazyPoisson, people: np.ndarray) -> np.ndarray:
     """One stance's exposure of ``people`` since its last draw (float64, see ``_exposure``)."""
-    out = np.full(len(people), float(lazy.days))
-    if lazy.mult_sum is not None:
-        out += lazy.mult_sum[people]
-    return out
+    return lazy.exposure(people)
 
 
 def _row_counts(indptr: np.ndarray, flags: Callable[[int, int], np.ndarray]) -> np.ndarray:
@@ -264,6 +261,7 @@ class SocialMediaSource:
         if not p.record_every_event:
             for stance, kind in STANCES.items():
                 self._lazy[kind] = LazyPoisson(self._classes, self._stance_rate(stance))
+                self._lazy[kind].follow(sim.state, propensity_key(kind))
                 self._first_epoch[kind] = 0
                 # Reading one stance draws that stance only (a score reading positive
                 # energy monthly leaves the other stances to accrue until the end).
@@ -321,9 +319,9 @@ class SocialMediaSource:
     def _exposure(self, people: np.ndarray) -> np.ndarray:
         """Per stance (rows) and person, the exposure accrued since the last draw.
 
-        In days at multiplier 1, as :class:`~sclab.world.sampling.LazyPoisson` accrues
-        it (its ``days`` and ``mult_sum``): a person's pending posts of a stance are
-        Poisson with mean proportional to it, the same factor on every day.
+        In days at multiplier 1, as :class:`~sclab.world.sampling.LazyPoisson` accrues it
+        (its ``exposure``): a person's pending posts of a stance are Poisson with mean
+        proportional to it, the same factor on every day.
         """
         return np.stack([_exposure_of(lazy, people) for lazy in self._lazy.values()])
 
