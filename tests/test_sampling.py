@@ -340,7 +340,7 @@ def test_watched_arrays_change_by_write_only() -> None:
     from sclab.engine.simulation import State
 
     state = State({"person": 5})
-    state.watch("m", lambda arr, who, sign: None)
+    state.watch("m", lambda arr, who, old: None)
     arr = state.add("m", "person", np.float32, fill=1.0)
     with pytest.raises(ValueError, match="read-only"):
         arr[0] = 2.0

@@ -55,6 +55,10 @@ class Component(Protocol):
     def finish(self, sim: Simulation) -> None: ...
 
 
+#: A watcher of a state array: ``fn(array, entities, old values)``, see :meth:`State.watch`.
+Watcher = Callable[[np.ndarray, np.ndarray | None, np.ndarray], None]
+
+
 class State:
     """Named arrays over entities: the shared, mutable state of a run.
 
@@ -65,7 +69,7 @@ class State:
     def __init__(self, sizes: dict[str, int]) -> None:
         self.sizes = dict(sizes)
         self._arrays: dict[str, np.ndarray] = {}
-        self._watchers: dict[str, list[Callable[[np.ndarray, np.ndarray | None, int], None]]] = {}
+        self._watchers: dict[str, list[Watcher]] = {}
 
     def add(
         self, name: str, entity_type: str, dtype: np.dtype | type, fill: float = 0
@@ -83,13 +87,13 @@ class State:
         self._arrays[name] = arr
         return arr
 
-    def watch(self, name: str, fn: Callable[[np.ndarray, np.ndarray | None, int], None]) -> None:
-        """Call ``fn(array, entities, sign)`` around every :meth:`write` to ``name``.
+    def watch(self, name: str, fn: Watcher) -> None:
+        """Call ``fn(array, entities, old)`` after every :meth:`write` to ``name``.
 
-        ``sign`` is +1 just before the write (the old values are in place) and -1 just
-        after it (the new ones are); ``entities`` is None for a whole-array write. May be
-        called before the array exists. Watched arrays are read-only outside
-        :meth:`write`, so a write that bypasses the watchers fails loudly.
+        ``old`` holds the values of ``array[entities]`` before the write (``entities``
+        None: a whole-array write, ``old`` a copy of the whole array). May be called
+        before the array exists. Watched arrays are read-only outside :meth:`write`, so a
+        write that bypasses the watchers fails loudly.
         """
         self._watchers.setdefault(name, []).append(fn)
         if name in self._arrays:
@@ -97,21 +101,18 @@ class State:
 
     def write(self, name: str, values: Any, entities: np.ndarray | None = None) -> None:
         """Set ``name[entities] = values`` (the whole array if ``entities`` is None),
-        telling its watchers before and after."""
+        then tell its watchers what the values were."""
         arr = self[name]
         watchers = self._watchers.get(name, [])
-        for fn in watchers:
-            fn(arr, entities, 1)
+        where = slice(None) if entities is None else entities
+        old = arr[where].copy() if watchers else None
         arr.flags.writeable = True
         try:
-            if entities is None:
-                arr[:] = values
-            else:
-                arr[entities] = values
+            arr[where] = values
         finally:
             arr.flags.writeable = not watchers
         for fn in watchers:
-            fn(arr, entities, -1)
+            fn(arr, entities, old)
 
     def __getitem__(self, name: str) -> np.ndarray:
         try:

@@ -131,7 +131,7 @@ class JointMeasures:
                 names = [g.name for g in s.spec.grades]
                 if all(g in names for g in t.grade):
                     target = np.array([names.index(g) for g in t.grade])
-                    in_grade = np.zeros(max(len(names), 256), bool)
+                    in_grade = np.zeros(256, bool)  # grades are uint8
                     in_grade[target] = True
                     hit = in_grade[s.grade[subject]]
                     hit &= ~np.isnan(s.value[subject])

@@ -474,7 +474,8 @@ class LazyPoisson:
     Multipliers change rarely and for few people, so the exposure is kept as
     ``offset_i + days × m_i`` with ``m`` the multiplier array as it is now: a day costs
     O(1), and a change of ``m`` for k people O(k), credited by :meth:`changing` (a
-    :meth:`sclab.engine.simulation.State.watch` callback, see :meth:`follow`). The
+    :meth:`sclab.engine.simulation.State.watch` callback, see :meth:`follow`): one read
+    of the new values and one update of the offset per person changed. The
     offset is float32 (4 bytes per person, only while a change is pending): its
     rounding error stays below 1e-3 relative over 10,000 days.
 
@@ -517,32 +518,29 @@ class LazyPoisson:
             self._switch(mult)
         self.days += 1
 
-    def changing(self, mult: np.ndarray, people: np.ndarray | None, sign: int) -> None:
-        """Credit a change of ``mult[people]`` (everyone if None): called with ``sign`` +1
-        just before the write and -1 just after, so that the days accrued so far keep
-        the old values."""
+    def changing(self, mult: np.ndarray, people: np.ndarray | None, old: np.ndarray) -> None:
+        """Credit a change of ``mult[people]`` (everyone if None) from ``old``, just made:
+        the days accrued so far keep the old values."""
         if mult is not self.mult:
-            if sign < 0:
-                return  # an array this stream does not accrue at (yet): nothing to credit
+            # An array this stream has not accrued at yet: the days so far keep the
+            # multiplier they accrued at, whatever the array held before this write.
             self._switch(mult)
+            return
         if not self.days:
             return
         if self.offset is None:
             self.offset = np.zeros(len(mult), np.float32)
-        days = np.float32(sign * self.days)
-        if people is None:
-            self.offset += mult * days
-        else:
-            self.offset[people] += mult[people] * days
+        where = slice(None) if people is None else people
+        self.offset[where] += (old - mult[where]) * np.float32(self.days)
 
     def _switch(self, mult: np.ndarray | None) -> None:
         """Accrue at ``mult`` from now on; the days so far keep the current multiplier."""
         if self.days:
-            n = self.classes.n_people
-            old = np.ones(n, np.float32) if self.mult is None else self.mult
-            new = np.ones(n, np.float32) if mult is None else mult
+            one = np.float32(1.0)
+            old = one if self.mult is None else self.mult
+            new = one if mult is None else mult
             if self.offset is None:
-                self.offset = np.zeros(n, np.float32)
+                self.offset = np.zeros(self.classes.n_people, np.float32)
             self.offset += (old - new) * np.float32(self.days)
         self.mult = mult
 

@@ -179,11 +179,6 @@ def critical_post_rate(sim: Simulation) -> float:
     return posts_per_user_day(sim, STANCES["critical"])
 
 
-def _exposure_of(lazy: LazyPoisson, people: np.ndarray) -> np.ndarray:
-    """One stance's exposure of ``people`` since its last draw (float64, see ``_exposure``)."""
-    return lazy.exposure(people)
-
-
 def _row_counts(indptr: np.ndarray, flags: Callable[[int, int], np.ndarray]) -> np.ndarray:
     """Per CSR row, how many of its entries are flagged (int32).
 
@@ -323,7 +318,7 @@ class SocialMediaSource:
         (its ``exposure``): a person's pending posts of a stance are Poisson with mean
         proportional to it, the same factor on every day.
         """
-        return np.stack([_exposure_of(lazy, people) for lazy in self._lazy.values()])
+        return np.stack([lazy.exposure(people) for lazy in self._lazy.values()])
 
     def _epoch_trials(
         self,
@@ -411,7 +406,7 @@ class SocialMediaSource:
             return
         settle = lazy.draws  # this stance's partition key: its streams never shift others'
         changed = union_sorted(*(rows for rows, _, _ in epochs))
-        total = _exposure_of(lazy, changed)  # read before the draw resets it
+        total = lazy.exposure(changed)  # read before the draw resets it
         counts = lazy.draw(sim.rng(f"{self.name}/{kind}/totals", partition=settle))
         sim.aggregates.add_counts(kind, counts)
         authors = np.flatnonzero(counts)
