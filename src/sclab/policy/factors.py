@@ -8,10 +8,11 @@ Core object:
         1 - x), inputs are averaged within a factor, factors are weighted onto the range.
 
 Cost model: O(participants) per input per assessment (a voluntary score scores, and keeps
-the platform inputs' state of, those who joined it only), plus O(ties) for a ties input
-(the mean standing of each person's active ties: one gather of a byte per tie end and
-running sums, in fixed blocks spread over the cores by :mod:`sclab.parallel`), plus the
-reads of the platform totals (which settle the lazy streams behind them).
+the platform inputs' state of, those who joined it only), plus O(participants' ties) for
+a ties input (the mean standing of each participant's active ties: one gather of a byte
+per tie end and running sums, in fixed blocks spread over the cores by
+:mod:`sclab.parallel`; switched-off ties are found a byte of flags at a time and taken
+out), plus the reads of the platform totals (which settle the lazy streams behind them).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 from sclab.engine.decisions import constant_labels
 from sclab.parallel import map_blocks
 from sclab.policy.state import FactorState, grade_of, latest_event, search_sorted
+from sclab.population.bits import PackedBools
 from sclab.world.base import ages
 
 if TYPE_CHECKING:
@@ -56,11 +58,7 @@ class FactorScoring:
                 # The platform's counter was widened past uint16 (some count would pass
                 # 65,535); last totals follow. Exact: they were below 65,536 until now.
                 f.last_total[k] = last.astype(now.dtype)
-        ties = (
-            self._ties_mean(sim, self._normalised(f), n)
-            if any(inp.source == "ties" for inp in inputs)
-            else None
-        )
+        ties = self._ties_mean(sim, f) if any(inp.source == "ties" for inp in inputs) else None
         if any(inp.source == "attribute" and inp.attribute == "age" for inp in inputs):
             ages(sim)  # cached on the state: create it here, not inside the blocks
         lo_range, hi_range = spec.range
@@ -188,7 +186,7 @@ class FactorScoring:
             return self._attribute(sim, inp.attribute, rows)
         else:  # ties: mean standing of one's active ties (unscored ties count as 0.5)
             assert ties is not None
-            return ties[rows].copy() if isinstance(rows, slice) else ties[rows]
+            return ties[lo:hi].copy()  # per participant position
         # Counts saturate as 1 - exp(-count / saturation).
         np.exp(x, out=x)
         return np.subtract(1.0, x, out=x)
@@ -207,44 +205,84 @@ class FactorScoring:
             raise ValueError(f"attribute '{name}' is not a known citizen attribute")
         return values[rows].astype(np.float32)
 
-    def _ties_mean(self, sim: Simulation, standing: np.ndarray, n: int) -> np.ndarray:
+    def _ties_mean(self, sim: Simulation, f: FactorState) -> np.ndarray:
+        """Per participant, the mean standing of their active ties (0.5 for those with
+        none), from the scores of the last assessment.
+
+        Only participants' tie ends are read: a voluntary score joined by four people in
+        ten reads four tie ends in ten (the gather of the ties' standings, random reads
+        over a table of a byte per person, is the cost of this input).
+        """
         g = sim.population.graph
-        out = np.full(n, 0.5, np.float32)
-        if np.isnan(standing).all():
+        who = f.who
+        out = np.full(f.participants, 0.5, np.float32)
+        if f.last_update < 0 or not f.participants:
             # Nobody scored yet: every tie counts as neutral 0.5, so every mean is 0.5.
             return out
         # Each tie's standing in steps of 1/254 (0.5 exactly 127): one byte per person
         # keeps the gather over all tie ends (the cost of this input) in cache, and integer
         # sums are exact. The mean moves by at most 0.002, a factor score by at most
         # 0.002 x the input's share of the range (0.02 points of Sesame's 600).
-        q = np.where(np.isnan(standing), np.float32(0.5), standing.astype(np.float32))
-        q *= np.float32(TIE_STEPS)
-        vals = np.rint(q, out=q).astype(np.uint8)
-        del q
+        lo_range, hi_range = f.spec.range
+        vals = np.empty(len(f.value), np.uint8)
+
+        def quantise(_: int, lo: int, hi: int) -> None:
+            standing = (f.value[lo:hi] - lo_range) / (hi_range - lo_range)
+            standing[np.isnan(standing)] = 0.5  # unscored ties count as neutral
+            standing *= np.float32(TIE_STEPS)
+            vals[lo:hi] = np.rint(standing, out=standing)
+
+        map_blocks(quantise, len(vals))
         active = sim.ties_active
 
         def block(_: int, lo: int, hi: int) -> None:
-            indptr = g.indptr[lo : hi + 1]
-            a, b = int(indptr[0]), int(indptr[-1])
-            if b == a:
+            if who is None:
+                first_row, stop_row = lo, hi
+                indptr = g.indptr[lo : hi + 1]
+                a = int(indptr[0])
+                ends = indptr - a  # row r's ties are [ends[r], ends[r + 1]) of the block
+                at: slice | np.ndarray = slice(a, int(indptr[-1]))
+            else:
+                # The participants' tie ends, row after row: positions in the tie arrays,
+                # in indptr's type (int32 below 2**31 tie ends: half the bytes of int64).
+                rows = who[lo:hi]
+                first_row, stop_row = int(rows[0]), int(rows[-1]) + 1
+                first = g.indptr[rows]
+                degree = g.indptr[rows + 1] - first
+                ends = np.zeros(hi - lo + 1, g.indptr.dtype)
+                np.cumsum(degree, out=ends[1:])
+                at = np.repeat(first - ends[:-1], degree)
+                at += np.arange(len(at), dtype=at.dtype)
+            if ends[-1] == 0:
                 return
-            ends = indptr - a  # row r's ties are [ends[r], ends[r + 1]) of the block
-            v = np.take(vals, g.indices[a:b])  # take: about 40 % faster than v[idx] here
-            on = None if active is None else active[a:b]
-            if on is not None:
-                np.multiply(v, on, out=v)
+            v = np.take(vals, g.indices[at])  # take: about 40 % faster than v[idx] here
             # Row sums as differences of a running sum: one pass, no per-row calls.
-            run = np.zeros(b - a + 1, np.uint32)
+            run = np.zeros(len(v) + 1, np.uint32)
             np.cumsum(v, dtype=np.uint32, out=run[1:])
             sums = run[ends[1:]] - run[ends[:-1]]
-            if on is None:
-                cnt = np.diff(ends).astype(np.uint32)
-            else:
-                np.cumsum(on, dtype=np.uint32, out=run[1:])
-                cnt = run[ends[1:]] - run[ends[:-1]]
-            has = cnt > 0  # people with no (active) tie keep the neutral 0.5
-            res = out[lo:hi]
-            res[has] = sums[has] / (cnt[has] * np.float32(TIE_STEPS))
+            cnt = np.diff(ends).astype(np.uint32)
+            if active is not None:
+                # The few tie ends switched off (pruned ties) come out of the sums and
+                # counts: O(ends / 8) to find them instead of a read per tie end.
+                span = int(g.indptr[first_row]), int(g.indptr[stop_row])
+                if isinstance(active, PackedBools):
+                    off = active.false_positions(*span)
+                else:
+                    off = np.flatnonzero(~active[span[0] : span[1]]) + span[0]
+                if len(off):
+                    owner = np.searchsorted(g.indptr, off, side="right") - 1
+                    if who is None:
+                        row = owner - lo
+                    else:
+                        row = search_sorted(rows, owner)
+                        inside = rows[np.minimum(row, len(rows) - 1)] == owner
+                        row, off = row[inside], off[inside]
+                    sums -= np.bincount(
+                        row, weights=vals[g.indices[off]], minlength=len(sums)
+                    ).astype(np.uint32)
+                    cnt -= np.bincount(row, minlength=len(cnt)).astype(np.uint32)
+            # People with no (active) tie keep the neutral 0.5.
+            np.divide(sums, cnt * np.float32(TIE_STEPS), out=out[lo:hi], where=cnt > 0)
 
-        map_blocks(block, n)
+        map_blocks(block, f.participants)
         return out

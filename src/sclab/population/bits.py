@@ -87,6 +87,23 @@ class PackedBools:
         out = self[0 : self.size]
         return out if dtype is None else out.astype(dtype)
 
+    def false_positions(self, start: int, stop: int) -> np.ndarray:
+        """Positions in ``[start, stop)`` whose flag is False (sorted int64).
+
+        One comparison per byte, then the bits of the bytes holding a False only: cheap
+        when few flags are off (the tie ends switched off among all tie ends).
+        """
+        start, stop = max(start, 0), min(stop, self.size)
+        if stop <= start:
+            return np.empty(0, np.int64)
+        first = start >> 3
+        chunk = self._packed[first : (stop + 7) >> 3]
+        holding = np.flatnonzero(chunk != 0xFF)
+        bits = np.unpackbits(chunk[holding], bitorder=_ORDER).reshape(-1, 8)
+        byte, bit = np.nonzero(bits == 0)
+        pos = (holding[byte] + first) * 8 + bit
+        return pos[(pos >= start) & (pos < stop)]
+
     def __getitem__(self, key: slice | int | npt.ArrayLike) -> np.ndarray | bool:
         if isinstance(key, slice):
             start, stop, step = key.indices(self.size)
