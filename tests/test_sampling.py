@@ -30,6 +30,7 @@ from sclab.world.sampling import (
     lognormal_amounts,
     lognormal_sums,
     multinomial_split,
+    poisson,
     poisson_counts_sparse,
     thin,
     thinned,
@@ -154,6 +155,41 @@ def test_poisson_counts_sparse(n: int, rate: float, seed: int) -> None:
     assert near(counts.sum(), n * rate, n * rate)
 
 
+@pytest.mark.parametrize("mean", [0.02, 0.4, 1.0, 2.5, 3.99, 4.0, 7.5, 30.0])
+def test_poisson_matches_the_poisson_law(mean: float) -> None:
+    """Each count's frequency against the Poisson pmf (chi-square over the cells expected
+    to hold at least 5 draws, the tail pooled): a wrong CDF term or a count off by one
+    moves it by far more than the 1e-6 quantile allows."""
+    from scipy import stats
+
+    draws = poisson(np.random.default_rng(5), np.full(200_000, mean))
+    assert draws.dtype == np.int32 and draws.min() >= 0
+    k = np.arange(int(draws.max()) + 1)
+    expected = stats.poisson.pmf(k, mean) * len(draws)
+    cells = expected >= 5
+    observed = np.bincount(draws, minlength=len(k))
+    obs = np.r_[observed[cells], observed[~cells].sum()]
+    exp = np.r_[expected[cells], len(draws) - expected[cells].sum()]
+    keep = exp > 0
+    assert stats.chisquare(obs[keep], exp[keep]).pvalue > 1e-6
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    means=st.lists(
+        st.one_of(st.just(0.0), st.floats(0.0, 4.5), st.floats(4.5, 1e4)), max_size=300
+    ),
+    seed=SEEDS,
+)
+def test_poisson_mixed_means(means: list[float], seed: int) -> None:
+    lam = np.array(means, dtype=np.float64)
+    a = poisson(np.random.default_rng(seed), lam)
+    b = poisson(np.random.default_rng(seed), lam)
+    assert a.shape == lam.shape and a.dtype == np.int32 and np.array_equal(a, b)
+    assert np.all(a >= 0) and np.all(a[lam == 0] == 0)
+    assert near(a.sum(), lam.sum(), lam.sum())
+
+
 # ------------------------------------------------------------------ rate classes
 
 
@@ -249,7 +285,7 @@ def test_rate_class_totals_are_poisson_per_person(days: int, with_weight: bool) 
     rng = np.random.default_rng(11)
     accept = np.r_[rng.uniform(0.2, 1.0, len(class_of)), np.zeros(500)].astype(np.float32)
     classes.accept = accept
-    rate = np.array([0.3, 5.0, 0.05]) * days
+    rate = np.array([0.03, 5.0, 0.005]) * days
     weight = None
     lam = rate[np.r_[class_of, np.zeros(500, int)]] * accept
     if with_weight:
@@ -260,7 +296,8 @@ def test_rate_class_totals_are_poisson_per_person(days: int, with_weight: bool) 
     sq = np.zeros(n_people)
     for _ in range(reps):
         counts = classes.totals(rng, rate, weight)
-        assert counts.shape == (n_people,) and counts.dtype in (np.int32, np.int64)
+        assert counts.shape == (n_people,)
+        assert counts.dtype == (np.int64 if days == 1 else np.int32)  # sparse, then dense
         assert np.all(counts[len(class_of) :] == 0)
         got += counts
         sq += counts.astype(np.float64) ** 2
