@@ -176,9 +176,7 @@ def test_poisson_matches_the_poisson_law(mean: float) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    means=st.lists(
-        st.one_of(st.just(0.0), st.floats(0.0, 4.5), st.floats(4.5, 1e4)), max_size=300
-    ),
+    means=st.lists(st.one_of(st.just(0.0), st.floats(0.0, 4.5), st.floats(4.5, 1e4)), max_size=300),
     seed=SEEDS,
 )
 def test_poisson_mixed_means(means: list[float], seed: int) -> None:
