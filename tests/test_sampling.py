@@ -25,6 +25,7 @@ from sclab.world.sampling import (
     LazyPoisson,
     RateClasses,
     bernoulli_sparse,
+    binomial,
     bound_of,
     draw_with_multiplier,
     lognormal_amounts,
@@ -186,6 +187,44 @@ def test_poisson_mixed_means(means: list[float], seed: int) -> None:
     assert a.shape == lam.shape and a.dtype == np.int32 and np.array_equal(a, b)
     assert np.all(a >= 0) and np.all(a[lam == 0] == 0)
     assert near(a.sum(), lam.sum(), lam.sum())
+
+
+@pytest.mark.parametrize(
+    ("trials", "p"), [(1, 0.3), (12, 0.05), (40, 0.09), (5, 0.7), (3, 0.99), (200, 0.1)]
+)
+def test_binomial_matches_the_binomial_law(trials: int, p: float) -> None:
+    """As for Poisson: frequencies against the pmf, by inversion (mean below 4) and by
+    NumPy's sampler (mean 20)."""
+    from scipy import stats
+
+    draws = binomial(np.random.default_rng(6), np.full(200_000, trials), p)
+    assert draws.dtype == np.int64 and draws.min() >= 0 and draws.max() <= trials
+    k = np.arange(trials + 1)
+    expected = stats.binom.pmf(k, trials, p) * len(draws)
+    cells = expected >= 5
+    observed = np.bincount(draws, minlength=len(k))
+    obs = np.r_[observed[cells], observed[~cells].sum()]
+    exp = np.r_[expected[cells], len(draws) - expected[cells].sum()]
+    keep = exp > 0
+    assert stats.chisquare(obs[keep], exp[keep]).pvalue > 1e-6
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    trials=st.lists(st.integers(0, 500), max_size=300),
+    p=st.one_of(st.just(0.0), st.just(1.0), st.floats(0.0, 1.0)),
+    seed=SEEDS,
+)
+def test_binomial_mixed_trials(trials: list[int], p: float, seed: int) -> None:
+    n = np.array(trials, dtype=np.int64)
+    a = binomial(np.random.default_rng(seed), n, p)
+    assert a.shape == n.shape and np.array_equal(a, binomial(np.random.default_rng(seed), n, p))
+    assert np.all(a >= 0) and np.all(a <= n) and np.all(a[n == 0] == 0)
+    if p in (0.0, 1.0):
+        assert np.array_equal(a, n * int(p))
+    assert near(a.sum(), n.sum() * p, n.sum() * p * (1 - p))
+    with pytest.raises(ValueError, match="p must be in"):
+        binomial(np.random.default_rng(seed), n, 1.5)
 
 
 # ------------------------------------------------------------------ rate classes

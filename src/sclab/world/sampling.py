@@ -8,7 +8,8 @@ Core objects:
     :func:`thinned`: the same with per-person probabilities, by thinning from a bound.
     :func:`draw_with_multiplier`: who, in a pool, has an event at a common probability
         times a per-entity behaviour multiplier.
-    :func:`poisson`: Poisson draws with a mean per entry, by inversion for small means.
+    :func:`poisson`, :func:`binomial`: draws with a mean (trials) per entry, by
+        inversion for small means.
     :func:`poisson_counts_sparse`: how many events each person has, at a common rate.
     :func:`multinomial_split`: a total split over people in proportion to weights.
     :func:`thin`, :func:`bound_of`: keep candidates with given probabilities; the thinning
@@ -160,14 +161,12 @@ def poisson(rng: np.random.Generator, lam: np.ndarray) -> np.ndarray:
     """Poisson(lam[i]) per entry (int32), exactly, about twice as fast as NumPy's for
     small means.
 
-    Means below :data:`SMALL_MEAN` are drawn by inversion: one uniform u each, and the
-    count is the first k with u <= P(K <= k), the CDF summed term by term
-    (P(K = k) = P(K = k - 1) · lam / k), vectorised over the entries still searching, a
-    few terms per pass. NumPy draws one call per entry and, below a mean of 10, about
-    mean + 1 uniforms each; most of the means here (a person's posts or purchases of a
-    kind in a month) are below 1. Larger means go to NumPy's sampler. The uniforms are
-    drawn for every entry first, so the stream consumed depends on ``len(lam)`` and the
-    large means only. A count needs a mean below 2e9 to fit int32.
+    Means below :data:`SMALL_MEAN` are drawn by inversion (see :func:`_invert`), with
+    P(K = k) = P(K = k - 1) · lam / k. NumPy draws one call per entry and, below a mean
+    of 10, about mean + 1 uniforms each; most of the means here (a person's posts or
+    purchases of a kind in a month) are below 1. Larger means go to NumPy's sampler. The
+    uniforms are drawn for every entry first, so the stream consumed depends on
+    ``len(lam)`` and the large means only. A count needs a mean below 2e9 to fit int32.
     """
     lam = np.asarray(lam, dtype=np.float64)
     u = rng.random(len(lam))
@@ -176,32 +175,75 @@ def poisson(rng: np.random.Generator, lam: np.ndarray) -> np.ndarray:
     large = lam >= SMALL_MEAN
     if large.any():
         out[large] = rng.poisson(lam[large])
-        searching = np.flatnonzero(out.astype(bool) & ~large)
-    else:
-        searching = np.flatnonzero(out)
+    _invert(out, np.flatnonzero(out.astype(bool) & ~large), u, term, lam, 0.0, None)
+    return out
+
+
+def binomial(rng: np.random.Generator, trials: np.ndarray, p: float) -> np.ndarray:
+    """Binomial(trials[i], p) per entry (int64), exactly; by inversion (see
+    :func:`_invert`) where the mean trials · p is below :data:`SMALL_MEAN`, with
+    P(K = k) = P(K = k - 1) · (trials - k + 1) / k · p / (1 - p); NumPy's sampler above.
+    """
+    trials = np.asarray(trials, dtype=np.int64)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    if p == 0.0 or p == 1.0:
+        return trials.copy() if p == 1.0 else np.zeros(len(trials), np.int64)
+    u = rng.random(len(trials))
+    term = np.exp(trials * np.log1p(-p))  # P(K = 0) = (1 - p) ** trials
+    out = (u > term).astype(np.int64)
+    large = trials * p >= SMALL_MEAN
+    if large.any():
+        out[large] = rng.binomial(trials[large], p)
+    odds = p / (1.0 - p)
+    _invert(out, np.flatnonzero(out.astype(bool) & ~large), u, term, trials * odds, odds, trials)
+    return out
+
+
+def _invert(
+    out: np.ndarray,
+    searching: np.ndarray,
+    u: np.ndarray,
+    term: np.ndarray,
+    a: np.ndarray,
+    b: float,
+    cap: np.ndarray | None,
+) -> None:
+    """Finish draws by inversion: the count is the first k with u <= P(K <= k).
+
+    Each entry has one uniform ``u``; ``term`` is P(K = 0) and the next terms follow as
+    P(K = k) = P(K = k - 1) · (a - b · (k - 1)) / k. The entries ``searching`` (those
+    with u above P(K = 0)) are written into ``out``; the CDF is summed a few terms per
+    pass, vectorised over the entries still searching. ``cap`` bounds a count (binomial
+    trials) where only rounding could pass it.
+    """
     if not len(searching):
-        return out
-    lam, u, term = lam[searching], u[searching], term[searching]
+        return
+    u, term, a = u[searching], term[searching], a[searching]
+    limit = None if cap is None else cap[searching]
     cdf = term.copy()
     k = 0  # every entry still searching has a count above k
     while len(searching):
         below = np.zeros(len(searching), np.int32)  # new CDF terms still below u
         for step in range(1, _INVERSION_TERMS + 1):
-            term *= lam * (1.0 / (k + step))
+            if b:
+                term *= (a - b * (k + step - 1)) * (1.0 / (k + step))
+            else:
+                term *= a * (1.0 / (k + step))
             cdf += term
             below += u > cdf
         found = below < _INVERSION_TERMS
         out[searching[found]] = k + 1 + below[found]
         k += _INVERSION_TERMS
+        more = ~found
         if k > 1000:
             # Only a u within rounding of 1 (the summed CDF short of it by an ulp) gets
             # here, at any mean below SMALL_MEAN: stop at the count reached.
-            out[searching[~found]] = k
-            break
-        more = ~found
-        searching, lam, u = searching[more], lam[more], u[more]
-        term, cdf = term[more], cdf[more]
-    return out
+            out[searching[more]] = k if limit is None else np.minimum(k, limit[more])
+            return
+        searching, u, term, cdf, a = searching[more], u[more], term[more], cdf[more], a[more]
+        if limit is not None:
+            limit = limit[more]
 
 
 def poisson_counts_sparse(
@@ -515,7 +557,7 @@ def binomial_blocks(rng: np.random.Generator, trials: np.ndarray, p: float) -> n
     gens = block_generators(rng, len(trials))
 
     def draw(i: int, lo: int, hi: int) -> None:
-        out[lo:hi] = gens[i].binomial(trials[lo:hi], p)
+        out[lo:hi] = binomial(gens[i], trials[lo:hi], p)
 
     map_blocks(draw, len(trials))
     return out
