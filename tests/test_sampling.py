@@ -47,6 +47,21 @@ def near(observed: float, expected: float, var: float) -> bool:
     return abs(observed - expected) <= Z * np.sqrt(var) + 1.0
 
 
+def pmf_pvalue(draws: np.ndarray, pmf: Any) -> float:
+    """Chi-square p-value of integer ``draws`` against ``pmf(k)``: one cell per count
+    expected at least 5 times, every other count (the tails) pooled in one cell."""
+    from scipy import stats
+
+    k = np.arange(int(draws.max()) + 1)
+    expected = pmf(k) * len(draws)
+    cells = expected >= 5
+    observed = np.bincount(draws, minlength=len(k))
+    obs = np.r_[observed[cells], observed[~cells].sum()]
+    exp = np.r_[expected[cells], len(draws) - expected[cells].sum()]
+    keep = exp > 0
+    return float(stats.chisquare(obs[keep], exp[keep]).pvalue)
+
+
 def classes_from(
     sizes: list[int], shuffle_seed: int, outsiders: int = 0
 ) -> tuple[RateClasses, np.ndarray]:
@@ -165,14 +180,7 @@ def test_poisson_matches_the_poisson_law(mean: float) -> None:
 
     draws = poisson(np.random.default_rng(5), np.full(200_000, mean))
     assert draws.dtype == np.int32 and draws.min() >= 0
-    k = np.arange(int(draws.max()) + 1)
-    expected = stats.poisson.pmf(k, mean) * len(draws)
-    cells = expected >= 5
-    observed = np.bincount(draws, minlength=len(k))
-    obs = np.r_[observed[cells], observed[~cells].sum()]
-    exp = np.r_[expected[cells], len(draws) - expected[cells].sum()]
-    keep = exp > 0
-    assert stats.chisquare(obs[keep], exp[keep]).pvalue > 1e-6
+    assert pmf_pvalue(draws, lambda k: stats.poisson.pmf(k, mean)) > 1e-6
 
 
 @settings(max_examples=60, deadline=None)
@@ -199,14 +207,7 @@ def test_binomial_matches_the_binomial_law(trials: int, p: float) -> None:
 
     draws = binomial(np.random.default_rng(6), np.full(200_000, trials), p)
     assert draws.dtype == np.int64 and draws.min() >= 0 and draws.max() <= trials
-    k = np.arange(trials + 1)
-    expected = stats.binom.pmf(k, trials, p) * len(draws)
-    cells = expected >= 5
-    observed = np.bincount(draws, minlength=len(k))
-    obs = np.r_[observed[cells], observed[~cells].sum()]
-    exp = np.r_[expected[cells], len(draws) - expected[cells].sum()]
-    keep = exp > 0
-    assert stats.chisquare(obs[keep], exp[keep]).pvalue > 1e-6
+    assert pmf_pvalue(draws, lambda k: stats.binom.pmf(k, trials, p)) > 1e-6
 
 
 @settings(max_examples=60, deadline=None)
