@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sclab.policy.factors import TIE_STEPS, FactorScoring
+from sclab.policy.state import FactorState
 from sclab.population.bits import PackedBools
 
 
@@ -23,6 +24,22 @@ def _graph(n: int, pairs: list[tuple[int, int]]) -> SimpleNamespace:
     indptr[1:] = np.cumsum([len(r) for r in rows])
     indices = np.array([j for r in rows for j in r], np.int32)
     return SimpleNamespace(indptr=indptr, indices=indices)
+
+
+def _state(
+    value: np.ndarray, score_range: tuple[int, int], who: np.ndarray | None, last_update: int
+) -> FactorState:
+    """A factor score's state holding only what the ties input reads."""
+    return FactorState(
+        spec=SimpleNamespace(range=score_range),  # type: ignore[arg-type]
+        value=value,
+        grade=np.zeros(len(value), np.uint8),
+        who=who,
+        hidden=[],
+        decayed=[],
+        last_total=[],
+        last_update=last_update,
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -53,13 +70,7 @@ def test_ties_mean_is_the_mean_standing_of_active_ties(data: st.DataObject) -> N
         off[:] = False
     sim = SimpleNamespace(population=SimpleNamespace(graph=graph), ties_active=active)
     rows = np.arange(n) if who is None else who
-    f = SimpleNamespace(
-        value=value,
-        spec=SimpleNamespace(range=(lo, hi)),
-        who=who,
-        participants=len(rows),
-        last_update=0,
-    )
+    f = _state(value, (lo, hi), who, last_update=0)
 
     got = FactorScoring._ties_mean(None, sim, f)  # type: ignore[arg-type]
 
@@ -76,11 +87,5 @@ def test_ties_mean_is_the_mean_standing_of_active_ties(data: st.DataObject) -> N
 def test_ties_mean_is_neutral_before_the_first_assessment() -> None:
     graph = _graph(3, [(0, 1), (1, 2)])
     sim = SimpleNamespace(population=SimpleNamespace(graph=graph), ties_active=None)
-    f = SimpleNamespace(
-        value=np.full(3, np.nan, np.float32),
-        spec=SimpleNamespace(range=(350, 950)),
-        who=np.array([0, 2]),
-        participants=2,
-        last_update=-1,
-    )
+    f = _state(np.full(3, np.nan, np.float32), (350, 950), np.array([0, 2]), last_update=-1)
     assert np.array_equal(FactorScoring._ties_mean(None, sim, f), [0.5, 0.5])  # type: ignore[arg-type]

@@ -271,12 +271,8 @@ class FactorScoring:
                     off = np.flatnonzero(~active[span[0] : span[1]]) + span[0]
                 if len(off):
                     owner = np.searchsorted(g.indptr, off, side="right") - 1
-                    if who is None:
-                        row = owner - lo
-                    else:
-                        row = search_sorted(rows, owner)
-                        inside = rows[np.minimum(row, len(rows) - 1)] == owner
-                        row, off = row[inside], off[inside]
+                    at_owner, takes_part = f.lookup(owner)  # non-participants' ends drop
+                    row, off = at_owner[takes_part] - lo, off[takes_part]
                     sums -= np.bincount(
                         row, weights=vals[g.indices[off]], minlength=len(sums)
                     ).astype(np.uint32)
