@@ -117,6 +117,36 @@ def test_many_inserts_commit_together_and_all_land(tmp_path: Path) -> None:
     np.testing.assert_array_equal(acts, np.repeat(np.arange(50), 3))
 
 
+def test_commits_come_at_waits_and_at_the_row_bound_only(tmp_path: Path) -> None:
+    # A commit syncs the log (and may compress the rows again): not one per insert, not
+    # one whenever the writer catches up; one when someone waits, and one per bound.
+    db = RunDatabase(tmp_path / "run.duckdb", LABELS)
+    commits: list[int] = []
+    commit = db._commit
+
+    def counted() -> None:
+        if db._in_transaction:
+            commits.append(db._uncommitted)
+        commit()
+
+    db._commit = counted  # type: ignore[method-assign]
+    for k in range(20):
+        db.append("true_act_totals", {"kind": ["x"] * 3, "acts": [k, k, k]})
+        db._queue.join()  # the writer catches up after every insert
+    assert commits == []
+    db.flush()  # waits: everything is committed
+    assert commits == [60]
+    db.COMMIT_ROWS = 9
+    for k in range(6):
+        db.append("true_act_totals", {"kind": ["x"] * 3, "acts": [k, k, k]})
+    db._queue.join()
+    assert commits == [60, 9, 9]
+    db.close()
+    assert commits == [60, 9, 9]  # the close's flush had nothing left to commit
+    con = duckdb.connect(str(tmp_path / "run.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM true_act_totals").fetchone() == (78,)
+
+
 def test_held_batches_of_mixed_kinds_join_column_by_column(tmp_path: Path) -> None:
     """Held batches may give a column as NumPy, Arrow (with NULLs) or not at all, and a
     label column as a dictionary (with NULLs), as text or not at all: rows land as given."""
