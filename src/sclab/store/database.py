@@ -28,7 +28,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import numpy as np
@@ -55,6 +55,13 @@ def dates(day_numbers: np.ndarray) -> pa.Array:
     return pa.array(np.asarray(day_numbers, dtype=np.int32), type=pa.date32())
 
 
+class _RepeatedCode(NamedTuple):
+    """A label column of ``n`` rows holding one label's code (filled in when joined)."""
+
+    code: int
+    n: int
+
+
 class RunDatabase:
     """A ``run.duckdb`` file with the sclab schema.
 
@@ -71,9 +78,11 @@ class RunDatabase:
     #: would otherwise keep hundreds of small NumPy-backed batches alive for months, and
     #: the long-lived small blocks scattered among the simulation's short-lived arrays
     #: keep the allocator from returning freed pages, so resident memory grew by 1-2
-    #: bytes per person per simulated day. 100,000 rows is about four days of a 1M-person
-    #: run: a few hundred inserts over a half-year run, each costing milliseconds.
-    FLUSH_ROWS = 100_000
+    #: bytes per person per simulated day. 400,000 rows is about two days of a 9.3M-person
+    #: composite run: a year at 9.3M simulated in 85 s against 95-99 s at 100,000 rows
+    #: (the writer's CPU 33 against 38 s: each insert has a fixed cost, and DuckDB
+    #: compresses larger batches faster), at the same peak (392 bytes per person).
+    FLUSH_ROWS = 400_000
     #: Cap on DuckDB's buffer pool while the population is written (see ``__init__``).
     MEMORY_LIMIT = "1GB"
     #: Cap while the simulation's days run (see :meth:`set_memory_limit`): the daily
@@ -183,7 +192,9 @@ class RunDatabase:
             self._send_held()
         return n
 
-    def _label_codes(self, table: str, column: str, labels: str, values: Any) -> np.ndarray:
+    def _label_codes(
+        self, table: str, column: str, labels: str, values: Any
+    ) -> np.ndarray | _RepeatedCode:
         """Positions of ``values`` in the label set (int16, -1 for NULL).
 
         Raises:
@@ -201,7 +212,7 @@ class RunDatabase:
         if isinstance(values, ConstantLabels):
             if values.value not in index:
                 refuse([values.value])
-            return np.full(values.n, index[values.value], np.int16)
+            return _RepeatedCode(index[values.value], values.n)  # filled when joined
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         if isinstance(values, pa.DictionaryArray):
@@ -229,7 +240,12 @@ class RunDatabase:
             values = [(part.get(col.name), n) for part, n in parts]
             if col.labels:
                 codes = np.concatenate(
-                    [np.full(n, -1, np.int16) if v is None else v for v, n in values]
+                    [
+                        np.full(n, -1 if v is None else v.code, np.int16)
+                        if v is None or isinstance(v, _RepeatedCode)
+                        else v
+                        for v, n in values
+                    ]
                 )
                 indices = pa.array(codes, mask=codes < 0)
                 arrays.append(
@@ -264,13 +280,19 @@ class RunDatabase:
             self._held_rows -= self._pending_rows.pop(name, 0)
             if parts:
                 # One chunk per column: DuckDB scans thousands of tiny Arrow chunks (a warm
-                # start's day 0 holds one batch per past day) far slower than one.
-                self._insert(name, self._table(name, parts))
+                # start's day 0 holds one batch per past day) far slower than one. Joined
+                # by the writer thread: the copies release the GIL, and on the
+                # simulation's thread they cost about 1 s per 3M people and 120 days.
+                self._queue_insert(name, lambda name=name, parts=parts: self._table(name, parts))
 
     def _insert(self, table: str, batch: pa.Table) -> None:
         """Queue one insert for the writer thread (blocks while the queue is full)."""
+        self._queue_insert(table, lambda: batch)
+
+    def _queue_insert(self, table: str, build: Callable[[], pa.Table]) -> None:
+        """Queue an insert of the batch ``build`` makes, in the writer thread."""
         self._raise_failure()
-        self._queue.put(lambda: self._execute_insert(table, batch))
+        self._queue.put(lambda: self._execute_insert(table, build()))
 
     def set_threads(self, n: int) -> None:
         """DuckDB's threads for the inserts queued after this call.
