@@ -61,3 +61,30 @@ def test_run_a_pack_on_the_nanjing_world(tmp_path: Path) -> None:
         )
     finally:
         con.close()
+
+
+def test_help_texts_survive_rich_markup() -> None:
+    """Typer renders help through Rich, which drops anything looking like a markup tag
+    (``[runs/NAME]`` vanished from ``sclab run --help``): every help text must render as
+    written."""
+    import typer
+    from rich.text import Text
+
+    from sclab.cli import app
+
+    def walk(command):  # type: ignore[no-untyped-def]  # a Click command (vendored by Typer)
+        yield command
+        for sub in getattr(command, "commands", {}).values():
+            yield from walk(sub)
+
+    texts = [
+        text
+        for command in walk(typer.main.get_command(app))
+        for text in [command.help, *(getattr(p, "help", None) for p in command.params)]
+        if text
+    ]
+    assert len(texts) > 20
+    for text in texts:
+        assert Text.from_markup(text).plain == text, text
+    shown = run_cli("run", "--help").stdout
+    assert "runs/NAME" in shown

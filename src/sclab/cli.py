@@ -130,7 +130,7 @@ def run(
     population: Annotated[int | None, typer.Option(help="Override population.size.")] = None,
     days: Annotated[int | None, typer.Option(help="Override the number of days.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output directory [runs/NAME].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: runs/NAME).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an earlier run in --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
@@ -247,14 +247,14 @@ def components() -> None:
 @app.command()
 def bench(
     population: Annotated[
-        list[int] | None, typer.Option(help="Population size(s) to measure [9314700].")
+        list[int] | None, typer.Option(help="Population size(s) to measure (default: 9314700).")
     ] = None,
     days: Annotated[int, typer.Option(help="Days to simulate in each measurement.")] = 30,
     out: Annotated[Path, typer.Option(help="Where to put benchmark runs.")] = Path("bench-out"),
     repeat: Annotated[int, typer.Option(min=1, help="Repetitions per size.")] = 1,
     scenario: Annotated[
         list[str] | None,
-        typer.Option(help="Scenario(s) or pack(s) to run [nanjing, composite]."),
+        typer.Option(help="Scenario(s) or pack(s) to run (default: nanjing and composite)."),
     ] = None,
 ) -> None:
     """Measure time and peak memory of population generation and runs (see BENCHMARKS.md)."""
