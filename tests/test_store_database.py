@@ -42,6 +42,19 @@ def test_a_failed_insert_is_raised_in_the_caller(tmp_path: Path) -> None:
     db.abort()
 
 
+def test_a_held_batch_that_cannot_be_joined_is_raised_in_the_caller(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    db = RunDatabase(tmp_path / "run.duckdb", LABELS)
+    # Held batches are joined on the writer thread: a column given as numbers in one batch
+    # and as text in the next fails there, and the error must still reach the caller.
+    db.append("events", {"event_id": np.arange(2), "day": [1, 2]}, buffered=True)
+    db.append("events", {"event_id": np.arange(2, 4), "day": ["a", "b"]}, buffered=True)
+    with pytest.raises(pa.ArrowInvalid):
+        db.flush()
+    db.abort()
+
+
 def test_thread_setting_applies_in_queue_order(tmp_path: Path) -> None:
     db = RunDatabase(tmp_path / "run.duckdb", LABELS)
     db.set_threads(1)
