@@ -195,7 +195,8 @@ class RunDatabase:
     def _label_codes(
         self, table: str, column: str, labels: str, values: Any
     ) -> np.ndarray | _RepeatedCode:
-        """Positions of ``values`` in the label set (int16, -1 for NULL).
+        """Positions of ``values`` in the label set (int16, -1 for NULL); one label repeated
+        (:class:`ConstantLabels`) stays a :class:`_RepeatedCode` until the batch is joined.
 
         Raises:
             ValueError: A label the run did not declare (DuckDB would fail later, in the
@@ -239,12 +240,11 @@ class RunDatabase:
         for col in TABLES[table]:
             values = [(part.get(col.name), n) for part, n in parts]
             if col.labels:
+                given = [_RepeatedCode(-1, n) if v is None else v for v, n in values]
                 codes = np.concatenate(
                     [
-                        np.full(n, -1 if v is None else v.code, np.int16)
-                        if v is None or isinstance(v, _RepeatedCode)
-                        else v
-                        for v, n in values
+                        np.full(v.n, v.code, np.int16) if isinstance(v, _RepeatedCode) else v
+                        for v in given
                     ]
                 )
                 indices = pa.array(codes, mask=codes < 0)
