@@ -62,6 +62,149 @@ class _RepeatedCode(NamedTuple):
     n: int
 
 
+class _HeldTable:
+    """One table's held rows: plain NumPy columns copied into growing buffers as they come,
+    anything else kept as given.
+
+    Why buffers: joining a day's hundred small batches into whole columns is array copies
+    that hold the GIL. Done on the writer thread, every copy stalled the simulation's
+    thread for its length (a 9.3M-person year lost about 10 s so); done at flush time on
+    the simulation's thread it cost as much. Copied at append time, each batch costs a
+    slice assignment per column, and a flush hands DuckDB the buffers as they are.
+
+    A column given once as something other than a NumPy number array (a list, an Arrow
+    array, text) keeps its batches as given from then on, joined as before
+    (:meth:`RunDatabase._table`). Label columns always arrive as codes
+    (:meth:`RunDatabase._label_codes`) and are always buffered.
+
+    Args:
+        table: The table's name (its columns come from the schema).
+        capacity: Rows to make room for at first (the last flush's rows: no growth in a
+            steady run).
+    """
+
+    def __init__(self, table: str, capacity: int) -> None:
+        self.table = table
+        self.rows = 0
+        self.capacity = max(capacity, 1024)
+        #: Buffered columns: values of rows [0, rows) (the rest is room).
+        self.buffers: dict[str, np.ndarray] = {}
+        #: Per buffered column with NULL rows: False where NULL.
+        self.valid: dict[str, np.ndarray] = {}
+        #: Per label column: whether some row is NULL (code -1).
+        self.null_labels: set[str] = set()
+        #: Columns kept as given: (value or None for NULL, rows) per batch, from row 0.
+        self.parts: dict[str, list[tuple[Any, int]]] = {}
+
+    def add(self, held: Mapping[str, Any], n: int) -> None:
+        """Hold one batch of ``n`` rows (label columns already as codes)."""
+        start, stop = self.rows, self.rows + n
+        if stop > self.capacity:
+            self._grow(max(2 * self.capacity, stop))
+        for col in TABLES[self.table]:
+            name, value = col.name, held.get(col.name)
+            if col.labels:
+                codes = self._buffer(name, np.dtype(np.int16))
+                if value is None:
+                    codes[start:stop] = -1
+                    self.null_labels.add(name)
+                elif isinstance(value, _RepeatedCode):
+                    codes[start:stop] = value.code
+                    if value.code < 0:
+                        self.null_labels.add(name)
+                else:
+                    codes[start:stop] = value
+                    if name not in self.null_labels and value.min() < 0:
+                        self.null_labels.add(name)
+            elif name in self.parts:
+                self.parts[name].append((value, n))
+            elif value is None:
+                self._validity(name)[start:stop] = False
+            elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+                buf = self.buffers.get(name)
+                if buf is not None and not np.can_cast(value.dtype, buf.dtype, "safe"):
+                    if np.can_cast(buf.dtype, value.dtype, "safe"):
+                        buf = self.buffers[name] = buf.astype(value.dtype)  # widened
+                    else:  # e.g. int64 after uint64: joined as Arrow, as given
+                        self._to_parts(name)
+                        self.parts[name].append((value, n))
+                        continue
+                self._buffer(name, value.dtype)[start:stop] = value
+                if name in self.valid:
+                    self.valid[name][start:stop] = True
+            else:
+                self._to_parts(name)
+                self.parts[name].append((value, n))
+        self.rows = stop
+
+    def _buffer(self, name: str, dtype: np.dtype) -> np.ndarray:
+        buf = self.buffers.get(name)
+        if buf is None:
+            buf = self.buffers[name] = np.empty(self.capacity, dtype)
+        return buf
+
+    def _validity(self, name: str) -> np.ndarray:
+        valid = self.valid.get(name)
+        if valid is None:
+            valid = self.valid[name] = np.empty(self.capacity, bool)
+            # Rows held so far are valid if the column has values, NULL if it has none.
+            valid[: self.rows] = name in self.buffers
+        return valid
+
+    def _grow(self, capacity: int) -> None:
+        for store in (self.buffers, self.valid):
+            for name, old in store.items():
+                new = np.empty(capacity, old.dtype)
+                new[: self.rows] = old[: self.rows]
+                store[name] = new
+        self.capacity = capacity
+
+    def _to_parts(self, name: str) -> None:
+        """Keep column ``name`` as given from now on; its buffered rows become one part."""
+        if name in self.parts:
+            return
+        parts: list[tuple[Any, int]] = []
+        buf, valid = self.buffers.pop(name, None), self.valid.pop(name, None)
+        if self.rows:
+            if buf is None:
+                parts.append((None, self.rows))
+            else:
+                mask = None if valid is None else ~valid[: self.rows]
+                parts.append((pa.array(buf[: self.rows], mask=mask), self.rows))
+        self.parts[name] = parts
+
+    def arrow(self, label_arrays: Mapping[str, pa.Array]) -> pa.Table:
+        """The held rows as one Arrow table (buffered columns without copies)."""
+        n = self.rows
+        arrays = []
+        for col in TABLES[self.table]:
+            name = col.name
+            if col.labels:
+                codes = self.buffers[name][:n]
+                nulls = name in self.null_labels
+                arrays.append(self.labels(codes, label_arrays[col.labels], nulls))
+            elif name in self.parts:
+                arrays.append(_joined(self.parts[name], col.type))
+            elif name in self.buffers:
+                valid = self.valid.get(name)
+                mask = None if valid is None else ~valid[:n]
+                arrays.append(pa.array(self.buffers[name][:n], mask=mask))
+            else:
+                arrays.append(pa.nulls(n, ARROW_TYPES[col.type]))
+        return pa.Table.from_arrays(arrays, names=[c.name for c in TABLES[self.table]])
+
+    @staticmethod
+    def labels(codes: np.ndarray, labels: pa.Array, nulls: bool = True) -> pa.DictionaryArray:
+        """A label column from its codes (-1: NULL, looked for only if ``nulls``)."""
+        indices = pa.array(codes, mask=codes < 0 if nulls else None)
+        return pa.DictionaryArray.from_arrays(indices, labels)
+
+    @property
+    def joined_later(self) -> bool:
+        """Whether some column is kept as given (its join is left to the writer thread)."""
+        return bool(self.parts)
+
+
 class RunDatabase:
     """A ``run.duckdb`` file with the sclab schema.
 
@@ -121,10 +264,11 @@ class RunDatabase:
         self.labels = run_labels(labels)
         self._label_index = {k: {x: i for i, x in enumerate(v)} for k, v in self.labels.items()}
         self._label_arrays = {k: pa.array(v, type=pa.string()) for k, v in self.labels.items()}
-        # Held batches per table: the columns as given (label columns as codes), rows.
-        self._pending: dict[str, list[tuple[dict[str, Any], int]]] = {}
-        self._pending_rows: dict[str, int] = {}
+        # Held rows per table (see _HeldTable), their sum, and each table's rows at its
+        # last flush (the next buffers' size).
+        self._held: dict[str, _HeldTable] = {}
         self._held_rows = 0
+        self._last_rows: dict[str, int] = {}
         self.con = duckdb.connect(str(path))
         # Two threads: the machine budget is two cores, shared with the simulation.
         self.con.execute("SET threads TO 2")
@@ -178,15 +322,17 @@ class RunDatabase:
             if col.labels and held.get(col.name) is not None:
                 held[col.name] = self._label_codes(table, col.name, col.labels, held[col.name])
         if not buffered:
-            self._insert(table, self._table(table, [(held, n)]))
+            self._insert(table, self._table(table, held, n))
             if n >= self.FLUSH_ROWS:
                 # A large batch (population, end-of-run totals) is often built from
                 # temporaries: let it land before the caller builds the next one, so at
                 # most one such batch is alive at a time.
                 self.wait()
             return n
-        self._pending.setdefault(table, []).append((held, n))
-        self._pending_rows[table] = self._pending_rows.get(table, 0) + n
+        rows = self._held.get(table)
+        if rows is None:
+            rows = self._held[table] = _HeldTable(table, max(n, self._last_rows.get(table, 0)))
+        rows.add(held, n)
         self._held_rows += n
         if self._held_rows >= self.FLUSH_ROWS:
             self._send_held()
@@ -234,38 +380,20 @@ class RunDatabase:
             refuse(arr.filter(bad).to_pylist())
         return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int16)
 
-    def _table(self, table: str, parts: list[tuple[dict[str, Any], int]]) -> pa.Table:
-        """One Arrow table (one chunk per column) from held batches of ``table``."""
+    def _table(self, table: str, columns: Mapping[str, Any], n: int) -> pa.Table:
+        """One batch of ``n`` rows (label columns as codes) as an Arrow table, NumPy
+        columns without copies."""
+        held = _HeldTable(table, 0)
         arrays = []
         for col in TABLES[table]:
-            values = [(part.get(col.name), n) for part, n in parts]
+            value = columns.get(col.name)
             if col.labels:
-                given = [_RepeatedCode(-1, n) if v is None else v for v, n in values]
-                codes = np.concatenate(
-                    [
-                        np.full(v.n, v.code, np.int16) if isinstance(v, _RepeatedCode) else v
-                        for v in given
-                    ]
-                )
-                indices = pa.array(codes, mask=codes < 0)
-                arrays.append(
-                    pa.DictionaryArray.from_arrays(indices, self._label_arrays[col.labels])
-                )
-            elif all(isinstance(v, np.ndarray) and v.dtype.kind in "biuf" for v, _ in values):
-                # Plain NumPy columns (most of them): one concatenation, no Arrow chunks.
-                arrays.append(pa.array(np.concatenate([v for v, _ in values])))
-            elif len(values) == 1:  # as given: DuckDB casts it to the column's type
-                v, n = values[0]
-                arrays.append(pa.nulls(n) if v is None else _to_arrow(v))
-            else:  # chunks of different kinds: joined in the column's Arrow type
-                given = [None if v is None else _to_arrow(v) for v, _ in values]
-                types = {c.type for c in given if c is not None}
-                kind = types.pop() if len(types) == 1 else ARROW_TYPES[col.type]
-                chunks = [
-                    pa.nulls(n, kind) if c is None else c if c.type == kind else c.cast(kind)
-                    for c, (_, n) in zip(given, values, strict=True)
-                ]
-                arrays.append(pa.concat_arrays(chunks))  # DuckDB casts it to the column's type
+                if value is None or isinstance(value, _RepeatedCode):
+                    code = -1 if value is None else value.code
+                    value = np.full(n, code, np.int16)
+                arrays.append(held.labels(value, self._label_arrays[col.labels]))
+            else:
+                arrays.append(_joined([(value, n)], col.type))
         return pa.Table.from_arrays(arrays, names=[c.name for c in TABLES[table]])
 
     def flush(self, table: str | None = None) -> None:
@@ -275,15 +403,19 @@ class RunDatabase:
 
     def _send_held(self, table: str | None = None) -> None:
         """Hand held batches to the writer thread without waiting for them."""
-        for name in [table] if table else list(self._pending):
-            parts = self._pending.pop(name, [])
-            self._held_rows -= self._pending_rows.pop(name, 0)
-            if parts:
-                # One chunk per column: DuckDB scans thousands of tiny Arrow chunks (a warm
-                # start's day 0 holds one batch per past day) far slower than one. Joined
-                # by the writer thread: the copies release the GIL, and on the
-                # simulation's thread they cost about 1 s per 3M people and 120 days.
-                self._queue_insert(name, lambda name=name, parts=parts: self._table(name, parts))
+        for name in [table] if table else list(self._held):
+            rows = self._held.pop(name, None)
+            if rows is None or not rows.rows:
+                continue
+            self._held_rows -= rows.rows
+            self._last_rows[name] = rows.rows
+            if rows.joined_later:
+                # Columns kept as given are joined by the writer thread (rare: lists, Arrow
+                # arrays, text); an error there reaches the caller at the next wait.
+                self._queue_insert(name, lambda rows=rows: rows.arrow(self._label_arrays))
+            else:  # buffers as they are: a few microseconds per column, no copies
+                batch = rows.arrow(self._label_arrays)
+                self._queue_insert(name, lambda batch=batch: batch)
 
     def _insert(self, table: str, batch: pa.Table) -> None:
         """Queue one insert for the writer thread (blocks while the queue is full)."""
@@ -466,6 +598,27 @@ def _to_arrow(value: Any) -> pa.Array:
     if hasattr(value, "__arrow_array__"):  # e.g. ConstantLabels
         return pa.array(value)
     return pa.array(_plain(value))
+
+
+def _joined(values: list[tuple[Any, int]], column_type: str) -> pa.Array:
+    """One Arrow column from batches of ``(value, rows)`` (value None: NULL rows)."""
+    if all(isinstance(v, np.ndarray) and v.dtype.kind in "biuf" for v, _ in values):
+        # Plain NumPy columns (most of them): one concatenation (none for one batch).
+        return pa.array(
+            values[0][0] if len(values) == 1 else np.concatenate([v for v, _ in values])
+        )
+    if len(values) == 1:  # as given: DuckDB casts it to the column's type
+        v, n = values[0]
+        return pa.nulls(n) if v is None else _to_arrow(v)
+    # Batches of different kinds: joined in the column's Arrow type.
+    given = [None if v is None else _to_arrow(v) for v, _ in values]
+    types = {c.type for c in given if c is not None}
+    kind = types.pop() if len(types) == 1 else ARROW_TYPES[column_type]
+    chunks = [
+        pa.nulls(n, kind) if c is None else c if c.type == kind else c.cast(kind)
+        for c, (_, n) in zip(given, values, strict=True)
+    ]
+    return pa.concat_arrays(chunks)  # DuckDB casts it to the column's type
 
 
 class OutputDirectory:
