@@ -158,6 +158,20 @@ def test_caught_person_and_ties_learn_with_the_formula(write_scenario) -> None:
     assert np.all(m == 1.0)
 
 
+def test_people_caught_without_an_active_tie_learn_alone(write_scenario) -> None:
+    """A day where nobody caught has an active tie (here: every tie switched off) updates
+    their own perceived risk and nobody else's (it used to fail on the empty tie list)."""
+    sim = build(write_scenario, [{"use": "deterrence", "params": {"alpha_own": 0.2}}])
+    det = component(sim, Deterrence)
+    sim.ties_active = np.zeros(len(sim.population.graph.indices), bool)
+    caught = with_ties(sim, 3)
+    sim.view.caught("jaywalk", caught)
+    sim.step()
+    q = det.q["jaywalk"]
+    np.testing.assert_allclose(q[caught], 1 - (1 - 0.05) * (1 - 0.2), rtol=2.0**-11)
+    assert np.all(np.delete(q, caught) == q.dtype.type(0.05))
+
+
 def test_deterrence_floor_pruned_ties_and_forgetting(write_scenario) -> None:
     params = {"alpha_own": 0.9, "elasticity": 5.0, "floor": 0.4, "decay_every": 10}
     params |= {"forgetting": 0.01}

@@ -217,5 +217,7 @@ class Deterrence:
 
 def _powers(base: float, exponents: np.ndarray) -> np.ndarray:
     """``base ** exponents`` for small non-negative integer exponents, from a table."""
+    if not len(exponents):  # e.g. nobody caught today has an active tie
+        return np.empty(0, np.float64)
     table = base ** np.arange(int(exponents.max()) + 1, dtype=np.float64)
     return table[exponents]
