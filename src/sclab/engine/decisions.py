@@ -174,9 +174,14 @@ class DecisionLog:
         self._today = []
 
 
-def nullable(event_id: np.ndarray | None, n: int) -> pa.Array:
-    """Ids as an Arrow int64 column, NULL where there is none (None, or an id < 0)."""
+def nullable(event_id: np.ndarray | None, n: int) -> np.ma.MaskedArray:
+    """Ids as an int64 column, NULL (masked) where there is none (None, or an id < 0).
+
+    A NumPy masked array rather than an Arrow array: the run database copies NumPy
+    columns into its buffers as they come, and joins anything else later, on its writer
+    thread, where the copies hold the GIL.
+    """
     if event_id is None:
-        return pa.nulls(n, pa.int64())
+        return np.ma.masked_all(n, np.int64)
     event_id = np.asarray(event_id, np.int64)
-    return pa.array(event_id, mask=event_id < 0)
+    return np.ma.MaskedArray(event_id, mask=event_id < 0)

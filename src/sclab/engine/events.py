@@ -51,8 +51,9 @@ class EventBatch:
         """Columns for the ``events`` table (NO_ENTITY becomes NULL)."""
         n = len(self)
 
-        def nullable(a: np.ndarray) -> Any:
-            return pa.array(a, mask=a == NO_ENTITY)
+        def nullable(a: np.ndarray) -> np.ma.MaskedArray:
+            # Masked NumPy, not Arrow: the run database buffers NumPy columns as they come.
+            return np.ma.MaskedArray(a, mask=a == NO_ENTITY)
 
         cols: dict[str, Any] = {
             "event_id": self.event_id,

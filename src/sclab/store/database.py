@@ -121,16 +121,20 @@ class _HeldTable:
             elif value is None:
                 self._validity(name)[start:stop] = False
             elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+                nulls = np.ma.getmask(value)  # a masked array's NULL rows (nomask: none)
+                value = np.ma.getdata(value)
                 buf = self.buffers.get(name)
                 if buf is not None and not np.can_cast(value.dtype, buf.dtype, "safe"):
                     if np.can_cast(buf.dtype, value.dtype, "safe"):
                         buf = self.buffers[name] = buf.astype(value.dtype)  # widened
                     else:  # e.g. int64 after uint64: joined as Arrow, as given
                         self._to_parts(name)
-                        self.parts[name].append((value, n))
+                        self.parts[name].append((held[name], n))
                         continue
                 self._buffer(name, value.dtype)[start:stop] = value
-                if name in self.valid:
+                if nulls is not np.ma.nomask:
+                    np.logical_not(nulls, out=self._validity(name)[start:stop])
+                elif name in self.valid:
                     self.valid[name][start:stop] = True
             else:
                 self._to_parts(name)
@@ -291,8 +295,8 @@ class RunDatabase:
     def append(self, table: str, columns: Mapping[str, Any], *, buffered: bool = False) -> int:
         """Append one batch of rows; columns not given are NULL. Returns rows written.
 
-        Columns are NumPy arrays, Arrow arrays or lists; label columns may also be Arrow
-        dictionary arrays (see :func:`categorical`).
+        Columns are NumPy arrays (a masked array is NULL where masked), Arrow arrays or
+        lists; label columns may also be Arrow dictionary arrays (see :func:`categorical`).
 
         With ``buffered``, small daily batches are held and inserted together (once
         :attr:`FLUSH_ROWS` rows are held over all tables, and at :meth:`flush`): one
@@ -591,6 +595,8 @@ def _plain(value: Any) -> Any:
 
 
 def _to_arrow(value: Any) -> pa.Array:
+    if isinstance(value, np.ma.MaskedArray):  # NULL where masked
+        return pa.array(value.data, mask=np.ma.getmaskarray(value))
     if isinstance(value, pa.ChunkedArray):
         return value.combine_chunks()
     if isinstance(value, pa.Array):
@@ -602,7 +608,7 @@ def _to_arrow(value: Any) -> pa.Array:
 
 def _joined(values: list[tuple[Any, int]], column_type: str) -> pa.Array:
     """One Arrow column from batches of ``(value, rows)`` (value None: NULL rows)."""
-    if all(isinstance(v, np.ndarray) and v.dtype.kind in "biuf" for v, _ in values):
+    if all(type(v) is np.ndarray and v.dtype.kind in "biuf" for v, _ in values):
         # Plain NumPy columns (most of them): one concatenation (none for one batch).
         return pa.array(
             values[0][0] if len(values) == 1 else np.concatenate([v for v, _ in values])
