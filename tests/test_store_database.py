@@ -192,3 +192,40 @@ def test_held_batches_of_mixed_kinds_join_column_by_column(tmp_path: Path) -> No
         (3, "b", "s", None),
         (4, None, None, 2.0),
     ]
+
+
+def test_reused_buffers_carry_nothing_over_between_flushes(tmp_path: Path) -> None:
+    """Buffers of inserted flushes are reused: NULLs, values and labels of one flush must
+    never show through in the next, whichever form (plain, masked, missing) comes first."""
+    db = RunDatabase(tmp_path / "run.duckdb", {"act_kind": ["a", "b"], "source": ["s"]})
+    db.FLUSH_ROWS = 10
+    rng = np.random.default_rng(3)
+    expected = []
+    next_id = 0
+    for batch in range(300):
+        n = int(rng.integers(1, 8))
+        ids = np.arange(next_id, next_id + n, dtype=np.int64)
+        next_id += n
+        form = batch % 3
+        actor = rng.integers(0, 100, n)
+        columns = {"event_id": ids, "kind": constant_labels("ab"[batch % 2], n)}
+        if form == 0:
+            columns["true_actor"] = actor
+            got = actor.tolist()
+        elif form == 1:
+            masked = np.ma.MaskedArray(actor, mask=actor < 50)
+            columns["true_actor"] = masked
+            got = [None if m else int(a) for a, m in zip(actor, actor < 50, strict=True)]
+        else:
+            got = [None] * n
+        if batch % 5 == 0:
+            columns["source"] = constant_labels("s", n)
+        source = "s" if batch % 5 == 0 else None
+        expected += [
+            (int(i), "ab"[batch % 2], source, g) for i, g in zip(ids, got, strict=True)
+        ]
+        db.append("events", columns, buffered=True)
+    db.close()
+    con = duckdb.connect(str(tmp_path / "run.duckdb"), read_only=True)
+    rows = con.execute("SELECT event_id, kind, source, true_actor FROM events").fetchall()
+    assert rows == expected

@@ -26,6 +26,7 @@ import re
 import shutil
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -79,14 +80,19 @@ class _HeldTable:
 
     Args:
         table: The table's name (its columns come from the schema).
-        capacity: Rows to make room for at first (the last flush's rows: no growth in a
-            steady run).
+        capacity: Rows to make room for at first (a little more than the last flush's
+            rows: no growth in a steady run).
+        spare: Arrays of an earlier flush, already inserted, to reuse as buffers (their
+            pages are mapped: fresh arrays of a year's rows cost 2-3 GB of page faults).
     """
 
-    def __init__(self, table: str, capacity: int) -> None:
+    def __init__(self, table: str, capacity: int, spare: list[np.ndarray] | None = None) -> None:
         self.table = table
         self.rows = 0
         self.capacity = max(capacity, 1024)
+        self._spare = [a for a in spare or () if len(a) >= self.capacity]
+        if self._spare:  # the spare arrays are all as long: use all of their room
+            self.capacity = min(len(a) for a in self._spare)
         #: Buffered columns: values of rows [0, rows) (the rest is room).
         self.buffers: dict[str, np.ndarray] = {}
         #: Per buffered column with NULL rows: False where NULL.
@@ -144,16 +150,27 @@ class _HeldTable:
     def _buffer(self, name: str, dtype: np.dtype) -> np.ndarray:
         buf = self.buffers.get(name)
         if buf is None:
-            buf = self.buffers[name] = np.empty(self.capacity, dtype)
+            buf = self.buffers[name] = self._new(dtype)
         return buf
 
     def _validity(self, name: str) -> np.ndarray:
         valid = self.valid.get(name)
         if valid is None:
-            valid = self.valid[name] = np.empty(self.capacity, bool)
+            valid = self.valid[name] = self._new(np.dtype(bool))
             # Rows held so far are valid if the column has values, NULL if it has none.
             valid[: self.rows] = name in self.buffers
         return valid
+
+    def _new(self, dtype: np.dtype) -> np.ndarray:
+        """An array of ``capacity`` values (contents undefined): a spare one if any fits."""
+        for i, a in enumerate(self._spare):
+            if a.dtype == dtype and len(a) >= self.capacity:
+                return self._spare.pop(i)[: self.capacity]
+        return np.empty(self.capacity, dtype)
+
+    def arrays(self) -> list[np.ndarray]:
+        """Every buffer, for reuse once the rows are inserted."""
+        return [*self.buffers.values(), *self.valid.values()]
 
     def _grow(self, capacity: int) -> None:
         for store in (self.buffers, self.valid):
@@ -273,6 +290,9 @@ class RunDatabase:
         self._held: dict[str, _HeldTable] = {}
         self._held_rows = 0
         self._last_rows: dict[str, int] = {}
+        # Per table, the buffers of inserted flushes, handed back by the writer thread
+        # for the next flushes (deque: appends and pops are atomic between threads).
+        self._spare: dict[str, deque[list[np.ndarray]]] = {t: deque() for t in TABLES}
         self.con = duckdb.connect(str(path))
         # Two threads: the machine budget is two cores, shared with the simulation.
         self.con.execute("SET threads TO 2")
@@ -335,7 +355,10 @@ class RunDatabase:
             return n
         rows = self._held.get(table)
         if rows is None:
-            rows = self._held[table] = _HeldTable(table, max(n, self._last_rows.get(table, 0)))
+            # A quarter more than last time: room for a flush a little larger, no growth.
+            room = max(n, self._last_rows.get(table, 0) * 5 // 4)
+            spare = self._spare[table].popleft() if self._spare[table] else None
+            rows = self._held[table] = _HeldTable(table, room, spare)
         rows.add(held, n)
         self._held_rows += n
         if self._held_rows >= self.FLUSH_ROWS:
@@ -419,16 +442,27 @@ class RunDatabase:
                 self._queue_insert(name, lambda rows=rows: rows.arrow(self._label_arrays))
             else:  # buffers as they are: a few microseconds per column, no copies
                 batch = rows.arrow(self._label_arrays)
-                self._queue_insert(name, lambda batch=batch: batch)
+                self._queue_insert(name, lambda batch=batch: batch, rows.arrays())
 
     def _insert(self, table: str, batch: pa.Table) -> None:
         """Queue one insert for the writer thread (blocks while the queue is full)."""
         self._queue_insert(table, lambda: batch)
 
-    def _queue_insert(self, table: str, build: Callable[[], pa.Table]) -> None:
-        """Queue an insert of the batch ``build`` makes, in the writer thread."""
+    def _queue_insert(
+        self, table: str, build: Callable[[], pa.Table], spare: list[np.ndarray] | None = None
+    ) -> None:
+        """Queue an insert of the batch ``build`` makes, in the writer thread; the arrays
+        ``spare`` (which the batch views) are handed back for reuse once it is in."""
         self._raise_failure()
-        self._queue.put(lambda: self._execute_insert(table, build()))
+
+        def insert() -> None:
+            self._execute_insert(table, build())
+            # DuckDB copied the rows into its own storage: the buffers are free again. Two
+            # sets per table at most, the most a flush in the queue and the next need.
+            if spare and len(self._spare[table]) < 2:
+                self._spare[table].append(spare)
+
+        self._queue.put(insert)
 
     def set_threads(self, n: int) -> None:
         """DuckDB's threads for the inserts queued after this call.
