@@ -48,8 +48,8 @@ def draws(seed: int) -> tuple[np.ndarray, ...]:
     gen = np.random.default_rng(seed + 1)
     counts = classes.totals(gen, np.linspace(1.0, 3.0, 5), weight)
     sums = lognormal_sums(gen, counts, 20.0, 0.8, 2)
-    got = binomial_blocks(gen, counts * 5, 0.3)
-    return counts, sums, got
+    who, got = binomial_blocks(gen, counts * 5, 0.3)
+    return counts, sums, who, got
 
 
 def test_results_do_not_depend_on_the_number_of_cores(monkeypatch) -> None:
@@ -62,8 +62,12 @@ def test_results_do_not_depend_on_the_number_of_cores(monkeypatch) -> None:
 
 
 def test_block_draws_keep_their_law() -> None:
-    counts, sums, got = draws(5)
+    counts, sums, who, drawn = draws(5)
     n = len(counts)
+    # Draws come for the entries with trials only, in order; the others drew 0.
+    np.testing.assert_array_equal(who, np.flatnonzero(counts))
+    got = np.zeros(n, np.int64)
+    got[who] = drawn
     # Poisson(mean rate x weight): mean rate 2, mean weight 1.25, so mean 2.5 and the
     # variance of the mixture is 2.5 + var(rate x weight). Tolerance: 5 standard errors.
     assert abs(counts.mean() - 2.5) < 5 * np.sqrt(4.0 / n)

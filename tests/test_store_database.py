@@ -221,9 +221,7 @@ def test_reused_buffers_carry_nothing_over_between_flushes(tmp_path: Path) -> No
         if batch % 5 == 0:
             columns["source"] = constant_labels("s", n)
         source = "s" if batch % 5 == 0 else None
-        expected += [
-            (int(i), "ab"[batch % 2], source, g) for i, g in zip(ids, got, strict=True)
-        ]
+        expected += [(int(i), "ab"[batch % 2], source, g) for i, g in zip(ids, got, strict=True)]
         db.append("events", columns, buffered=True)
     db.close()
     con = duckdb.connect(str(tmp_path / "run.duckdb"), read_only=True)

@@ -51,8 +51,8 @@ Cost model (n people, k events or candidates, C classes, E expected events):
     * ``LazyPoisson.accrue`` O(1) a day; O(k) for a change of k people's multiplier;
       ``LazyPoisson.draw`` as ``totals``.
     * ``lognormal_sums`` O(events) in chunks; ``multinomial_split`` one Poisson draw per
-      entry plus O(sqrt(total) · log n); ``binomial_blocks`` one draw per entry, in blocks
-      spread over the cores.
+      entry plus O(sqrt(total) · log n); ``binomial_blocks`` one draw per entry with
+      trials, in blocks spread over the cores.
     * ``IdSorter`` O(k log k), or O(k) plus one n-byte scan when k > n / 16.
 """
 
@@ -547,20 +547,27 @@ class RateClasses:
         return out
 
 
-def binomial_blocks(rng: np.random.Generator, trials: np.ndarray, p: float) -> np.ndarray:
-    """Binomial(trials[i], p) per entry, in fixed blocks on the cores (int64).
+def binomial_blocks(
+    rng: np.random.Generator, trials: np.ndarray, p: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(entries, draws): Binomial(trials[i], p) for every entry i with trials (> 0), in
+    fixed blocks on the cores (entries sorted, int64).
 
-    Each block draws from its own generator spawned from ``rng`` (see
-    :func:`sclab.parallel.block_generators`): the same numbers on any number of cores.
+    Entries without trials draw nothing (their count is 0 whatever p), so a source can
+    pass per-person trials with most people at 0. Each block draws from its own
+    generator spawned from ``rng`` (see :func:`sclab.parallel.block_generators`): the
+    same numbers on any number of cores.
     """
-    out = np.empty(len(trials), np.int64)
     gens = block_generators(rng, len(trials))
 
-    def draw(i: int, lo: int, hi: int) -> None:
-        out[lo:hi] = binomial(gens[i], trials[lo:hi], p)
+    def draw(i: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        at = np.flatnonzero(trials[lo:hi])
+        return at + lo, binomial(gens[i], trials[lo:hi][at], p)
 
-    map_blocks(draw, len(trials))
-    return out
+    parts = map_blocks(draw, len(trials))
+    if not parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate([w for w, _ in parts]), np.concatenate([g for _, g in parts])
 
 
 class LazyPoisson:

@@ -38,8 +38,10 @@ Model:
     interactions are then Binomial(Σ over days of posts × active online degree,
     interaction_probability) per author, the sum of the per-post draws. Each stance is
     drawn on its own, with the interactions its posts drew: a score that reads positive
-    energy posts every month draws that stance alone, the others accrue until the end
-    (summed over stances, the interactions have the same law).
+    energy posts every month draws that stance alone, the others accrue until something
+    reads them. Stances drawn together (a read of the interactions draws every stance)
+    draw their interactions together, one binomial per author on the trials summed over
+    them: the same law, at one pass instead of one per stance.
 
     Degrees change only when ties are pruned (:class:`~sclab.behaviour.ties.TiePruning`,
     weekly, in the behaviour stage, after that day's posts), so for each author the run
@@ -68,8 +70,9 @@ Cost model (U social-media users, P posts today, k tie ends dropped in a round):
     dropped ends and note their exposure (about 40 bytes per author and round until the
     next draw), never O(ties) or O(U). Drawing the totals (when read, at the end, or
     when the notes reach ``epoch_cap``) costs O(U) per stance drawn (one Poisson draw per user,
-    or O(posts) when they are fewer) plus O(U) binomial draws for interactions plus
-    O(noted entries) for the split. The one O(ties) recount is for a
+    or O(posts) when they are fewer) plus, once for the stances drawn together, one pass
+    over people and a binomial draw per author for interactions, plus O(noted entries)
+    for the split. The one O(ties) recount is for a
     ``sim.ties_active`` set outside the pruning record. With ``record_every_event`` a
     day costs, per stance, O(classes + P_s) with about 4 classes per doubling of activity
     (a few dozen), thinning from each class's highest rate so that at least 84 % of
@@ -87,6 +90,7 @@ from pydantic import Field, field_validator
 
 from sclab.behaviour.ties import TieReader, union_sorted
 from sclab.engine.registry import register
+from sclab.parallel import map_blocks
 from sclab.world.base import SourceParams, propensity, propensity_key
 from sclab.world.sampling import LazyPoisson, RateClasses, binomial_blocks
 
@@ -237,6 +241,9 @@ class SocialMediaSource:
         #: Active online ties of every person (int32), valid for the posts accruing now:
         #: updated at the start of a day when ties were switched off since the last day.
         self.active_degree = self._recount(sim)
+        # An upper bound of every active degree (they only fall, but for a recount).
+        self._max_degree = int(self.active_degree.max(initial=0))
+        self._interaction_draws = 0  # interaction draws so far: their streams' partitions
         self._ties = TieReader()
         self._ties.changes(sim)  # the degrees above are those of the ties as they are now
         # Pending epochs: per pruning round, its sequence number, the authors whose degree
@@ -294,6 +301,7 @@ class SocialMediaSource:
             if self._lazy:
                 self._settle(sim)
             self.active_degree = self._recount(sim)
+            self._max_degree = int(self.active_degree.max(initial=0))
             return
         g = sim.population.graph
         dropped = dropped[g.online[dropped]]
@@ -378,22 +386,49 @@ class SocialMediaSource:
         """Draw the posts of ``kinds`` (default: every stance) accrued since their last
         draw, then the interactions those posts drew.
 
-        Stance by stance: a person's interactions on the posts of one stance are
-        Binomial(Σ over epochs of posts × degree, interaction_probability), one epoch at
-        :attr:`active_degree` for most, several for the authors whose degree changed in a
-        pruning round pending for that stance (their posts split by epoch, see
-        :meth:`_epoch_trials`). Summed over stances that is the law of the per-post draws.
-        Never follows a change of ties itself: posts read after a pruning round but before
-        the next day were made before that round.
+        A person's interactions on posts are Binomial(Σ over posts of the active online
+        degree when posted, interaction_probability): Σ over epochs of posts × degree,
+        one epoch at :attr:`active_degree` for most, several for the authors whose degree
+        changed in a pruning round pending for the stance (their posts split by epoch, see
+        :meth:`_epoch_trials`). The stances drawn together draw their interactions
+        together, one binomial per author on the summed trials: the same law as one draw
+        per stance or per post. Never follows a change of ties itself: posts read after a
+        pruning round but before the next day were made before that round.
         """
+        trials: np.ndarray | None = None  # per person, summed over the stances drawn
+        bound = 0  # the largest count trials may hold
         for kind in self._lazy if kinds is None else kinds:
-            self._settle_stance(sim, kind)
+            counts, changed, by_epoch = self._settle_stance(sim, kind)
+            if counts is None:
+                continue
+            if trials is None:
+                trials = np.zeros(len(counts), np.int32)
+            # int32 halves the bytes; widened before any count could pass it.
+            bound += int(counts.max(initial=0)) * self._max_degree
+            if bound > np.iinfo(np.int32).max and trials.dtype == np.int32:
+                trials = trials.astype(np.int64)
+            _add_trials(trials, counts, self.active_degree)
+            if len(changed):
+                # Authors whose degree changed: their posts' trials by epoch instead.
+                was = counts[changed].astype(np.int64) * self.active_degree[changed]
+                trials[changed] += (by_epoch - was).astype(trials.dtype)
+        if trials is not None:
+            rng = sim.rng(f"{self.name}/{INTERACTIONS}/totals", partition=self._interaction_draws)
+            self._interaction_draws += 1
+            p = self.params.interaction_probability
+            authors, got = binomial_blocks(rng, trials, p)
+            sim.aggregates.add_counts(INTERACTIONS, got, people=authors)
         # Rounds no stance still needs are forgotten.
         first = min(self._first_epoch.values(), default=self._next_epoch)
         self._epochs = [e for e in self._epochs if e[0] >= first]
         self._epoch_entries = sum(len(rows) for _, rows, _, _ in self._epochs)
 
-    def _settle_stance(self, sim: Simulation, kind: str) -> None:
+    def _settle_stance(
+        self, sim: Simulation, kind: str
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """Draw one stance's pending posts and count them; returns the counts (None if
+        nothing was pending), the authors whose degree changed since the last draw
+        (sorted) and, for them, Σ over epochs of posts × degree."""
         lazy = self._lazy[kind]
         j = list(self._lazy).index(kind)
         epochs = [
@@ -402,26 +437,32 @@ class SocialMediaSource:
             if seq >= self._first_epoch[kind]
         ]
         self._first_epoch[kind] = self._next_epoch
+        none = np.empty(0, np.int64)
         if not lazy.pending:
-            return
+            return None, none, none
         settle = lazy.draws  # this stance's partition key: its streams never shift others'
         changed = union_sorted(*(rows for rows, _, _ in epochs))
         total = lazy.exposure(changed)  # read before the draw resets it
         counts = lazy.draw(sim.rng(f"{self.name}/{kind}/totals", partition=settle))
         sim.aggregates.add_counts(kind, counts)
-        authors = np.flatnonzero(counts)
-        trials = counts[authors].astype(np.int64) * self.active_degree[authors]
-        if len(changed):
-            split = sim.rng(f"{self.name}/epochs/{kind}/totals", partition=settle)
-            changed_posts = counts[changed]
-            by_epoch = self._epoch_trials(split, epochs, changed, changed_posts, total)
-            posted = changed_posts > 0  # authors is every person with posts, sorted
-            trials[np.searchsorted(authors, changed[posted])] = by_epoch[posted]
-        rng = sim.rng(f"{self.name}/{INTERACTIONS}/{kind}/totals", partition=settle)
-        got = binomial_blocks(rng, trials, self.params.interaction_probability)
-        sim.aggregates.add_counts(INTERACTIONS, got, people=authors)
+        if not len(changed):
+            return counts, none, none
+        split = sim.rng(f"{self.name}/epochs/{kind}/totals", partition=settle)
+        by_epoch = self._epoch_trials(split, epochs, changed, counts[changed], total)
+        return counts, changed, by_epoch
 
     def finish(self, sim: Simulation) -> None:
         """Draw the aggregated posts still pending (reading them would do it too)."""
         if self._lazy:
             self._settle(sim)
+
+
+def _add_trials(trials: np.ndarray, counts: np.ndarray, degree: np.ndarray) -> None:
+    """``trials += counts × degree``, per person, in blocks on the cores."""
+
+    def add(_: int, lo: int, hi: int) -> None:
+        t = counts[lo:hi].astype(trials.dtype)
+        t *= degree[lo:hi]
+        trials[lo:hi] += t
+
+    map_blocks(add, len(trials))
