@@ -89,17 +89,3 @@ def test_idle_is_clear_during_a_pass_and_set_after_even_on_failure(monkeypatch) 
     with pytest.raises(RuntimeError, match="block failed"):
         parallel_map(fail, 3)
     assert parallel.IDLE.is_set()
-
-
-def test_a_busy_section_keeps_idle_clear_across_its_passes(monkeypatch) -> None:
-    monkeypatch.setattr(parallel, "workers", lambda: 2)
-    with parallel.busy():
-        parallel_map(lambda i: i, 3)
-        assert not parallel.IDLE.is_set()  # a pass ending inside the section keeps it
-        with parallel.busy():
-            pass
-        assert not parallel.IDLE.is_set()  # so does a nested section
-    assert parallel.IDLE.is_set()
-    with pytest.raises(RuntimeError), parallel.busy():
-        raise RuntimeError("section failed")
-    assert parallel.IDLE.is_set()

@@ -227,23 +227,3 @@ def test_reused_buffers_carry_nothing_over_between_flushes(tmp_path: Path) -> No
     con = duckdb.connect(str(tmp_path / "run.duckdb"), read_only=True)
     rows = con.execute("SELECT event_id, kind, source, true_actor FROM events").fetchall()
     assert rows == expected
-
-
-def test_waiting_inside_a_busy_section_does_not_wait_for_it(tmp_path: Path) -> None:
-    """The writer yields to the simulation's passes, but not when the caller waits for the
-    rows: a wait inside a busy section returns without waiting out the yield bound."""
-    import time
-
-    from sclab.parallel import busy
-
-    db = RunDatabase(tmp_path / "run.duckdb", LABELS)
-    db.YIELD_SECONDS = 30.0
-    with busy():
-        start = time.perf_counter()
-        for i in range(5):
-            db.append("events", {"event_id": np.arange(i * 3, i * 3 + 3)})
-        db.wait()
-        assert time.perf_counter() - start < 10.0
-    db.close()
-    con = duckdb.connect(str(tmp_path / "run.duckdb"), read_only=True)
-    assert con.execute("SELECT count(*) FROM events").fetchone() == (15,)

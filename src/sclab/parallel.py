@@ -9,8 +9,6 @@ Core objects:
     :data:`BLOCK`: the block length.
     :data:`IDLE`: set while no pass runs on the pool; background work (the database
         writer) waits on it, so that a pass gets both cores.
-    :func:`busy`: keep :data:`IDLE` cleared over a section of many passes (an
-        assessment), not only during each pass.
 
 Why threads: NumPy releases the GIL inside its array loops (arithmetic, gathers,
 ``reduceat``, and the random distributions), so two threads on two cores run the heavy
@@ -27,9 +25,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import TypeVar
 
 import numpy as np
@@ -46,9 +43,6 @@ BLOCK = 1 << 18
 #: leaves them to it and catches up during the serial work in between.
 IDLE = threading.Event()
 IDLE.set()
-
-_busy = 0  # sections (and passes) now running that keep IDLE cleared
-_busy_lock = threading.Lock()
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -100,31 +94,12 @@ def parallel_map(fn: Callable[[int], T], count: int) -> list[T]:
     """
     if count <= 1 or workers() == 1 or getattr(_in_worker, "active", False):
         return [fn(i) for i in range(count)]
-    with busy():
+    IDLE.clear()
+    try:
         futures = [_executor().submit(fn, i) for i in range(count)]
         return [f.result() for f in futures]
-
-
-@contextmanager
-def busy() -> Iterator[None]:
-    """Keep :data:`IDLE` cleared until the section ends (sections may nest).
-
-    For a section made of many parallel passes with short serial steps between them (a
-    factor-score assessment: about 2 s at 9.3M people): background work that slipped in
-    between two passes would share the cores with the next one. It catches up on the
-    serial work of the ordinary days instead.
-    """
-    global _busy
-    with _busy_lock:
-        _busy += 1
-        IDLE.clear()
-    try:
-        yield
     finally:
-        with _busy_lock:
-            _busy -= 1
-            if not _busy:
-                IDLE.set()
+        IDLE.set()
 
 
 def block_generators(rng: np.random.Generator, n: int, block: int = BLOCK) -> list:

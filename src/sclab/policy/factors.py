@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sclab.engine.decisions import constant_labels
-from sclab.parallel import busy, map_blocks
+from sclab.parallel import map_blocks
 from sclab.policy.state import FactorState, grade_of, latest_event, search_sorted
 from sclab.population.bits import PackedBools
 from sclab.world.base import ages
@@ -38,12 +38,6 @@ class FactorScoring:
     """Mixin of :class:`~sclab.policy.engine.PolicyEngine`: factor-score assessments."""
 
     def _assess(self, sim: Simulation, sid: str, f: FactorState) -> None:
-        # Mostly parallel passes (platform draws, ties, scoring blocks): the database
-        # writer waits for the whole assessment instead of slipping in between them.
-        with busy():
-            self._assess_now(sim, sid, f)
-
-    def _assess_now(self, sim: Simulation, sid: str, f: FactorState) -> None:
         spec = f.spec
         n = self.sizes[spec.entity]
         total_w = sum(fac.weight for fac in spec.factors)

@@ -276,10 +276,9 @@ class RunDatabase:
     #: on their own: 6.4 against 4.6 s). Uncommitted rows are held by DuckDB's buffer pool
     #: under its memory cap, so the bound keeps transactions, not memory, in check.
     COMMIT_ROWS = 2_000_000
-    #: Longest the writer waits for a parallel pass or a busy section of the simulation
-    #: to end before it inserts anyway (see :data:`sclab.parallel.IDLE`): longer than
-    #: an assessment at 9.3M people (about 2 s), short enough that no insert starves.
-    YIELD_SECONDS = 4.0
+    #: Longest the writer waits for a parallel pass of the simulation to end before it
+    #: inserts anyway (see :data:`sclab.parallel.IDLE`).
+    YIELD_SECONDS = 1.0
 
     def __init__(self, path: Path, labels: Mapping[str, Iterable[str]]) -> None:
         self.path = path
@@ -310,7 +309,6 @@ class RunDatabase:
         # Work for the writer thread, in order: inserts and settings; None stops it.
         self._queue: queue.Queue[Callable[[], object] | None] = queue.Queue(self.QUEUE_DEPTH)
         self._failure: BaseException | None = None
-        self._draining = False  # set while the caller waits for every queued insert
         self._writer = threading.Thread(target=self._write_loop, name="sclab-db", daemon=True)
         self._writer.start()
 
@@ -503,12 +501,7 @@ class RunDatabase:
         failure."""
         self._raise_failure()
         self._queue.put(self._commit)
-        # Someone waits for the rows: the writer stops yielding to parallel passes.
-        self._draining = True
-        try:
-            self._queue.join()
-        finally:
-            self._draining = False
+        self._queue.join()
         self._raise_failure()
 
     def _raise_failure(self) -> None:
@@ -525,7 +518,7 @@ class RunDatabase:
                 if self._failure is None:  # after a failure, drop the rest: the run aborts
                     # Leave both cores to a parallel pass of the simulation; a bounded
                     # wait, so that an insert never starves.
-                    self._yield_to_passes()
+                    IDLE.wait(timeout=self.YIELD_SECONDS)
                     item()
                     if self._uncommitted >= self.COMMIT_ROWS:
                         self._commit()
@@ -539,15 +532,6 @@ class RunDatabase:
                 self._commit()
             except BaseException as exc:
                 self._failure = exc
-
-    def _yield_to_passes(self) -> None:
-        """Wait (at most :attr:`YIELD_SECONDS`) while the simulation runs a parallel pass
-        or a busy section, unless the caller waits for the rows."""
-        waited = 0.0
-        while not IDLE.wait(timeout=0.05) and not self._draining:
-            waited += 0.05
-            if waited >= self.YIELD_SECONDS:
-                return
 
     def _commit(self) -> None:
         if self._in_transaction:
