@@ -147,6 +147,7 @@ def run_scenario(
         rep.end_phase("simulate")
         timings["simulate"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        db.flush()  # the days' rows first: their buffers go before the end's bulk inserts
         for batch in sim.aggregates.rows():
             db.append("aggregates", batch)
         kinds = sorted(sim.acts.totals)

@@ -457,9 +457,9 @@ class RunDatabase:
 
         def insert() -> None:
             self._execute_insert(table, build())
-            # DuckDB copied the rows into its own storage: the buffers are free again. Two
-            # sets per table at most, the most a flush in the queue and the next need.
-            if spare and len(self._spare[table]) < 2:
+            # DuckDB copied the rows into its own storage: the buffers are free again. One
+            # set per table at most: the next flush of the table takes it.
+            if spare and not self._spare[table]:
                 self._spare[table].append(spare)
 
         self._queue.put(insert)
@@ -502,6 +502,10 @@ class RunDatabase:
         self._raise_failure()
         self._queue.put(self._commit)
         self._queue.join()
+        # The writer is idle: the reusable buffers go (a wait ends the days' inserts, and
+        # the end of a run's bulk inserts should not sit on top of them).
+        for spare in self._spare.values():
+            spare.clear()
         self._raise_failure()
 
     def _raise_failure(self) -> None:
