@@ -63,6 +63,11 @@ class _RepeatedCode(NamedTuple):
     n: int
 
 
+#: Per table, (column name, whether it is a label column), in the schema's order.
+_COLUMNS = {t: tuple((c.name, bool(c.labels)) for c in cols) for t, cols in TABLES.items()}
+_CODES = np.dtype(np.int16)  # label codes (-1: NULL)
+
+
 class _HeldTable:
     """One table's held rows: plain NumPy columns copied into growing buffers as they come,
     anything else kept as given.
@@ -107,10 +112,10 @@ class _HeldTable:
         start, stop = self.rows, self.rows + n
         if stop > self.capacity:
             self._grow(max(2 * self.capacity, stop))
-        for col in TABLES[self.table]:
-            name, value = col.name, held.get(col.name)
-            if col.labels:
-                codes = self._buffer(name, np.dtype(np.int16))
+        for name, labelled in _COLUMNS[self.table]:
+            value = held.get(name)
+            if labelled:
+                codes = self._buffer(name, _CODES)
                 if value is None:
                     codes[start:stop] = -1
                     self.null_labels.add(name)
@@ -125,7 +130,8 @@ class _HeldTable:
             elif name in self.parts:
                 self.parts[name].append((value, n))
             elif value is None:
-                self._validity(name)[start:stop] = False
+                if name in self.buffers:  # (a column without values yet is NULL so far)
+                    self._validity(name)[start:stop] = False
             elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
                 nulls = np.ma.getmask(value)  # a masked array's NULL rows (nomask: none)
                 value = np.ma.getdata(value)
@@ -137,6 +143,8 @@ class _HeldTable:
                         self._to_parts(name)
                         self.parts[name].append((held[name], n))
                         continue
+                if buf is None and start:
+                    self._validity(name)  # its first values: the rows before are NULL
                 self._buffer(name, value.dtype)[start:stop] = value
                 if nulls is not np.ma.nomask:
                     np.logical_not(nulls, out=self._validity(name)[start:stop])
