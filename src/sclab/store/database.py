@@ -66,6 +66,9 @@ class _RepeatedCode(NamedTuple):
 #: Per table, (column name, whether it is a label column), in the schema's order.
 _COLUMNS = {t: tuple((c.name, bool(c.labels)) for c in cols) for t, cols in TABLES.items()}
 _CODES = np.dtype(np.int16)  # label codes (-1: NULL)
+#: Per table, its column names, and (name, label set) of its label columns.
+_NAMES = {t: frozenset(c.name for c in cols) for t, cols in TABLES.items()}
+_LABELS = {t: tuple((c.name, c.labels) for c in cols if c.labels) for t, cols in TABLES.items()}
 
 
 class _HeldTable:
@@ -132,6 +135,13 @@ class _HeldTable:
             elif value is None:
                 if name in self.buffers:  # (a column without values yet is NULL so far)
                     self._validity(name)[start:stop] = False
+            elif type(value) is np.ndarray and value.dtype is getattr(
+                self.buffers.get(name), "dtype", None
+            ):
+                # The common case, first and cheapest: more values of a buffered column.
+                self.buffers[name][start:stop] = value
+                if name in self.valid:
+                    self.valid[name][start:stop] = True
             elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
                 nulls = np.ma.getmask(value)  # a masked array's NULL rows (nomask: none)
                 value = np.ma.getdata(value)
@@ -339,9 +349,8 @@ class RunDatabase:
             KeyError: A column the table does not have.
             ValueError: Columns of different lengths, or a label the run did not declare.
         """
-        schema = TABLES[table]
-        unknown = set(columns) - {c.name for c in schema}
-        if unknown:
+        if not _NAMES[table].issuperset(columns):
+            unknown = set(columns) - _NAMES[table]
             raise KeyError(f"table {table} has no column(s) {sorted(unknown)}")
         lengths = {len(v) for v in columns.values()}
         if len(lengths) != 1:
@@ -350,9 +359,9 @@ class RunDatabase:
         if n == 0:
             return 0
         held = dict(columns)
-        for col in schema:
-            if col.labels and held.get(col.name) is not None:
-                held[col.name] = self._label_codes(table, col.name, col.labels, held[col.name])
+        for name, labels in _LABELS[table]:
+            if held.get(name) is not None:
+                held[name] = self._label_codes(table, name, labels, held[name])
         if not buffered:
             self._insert(table, self._table(table, held, n))
             if n >= self.FLUSH_ROWS:
