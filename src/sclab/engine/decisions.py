@@ -174,8 +174,9 @@ class DecisionLog:
         self._today = []
 
 
-def nullable(event_id: np.ndarray | None, n: int) -> np.ma.MaskedArray:
-    """Ids as an int64 column, NULL (masked) where there is none (None, or an id < 0).
+def nullable(event_id: np.ndarray | None, n: int) -> np.ndarray:
+    """Ids as an int64 column, NULL (masked) where there is none (None, or an id < 0); a
+    plain array when every row has one.
 
     A NumPy masked array rather than an Arrow array: the run database copies NumPy
     columns into its buffers as they come, and joins anything else later, on its writer
@@ -184,4 +185,5 @@ def nullable(event_id: np.ndarray | None, n: int) -> np.ma.MaskedArray:
     if event_id is None:
         return np.ma.masked_all(n, np.int64)
     event_id = np.asarray(event_id, np.int64)
-    return np.ma.MaskedArray(event_id, mask=event_id < 0)
+    null = event_id < 0
+    return np.ma.MaskedArray(event_id, mask=null) if null.any() else event_id
