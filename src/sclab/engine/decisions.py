@@ -176,11 +176,12 @@ class DecisionLog:
 
 def nullable(event_id: np.ndarray | None, n: int) -> np.ndarray:
     """Ids as an int64 column, NULL (masked) where there is none (None, or an id < 0); a
-    plain array when every row has one.
+    plain array when every row has one (most batches: the database's fastest path).
 
     A NumPy masked array rather than an Arrow array: the run database copies NumPy
     columns into its buffers as they come, and joins anything else later, on its writer
-    thread, where the copies hold the GIL.
+    thread, where the copies hold the GIL. Used for event ids and for the events' actors
+    (``NO_ENTITY`` is -1).
     """
     if event_id is None:
         return np.ma.masked_all(n, np.int64)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from sclab.engine.decisions import constant_labels
+from sclab.engine.decisions import constant_labels, nullable
 
 NO_ENTITY = -1
 """Stored for ``true_actor``/``attributed_to`` when there is no one (NULL in the database)."""
@@ -51,12 +51,6 @@ class EventBatch:
         """Columns for the ``events`` table (NO_ENTITY becomes NULL)."""
         n = len(self)
 
-        def nullable(a: np.ndarray) -> np.ndarray:
-            # Masked NumPy, not Arrow: the run database buffers NumPy columns as they come
-            # (and plain ones fastest: most batches have no NULL).
-            null = a == NO_ENTITY
-            return np.ma.MaskedArray(a, mask=null) if null.any() else a
-
         cols: dict[str, Any] = {
             "event_id": self.event_id,
             "day": np.full(n, self.day, np.int32),
@@ -64,8 +58,8 @@ class EventBatch:
             "source": constant_labels(self.source, n),
             "kind": constant_labels(self.kind, n),
             "entity_type": constant_labels(self.entity_type, n),
-            "true_actor": nullable(self.true_actor),
-            "attributed_to": nullable(self.attributed_to),
+            "true_actor": nullable(self.true_actor, n),  # NO_ENTITY (-1) is NULL
+            "attributed_to": nullable(self.attributed_to, n),
         }
         for name, values in self.extra.items():
             if name != "recorded_day":

@@ -221,7 +221,7 @@ class _HeldTable:
             if col.labels:
                 codes = self.buffers[name][:n]
                 nulls = name in self.null_labels
-                arrays.append(self.labels(codes, label_arrays[col.labels], nulls))
+                arrays.append(_label_column(codes, label_arrays[col.labels], nulls))
             elif name in self.parts:
                 arrays.append(_joined(self.parts[name], col.type))
             elif name in self.buffers:
@@ -231,12 +231,6 @@ class _HeldTable:
             else:
                 arrays.append(pa.nulls(n, ARROW_TYPES[col.type]))
         return pa.Table.from_arrays(arrays, names=[c.name for c in TABLES[self.table]])
-
-    @staticmethod
-    def labels(codes: np.ndarray, labels: pa.Array, nulls: bool = True) -> pa.DictionaryArray:
-        """A label column from its codes (-1: NULL, looked for only if ``nulls``)."""
-        indices = pa.array(codes, mask=codes < 0 if nulls else None)
-        return pa.DictionaryArray.from_arrays(indices, labels)
 
     @property
     def joined_later(self) -> bool:
@@ -427,7 +421,6 @@ class RunDatabase:
     def _table(self, table: str, columns: Mapping[str, Any], n: int) -> pa.Table:
         """One batch of ``n`` rows (label columns as codes) as an Arrow table, NumPy
         columns without copies."""
-        held = _HeldTable(table, 0)
         arrays = []
         for col in TABLES[table]:
             value = columns.get(col.name)
@@ -435,7 +428,7 @@ class RunDatabase:
                 if value is None or isinstance(value, _RepeatedCode):
                     code = -1 if value is None else value.code
                     value = np.full(n, code, np.int16)
-                arrays.append(held.labels(value, self._label_arrays[col.labels]))
+                arrays.append(_label_column(value, self._label_arrays[col.labels]))
             else:
                 arrays.append(_joined([(value, n)], col.type))
         return pa.Table.from_arrays(arrays, names=[c.name for c in TABLES[table]])
@@ -659,6 +652,12 @@ def _to_arrow(value: Any) -> pa.Array:
     if hasattr(value, "__arrow_array__"):  # e.g. ConstantLabels
         return pa.array(value)
     return pa.array(_plain(value))
+
+
+def _label_column(codes: np.ndarray, labels: pa.Array, nulls: bool = True) -> pa.DictionaryArray:
+    """A label column from its codes (-1: NULL, looked for only if ``nulls``)."""
+    indices = pa.array(codes, mask=codes < 0 if nulls else None)
+    return pa.DictionaryArray.from_arrays(indices, labels)
 
 
 def _joined(values: list[tuple[Any, int]], column_type: str) -> pa.Array:
