@@ -194,6 +194,36 @@ def test_held_batches_of_mixed_kinds_join_column_by_column(tmp_path: Path) -> No
     ]
 
 
+def test_large_inserts_go_in_slices_in_order(tmp_path: Path) -> None:
+    """Inserts larger than a slice are cut into slices: every row lands once, in order,
+    for flushes of held rows and for batches inserted as given, whether or not the slice
+    size divides them."""
+    db = RunDatabase(tmp_path / "run.duckdb", {"act_kind": ["a", "b"]})
+    db.FLUSH_ROWS = 40
+    db.INSERT_SLICE_ROWS = 7
+    rng = np.random.default_rng(5)
+    expected = []
+    next_id = 0
+    for batch in range(60):
+        n = int(rng.choice([0, 1, 7, 14, 23, 50]))
+        ids = np.arange(next_id, next_id + n, dtype=np.int64)
+        next_id += n
+        actor = rng.integers(0, 100, n)
+        expected += [(int(i), "ab"[batch % 2], int(a)) for i, a in zip(ids, actor, strict=True)]
+        columns = {
+            "event_id": ids,
+            "kind": constant_labels("ab"[batch % 2], n),
+            "true_actor": actor,
+        }
+        if batch == 30:
+            db.flush()  # held rows first: unbuffered inserts do not wait for them
+        db.append("events", columns, buffered=batch < 30)
+    db.close()
+    con = duckdb.connect(str(tmp_path / "run.duckdb"), read_only=True)
+    rows = con.execute("SELECT event_id, kind, true_actor FROM events").fetchall()
+    assert rows == expected
+
+
 def test_reused_buffers_carry_nothing_over_between_flushes(tmp_path: Path) -> None:
     """Buffers of inserted flushes are reused: NULLs, values and labels of one flush must
     never show through in the next, whichever form (plain, masked, missing) comes first."""
