@@ -201,6 +201,7 @@ def test_large_inserts_go_in_slices_in_order(tmp_path: Path) -> None:
     db = RunDatabase(tmp_path / "run.duckdb", {"act_kind": ["a", "b"]})
     db.FLUSH_ROWS = 40
     db.INSERT_SLICE_ROWS = 7
+    db.set_threads(1)  # slices are for the writer beside the simulation (one thread)
     rng = np.random.default_rng(5)
     expected = []
     next_id = 0

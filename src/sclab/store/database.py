@@ -291,7 +291,8 @@ class RunDatabase:
     #: Longest the writer waits for a parallel pass of the simulation to end before it
     #: inserts anyway (see :data:`sclab.parallel.IDLE`).
     YIELD_SECONDS = 1.0
-    #: Rows per insert statement: DuckDB's row group. Inserting 20.8M rows of
+    #: Rows per insert statement while the writer runs on one thread beside the
+    #: simulation (see :meth:`set_threads`): DuckDB's row group. Inserting 20.8M rows of
     #: resource_moments in slices of this size took the same CPU as in 260,000-row batches
     #: (5.90 against 6.09 s); 65,536-row slices took 8 % more (each insert has a fixed
     #: cost of about 2 ms).
@@ -321,6 +322,8 @@ class RunDatabase:
         # The writer thread's open transaction and the rows inserted in it.
         self._in_transaction = False
         self._uncommitted = 0
+        # Rows per insert statement, or None for whole batches (see set_threads).
+        self._slice_rows: int | None = None
         for stmt in create_statements(self.labels):
             self.con.execute(stmt)
         # Work for the writer thread, in order: inserts and settings; None stops it.
@@ -484,9 +487,20 @@ class RunDatabase:
 
         Two for bulk writes (the population, the end-of-run totals), when the simulation
         is not running; one while it runs, so that the writer and the simulation share
-        the machine's two cores instead of three threads contending for them.
+        the machine's two cores instead of three threads contending for them. With one
+        thread, large inserts also go in row-group slices (see :attr:`INSERT_SLICE_ROWS`);
+        with more, DuckDB spreads one insert over its threads, and slices would undo that
+        (the population's rows took 21.2 s to write at 9.3M people in slices, 12.1 s
+        whole).
         """
-        self._setting(f"SET threads TO {int(n)}")
+        self._raise_failure()
+        slice_rows = self.INSERT_SLICE_ROWS if int(n) == 1 else None
+
+        def apply() -> None:
+            self.con.execute(f"SET threads TO {int(n)}")
+            self._slice_rows = slice_rows
+
+        self._queue.put(apply)
 
     @classmethod
     def end_memory_limit(cls, people: int) -> str:
@@ -569,10 +583,11 @@ class RunDatabase:
         # DuckDB row group, waiting between slices for a parallel pass of the simulation
         # to end: a pass that starts during an insert then shares a core with it for one
         # slice, not the whole batch.
-        for start in range(0, batch.num_rows, self.INSERT_SLICE_ROWS):
+        step = self._slice_rows or max(batch.num_rows, 1)
+        for start in range(0, batch.num_rows, step):
             if start:
                 IDLE.wait(timeout=self.YIELD_SECONDS)
-            self.con.from_arrow(batch.slice(start, self.INSERT_SLICE_ROWS)).insert_into(table)
+            self.con.from_arrow(batch.slice(start, step)).insert_into(table)
 
     def row_counts(self) -> dict[str, int]:
         """Rows per table (after inserting any held batches)."""
