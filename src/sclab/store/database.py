@@ -63,12 +63,12 @@ class _RepeatedCode(NamedTuple):
     n: int
 
 
-#: Per table, (column name, whether it is a label column), in the schema's order.
-_COLUMNS = {t: tuple((c.name, bool(c.labels)) for c in cols) for t, cols in TABLES.items()}
+#: Per table, (column name, its label set or None), in the schema's order.
+_COLUMNS = {t: tuple((c.name, c.labels) for c in cols) for t, cols in TABLES.items()}
 _CODES = np.dtype(np.int16)  # label codes (-1: NULL)
 #: Per table, its column names, and (name, label set) of its label columns.
-_NAMES = {t: frozenset(c.name for c in cols) for t, cols in TABLES.items()}
-_LABELS = {t: tuple((c.name, c.labels) for c in cols if c.labels) for t, cols in TABLES.items()}
+_NAMES = {t: frozenset(name for name, _ in cols) for t, cols in _COLUMNS.items()}
+_LABELS = {t: tuple(col for col in cols if col[1]) for t, cols in _COLUMNS.items()}
 
 
 class _HeldTable:
@@ -115,9 +115,9 @@ class _HeldTable:
         start, stop = self.rows, self.rows + n
         if stop > self.capacity:
             self._grow(max(2 * self.capacity, stop))
-        for name, labelled in _COLUMNS[self.table]:
+        for name, labels in _COLUMNS[self.table]:
             value = held.get(name)
-            if labelled:
+            if labels:
                 codes = self._buffer(name, _CODES)
                 if value is None:
                     codes[start:stop] = -1
@@ -414,7 +414,7 @@ class RunDatabase:
             unknown = [u for u in used if u is not None and u not in index]
             if unknown:
                 refuse(unknown)
-            lookup = np.array([-1 if u is None else index[u] for u in used] + [-1], np.int16)
+            lookup = np.array([-1 if u is None else index[u] for u in used] + [-1], _CODES)
             idx = values.indices.to_numpy(zero_copy_only=False)
             if values.null_count:  # NumPy sees NULL indices as NaN
                 idx = np.where(np.isnan(idx), len(used), idx).astype(np.intp)
@@ -424,7 +424,7 @@ class RunDatabase:
         bad = pc.and_(pc.is_null(pos), pc.is_valid(arr))
         if pc.any(bad).as_py():
             refuse(arr.filter(bad).to_pylist())
-        return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int16)
+        return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(_CODES)
 
     def _table(self, table: str, columns: Mapping[str, Any], n: int) -> pa.Table:
         """One batch of ``n`` rows (label columns as codes) as an Arrow table, NumPy
@@ -435,7 +435,7 @@ class RunDatabase:
             if col.labels:
                 if value is None or isinstance(value, _RepeatedCode):
                     code = -1 if value is None else value.code
-                    value = np.full(n, code, np.int16)
+                    value = np.full(n, code, _CODES)
                 arrays.append(_label_column(value, self._label_arrays[col.labels]))
             else:
                 arrays.append(_joined([(value, n)], col.type))
@@ -493,14 +493,12 @@ class RunDatabase:
         (the population's rows took 21.2 s to write at 9.3M people in slices, 12.1 s
         whole).
         """
-        self._raise_failure()
         slice_rows = self.INSERT_SLICE_ROWS if int(n) == 1 else None
 
-        def apply() -> None:
-            self.con.execute(f"SET threads TO {int(n)}")
+        def slices() -> None:
             self._slice_rows = slice_rows
 
-        self._queue.put(apply)
+        self._setting(f"SET threads TO {int(n)}", then=slices)
 
     @classmethod
     def end_memory_limit(cls, people: int) -> str:
@@ -520,10 +518,17 @@ class RunDatabase:
             raise ValueError(f"memory limit must look like '256MB' or '1GB', got {limit!r}")
         self._setting(f"SET memory_limit = '{limit}'")
 
-    def _setting(self, statement: str) -> None:
-        """Queue a setting behind the inserts already queued (applied in order)."""
+    def _setting(self, statement: str, then: Callable[[], None] | None = None) -> None:
+        """Queue a setting behind the inserts already queued (applied in order), and
+        ``then``, a change of the writer's own state that goes with it."""
         self._raise_failure()
-        self._queue.put(lambda: self.con.execute(statement))
+
+        def apply() -> None:
+            self.con.execute(statement)
+            if then is not None:
+                then()
+
+        self._queue.put(apply)
 
     def wait(self) -> None:
         """Block until every queued insert is committed to the database; raise a writer
