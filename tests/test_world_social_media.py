@@ -292,40 +292,6 @@ def test_reading_mid_run_draws_what_is_pending_and_keeps_the_rates(tmp_path) -> 
     assert abs(got.sum() - expected) < Z * np.sqrt(expected)
 
 
-def test_a_stance_read_then_the_interactions_draw_one_binomial_pass(tmp_path, monkeypatch) -> None:
-    # A factor score reads positive energy posts, then the interactions: the interactions
-    # of every stance are drawn in one pass. A stance read alone leaves its posts'
-    # interactions for the next day; they are drawn then, none lost or drawn twice.
-    sim = build(tmp_path, {}, days=12, size=20_000)
-    comp = source(sim)
-    passes: list[int] = []
-    binomial_blocks = social_media.binomial_blocks
-
-    def spy(rng, trials, p):
-        passes.append(int(trials.sum()))
-        return binomial_blocks(rng, trials, p)
-
-    monkeypatch.setattr(social_media, "binomial_blocks", spy)
-    positive = ("person", STANCES["positive_energy"])
-    for _ in range(5):
-        sim.step()
-    sim.aggregates.counts[positive]
-    sim.aggregates.counts[("person", INTERACTIONS)]
-    assert len(passes) == 1
-    trials = sum(counts(sim, k) for k in STANCES.values()) * online_degree(sim)
-    assert passes[0] == trials.sum() > 0  # every stance's trials in that one pass
-    for _ in range(5):
-        sim.step()
-    sim.aggregates.counts[positive]
-    assert len(passes) == 1 and comp._trials is not None  # pending until the next day
-    pending = int(comp._trials.sum())
-    sim.step()
-    assert comp._trials is None and passes[1:] == [pending]
-    sim.aggregates.counts[("person", INTERACTIONS)]  # the other stances, then their pass
-    trials = sum(counts(sim, k) for k in STANCES.values()) * online_degree(sim)
-    assert sum(passes) == trials.sum()  # each post's trials drawn exactly once
-
-
 # --- pruned ties: the source stays lazy, epoch by epoch ------------------------------------
 
 P_PRUNE = 0.3  # high, so that degrees fall a long way within a few weeks
@@ -388,8 +354,7 @@ def pruned(request, tmp_path_factory):
     def spy_add_counts(kind, counts, amount=None, people=None, entity_type="person"):
         full = np.zeros(len(sim.population.citizens), np.int64)
         full[slice(None) if people is None else people] = counts
-        # A settle's interactions are summed under it; a read of one stance leaves its
-        # posts' interactions for the next day (or the end), counted under that read.
+        # Interactions come stance by stance: one settle's are their sum.
         settles[-1][kind] = settles[-1].get(kind, 0) + full
         add_counts(kind, counts, amount, people, entity_type)
 
@@ -431,10 +396,7 @@ def test_pruned_ties_keep_degrees_exact_without_recounting(pruned) -> None:
         assert [int(s["day"]) for s in settles] == [*read_days, DAYS - 1]
         positive = STANCES["positive_energy"]
         for s in settles[:-1]:
-            # The stance read alone; its interactions drawn the next day, or with the
-            # final settle when the read was on the last day.
-            assert set(s) - {INTERACTIONS} == {"degree", "day", positive}
-            assert INTERACTIONS in s or int(s["day"]) == DAYS - 1
+            assert set(s) == {"degree", "day", positive, INTERACTIONS}
         assert {STANCES["neutral"], STANCES["critical"]} <= set(settles[-1])
         return
     # One settle on the first day after each round (posts of the previous epoch), one at the
@@ -461,7 +423,7 @@ def test_pruned_ties_interactions_use_the_degree_of_each_epoch(pruned) -> None:
     lost = daily[0] > daily[-1]  # authors whose online ties were dropped
     assert lost.sum() > 1000
     got = counts(sim, INTERACTIONS)
-    assert got.sum() == sum(s.get(INTERACTIONS, np.zeros(1)).sum() for s in settles)
+    assert got.sum() == sum(s[INTERACTIONS].sum() for s in settles)
     # From the model alone: person i posts Poisson(activity_i) a day, each post drawing
     # Binomial(degree_i(d), p) interactions with that day's degree. Summed over days that
     # is compound Poisson, mean Σ_d a·deg·p and variance Σ_d a·(deg·p(1-p) + deg²p²).

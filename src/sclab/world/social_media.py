@@ -37,12 +37,11 @@ Model:
     aggregates are read (at the end of the run, or when a component reads them earlier);
     interactions are then Binomial(Σ over days of posts × active online degree,
     interaction_probability) per author, the sum of the per-post draws. Each stance is
-    drawn on its own: a score that reads positive energy posts every month draws that
-    stance alone, the others accrue until something reads them. The trials of the posts
-    drawn (posts × degree) are summed and their interactions drawn in one binomial per
-    author when the interactions are read, at the latest the next day: the same law as
-    one draw per stance or per post, at one pass over the population. (Sesame reads
-    positive posts, then the interactions: one pass a month instead of two.)
+    drawn on its own, with the interactions its posts drew: a score that reads positive
+    energy posts every month draws that stance alone, the others accrue until something
+    reads them. Stances drawn together (a read of the interactions draws every stance)
+    draw their interactions together, one binomial per author on the trials summed over
+    them: the same law, at one pass instead of one per stance.
 
     Degrees change only when ties are pruned (:class:`~sclab.behaviour.ties.TiePruning`,
     weekly, in the behaviour stage, after that day's posts), so for each author the run
@@ -245,10 +244,6 @@ class SocialMediaSource:
         # An upper bound of every active degree (they only fall, but for a recount).
         self._max_degree = int(self.active_degree.max(initial=0))
         self._interaction_draws = 0  # interaction draws so far: their streams' partitions
-        # Interaction trials (posts drawn × degree) whose binomial is still to draw, per
-        # person (None: none), and a bound on their largest entry.
-        self._trials: np.ndarray | None = None
-        self._trials_bound = 0
         self._ties = TieReader()
         self._ties.changes(sim)  # the degrees above are those of the ties as they are now
         # Pending epochs: per pruning round, its sequence number, the authors whose degree
@@ -369,10 +364,6 @@ class SocialMediaSource:
         p = self.params
         record = p.record_every_event
         self._follow_ties(sim)
-        if self._trials is not None:
-            # Posts drawn yesterday without their interactions (a read of one stance):
-            # draw those now, so that the trials array lives a day at most.
-            self._draw_interactions(sim)
         if not record:
             # Degrees are constant within the epoch: today only adds to each exposure.
             for kind, lazy in self._lazy.items():
@@ -392,51 +383,45 @@ class SocialMediaSource:
                 sim.aggregates.add(INTERACTIONS, np.repeat(who, got))
 
     def _settle(self, sim: Simulation, kinds: tuple[str, ...] | None = None) -> None:
-        """Draw the posts of ``kinds`` accrued since their last draw, adding their trials
-        to the pending ones; with ``kinds`` None (every stance: a read of the
-        interactions, or the end), draw the interactions of every pending trial too.
+        """Draw the posts of ``kinds`` (default: every stance) accrued since their last
+        draw, then the interactions those posts drew.
 
         A person's interactions on posts are Binomial(Σ over posts of the active online
         degree when posted, interaction_probability): Σ over epochs of posts × degree,
         one epoch at :attr:`active_degree` for most, several for the authors whose degree
         changed in a pruning round pending for the stance (their posts split by epoch, see
-        :meth:`_epoch_trials`). Trials summed over stances and settles draw one binomial
-        per author: the same law as one draw per stance or per post. Never follows a
-        change of ties itself: posts read after a pruning round but before the next day
-        were made before that round.
+        :meth:`_epoch_trials`). The stances drawn together draw their interactions
+        together, one binomial per author on the summed trials: the same law as one draw
+        per stance or per post. Never follows a change of ties itself: posts read after a
+        pruning round but before the next day were made before that round.
         """
+        trials: np.ndarray | None = None  # per person, summed over the stances drawn
+        bound = 0  # the largest count trials may hold
         for kind in self._lazy if kinds is None else kinds:
             counts, changed, by_epoch = self._settle_stance(sim, kind)
             if counts is None:
                 continue
-            if self._trials is None:
-                self._trials = np.zeros(len(counts), np.int32)
-            trials = self._trials
+            if trials is None:
+                trials = np.zeros(len(counts), np.int32)
             # int32 halves the bytes; widened before any count could pass it.
-            self._trials_bound += int(counts.max(initial=0)) * self._max_degree
-            if self._trials_bound > np.iinfo(np.int32).max and trials.dtype == np.int32:
-                trials = self._trials = trials.astype(np.int64)
+            bound += int(counts.max(initial=0)) * self._max_degree
+            if bound > np.iinfo(np.int32).max and trials.dtype == np.int32:
+                trials = trials.astype(np.int64)
             _add_trials(trials, counts, self.active_degree)
             if len(changed):
                 # Authors whose degree changed: their posts' trials by epoch instead.
                 was = counts[changed].astype(np.int64) * self.active_degree[changed]
                 trials[changed] += (by_epoch - was).astype(trials.dtype)
-        if kinds is None:
-            self._draw_interactions(sim)
+        if trials is not None:
+            rng = sim.rng(f"{self.name}/{INTERACTIONS}/totals", partition=self._interaction_draws)
+            self._interaction_draws += 1
+            p = self.params.interaction_probability
+            authors, got = binomial_blocks(rng, trials, p)
+            sim.aggregates.add_counts(INTERACTIONS, got, people=authors)
         # Rounds no stance still needs are forgotten.
         first = min(self._first_epoch.values(), default=self._next_epoch)
         self._epochs = [e for e in self._epochs if e[0] >= first]
         self._epoch_entries = sum(len(rows) for _, rows, _, _ in self._epochs)
-
-    def _draw_interactions(self, sim: Simulation) -> None:
-        """Draw the interactions of the pending trials (one binomial per author)."""
-        trials, self._trials, self._trials_bound = self._trials, None, 0
-        if trials is None:
-            return
-        rng = sim.rng(f"{self.name}/{INTERACTIONS}/totals", partition=self._interaction_draws)
-        self._interaction_draws += 1
-        authors, got = binomial_blocks(rng, trials, self.params.interaction_probability)
-        sim.aggregates.add_counts(INTERACTIONS, got, people=authors)
 
     def _settle_stance(
         self, sim: Simulation, kind: str
