@@ -71,3 +71,46 @@ def test_a_loose_bound_is_rechecked_before_widening() -> None:
     counts = agg.counts[("person", "k")]
     assert counts.dtype == np.uint16  # largest count 17,500 although the bound passed 65,535
     assert counts.tolist() == [17_500] * 4
+
+
+def test_focused_reads_draw_the_focus_group_alone_where_the_source_can() -> None:
+    # A lazy source of one kind (every entity one act a day), drawn per group; and a
+    # source without focus support, which a focused read settles whole.
+    import pytest
+
+    from sclab.world.sampling import LazyPoisson, RateClasses
+
+    n = 8
+    agg = Aggregates({"person": n})
+    classes = RateClasses(np.arange(n), np.array([0, n]), n)
+    lazy = LazyPoisson(classes, np.array([1e9]))  # so many acts that a count is never 0
+    calls: list[str] = []
+
+    def settle(focus_only: bool = False) -> None:
+        if not (lazy.focus_days if focus_only else lazy.pending):
+            return
+        calls.append("focus" if focus_only else "all")
+        rng = np.random.default_rng(len(calls))
+        agg.add_counts("posts", lazy.draw_focus(rng) if focus_only else lazy.draw(rng))
+
+    plain: list[int] = []
+    agg.defer(["posts"], settle, on_focus=lazy.set_focus)
+    agg.defer(["crossings"], lambda: plain.append(1))
+    with pytest.raises(ValueError, match="focus mask has 3 entries for 8"):
+        agg.focus("person", np.ones(3, bool))
+    focus = np.arange(n) < 3
+    agg.focus("person", focus)
+    assert lazy.focus is focus  # handed to the source that can use it
+    for _ in range(2):
+        lazy.accrue()
+    got = agg.counts.focused(("person", "posts")).copy()
+    assert calls == ["focus"] and got[focus].all() and not got[~focus].any()
+    before = len(plain)
+    agg.counts.focused(("person", "crossings"))
+    assert len(plain) == before + 1  # no focus support: settled whole
+    full = agg.counts[("person", "posts")]
+    assert calls == ["focus", "all"] and full.all()
+    # A second group joins the first; whatever was pending is drawn before.
+    lazy.accrue()
+    agg.focus("person", np.arange(n) == 7)
+    assert calls[-1] == "all" and list(np.flatnonzero(lazy.focus)) == [0, 1, 2, 7]

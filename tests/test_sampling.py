@@ -411,6 +411,111 @@ def test_lazy_poisson_exposure_follows_watched_writes(changes, tail) -> None:
     assert lazy.pending == (expected.size > 0 and lazy.days > 0)
 
 
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.integers(0, 3),  # days accrued before the step
+            st.one_of(st.none(), st.lists(st.integers(0, 39), min_size=1, max_size=10)),
+            st.floats(0, 3, width=32),
+            st.sampled_from(["write", "focus draw", "draw"]),
+        ),
+        max_size=8,
+    ),
+    tail=st.integers(0, 3),
+)
+@settings(max_examples=150, deadline=None)
+def test_lazy_poisson_focus_draws_keep_each_groups_exposure(steps, tail) -> None:
+    """With a focus group drawn alone now and then, each person's exposure is the sum of
+    the day's multipliers since their own group's last draw, whatever the writes."""
+    from sclab.engine.simulation import State
+
+    classes, _ = classes_from([40], 1)
+    state = State({"person": 40})
+    lazy = LazyPoisson(classes, np.array([0.1]))
+    lazy.follow(state, "m")
+    focus = np.zeros(40, bool)
+    focus[::3] = True
+    lazy.set_focus(focus)
+    expected = np.zeros(40)
+    current = np.ones(40, np.float32)
+    mult = None
+    rng = np.random.default_rng(0)
+    for days, people, value, action in steps:
+        for _ in range(days):
+            lazy.accrue(mult)
+            expected += current
+        if action == "write":
+            if mult is None:
+                mult = state.add("m", "person", np.float32, fill=1.0)
+            who = None if people is None else np.unique(people)
+            state.write("m", np.float32(value), who)
+            current[slice(None) if who is None else who] = np.float32(value)
+        elif action == "focus draw":
+            got = lazy.draw_focus(rng)
+            assert not got[~focus].any()  # the others are not drawn...
+            expected[focus] = 0.0  # ...and keep their exposure
+        else:
+            lazy.draw(rng)
+            expected[:] = 0.0
+    for _ in range(tail):
+        lazy.accrue(mult)
+        expected += current
+    np.testing.assert_allclose(lazy.exposure(np.arange(40)), expected, rtol=1e-5, atol=1e-4)
+    assert lazy.pending == (lazy.days > 0 or lazy.focus_days > 0)
+
+
+def test_lazy_poisson_focus_draws_then_the_rest_follow_the_poisson_law() -> None:
+    # Monthly draws of a focus group and one of everyone at the end: every person's total
+    # is Poisson with their whole exposure (multiplier changes included).
+    from sclab.engine.simulation import State
+
+    sizes = [30_000, 50_000]
+    classes, class_of = classes_from(sizes, 2)
+    n = len(class_of)
+    rate = np.array([0.02, 0.005])
+    state = State({"person": n})
+    lazy = LazyPoisson(classes, rate)
+    lazy.follow(state, "m")
+    mult = state.add("m", "person", np.float32, fill=1.0)
+    focus = np.random.default_rng(4).random(n) < 0.4
+    lazy.set_focus(focus)
+    rng = np.random.default_rng(5)
+    total = np.zeros(n, np.int64)
+    changed = np.arange(0, n, 7)
+    for day in range(90):
+        if day == 45:
+            state.write("m", np.float32(0.25), changed)  # a behaviour change mid-run
+        lazy.accrue(mult)
+        if day % 30 == 29:
+            got = lazy.draw_focus(rng)
+            assert not got[~focus].any()
+            total += got
+    assert lazy.pending and lazy.focus_days == 0 and lazy.days == 90
+    total += lazy.draw(rng)
+    assert not lazy.pending
+    exposure = np.full(n, 90.0)
+    exposure[changed] = 45 + 45 * 0.25
+    lam = rate[class_of] * exposure
+    for group in (focus, ~focus):
+        for c in (0, 1):
+            m = group & (class_of == c)
+            assert near(total[m].sum(), lam[m].sum(), lam[m].sum()), c
+
+
+def test_lazy_poisson_focus_needs_a_group_and_a_clean_slate() -> None:
+    classes, _ = classes_from([10], 1)
+    lazy = LazyPoisson(classes, np.array([0.1]))
+    with pytest.raises(RuntimeError, match="set_focus"):
+        lazy.draw_focus(np.random.default_rng(0))
+    focus = np.arange(10) < 5
+    lazy.accrue()
+    lazy.set_focus(focus)  # a first group shares everyone's days
+    lazy.draw_focus(np.random.default_rng(0))
+    lazy.accrue()
+    with pytest.raises(RuntimeError, match="draw everyone first"):
+        lazy.set_focus(~focus)
+
+
 def test_watched_arrays_change_by_write_only() -> None:
     from sclab.engine.simulation import State
 

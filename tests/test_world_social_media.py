@@ -332,7 +332,7 @@ def no_daily_path(sim: Simulation, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(source(sim)._classes, "events", daily)
 
 
-@pytest.fixture(scope="module", params=["split", "settle", "read"])
+@pytest.fixture(scope="module", params=["split", "settle", "read", "focus"])
 def pruned(request, tmp_path_factory):
     """A pruned run, with every settle's posts, interactions and degrees written down.
 
@@ -340,7 +340,10 @@ def pruned(request, tmp_path_factory):
     are split over their epochs then. ``settle``: every round first draws all pending posts
     (``epoch_cap`` 0, what a full note record does). ``read``: as ``split``, but positive
     energy posts are read every 5 days (what a factor score does), which draws that stance
-    alone and leaves its later rounds pending for it. Every day the source's degrees are
+    alone and leaves its later rounds pending for it. ``focus``: as ``read``, but four
+    people in ten are the aggregates' focus group and every read is focused (positive
+    posts, then the interactions: what a voluntary score does), which draws that group's
+    posts of every stance and leaves the others' rounds pending. Every day the source's degrees are
     checked against a full recount of the ties as they were when the day's posts were made
     (before that day's pruning): exact equality.
     """
@@ -358,15 +361,20 @@ def pruned(request, tmp_path_factory):
         settles[-1][kind] = settles[-1].get(kind, 0) + full
         add_counts(kind, counts, amount, people, entity_type)
 
-    def spy_settle(s: Simulation, kinds: tuple[str, ...] | None = None) -> None:
+    def spy_settle(
+        s: Simulation, kinds: tuple[str, ...] | None = None, focus_only: bool = False
+    ) -> None:
         settles.append({"degree": comp.active_degree.astype(np.int64), "day": np.array(s.day)})
-        settle(s, kinds)
+        settle(s, kinds, focus_only)
         if len(settles[-1]) == 2:  # nothing was pending: no draw
             settles.pop()
 
     sim.aggregates.add_counts = spy_add_counts  # type: ignore[method-assign]
     comp._settle = spy_settle  # type: ignore[method-assign]
     daily: list[np.ndarray] = []  # per day, the recounted degrees the day's posts had
+    if request.param == "focus":
+        focus = np.random.default_rng(11).random(len(sim.population.citizens)) < 0.4
+        sim.aggregates.focus("person", focus)
     with pytest.MonkeyPatch.context() as mp:
         no_daily_path(sim, mp)
         for _ in range(DAYS):
@@ -376,6 +384,9 @@ def pruned(request, tmp_path_factory):
             daily.append(expected)
             if request.param == "read" and sim.day % 5 == 4:
                 sim.aggregates.counts[("person", STANCES["positive_energy"])]
+            if request.param == "focus" and sim.day % 5 == 4:
+                sim.aggregates.counts.focused(("person", STANCES["positive_energy"]))
+                sim.aggregates.counts.focused(("person", INTERACTIONS))
         for _, component in sim.components:
             component.finish(sim)
     return sim, settles, np.array(daily), request.param
@@ -398,6 +409,17 @@ def test_pruned_ties_keep_degrees_exact_without_recounting(pruned) -> None:
         for s in settles[:-1]:
             assert set(s) == {"degree", "day", positive, INTERACTIONS}
         assert {STANCES["neutral"], STANCES["critical"]} <= set(settles[-1])
+        return
+    if mode == "focus":  # the group's posts on the read days, everyone's at the end
+        focus = sim.aggregates._focus["person"]
+        read_days = [d for d in range(DAYS) if d % 5 == 4]
+        assert sorted({int(s["day"]) for s in settles}) == sorted({*read_days, DAYS - 1})
+        for s in settles[:-1]:
+            for key, got in s.items():
+                if key not in ("degree", "day"):
+                    assert not got[~focus].any(), key  # nobody outside the group drawn
+        assert set(STANCES.values()) <= set(settles[-1])
+        assert settles[-1][STANCES["neutral"]][~focus].sum() > 0
         return
     # One settle on the first day after each round (posts of the previous epoch), one at the
     # end; each with the degrees of its epoch (checked daily in the fixture).

@@ -227,6 +227,11 @@ class Aggregates:
     drawn once. This needs amounts whose law depends on the counts alone (independent
     purchase amounts, a fixed bill per person); the counts come out as before.
 
+    A reader that reads the totals of one group often (a voluntary score's participants,
+    monthly) declares it with :meth:`focus` and reads with ``counts.focused(key)``: the
+    sources that support it then draw that group's pending totals alone, the others'
+    waiting for a full read or the end (the same law: sums of Poisson counts are Poisson).
+
     Attributes:
         counts: ``(entity_type, kind)`` -> uint16 or uint32 count per entity (settled on
             read).
@@ -263,6 +268,14 @@ class Aggregates:
                 return default
             return self[key]
 
+        def focused(self, key: tuple[str, str], default: Any = None) -> Any:
+            """Like ``get``, but only the entities of the focus group (see
+            :meth:`Aggregates.focus`) are sure to be up to date: the others' pending acts
+            may be drawn later."""
+            if key not in self:
+                return default
+            return self._owner._read(key, self._amounts, focused=True)
+
         def __contains__(self, key: object) -> bool:
             return key in self._keys()
 
@@ -297,6 +310,11 @@ class Aggregates:
         self._bound: dict[tuple[str, str], int] = {}  # at least the largest count of a key
         self._declared: dict[tuple[str, str], None] = {}  # every key, first declared first
         self._settling = False
+        # Kinds whose settle can draw the focus group alone (settle(focus_only=True)),
+        # the callbacks that give their sources the group, and the groups declared.
+        self._focusable: set[tuple[str, str]] = set()
+        self._on_focus: dict[str, list[Callable[[np.ndarray], None]]] = {}
+        self._focus: dict[str, np.ndarray] = {}
         self.counts = Aggregates.Settled(self, amounts=False)
         self.amounts = Aggregates.Settled(self, amounts=True)
 
@@ -306,9 +324,10 @@ class Aggregates:
         pending = self._deferred_amounts if amounts else self._deferred
         return [k for k in self._declared if k in made or k in pending]
 
-    def _read(self, key: tuple[str, str], amounts: bool) -> np.ndarray:
-        """A key's array after settling it; created (zeros) if nothing was ever added."""
-        self.settle(key)
+    def _read(self, key: tuple[str, str], amounts: bool, focused: bool = False) -> np.ndarray:
+        """A key's array after settling it (for the focus group alone if ``focused`` and
+        amounts are not read); created (zeros) if nothing was ever added."""
+        self.settle(key, focus_only=focused and not amounts)
         made = self._amounts if amounts else self._counts
         if key not in made and key in self._deferred:
             if amounts and key not in self._deferred_amounts:
@@ -453,6 +472,7 @@ class Aggregates:
         entity_type: str = "person",
         amounts: bool = False,
         amount_of: Callable[[str, np.ndarray], np.ndarray] | None = None,
+        on_focus: Callable[[np.ndarray], None] | None = None,
     ) -> None:
         """Register ``kinds`` as deferred: ``settle()`` adds their pending totals when read.
 
@@ -471,9 +491,18 @@ class Aggregates:
                 adds counts only): ``amount_of(kind, counts)`` returns the summed amounts
                 (float, per entity) of ``counts[i]`` new acts of entity ``i``. Called when
                 the amounts are read and at :meth:`rows`, never per act.
+            on_focus: The source can draw a focus group alone: ``on_focus(mask)`` gives it
+                the group (now if one is declared, else when one is), and
+                ``settle(focus_only=True)`` must then add that group's pending totals.
         """
+        if on_focus is not None:
+            self._on_focus.setdefault(entity_type, []).append(on_focus)
+            if entity_type in self._focus:
+                on_focus(self._focus[entity_type])
         for kind in kinds:
             key = (entity_type, kind)
+            if on_focus is not None:
+                self._focusable.add(key)
             self._deferred[key] = settle
             self._declared.setdefault(key, None)
             if amounts or amount_of is not None:
@@ -481,8 +510,33 @@ class Aggregates:
             if amount_of is not None:
                 self._amount_of[key] = functools.partial(amount_of, kind)
 
-    def settle(self, key: tuple[str, str] | None = None) -> None:
-        """Draw the pending totals of ``key`` (all deferred kinds if None)."""
+    def focus(self, entity_type: str, members: np.ndarray) -> None:
+        """Declare a group whose totals are read often (``counts.focused``): ``members``
+        is a per-entity bool mask, kept by reference (it must not change afterwards).
+
+        A second group is joined to the first. Everything pending is drawn first, so
+        that the sources start the group from a clean slate (nothing is pending before
+        the first day, when policies declare their groups).
+        """
+        members = np.asarray(members, dtype=bool)
+        if len(members) != self.sizes[entity_type]:
+            raise ValueError(
+                f"focus mask has {len(members)} entries for {self.sizes[entity_type]} "
+                f"{entity_type} entities"
+            )
+        old = self._focus.get(entity_type)
+        if old is not None:
+            if np.array_equal(old, members):
+                return
+            members = old | members
+        self.settle()
+        self._focus[entity_type] = members
+        for on_focus in self._on_focus.get(entity_type, []):
+            on_focus(members)
+
+    def settle(self, key: tuple[str, str] | None = None, focus_only: bool = False) -> None:
+        """Draw the pending totals of ``key`` (all deferred kinds if None); with
+        ``focus_only``, only the focus group's where the kind's source can."""
         if self._settling:
             return
         if key is None:
@@ -490,10 +544,16 @@ class Aggregates:
         else:
             settler = self._deferred.get(key)
             settlers = [] if settler is None else [settler]
+        focus_only = (
+            focus_only and key is not None and key in self._focusable and key[0] in self._focus
+        )
         self._settling = True
         try:
             for settle in settlers:
-                settle()
+                if focus_only:
+                    settle(focus_only=True)
+                else:
+                    settle()
         finally:
             self._settling = False
 

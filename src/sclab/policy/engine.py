@@ -211,6 +211,10 @@ class PolicyEngine(FactorScoring, JointMeasures):
                     # uint16 like the platform counters they follow (widened with them).
                     [np.zeros(m, np.uint16) if q else None for q in platform],
                 )
+                if who is not None and any(platform):
+                    # Participants' platform totals are read every assessment, the others'
+                    # never: their sources draw the participants' alone until the end.
+                    sim.aggregates.focus(s.entity, members)
         self.lists = {x.id: (x, ListBook(self.sizes[x.entity])) for x in p.lists}
         self.rule_index = {r.id: i for i, r in enumerate(p.rules)}
         self.event_rules = [r for r in p.rules if r.when.events is not None]

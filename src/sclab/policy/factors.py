@@ -12,7 +12,9 @@ the platform inputs' state of, those who joined it only), plus O(participants' t
 a ties input (the mean standing of each participant's active ties: one gather of a byte
 per tie end and running sums, in fixed blocks spread over the cores by
 :mod:`sclab.parallel`; switched-off ties are found a byte of flags at a time and taken
-out), plus the reads of the platform totals (which settle the lazy streams behind them).
+out), plus the reads of the platform totals (which settle the lazy streams behind them:
+for a voluntary score the participants' alone, declared as the aggregates' focus group in
+setup).
 """
 
 from __future__ import annotations
@@ -46,10 +48,10 @@ class FactorScoring:
         # Whole-population reads first, in the calling thread: reading platform totals
         # settles the lazy streams behind them (their draws are parallel themselves), and
         # the ties input is one pass over every tie end.
+        read = sim.aggregates.counts.get if f.who is None else sim.aggregates.counts.focused
+        # (Up to date for the participants, who are the focus group: see setup.)
         totals = [
-            sim.aggregates.counts.get((spec.entity, inp.kind))
-            if inp.source in ("platform", "posts")
-            else None
+            read((spec.entity, inp.kind)) if inp.source in ("platform", "posts") else None
             for inp in inputs
         ]
         for k, now in enumerate(totals):

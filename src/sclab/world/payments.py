@@ -12,7 +12,8 @@ Core objects:
 
 Sampling (:mod:`sclab.world.sampling`): loan take-up is Bernoulli per decile class
 (:class:`~sclab.world.sampling.RateClasses`), purchases Poisson per class; aggregated
-purchases accrue as :class:`~sclab.world.sampling.LazyPoisson` exposures.
+purchases accrue as :class:`~sclab.world.sampling.LazyPoisson` exposures (a reader's focus
+group, see :meth:`sclab.engine.acts.Aggregates.focus`, can be drawn alone).
 
 The three streams:
     Bills. Every payment-app user aged ``bill_min_age`` or over has one bill a month (rent,
@@ -525,7 +526,9 @@ class PaymentsSource:
                 self._lazy[kind].follow(sim.state, propensity_key(kind))
                 settle = partial(self._settle_purchases, sim, name)
                 price = partial(self._price_purchases, sim)
-                sim.aggregates.defer([kind], settle, amount_of=price)
+                sim.aggregates.defer(
+                    [kind], settle, amount_of=price, on_focus=self._lazy[kind].set_focus
+                )
         self._pricings: dict[str, int] = {}  # amount draws so far, per aggregated kind
 
     def _emit(
@@ -683,14 +686,15 @@ class PaymentsSource:
             )
             self._act(sim, day, kind, who, amount=amount)
 
-    def _settle_purchases(self, sim: Simulation, name: str) -> None:
-        """Draw one category's purchase counts since the last settle (amounts: when read)."""
+    def _settle_purchases(self, sim: Simulation, name: str, focus_only: bool = False) -> None:
+        """Draw one category's purchase counts since the last settle (amounts: when read);
+        with ``focus_only``, the focus group's alone (see ``Aggregates.focus``)."""
         kind = f"purchase_{name}"
         lazy = self._lazy[kind]
-        if not lazy.pending:
+        if not (lazy.focus_days if focus_only else lazy.pending):
             return
         rng = sim.rng(f"{self.name}/{kind}/totals", partition=lazy.draws)
-        sim.aggregates.add_counts(kind, lazy.draw(rng))
+        sim.aggregates.add_counts(kind, lazy.draw_focus(rng) if focus_only else lazy.draw(rng))
 
     def _price_purchases(self, sim: Simulation, kind: str, counts: np.ndarray) -> np.ndarray:
         """Summed lognormal amounts of ``counts`` purchases of ``kind`` per person."""

@@ -501,16 +501,21 @@ class RateClasses:
         return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
 
     def totals(
-        self, rng: np.random.Generator, rate: np.ndarray, weight: np.ndarray | None = None
+        self,
+        rng: np.random.Generator,
+        rate: np.ndarray,
+        weight: np.ndarray | None = None,
+        only: np.ndarray | None = None,
     ) -> np.ndarray:
         """Per person (length ``n_people``), a Poisson total of many days' events.
 
         Person i of class c gets Poisson(rate[c] × accept[i] × weight[i]); weight is per
-        person (e.g. days of exposure), 1 if None; people in no class get 0. Integer
-        totals (int32 when drawn per person, int64 when placed sparsely). Sparse when
-        the members outnumber the events expected at the bound :data:`SPARSE_TOTALS`
-        times (placement on members, then thinning), else one Poisson draw per person in
-        chunks, in person order.
+        person (e.g. days of exposure), 1 if None; people in no class get 0. ``only``
+        (a per-person bool mask) draws those people alone, the others get 0 without a
+        draw. Integer totals (int32 when drawn per person, int64 when placed sparsely).
+        Sparse when the members outnumber the events expected at the bound
+        :data:`SPARSE_TOTALS` times (placement on members, then thinning), else one
+        Poisson draw per person in chunks, in person order.
         """
         rate = np.asarray(rate, dtype=np.float64)
         w_max = bound_of(weight)
@@ -527,6 +532,8 @@ class RateClasses:
                 if weight is not None:
                     keep *= weight[who] / w_max
                 who = who[rng.random(len(who)) < keep]
+            if only is not None:
+                who = who[only[who]]
             return np.bincount(who, minlength=self.n_people)  # int64 already: no copy
         class_of = self.class_of()
         # int32: half the bytes of NumPy's int64 draws (each block is cast on assignment);
@@ -538,7 +545,10 @@ class RateClasses:
             # Members only: people in no class (a quarter or more: no smartphone, no app)
             # get 0 without a draw, which saves their uniforms and exponentials.
             cls = class_of[lo:hi]
-            at = np.flatnonzero(cls != self.n_classes)
+            member = cls != self.n_classes
+            if only is not None:
+                member &= only[lo:hi]
+            at = np.flatnonzero(member)
             lam = rate[cls[at]]
             if self.accept is not None:
                 lam *= self.accept[lo:hi][at]
@@ -584,12 +594,19 @@ class LazyPoisson:
     keeps it, :meth:`draw` draws the totals once.
 
     Multipliers change rarely and for few people, so the exposure is kept as
-    ``offset_i + days × m_i`` with ``m`` the multiplier array as it is now: a day costs
+    ``offset_i + days_i × m_i`` with ``m`` the multiplier array as it is now: a day costs
     O(1), and a change of ``m`` for k people O(k), credited by :meth:`changing` (a
     :meth:`sclab.engine.simulation.State.watch` callback, see :meth:`follow`): one read
     of the new values and one update of the offset per person changed. The
     offset is float32 (4 bytes per person, only while a change is pending): its
     rounding error stays below 1e-3 relative over 10,000 days.
+
+    A *focus* group (:meth:`set_focus`: people whose totals someone reads often, e.g. a
+    voluntary score's participants) can be drawn alone (:meth:`draw_focus`), the others
+    accruing on: ``days_i`` is then the days since the last draw of i's group. Sums of
+    Poisson counts are Poisson, so the totals follow the same law however the draws are
+    split; a monthly reader of four people in ten draws four in ten a month, the rest
+    once at the end.
 
     Args:
         classes: Who may have events, grouped by rate class.
@@ -599,11 +616,15 @@ class LazyPoisson:
     def __init__(self, classes: RateClasses, rate: np.ndarray) -> None:
         self.classes = classes
         self.rate = np.asarray(rate, dtype=np.float64)
-        #: Days accrued since the last draw.
+        #: Days accrued since the last draw (of the people outside the focus group).
         self.days = 0
+        #: Per person, whether in the focus group (None: no focus group).
+        self.focus: np.ndarray | None = None
+        #: Days accrued since the focus group's last draw.
+        self.focus_days = 0
         #: The multiplier array the days accrued at (None: 1 for everyone).
         self.mult: np.ndarray | None = None
-        #: Per person, exposure credited at earlier multipliers minus ``days`` × the
+        #: Per person, exposure credited at earlier multipliers minus ``days_i`` × the
         #: earlier ones (None: zero for everyone).
         self.offset: np.ndarray | None = None
         #: Draws made so far: a source's partition key for the stream of the next draw.
@@ -617,8 +638,29 @@ class LazyPoisson:
 
     @property
     def pending(self) -> bool:
-        """Whether any exposure has accrued since the last draw."""
-        return self.days > 0
+        """Whether any exposure has accrued since the last draw (of either group)."""
+        return self.days > 0 or self.focus_days > 0
+
+    def set_focus(self, focus: np.ndarray | None) -> None:
+        """Make ``focus`` (a per-person bool mask, kept by reference) the group that
+        :meth:`draw_focus` draws alone.
+
+        A first group shares everyone's days so far.
+
+        Raises:
+            RuntimeError: The group changes while its members' days and the others'
+                differ (draw everyone first).
+        """
+        if self.focus is not None and self.focus_days != self.days:
+            raise RuntimeError("the focus group changes with draws pending: draw everyone first")
+        self.focus = focus
+        self.focus_days = self.days if focus is not None else 0
+
+    def _days(self, people: np.ndarray | slice) -> np.ndarray | float:
+        """Days accrued since the last draw of each of ``people`` (a scalar if the same)."""
+        if self.focus is None or self.focus_days == self.days:
+            return float(self.days)
+        return np.where(self.focus[people], np.float32(self.focus_days), np.float32(self.days))
 
     def accrue(self, mult: np.ndarray | None = None) -> None:
         """One more day, at the multiplier ``mult`` (per person; None: 1 for everyone).
@@ -629,6 +671,8 @@ class LazyPoisson:
         if mult is not self.mult:
             self._switch(mult)
         self.days += 1
+        if self.focus is not None:
+            self.focus_days += 1
 
     def changing(self, mult: np.ndarray, people: np.ndarray | None, old: np.ndarray) -> None:
         """Credit a change of ``mult[people]`` (everyone if None) from ``old``, just made:
@@ -638,47 +682,81 @@ class LazyPoisson:
             # multiplier they accrued at, whatever the array held before this write.
             self._switch(mult)
             return
-        if not self.days:
+        if not self.pending:
             return
         if self.offset is None:
             self.offset = np.zeros(len(mult), np.float32)
         where = slice(None) if people is None else people
-        self.offset[where] += (old - mult[where]) * np.float32(self.days)
+        self.offset[where] += (old - mult[where]) * np.float32(self._days(where))
 
     def _switch(self, mult: np.ndarray | None) -> None:
         """Accrue at ``mult`` from now on; the days so far keep the current multiplier."""
-        if self.days:
+        if self.pending:
             one = np.float32(1.0)
             old = one if self.mult is None else self.mult
             new = one if mult is None else mult
             if self.offset is None:
                 self.offset = np.zeros(self.classes.n_people, np.float32)
-            self.offset += (old - new) * np.float32(self.days)
+            self.offset += (old - new) * np.float32(self._days(slice(None)))
         self.mult = mult
 
     def exposure(self, people: np.ndarray) -> np.ndarray:
-        """The exposure of ``people`` since the last draw (float64), in days at multiplier 1."""
-        out = np.full(len(people), float(self.days))
+        """The exposure of ``people`` since their last draw (float64), in days at
+        multiplier 1."""
+        out = np.empty(len(people))
+        out[:] = self._days(people)
         if self.mult is not None:
             out *= self.mult[people]
         if self.offset is not None:
             out += self.offset[people]
         return out
 
+    def _weight(self) -> np.ndarray:
+        """Everyone's exposure since their last draw (float32, at least 0)."""
+        days = self._days(slice(None))
+        if self.mult is None:
+            weight = np.empty(self.classes.n_people, np.float32)
+            weight[:] = days
+        else:
+            weight = self.mult * np.float32(days) if np.isscalar(days) else self.mult * days
+        if self.offset is not None:
+            weight += self.offset
+            np.maximum(weight, 0.0, out=weight)  # rounding must not make it negative
+        return weight
+
     def draw(self, rng: np.random.Generator) -> np.ndarray:
-        """Per person, the total events since the last draw (see ``totals``); then reset."""
-        if self.mult is None and self.offset is None:
+        """Per person, the total events since their last draw (see ``totals``); then reset."""
+        if (
+            self.mult is None
+            and self.offset is None
+            and not isinstance(self._days(slice(None)), np.ndarray)
+        ):
             counts = self.classes.totals(rng, self.rate * self.days)
         else:
-            if self.mult is None:
-                weight = np.full(self.classes.n_people, np.float32(self.days))
-            else:
-                weight = self.mult * np.float32(self.days)
-            if self.offset is not None:
-                weight += self.offset
-                np.maximum(weight, 0.0, out=weight)  # rounding must not make it negative
-            counts = self.classes.totals(rng, self.rate, weight)
-        self.days, self.offset = 0, None
+            counts = self.classes.totals(rng, self.rate, self._weight())
+        self.days = self.focus_days = 0
+        self.offset = None
+        self.draws += 1
+        return counts
+
+    def draw_focus(self, rng: np.random.Generator) -> np.ndarray:
+        """Per person, the total events of the focus group since its last draw (0 for
+        everyone else, whose exposure accrues on); then reset the group's.
+
+        Raises:
+            RuntimeError: No focus group (see :meth:`set_focus`).
+        """
+        if self.focus is None:
+            raise RuntimeError("no focus group to draw: set_focus first")
+        if self.mult is None and self.offset is None:
+            counts = self.classes.totals(rng, self.rate * self.focus_days, only=self.focus)
+        else:
+            counts = self.classes.totals(rng, self.rate, self._weight(), only=self.focus)
+        if self.offset is not None:
+            self.offset[self.focus] = 0.0
+            if not self.days:  # nothing pending for anyone: the offsets all go
+                self.offset = None
+        self.focus_days = 0
         self.draws += 1
         return counts
 

@@ -254,6 +254,11 @@ class SocialMediaSource:
         self._epoch_entries = 0
         self._next_epoch = 0
         self._first_epoch: dict[str, int] = {}  # per stance, its first pending round
+        # With a focus group (a reader's, drawn alone: see Aggregates.focus), rounds are
+        # pending per stance for the group and for the others separately; the first of
+        # these pointers is then the group's.
+        self._first_focus_epoch: dict[str, int] = {}
+        self._focus: np.ndarray | None = None
         #: Recorded (author, round) entries above which a round draws everything pending
         #: instead (bounds the record's memory at about the size of the user arrays).
         self.epoch_cap = max(1024, len(users) // 4)
@@ -264,11 +269,27 @@ class SocialMediaSource:
             for stance, kind in STANCES.items():
                 self._lazy[kind] = LazyPoisson(self._classes, self._stance_rate(stance))
                 self._lazy[kind].follow(sim.state, propensity_key(kind))
-                self._first_epoch[kind] = 0
+                self._first_epoch[kind] = self._first_focus_epoch[kind] = 0
                 # Reading one stance draws that stance only (a score reading positive
                 # energy monthly leaves the other stances to accrue until the end).
-                sim.aggregates.defer([kind], lambda k=kind: self._settle(sim, (k,)))
-            sim.aggregates.defer([INTERACTIONS], lambda: self._settle(sim))
+                sim.aggregates.defer(
+                    [kind],
+                    lambda focus_only=False, k=kind: self._settle(sim, (k,), focus_only),
+                    on_focus=self._set_focus,
+                )
+            sim.aggregates.defer(
+                [INTERACTIONS],
+                lambda focus_only=False: self._settle(sim, None, focus_only),
+                on_focus=self._set_focus,
+            )
+
+    def _set_focus(self, focus: np.ndarray) -> None:
+        """Give every stance the reader's focus group (nothing is pending: see
+        ``Aggregates.focus``)."""
+        self._focus = focus
+        for kind, lazy in self._lazy.items():
+            lazy.set_focus(focus)
+            self._first_focus_epoch[kind] = self._first_epoch[kind]
 
     def _stance_rate(self, stance: str) -> np.ndarray:
         """Per activity class, the daily rate of posts of ``stance`` at the class maximum."""
@@ -382,9 +403,12 @@ class SocialMediaSource:
             if got.sum():
                 sim.aggregates.add(INTERACTIONS, np.repeat(who, got))
 
-    def _settle(self, sim: Simulation, kinds: tuple[str, ...] | None = None) -> None:
+    def _settle(
+        self, sim: Simulation, kinds: tuple[str, ...] | None = None, focus_only: bool = False
+    ) -> None:
         """Draw the posts of ``kinds`` (default: every stance) accrued since their last
-        draw, then the interactions those posts drew.
+        draw, then the interactions those posts drew; with ``focus_only``, the focus
+        group's alone (the others' accrue on).
 
         A person's interactions on posts are Binomial(Σ over posts of the active online
         degree when posted, interaction_probability): Σ over epochs of posts × degree,
@@ -398,7 +422,7 @@ class SocialMediaSource:
         trials: np.ndarray | None = None  # per person, summed over the stances drawn
         bound = 0  # the largest count trials may hold
         for kind in self._lazy if kinds is None else kinds:
-            counts, changed, by_epoch = self._settle_stance(sim, kind)
+            counts, changed, by_epoch = self._settle_stance(sim, kind, focus_only)
             if counts is None:
                 continue
             if trials is None:
@@ -418,38 +442,63 @@ class SocialMediaSource:
             p = self.params.interaction_probability
             authors, got = binomial_blocks(rng, trials, p)
             sim.aggregates.add_counts(INTERACTIONS, got, people=authors)
-        # Rounds no stance still needs are forgotten.
-        first = min(self._first_epoch.values(), default=self._next_epoch)
+        # Rounds no stance (of either group) still needs are forgotten.
+        pointers = [*self._first_epoch.values()]
+        if self._focus is not None:
+            pointers += self._first_focus_epoch.values()
+        first = min(pointers, default=self._next_epoch)
         self._epochs = [e for e in self._epochs if e[0] >= first]
         self._epoch_entries = sum(len(rows) for _, rows, _, _ in self._epochs)
 
     def _settle_stance(
-        self, sim: Simulation, kind: str
+        self, sim: Simulation, kind: str, focus_only: bool = False
     ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-        """Draw one stance's pending posts and count them; returns the counts (None if
-        nothing was pending), the authors whose degree changed since the last draw
-        (sorted) and, for them, Σ over epochs of posts × degree."""
+        """Draw one stance's pending posts (the focus group's alone with ``focus_only``)
+        and count them; returns the counts (None if nothing was pending), the authors
+        whose degree changed since their last draw (sorted) and, for them, Σ over epochs
+        of posts × degree."""
         lazy = self._lazy[kind]
-        j = list(self._lazy).index(kind)
-        epochs = [
-            (rows, exposure[j], degree)
-            for seq, rows, exposure, degree in self._epochs
-            if seq >= self._first_epoch[kind]
-        ]
-        self._first_epoch[kind] = self._next_epoch
+        epochs = self._pending_epochs(kind, focus_only)
+        if focus_only:
+            self._first_focus_epoch[kind] = self._next_epoch
+        else:
+            self._first_epoch[kind] = self._first_focus_epoch[kind] = self._next_epoch
         none = np.empty(0, np.int64)
-        if not lazy.pending:
+        if not (lazy.focus_days if focus_only else lazy.pending):
             return None, none, none
         settle = lazy.draws  # this stance's partition key: its streams never shift others'
         changed = union_sorted(*(rows for rows, _, _ in epochs))
         total = lazy.exposure(changed)  # read before the draw resets it
-        counts = lazy.draw(sim.rng(f"{self.name}/{kind}/totals", partition=settle))
+        rng = sim.rng(f"{self.name}/{kind}/totals", partition=settle)
+        counts = lazy.draw_focus(rng) if focus_only else lazy.draw(rng)
         sim.aggregates.add_counts(kind, counts)
         if not len(changed):
             return counts, none, none
         split = sim.rng(f"{self.name}/epochs/{kind}/totals", partition=settle)
         by_epoch = self._epoch_trials(split, epochs, changed, counts[changed], total)
         return counts, changed, by_epoch
+
+    def _pending_epochs(
+        self, kind: str, focus_only: bool
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The pruning rounds pending for one stance, as (authors, their exposure of the
+        stance when noted, their degree before the round): for the focus group alone with
+        ``focus_only``, else for everyone (each group's rounds since its own last draw)."""
+        j = list(self._lazy).index(kind)
+        first, first_focus = self._first_epoch[kind], self._first_focus_epoch[kind]
+        out = []
+        for seq, rows, exposure, degree in self._epochs:
+            if self._focus is None:
+                if seq >= first:
+                    out.append((rows, exposure[j], degree))
+                continue
+            inside = self._focus[rows]
+            keep = inside if seq >= first_focus else np.zeros(len(rows), bool)
+            if not focus_only and seq >= first:
+                keep = keep | ~inside
+            if keep.any():
+                out.append((rows[keep], exposure[j][keep], degree[keep]))
+        return out
 
     def finish(self, sim: Simulation) -> None:
         """Draw the aggregated posts still pending (reading them would do it too)."""
