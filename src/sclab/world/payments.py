@@ -691,6 +691,7 @@ class PaymentsSource:
         with ``focus_only``, the focus group's alone (see ``Aggregates.focus``)."""
         kind = f"purchase_{name}"
         lazy = self._lazy[kind]
+        focus_only = focus_only and lazy.focus_alone
         if not (lazy.focus_days if focus_only else lazy.pending):
             return
         rng = sim.rng(f"{self.name}/{kind}/totals", partition=lazy.draws)

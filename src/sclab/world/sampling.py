@@ -641,6 +641,14 @@ class LazyPoisson:
         """Whether any exposure has accrued since the last draw (of either group)."""
         return self.days > 0 or self.focus_days > 0
 
+    @property
+    def focus_alone(self) -> bool:
+        """Whether the focus group is best drawn alone now: there is one, and no multiplier
+        change is pending. With changes pending, drawing everyone instead lets the
+        per-person offsets go (4 bytes per person, else kept for the others until the
+        end of the run)."""
+        return self.focus is not None and self.offset is None
+
     def set_focus(self, focus: np.ndarray | None) -> None:
         """Make ``focus`` (a per-person bool mask, kept by reference) the group that
         :meth:`draw_focus` draws alone.
@@ -656,10 +664,11 @@ class LazyPoisson:
         self.focus = focus
         self.focus_days = self.days if focus is not None else 0
 
-    def _days(self, people: np.ndarray | slice) -> np.ndarray | float:
-        """Days accrued since the last draw of each of ``people`` (a scalar if the same)."""
+    def _days(self, people: np.ndarray | slice) -> np.ndarray | np.float32:
+        """Days accrued since the last draw of each of ``people`` (float32; a scalar if
+        everyone's are the same)."""
         if self.focus is None or self.focus_days == self.days:
-            return float(self.days)
+            return np.float32(self.days)
         return np.where(self.focus[people], np.float32(self.focus_days), np.float32(self.days))
 
     def accrue(self, mult: np.ndarray | None = None) -> None:
@@ -687,7 +696,7 @@ class LazyPoisson:
         if self.offset is None:
             self.offset = np.zeros(len(mult), np.float32)
         where = slice(None) if people is None else people
-        self.offset[where] += (old - mult[where]) * np.float32(self._days(where))
+        self.offset[where] += (old - mult[where]) * self._days(where)
 
     def _switch(self, mult: np.ndarray | None) -> None:
         """Accrue at ``mult`` from now on; the days so far keep the current multiplier."""
@@ -697,7 +706,7 @@ class LazyPoisson:
             new = one if mult is None else mult
             if self.offset is None:
                 self.offset = np.zeros(self.classes.n_people, np.float32)
-            self.offset += (old - new) * np.float32(self._days(slice(None)))
+            self.offset += (old - new) * self._days(slice(None))
         self.mult = mult
 
     def exposure(self, people: np.ndarray) -> np.ndarray:
@@ -712,13 +721,14 @@ class LazyPoisson:
         return out
 
     def _weight(self) -> np.ndarray:
-        """Everyone's exposure since their last draw (float32, at least 0)."""
-        days = self._days(slice(None))
-        if self.mult is None:
-            weight = np.empty(self.classes.n_people, np.float32)
-            weight[:] = days
-        else:
-            weight = self.mult * np.float32(days) if np.isscalar(days) else self.mult * days
+        """Everyone's exposure since their last draw (float32, at least 0), built in one
+        array: a draw's temporaries stay one float per person, as without a group."""
+        weight = np.empty(self.classes.n_people, np.float32)
+        weight[:] = self.days
+        if self.focus is not None and self.focus_days != self.days:
+            weight[self.focus] = self.focus_days
+        if self.mult is not None:
+            weight *= self.mult
         if self.offset is not None:
             weight += self.offset
             np.maximum(weight, 0.0, out=weight)  # rounding must not make it negative
@@ -726,11 +736,8 @@ class LazyPoisson:
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         """Per person, the total events since their last draw (see ``totals``); then reset."""
-        if (
-            self.mult is None
-            and self.offset is None
-            and not isinstance(self._days(slice(None)), np.ndarray)
-        ):
+        same_days = self.focus is None or self.focus_days == self.days
+        if self.mult is None and self.offset is None and same_days:
             counts = self.classes.totals(rng, self.rate * self.days)
         else:
             counts = self.classes.totals(rng, self.rate, self._weight())

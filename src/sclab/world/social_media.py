@@ -458,6 +458,7 @@ class SocialMediaSource:
         whose degree changed since their last draw (sorted) and, for them, Σ over epochs
         of posts × degree."""
         lazy = self._lazy[kind]
+        focus_only = focus_only and lazy.focus_alone
         epochs = self._pending_epochs(kind, focus_only)
         if focus_only:
             self._first_focus_epoch[kind] = self._next_epoch
