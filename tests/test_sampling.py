@@ -371,15 +371,17 @@ def test_lazy_poisson_mixes_plain_days_and_multiplier_days() -> None:
     assert not lazy.draw(np.random.default_rng(3)).any()
 
 
+# A multiplier write after some days: (days accrued before it, who: None for everyone,
+# the new value), for 40 people.
+WRITE = (
+    st.integers(0, 3),
+    st.one_of(st.none(), st.lists(st.integers(0, 39), min_size=1, max_size=10)),
+    st.floats(0, 3, width=32),
+)
+
+
 @given(
-    changes=st.lists(
-        st.tuples(
-            st.integers(0, 3),  # days accrued before the change
-            st.one_of(st.none(), st.lists(st.integers(0, 39), min_size=1, max_size=10)),
-            st.floats(0, 3, width=32),
-        ),
-        max_size=8,
-    ),
+    changes=st.lists(st.tuples(*WRITE), max_size=8),
     tail=st.integers(0, 3),
 )
 @settings(max_examples=150, deadline=None)
@@ -412,15 +414,7 @@ def test_lazy_poisson_exposure_follows_watched_writes(changes, tail) -> None:
 
 
 @given(
-    steps=st.lists(
-        st.tuples(
-            st.integers(0, 3),  # days accrued before the step
-            st.one_of(st.none(), st.lists(st.integers(0, 39), min_size=1, max_size=10)),
-            st.floats(0, 3, width=32),
-            st.sampled_from(["write", "focus draw", "draw"]),
-        ),
-        max_size=8,
-    ),
+    steps=st.lists(st.tuples(*WRITE, st.sampled_from(["write", "focus draw", "draw"])), max_size=8),
     tail=st.integers(0, 3),
 )
 @settings(max_examples=150, deadline=None)
