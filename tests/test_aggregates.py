@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sclab.engine.acts import Aggregates
+from sclab.world.sampling import LazyPoisson, RateClasses
 
 N = 6
 additions = st.lists(
@@ -76,10 +78,6 @@ def test_a_loose_bound_is_rechecked_before_widening() -> None:
 def test_focused_reads_draw_the_focus_group_alone_where_the_source_can() -> None:
     # A lazy source of one kind (every entity one act a day), drawn per group; and a
     # source without focus support, which a focused read settles whole.
-    import pytest
-
-    from sclab.world.sampling import LazyPoisson, RateClasses
-
     n = 8
     agg = Aggregates({"person": n})
     classes = RateClasses(np.arange(n), np.array([0, n]), n)

@@ -256,9 +256,8 @@ class SocialMediaSource:
         self._first_epoch: dict[str, int] = {}  # per stance, its first pending round
         # With a focus group (a reader's, drawn alone: see Aggregates.focus), rounds are
         # pending per stance for the group and for the others separately; the first of
-        # these pointers is then the group's.
+        # these pointers is then the group's (without one, the two stay equal).
         self._first_focus_epoch: dict[str, int] = {}
-        self._focus: np.ndarray | None = None
         #: Recorded (author, round) entries above which a round draws everything pending
         #: instead (bounds the record's memory at about the size of the user arrays).
         self.epoch_cap = max(1024, len(users) // 4)
@@ -286,7 +285,6 @@ class SocialMediaSource:
     def _set_focus(self, focus: np.ndarray) -> None:
         """Give every stance the reader's focus group (nothing is pending: see
         ``Aggregates.focus``)."""
-        self._focus = focus
         for kind, lazy in self._lazy.items():
             lazy.set_focus(focus)
             self._first_focus_epoch[kind] = self._first_epoch[kind]
@@ -443,9 +441,7 @@ class SocialMediaSource:
             authors, got = binomial_blocks(rng, trials, p)
             sim.aggregates.add_counts(INTERACTIONS, got, people=authors)
         # Rounds no stance (of either group) still needs are forgotten.
-        pointers = [*self._first_epoch.values()]
-        if self._focus is not None:
-            pointers += self._first_focus_epoch.values()
+        pointers = [*self._first_epoch.values(), *self._first_focus_epoch.values()]
         first = min(pointers, default=self._next_epoch)
         self._epochs = [e for e in self._epochs if e[0] >= first]
         self._epoch_entries = sum(len(rows) for _, rows, _, _ in self._epochs)
@@ -486,14 +482,15 @@ class SocialMediaSource:
         stance when noted, their degree before the round): for the focus group alone with
         ``focus_only``, else for everyone (each group's rounds since its own last draw)."""
         j = list(self._lazy).index(kind)
+        focus = self._lazy[kind].focus
         first, first_focus = self._first_epoch[kind], self._first_focus_epoch[kind]
         out = []
         for seq, rows, exposure, degree in self._epochs:
-            if self._focus is None:
+            if focus is None:
                 if seq >= first:
                     out.append((rows, exposure[j], degree))
                 continue
-            inside = self._focus[rows]
+            inside = focus[rows]
             keep = inside if seq >= first_focus else np.zeros(len(rows), bool)
             if not focus_only and seq >= first:
                 keep = keep | ~inside
