@@ -27,7 +27,7 @@ from sclab.population import generate_population
 from sclab.population.citizens import OCCUPATIONS
 from sclab.rng import Streams
 from sclab.scenario import load_scenario
-from sclab.world.base import set_propensity
+from sclab.world.base import set_propensity, update_propensity
 from sclab.world.streets import (
     Streets,
     alias_tables,
@@ -397,7 +397,7 @@ def test_propensity_scales_jaywalking_not_crossing(tmp_path: Path) -> None:
     for level in (1.0, 0.5, 0.0):
         sim = build(tmp_path, n=20_000, days=days)
         if level != 1.0:
-            set_propensity(sim, "jaywalk")[:] = level
+            update_propensity(sim, "jaywalk", level)
         sim.run()
         st_ = streets_of(sim)
         results[level] = (int(st_.jaywalks_total.sum()), int(st_.lawful_total.sum()))
@@ -415,7 +415,7 @@ def test_propensity_scales_jaywalking_not_crossing(tmp_path: Path) -> None:
 
 def test_propensity_zero_gives_no_acts(tmp_path: Path) -> None:
     sim = build(tmp_path, n=5000, days=5, watch=1.0, camera_share=1.0)
-    set_propensity(sim, "jaywalk")[:] = 0.0
+    update_propensity(sim, "jaywalk", 0.0)
     sim.run()
     assert sim.acts.totals.get("jaywalk", 0) == 0
     assert all(len(b["actor"]) == 0 for b in collector(sim).batches)
@@ -506,11 +506,12 @@ def test_alias_landing_stays_in_block_and_follows_weights(sizes: list[int], seed
 def test_propensity_changing_mid_run_moves_jaywalks_and_lawful_crossings(tmp_path: Path) -> None:
     n, days, switch = 20_000, 20, 10
     sim = build(tmp_path, n=n, days=days)
-    mult = set_propensity(sim, "jaywalk")  # all 1: the tracker starts from the base flow
+    set_propensity(sim, "jaywalk")  # all 1: the tracker starts from the base flow
     st_ = streets_of(sim)
     for day in range(days):
         if day == switch:
-            mult[::2] = 0.0  # even ids stop jaywalking: all their crossings become lawful
+            # Even ids stop jaywalking: all their crossings become lawful.
+            update_propensity(sim, "jaywalk", 0.0, np.arange(0, n, 2))
         sim.step()
     crossings = person_counts(sim, "crossing")
     jay = person_counts(sim, "jaywalk")
@@ -540,12 +541,12 @@ def test_running_bound_keeps_captures_exact_when_multipliers_rise(tmp_path: Path
     # jaywalk is an act, so the acts of each group can be checked day by day.
     n, days, switch = 20_000, 16, 6
     sim = build(tmp_path, n=n, days=days, watch=1.0, camera_share=1.0)
-    mult = set_propensity(sim, "jaywalk")
+    set_propensity(sim, "jaywalk")
     st_ = streets_of(sim)
     bold = np.arange(n) % 20 == 0
     for day in range(days):
         if day == switch:
-            mult[bold] = 2.0
+            update_propensity(sim, "jaywalk", 2.0, np.flatnonzero(bold))
         sim.step()
     assert st_._bound == 2.0
     assert st_.jaywalks_total.sum() == sim.acts.totals["jaywalk"]  # nothing counted
@@ -559,6 +560,33 @@ def test_running_bound_keeps_captures_exact_when_multipliers_rise(tmp_path: Path
         _within(seen, e, np.sqrt(e), f"{label} after the rise")
 
 
+def test_tracker_follows_every_multiplier_write(tmp_path: Path) -> None:
+    # The tracker learns of changes from the writes alone (no daily comparison): after
+    # sparse writes (repeated people, values unchanged, a whole-array write in between)
+    # it must hold today's multipliers and the district flows they give.
+    n, days = 5_000, 8
+    sim = build(tmp_path, n=n, days=days)
+    mult = set_propensity(sim, "jaywalk")
+    st_ = streets_of(sim)
+    rng = np.random.default_rng(7)
+    for day in range(days):
+        if day == 4:
+            update_propensity(sim, "jaywalk", rng.random(n) + 0.5)
+        else:
+            who = rng.integers(0, n, 200)
+            update_propensity(sim, "jaywalk", rng.choice([0.5, 1.0, 1.5], 200), who)
+            update_propensity(sim, "jaywalk", mult[who[:50]], who[:50])  # no change
+        sim.step()
+        t = st_._track
+        assert t is not None and np.array_equal(t["seen"], mult)
+        flow = np.bincount(
+            sim.population.citizens.district,
+            weights=st_._jay_rate(st_._class_of, mult),
+            minlength=st_._n_districts,
+        )
+        assert np.allclose(t["flow"], flow, rtol=1e-4)
+
+
 @pytest.mark.parametrize("with_mult", [False, True])
 def test_camera_jaywalkers_follow_expected_camera_jaywalks(tmp_path: Path, with_mult: bool) -> None:
     sim = build(tmp_path, n=20_000, days=1, watch=0.1, camera_share=CAMERAS)
@@ -566,7 +594,7 @@ def test_camera_jaywalkers_follow_expected_camera_jaywalks(tmp_path: Path, with_
     mult: np.ndarray | float = 1.0
     if with_mult:
         mult = set_propensity(sim, "jaywalk")
-        mult[:] = np.random.default_rng(1).random(len(c)).astype(np.float32)
+        update_propensity(sim, "jaywalk", np.random.default_rng(1).random(len(c)))
     sim.step()
     st_ = streets_of(sim)
     k = 100_000
@@ -587,14 +615,14 @@ def test_camera_jaywalkers_fall_back_to_exact_weights_when_the_bound_is_loose(
     tmp_path: Path,
 ) -> None:
     sim = build(tmp_path, n=20_000, days=1, watch=0.1, camera_share=1.0)
-    mult = set_propensity(sim, "jaywalk")
+    set_propensity(sim, "jaywalk")
     st_ = streets_of(sim)
     cls = st_._class_of
     # One person still jaywalks, everyone else is deterred: the bound stays 1 while the
     # acceptance is about 1 in the class size, so the sampler must fall back.
     only = int(np.flatnonzero(st_.crossing_rate[cls] * st_.jaywalk_prob[cls] > 0)[0])
-    mult[:] = 0.0
-    mult[only] = 1.0
+    update_propensity(sim, "jaywalk", 0.0)
+    update_propensity(sim, "jaywalk", 1.0, np.array([only]))
     sim.step()
     assert st_._bound == 1.0
     who = st_.camera_jaywalkers(sim, np.random.default_rng(3), 50)
@@ -607,11 +635,11 @@ def test_multipliers_beyond_one_clip_the_share_at_every_crossing(tmp_path: Path)
     # times as often (crossings unchanged: district jaywalks 89% of crossings, not 93%).
     n, days, switch, level = 20_000, 12, 4, 5.0
     sim = build(tmp_path, n=n, days=days, watch=CAPTURE, camera_share=CAMERAS)
-    mult = set_propensity(sim, "jaywalk")
+    set_propensity(sim, "jaywalk")
     st_ = streets_of(sim)
     for day in range(days):
         if day == switch:
-            mult[:] = level
+            update_propensity(sim, "jaywalk", level)
         sim.step()
     assert st_._bound == level
     cls = st_._class_of
@@ -643,10 +671,10 @@ def test_people_out_of_district_order_use_the_general_sums(tmp_path: Path) -> No
     rng = np.random.default_rng(5)
     level = rng.random(10_000).astype(np.float32)
     for sim in sims:
-        mult = set_propensity(sim, "jaywalk")
+        set_propensity(sim, "jaywalk")
         for day in range(6):
             if day == 2:
-                mult[:] = level  # a refresh: district flows summed afresh
+                update_propensity(sim, "jaywalk", level)  # a refresh: district flows summed afresh
             sim.step()
     a, b = (streets_of(s) for s in sims)
     assert a._district_bounds is not None and b._district_bounds is None
@@ -668,15 +696,15 @@ def test_reading_totals_mid_run_keeps_the_law(tmp_path: Path) -> None:
     # after (nothing accrued yet) and the rest of the run must still add up.
     n, days, read = 20_000, 12, 6
     sim = build(tmp_path, n=n, days=days)
-    mult = set_propensity(sim, "jaywalk")
-    mult[:] = 0.5
+    set_propensity(sim, "jaywalk")
+    update_propensity(sim, "jaywalk", 0.5)
     st_ = streets_of(sim)
     for day in range(days):
         if day == read:
             mid = person_counts(sim, "jaywalk")
             assert mid.sum() == st_.jaywalks_total.sum()
             assert person_counts(sim, "crossing").sum() == mid.sum() + st_.lawful_total.sum()
-            mult[:] = 1.0
+            update_propensity(sim, "jaywalk", 1.0)
         sim.step()
     jay = person_counts(sim, "jaywalk")
     lawful = person_counts(sim, "crossing") - jay

@@ -84,7 +84,7 @@ from pydantic import Field, field_validator
 from sclab.engine.registry import register
 from sclab.population.citizens import OCCUPATIONS
 from sclab.scenario.schema import OCCUPATIONS_WORKING
-from sclab.world.base import SourceParams, ages, propensity
+from sclab.world.base import SourceParams, ages, propensity, propensity_key
 from sclab.world.resources import age_band, check_age_keys
 from sclab.world.sampling import IdSorter, RateClasses, multinomial_split, thin
 
@@ -428,6 +428,11 @@ class Streets:
         # multiplier exists) per-person sums kept by _follow.
         self._base_days = 0
         self._track: dict[str, np.ndarray] | None = None
+        # The people whose jaywalk multiplier was written since the last day (None: a
+        # whole-array write). Multipliers change only through State.write, so following
+        # the writes finds the changes in O(people written), not a daily O(n) comparison.
+        self._written: list[np.ndarray] | None = []
+        sim.state.watch(propensity_key(JAYWALK), self._multiplier_written)
         self._bound = 1.0
         self._prop_days = 0
         self._lawful_run_by_district = np.zeros(n_districts, np.int64)
@@ -635,14 +640,34 @@ class Streets:
         rate *= self._cross32[self._class_of]
         return rate
 
+    def _multiplier_written(
+        self, mult: np.ndarray, people: np.ndarray | None, old: np.ndarray
+    ) -> None:
+        """State watcher of the jaywalk multiplier: note whom a write touched."""
+        if people is None or self._written is None:
+            self._written = None  # everyone: compared in full on the next day
+        else:
+            self._written.append(np.array(people, dtype=np.int64))  # the caller may reuse it
+
+    def _changed_since_seen(self, mult: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        """The people (sorted) whose multiplier differs from the one last seen: among those
+        written since the last day, or everyone after a whole-array write."""
+        written, self._written = self._written, []
+        if written is None:
+            return np.flatnonzero(mult != seen)
+        if not written:
+            return np.empty(0, np.int64)
+        people = np.unique(np.concatenate(written))
+        return people[mult[people] != seen[people]]
+
     def _follow(self, mult: np.ndarray) -> np.ndarray:
         """Today's expected jaywalks per district, updated where ``mult`` changed.
 
         Keeps, per person, the multiplier last seen, the multiplier-day it was first seen
-        and the expected jaywalks accrued before that, so a day costs one O(n) comparison
-        plus O(people whose multiplier changed), not a pass of arithmetic over everyone.
-        Also keeps the thinning bound: a running maximum of the multipliers seen (any
-        bound at least the maximum is exact), recomputed when many changed.
+        and the expected jaywalks accrued before that, so a day costs O(people whose
+        multiplier was written), not a pass over everyone. Also keeps the thinning bound:
+        a running maximum of the multipliers seen (any bound at least the maximum is
+        exact), recomputed when many changed.
         """
         t = self._track
         n = len(mult)
@@ -652,19 +677,18 @@ class Streets:
                 "seen": np.array(mult, dtype=np.float32),
                 "since": np.zeros(n, np.int32),
                 "acc": np.zeros(n, np.float32),
-                "changed": np.empty(n, dtype=bool),
             }
+            self._written = []  # everything written so far is in ``seen``
             self._bound = float(t["seen"].max()) if n else 0.0
             t["flow"] = self._district_sums(self._jay_rate_everyone(t["seen"], self._bound))
             self._prop_days += 1
             return np.clip(t["flow"], 0.0, self._cross_by_district)
-        np.not_equal(mult, t["seen"], out=t["changed"])
-        n_changed = int(np.count_nonzero(t["changed"]))
+        changed = self._changed_since_seen(mult, t["seen"])
+        n_changed = len(changed)
         days = self._prop_days
         if n_changed * 8 > n:
             self._refresh(mult)
         elif n_changed:
-            changed = np.flatnonzero(t["changed"])
             cls = self._class_of[changed]
             seen = t["seen"][changed]
             now = mult[changed]
