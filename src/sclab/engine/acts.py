@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from sclab.engine.decisions import constant_labels
+from sclab.parallel import map_blocks
 
 # Outcomes of a resource moment, decided by the policy stage (default: allowed).
 ALLOWED, BLOCKED, PRICED_UP, FAVOURED = 0, 1, 2, 3
@@ -415,10 +416,18 @@ class Aggregates:
             return
         key = (entity_type, kind)
         total = self._room(key, totals=counts)
-        if people is None:  # whole arrays: add in place, no converted copies
-            np.add(total, counts, out=total, casting="unsafe")
-            if amounts is not None:
-                np.add(amounts, amount, out=amounts, casting="unsafe")
+        if people is None:
+            # Whole arrays: added in place (no converted copies), block by block on the
+            # cores (one read of each array, memory-bound).
+            each = None if amount is None else np.asarray(amount)
+
+            def add(_: int, lo: int, hi: int) -> None:
+                np.add(total[lo:hi], counts[lo:hi], out=total[lo:hi], casting="unsafe")
+                if amounts is not None and each is not None:
+                    part = each[lo:hi] if each.ndim else each
+                    np.add(amounts[lo:hi], part, out=amounts[lo:hi], casting="unsafe")
+
+            map_blocks(add, len(total))
             return
         where = np.asarray(people)
         total[where] += counts.astype(total.dtype)
@@ -456,7 +465,7 @@ class Aggregates:
             largest = int(counts[acts].max()) + len(acts)
         else:
             assert totals is not None
-            gain = int(totals.max())
+            gain = max(map_blocks(lambda _, lo, hi: int(totals[lo:hi].max()), len(totals)))
             if bound + gain > limit:
                 bound = int(counts.max())  # the running bound may be loose
             largest = bound + gain

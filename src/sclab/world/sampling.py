@@ -58,6 +58,7 @@ Cost model (n people, k events or candidates, C classes, E expected events):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -504,13 +505,16 @@ class RateClasses:
         self,
         rng: np.random.Generator,
         rate: np.ndarray,
-        weight: np.ndarray | None = None,
+        weight: np.ndarray | Callable[[slice | np.ndarray], np.ndarray] | None = None,
         only: np.ndarray | None = None,
     ) -> np.ndarray:
         """Per person (length ``n_people``), a Poisson total of many days' events.
 
         Person i of class c gets Poisson(rate[c] × accept[i] × weight[i]); weight is per
-        person (e.g. days of exposure), 1 if None; people in no class get 0. ``only``
+        person (e.g. days of exposure), 1 if None; people in no class get 0. A callable
+        weight gives the weights of the people it is passed (a slice or an index array):
+        it is called block by block on the cores, so a weight computed from other arrays
+        (:class:`LazyPoisson`'s exposure) never exists for everyone at once. ``only``
         (a per-person bool mask) draws those people alone, the others get 0 without a
         draw. Integer totals (int32 when drawn per person, int64 when placed sparsely).
         Sparse when the members outnumber the events expected at the bound
@@ -518,7 +522,15 @@ class RateClasses:
         Poisson draw per person in chunks, in person order.
         """
         rate = np.asarray(rate, dtype=np.float64)
-        w_max = bound_of(weight)
+        weigh = weight if callable(weight) else None
+        if weigh is not None:
+            # The bound in parallel, block by block (maxima: the same bound in any order).
+            maxima = map_blocks(
+                lambda _, lo, hi: float(weigh(slice(lo, hi)).max(initial=0.0)), self.n_people
+            )
+            w_max = max(maxima, default=0.0)
+        else:
+            w_max = bound_of(weight)
         at_bound = self.size * rate * w_max
         if len(self.members) == 0 or w_max <= 0.0:
             return np.zeros(self.n_people, dtype=np.int64)
@@ -530,7 +542,7 @@ class RateClasses:
                 if self.accept is not None:
                     keep *= self.accept[who]
                 if weight is not None:
-                    keep *= weight[who] / w_max
+                    keep *= (weigh(who) if weigh is not None else weight[who]) / w_max
                 who = who[rng.random(len(who)) < keep]
             if only is not None:
                 who = who[only[who]]
@@ -552,7 +564,9 @@ class RateClasses:
             lam = rate[cls[at]]
             if self.accept is not None:
                 lam *= self.accept[lo:hi][at]
-            if weight is not None:
+            if weigh is not None:
+                lam *= weigh(slice(lo, hi))[at]
+            elif weight is not None:
                 lam *= weight[lo:hi][at]
             block = out[lo:hi]
             block[:] = 0
@@ -702,11 +716,18 @@ class LazyPoisson:
         """Accrue at ``mult`` from now on; the days so far keep the current multiplier."""
         if self.pending:
             one = np.float32(1.0)
-            old = one if self.mult is None else self.mult
-            new = one if mult is None else mult
             if self.offset is None:
                 self.offset = np.zeros(self.classes.n_people, np.float32)
-            self.offset += (old - new) * self._days(slice(None))
+            offset, was = self.offset, self.mult
+
+            def credit(_: int, lo: int, hi: int) -> None:
+                # Block by block on the cores: no whole-population temporaries.
+                people = slice(lo, hi)
+                old = one if was is None else was[people]
+                new = one if mult is None else mult[people]
+                offset[people] += (old - new) * self._days(people)
+
+            map_blocks(credit, len(offset))
         self.mult = mult
 
     def exposure(self, people: np.ndarray) -> np.ndarray:
@@ -720,17 +741,18 @@ class LazyPoisson:
             out += self.offset[people]
         return out
 
-    def _weight(self) -> np.ndarray:
-        """Everyone's exposure since their last draw (float32, at least 0), built in one
-        array: a draw's temporaries stay one float per person, as without a group."""
-        weight = np.empty(self.classes.n_people, np.float32)
-        weight[:] = self.days
-        if self.focus is not None and self.focus_days != self.days:
-            weight[self.focus] = self.focus_days
+    def _weight(self, people: slice | np.ndarray) -> np.ndarray:
+        """The exposure of ``people`` (a slice or an index array) since their last draw
+        (float32, at least 0): the weights of a draw, which asks block by block."""
+        n = self.classes.n_people
+        size = len(range(*people.indices(n))) if isinstance(people, slice) else len(people)
+        weight = np.empty(size, np.float32)
+        days = self._days(people)
+        weight[:] = days
         if self.mult is not None:
-            weight *= self.mult
+            weight *= self.mult[people]
         if self.offset is not None:
-            weight += self.offset
+            weight += self.offset[people]
             np.maximum(weight, 0.0, out=weight)  # rounding must not make it negative
         return weight
 
@@ -740,7 +762,7 @@ class LazyPoisson:
         if self.mult is None and self.offset is None and same_days:
             counts = self.classes.totals(rng, self.rate * self.days)
         else:
-            counts = self.classes.totals(rng, self.rate, self._weight())
+            counts = self.classes.totals(rng, self.rate, self._weight)
         self.days = self.focus_days = 0
         self.offset = None
         self.draws += 1
@@ -758,11 +780,17 @@ class LazyPoisson:
         if self.mult is None and self.offset is None:
             counts = self.classes.totals(rng, self.rate * self.focus_days, only=self.focus)
         else:
-            counts = self.classes.totals(rng, self.rate, self._weight(), only=self.focus)
+            counts = self.classes.totals(rng, self.rate, self._weight, only=self.focus)
         if self.offset is not None:
-            self.offset[self.focus] = 0.0
             if not self.days:  # nothing pending for anyone: the offsets all go
                 self.offset = None
+            else:
+                offset, focus = self.offset, self.focus
+
+                def reset(_: int, lo: int, hi: int) -> None:
+                    offset[lo:hi][focus[lo:hi]] = 0.0
+
+                map_blocks(reset, len(offset))
         self.focus_days = 0
         self.draws += 1
         return counts
