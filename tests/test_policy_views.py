@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from tests.conftest import build_simulation, small_scenario
 
 from sclab.engine.feedback import SystemView
+from sclab.parallel import BLOCK
 from sclab.policy.engine import PolicyEngine
 
 
@@ -59,3 +60,27 @@ def test_listing_days_of_some_people_match_the_whole_array(
         view.listed_since = rng.integers(-50, 50, n)
     people = rng.integers(0, n, rng.integers(0, 60))
     np.testing.assert_array_equal(view.listed_since_of(people), view.listed_since[people])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    scores=st.integers(0, 3),
+    own=st.booleans(),
+    threshold=st.floats(0.0, 1.0, width=32),
+)
+def test_score_below_matches_the_lowest_standing(
+    seed: int, scores: int, own: bool, threshold: float
+) -> None:
+    """``score_below(t)`` is ``score < t`` (unscored never below) for any published scores,
+    across block boundaries."""
+    rng = np.random.default_rng(seed)
+    n = 2 * BLOCK + 1234  # three blocks of the parallel pass, the last one short
+    view = SystemView(n)
+    for k in range(scores):
+        standing = rng.random(n).astype(np.float32)
+        standing[rng.random(n) < 0.4] = np.nan  # not taking part
+        view.publish_score(f"system{k}", standing)
+    if own:
+        view.score = np.where(rng.random(n) < 0.5, rng.random(n), np.nan)
+    np.testing.assert_array_equal(view.score_below(threshold), view.score < threshold)

@@ -272,7 +272,7 @@ class TiePruning:
             return
         if self.params.p_prune == 0.0:
             return
-        low = view.score < self.params.threshold  # NaN compares False: unscored never low
+        low = view.score_below(self.params.threshold)  # unscored: never low
         low_people = np.flatnonzero(low)
         if not len(low_people):
             return
