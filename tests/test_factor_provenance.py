@@ -167,11 +167,13 @@ def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, wr
     st.lists(st.integers(-(2**31), 2**31 - 1), max_size=50),
     st.lists(st.integers(-(2**40), 2**40), max_size=50),
     st.sampled_from([np.int32, np.int64, np.uint32]),
+    st.sampled_from(["left", "right"]),
 )
-def test_search_sorted_matches_numpy_whatever_the_types(hay, needles, hay_type) -> None:
+def test_search_sorted_matches_numpy_whatever_the_types(hay, needles, hay_type, side) -> None:
     # Narrowing the needles is a speed-up only: positions equal NumPy's in every case,
     # including needles outside the haystack's type (left to NumPy's common type).
     info = np.iinfo(hay_type)
     haystack = np.sort(np.clip(np.array(hay, np.int64), info.min, info.max).astype(hay_type))
     wanted = np.array(needles, np.int64)
-    assert np.array_equal(search_sorted(haystack, wanted), np.searchsorted(haystack, wanted))
+    got = search_sorted(haystack, wanted, side=side)
+    assert np.array_equal(got, np.searchsorted(haystack, wanted, side=side))

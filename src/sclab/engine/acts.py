@@ -430,9 +430,16 @@ class Aggregates:
             map_blocks(add, len(total))
             return
         where = np.asarray(people)
-        total[where] += counts.astype(total.dtype)
-        if amounts is not None:
-            amounts[where] += np.asarray(amount, dtype=np.float32)
+        each = None if amount is None else np.asarray(amount, dtype=np.float32)
+
+        def scatter(_: int, lo: int, hi: int) -> None:
+            # Distinct people: blocks of them touch distinct entries, on the cores.
+            at = where[lo:hi]
+            total[at] += counts[lo:hi].astype(total.dtype)
+            if amounts is not None and each is not None:
+                amounts[at] += each[lo:hi] if each.ndim else each
+
+        map_blocks(scatter, len(where))
 
     def _still_open(self, kind: str, entity_type: str) -> None:
         if (entity_type, kind) in self._final:

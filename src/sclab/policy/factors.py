@@ -272,7 +272,8 @@ class FactorScoring:
                 else:
                     off = np.flatnonzero(~active[span[0] : span[1]]) + span[0]
                 if len(off):
-                    owner = np.searchsorted(g.indptr, off, side="right") - 1
+                    # (int64 positions in the int32 indptr would copy it whole per block)
+                    owner = search_sorted(g.indptr, off, side="right") - 1
                     at_owner, takes_part = f.lookup(owner)  # non-participants' ends drop
                     row, off = at_owner[takes_part] - lo, off[takes_part]
                     sums -= np.bincount(

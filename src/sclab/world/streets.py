@@ -61,11 +61,12 @@ Cost model: ``setup`` is O(n) (classes by a radix sort, district sums) plus
 O(intersections). A day costs one Poisson draw per rate class (80 per district), O(k)
 for its k jaywalk acts (k: the few captured jaywalks; every jaywalk with
 ``record_every_event``), and two Poisson draws per intersection: nothing per person.
-While a behaviour adjusts ``jaywalk``, a day adds one O(n) comparison of the multipliers
-with those last seen (about 0.5 ms per million people) and O(changed) to update the
-district flows, the thinning bound (a running maximum, recomputed exactly when many
-multipliers changed) and the per-person expectations of the people whose multiplier
-changed (13 bytes per person once the multiplier exists); a day on which more than an
+While a behaviour adjusts ``jaywalk``, a day adds O(written): the multipliers change only
+through ``State.write``, whose watcher notes the people written, and those whose
+multiplier differs from the one last seen update the district flows, the thinning bound
+(a running maximum, recomputed exactly when many multipliers changed) and their
+per-person expectations (12 bytes per person once the multiplier exists; a whole-array
+write costs one O(n) comparison the next day); a day on which more than an
 eighth of the multipliers changed (a behaviour's periodic refresh) does that in a few
 dense float32 O(n) passes instead (about 5 ms per million people). Reading the
 aggregates (or ``finish``) is O(n): two multinomial splits per district, one Poisson draw
