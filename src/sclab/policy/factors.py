@@ -10,7 +10,7 @@ Core object:
 Cost model: O(participants) per input per assessment (a voluntary score scores, and keeps
 the platform inputs' state of, those who joined it only), plus O(participants' ties) for
 a ties input (the mean standing of each participant's active ties: one gather of a byte
-per tie end and running sums, in fixed blocks spread over the cores by
+per tie end and row sums, in fixed blocks spread over the cores by
 :mod:`sclab.parallel`; switched-off ties are found a byte of flags at a time and taken
 out), plus the reads of the platform totals (which settle the lazy streams behind them:
 for a voluntary score the participants' alone, declared as the aggregates' focus group in
@@ -258,11 +258,12 @@ class FactorScoring:
             if ends[-1] == 0:
                 return
             v = np.take(vals, g.indices[at])  # take: about 40 % faster than v[idx] here
-            # Row sums as differences of a running sum: one pass, no per-row calls.
-            run = np.zeros(len(v) + 1, np.uint32)
-            np.cumsum(v, dtype=np.uint32, out=run[1:])
-            sums = run[ends[1:]] - run[ends[:-1]]
+            # Row sums in one pass (reduceat: a third faster than differences of a running
+            # sum, which writes 4 bytes per tie end). An empty row's reduceat is the next
+            # row's first value (or out of range at the end): those rows are set to 0.
             cnt = np.diff(ends).astype(np.uint32)
+            sums = np.add.reduceat(v, np.minimum(ends[:-1], len(v) - 1), dtype=np.uint32)
+            sums[cnt == 0] = 0
             if active is not None:
                 # The few tie ends switched off (pruned ties) come out of the sums and
                 # counts: O(ends / 8) to find them instead of a read per tie end.
