@@ -89,3 +89,18 @@ def test_ties_mean_is_neutral_before_the_first_assessment() -> None:
     sim = SimpleNamespace(population=SimpleNamespace(graph=graph), ties_active=None)
     f = _state(np.full(3, np.nan, np.float32), (350, 950), np.array([0, 2]), last_update=-1)
     assert np.array_equal(FactorScoring._ties_mean(None, sim, f), [0.5, 0.5])  # type: ignore[arg-type]
+
+
+def test_ties_mean_of_a_last_row_with_several_ties_before_isolated_people() -> None:
+    # Found by the property above: the last people with ties hold the last tie ends and
+    # everyone after them has none, so the row sums must run to the end of the tie ends.
+    n = 33
+    graph = _graph(n, [(0, 2), (1, 2)])  # person 2's two ties are the last tie ends
+    value = np.full(n, np.nan, np.float32)
+    value[0], value[1] = 950.0, 650.0  # standings 1 and 0.5
+    sim = SimpleNamespace(population=SimpleNamespace(graph=graph), ties_active=None)
+    f = _state(value, (350, 950), None, last_update=0)
+    got = FactorScoring._ties_mean(None, sim, f)  # type: ignore[arg-type]
+    assert got[2] == np.float32(0.75)  # (254 + 127) / (2 x 254)
+    assert got[0] == got[1] == np.float32(0.5)  # one unscored tie each: neutral
+    assert np.all(got[3:] == np.float32(0.5))  # no ties: neutral

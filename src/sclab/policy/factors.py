@@ -259,10 +259,14 @@ class FactorScoring:
                 return
             v = np.take(vals, g.indices[at])  # take: about 40 % faster than v[idx] here
             # Row sums in one pass (reduceat: a third faster than differences of a running
-            # sum, which writes 4 bytes per tie end). An empty row's reduceat is the next
-            # row's first value (or out of range at the end): those rows are set to 0.
+            # sum, which writes 4 bytes per tie end). Rows starting at the end of ``v``
+            # are empty and left at 0 (reduceat cannot index there); an empty row inside
+            # gets the next row's first value from reduceat, and is set to 0 too.
             cnt = np.diff(ends).astype(np.uint32)
-            sums = np.add.reduceat(v, np.minimum(ends[:-1], len(v) - 1), dtype=np.uint32)
+            starts = ends[:-1]
+            inside = int(np.searchsorted(starts, len(v)))
+            sums = np.zeros(len(cnt), np.uint32)
+            sums[:inside] = np.add.reduceat(v, starts[:inside], dtype=np.uint32)
             sums[cnt == 0] = 0
             if active is not None:
                 # The few tie ends switched off (pruned ties) come out of the sums and
