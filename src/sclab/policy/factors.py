@@ -91,7 +91,6 @@ class FactorScoring:
             score += np.float32(lo_range)
 
         map_blocks(block, f.participants)
-        every = f.rows(0, f.participants)  # participants' entity indices (or a slice)
 
         def entities(mask: np.ndarray) -> np.ndarray:
             """Entity ids of the participants where ``mask`` (per participant) holds."""
@@ -100,12 +99,21 @@ class FactorScoring:
         # Everything below is per participant; non-participants stay unscored (NaN) in the
         # lowest grade.
         old, new = f.value, np.full(n, np.nan, np.float32)
-        new[every] = scores
-        grades = grade_of(spec.grades, scores)
         new_grade = np.full(n, grade_of(spec.grades, np.array([lo_range]))[0], np.uint8)
-        new_grade[every] = grades
-        before = f.grade[every]
-        old_scores = old[every]
+        grades = np.empty(f.participants, np.uint8)
+        before = np.empty(f.participants, np.uint8)
+        old_scores = np.empty(f.participants, np.float32)
+
+        def publish(_: int, lo: int, hi: int) -> None:
+            # Participant blocks on the cores: each touches its own participants' rows.
+            rows = f.rows(lo, hi)
+            grades[lo:hi] = grade_of(spec.grades, scores[lo:hi])
+            new[rows] = scores[lo:hi]
+            new_grade[rows] = grades[lo:hi]
+            before[lo:hi] = f.grade[rows]
+            old_scores[lo:hi] = old[rows]
+
+        map_blocks(publish, f.participants)
         first = f.last_update < 0
         f.last_update = self._day
         changed_mask = ~np.isnan(old_scores) & (
