@@ -77,10 +77,13 @@ class SystemView:
                 self._score = np.full(self.n, np.nan, dtype=np.float32)
             return self._score
         out = np.full(self.n, np.nan, dtype=np.float32)
-        own = [] if self._score is None else [self._score]
-        for arr in [*self._scores.values(), *own]:
+        for arr in self._standings():
             np.fmin(out, arr, out=out)
         return out
+
+    def _standings(self) -> list[np.ndarray]:
+        """Every published standing array, and the view's own if one was set."""
+        return [*self._scores.values(), *([] if self._score is None else [self._score])]
 
     def score_below(self, threshold: float) -> np.ndarray:
         """Per person, whether :attr:`score` is below ``threshold`` (False where unscored).
@@ -89,7 +92,7 @@ class SystemView:
         combined float array is built: one compare per published array, block by block
         on the cores (at 9.3M people the combined array alone took about 28 ms).
         """
-        arrays = [*self._scores.values(), *([] if self._score is None else [self._score])]
+        arrays = self._standings()
         out = np.zeros(self.n, dtype=bool)
         t = np.float32(threshold)
 

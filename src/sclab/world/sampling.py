@@ -522,15 +522,16 @@ class RateClasses:
         Poisson draw per person in chunks, in person order.
         """
         rate = np.asarray(rate, dtype=np.float64)
-        weigh = weight if callable(weight) else None
-        if weigh is not None:
+        # One way to read weights: an array is read by indexing, like a callable's calls.
+        weigh = weight.__getitem__ if isinstance(weight, np.ndarray) else weight
+        if weigh is None:
+            w_max = 1.0
+        else:
             # The bound in parallel, block by block (maxima: the same bound in any order).
             maxima = map_blocks(
                 lambda _, lo, hi: float(weigh(slice(lo, hi)).max(initial=0.0)), self.n_people
             )
             w_max = max(maxima, default=0.0)
-        else:
-            w_max = bound_of(weight)
         at_bound = self.size * rate * w_max
         if len(self.members) == 0 or w_max <= 0.0:
             return np.zeros(self.n_people, dtype=np.int64)
@@ -541,8 +542,8 @@ class RateClasses:
                 keep = np.ones(len(who))
                 if self.accept is not None:
                     keep *= self.accept[who]
-                if weight is not None:
-                    keep *= (weigh(who) if weigh is not None else weight[who]) / w_max
+                if weigh is not None:
+                    keep *= weigh(who) / w_max
                 who = who[rng.random(len(who)) < keep]
             if only is not None:
                 who = who[only[who]]
@@ -566,8 +567,6 @@ class RateClasses:
                 lam *= self.accept[lo:hi][at]
             if weigh is not None:
                 lam *= weigh(slice(lo, hi))[at]
-            elif weight is not None:
-                lam *= weight[lo:hi][at]
             block = out[lo:hi]
             block[:] = 0
             block[at] = poisson(gens[i], lam)
@@ -730,10 +729,12 @@ class LazyPoisson:
             map_blocks(credit, len(offset))
         self.mult = mult
 
-    def exposure(self, people: np.ndarray) -> np.ndarray:
-        """The exposure of ``people`` since their last draw (float64), in days at
-        multiplier 1."""
-        out = np.empty(len(people))
+    def exposure(self, people: slice | np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        """The exposure of ``people`` (a slice or an index array) since their last draw, in
+        days at multiplier 1."""
+        n = self.classes.n_people
+        size = len(range(*people.indices(n))) if isinstance(people, slice) else len(people)
+        out = np.empty(size, dtype)
         out[:] = self._days(people)
         if self.mult is not None:
             out *= self.mult[people]
@@ -742,17 +743,10 @@ class LazyPoisson:
         return out
 
     def _weight(self, people: slice | np.ndarray) -> np.ndarray:
-        """The exposure of ``people`` (a slice or an index array) since their last draw
-        (float32, at least 0): the weights of a draw, which asks block by block."""
-        n = self.classes.n_people
-        size = len(range(*people.indices(n))) if isinstance(people, slice) else len(people)
-        weight = np.empty(size, np.float32)
-        days = self._days(people)
-        weight[:] = days
-        if self.mult is not None:
-            weight *= self.mult[people]
+        """:meth:`exposure` in float32 and at least 0: the weights of a draw, which asks
+        block by block."""
+        weight = self.exposure(people, np.float32)
         if self.offset is not None:
-            weight += self.offset[people]
             np.maximum(weight, 0.0, out=weight)  # rounding must not make it negative
         return weight
 
