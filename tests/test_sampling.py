@@ -197,6 +197,35 @@ def test_poisson_mixed_means(means: list[float], seed: int) -> None:
     assert near(a.sum(), lam.sum(), lam.sum())
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    means=st.lists(st.floats(0.0, 4.5), max_size=300),
+    trials=st.integers(0, 40),
+    size=st.integers(1, 64),
+    seed=SEEDS,
+)
+def test_inversion_in_slices_draws_what_one_pass_draws(
+    means: list[float], trials: int, size: int, seed: int
+) -> None:
+    """The inversion searches in cache-sized slices; each count depends on its own uniform
+    only, so any slice size gives the same draws as one slice holding every entry."""
+    lam = np.array(means, dtype=np.float64)
+    n = np.full(len(means), trials, dtype=np.int64)
+
+    def draws() -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        return poisson(rng, lam), binomial(rng, n, 0.1)
+
+    whole = draws()
+    default = sampling._INVERSION_SLICE
+    sampling._INVERSION_SLICE = size
+    try:
+        sliced = draws()
+    finally:
+        sampling._INVERSION_SLICE = default
+    assert all(np.array_equal(a, b) for a, b in zip(whole, sliced, strict=True))
+
+
 @pytest.mark.parametrize(
     ("trials", "p"), [(1, 0.3), (12, 0.05), (40, 0.09), (5, 0.7), (3, 0.99), (200, 0.1)]
 )
