@@ -84,6 +84,7 @@ from pydantic import Field, field_validator
 
 from sclab.behaviour.ties import union_sorted
 from sclab.engine.registry import register
+from sclab.parallel import parallel_map
 from sclab.population.citizens import OCCUPATIONS
 from sclab.scenario.schema import OCCUPATIONS_WORKING
 from sclab.world.base import SourceParams, ages, propensity, propensity_key
@@ -811,7 +812,7 @@ class Streets:
         independent Poisson counts are multinomial in proportion to their expectations:
         the person totals have the law of daily draws and add up to the intersection
         totals. District by district, so that the float64 expectations exist for one
-        district at a time: the whole-population temporaries are two int32 counts.
+        district per core at a time: the whole-population temporaries are two int32 counts.
         """
         if self._base_days == 0 and self._prop_days == 0:
             return
@@ -828,7 +829,11 @@ class Streets:
             )
         rng = sim.rng(f"{self.name}/crossers", partition=self._settled)
         self._settled += 1
-        for d in range(self._n_districts):
+        # One generator per district (the same on any number of cores); districts split
+        # on the cores, each writing its own people's counts.
+        gens = rng.spawn(self._n_districts)
+
+        def split(d: int) -> None:
             lo, hi = int(bounds[d]), int(bounds[d + 1])
             people = slice(lo, hi) if order is None else order[lo:hi]
             jay = self._expected_jaywalks(people)
@@ -836,10 +841,12 @@ class Streets:
             np.maximum(lawful_w - jay, 0.0, out=lawful_w)
             total = int(self._lawful_run_by_district[d])
             if total:
-                crossing[people] = multinomial_split(rng, total, lawful_w)
+                crossing[people] = multinomial_split(gens[d], total, lawful_w)
             total = int(self._counted_run_by_district[d])
             if total:
-                counted[people] = multinomial_split(rng, total, jay)
+                counted[people] = multinomial_split(gens[d], total, jay)
+
+        parallel_map(split, self._n_districts)
         t = self._track
         if t is not None and self._prop_days:
             t["acc"][:] = 0.0
