@@ -50,6 +50,7 @@ from sclab.behaviour.ties import union_sorted
 from sclab.engine.decisions import constant_labels, nullable
 from sclab.engine.events import NO_ENTITY, EventBatch
 from sclab.engine.registry import register
+from sclab.parallel import map_blocks
 from sclab.policy.factors import FactorScoring
 from sclab.policy.joint import JointMeasures
 from sclab.policy.loader import load_policy
@@ -823,9 +824,10 @@ class PolicyEngine(FactorScoring, JointMeasures):
         )
 
     def _normalised(
-        self, f: FactorState | PointsState, who: np.ndarray | None = None
+        self, f: FactorState | PointsState, who: np.ndarray | slice | None = None
     ) -> np.ndarray:
-        """Standing in [0, 1] (NaN: not scored) of everyone, or of the entities ``who``."""
+        """Standing in [0, 1] (NaN: not scored) of everyone, or of the entities ``who``
+        (an index array or a slice)."""
         value = f.value if who is None else f.value[who]
         if isinstance(f, FactorState):
             lo, hi = f.spec.range
@@ -855,7 +857,11 @@ class PolicyEngine(FactorScoring, JointMeasures):
             dirty = self._dirty.pop(sid, None)
             src = self.points.get(sid) or self.factors[sid]
             if everyone or sid in self._all_dirty:
-                arr[:] = self._normalised(src)
+                # In blocks on the cores (a reassessed score is read whole: 9.3M people).
+                def refresh(_: int, lo: int, hi: int, arr=arr, src=src) -> None:
+                    arr[lo:hi] = self._normalised(src, slice(lo, hi))
+
+                map_blocks(refresh, len(arr))
             elif dirty:
                 who = union_sorted(*dirty)
                 arr[who] = self._normalised(src, who)
