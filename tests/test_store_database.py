@@ -227,14 +227,15 @@ def test_large_inserts_go_in_slices_in_order(tmp_path: Path) -> None:
 
 def test_reused_buffers_carry_nothing_over_between_flushes(tmp_path: Path) -> None:
     """Buffers of inserted flushes are reused: NULLs, values and labels of one flush must
-    never show through in the next, whichever form (plain, masked, missing) comes first."""
+    never show through in the next, whichever form (plain, masked, missing) comes first.
+    Every seventh batch is as large as a flush and goes in as it is, after the held rows."""
     db = RunDatabase(tmp_path / "run.duckdb", {"act_kind": ["a", "b"], "source": ["s"]})
     db.FLUSH_ROWS = 10
     rng = np.random.default_rng(3)
     expected = []
     next_id = 0
     for batch in range(300):
-        n = int(rng.integers(1, 8))
+        n = int(rng.integers(1, 8)) if batch % 7 else int(rng.integers(10, 15))
         ids = np.arange(next_id, next_id + n, dtype=np.int64)
         next_id += n
         form = batch % 3
