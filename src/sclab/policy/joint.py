@@ -69,7 +69,7 @@ class JointMeasures:
         """For each moment: does the measure apply, to whom, on which event, wrongfully?"""
         n = len(m)
         actor = m.actor
-        entity = actor.copy()
+        entity = actor  # read only: whom each decision row names
         trig_type = self._trigger_entity(j.when)
         if target == "self":
             if trig_type != m.entity_type:
@@ -93,7 +93,10 @@ class JointMeasures:
             return (*self._tie_hits(sim, j.when, actor, entity),)
         hit, event, bad = self._trigger(j.when, subject)
         # Only participants are scored and listed; their moments are the ones decided.
-        hit &= self.members[trig_type][subject]
+        # Looked up where the trigger holds only: a list holds few of the day's actors,
+        # and every lookup in a table of everyone is a cache miss.
+        at = np.flatnonzero(hit)
+        hit[at] = self.members[trig_type][subject[at]]
         return hit, entity, event, bad
 
     def _trigger_entity(self, t: Trigger) -> str:
@@ -121,11 +124,12 @@ class JointMeasures:
         if t.on_list is not None:
             book = self.lists[t.on_list][1]
             slot = book.slot[subject]
-            at = np.flatnonzero(slot >= 0)
+            hit = slot >= 0
+            at = np.flatnonzero(hit)
             if len(at):
                 event[at] = book.event[slot[at]]
                 bad[at] = book.wrongful[slot[at]]
-            return slot >= 0, event, bad
+            return hit, event, bad
         if t.grade:
             for sid, s in list(self.points.items()) + list(self.factors.items()):
                 names = [g.name for g in s.spec.grades]
@@ -134,8 +138,11 @@ class JointMeasures:
                     in_grade = np.zeros(256, bool)  # grades are uint8
                     in_grade[target] = True
                     hit = in_grade[s.grade[subject]]
-                    hit &= ~np.isnan(s.value[subject])
+                    # Unscored entities sit in the lowest grade: never a hit (their score
+                    # is looked up where the grade matches only).
                     at = np.flatnonzero(hit)
+                    hit[at] = ~np.isnan(s.value[subject[at]])
+                    at = at[hit[at]]
                     if len(at):
                         who = subject[at]
                         bad[at] = self._grade_wrongful(sid, who, target)
