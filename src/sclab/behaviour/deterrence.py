@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sclab.behaviour.ties import active_neighbours, union_sorted
 from sclab.engine.registry import register
+from sclab.parallel import map_blocks
 from sclab.world.base import set_propensity, update_propensity
 
 if TYPE_CHECKING:
@@ -149,15 +150,31 @@ class Deterrence:
         q = self.q[kind]
         bits = q.view(np.dtype(f"u{q.itemsize}"))
         prior = np.array(self.params.prior, q.dtype).view(bits.dtype)
-        return np.flatnonzero(bits != prior)
+        # In blocks on the cores: millions of people have learnt something by mid-year.
+        parts = map_blocks(lambda _, lo, hi: np.flatnonzero(bits[lo:hi] != prior) + lo, len(q))
+        return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
     def elasticity(self, kind: str) -> float:
         return float(self.params.elasticity_by_kind.get(kind, self.params.elasticity))
 
-    def multiplier(self, kind: str, q: np.ndarray, severity: float) -> np.ndarray:
-        """``max(floor, 1 - elasticity * q * severity)`` in float32 (exactly 1 if severity 0)."""
-        cost = q.astype(np.float32) * np.float32(self.elasticity(kind) * severity)
-        return np.maximum(np.float32(self.params.floor), np.float32(1.0) - cost)
+    def multiplier(
+        self, kind: str, q: np.ndarray, severity: float, people: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``max(floor, 1 - elasticity * q * severity)`` in float32 (exactly 1 if severity 0),
+        for everyone or for ``people`` (``q[people]``), in blocks on the cores."""
+        size = len(q) if people is None else len(people)
+        out = np.empty(size, np.float32)
+        scale = np.float32(self.elasticity(kind) * severity)
+        floor = np.float32(self.params.floor)
+
+        def block(_: int, lo: int, hi: int) -> None:
+            cost = (q[lo:hi] if people is None else q[people[lo:hi]]).astype(np.float32)
+            cost *= scale
+            np.subtract(np.float32(1.0), cost, out=cost)
+            np.maximum(floor, cost, out=out[lo:hi])
+
+        map_blocks(block, size)
+        return out
 
     def step(self, sim: Simulation, day: int) -> None:
         p = self.params
@@ -174,7 +191,17 @@ class Deterrence:
         learnt = self.learnt(kind)
         keep = np.float32((1.0 - p.forgetting) ** p.decay_every)
         prior = np.float32(p.prior)
-        q[learnt] = prior + (q[learnt].astype(np.float32) - prior) * keep
+
+        def block(_: int, lo: int, hi: int) -> None:
+            # Distinct people: blocks of them touch distinct entries of q, on the cores.
+            who = learnt[lo:hi]
+            x = q[who].astype(np.float32)
+            x -= prior
+            x *= keep
+            x += prior
+            q[who] = x.astype(q.dtype)  # a contiguous cast, then a plain scatter
+
+        map_blocks(block, len(learnt))
         return learnt
 
     def _learn(self, sim: Simulation, kind: str, q: np.ndarray) -> np.ndarray:
@@ -208,7 +235,7 @@ class Deterrence:
         if severity != self._severity.get(kind):
             update_propensity(sim, kind, self.multiplier(kind, q, severity))
         elif len(touched):
-            update_propensity(sim, kind, self.multiplier(kind, q[touched], severity), touched)
+            update_propensity(sim, kind, self.multiplier(kind, q, severity, touched), touched)
         self._severity[kind] = severity
 
     def finish(self, sim: Simulation) -> None:

@@ -725,8 +725,15 @@ class LazyPoisson:
             return
         if self.offset is None:
             self.offset = np.zeros(len(mult), np.float32)
-        where = slice(None) if people is None else people
-        self.offset[where] += (old - mult[where]) * self._days(where)
+        offset = self.offset
+
+        def credit(_: int, lo: int, hi: int) -> None:
+            # In blocks on the cores: a forgetting day changes millions of multipliers.
+            # The people changed are distinct, so blocks touch distinct offsets.
+            where = slice(lo, hi) if people is None else people[lo:hi]
+            offset[where] += (old[lo:hi] - mult[where]) * self._days(where)
+
+        map_blocks(credit, len(mult) if people is None else len(people))
 
     def _switch(self, mult: np.ndarray | None) -> None:
         """Accrue at ``mult`` from now on; the days so far keep the current multiplier."""
