@@ -144,7 +144,9 @@ class EventLog:
 
 def _join_key(batch: EventBatch) -> tuple[Any, ...]:
     columns = tuple(
-        (name, type(v).__name__, str(v.type if isinstance(v, pa.Array) else v.dtype))
+        # Types themselves (hashable), not their names: str(dtype) costs a microsecond,
+        # and a day joins over a hundred batches.
+        (name, type(v), v.type if isinstance(v, pa.Array) else v.dtype)
         for name, v in sorted(batch.extra.items())
         if name != "recorded_day"
     )
