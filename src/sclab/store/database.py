@@ -366,22 +366,19 @@ class RunDatabase:
         for name, labels in _LABELS[table]:
             if held.get(name) is not None:
                 held[name] = self._label_codes(table, name, labels, held[name])
-        if not buffered:
+        if not buffered or n >= self.FLUSH_ROWS:
+            if buffered:
+                # As large as a flush (a reassessed score's changes, the final scores): as
+                # it is, behind the table's held rows. Copying it into the buffers first
+                # cost 0.5 s for the 9.3M final scores of one policy. Its arrays are the
+                # caller's: batches are built for the database and not changed afterwards.
+                self._send_held(table)
             self._insert(table, self._table(table, held, n))
-            if n >= self.FLUSH_ROWS:
+            if not buffered and n >= self.FLUSH_ROWS:
                 # A large batch (population, end-of-run totals) is often built from
                 # temporaries: let it land before the caller builds the next one, so at
                 # most one such batch is alive at a time.
                 self.wait()
-            return n
-        if n >= self.FLUSH_ROWS:
-            # A batch as large as a flush (a reassessed score's changes, the final
-            # scores) goes as it is, behind the table's held rows: copying it into the
-            # buffers first cost 0.5 s for the 9.3M final scores of one policy. Its arrays
-            # are the caller's: batches are built for the database and never changed
-            # after they are appended.
-            self._send_held(table)
-            self._insert(table, self._table(table, held, n))
             return n
         rows = self._held.get(table)
         if rows is None:
