@@ -26,6 +26,13 @@ from typing import Annotated, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
+#: Scores, points and their bounds. Scores are held as float32, whose integers are exact up
+#: to 2**24 (16.7M) and whose steps are 1/16 at a million: a million points either way
+#: leaves every published scale (Sesame 350-950, Rongcheng's 1,000 base) far inside and
+#: a fractional delta still visible. Infinities and NaN are refused everywhere (Strict).
+Points = Annotated[float, Field(ge=-1e6, le=1e6)]
+#: Weights of factor inputs: relative, so any finite size works; bounded like Points.
+Weight = Annotated[float, Field(ge=-1e6, le=1e6)]
 Ident = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 EntityType = Literal["person", "company"]
 
@@ -49,7 +56,9 @@ class FieldError(ValueError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: an infinite delta turns scores into NaN, and a NaN compares
+    # false with every grade bound, so it would silently land in the top grade.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class EventFilter(Strict):
@@ -57,7 +66,9 @@ class EventFilter(Strict):
 
     kinds: list[Ident] = Field(min_length=1, description="Recorded event kinds.")
     sources: list[Ident] = Field(default_factory=list, description="Only from these sources.")
-    min_amount: float | None = Field(None, ge=0, description="Only events of at least this sum.")
+    min_amount: float | None = Field(
+        None, ge=0, le=1e12, description="Only events of at least this sum."
+    )
     grounds: list[int] = Field(
         default_factory=list, description="Court non-performance grounds (1-6) that qualify."
     )
@@ -79,14 +90,14 @@ class Grade(Strict):
     """A grade band: the grade applies from ``min`` (inclusive) up to the next grade's min."""
 
     name: Annotated[str, Field(min_length=1, max_length=20)]
-    min: float | None = Field(None, description="Lower bound; omit for the lowest grade.")
+    min: Points | None = Field(None, description="Lower bound; omit for the lowest grade.")
 
 
 class PointsDelta(Strict):
     """Points added (or deducted, if negative) for each matching recorded event."""
 
     events: EventFilter
-    delta: float
+    delta: Points
     rule_id: Ident | None = Field(None, description="Defaults to '<score id>:<first kind>'.")
 
 
@@ -96,9 +107,9 @@ class PointsScore(Strict):
     id: Ident
     type: Literal["points"]
     entity: EntityType = "person"
-    base: float
-    minimum: float | None = None
-    maximum: float | None = None
+    base: Points
+    minimum: Points | None = None
+    maximum: Points | None = None
     deltas: list[PointsDelta] = Field(min_length=1)
     grades: list[Grade] = Field(default_factory=list)
     restore_after_days: int | None = Field(
@@ -130,11 +141,13 @@ class FactorInput(Strict):
     window_days: int | None = Field(None, ge=1, le=3650)
     half_life_days: float | None = Field(None, gt=0, le=3650)
     saturation: float = Field(
-        1.0, gt=0, description="Counts are mapped to [0, 1] as 1 - exp(-count/saturation)."
+        1.0, gt=0, le=1e6, description="Counts are mapped to [0, 1] as 1 - exp(-count/saturation)."
     )
-    weight: float = Field(1.0, description="Negative: more of it lowers the factor.")
+    weight: Weight = Field(1.0, description="Negative: more of it lowers the factor.")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> FactorInput:
@@ -155,7 +168,7 @@ class Factor(Strict):
     """A named factor: the weighted mean of its inputs, in [0, 1]."""
 
     name: Ident
-    weight: float = Field(gt=0)
+    weight: Weight = Field(gt=0)
     inputs: list[FactorInput] = Field(min_length=1)
 
 
@@ -165,7 +178,7 @@ class FactorScore(Strict):
     id: Ident
     type: Literal["factors"]
     entity: EntityType = "person"
-    range: tuple[float, float]
+    range: tuple[Points, Points]
     update_every_days: int = Field(30, ge=1, le=365)
     factors: list[Factor] = Field(min_length=1)
     grades: list[Grade] = Field(default_factory=list)
@@ -223,7 +236,7 @@ class ListSpec(Strict):
 
 class ScoreDeltaEffect(Strict):
     score: Ident
-    delta: float
+    delta: Points
 
 
 class ListEffect(Strict):
@@ -257,7 +270,7 @@ class Condition(Strict):
     counter: Ident | None = Field(None, description="A counter crossing ``above``.")
     above: int | None = Field(None, ge=0, description="Fires when the counter exceeds this.")
     score: Ident | None = Field(None, description="A score falling below ``below``.")
-    below: float | None = None
+    below: Points | None = None
     grade: list[str] = Field(default_factory=list, description="Entering one of these grades.")
 
     @model_validator(mode="after")
@@ -286,14 +299,16 @@ class Rule(Strict):
 class Trigger(Strict):
     """What puts an entity under a joint measure; exactly one field is given."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
     # "list" in YAML; named on_list here because a field called list would shadow the
     # builtin in the annotations below.
     on_list: Ident | None = Field(None, alias="list")
     grade: list[str] = Field(default_factory=list)
     score: Ident | None = None
-    below: float | None = None
-    at_least: float | None = None
+    below: Points | None = None
+    at_least: Points | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Trigger:
