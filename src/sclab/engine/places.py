@@ -59,9 +59,7 @@ class WatchedPlaces:
         draw_like_watched: Callable[[np.random.Generator, int], np.ndarray],
     ) -> None:
         if len(district) != len(camera):
-            raise ValueError(
-                f"{source}: {len(district)} districts for {len(camera)} camera flags"
-            )
+            raise ValueError(f"{source}: {len(district)} districts for {len(camera)} camera flags")
         self.kind, self.source = kind, source
         self.district = _read_only(district)
         self.camera = _read_only(np.asarray(camera, dtype=bool))

@@ -211,7 +211,7 @@ class CamerasParams(BaseModel):
 
 @register("sensors", "cameras", CamerasParams)
 class Cameras:
-    """Face-recognition cameras identify jaywalkers (with errors) and record it.
+    """Face-recognition cameras identify jaywalkers, with errors, and record each probe.
 
     Attributes:
         gallery: The :class:`~sclab.sensors.face_recognition.Gallery` searched.

@@ -752,9 +752,10 @@ class Streets:
 
         What a uniformly chosen jaywalk at a camera intersection looks like, for sensors
         that mimic it (the cameras' non-resident probes): published as
-        :meth:`~sclab.engine.places.WatchedPlaces.draw_watched_actors`, with ``sim`` bound. Rejection from the class bound:
-        O(k / acceptance); after 32 rounds of poor acceptance (a far too loose bound) the
-        rest are drawn exactly from the per-person weights, O(n).
+        :meth:`~sclab.engine.places.WatchedPlaces.draw_watched_actors`, with ``sim``
+        bound. Rejection from the class bound: O(k / acceptance); after 32 rounds of poor
+        acceptance (a far too loose bound) the rest are drawn exactly from the per-person
+        weights, O(n).
         """
         out = np.empty(0, np.int64)
         if k <= 0:
