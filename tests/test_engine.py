@@ -271,3 +271,41 @@ def test_event_log_joins_todays_batches_kind_by_kind() -> None:
     assert len(log.by_kind()[0]) == 5  # a new batch: joined again
     log.end_day()
     assert log.by_kind() == []
+
+
+def test_watched_places_forward_the_watch_and_the_draw_to_their_source() -> None:
+    from sclab.engine.places import PlaceBoard, WatchedPlaces
+
+    asked: list[float] = []
+
+    def on_watch(capture: float) -> bool:
+        asked.append(capture)
+        return capture > 0.5  # the source decides what its acts will be
+
+    def draw(rng: np.random.Generator, k: int) -> np.ndarray:
+        return rng.integers(0, 10, k)
+
+    district = np.array([0, 0, 1], np.uint8)
+    places = WatchedPlaces("act", "src", district, [True, False, True], on_watch, draw)
+    assert len(places) == 3 and places.camera.dtype == bool
+    assert places.watch(1) is True and places.watch(0.25) is False
+    assert asked == [1.0, 0.25] and isinstance(asked[0], float)
+    with pytest.raises(ValueError, match=r"src: capture must be in \[0, 1\], got -0.1"):
+        places.watch(-0.1)
+    assert asked == [1.0, 0.25]  # refused before the source is asked
+    # The caller's stream draws: the same generator state gives the same actors.
+    a = places.draw_watched_actors(np.random.default_rng(4), 5)
+    assert np.array_equal(a, np.random.default_rng(4).integers(0, 10, 5))
+    district[0] = 1  # the source may change its array; the published view is read-only
+    with pytest.raises(ValueError, match="read-only"):
+        places.district[0] = 0
+    with pytest.raises(ValueError, match="3 districts for 2 camera flags"):
+        WatchedPlaces("act", "src", district, [True, False], on_watch, draw)
+
+    board = PlaceBoard()
+    with pytest.raises(LookupError, match=r"no source publishes the places of 'act' .*none"):
+        board.of("act")
+    board.publish(places)
+    assert board.of("act") is places and board.kinds() == ["act"]
+    with pytest.raises(LookupError, match=r"'other' acts \(published: act\)"):
+        board.of("other")

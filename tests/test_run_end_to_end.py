@@ -180,5 +180,7 @@ def test_demo_runs_every_world_stage(demo_run: Path) -> None:
         assert undocumented == 0
         systems = {r[0] for r in con.execute("SELECT DISTINCT system FROM sanctions").fetchall()}
         assert "sesame" in systems  # perks at resource moments; nanjing needs more cameras
+        # Sanctions are decisions of the policy packs only (sensors record, never decide).
+        assert systems <= {"court-defaulters", "corporate", "nanjing", "rongcheng", "sesame"}
     finally:
         con.close()

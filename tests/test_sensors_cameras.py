@@ -1,10 +1,14 @@
-"""The camera network over the streets source: probes, identifications, records, sanctions.
+"""The camera network over the streets source: probes, identifications, records; and the
+nanjing policy deciding on them.
 
 Runs a small scenario (streets + records + cameras + a spy behaviour) into a real run
 database and checks that the rows are consistent with each other and with the true acts.
-The cameras watch the streets, whose jaywalk acts are then exactly the captured jaywalks;
-with the streets' ``record_every_event`` every jaywalk is an act and the cameras capture
-from them (both are tested, and give the same detection share in expectation). Counts are
+The cameras watch the places the streets publish (``sim.places``), whose jaywalk acts are
+then exactly the captured jaywalks; with the streets' ``record_every_event`` every jaywalk
+is an act and the cameras capture from them (both are tested, and give the same
+detection share in expectation). The cameras only record: without a policy nobody is
+sanctioned or caught; with the nanjing pack every identification is displayed and texted
+by the pack, and its people are caught. Counts are
 compared with their expectation within 5 standard errors of the binomial or Poisson count
 (probability of a false failure below 1e-6); the error rates themselves are tested
 against their closed forms in tests/test_face_recognition.py.
@@ -25,7 +29,7 @@ from sclab.population import generate_population
 from sclab.rng import Streams
 from sclab.scenario import load_scenario
 from sclab.store.database import RunDatabase
-from sclab.world.streets import streets_of
+from sclab.world.streets import Streets
 
 SE = 5.0  # tolerance in standard errors (see module docstring)
 
@@ -56,7 +60,6 @@ class Spy:
     def setup(self, sim: Simulation) -> None:
         self.caught: dict[int, np.ndarray] = {}
         self.visible: dict[int, np.ndarray] = {}
-        self.detection: dict[int, float | None] = {}
         self.jaywalks: dict[int, set[tuple[int, int]]] = {}
         self.daily_total: dict[int, int] = {}
         self.at_cameras = 0  # jaywalk acts at camera intersections
@@ -65,13 +68,10 @@ class Spy:
     def step(self, sim: Simulation, day: int) -> None:
         self.caught[day] = np.sort(sim.view.caught_today("jaywalk"))
         self.visible[day] = np.sort(sim.view.visible_sanctions_today)
-        self.detection[day] = sim.view.detection.get("jaywalk")
-        sim.view.detection.pop("jaywalk", None)
         pairs: set[tuple[int, int]] = set()
-        streets = streets_of(sim)
-        self.daily_total[day] = int(streets.jaywalks_today.sum())
-        has_camera = streets.intersections.has_camera
-        self.camera_jaywalks += int(streets.jaywalks_today[has_camera].sum())
+        places = sim.places.of("jaywalk")
+        self.daily_total[day] = int(places.today.sum())
+        self.camera_jaywalks += int(places.today[places.camera].sum())
         for acts in sim.acts.of_kind("jaywalk"):
             cam = acts.extra["camera"]
             self.at_cameras += int(cam.sum())
@@ -140,19 +140,12 @@ def component(sim: Simulation, cls: type) -> Any:
     return next(c for _, c in sim.components if isinstance(c, cls))
 
 
+def streets_of(sim: Simulation) -> Streets:
+    return component(sim, Streets)
+
+
 def q(db: RunDatabase, sql: str) -> list[tuple]:
     return db.con.execute(sql).fetchall()
-
-
-def assert_detection_is_correct_residents_over_jaywalks(db, spy) -> None:
-    """Each day's ``detection["jaywalk"]``: correctly named residents / all jaywalks."""
-    sql = (
-        "SELECT day, count(*) FILTER (WHERE outcome = 'correct' AND probe_subject = 'resident') "
-        "FROM identifications GROUP BY day"
-    )
-    correct = dict(q(db, sql))
-    for day, det in spy.detection.items():
-        assert det == pytest.approx(correct.get(day, 0) / spy.daily_total[day])
 
 
 def test_whole_run_writes_consistent_rows(write_scenario, tmp_path: Path) -> None:
@@ -220,49 +213,26 @@ def test_whole_run_writes_consistent_rows(write_scenario, tmp_path: Path) -> Non
     joined = q(db, "SELECT count(*) FROM identifications i JOIN events e USING (event_id)")
     assert joined[0][0] == n_events
 
-    # Sanctions: two per identification event, on the named person, wrongful exactly when
-    # the named person is not the true pedestrian.
-    rows = q(db, """
-        SELECT s.kind, s.domain, s.system, s.rule_id, count(*),
-               count(*) FILTER (WHERE e.event_id IS NULL OR s.entity_id <> e.attributed_to),
-               count(*) FILTER (WHERE s.wrongful <> (e.true_actor IS NULL OR
-                                                      e.attributed_to <> e.true_actor)),
-               count(*) FILTER (WHERE s.wrongful)
-        FROM sanctions s LEFT JOIN events e USING (event_id) GROUP BY ALL ORDER BY 1
-    """)  # fmt: skip
-    assert [r[:4] for r in rows] == [
-        ("notice", "sms", "camera_network", "display-on-identification"),
-        ("public_display", "roadside_screen", "camera_network", "display-on-identification"),
-    ]
-    for r in rows:
-        assert r[4] == n_events and r[5] == 0 and r[6] == 0 and 0 < r[7] < n_events
+    # The cameras only record (no policy here: see the tests below).
+    assert q(db, "SELECT count(*) FROM sanctions")[0][0] == 0
 
     # Named people are enrolled; true actors really jaywalked there that day.
     named = np.array([r[0] for r in q(db, "SELECT attributed_to FROM events")])
     assert enrolled[named].all()
     truth = q(db, "SELECT day, true_actor, place_id FROM events WHERE true_actor IS NOT NULL")
     assert all((who, place) in spy.jaywalks[day] for day, who, place in truth)
-    places = q(db, "SELECT DISTINCT place_id, district_code FROM identifications")
-    streets = streets_of(sim)
+    rows = q(db, "SELECT DISTINCT place_id, district_code FROM identifications")
+    places = sim.places.of("jaywalk")
     codes = [d.code for d in sim.scenario.geography.districts]
-    for place, code in places:
-        assert streets.intersections.has_camera[place]
-        assert codes[streets.intersections.district[place]] == code
+    for place, code in rows:
+        assert places.camera[place]
+        assert codes[places.district[place]] == code
     # Printed faces of enrolled people name one of the advert faces (wrongfully).
     adverts = q(db, "SELECT DISTINCT e.attributed_to FROM identifications i JOIN events e "
                     "USING (event_id) WHERE i.probe_subject = 'non_person' AND "
                     "i.subject_in_gallery AND e.attributed_to IN "
                     f"({','.join(map(str, cam._adverts))})")  # fmt: skip
     assert len(adverts) > 0
-
-    # What behaviour saw: caught = named people, visible = displayed people, detection =
-    # correctly identified residents / all of the day's jaywalks.
-    per_day = q(db, "SELECT day, list(attributed_to ORDER BY attributed_to) FROM events "
-                    "GROUP BY day")  # fmt: skip
-    for day, people in per_day:
-        assert spy.caught[day].tolist() == people
-        assert spy.visible[day].tolist() == people  # every camera has a screen
-    assert_detection_is_correct_residents_over_jaywalks(db, spy)
 
     # Capture conditions.
     night, sun = q(db, "SELECT avg(night::INT), count(*) FILTER (WHERE night AND sunglasses) "
@@ -272,6 +242,75 @@ def test_whole_run_writes_consistent_rows(write_scenario, tmp_path: Path) -> Non
     assert q(db, "SELECT count(*) FROM identifications WHERE probe_subject = 'non_person' "
                  "AND (helmet OR mask OR sunglasses)")[0][0] == 0  # fmt: skip
     assert q(db, "SELECT DISTINCT gallery_size FROM identifications")[0][0] == int(enrolled.sum())
+    db.close()
+
+
+def test_without_a_policy_cameras_record_but_nobody_is_sanctioned_or_caught(
+    write_scenario, tmp_path: Path
+) -> None:
+    sim, db = build(write_scenario, tmp_path, days=5)
+    spy = component(sim, Spy)
+    assert sim.scenario.policies == []
+    (n_ident,) = q(db, "SELECT count(*) FROM identifications")[0]
+    (n_events,) = q(db, "SELECT count(*) FROM events WHERE kind = 'jaywalk_identified'")[0]
+    assert n_ident > 300 and n_events > 200
+    # No sanctions row at all, nobody caught for jaywalking or shown publicly on any day,
+    # and no detection share published for behaviour.
+    assert q(db, "SELECT count(*) FROM sanctions")[0][0] == 0
+    assert len(spy.caught) == 5 and all(len(v) == 0 for v in spy.caught.values())
+    assert all(len(v) == 0 for v in spy.visible.values())
+    assert sim.view.caught_kinds() == [] and "jaywalk" not in sim.view.detection
+    db.close()
+
+
+def test_nanjing_pack_displays_and_texts_every_identification(
+    write_scenario, tmp_path: Path
+) -> None:
+    """The pack's rule ``display``: one roadside display and one SMS per identification,
+    under the pack's system name, wrongful exactly when the named person is not the true
+    pedestrian; the people named (and those it lists) are caught, the displayed shown."""
+    from sclab.policy.loader import load_policy
+
+    system = load_policy("nanjing").system_name
+    sim, db = build(
+        write_scenario, tmp_path, days=10, policies=[{"use": "pack", "params": {"pack": "nanjing"}}]
+    )
+    spy = component(sim, Spy)
+    (n_events,) = q(db, "SELECT count(*) FROM events WHERE kind = 'jaywalk_identified'")[0]
+    assert n_events > 500
+    rows = q(db, """
+        SELECT s.kind, s.domain, s.system, count(*), count(DISTINCT s.event_id),
+               count(*) FILTER (WHERE e.event_id IS NULL OR s.entity_id <> e.attributed_to
+                                OR s.day <> e.day),
+               count(*) FILTER (WHERE s.wrongful <> (e.true_actor IS NULL OR
+                                                      e.attributed_to <> e.true_actor)),
+               count(*) FILTER (WHERE s.wrongful)
+        FROM sanctions s LEFT JOIN events e USING (event_id)
+        WHERE s.rule_id = 'display' GROUP BY ALL ORDER BY 1
+    """)  # fmt: skip
+    assert [r[:3] for r in rows] == [
+        ("notice", "sms", system),
+        ("public_display", "roadside_screen", system),
+    ]
+    for r in rows:
+        # Exactly one of each per identification event, on the named person that day.
+        assert r[3] == r[4] == n_events and r[5] == 0 and r[6] == 0
+        assert 0 < r[7] < n_events  # false matches are common in this scenario
+    # Every sanction is the pack's: the display rule's, or its listing's downgrade.
+    assert q(db, "SELECT DISTINCT system FROM sanctions") == [(system,)]
+    assert {r[0] for r in q(db, "SELECT DISTINCT rule_id FROM sanctions")} <= {
+        "display",
+        "discredited",
+    }
+    # What behaviour saw, day by day: caught = the named people (once per identification)
+    # plus the people the rule `discredited` listed that day; shown = the named people.
+    named = dict(q(db, "SELECT day, list(attributed_to) FROM events GROUP BY day"))
+    listed = dict(q(db, "SELECT day, list(entity_id) FROM sanctions "
+                        "WHERE rule_id = 'discredited' GROUP BY day"))  # fmt: skip
+    for day in range(10):
+        people = named.get(day, [])
+        assert spy.caught[day].tolist() == sorted(people + listed.get(day, []))
+        assert spy.visible[day].tolist() == sorted(people)
     db.close()
 
 
@@ -301,7 +340,11 @@ def test_every_jaywalk_as_acts_cameras_capture_and_detection_is_unchanged(
         truth = q(db, "SELECT day, true_actor, place_id FROM events WHERE true_actor IS NOT NULL")
         assert len(truth) > 1000
         assert all((who, place) in spy.jaywalks[day] for day, who, place in truth)
-        assert_detection_is_correct_residents_over_jaywalks(db, spy)
+        # The detection share, from the records: correct residents over all jaywalks.
+        sql = ("SELECT count(*) FROM identifications WHERE outcome = 'correct' AND "
+               "probe_subject = 'resident'")  # fmt: skip
+        assert q(db, sql)[0][0] == cam.totals["resident/correct"]
+        assert cam.totals["jaywalks"] == sum(spy.daily_total.values())
         share = cam.totals["resident/correct"] / cam.totals["jaywalks"]
         detection[every] = (share, share * (1 - share) / cam.totals["jaywalks"])
         db.close()

@@ -1,5 +1,9 @@
 """Streets: intersections, cameras, crossings and jaywalks (acts only where captured).
 
+Sensors see the streets only through the places they publish (``sim.places``, the
+engine's :class:`~sclab.engine.places.WatchedPlaces`): the test watcher below watches them
+that way; the tests read the source's own attributes to check its model.
+
 Statistical tolerances: every count tested is a Poisson (or binomial) total, so it is
 compared with its expectation within 5 standard errors (sqrt of the expected count, or the
 binomial/delta-method SE for shares and ratios). A correct model fails such a check with
@@ -23,6 +27,7 @@ from tests.conftest import small_scenario
 
 import sclab.world.streets  # registers the component
 from sclab.engine import Simulation, register
+from sclab.engine.places import WatchedPlaces
 from sclab.population import generate_population
 from sclab.population.citizens import OCCUPATIONS
 from sclab.rng import Streams
@@ -34,7 +39,6 @@ from sclab.world.streets import (
     cumulative_weights,
     land,
     land_alias,
-    streets_of,
 )
 
 N_PEOPLE = 40_000
@@ -76,7 +80,7 @@ class Watcher(ActCollector):
     """Test sensor: watches the streets like the cameras do, and keeps the acts it gets."""
 
     def setup(self, sim: Simulation) -> None:
-        self.precaptured = streets_of(sim).watch(self.params.capture)
+        self.precaptured = jaywalk_places(sim).watch(self.params.capture)
 
 
 def build(
@@ -105,6 +109,14 @@ def build(
     scenario = load_scenario(str(path))
     population = generate_population(scenario, Streams(scenario.seed))
     return Simulation.build(scenario, Streams(scenario.seed), population)
+
+
+def streets_of(sim: Simulation) -> Streets:
+    return next(c for _, c in sim.components if isinstance(c, Streets))
+
+
+def jaywalk_places(sim: Simulation) -> WatchedPlaces:
+    return sim.places.of("jaywalk")
 
 
 def collector(sim: Simulation) -> ActCollector:
@@ -186,7 +198,7 @@ def test_district_overrides_and_unknown_codes(tmp_path: Path) -> None:
         build(tmp_path, n=3000, days=1, intersections_by_district={999999: 3})
 
 
-def test_streets_of_requires_the_component(tmp_path: Path) -> None:
+def test_without_streets_no_places_are_published(tmp_path: Path) -> None:
     doc = small_scenario(days=1)
     path = tmp_path / "plain.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
@@ -194,8 +206,35 @@ def test_streets_of_requires_the_component(tmp_path: Path) -> None:
     sim = Simulation.build(
         scenario, Streams(1), generate_population(scenario, Streams(scenario.seed))
     )
-    with pytest.raises(LookupError, match="streets"):
-        streets_of(sim)
+    assert sim.places.kinds() == []
+    with pytest.raises(LookupError, match="'jaywalk' acts"):
+        jaywalk_places(sim)
+
+
+def test_published_places_are_the_intersections_and_count_todays_jaywalks(
+    tmp_path: Path,
+) -> None:
+    sim = build(tmp_path, n=5000, days=4, watch=0.5, camera_share=0.5)
+    st_ = streets_of(sim)
+    places, table = jaywalk_places(sim), st_.intersections
+    assert sim.places.kinds() == ["jaywalk"]
+    assert places.kind == "jaywalk" and places.source == st_.name
+    assert len(places) == len(table)
+    assert np.array_equal(places.district, table.district)
+    assert np.array_equal(places.camera, table.has_camera)
+    with pytest.raises(ValueError, match="read-only"):
+        places.camera[0] = not places.camera[0]  # only the source defines its places
+    assert not places.today.any()  # before day 0
+    total = np.zeros(len(table), np.int64)
+    for _ in range(4):
+        sim.step()
+        assert np.array_equal(places.today, st_.jaywalks_today)
+        total += places.today
+    assert np.array_equal(total, st_.jaywalks_total) and total.sum() > 0
+    # One source per act kind: a second publisher is refused.
+    with pytest.raises(ValueError, match="already published by streets"):
+        sim.places.publish(WatchedPlaces("jaywalk", "other", table.district,
+                                         table.has_camera, bool, lambda rng, k: None))  # fmt: skip
 
 
 def test_crossing_rates_by_group(run: Simulation) -> None:
@@ -378,17 +417,17 @@ def test_record_every_event_makes_every_jaywalk_an_act(tmp_path: Path) -> None:
 def test_watch_rules(tmp_path: Path) -> None:
     sim = build(tmp_path, n=3000, days=2, watch=0.5)
     with pytest.raises(ValueError, match="already watched"):
-        streets_of(sim).watch(0.5)
+        jaywalk_places(sim).watch(0.5)
     sim.step()
     other = build(tmp_path, n=3000, days=2)
     other.step()
     with pytest.raises(RuntimeError, match="setup"):
-        streets_of(other).watch(0.5)
+        jaywalk_places(other).watch(0.5)
     with pytest.raises(ValueError, match="capture"):
-        streets_of(build(tmp_path, n=3000, days=2)).watch(1.5)
+        jaywalk_places(build(tmp_path, n=3000, days=2)).watch(1.5)
     every = build(tmp_path, n=3000, days=2, record_every_event=True)
-    assert streets_of(every).watch(0.5) is False
-    assert streets_of(every).watch(0.2) is False  # every jaywalk is an act: any may watch
+    assert jaywalk_places(every).watch(0.5) is False
+    assert jaywalk_places(every).watch(0.2) is False  # every jaywalk is an act: any may watch
 
 
 def test_propensity_scales_jaywalking_not_crossing(tmp_path: Path) -> None:
@@ -598,7 +637,9 @@ def test_camera_jaywalkers_follow_expected_camera_jaywalks(tmp_path: Path, with_
     sim.step()
     st_ = streets_of(sim)
     k = 100_000
-    who = st_.camera_jaywalkers(sim, np.random.default_rng(2), k)
+    # What sensors draw through the published places is the source's own draw.
+    who = jaywalk_places(sim).draw_watched_actors(np.random.default_rng(2), k)
+    assert np.array_equal(who, st_.camera_jaywalkers(sim, np.random.default_rng(2), k))
     assert len(who) == k and who.dtype == np.int64
     w = expected_camera_jaywalks(sim, mult)
     assert np.all(w[who] > 0)
@@ -625,7 +666,7 @@ def test_camera_jaywalkers_fall_back_to_exact_weights_when_the_bound_is_loose(
     update_propensity(sim, "jaywalk", 1.0, np.array([only]))
     sim.step()
     assert st_._bound == 1.0
-    who = st_.camera_jaywalkers(sim, np.random.default_rng(3), 50)
+    who = jaywalk_places(sim).draw_watched_actors(np.random.default_rng(3), 50)
     assert who.tolist() == [only] * 50
 
 

@@ -7,6 +7,11 @@ Core objects:
     :class:`Simulation`: owns the population, the state, the event log and the components,
         and runs days in stage order (:data:`~sclab.engine.registry.STAGES`).
 
+Components meet only through the simulation's logs and contracts: acts
+(:class:`~sclab.engine.acts.ActLog`), events, decisions, :class:`State`, the places that
+sources publish for sensors to watch (:class:`~sclab.engine.places.PlaceBoard`) and the
+system view (:class:`~sclab.engine.feedback.SystemView`).
+
 Each day, in order: sources produce true acts; sensors turn them into records (with
 errors); policies decide on records; behaviour responds to what policies did, which shapes
 the next day's acts. Metrics are never computed here: they are computed afterwards from the
@@ -30,6 +35,7 @@ from sclab.engine.acts import OUTCOMES, ActLog, Aggregates, MomentLog, Moments
 from sclab.engine.decisions import DecisionLog
 from sclab.engine.events import EventBatch, EventLog
 from sclab.engine.feedback import SystemView
+from sclab.engine.places import PlaceBoard
 from sclab.engine.registry import REGISTRY, STAGES
 from sclab.population import Population, SocialGraph
 from sclab.population.bits import PackedBools
@@ -151,6 +157,7 @@ class Simulation:
     view: SystemView = field(default_factory=lambda: SystemView(0))
     aggregates: Aggregates = field(default_factory=lambda: Aggregates({}))
     decisions: DecisionLog = field(default_factory=DecisionLog)
+    places: PlaceBoard = field(default_factory=PlaceBoard)
     components: list[tuple[str, Component]] = field(default_factory=list)
     # One flag per CSR tie end (PackedBools; tests may assign a bool array); None: all active.
     ties_active: PackedBools | np.ndarray | None = None

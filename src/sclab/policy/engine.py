@@ -455,7 +455,15 @@ class PolicyEngine(FactorScoring, JointMeasures):
         sim = self._sim
         for eff in rule.effects:
             self._effect(eff, rule, entity_type, entity, event_id, wrongful, ground, made)
-        deterrent = any(e.list or e.score_delta for e in rule.effects)
+        # A person learns they were caught when a rule lists them or changes their points,
+        # and also when it shows them publicly or notifies them (a roadside screen, an
+        # SMS): once per person each time the rule applies, however many effects it has.
+        deterrent = any(
+            e.list
+            or e.score_delta
+            or (e.sanction is not None and e.sanction.kind in ("public_display", "notice"))
+            for e in rule.effects
+        )
         if record_kind is not None and deterrent and entity_type == "person":
             # Records made before today tell behaviour nothing new about today.
             now = entity if made is None else entity[made >= self._day]

@@ -2,18 +2,30 @@
 
 Core objects:
     :class:`CamerasParams`: capture probability, capture conditions, non-resident and
-        printed-face probes, roadside displays and SMS notices, and the matcher
+        printed-face probes, and the matcher
         (:class:`~sclab.sensors.face_recognition.MatcherParams`).
     :class:`ScoreLaw`: how the reported similarity score of a named candidate is drawn.
     :class:`Cameras`: the ``("sensors", "cameras")`` component.
 
-Which intersections have cameras comes from the streets source
-(:func:`sclab.world.streets.streets_of`, ``intersections.has_camera``). In ``setup`` the
-sensor tells the streets it watches them (:meth:`~sclab.world.streets.Streets.watch` with
-``capture``): the streets then draw as ``jaywalk`` acts exactly the jaywalks a camera
-captures (Poisson splitting: same law as capturing each jaywalk at a camera intersection
-with probability ``capture``), and count all others per intersection; with the streets'
-``record_every_event`` every jaywalk is an act and the sensor captures from them.
+A sensor records; a policy decides. The network writes what it recorded (``events`` of
+kind ``jaywalk_identified`` and ``identifications`` rows) and nothing else: it issues no
+sanction and tells behaviour nothing. Showing the named person on a roadside screen and
+texting them are decisions of a policy (the ``nanjing`` pack's rule ``display``), with
+provenance like every other sanction, and it is the policy engine that reports the
+people it displays or notifies as caught. Nor does the network set
+``SystemView.detection``: no behaviour reads it (deterrence learns from being caught,
+not from the network's hit rate), and the detection share is in the recorded history
+for the audit (correct resident identifications over the day's jaywalks).
+
+Where the cameras are comes from the engine's places contract, not from a source's
+class: in ``setup`` the sensor finds the :class:`~sclab.engine.places.WatchedPlaces` of
+``jaywalk`` acts (``sim.places``, published by the streets source: district and camera
+flag per intersection, today's jaywalks per intersection) and registers its capture
+probability with :meth:`~sclab.engine.places.WatchedPlaces.watch`. The source then draws
+as ``jaywalk`` acts exactly the jaywalks a camera captures (Poisson splitting: same law as
+capturing each jaywalk at a camera intersection with probability ``capture``) and counts
+all others per intersection; with the streets' ``record_every_event`` every jaywalk is an
+act and the sensor captures from them.
 
 No image is ever processed: the matcher is the statistical error model of
 :mod:`sclab.sensors.face_recognition`, searched against the gallery of exactly the
@@ -22,39 +34,32 @@ children under the ID-card age and non-residents are not in it).
 
 What happens each day:
     1. Probes. Every jaywalk at a camera intersection is captured as a probe with
-       probability ``capture``: the streets' acts are those captures (with the streets'
+       probability ``capture``: the source's acts are those captures (with the streets'
        ``record_every_event``, every jaywalk act at a camera intersection is captured here
        with probability ``capture``). Non-residents (visitors, commuters from outside the
        city: no person_id) add captured probes ~ Poisson(R x s / (1 - s) x capture) for
-       the R resident jaywalks at cameras today (from the streets' per-intersection
-       counts), so that they are a share s = ``non_resident_share`` of all jaywalks there;
-       each stands at a camera intersection chosen in proportion to today's resident
-       jaywalks there and has the sex and age band of a resident drawn in proportion to
-       their expected camera jaywalks (:meth:`~sclab.world.streets.Streets.
-       camera_jaywalkers`: what a random resident camera jaywalk looks like). Printed faces
-       (bus and billboard adverts: Ningbo, November 2018) add Poisson(
-       ``non_person_faces_per_camera_day`` x cameras) probes at uniform camera
-       intersections; a share ``printed_face_in_gallery_share`` shows one of
-       ``advert_faces`` enrolled people (chosen once: the faces on adverts repeat), the
-       rest an unenrolled face of the adult gallery's sex and age mix.
+       the R resident jaywalks at cameras today (from the places' counts, ``today``), so
+       that they are a share s = ``non_resident_share`` of all jaywalks there; each stands
+       at a camera intersection chosen in proportion to today's resident jaywalks there
+       and has the sex and age band of a resident drawn in proportion to their expected
+       camera jaywalks (:meth:`~sclab.engine.places.WatchedPlaces.draw_watched_actors`:
+       what a random resident camera jaywalk looks like). Printed faces (bus and billboard
+       adverts: Ningbo, November 2018) add Poisson(``non_person_faces_per_camera_day`` x
+       cameras) probes at uniform camera intersections; a share
+       ``printed_face_in_gallery_share`` shows one of ``advert_faces`` enrolled people
+       (chosen once: the faces on adverts repeat), the rest an unenrolled face of the
+       adult gallery's sex and age mix.
     2. Conditions per probe: night with ``night_share``; helmet (e-bike riders), sunglasses
        (by day only) and mask (``mask_share_winter`` in ``winter_months``, else
        ``mask_share``). Printed faces are never covered.
     3. 1:N search (:func:`~sclab.sensors.face_recognition.identify`).
     4. Records. Every captured probe gets an ``identifications`` row (outcome ``correct``,
        ``false_match`` or ``miss``). Every probe that named somebody gets an ``events`` row
-       (kind ``jaywalk_identified``; ``true_actor`` NULL for non-residents and printed
-       faces; ``error`` ``"false_match"`` unless the named person is the jaywalker) and two
-       sanctions (system ``camera_network``, rule ``display-on-identification``): a
-       ``public_display`` on the intersection's roadside screen (domain
-       ``roadside_screen``; intersections without a screen skip it) and a ``notice``
-       (domain ``sms``), both wrongful exactly when the named person is not the true
-       pedestrian (a printed face of an enrolled person is the right face but nobody
-       jaywalked: wrongful).
-    5. Behaviour interface: named people are ``caught`` for ``jaywalk``; displayed people
-       join ``visible_sanctions_today``; ``detection["jaywalk"]`` is the share of today's
-       resident jaywalks (all intersections, from the streets' counts) whose jaywalker was
-       correctly named.
+       (kind ``jaywalk_identified``, attributed to the named person; ``true_actor`` NULL
+       for non-residents and printed faces; ``error`` ``"false_match"`` unless the named
+       person is the jaywalker: a printed face of an enrolled person is the right face but
+       nobody jaywalked). A policy's decisions on that event are wrongful exactly when the
+       named person is not the true pedestrian.
 
 COST MODEL: setup is O(n) (the gallery's cell keys, one radix sort, 4 bytes per gallery
 member kept; see :class:`~sclab.sensors.face_recognition.Gallery`). A day costs O(c) for
@@ -76,14 +81,12 @@ from sclab.engine.events import NO_ENTITY
 from sclab.engine.registry import register
 from sclab.sensors import face_recognition as fr
 from sclab.world.base import ages
-from sclab.world.streets import streets_of
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
 
 KIND = "jaywalk_identified"
-SYSTEM = "camera_network"
-RULE = "display-on-identification"
+ACT = "jaywalk"  # the act kind whose places the cameras watch
 SUBJECTS = ("resident", "non_resident", "non_person")
 RESIDENT, NON_RESIDENT, NON_PERSON = 0, 1, 2
 OUTCOMES = ("correct", "false_match", "miss")
@@ -138,19 +141,6 @@ class CamerasParams(BaseModel):
         "With the streets defaults a camera intersection sees about 3,700 jaywalks a day "
         "(1,900-7,400) and about 77% of resident probes name somebody, so 0.0005 gives "
         "about 1.4 identifications per camera per day.",
-    )
-    display_share: float = Field(
-        1.0,
-        ge=0,
-        le=1,
-        description="Share of camera intersections with a roadside screen. Nanjing (July "
-        "2019) and Shenzhen (April 2017) show identified jaywalkers on a large screen at the "
-        "intersection itself.",
-    )
-    sms_notice: bool = Field(
-        True,
-        description="Named people get an SMS notice (Shenzhen traffic police and "
-        "Intellifusion, SCMP 26 March 2018).",
     )
     night_share: float = Field(
         0.2, ge=0, le=1, description="Assumption: 20% of probes are captured after dark."
@@ -221,12 +211,11 @@ class CamerasParams(BaseModel):
 
 @register("sensors", "cameras", CamerasParams)
 class Cameras:
-    """Face-recognition cameras identify jaywalkers (with errors) and shame them publicly.
+    """Face-recognition cameras identify jaywalkers, with errors, and record each probe.
 
     Attributes:
         gallery: The :class:`~sclab.sensors.face_recognition.Gallery` searched.
         settings: The resolved :class:`~sclab.sensors.face_recognition.MatcherSettings`.
-        display: bool per intersection: a roadside screen (camera intersections only).
         totals: Run totals: ``captured``, ``jaywalks``, and per subject x outcome counts
             such as ``resident/correct``.
     """
@@ -238,31 +227,33 @@ class Cameras:
 
     # ----------------------------------------------------------------- setup
     def labels(self) -> dict[str, tuple[str, ...]]:
-        """Identification events and outcomes, and the display and notice it sanctions."""
+        """Identification events, their record error, probe subjects and outcomes."""
         return {
             "act_kind": (KIND,),
             "record_error": ("false_match",),
-            "system": (SYSTEM,),
-            "rule_id": (RULE,),
-            "domain": ("roadside_screen", "sms"),
-            "sanction_kind": ("public_display", "notice"),
             "probe_subject": SUBJECTS,
             "identification_outcome": OUTCOMES,
         }
 
     def setup(self, sim: Simulation) -> None:
         p = self.params
-        streets = streets_of(sim)
-        self._streets = streets
-        # True: the streets' jaywalk acts are already the captured ones (no thinning here).
-        self._precaptured = streets.watch(p.capture)
-        places = streets.intersections
-        self._cameras = np.flatnonzero(places.has_camera).astype(np.int64)
+        try:
+            places = sim.places.of(ACT)
+        except LookupError as exc:
+            raise LookupError(
+                f"{self.name}: {exc}; the cameras watch busy intersections: add "
+                "`- use: streets` to sources"
+            ) from None
+        self._places = places
+        # True: the source's jaywalk acts are already the captured ones (no thinning here).
+        self._precaptured = places.watch(p.capture)
+        self._cameras = np.flatnonzero(places.camera).astype(np.int64)
         self._codes = np.array([d.code for d in sim.scenario.geography.districts], np.int32)
         self._place_code = self._codes[np.asarray(places.district, np.int64)]
         rng = sim.rng(f"{self.name}/setup")
-        self.display = np.zeros(len(places), dtype=bool)
-        self.display[self._cameras] = rng.random(len(self._cameras)) < p.display_share
+        # One uniform per camera is set aside: the advert faces below keep their place in
+        # this stream, so that runs reproduce those of earlier versions of the model.
+        rng.random(len(self._cameras))
 
         c = sim.population.citizens
         groups = list(sim.scenario.population.demography.ethnic_groups)
@@ -310,7 +301,7 @@ class Cameras:
         p = self.params
         rng = sim.rng(self.name, day)
         who_parts, place_parts = [], []
-        for acts in sim.acts.of_kind("jaywalk"):
+        for acts in sim.acts.of_kind(ACT):
             camera = acts.extra.get("camera")
             place = acts.extra.get("place_id")
             if camera is None or place is None or acts.entity_type != "person":
@@ -320,14 +311,11 @@ class Cameras:
             place_parts.append(np.asarray(place)[at].astype(np.int64))
         at_cameras = np.concatenate(who_parts) if who_parts else np.empty(0, np.int64)
         at_place = np.concatenate(place_parts) if place_parts else np.empty(0, np.int64)
-        total = int(self._streets.jaywalks_today.sum())
         subject, true_actor, place, look, mate = self._probes(sim, rng, at_cameras, at_place)
         n = len(subject)
         self._add("captured", n)
-        self._add("jaywalks", total)
+        self._add("jaywalks", int(self._places.today.sum()))
         if n == 0:
-            if total:
-                sim.view.detection["jaywalk"] = 0.0
             return
 
         night, helmet, sunglasses, mask = self._conditions(rng, sim, day, subject)
@@ -360,9 +348,6 @@ class Cameras:
 
         self._record(sim, day, subject, true_actor, named, outcome, score, place, mate, night,
                      helmet, sunglasses, mask)  # fmt: skip
-        if total:
-            correct = int(((outcome == CORRECT) & (subject == RESIDENT)).sum())
-            sim.view.detection["jaywalk"] = correct / total
 
     def _probes(
         self,
@@ -374,7 +359,7 @@ class Cameras:
         """Today's captured probes: (subject kind, true actor, place, lookalike cell, mate).
 
         ``at_cameras``, ``at_place``: today's jaywalk acts at camera intersections (already
-        the captured ones unless the streets record every jaywalk).
+        the captured ones unless the source draws every jaywalk as an act).
         """
         p = self.params
         c = sim.population.citizens
@@ -393,7 +378,7 @@ class Cameras:
         # Non-residents: Poisson thinning of their share of the camera jaywalks (R resident
         # jaywalks at camera intersections today, from the per-intersection counts).
         s = p.non_resident_share
-        at_cams = self._streets.jaywalks_today[self._cameras].astype(np.int64)
+        at_cams = self._places.today[self._cameras].astype(np.int64)
         r = int(at_cams.sum())
         k_nr = int(rng.poisson(r * s / (1.0 - s) * p.capture)) if r else 0
         if k_nr:
@@ -402,7 +387,7 @@ class Cameras:
             nr_place = self._cameras[nth]
         else:
             nr_place = np.empty(0, np.int64)
-        nr_like = self._streets.camera_jaywalkers(sim, rng, k_nr)
+        nr_like = self._places.draw_watched_actors(rng, k_nr)
         nr_look = fr.lookalike_cell(c.male[nr_like], self._age[nr_like])
 
         # Printed faces on buses and billboards.
@@ -490,22 +475,6 @@ class Cameras:
                 ),
             )
             event_id[hit] = batch.event_id
-            people = named[hit]
-            shown = self.display[place[hit]]
-            sim.decisions.sanction(
-                day, people[shown], system=SYSTEM, domain="roadside_screen",
-                kind="public_display", rule_id=RULE, event_id=batch.event_id[shown],
-                wrongful=wrong[shown],
-            )  # fmt: skip
-            if self.params.sms_notice:
-                sim.decisions.sanction(
-                    day, people, system=SYSTEM, domain="sms", kind="notice", rule_id=RULE,
-                    event_id=batch.event_id, wrongful=wrong,
-                )  # fmt: skip
-            sim.view.caught("jaywalk", people)
-            sim.view.visible_sanctions_today = np.concatenate(
-                [sim.view.visible_sanctions_today, people[shown].astype(np.int64)]
-            )
         sim.decisions.rows(
             "identifications",
             {

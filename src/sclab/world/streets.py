@@ -8,9 +8,12 @@ Core objects:
     :class:`Streets`: the ``("sources", "streets")`` component. It keeps per-intersection
         counts of today's jaywalks and lawful crossings (:attr:`Streets.jaywalks_today`,
         :attr:`Streets.lawful_today`), per-person totals in the aggregates, and adds as
-        ``jaywalk`` acts only the jaywalks a camera captures (:meth:`Streets.watch`).
-    :func:`streets_of`: find the streets component of a simulation (sensors use it to read
-        the intersection table and today's counts).
+        ``jaywalk`` acts only the jaywalks a camera captures. Sensors see the
+        intersections through the engine's contract, not this class: in ``setup`` the
+        streets publish them as the :class:`~sclab.engine.places.WatchedPlaces` of
+        ``jaywalk`` acts (``sim.places``: district and camera per intersection, today's
+        jaywalks per intersection, the capture a sensor registers with ``watch``, and
+        what a random jaywalker at a camera looks like).
     :func:`alias_tables`, :func:`land_alias`: which intersection of a district an event
         lands on, in O(1) per event (:func:`cumulative_weights`, :func:`land`: the same law
         by binary search).
@@ -30,8 +33,9 @@ The model:
       by age band and sex around ``jaywalk_share`` (renormalised so the crossing-weighted
       population mean is ``jaywalk_share``). By Poisson splitting, person i's jaywalks per
       day are Poisson(rate_i × s_i × m_i), independent of their lawful crossings.
-    * What is drawn one by one (Poisson splitting again): a camera watcher (the cameras
-      sensor calls :meth:`Streets.watch` with its capture probability c) only ever sees
+    * What is drawn one by one (Poisson splitting again): a camera watcher (a sensor
+      calls :meth:`~sclab.engine.places.WatchedPlaces.watch` on the published places with
+      its capture probability c) only ever sees
       the jaywalks at camera intersections that it captures. Those are Poisson(rate_i ×
       s_i × m_i × W_cam(d_i) × c), W_cam(d) the summed weight of district d's camera
       intersections, each on a camera intersection of the district in proportion to its
@@ -83,6 +87,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from sclab.behaviour.ties import union_sorted
+from sclab.engine.places import WatchedPlaces
 from sclab.engine.registry import register
 from sclab.parallel import parallel_map
 from sclab.population.citizens import OCCUPATIONS
@@ -302,19 +307,6 @@ def land_alias(
     return np.where(x - j < keep[slot], slot, alias[slot]).astype(np.int32)
 
 
-def streets_of(sim: Simulation) -> Streets:
-    """The simulation's streets component (the first, if several); LookupError if none.
-
-    Sensors call it in ``setup`` to read :attr:`Streets.intersections` (and to
-    :meth:`Streets.watch` it) and, each day after the sources stage,
-    :attr:`Streets.jaywalks_today` and :attr:`Streets.lawful_today`.
-    """
-    for _, component in sim.components:
-        if isinstance(component, Streets):
-            return component
-    raise LookupError("no streets source in this scenario; add `- use: streets` to sources")
-
-
 # What the jaywalk acts of a day are: none (all counted), the captured ones, or all.
 _TOTALS, _CAPTURED, _EVERY = "totals", "captured", "every"
 
@@ -325,15 +317,19 @@ class Streets:
 
     Acts: kind ``jaywalk``, actor = person, extra ``place_id`` (int32 intersection id),
     ``district`` (uint8) and ``camera`` (bool: that intersection has a camera). Which
-    jaywalks are acts: none until a sensor :meth:`watch`-es the streets; then exactly the
-    jaywalks its cameras capture (all at camera intersections); with
-    ``record_every_event``, every jaywalk. The others are counted (per intersection, per
-    person in the aggregates, and in ``sim.acts.totals`` through ``tally``).
+    jaywalks are acts: none until a sensor watches the published places
+    (:attr:`watched_places`); then exactly the jaywalks its cameras capture (all at camera
+    intersections); with ``record_every_event``, every jaywalk. The others are counted
+    (per intersection, per person in the aggregates, and in ``sim.acts.totals`` through
+    ``tally``).
 
     Aggregates (person): ``crossing`` (lawful crossings plus jaywalks) and ``jaywalk``.
 
     Attributes:
         intersections: The intersection table (:class:`Intersections`).
+        watched_places: The intersections as published to sensors in ``sim.places``
+            (:class:`~sclab.engine.places.WatchedPlaces` of ``jaywalk`` acts; its
+            ``today`` is :attr:`jaywalks_today`).
         jaywalks_today: int32 per intersection, today's jaywalks (acts and counted ones).
         lawful_today: int32 per intersection, today's crossings on green.
         jaywalks_total, lawful_total: int64 per intersection, over the run so far.
@@ -447,18 +443,22 @@ class Streets:
         self.lawful_today = np.zeros(k, np.int32)
         self.jaywalks_total = np.zeros(k, np.int64)
         self.lawful_total = np.zeros(k, np.int64)
+        # What sensors see of the streets (sources set up before sensors, which watch it).
+        self.watched_places = WatchedPlaces(
+            JAYWALK, self.name, places.district, places.has_camera,
+            on_watch=self._watched, draw_like_watched=partial(self.camera_jaywalkers, sim),
+        )  # fmt: skip
+        sim.places.publish(self.watched_places)
 
-    def watch(self, capture: float) -> bool:
+    def _watched(self, capture: float) -> bool:
         """A sensor watches the camera intersections, capturing each jaywalk w.p. ``capture``.
 
-        Call it in the sensor's ``setup``. From then on the jaywalk acts are exactly the
-        captured jaywalks (returns True: the watcher must not thin them again), or, with
-        ``record_every_event``, every jaywalk (returns False: the watcher captures from
-        them itself). Only one watcher can share the captured acts; more need
-        ``record_every_event``.
+        Called through :meth:`~sclab.engine.places.WatchedPlaces.watch` in the sensor's
+        ``setup``. From then on the jaywalk acts are exactly the captured jaywalks (returns
+        True: the watcher must not thin them again), or, with ``record_every_event``,
+        every jaywalk (returns False: the watcher captures from them itself). Only one
+        watcher can share the captured acts; more need ``record_every_event``.
         """
-        if not 0.0 <= capture <= 1.0:
-            raise ValueError(f"{self.name}: capture must be in [0, 1], got {capture}")
         if self._stepped:
             raise RuntimeError(f"{self.name}: watch() must be called in setup, before day 0")
         if self._mode == _EVERY:
@@ -474,7 +474,7 @@ class Streets:
 
     @property
     def acts_are_captured(self) -> bool:
-        """Whether today's jaywalk acts are exactly the captured ones (see :meth:`watch`)."""
+        """Whether today's jaywalk acts are exactly the captured ones (see :meth:`_watched`)."""
         return self._mode == _CAPTURED
 
     def _set_mode(self, mode: str) -> None:
@@ -580,6 +580,7 @@ class Streets:
                     dp, weights=counted, minlength=self._n_districts
                 ).astype(np.int64)
         self.jaywalks_today = jaywalks.astype(np.int32)
+        self.watched_places.today = self.jaywalks_today
         lawful_flow = np.maximum(self._cross_by_district - jay_flow, 0.0)
         self.lawful_today = rng.poisson(self._weight * lawful_flow[dp]).astype(np.int32)
         self.jaywalks_total += self.jaywalks_today
@@ -750,9 +751,11 @@ class Streets:
         at camera intersections today (rate × min(1, s × m) × W_cam of the district).
 
         What a uniformly chosen jaywalk at a camera intersection looks like, for sensors
-        that mimic it (the cameras' non-resident probes). Rejection from the class bound:
-        O(k / acceptance); after 32 rounds of poor acceptance (a far too loose bound) the
-        rest are drawn exactly from the per-person weights, O(n).
+        that mimic it (the cameras' non-resident probes): published as
+        :meth:`~sclab.engine.places.WatchedPlaces.draw_watched_actors`, with ``sim``
+        bound. Rejection from the class bound: O(k / acceptance); after 32 rounds of poor
+        acceptance (a far too loose bound) the rest are drawn exactly from the per-person
+        weights, O(n).
         """
         out = np.empty(0, np.int64)
         if k <= 0:
