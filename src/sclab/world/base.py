@@ -10,7 +10,8 @@ Core objects:
         change those multipliers.
     :func:`ages`, :func:`district_codes`: small conveniences over the population.
 
-How a source works (see ``docs/world.md``):
+How a source works (each source's parameters, defaults and the defaults' sources:
+``docs/components.md``):
     1. ``setup(sim)``: read the population, precompute per-person rate classes.
     2. ``step(sim, day)``: draw today's acts sparsely (:mod:`sclab.world.sampling`) from
        ``sim.rng(self.name, day)``, multiplying base rates by :func:`propensity` where a
