@@ -205,7 +205,7 @@ def test_purchase_rates_per_category_and_class(baseline) -> None:
         assert np.all(got_c[classes == 0] == 0), name
 
 
-def test_purchase_patterns_follow_the_brief(baseline) -> None:
+def test_purchase_patterns_follow_their_assumed_shapes(baseline) -> None:
     sim, _ = baseline
     c = sim.population.citizens
     age = ages(sim)

@@ -89,8 +89,8 @@ class SystemView:
         """Per person, whether :attr:`score` is below ``threshold`` (False where unscored).
 
         The lowest standing is below it exactly when some policy's standing is, so no
-        combined float array is built: one compare per published array, block by block
-        on the cores (at 9.3M people the combined array alone took about 28 ms).
+        combined float array of everyone is built (a whole-population temporary for a
+        boolean answer): one compare per published array, block by block on the cores.
         """
         arrays = self._standings()
         out = np.zeros(self.n, dtype=bool)
@@ -140,7 +140,7 @@ class SystemView:
         """:attr:`listed_since` of ``people`` only: O(len(people)) per list instead of O(n).
 
         A behaviour that reads the listing days of the listed (a fraction of a percent of
-        everyone) took about 90 ms at 9.3M people for the whole-population array.
+        everyone) then pays for those people, not for a whole-population array.
         """
         if not self._lists:
             return self.listed_since[people]

@@ -7,11 +7,11 @@ Core objects:
         by position (``flags[positions] = False``).
 
 Why. A population of 9.3 million people with about twelve ties each stores 112 million
-tie ends. The graph's ``online`` flag and the simulation's ``ties_active`` flag took a
-byte per tie end each, 24 bytes per person together, a sixth of the memory budget of a
-whole run; packed they take 3. Reading costs a little more than a bool array's: a gather
-is five vectorised passes over the positions instead of one, a slice unpacks eight bits
-per byte (about a nanosecond per byte here). The readers of tie flags gather few
+tie ends. As bool arrays the graph's ``online`` flag and the simulation's ``ties_active``
+flag would take a byte per tie end each, 24 bytes per person together, a sixth of the
+memory budget of a whole run; packed they take 3. Reading costs a little more than a bool
+array's: a gather is five vectorised passes over the positions instead of one, a slice
+unpacks eight bits per byte (about a nanosecond per byte). The readers of tie flags gather few
 positions (the ties of listed or low-scoring people) or walk the graph in bounded blocks,
 so neither is on a hot path.
 """

@@ -1,1 +1,1 @@
-"""The master database: schema, atomic output, writers (see DESIGN 4.2)."""
+"""The master database: schema, atomic output, writers (tables: ``docs/database.md``)."""

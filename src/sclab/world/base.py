@@ -10,7 +10,8 @@ Core objects:
         change those multipliers.
     :func:`ages`, :func:`district_codes`: small conveniences over the population.
 
-How a source works (see ``docs/world.md``):
+How a source works (each source's parameters, defaults and the defaults' sources:
+``docs/components.md``):
     1. ``setup(sim)``: read the population, precompute per-person rate classes.
     2. ``step(sim, day)``: draw today's acts sparsely (:mod:`sclab.world.sampling`) from
        ``sim.rng(self.name, day)``, multiplying base rates by :func:`propensity` where a
@@ -60,10 +61,10 @@ def propensity(sim: Simulation, kind: str) -> np.ndarray | None:
 def set_propensity(sim: Simulation, kind: str) -> np.ndarray:
     """Create (once) and return the multiplier array for ``kind``, initially all 1.
 
-    float32: sources add or compare a multiplier array over the whole population every
-    day, and NumPy converts float16 to float32 at about 2.5 ns a value on this project's
-    reference machine (20 ms a pass at 9.3M people, against 3 ms for float32), which
-    cost more time than its 2 bytes per person and kind saved memory.
+    float32, not float16: sources add or compare a multiplier array over the whole
+    population every day, and NumPy converts float16 value by value, several times the
+    cost of a float32 pass; that time outweighs the 2 bytes per person and kind float16
+    would save (``docs/performance.md``).
     """
     return sim.state.add(propensity_key(kind), "person", np.float32, fill=1.0)
 

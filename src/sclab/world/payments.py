@@ -194,8 +194,10 @@ class PurchaseCategory(BaseModel):
 
 
 # Every figure below is an assumption (judgement, no published Chinese per-person data was
-# used); the shapes follow the brief: groceries are the bulk, diapers peak at parenting
-# ages 22-40 (our parenthood proxy), video games among young men, luxury in the top deciles.
+# used), and so are the shapes: groceries are the bulk, diapers peak at parenting ages
+# 22-40 (our parenthood proxy; Sesame's technology director read diaper purchases as a sign
+# of a parent, Botsman, Wired UK, 2017), video games among young men, luxury in the top
+# deciles.
 DEFAULT_PURCHASES: dict[str, PurchaseCategory] = {
     "groceries": PurchaseCategory(
         daily_rate=0.3,  # about two app-paid grocery purchases a week
