@@ -23,8 +23,8 @@ from tests.conftest import small_scenario
 from sclab.engine import Simulation, register
 from sclab.population import generate_population
 from sclab.rng import Streams
-from sclab.scenario import load_scenario
 from sclab.store.database import RunDatabase
+from sclab.targets import load_scenario
 from sclab.world.streets import streets_of
 
 SE = 5.0  # tolerance in standard errors (see module docstring)
