@@ -9,6 +9,7 @@ imports by name at run time.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -124,3 +125,29 @@ def test_the_import_by_name_check_sees_both_forms(tmp_path: Path) -> None:
         "importlib.import_module('sclab.world')\n__import__('sclab.policy')\n"
     )
     assert dynamic_imports(probe) == [3, 4]
+
+
+def test_the_registry_is_filled_by_the_run_not_by_the_engine() -> None:
+    """In a fresh interpreter: importing sclab and its engine registers nothing; the run's
+    list of built-in components registers every stage's components."""
+    code = """
+import json
+import sclab
+from sclab.engine.registry import REGISTRY, STAGES
+before = {s: REGISTRY.available(s) for s in STAGES}
+from sclab.run import load_builtin_components
+registry = load_builtin_components()
+print(json.dumps([before, {s: registry.available(s) for s in STAGES}]))
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    before, after = json.loads(proc.stdout)
+    assert all(names == [] for names in before.values()), before
+    assert {"payments", "social_media", "state_data", "streets", "resources"} <= set(
+        after["sources"]
+    )
+    assert {"records", "cameras"} <= set(after["sensors"])
+    assert after["policies"] == ["pack"]
+    assert {"deterrence", "tie_pruning", "repay_when_listed"} <= set(after["behaviour"])

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from sclab.errors import ScenarioError
-from sclab.policy.loader import is_bundle, is_pack, load_bundle, load_policy
 from sclab.run import load_builtin_components
 from sclab.scenario.loader import BUILTIN_PACKAGE, apply_overrides, read_scenario
 from sclab.scenario.schema import Scenario
@@ -88,6 +87,10 @@ def check_components(scenario: Scenario, doc: LocatedYAML) -> None:
 
 def looks_like_policy(name_or_path: str) -> bool:
     """True for a built-in pack name or a YAML file whose top level is a policy."""
+    # Imported here, like every component module: importing the policy package registers
+    # its component, and `import sclab` should leave the registry to whoever fills it.
+    from sclab.policy.loader import is_pack
+
     if (
         is_pack(name_or_path)
         and not (resources.files(BUILTIN_PACKAGE) / f"{name_or_path}.yaml").is_file()
@@ -115,6 +118,8 @@ def load_run_target(name_or_path: str, overrides: dict[str, Any] | None = None) 
     """
     if not looks_like_policy(name_or_path):
         return load_scenario(name_or_path, overrides)
+    from sclab.policy.loader import is_bundle, load_bundle, load_policy
+
     # One-line errors come from the policy file itself, before the world is assembled.
     if is_bundle(name_or_path):
         bundle, _ = load_bundle(name_or_path)

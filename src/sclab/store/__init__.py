@@ -1,1 +1,1 @@
-"""The master database: schema, atomic output, writers (see DESIGN 4.2)."""
+"""The run database: its schema, the atomic output directory, the writer."""

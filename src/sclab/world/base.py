@@ -5,7 +5,7 @@ Core object:
         errors; ``record_every_event`` switches high-volume streams from per-person totals
         to one act per event).
 
-How a source works (see ``docs/world.md``):
+How a source works (see ``docs/architecture.md``, World):
     1. ``setup(sim)``: read the population, precompute per-person rate classes (ages on
        day 0: :func:`sclab.engine.ages.ages`).
     2. ``step(sim, day)``: draw today's acts sparsely (:mod:`sclab.world.sampling`) from
