@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine (python3, pip, make):
 #   make demo   install, run the built-in default scenario, print where the output is
-#   make test   install, then run the linters and the test suite
+#   make test   install, then run the linters (ruff, the import contracts) and the test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -29,11 +30,12 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -c "from sclab.scenario.schema import markdown; open('docs/scenarios.md', 'w').write(markdown())"
 	$(BIN)/python -c "from sclab.store.schema import markdown; open('docs/database.md', 'w').write(markdown())"
-	$(BIN)/python -c "from sclab.engine.registry import markdown; open('docs/components.md', 'w').write(markdown())"
+	$(BIN)/python -c "from sclab.engine.registry import markdown; from sclab.run import load_builtin_components; open('docs/components.md', 'w').write(markdown(load_builtin_components()))"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports --no-cache --no-logo
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -10,6 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
+from sclab.run import load_builtin_components
+
+# Scenarios in the tests name sclab's own components, and some tests build a Simulation
+# directly (without run_scenario, which fills the registry itself).
+load_builtin_components()
+
 SMALL_DISTRICTS = [
     {"code": 320106, "name": "Gulou", "population": 940387, "urban_share": 1.0},
     {"code": 320115, "name": "Jiangning", "population": 1926117, "urban_share": 0.7432},
@@ -60,7 +66,7 @@ def build_simulation(scenario_path: Path):
     from sclab.engine.simulation import Simulation
     from sclab.population import generate_population
     from sclab.rng import Streams
-    from sclab.scenario import load_scenario
+    from sclab.targets import load_scenario
 
     scenario = load_scenario(str(scenario_path))
     streams = Streams(scenario.seed)

@@ -32,18 +32,13 @@ from sclab.behaviour.repayment import (
     expected_repaid_share,
     listed_multiplier,
 )
-from sclab.behaviour.ties import (
-    TiePruning,
-    TieReader,
-    reverse_positions,
-    tie_changes_of,
-    tie_positions,
-)
+from sclab.behaviour.ties import TiePruning, reverse_positions
 from sclab.engine import Simulation
+from sclab.engine.propensity import propensity
+from sclab.engine.ties import TieReader, tie_changes_of, tie_positions
 from sclab.population import generate_population
 from sclab.rng import Streams
-from sclab.scenario import load_scenario
-from sclab.world.base import propensity
+from sclab.targets import load_scenario
 
 ALL_KINDS = (
     "jaywalk",
@@ -365,7 +360,7 @@ def test_tie_pruning_records_each_round_for_readers(write_scenario) -> None:
     sim = build(write_scenario, [{"use": "tie_pruning", "params": {"p_prune": 0.2}}], size=5000)
     scored_population(sim)
     record = tie_changes_of(sim)
-    assert record is component(sim, TiePruning).changes
+    assert record is component(sim, TiePruning).tie_changes
     reader, late = TieReader(), TieReader()
     assert len(reader.changes(sim)) == 0 and record.version == 0
     for _ in range(7):
@@ -396,7 +391,7 @@ def test_tie_pruning_records_each_round_for_readers(write_scenario) -> None:
 def test_tie_pruning_components_share_one_record(write_scenario) -> None:
     sim = build(write_scenario, [{"use": "tie_pruning"}, {"use": "tie_pruning"}], size=1000)
     first, second = (c for _, c in sim.components if isinstance(c, TiePruning))
-    assert first.changes is second.changes is tie_changes_of(sim)
+    assert first.tie_changes is second.tie_changes is tie_changes_of(sim)
 
 
 # --- purchase shifting -------------------------------------------------------------------

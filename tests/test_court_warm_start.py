@@ -21,11 +21,11 @@ from tests.conftest import build_simulation, small_scenario
 
 from sclab.engine import register
 from sclab.engine.acts import ALLOWED, BLOCKED, Acts, Moments
-from sclab.engine.simulation import Simulation
+from sclab.engine.ages import ages
+from sclab.engine.simulation import DAYS_PER_YEAR, Simulation
 from sclab.policy.state import END_REASONS, NO_END
 from sclab.run import run_scenario
-from sclab.scenario import load_scenario
-from sclab.world.base import DAYS_PER_YEAR, ages
+from sclab.targets import load_scenario
 from sclab.world.state_data import (
     AWAITING,
     PENDING,

@@ -15,7 +15,7 @@ from tests.conftest import small_scenario
 
 from sclab.policy.state import search_sorted
 from sclab.run import run_scenario
-from sclab.scenario import load_scenario
+from sclab.targets import load_scenario
 
 SESAME_EVENT_KINDS = (
     "bill_late", "loan_instalment_missed", "loan_default", "non_performance",

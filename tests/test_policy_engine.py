@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from sclab.engine import register
 from sclab.engine.simulation import Simulation
 from sclab.run import run_scenario
-from sclab.scenario import load_scenario
+from sclab.targets import load_scenario
 
 
 class Scripted(BaseModel):

@@ -21,7 +21,7 @@ from sclab.population.citizens import EDUCATION, OCCUPATIONS
 from sclab.population.geography import age_on, apportion, day_number
 from sclab.population.names import surname_probabilities
 from sclab.rng import Streams
-from sclab.scenario import load_scenario
+from sclab.targets import load_scenario
 
 N = 120_000
 

@@ -123,7 +123,7 @@ def test_force_replaces_a_run_and_no_partial_directories_remain(tmp_path: Path) 
 def test_failed_run_leaves_the_previous_one(tmp_path: Path, monkeypatch) -> None:
     """An error mid-run (here: while simulating) keeps the earlier run intact."""
     from sclab import run as run_module
-    from sclab.scenario import load_scenario
+    from sclab.targets import load_scenario
 
     out = tmp_path / "run"
     scenario = load_scenario("demo", {"--population": 600, "--days": 2})

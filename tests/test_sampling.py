@@ -32,7 +32,6 @@ from sclab.world.sampling import (
     lognormal_sums,
     multinomial_split,
     poisson,
-    poisson_counts_sparse,
     thin,
     thinned,
 )
@@ -160,15 +159,6 @@ def test_thin_and_bound_of() -> None:
     assert bound_of(None) == 1.0
     assert bound_of(np.array([0.5, 2.0], np.float32)) == 2.0
     assert bound_of(np.empty(0)) == 0.0
-
-
-@settings(max_examples=30, deadline=None)
-@given(n=st.integers(1, 200), rate=st.floats(0.0, 3.0), seed=SEEDS)
-def test_poisson_counts_sparse(n: int, rate: float, seed: int) -> None:
-    people, counts = poisson_counts_sparse(np.random.default_rng(seed), n, rate)
-    assert np.all(np.diff(people) > 0) and np.all(counts >= 1)
-    assert len(people) == 0 or people[-1] < n
-    assert near(counts.sum(), n * rate, n * rate)
 
 
 @pytest.mark.parametrize("mean", [0.02, 0.4, 1.0, 2.5, 3.99, 4.0, 7.5, 30.0])

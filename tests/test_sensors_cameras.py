@@ -27,8 +27,8 @@ from tests.conftest import small_scenario
 from sclab.engine import Simulation, register
 from sclab.population import generate_population
 from sclab.rng import Streams
-from sclab.scenario import load_scenario
 from sclab.store.database import RunDatabase
+from sclab.targets import load_scenario
 from sclab.world.streets import Streets
 
 SE = 5.0  # tolerance in standard errors (see module docstring)
@@ -259,7 +259,7 @@ def test_without_a_policy_cameras_record_but_nobody_is_sanctioned_or_caught(
     assert q(db, "SELECT count(*) FROM sanctions")[0][0] == 0
     assert len(spy.caught) == 5 and all(len(v) == 0 for v in spy.caught.values())
     assert all(len(v) == 0 for v in spy.visible.values())
-    assert sim.view.caught_kinds() == [] and "jaywalk" not in sim.view.detection
+    assert len(sim.view.caught_today("jaywalk")) == 0 and "jaywalk" not in sim.view.detection
     db.close()
 
 

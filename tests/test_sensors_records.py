@@ -27,8 +27,8 @@ from sclab.engine.events import NO_ENTITY
 from sclab.population import generate_population
 from sclab.rng import Streams
 from sclab.run import run_scenario
-from sclab.scenario import load_scenario
 from sclab.sensors.records import RecordsParams, draw_other, same_name_rates
+from sclab.targets import load_scenario
 from sclab.world.sampling import bernoulli_sparse
 
 SE = 5.0  # tolerance in standard errors (see module docstring)

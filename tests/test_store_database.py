@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from sclab.engine.decisions import constant_labels
+from sclab.columns import constant_labels
 from sclab.store.database import RunDatabase, categorical
 
 LABELS = {"act_kind": ["x"]}

@@ -21,10 +21,11 @@ from hypothesis import strategies as st
 
 from sclab.engine import Simulation
 from sclab.engine.acts import Acts
+from sclab.engine.ages import ages
+from sclab.engine.propensity import set_propensity, update_propensity
 from sclab.population import generate_population
 from sclab.rng import Streams
-from sclab.scenario import load_scenario
-from sclab.world.base import ages, set_propensity, update_propensity
+from sclab.targets import load_scenario
 from sclab.world.payments import (
     DEFAULT_PURCHASES,
     PaymentsParams,

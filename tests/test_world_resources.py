@@ -20,10 +20,11 @@ from pydantic import ValidationError
 from tests.conftest import small_scenario
 
 from sclab.engine import Simulation, register
+from sclab.engine.propensity import set_propensity, update_propensity
+from sclab.engine.simulation import DAYS_PER_YEAR
 from sclab.population import generate_population
 from sclab.rng import Streams
-from sclab.scenario import load_scenario
-from sclab.world.base import DAYS_PER_YEAR, set_propensity, update_propensity
+from sclab.targets import load_scenario
 from sclab.world.resources import (
     AGE_BANDS,
     KINDS,

@@ -17,19 +17,19 @@ import pytest
 import yaml
 
 import sclab.world.social_media as social_media
-from sclab.behaviour.ties import reverse_positions, tie_changes_of
+from sclab.behaviour.ties import reverse_positions
 from sclab.engine import Simulation
 from sclab.engine.acts import Acts
+from sclab.engine.propensity import set_propensity, update_propensity
+from sclab.engine.ties import tie_changes_of
 from sclab.population import generate_population
 from sclab.rng import Streams
-from sclab.scenario import load_scenario
-from sclab.world.base import set_propensity, update_propensity
+from sclab.targets import load_scenario
 from sclab.world.social_media import (
     INTERACTIONS,
     STANCES,
     SocialMediaParams,
     SocialMediaSource,
-    critical_post_rate,
     posts_per_user_day,
 )
 
@@ -197,8 +197,12 @@ def test_propensity_halves_critical_posts_only(tmp_path, baseline) -> None:
     # The measuring helper sees the fall.
     users = sim.population.citizens.social_media.sum()
     rate = act.sum() * SHARES["critical"] / users
-    assert critical_post_rate(base) == pytest.approx(rate, rel=Z / np.sqrt(rate * users * DAYS))
-    assert critical_post_rate(sim) == pytest.approx(rate / 2, rel=Z / np.sqrt(rate * users * DAYS))
+    assert posts_per_user_day(base, STANCES["critical"]) == pytest.approx(
+        rate, rel=Z / np.sqrt(rate * users * DAYS)
+    )
+    assert posts_per_user_day(sim, STANCES["critical"]) == pytest.approx(
+        rate / 2, rel=Z / np.sqrt(rate * users * DAYS)
+    )
 
 
 def test_propensity_acts_per_person(tmp_path) -> None:
@@ -274,7 +278,7 @@ def test_reading_mid_run_draws_what_is_pending_and_keeps_the_rates(tmp_path) -> 
             update_propensity(sim, "post_critical", 0.5)  # ...then halves critical posting
         sim.step()
         if day % 10 == 9:
-            rates.append(critical_post_rate(sim))
+            rates.append(posts_per_user_day(sim, STANCES["critical"]))
     act = activity(sim)
     users = sim.population.citizens.social_media.sum()
     per_day = act.sum() * SHARES["critical"] / users

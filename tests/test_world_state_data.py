@@ -19,8 +19,10 @@ from tests.conftest import run_keeping_acts
 
 from sclab.engine import Simulation
 from sclab.engine.acts import Acts
+from sclab.engine.ages import ages
+from sclab.engine.propensity import set_propensity
+from sclab.engine.simulation import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sclab.population.citizens import OCCUPATIONS
-from sclab.world.base import DAYS_PER_MONTH, DAYS_PER_YEAR, ages, set_propensity
 from sclab.world.state_data import GROUNDS, STREAMS, CaseBook, StateDataParams
 
 NO_COURT = [s for s in STREAMS if s != "court"]

@@ -28,11 +28,11 @@ from tests.conftest import small_scenario
 import sclab.world.streets  # registers the component
 from sclab.engine import Simulation, register
 from sclab.engine.places import WatchedPlaces
+from sclab.engine.propensity import set_propensity, update_propensity
 from sclab.population import generate_population
 from sclab.population.citizens import OCCUPATIONS
 from sclab.rng import Streams
-from sclab.scenario import load_scenario
-from sclab.world.base import set_propensity, update_propensity
+from sclab.targets import load_scenario
 from sclab.world.streets import (
     Streets,
     alias_tables,

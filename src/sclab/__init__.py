@@ -19,6 +19,6 @@ Quick start from Python::
 __version__ = "0.1.0"
 
 from sclab.run import RunResult, run_scenario
-from sclab.scenario import load_scenario
+from sclab.targets import load_scenario
 
 __all__ = ["RunResult", "__version__", "load_scenario", "run_scenario"]

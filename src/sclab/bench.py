@@ -32,7 +32,7 @@ def measure_generation(population: int) -> dict[str, Any]:
     from sclab.population import generate_population
     from sclab.rng import Streams
     from sclab.run import peak_rss_bytes
-    from sclab.scenario import load_scenario
+    from sclab.targets import load_scenario
 
     scenario = load_scenario("nanjing", {"--population": population})
     marks: dict[str, float] = {}
@@ -62,7 +62,7 @@ def measure_generation(population: int) -> dict[str, Any]:
 def measure_run(population: int, days: int, out: Path, target: str = "nanjing") -> dict[str, Any]:
     """A whole run (generation, database, simulation) of a scenario or pack at this size."""
     from sclab.run import run_scenario
-    from sclab.scenario.loader import load_run_target
+    from sclab.targets import load_run_target
 
     scenario = load_run_target(target, {"--population": population, "--days": days})
     start = time.perf_counter()

@@ -32,7 +32,7 @@ from sclab.errors import SclabError
 from sclab.policy.schema import Policy
 from sclab.run import Reporter, RunResult, run_scenario
 from sclab.scenario import builtin_scenarios
-from sclab.scenario.loader import load_run_target
+from sclab.targets import load_run_target
 
 app = typer.Typer(
     name="sclab",
@@ -231,16 +231,17 @@ def _describe_policy(p: Policy) -> None:
 @app.command()
 def components() -> None:
     """List the sources, sensors, policies and behaviour a scenario can name."""
-    from sclab.engine.registry import REGISTRY, STAGES
+    from sclab.engine.registry import STAGES
+    from sclab.run import load_builtin_components
 
-    REGISTRY.load_builtins()
+    registry = load_builtin_components()
     table = Table(show_header=True)
     table.add_column("stage", style="bold")
     table.add_column("name", style="bold")
     table.add_column("what it does")
     for stage in STAGES:
-        for name in REGISTRY.available(stage):
-            table.add_row(stage, name, REGISTRY.entry(stage, name).summary)
+        for name in registry.available(stage):
+            table.add_row(stage, name, registry.entry(stage, name).summary)
     out_console.print(table)
 
 

@@ -5,6 +5,8 @@ Core objects:
     :class:`RunResult`: where the output went, row counts, timings and memory.
     :class:`Reporter`: how progress is shown (the CLI passes a Rich one; the default is
         silent).
+    :data:`BUILTIN_COMPONENTS`, :func:`load_builtin_components`: sclab's own sources,
+        sensors, policies and behaviour, imported so that they register with the engine.
 
 Everything is written into a staging directory and moved into place at the end
 (:class:`~sclab.store.database.OutputDirectory`): an error or Ctrl-C leaves any earlier run
@@ -14,6 +16,7 @@ in the target directory exactly as it was.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import platform
 import resource
@@ -27,12 +30,30 @@ import duckdb
 import numpy as np
 
 from sclab import __version__
+from sclab.engine.registry import REGISTRY, Registry
 from sclab.engine.simulation import Simulation
 from sclab.population import generate_population
 from sclab.rng import Streams
 from sclab.scenario.schema import Scenario
 from sclab.store.database import OutputDirectory, RunDatabase
 from sclab.store.population import population_labels, write_population
+
+BUILTIN_COMPONENTS = ("sclab.world", "sclab.sensors", "sclab.policy", "sclab.behaviour")
+"""The packages of sclab's own components; each one's ``__init__`` imports its modules,
+and importing a component's module registers it (``@register``). The engine names none
+of them: the import arrows go from the components to the engine, never back."""
+
+
+def load_builtin_components() -> Registry:
+    """Import sclab's own components so that they register; return the filled registry.
+
+    Idempotent (Python imports a module once). Called by whatever needs the registry
+    filled: :func:`run_scenario`, the scenario checks of :mod:`sclab.targets`, the command
+    line, the docs generator, the tests.
+    """
+    for package in BUILTIN_COMPONENTS:
+        importlib.import_module(package)
+    return REGISTRY
 
 
 class Reporter:
@@ -83,7 +104,7 @@ def run_scenario(
     """Generate, simulate and store one scenario.
 
     Args:
-        scenario: A validated scenario (see :func:`sclab.scenario.load_scenario`).
+        scenario: A validated scenario (see :func:`sclab.targets.load_scenario`).
         out: Output directory; receives ``run.duckdb`` and ``manifest.json``.
         force: Replace an earlier run in ``out``.
         reporter: Progress display.
@@ -94,6 +115,7 @@ def run_scenario(
     Raises:
         OutputError: ``out`` exists without ``force``, or cannot be written.
     """
+    load_builtin_components()
     rep = reporter or Reporter()
     output = OutputDirectory(Path(out), force)
     timings: dict[str, float] = {}

@@ -2,7 +2,7 @@
 
 Importing this package registers its components with the engine. Each reads only
 ``sim.view`` (what policies publish) and writes only per-person rate multipliers
-(:func:`sclab.world.base.update_propensity`) or ``sim.ties_active``.
+(:func:`sclab.engine.propensity.update_propensity`) or ``sim.ties_active``.
 """
 
 from sclab.behaviour import chilling, deterrence, purchases, repayment, ties  # noqa: F401

@@ -42,9 +42,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sclab.behaviour.ties import active_neighbours, union_sorted
+from sclab.arrays import union_sorted
+from sclab.engine.propensity import update_propensity
 from sclab.engine.registry import register
-from sclab.world.base import update_propensity
+from sclab.engine.ties import active_neighbours
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation

@@ -21,7 +21,7 @@ experiences of acquaintances, not news, move perceived certainty):
 The rate multiplier read by the sources is
 ``m[i, k] = max(floor, 1 - elasticity_k * q[i, k] * severity_k)`` with ``severity_k =
 SystemView.severity.get(k, 0)``. Without a policy the severity is 0 and ``m`` is exactly 1;
-the multiplier array of a kind is only created (via :func:`sclab.world.base.set_propensity`)
+the multiplier array of a kind is only created (via :func:`sclab.engine.propensity.set_propensity`)
 once its severity is positive, so a no-policy run leaves the sources untouched. Learning
 still runs with severity 0 (people can be caught by a policy that does not sanction yet).
 
@@ -44,10 +44,11 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sclab.behaviour.ties import active_neighbours, union_sorted
+from sclab.arrays import union_sorted
+from sclab.engine.propensity import set_propensity, update_propensity
 from sclab.engine.registry import register
+from sclab.engine.ties import active_neighbours
 from sclab.parallel import map_blocks
-from sclab.world.base import set_propensity, update_propensity
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation

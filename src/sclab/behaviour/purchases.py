@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sclab.engine.propensity import set_propensity, update_propensity
 from sclab.engine.registry import register
-from sclab.world.base import set_propensity, update_propensity
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation

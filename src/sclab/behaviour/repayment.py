@@ -59,8 +59,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from sclab.engine.propensity import set_propensity, update_propensity
 from sclab.engine.registry import register
-from sclab.world.base import DAYS_PER_YEAR, set_propensity, update_propensity
+from sclab.engine.simulation import DAYS_PER_YEAR
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation

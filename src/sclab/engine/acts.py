@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from sclab.engine.decisions import constant_labels
+from sclab.columns import constant_labels
 from sclab.parallel import map_blocks
 
 # Outcomes of a resource moment, decided by the policy stage (default: allowed).

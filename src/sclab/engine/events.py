@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from sclab.engine.decisions import constant_labels, nullable
+from sclab.columns import constant_labels, nullable
 
 NO_ENTITY = -1
 """Stored for ``true_actor``/``attributed_to`` when there is no one (NULL in the database)."""

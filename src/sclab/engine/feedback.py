@@ -171,9 +171,6 @@ class SystemView:
         parts = self._caught.get(kind)
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
-    def caught_kinds(self) -> list[str]:
-        return sorted(self._caught)
-
     def end_day(self) -> None:
         """Forget today's experiences (behaviour has consumed them)."""
         self._caught = {}

@@ -7,7 +7,11 @@ Core objects:
 This is the engine's extension point. A scenario's ``sources``, ``sensors``, ``behaviour``
 and ``policies`` lists name registered components (``use: payments``) and give their
 parameters, which each component validates with its own Pydantic model. The engine stays
-generic: it knows stages and the order they run in, not what any component does.
+generic: it knows stages and the order they run in, not what any component does, and it
+names no component package. A component registers when its module is imported; sclab's
+own are listed in :data:`sclab.run.BUILTIN_COMPONENTS` and imported by
+:func:`sclab.run.load_builtin_components`, which whoever needs a filled registry calls
+(the run, the command line, the docs generator, the tests).
 """
 
 from __future__ import annotations
@@ -68,30 +72,18 @@ class Registry:
 
         return decorate
 
-    def load_builtins(self) -> None:
-        """Import sclab's own components so that they register (idempotent)."""
-        import importlib
-
-        for package in ("sclab.world", "sclab.sensors", "sclab.policy", "sclab.behaviour"):
-            importlib.import_module(package)
-
     def available(self, stage: str) -> list[str]:
         """Names registered for a stage."""
         return sorted(name for (s, name) in self._entries if s == stage)
 
     def entry(self, stage: str, name: str) -> Entry:
         """The entry for (stage, name), or ValueError naming what is available."""
-        self.load_builtins()
         try:
             return self._entries[(stage, name)]
         except KeyError:
             names = self.available(stage)
             hint = f"expected one of: {', '.join(names)}" if names else "none is available yet"
             raise ValueError(f"unknown {stage} component '{name}'; {hint}") from None
-
-    def check(self, stage: str, name: str, params: dict[str, Any]) -> BaseModel:
-        """Validate a component reference and its parameters (raises on error)."""
-        return self.entry(stage, name).params.model_validate(params)
 
     def build(self, stage: str, name: str, params: dict[str, Any]) -> Any:
         """Construct the component with validated parameters."""
@@ -112,10 +104,10 @@ def _default_text(field: Any) -> str:
 def markdown(registry: Registry | None = None) -> str:
     """Every registered component with its parameters, defaults and their sources.
 
-    ``docs/components.md`` is this text (a test keeps them equal).
+    ``docs/components.md`` is this text for sclab's own components (a test keeps them
+    equal): fill the registry first (:func:`sclab.run.load_builtin_components`).
     """
     reg = registry or REGISTRY
-    reg.load_builtins()
     out = [
         "# Components",
         "",

@@ -42,6 +42,10 @@ from sclab.population.bits import PackedBools
 from sclab.rng import Streams
 from sclab.scenario.schema import Scenario
 
+DAYS_PER_YEAR = 365.0
+"""Days in the simulation's year (one step a day): yearly rates are divided by it."""
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
+
 
 class Component(Protocol):
     """A pluggable part of the model. ``setup`` once, ``step`` daily, ``finish`` at the end.

@@ -46,8 +46,9 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from sclab.behaviour.ties import union_sorted
-from sclab.engine.decisions import constant_labels, nullable
+from sclab.arrays import union_sorted
+from sclab.columns import constant_labels, nullable
+from sclab.engine.ages import ages
 from sclab.engine.events import NO_ENTITY, EventBatch
 from sclab.engine.registry import register
 from sclab.parallel import map_blocks
@@ -75,7 +76,6 @@ from sclab.policy.state import (
     grade_of,
     latest_event,
 )
-from sclab.world.base import ages
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation

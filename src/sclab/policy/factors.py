@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sclab.engine.decisions import constant_labels
+from sclab.columns import constant_labels
+from sclab.engine.ages import ages
 from sclab.parallel import map_blocks
 from sclab.policy.state import FactorState, grade_of, latest_event, search_sorted
 from sclab.population.bits import PackedBools
-from sclab.world.base import ages
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation

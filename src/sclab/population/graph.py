@@ -283,28 +283,6 @@ class SocialGraph:
             raise IndexError(f"person {i} is out of range 0..{self.n - 1}")
         return self.indices[self.indptr[i] : self.indptr[i + 1]]
 
-    def edges(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.bool_]]:
-        """Each tie once, as ``(a, b, online)`` with ``a < b``, sorted by ``(a, b)``.
-
-        Meant for storage (one row per tie). Costs ``9 * n_ties`` bytes for the output.
-        """
-        n_ties = self.n_ties
-        a = np.empty(n_ties, dtype=np.int32)
-        b = np.empty(n_ties, dtype=np.int32)
-        on = np.empty(n_ties, dtype=np.bool_)
-        written = 0
-        for lo in range(0, self.indices.size, _CHUNK):
-            hi = min(self.indices.size, lo + _CHUNK)
-            rows = _entry_rows(self.indptr, lo, hi)
-            cols = self.indices[lo:hi]
-            upper = cols > rows  # the i -> j direction with i < j represents the tie
-            m = int(np.count_nonzero(upper))
-            a[written : written + m] = rows[upper]
-            b[written : written + m] = cols[upper]
-            on[written : written + m] = self.online[lo:hi][upper]
-            written += m
-        return a, b, on
-
 
 def _entry_rows(indptr: npt.NDArray[np.integer], lo: int, hi: int) -> npt.NDArray[np.int32]:
     """Row (person) of each stored entry ``lo..hi-1``; O(m log n) with no n-sized temp."""

@@ -1,6 +1,6 @@
 """Scenarios: the YAML files that say what to simulate (see :mod:`sclab.scenario.schema`)."""
 
-from sclab.scenario.loader import builtin_scenarios, load_scenario
+from sclab.scenario.loader import builtin_scenarios, read_scenario
 from sclab.scenario.schema import Scenario
 
-__all__ = ["Scenario", "builtin_scenarios", "load_scenario"]
+__all__ = ["Scenario", "builtin_scenarios", "read_scenario"]

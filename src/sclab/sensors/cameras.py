@@ -77,10 +77,10 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sclab.engine.ages import ages
 from sclab.engine.events import NO_ENTITY
 from sclab.engine.registry import register
 from sclab.sensors import face_recognition as fr
-from sclab.world.base import ages
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation

@@ -1,1 +1,2 @@
-"""The master database: schema, atomic output, writers (tables: ``docs/database.md``)."""
+"""The run database: its schema, the atomic output directory, the writer (tables:
+``docs/database.md``)."""

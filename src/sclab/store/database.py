@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sclab.engine.decisions import ConstantLabels
+from sclab.columns import ConstantLabels
 from sclab.errors import OutputError
 from sclab.parallel import IDLE
 from sclab.store.schema import FIXED_LABELS, TABLES, create_statements, label_columns

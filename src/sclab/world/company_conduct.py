@@ -19,7 +19,7 @@ there that the scenario does not have are ignored. Amounts are log-normal around
 ``<k>_median_cny`` times the size class's ``amount_size_factor``. If some component
 has created a state array ``propensity_company/<kind>`` (one float per company, via
 ``sim.state``), the rate is further multiplied by it: this is the company-level
-counterpart of :func:`sclab.world.base.propensity`, for behaviour that makes firms comply
+counterpart of :func:`sclab.engine.propensity.propensity`, for behaviour that makes firms comply
 more (or less). Multipliers above ``max_propensity`` count as that bound.
 
 Calibration of environmental violations: Chinese environment authorities issued about
@@ -45,8 +45,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sclab.engine.registry import register
+from sclab.engine.simulation import DAYS_PER_YEAR
 from sclab.population.companies import SIZES
-from sclab.world.base import DAYS_PER_YEAR, SourceParams
+from sclab.world.base import SourceParams
 from sclab.world.sampling import RateClasses, lognormal_amounts
 
 if TYPE_CHECKING:

@@ -58,7 +58,7 @@ The three streams:
     amounts, whenever they are drawn. Aggregated paid bills are priced the same way, each
     paid bill at the person's bill amount.
 
-Ages are ages on day 0 (``sclab.world.base.ages``): nobody changes class during a run.
+Ages are ages on day 0 (``sclab.engine.ages.ages``): nobody changes class during a run.
 
 Behaviour hooks (propensity kinds): ``bill_late``, ``loan_taken``, ``loan_instalment_missed``
 and ``purchase_<category>`` for each category. ``rate_multiplier`` scales loan take-up,
@@ -90,15 +90,11 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sclab.engine.ages import ages
+from sclab.engine.propensity import propensity, propensity_key
 from sclab.engine.registry import register
-from sclab.world.base import (
-    DAYS_PER_MONTH,
-    DAYS_PER_YEAR,
-    SourceParams,
-    ages,
-    propensity,
-    propensity_key,
-)
+from sclab.engine.simulation import DAYS_PER_MONTH, DAYS_PER_YEAR
+from sclab.world.base import SourceParams
 from sclab.world.sampling import (
     LazyPoisson,
     RateClasses,

@@ -53,11 +53,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sclab.behaviour.ties import union_sorted
+from sclab.arrays import union_sorted
+from sclab.engine.ages import ages
+from sclab.engine.propensity import propensity, propensity_key
 from sclab.engine.registry import register
+from sclab.engine.simulation import DAYS_PER_YEAR
 from sclab.population.citizens import OCCUPATIONS
 from sclab.population.geography import age_on
-from sclab.world.base import DAYS_PER_YEAR, SourceParams, ages, propensity, propensity_key
+from sclab.world.base import SourceParams
 from sclab.world.sampling import IdSorter, LazyPoisson, RateClasses
 
 if TYPE_CHECKING:

@@ -10,7 +10,6 @@ Core objects:
         times a per-entity behaviour multiplier.
     :func:`poisson`, :func:`binomial`: draws with a mean (trials) per entry, by
         inversion for small means.
-    :func:`poisson_counts_sparse`: how many events each person has, at a common rate.
     :func:`multinomial_split`: a total split over people in proportion to weights.
     :func:`thin`, :func:`bound_of`: keep candidates with given probabilities; the thinning
         bound of a multiplier array.
@@ -251,23 +250,6 @@ def _invert(
             searching, u, term, cdf, a = searching[more], u[more], term[more], cdf[more], a[more]
             if limit is not None:
                 limit = limit[more]
-
-
-def poisson_counts_sparse(
-    rng: np.random.Generator, n: int, rate: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(people, counts) of people with at least one event; counts ~ Poisson(rate) each.
-
-    The total is Poisson(n · rate) and each event lands on a uniform person, which is the
-    same law as independent Poisson counts per person.
-    """
-    if rate < 0:
-        raise ValueError(f"rate must be >= 0, got {rate}")
-    total = int(rng.poisson(n * rate)) if n else 0
-    if total == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    people, counts = np.unique(rng.integers(0, n, total), return_counts=True)
-    return people.astype(np.int64), counts.astype(np.int64)
 
 
 def multinomial_split(rng: np.random.Generator, total: int, weight: np.ndarray) -> np.ndarray:

@@ -6,9 +6,9 @@ Core objects:
     :class:`SocialMediaParams`: activity distribution, stance shares, interaction chance.
     :class:`SocialMediaSource`: the registered source ``social_media``.
     :data:`STANCES`: the act kinds, one per stance.
-    :func:`posts_per_user_day`, :func:`critical_post_rate`: per-user daily posting rates
-        since day 0, read back from the aggregates and act totals (for measuring chilling);
-        they work at any point of a run (reading the aggregates draws what is pending).
+    :func:`posts_per_user_day`: per-user daily posting rate of a stance since day 0,
+        read back from the aggregates and act totals (for measuring chilling); it works
+        at any point of a run (reading the aggregates draws what is pending).
 
 Model:
     Each social-media user gets in setup an activity level, posts per day, drawn lognormal
@@ -43,12 +43,12 @@ Model:
     draw their interactions together, one binomial per author on the trials summed over
     them: the same law, at one pass instead of one per stance.
 
-    Degrees change only when ties are pruned (:class:`~sclab.behaviour.ties.TiePruning`,
+    Degrees change only when ties are pruned (the ``tie_pruning`` behaviour component,
     weekly, in the behaviour stage, after that day's posts), so for each author the run
     splits into epochs of constant degree. Active online degrees are kept per person
     (:attr:`SocialMediaSource.active_degree`) and brought up to date at the start of the
     first day after a round, from the tie ends the round switched off
-    (:class:`~sclab.behaviour.ties.TieReader`): each dropped online tie end takes one
+    (:class:`~sclab.engine.ties.TieReader`): each dropped online tie end takes one
     from its owner's degree. Before that, for each author whose degree changes, the
     exposure accrued so far and the old degree are noted. When the totals are drawn, the
     posts of those authors are split over their epochs: given a Poisson total, its split
@@ -88,10 +88,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import Field, field_validator
 
-from sclab.behaviour.ties import TieReader, union_sorted
+from sclab.arrays import union_sorted
+from sclab.engine.propensity import propensity, propensity_key
 from sclab.engine.registry import register
+from sclab.engine.ties import TieReader
 from sclab.parallel import map_blocks
-from sclab.world.base import SourceParams, propensity, propensity_key
+from sclab.world.base import SourceParams
 from sclab.world.sampling import LazyPoisson, RateClasses, binomial_blocks
 
 if TYPE_CHECKING:
@@ -101,7 +103,6 @@ __all__ = [
     "STANCES",
     "SocialMediaParams",
     "SocialMediaSource",
-    "critical_post_rate",
     "posts_per_user_day",
 ]
 
@@ -176,11 +177,6 @@ def posts_per_user_day(sim: Simulation, kind: str) -> float:
     if users == 0 or days <= 0:
         return float("nan")
     return _total(sim, kind) / (users * days)
-
-
-def critical_post_rate(sim: Simulation) -> float:
-    """Critical posts per social-media user per day so far (chilling shows as a fall)."""
-    return posts_per_user_day(sim, STANCES["critical"])
 
 
 def _row_counts(indptr: np.ndarray, flags: Callable[[int, int], np.ndarray]) -> np.ndarray:

@@ -122,9 +122,12 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from sclab.engine.acts import Acts
+from sclab.engine.ages import ages
+from sclab.engine.propensity import propensity
 from sclab.engine.registry import register
+from sclab.engine.simulation import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sclab.population.citizens import OCCUPATIONS
-from sclab.world.base import DAYS_PER_MONTH, DAYS_PER_YEAR, SourceParams, ages, propensity
+from sclab.world.base import SourceParams
 from sclab.world.sampling import draw_with_multiplier, lognormal_amounts, thinned
 
 if TYPE_CHECKING:

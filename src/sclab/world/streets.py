@@ -86,13 +86,15 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 from pydantic import Field, field_validator
 
-from sclab.behaviour.ties import union_sorted
+from sclab.arrays import union_sorted
+from sclab.engine.ages import ages
 from sclab.engine.places import WatchedPlaces
+from sclab.engine.propensity import propensity, propensity_key
 from sclab.engine.registry import register
 from sclab.parallel import parallel_map
 from sclab.population.citizens import OCCUPATIONS
 from sclab.scenario.schema import OCCUPATIONS_WORKING
-from sclab.world.base import SourceParams, ages, propensity, propensity_key
+from sclab.world.base import SourceParams
 from sclab.world.resources import age_band, check_age_keys
 from sclab.world.sampling import IdSorter, RateClasses, multinomial_split, thin
 
@@ -787,11 +789,6 @@ class Streets:
         p = self._jay_rate(self._class_of, mult) * self.camera_weight[self._district]
         rest = rng.choice(len(p), size=k - got, p=p / p.sum())
         return np.concatenate([*parts, rest]).astype(np.int64)
-
-    @property
-    def crossings_today(self) -> np.ndarray:
-        """int32 per intersection: all of today's crossings (lawful + jaywalks)."""
-        return self.lawful_today + self.jaywalks_today
 
     # ---------------------------------------------------------------- finish
     def _expected_jaywalks(self, people: slice | np.ndarray) -> np.ndarray:

@@ -1,0 +1,63 @@
+"""Rate multipliers: how behaviour changes the rates at which sources draw acts.
+
+Core objects:
+    :func:`propensity`: the per-person multiplier on the rate of an act kind, or ``None``
+        while no behaviour component adjusts that kind (sources then skip it).
+    :func:`set_propensity`, :func:`update_propensity`: how behaviour components create and
+        change those multipliers.
+    :func:`propensity_key`: the name of a kind's multiplier array in ``sim.state``.
+
+This is the engine's contract between two stages that never import each other: behaviour
+writes a multiplier per person and act kind, sources read it the next day. With no policy
+every multiplier stays exactly 1. A multiplier changes only through
+:func:`update_propensity` (:meth:`~sclab.engine.simulation.State.write`): a source that
+accrues a kind lazily watches its array (:meth:`~sclab.engine.simulation.State.watch`) and
+credits each change for the people it concerns, so its days cost O(1) however many people
+hold a multiplier. Watched arrays are read-only, so a write that goes around the watchers
+fails instead of silently changing the law.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sclab.engine.simulation import Simulation
+
+
+def propensity_key(kind: str) -> str:
+    """Name of the multiplier array of ``kind`` in ``sim.state``."""
+    return f"propensity/{kind}"
+
+
+def propensity(sim: Simulation, kind: str) -> np.ndarray | None:
+    """Per-person multiplier of the rate of ``kind`` (None: no behaviour adjusts it)."""
+    return sim.state.get(propensity_key(kind))
+
+
+def set_propensity(sim: Simulation, kind: str) -> np.ndarray:
+    """Create (once) and return the multiplier array for ``kind``, initially all 1.
+
+    float32, not float16: sources add or compare a multiplier array over the whole
+    population every day, and NumPy converts float16 value by value, several times the
+    cost of a float32 pass; that time outweighs the 2 bytes per person and kind float16
+    would save (``docs/performance.md``).
+    """
+    return sim.state.add(propensity_key(kind), "person", np.float32, fill=1.0)
+
+
+def update_propensity(
+    sim: Simulation, kind: str, values: np.ndarray | float, people: np.ndarray | None = None
+) -> np.ndarray:
+    """Set the multiplier of ``kind`` for ``people`` (everyone if None); return the array.
+
+    The only way to change a multiplier (the arrays are read-only once a source follows
+    them): sources that accrue a kind lazily are told of each change
+    (:meth:`sclab.world.sampling.LazyPoisson.follow`), so their days cost O(1) and a change
+    O(people changed).
+    """
+    mult = set_propensity(sim, kind)
+    sim.state.write(propensity_key(kind), values, people)
+    return mult

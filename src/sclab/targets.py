@@ -1,0 +1,137 @@
+"""What a run runs: a scenario checked against its components, or a policy pack on a world.
+
+Core objects:
+    :func:`load_scenario`: a built-in name or a file path (plus command-line overrides) to a
+        validated :class:`~sclab.scenario.schema.Scenario` whose named components exist and
+        accept their parameters.
+    :func:`load_run_target`: what ``sclab run X`` runs: a scenario, or a policy pack or
+        policy file on the built-in Nanjing world.
+    :func:`looks_like_policy`: whether ``X`` names a policy rather than a scenario.
+    :func:`check_components`: the component and parameter check, with the scenario's lines.
+
+This sits beside :mod:`sclab.run`, above both the scenario (which knows only its schema)
+and the registry of components: checking a scenario's ``use:`` names needs the registry
+filled with sclab's components, and a policy target needs the policy loader, neither of
+which the scenario package may import.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sclab.errors import ScenarioError
+from sclab.run import load_builtin_components
+from sclab.scenario.loader import BUILTIN_PACKAGE, apply_overrides, read_scenario
+from sclab.scenario.schema import Scenario
+from sclab.yamlfile import LocatedYAML, dotted, read_yaml, validate
+
+BASE_FOR_PACKS = "nanjing"
+
+
+def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load, override and validate a scenario, components and their parameters included.
+
+    Args:
+        name_or_path: A built-in scenario name (``demo``, ``nanjing``) or a YAML file path.
+        overrides: Command-line options, keyed as in
+            :data:`~sclab.scenario.loader.OVERRIDES` (e.g. ``{"--population": 1000}``);
+            ``None`` values are ignored.
+
+    Returns:
+        The validated scenario.
+
+    Raises:
+        ScenarioError: with file, line, field and what was expected.
+    """
+    scenario, doc = read_scenario(name_or_path, overrides)
+    check_components(scenario, doc)
+    return scenario
+
+
+def check_components(scenario: Scenario, doc: LocatedYAML) -> None:
+    """Every named source, sensor, behaviour and policy must be one sclab knows, with
+    parameters its own schema accepts (errors point at the line in ``doc``)."""
+    registry = load_builtin_components()
+    for stage in ("sources", "sensors", "behaviour", "policies"):
+        for i, spec in enumerate(getattr(scenario, stage)):
+            try:
+                entry = registry.entry(stage, spec.use)
+            except ValueError as exc:
+                path: tuple[str | int, ...] = (stage, i, "use")
+                raise ScenarioError(
+                    str(exc), source=doc.source, line=doc.line_of(path), field=dotted(path)
+                ) from None
+            params = LocatedYAML(
+                data=spec.params,
+                source=doc.source,
+                lines={k[3:]: v for k, v in doc.lines.items() if k[:3] == (stage, i, "params")},
+            )
+            try:
+                validated = validate(params, entry.params, ScenarioError)
+            except ScenarioError as exc:
+                prefix = dotted((stage, i, "params"))
+                raise ScenarioError(
+                    exc.message,
+                    source=doc.source,
+                    line=exc.line or doc.line_of((stage, i)),
+                    field=f"{prefix}.{exc.field}" if exc.field else prefix,
+                ) from None
+            # Components whose parameters name other files (a policy pack) check them now,
+            # so that an error there is reported before anything is generated.
+            preflight = getattr(entry.factory, "check_params", None)
+            if preflight is not None:
+                preflight(validated)
+
+
+def looks_like_policy(name_or_path: str) -> bool:
+    """True for a built-in pack name or a YAML file whose top level is a policy."""
+    # Imported here, like every component module: importing the policy package registers
+    # its component, and `import sclab` should leave the registry to whoever fills it.
+    from sclab.policy.loader import is_pack
+
+    if (
+        is_pack(name_or_path)
+        and not (resources.files(BUILTIN_PACKAGE) / f"{name_or_path}.yaml").is_file()
+    ):
+        return True
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        try:
+            doc = read_yaml(path, ScenarioError)
+        except ScenarioError:
+            return False
+        return (
+            isinstance(doc.data, dict)
+            and "geography" not in doc.data
+            and ("rules" in doc.data or "scores" in doc.data or "lists" in doc.data)
+        )
+    return False
+
+
+def load_run_target(name_or_path: str, overrides: dict[str, Any] | None = None) -> Scenario:
+    """What ``sclab run X`` runs: a scenario, or a policy pack/file on the Nanjing world.
+
+    A pack runs on the built-in ``nanjing`` scenario (every source, sensor and behaviour)
+    with that pack as its only policy, named after the pack.
+    """
+    if not looks_like_policy(name_or_path):
+        return load_scenario(name_or_path, overrides)
+    from sclab.policy.loader import is_bundle, load_bundle, load_policy
+
+    # One-line errors come from the policy file itself, before the world is assembled.
+    if is_bundle(name_or_path):
+        bundle, _ = load_bundle(name_or_path)
+        ident, title, packs = bundle.id, bundle.title, bundle.packs
+    else:
+        policy = load_policy(name_or_path)
+        ident, title, packs = policy.id, policy.title, [name_or_path]
+    base = load_scenario(BASE_FOR_PACKS).model_dump()
+    base["name"] = ident
+    base["description"] = f"{title} on the Nanjing world."
+    base["policies"] = [{"use": "pack", "params": {"pack": p}} for p in packs]
+    doc = LocatedYAML(data=base, source=f"{name_or_path} on {BASE_FOR_PACKS}")
+    scenario = apply_overrides(validate(doc, Scenario, ScenarioError), overrides)
+    check_components(scenario, doc)
+    return scenario
