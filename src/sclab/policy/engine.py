@@ -167,20 +167,23 @@ class PolicyEngine:
     def step(self, sim: Simulation, day: int) -> None:
         """The policy's day, in the order its decisions are taken."""
         today = Today(sim, day, sim.rng(self.name, day))
-        # Windows move on: events recorded ``window_days`` ago stop counting.
+        # Yesterday's state moves on first, so that today's records meet today's windows,
+        # lists and scores: events recorded ``window_days`` ago stop counting, entries whose
+        # end is today leave their lists (or are extended), deductions lapse.
         self.counters.expire(day)
         self.factors.expire(day)
-        # Entries whose end is today leave their lists (or are extended); deductions lapse.
         self.lists.close_due(today)
         self.points.restore(today)
         # The day's records, batch by batch, to whichever parts read them.
         for batch in sim.events.by_kind():
             self.router.deliver(today, batch)
-        # Thresholds crossed by today's counts, then the assessments due today.
+        # Thresholds are tested once all of today's records are counted (one decision per
+        # crossing, however many records crossed it); then the assessments due today.
         self.counters.fire_rules(today)
         self.factors.assess_due(today)
-        # The day's resource moments, on the standing after today's decisions.
+        # Resource moments are decided on the records as they stand after today's decisions.
         self.joint.decide(today, sim.moments.today)
+        # Behaviour reads the standings after the policies' stage.
         self.standings.refresh()
 
     def finish(self, sim: Simulation) -> None:
