@@ -166,7 +166,7 @@ def test_history_days_zero_is_the_old_empty_start(tmp_path: Path) -> None:
     assert src.cases.n == 0 and src._history is None
     sim.step()
     engine = next(c for _, c in sim.components if c.name.startswith("policy:"))
-    assert len(engine.lists["dishonest_debtors"][1].open_slots()) == 0
+    assert len(engine.lists.book("dishonest_debtors").open_slots()) == 0
     assert not sim.view.listed.any()
     # The default is the span from the list's launch to the start date, 0 before it.
     assert src.history_days(dt.date(2013, 10, 1)) == 0
@@ -256,7 +256,7 @@ def court_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     sim.acts.end_day = keep  # type: ignore[method-assign]
     sim.step()  # day 0
     engine = next(c for _, c in sim.components if c.name.startswith("policy:"))
-    book = engine.lists["dishonest_debtors"][1]
+    book = engine.lists.book("dishonest_debtors")
     slots = book.open_slots()
     day0 = {
         name: getattr(book, name)[slots].copy()

@@ -109,8 +109,8 @@ def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, wr
         policies=[{"use": "pack", "params": {"pack": "sesame"}}],
     )
     sim = build_simulation(write_scenario(doc))
-    engine = next(c for _, c in sim.components if getattr(c, "factors", None))
-    f = next(iter(engine.factors.values()))
+    engine = next(c for _, c in sim.components if c.name == "policy:sesame")
+    f = next(iter(engine.scores.factors.values()))
     members = engine.members["person"]
     assert 0 < members.sum() < len(members)  # a voluntary score: some join, not all
     assert f.who is not None and np.array_equal(f.who, np.flatnonzero(members))
@@ -126,8 +126,8 @@ def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, wr
     # Any entity may be asked about (a joint-punishment check reads whoever attempts a
     # moment): non-participants, the last ids included, never rest on a wrongful record.
     everyone = np.arange(len(members))
-    sid = next(iter(engine.factors))
-    assert not engine._factor_wrongful(sid, everyone)[~members].any()
+    sid = next(iter(engine.scores.factors))
+    assert not engine.provenance.factor_wrongful(sid, everyone)[~members].any()
 
     sim.step()  # day 0: the first assessment
     first = {}

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sclab.policy.factors import TIE_STEPS, FactorScoring
+from sclab.policy.factors import TIE_STEPS, ties_mean
 from sclab.policy.state import FactorState
 from sclab.population.bits import PackedBools
 
@@ -72,7 +72,7 @@ def test_ties_mean_is_the_mean_standing_of_active_ties(data: st.DataObject) -> N
     rows = np.arange(n) if who is None else who
     f = _state(value, (lo, hi), who, last_update=0)
 
-    got = FactorScoring._ties_mean(None, sim, f)  # type: ignore[arg-type]
+    got = ties_mean(sim, f)  # type: ignore[arg-type]
 
     standing = np.where(np.isnan(value), np.float32(0.5), (value - lo) / (hi - lo))
     steps = np.rint(standing.astype(np.float32) * np.float32(TIE_STEPS))
@@ -88,7 +88,7 @@ def test_ties_mean_is_neutral_before_the_first_assessment() -> None:
     graph = _graph(3, [(0, 1), (1, 2)])
     sim = SimpleNamespace(population=SimpleNamespace(graph=graph), ties_active=None)
     f = _state(np.full(3, np.nan, np.float32), (350, 950), np.array([0, 2]), last_update=-1)
-    assert np.array_equal(FactorScoring._ties_mean(None, sim, f), [0.5, 0.5])  # type: ignore[arg-type]
+    assert np.array_equal(ties_mean(sim, f), [0.5, 0.5])  # type: ignore[arg-type]
 
 
 def test_ties_mean_of_a_last_row_with_several_ties_before_isolated_people() -> None:
@@ -100,7 +100,7 @@ def test_ties_mean_of_a_last_row_with_several_ties_before_isolated_people() -> N
     value[0], value[1] = 950.0, 650.0  # standings 1 and 0.5
     sim = SimpleNamespace(population=SimpleNamespace(graph=graph), ties_active=None)
     f = _state(value, (350, 950), None, last_update=0)
-    got = FactorScoring._ties_mean(None, sim, f)  # type: ignore[arg-type]
+    got = ties_mean(sim, f)  # type: ignore[arg-type]
     assert got[2] == np.float32(0.75)  # (254 + 127) / (2 x 254)
     assert got[0] == got[1] == np.float32(0.5)  # one unscored tie each: neutral
     assert np.all(got[3:] == np.float32(0.5))  # no ties: neutral

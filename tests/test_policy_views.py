@@ -15,6 +15,7 @@ from tests.conftest import build_simulation, small_scenario
 from sclab.engine.feedback import SystemView
 from sclab.parallel import BLOCK
 from sclab.policy.engine import PolicyEngine
+from sclab.policy.publish import standing
 
 
 def test_published_standings_match_the_scores_every_day(write_scenario) -> None:
@@ -31,13 +32,15 @@ def test_published_standings_match_the_scores_every_day(write_scenario) -> None:
     changed = 0
     for _ in range(doc["days"]):
         before = {
-            (e.system, sid): arr.copy() for e in engines for sid, arr in e._score_views.items()
+            (e.system, sid): arr.copy()
+            for e in engines
+            for sid, arr in e.standings.published.items()
         }
         sim.step()
         for e in engines:
-            for sid, arr in e._score_views.items():
-                src = e.points.get(sid) or e.factors[sid]
-                np.testing.assert_array_equal(arr, e._normalised(src).astype(np.float32))
+            for sid, arr in e.standings.published.items():
+                src = e.scores.state(sid)
+                np.testing.assert_array_equal(arr, standing(src).astype(np.float32))
                 changed += int(np.sum(~np.isclose(arr, before[(e.system, sid)], equal_nan=True)))
     assert changed > 100  # the standings did move: the comparison is not vacuous
 

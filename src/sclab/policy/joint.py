@@ -1,13 +1,12 @@
 """Joint punishment and reward: deciding resource moments from lists, grades and scores.
 
 Core object:
-    :class:`JointMeasures`: the part of :class:`~sclab.policy.engine.PolicyEngine` that,
-        for each resource moment of the day (a ticket, a booking, an application), finds
-        the measures that apply to whose record (the actor's own, a parent's for a child's
-        school place, a represented company's for its legal representative, or a tie's),
-        sets the moment's outcome (blocked beats priced up beats favoured; price factors
-        multiply across systems) and writes one decision row per affected moment, carrying
-        the triggering entry's event and ``wrongful`` flag.
+    :class:`JointMeasures`: for each resource moment of the day (a ticket, a booking, an
+        application), finds the measures that apply to whose record (the actor's own, a
+        parent's for a child's school place, a represented company's for its legal
+        representative, or a tie's), sets the moment's outcome (blocked beats priced up
+        beats favoured; price factors multiply across systems) and writes one decision row
+        per affected moment, carrying the triggering entry's event and ``wrongful`` flag.
 
 Cost model: O(moments of the kinds a measure names), plus O(companies) a day for
 legal-representative measures and O(sum of the actors' degrees) for tie measures.
@@ -15,31 +14,58 @@ legal-representative measures and O(sum of the actors' degrees) for tie measures
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sclab.engine.acts import ALLOWED, BLOCKED, FAVOURED, PRICED_UP, Moments
+from sclab.policy.lists import Lists
+from sclab.policy.provenance import Provenance
+from sclab.policy.rows import Rows
 from sclab.policy.schema import JointMeasure, Trigger
+from sclab.policy.scores import Scores
+from sclab.policy.today import Today
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
 
 
 class JointMeasures:
-    """Mixin of :class:`~sclab.policy.engine.PolicyEngine`: decisions at resource moments."""
+    """Decides resource moments by the measures ``joint``, on the records of ``lists`` and
+    ``scores`` of the participants ``members`` (by entity type)."""
 
-    #: The day and, per trigger (by id), the legal representatives it triggers that day.
-    _represented_today: tuple[int, dict[int, tuple[np.ndarray, ...]]] | None = None
+    def __init__(
+        self,
+        joint: Sequence[JointMeasure],
+        members: dict[str, np.ndarray],
+        lists: Lists,
+        scores: Scores,
+        provenance: Provenance,
+        rows: Rows,
+    ) -> None:
+        self.joint = list(joint)
+        self.members = members
+        self.lists = lists
+        self.scores = scores
+        self.provenance = provenance
+        self.rows = rows
+        #: The day and, per trigger (by id), the legal representatives it triggers that day.
+        self._represented_today: tuple[int, dict[int, tuple[np.ndarray, ...]]] | None = None
 
-    def _decide(self, sim: Simulation, m: Moments) -> None:
-        measures = [j for j in self.policy.joint if m.kind in j.moments]
+    def decide(self, today: Today, moments: Sequence[Moments]) -> None:
+        """Decide the day's resource moments, batch after batch."""
+        for m in moments:
+            self._decide(today, m)
+
+    def _decide(self, today: Today, m: Moments) -> None:
+        measures = [j for j in self.joint if m.kind in j.moments]
         if not measures:
             return
         order = {"blocked": 0, "priced_up": 1, "favoured": 2}
         for j in sorted(measures, key=lambda x: order[x.effect]):
             for target in j.applies_to:
-                hit, entity, event, bad = self._hits(sim, j, target, m)
+                hit, entity, event, bad = self._hits(today, j, target, m)
                 hit &= m.outcome != BLOCKED
                 if not hit.any():
                     continue
@@ -56,17 +82,18 @@ class JointMeasures:
                     m.outcome[fav] = FAVOURED
                     m.price_factor[idx] *= j.price_factor
                     kind = "reward"
-                m.decided_by.append(f"{self.system}:{j.id}")
-                sim.decisions.sanction(
-                    self._day, entity[idx], system=self.system, domain=m.kind, kind=kind,
-                    rule_id=j.id, event_id=event[idx], wrongful=bad[idx] & (kind != "reward"),
+                m.decided_by.append(f"{self.rows.system}:{j.id}")
+                self.rows.sanction(
+                    today, entity[idx], domain=m.kind, kind=kind, rule_id=j.id,
+                    event_id=event[idx], wrongful=bad[idx] & (kind != "reward"),
                     entity_type=m.entity_type if target != "parent" else "person",
                 )  # fmt: skip
 
     def _hits(
-        self, sim: Simulation, j: JointMeasure, target: str, m: Moments
+        self, today: Today, j: JointMeasure, target: str, m: Moments
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """For each moment: does the measure apply, to whom, on which event, wrongfully?"""
+        sim = today.sim
         n = len(m)
         actor = m.actor
         entity = actor  # read only: whom each decision row names
@@ -85,7 +112,7 @@ class JointMeasures:
         elif target == "legal_representative":
             if trig_type != "company" or m.entity_type != "person":
                 return np.zeros(n, bool), entity, np.full(n, -1, np.int64), np.zeros(n, bool)
-            hit, event, bad = self._represented(sim, j.when, actor)
+            hit, event, bad = self._represented(today, j.when, actor)
             return hit, entity, event, bad
         else:  # ties
             if trig_type != "person" or m.entity_type != "person":
@@ -101,14 +128,14 @@ class JointMeasures:
 
     def _trigger_entity(self, t: Trigger) -> str:
         if t.on_list is not None:
-            return self.lists[t.on_list][0].entity
+            return self.lists.entity_of(t.on_list)
         sid = t.score
         if sid is None:
-            for s in list(self.points.values()) + list(self.factors.values()):
+            for _, s in self.scores.items():
                 if any(g.name in t.grade for g in s.spec.grades):
                     return s.spec.entity
             return "person"
-        return self._entity_of_score(sid)
+        return self.scores.entity_of(sid)
 
     def _trigger(
         self, t: Trigger, subject: np.ndarray
@@ -122,7 +149,7 @@ class JointMeasures:
         event = np.full(n, -1, np.int64)
         bad = np.zeros(n, bool)
         if t.on_list is not None:
-            book = self.lists[t.on_list][1]
+            book = self.lists.book(t.on_list)
             slot = book.slot[subject]
             hit = slot >= 0
             at = np.flatnonzero(hit)
@@ -131,7 +158,7 @@ class JointMeasures:
                 bad[at] = book.wrongful[slot[at]]
             return hit, event, bad
         if t.grade:
-            for sid, s in list(self.points.items()) + list(self.factors.items()):
+            for sid, s in self.scores.items():
                 names = [g.name for g in s.spec.grades]
                 if all(g in names for g in t.grade):
                     target = np.array([names.index(g) for g in t.grade])
@@ -145,12 +172,12 @@ class JointMeasures:
                     at = at[hit[at]]
                     if len(at):
                         who = subject[at]
-                        bad[at] = self._grade_wrongful(sid, who, target)
-                        event[at] = self._last_event(sid, who)
+                        bad[at] = self.provenance.grade_wrongful(sid, who, target)
+                        event[at] = self.provenance.last_event(sid, who)
                     return hit, event, bad
             return np.zeros(n, bool), event, bad
         assert t.score is not None
-        s = self.points.get(t.score) or self.factors[t.score]
+        s = self.scores.state(t.score)
         value = s.value[subject]
         # NaN (not taking part) compares False either way: never a hit.
         hit = value < t.below if t.below is not None else value >= (t.at_least or 0)
@@ -158,23 +185,23 @@ class JointMeasures:
         if len(at):
             who = subject[at]
             if t.below is not None:
-                bad[at] = self._score_wrongful(t.score, who, t.below)
-            event[at] = self._last_event(t.score, who)
+                bad[at] = self.provenance.score_wrongful(t.score, who, t.below)
+            event[at] = self.provenance.last_event(t.score, who)
         return hit, event, bad
 
     def _represented(
-        self, sim: Simulation, t: Trigger, person: np.ndarray
+        self, today: Today, t: Trigger, person: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(person)
         # Every company's trigger, once a day per trigger: the day's moment batches of
         # each kind ask again, and nothing a trigger reads changes while moments are
         # decided.
         cache = self._represented_today
-        if cache is None or cache[0] != self._day:
-            cache = self._represented_today = (self._day, {})
+        if cache is None or cache[0] != today.day:
+            cache = self._represented_today = (today.day, {})
         found = cache[1].get(id(t))
         if found is None:
-            found = cache[1][id(t)] = self._representatives(sim, t)
+            found = cache[1][id(t)] = self._representatives(today.sim, t)
         reps_s, ev_s, bad_s = found
         if not len(reps_s):
             return np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool)

@@ -1,0 +1,72 @@
+"""Rules on scores: entering a grade, falling below a score.
+
+Core object:
+    :class:`GradeRules`: after the scores of some entities moved (a points change, a
+        factor assessment), fires the rules whose ``when`` names a set of grades (for the
+        entities that entered it) or a score and ``below`` (for those that crossed it), with
+        the wrongful flag of :class:`~sclab.policy.provenance.Provenance` and the latest
+        event behind the score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sclab.policy.provenance import Provenance, Targets
+from sclab.policy.schema import Rule
+from sclab.policy.scores import Scores
+from sclab.policy.today import Today
+
+if TYPE_CHECKING:
+    from sclab.policy.effects import Effects
+
+
+class GradeRules:
+    """The policy's rules on grades and scores. ``effects`` is set once the engine has made
+    it: rule effects change points, and points changes fire these rules again."""
+
+    def __init__(self, rules: Sequence[Rule], scores: Scores, provenance: Provenance) -> None:
+        self.rules = [r for r in rules if r.when.grade or r.when.score is not None]
+        self.scores = scores
+        self.provenance = provenance
+        self.effects: Effects | None = None
+
+    def fire(
+        self,
+        today: Today,
+        sid: str,
+        people: np.ndarray,
+        before: np.ndarray,
+        after: np.ndarray,
+        before_value: np.ndarray | None = None,
+        after_value: np.ndarray | None = None,
+    ) -> None:
+        """Fire grade rules for entities entering a grade set, and score rules on crossing.
+
+        ``before``/``after``: the grades of ``people`` before and after the move; the values
+        likewise (score rules fire only when ``before_value`` is given).
+        """
+        assert self.effects is not None
+        spec = self.scores.state(sid).spec
+        names = [g.name for g in spec.grades]
+        prov = self.provenance
+        for rule in self.rules:
+            if rule.when.grade and all(g in names for g in rule.when.grade):
+                target = np.array([names.index(g) for g in rule.when.grade])
+                entered = np.isin(after, target) & ~np.isin(before, target)
+                if entered.any():
+                    who = people[entered]
+                    bad = prov.grade_wrongful(sid, who, target)
+                    found = Targets(spec.entity, who, prov.last_event(sid, who), bad)
+                    self.effects.apply(today, rule, found, None)
+            if rule.when.score == sid and rule.when.below is not None and before_value is not None:
+                now = after_value if after_value is not None else before_value
+                crossed = (now < rule.when.below) & ~(before_value < rule.when.below)
+                if crossed.any():
+                    who = people[crossed]
+                    bad = prov.score_wrongful(sid, who, rule.when.below)
+                    found = Targets(spec.entity, who, prov.last_event(sid, who), bad)
+                    self.effects.apply(today, rule, found, None)

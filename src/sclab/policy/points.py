@@ -1,0 +1,131 @@
+"""Points scores (Rongcheng style): deltas on recorded events, restoration, grades.
+
+Core objects:
+    :class:`Points`: changes points scores: a delta per matching recorded event (or per
+        rule effect), applied step by step per entity within the bounds, with a row per
+        change, the deductions resting on erroneous events kept aside (``wrong``, for the
+        but-for test), deductions restored after ``restore_after_days`` and the grade rules
+        fired for those whose grade or score moved.
+    :func:`delta_rule_id`: the rule id a points delta's changes carry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sclab.policy.grades import GradeRules
+from sclab.policy.publish import Standings, report_caught
+from sclab.policy.routing import Picked, Route
+from sclab.policy.rows import Rows
+from sclab.policy.schema import PointsDelta
+from sclab.policy.state import PointsState, grade_of
+from sclab.policy.today import Today
+
+
+def delta_rule_id(score_id: str, delta: PointsDelta) -> str:
+    """The rule id a points delta's changes carry: its own, or '<score id>:<first kind>'."""
+    return delta.rule_id or f"{score_id}:{delta.events.kinds[0]}"
+
+
+class Points:
+    """Changes the points scores ``states`` (by score id)."""
+
+    def __init__(
+        self,
+        states: dict[str, PointsState],
+        rows: Rows,
+        standings: Standings,
+        grade_rules: GradeRules,
+    ) -> None:
+        self.states = states
+        self.rows = rows
+        self.standings = standings
+        self.grade_rules = grade_rules
+
+    def routes(self) -> list[Route]:
+        """One route per delta: its events change the participant's score."""
+        routes = []
+        for sid, pts in self.states.items():
+            for d in pts.spec.deltas:
+
+                def take(today: Today, p: Picked, sid: str = sid, d: PointsDelta = d) -> None:
+                    self.change(
+                        today, sid, p.entity, np.full(len(p.entity), d.delta, np.float32),
+                        delta_rule_id(sid, d), p.event_id, p.erroneous, p.batch.kind,
+                    )  # fmt: skip
+
+                routes.append(Route(d.events, pts.spec.entity, take))
+        return routes
+
+    def change(
+        self,
+        today: Today,
+        sid: str,
+        entity: np.ndarray,
+        delta: np.ndarray,
+        rule_id: str,
+        event_id: np.ndarray | None,
+        wrongful: np.ndarray,
+        record_kind: str | None,
+    ) -> None:
+        """Add ``delta`` to each entity's score (one row per change, in entity order).
+
+        ``record_kind``: the kind of the records behind the changes, if a deduction on them
+        tells behaviour the person was caught.
+        """
+        pts = self.states[sid]
+        spec = pts.spec
+        order = np.argsort(entity, kind="stable")
+        entity, delta, wrongful = entity[order], delta[order], wrongful[order]
+        event_id = None if event_id is None else event_id[order]
+        # Running value per row: an entity with several events today changes step by step.
+        starts = np.flatnonzero(np.r_[True, entity[1:] != entity[:-1]])
+        csum = np.cumsum(delta.astype(np.float64))
+        base = np.repeat(csum[starts] - delta[starts], np.diff(np.r_[starts, len(entity)]))
+        running = pts.value[entity].astype(np.float64) + (csum - base)
+        lo = -np.inf if spec.minimum is None else spec.minimum
+        hi = np.inf if spec.maximum is None else spec.maximum
+        running = np.clip(running, lo, hi)
+        last = np.r_[starts[1:] - 1, len(entity) - 1]
+        people = entity[last]
+        before_grade = pts.grade[people].copy()
+        before_value = pts.value[people].copy()
+        pts.value[people] = running[last]
+        self.standings.changed(sid, people)
+        if event_id is not None:
+            latest = event_id[last]
+            if len(latest) and latest.max() > np.iinfo(pts.last_event.dtype).max:
+                pts.last_event = pts.last_event.astype(np.int64)  # ids past 2**31: widen
+            pts.last_event[people] = latest
+        np.add.at(pts.wrong, entity, np.where(wrongful, delta, 0).astype(np.float32))
+        pts.grade[people] = grade_of(spec.grades, pts.value[people])
+        self.rows.score_changes(
+            today, entity, score=sid, rule_id=rule_id, delta=delta, value=running,
+            event_id=event_id, wrongful=wrongful, entity_type=spec.entity,
+        )  # fmt: skip
+        if spec.restore_after_days and event_id is not None:
+            neg = delta < 0
+            if neg.any():
+                due = today.day + int(spec.restore_after_days)
+                pts.restore.setdefault(due, []).append(
+                    (entity[neg], -delta[neg], event_id[neg], wrongful[neg])
+                )
+        if record_kind is not None and spec.entity == "person":
+            hurt = entity[delta < 0]
+            if len(hurt):
+                report_caught(today.sim.view, record_kind, hurt)
+        self.grade_rules.fire(
+            today, sid, people, before_grade, pts.grade[people], before_value, pts.value[people]
+        )
+
+    def restore(self, today: Today) -> None:
+        """Give back the deductions whose ``restore_after_days`` end today."""
+        for sid, pts in self.states.items():
+            for entity, delta, event, bad in pts.restore.pop(today.day, []):
+                # The lapse of a deduction is credit repair, not a new judgment: it carries
+                # the original event for provenance but is never wrongful itself.
+                np.add.at(pts.wrong, entity, np.where(bad, delta, 0).astype(np.float32))
+                self.change(
+                    today, sid, entity, delta.astype(np.float32), f"{sid}:restored", event,
+                    np.zeros(len(entity), bool), None,
+                )  # fmt: skip

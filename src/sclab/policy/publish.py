@@ -1,0 +1,143 @@
+"""What a policy tells behaviour through the system view.
+
+Core objects:
+    :class:`Standings`: the standing in [0, 1] (NaN: not scored) of every person under each
+        of the policy's person scores, published to the
+        :class:`~sclab.engine.feedback.SystemView` by reference and refreshed after each
+        day's changes.
+    :func:`standing`: a score's values as standings.
+    :func:`publish_incentives`: what each recorded act risks under the policy (its
+        severity) and which conduct the policy scores (ties, speech, purchases).
+    :func:`report_caught`: people a decision about an act reached today.
+    :data:`ACT_OF_RECORD`, :data:`SEVERITY`: recorded kinds that stand for acts of
+        another name, and the perceived severity of each effect.
+
+Behaviour reads only the view, never a policy's own state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sclab.arrays import union_sorted
+from sclab.engine.feedback import SystemView
+from sclab.parallel import map_blocks
+from sclab.policy.schema import Policy
+from sclab.policy.scores import Scores
+from sclab.policy.state import FactorState, PointsState
+
+# Recorded kinds that stand for an act of another name (what behaviour learns about).
+ACT_OF_RECORD = {"jaywalk_identified": "jaywalk", "judgment_lost": "non_performance"}
+# Perceived severity of each effect, in [0, 1] (Assumption; feeds deterrence only).
+SEVERITY = {"list": 1.0, "public_display": 0.6, "notice": 0.2, "downgrade": 0.5, "warning": 0.1}
+
+
+def report_caught(view: SystemView, record_kind: str, people: np.ndarray) -> None:
+    """Tell behaviour that a decision on a record of ``record_kind`` reached ``people``."""
+    view.caught(ACT_OF_RECORD.get(record_kind, record_kind), people)
+
+
+def standing(f: FactorState | PointsState, who: np.ndarray | slice | None = None) -> np.ndarray:
+    """Standing in [0, 1] (NaN: not scored) of everyone, or of the entities ``who`` (an
+    index array or a slice).
+
+    A factor score maps its range; a points score its bounds, else the span of its grade
+    thresholds, else its base +- 500.
+    """
+    value = f.value if who is None else f.value[who]
+    if isinstance(f, FactorState):
+        lo, hi = f.spec.range
+        return (value - lo) / (hi - lo)
+    mins = [g.min for g in f.spec.grades if g.min is not None]
+    lo = (
+        f.spec.minimum if f.spec.minimum is not None else (min(mins) if mins else f.spec.base - 500)
+    )
+    hi = (
+        f.spec.maximum if f.spec.maximum is not None else (max(mins) if mins else f.spec.base + 500)
+    )
+    span = max(hi - lo, 1e-9)
+    return np.clip((value - lo) / span, 0, 1)
+
+
+class Standings:
+    """Published standings of the person scores of ``scores`` (``published``: by score id).
+
+    Only the entities whose points changed since the last refresh are recomputed (a day's
+    events touch a few thousand people, the view holds everyone); a factor assessment
+    marks the whole score.
+    """
+
+    def __init__(self, scores: Scores, system: str, view: SystemView) -> None:
+        self.scores = scores
+        self.published: dict[str, np.ndarray] = {}
+        for sid, s in scores.items():
+            if s.spec.entity == "person":
+                self.published[sid] = np.full(len(s.value), np.nan, np.float32)
+                view.publish_score(f"{system}.{sid}", self.published[sid])
+        self._changed: dict[str, list[np.ndarray]] = {}  # points changed since the refresh
+        self._reassessed: set[str] = set()  # scores reassessed as a whole
+
+    def changed(self, sid: str, people: np.ndarray) -> None:
+        """The points of ``people`` under ``sid`` changed."""
+        if sid in self.published:
+            self._changed.setdefault(sid, []).append(people)
+
+    def reassessed(self, sid: str) -> None:
+        """Score ``sid`` was assessed anew for everyone."""
+        self._reassessed.add(sid)
+
+    def refresh(self, everyone: bool = False) -> None:
+        """Copy score changes into the published standings."""
+        for sid, arr in self.published.items():
+            dirty = self._changed.pop(sid, None)
+            src = self.scores.state(sid)
+            if everyone or sid in self._reassessed:
+                # In blocks on the cores (a reassessed score is read whole: 9.3M people).
+                def refresh(_: int, lo: int, hi: int, arr=arr, src=src) -> None:
+                    arr[lo:hi] = standing(src, slice(lo, hi))
+
+                map_blocks(refresh, len(arr))
+            elif dirty:
+                who = union_sorted(*dirty)
+                arr[who] = standing(src, who)
+        self._reassessed.clear()
+
+
+def publish_incentives(policy: Policy, scores: Scores, view: SystemView) -> None:
+    """Tell behaviour what each act risks, and which conduct is scored."""
+
+    def bump(kind: str, severity: float) -> None:
+        act = ACT_OF_RECORD.get(kind, kind)
+        view.severity[act] = max(view.severity.get(act, 0.0), min(1.0, severity))
+
+    counters = {c.id: c for c in policy.counters}
+    list_rules = {r.id for r in policy.rules if any(e.list for e in r.effects)}
+    for r in policy.rules:
+        sev = max(
+            [SEVERITY["list"] if e.list else 0.0 for e in r.effects]
+            + [SEVERITY.get(e.sanction.kind, 0.0) for e in r.effects if e.sanction]
+            + [min(1.0, abs(e.score_delta.delta) / 100) for e in r.effects if e.score_delta]
+        )
+        if r.when.events is not None:
+            for k in r.when.events.kinds:
+                bump(k, sev)
+        elif r.when.counter is not None and r.id in list_rules:
+            for k in counters[r.when.counter].events.kinds:
+                bump(k, sev / (r.when.above + 1))
+    for pts in scores.points.values():
+        for d in pts.spec.deltas:
+            if d.delta < 0:
+                for k in d.events.kinds:
+                    bump(k, abs(d.delta) / 100)
+    for f in scores.factors.values():
+        for factor in f.spec.factors:
+            for i in factor.inputs:
+                if i.source == "ties":
+                    view.scores_ties = True
+                if i.source == "posts" and i.kind == "post_critical" and i.weight < 0:
+                    view.scores_speech = True
+                if i.source == "platform" and i.kind and i.kind.startswith("purchase_"):
+                    cat = i.kind.removeprefix("purchase_")
+                    view.scored_purchases[cat] = view.scored_purchases.get(cat, 0.0) + float(
+                        np.sign(i.weight)
+                    )

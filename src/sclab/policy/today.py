@@ -1,0 +1,34 @@
+"""The day a policy engine decides: the context handed to each of its parts.
+
+Core object:
+    :class:`Today`: the simulation, the day's number and the policy's random stream for
+        that day. The engine makes one at the start of each step and passes it to every
+        part it calls. No part keeps it: what carries over from one day to the next is the
+        parts' own state (counters, books, scores), never the day itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sclab.engine.simulation import Simulation
+
+
+@dataclass(frozen=True)
+class Today:
+    """One policy's day: ``sim``, ``day`` and ``rng`` (the stream ``policy:<id>`` of the
+    day; every part draws from this one generator, in the order the engine calls them)."""
+
+    sim: Simulation
+    day: int
+    rng: np.random.Generator
+
+    def working_days_later(self, n: int) -> int:
+        """The day ``n`` working days (Monday to Friday) after today."""
+        start = np.datetime64(self.sim.date(self.day))
+        later = np.busday_offset(start, n, roll="forward")
+        return self.day + int((later - start).astype(int))
