@@ -36,8 +36,6 @@ from sclab.targets import load_scenario
 from sclab.world.streets import (
     Streets,
     alias_tables,
-    cumulative_weights,
-    land,
     land_alias,
 )
 
@@ -480,25 +478,6 @@ def test_same_seed_same_acts_other_seed_different(tmp_path: Path) -> None:
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not np.array_equal(a[0], c[0])
     assert not np.array_equal(a[4], c[4])
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    sizes=st.lists(st.integers(0, 6), min_size=1, max_size=6),
-    seed=st.integers(0, 2**32 - 1),
-)
-def test_land_stays_in_the_district_block(sizes: list[int], seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    first = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    weight = rng.lognormal(0, 2, int(first[-1])).astype(np.float32)
-    cum = cumulative_weights(first, weight)
-    inhabited = np.flatnonzero(np.diff(first) > 0)
-    if len(inhabited) == 0:
-        return
-    district = rng.choice(inhabited, 500)
-    u = np.concatenate([rng.random(498), [0.0, np.nextafter(1.0, 0.0)]])
-    place = land(cum, district, u)
-    assert np.all(place >= first[district]) and np.all(place < first[district + 1])
 
 
 def test_component_is_registered_as_a_source() -> None:

@@ -15,8 +15,7 @@ Core objects:
         jaywalks per intersection, the capture a sensor registers with ``watch``, and
         what a random jaywalker at a camera looks like).
     :func:`alias_tables`, :func:`land_alias`: which intersection of a district an event
-        lands on, in O(1) per event (:func:`cumulative_weights`, :func:`land`: the same law
-        by binary search).
+        lands on, in O(1) per event.
 
 The model:
     * Places: each district gets one busy intersection per ``residents_per_intersection``
@@ -226,42 +225,6 @@ class StreetsParams(SourceParams):
         return check_age_keys(v, AGE_BANDS)
 
 
-def cumulative_weights(first: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Per place, its district index plus the cumulative weight within the district.
-
-    Each district's block ends exactly at district + 1 (whatever the rounding of the
-    weights), so :func:`land` can never leave the block.
-
-    Args:
-        first: Per district the first place id, length districts + 1 (blocks may be empty).
-        weight: Non-negative weight per place, positive sum in every non-empty block.
-    """
-    cum = np.empty(len(weight), np.float64)
-    for d in range(len(first) - 1):
-        lo, hi = int(first[d]), int(first[d + 1])
-        if hi > lo:
-            c = np.cumsum(np.asarray(weight[lo:hi], dtype=np.float64))
-            c /= c[-1]
-            c[-1] = 1.0
-            cum[lo:hi] = d + c
-    return cum
-
-
-def land(cum: np.ndarray, district: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Place ids for events in ``district`` with uniforms ``u`` in [0, 1): weighted picks.
-
-    The binary-search form (O(log places) per event); :class:`Streets` uses the O(1)
-    :func:`land_alias`, which has the same law.
-
-    Vectorised over all districts at once: the first place whose cumulative value exceeds
-    d + u, which lies in d's block with probability equal to the place's weight.
-    """
-    d = district.astype(np.float64)
-    # d + u can round up to d + 1 for u just below 1; stay strictly inside the block.
-    x = np.minimum(d + u, np.nextafter(d + 1.0, 0.0))
-    return np.searchsorted(cum, x, side="right").astype(np.int32)
-
-
 def alias_tables(first: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Walker alias tables within each district block: per place, (keep, alias).
 
@@ -297,9 +260,9 @@ def land_alias(
 ) -> np.ndarray:
     """Place ids for events in ``district`` with uniforms ``u`` in [0, 1): weighted picks.
 
-    Same law as :func:`land` (weights of the district's block), by :func:`alias_tables`
-    in O(1) per event: ``u × k`` gives the slot (integer part) and the keep draw
-    (fractional part).
+    Each place of the district's block comes out with its weight's share, by
+    :func:`alias_tables` in O(1) per event: ``u × k`` gives the slot (integer part) and
+    the keep draw (fractional part).
     """
     d = np.asarray(district, dtype=np.intp)
     k = np.diff(first)[d]
