@@ -414,7 +414,8 @@ def validate(doc: LocatedYAML, model: type[M], error: type[SclabError] = SclabEr
                 loc = (*loc, part)
         # A validator may say which field below the model it is about (a cross-reference
         # names the referencing field); without that the error would point at the model.
-        below = getattr((first.get("ctx") or {}).get("error"), "loc", None)
+        ctx = first.get("ctx") or {}
+        below = ctx.get("loc") or getattr(ctx.get("error"), "loc", None)
         if below:
             loc = (*loc, *below)
         raise error(
