@@ -100,8 +100,9 @@ _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _INT_TAG = "tag:yaml.org,2002:int"
 
 
-class _LimitExceeded(Exception):
-    """A document over one of the limits above, at a line."""
+class _Refused(Exception):
+    """A document over one of the limits above (or otherwise refused while composing), at
+    a line."""
 
     def __init__(self, message: str, line: int) -> None:
         super().__init__(message)
@@ -141,13 +142,13 @@ class _BoundedLoader(yaml.SafeLoader):
     def _count(self, nodes: int, depth: int, line: int) -> None:
         self._nodes += nodes
         if self._nodes > MAX_NODES:
-            raise _LimitExceeded(
+            raise _Refused(
                 f"more than {MAX_NODES:,} values (aliases expanded); scenarios and policies "
                 "have a few thousand at most",
                 line,
             )
         if self._open + depth > MAX_DEPTH:
-            raise _LimitExceeded(
+            raise _Refused(
                 f"nested more than {MAX_DEPTH} levels deep (aliases expanded); scenarios and "
                 "policies need at most 10",
                 line,
@@ -159,20 +160,27 @@ class _BoundedLoader(yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                raise _LimitExceeded(
+                raise _Refused(
                     f"more than {MAX_ALIASES:,} aliases; a scenario or policy needs at most a few",
                     line,
                 )
             node = super().compose_node(parent, index)
             expanded = self._expanded.get(id(node))
             if expanded is None:  # its anchor is still open: the node would contain itself
-                raise _LimitExceeded(
+                raise _Refused(
                     f"alias '*{event.anchor}' is used inside its own anchor; a scenario or "
                     "policy cannot refer to itself",
                     line,
                 )
             self._count(*expanded, line)
             return node
+        if event.anchor is not None and event.anchor in self.anchors:
+            first = self.anchors[event.anchor].start_mark.line + 1
+            raise _Refused(
+                f"anchor '&{event.anchor}' is defined twice (first on line {first}); "
+                "each anchor needs its own name",
+                line,
+            )
         self._count(1, 1, line)
         self._open += 1
         try:
@@ -227,7 +235,10 @@ def load_yaml(text: str, source: str, error: type[SclabError] = SclabError) -> L
             f"larger than {MAX_DOCUMENT_BYTES >> 10:,} KiB; scenarios and policies are a few KiB",
             source=source,
         )
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)  # checks that every character may appear in YAML
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, source, error) from None
     lines: dict[Path_, int] = {}
     paths: dict[int, Path_] = {}  # id(node) -> the first field path it appears at
     try:
@@ -276,7 +287,7 @@ def load_yaml(text: str, source: str, error: type[SclabError] = SclabError) -> L
 
         walk(node, ())
         data = loader.construct_document(node)
-    except _LimitExceeded as exc:
+    except _Refused as exc:
         raise error(exc.message, source=source, line=exc.line) from None
     except _BadValue as exc:
         path = paths.get(id(exc.node))
@@ -289,13 +300,36 @@ def load_yaml(text: str, source: str, error: type[SclabError] = SclabError) -> L
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        problem = (exc.problem or exc.context or "malformed YAML").strip()
+        # PyYAML splits some messages in two ("expected a single document in the stream",
+        # "but found another document"): keep both halves when the second needs the first.
+        parts = (
+            [exc.context, exc.problem]
+            if (exc.problem or "").startswith("but ")
+            else [exc.problem or exc.context]
+        )
+        problem = " ".join(p.strip() for p in parts if p) or "malformed YAML"
         raise error(f"malformed YAML: {problem}", source=source, line=line) from None
-    except yaml.YAMLError as exc:  # e.g. a reader error on bad bytes
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, source, error) from None
+    except yaml.YAMLError as exc:
         raise error(f"malformed YAML: {exc}", source=source) from None
     finally:
         loader.dispose()
     return LocatedYAML(data=data, source=source, lines=lines)
+
+
+def _reader_error(
+    exc: yaml.reader.ReaderError, text: str, source: str, error: type[SclabError]
+) -> SclabError:
+    """A character YAML does not allow (a NUL, a control character), with its line."""
+    char = exc.character
+    code = ord(char) if isinstance(char, str) else int(char)
+    return error(
+        f"malformed YAML: character U+{code:04X} is not allowed in YAML ({exc.reason}); "
+        "expected a text file",
+        source=source,
+        line=text.count("\n", 0, exc.position) + 1,
+    )
 
 
 def _excerpt(value: Any, limit: int = 40) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sclab.errors import ScenarioError
+from sclab.errors import ScenarioError, SclabError
 from sclab.scenario.schema import Scenario
 from sclab.yamlfile import LocatedYAML, dotted, load_yaml, read_yaml, validate
 
@@ -135,8 +135,19 @@ def _check_components(scenario: Scenario, doc: LocatedYAML) -> None:
             # Components whose parameters name other files (a policy pack) check them now,
             # so that an error there is reported before anything is generated.
             preflight = getattr(entry.factory, "check_params", None)
-            if preflight is not None:
+            if preflight is None:
+                continue
+            try:
                 preflight(validated)
+            except SclabError as exc:
+                if exc.line is not None:
+                    raise  # a line in the named file itself: that is where to look
+                # Nothing there to point at (a pack that does not exist): point at the
+                # scenario's parameter that names it.
+                at = (stage, i, "params")
+                raise ScenarioError(
+                    exc.one_line(), source=doc.source, line=doc.line_of(at), field=dotted(at)
+                ) from None
 
 
 BASE_FOR_PACKS = "nanjing"

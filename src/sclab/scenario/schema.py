@@ -489,6 +489,12 @@ def markdown() -> str:
         "Built-in scenarios: `sclab scenarios`; their YAML ships in",
         "`src/sclab/scenario/builtin/`.",
         "",
+        "Checks across fields: a component parameter whose name ends in `_by_district` is",
+        "keyed by district codes, each of which must be in `geography.districts`; and the",
+        "population must fit the resident-ID format, whose three-digit sequence number allows",
+        "500 men and 499 women per region code and birth date (the error names the fullest",
+        "region, date and sex, and the largest size that fits the same marginals).",
+        "",
     ]
 
     def walk(model: type[BaseModel], prefix: str) -> None:
