@@ -199,7 +199,8 @@ def id_space_problem(scenario: Scenario) -> IdCell | None:
         male=bool(sex),
         expected=float(expected[sex, region, day]),
         overflow_risk=risk,
-        max_population=int(pop.size * lo_scale),
+        # A hair below the bound: district sizes are whole people at any other size.
+        max_population=int(pop.size * lo_scale * 0.9999),
     )
 
 
@@ -290,23 +291,26 @@ def estimate_peak_bytes(scenario: Scenario) -> int:
     return int(model.peak(scenario.population.size, min(degree.mean, degree.max_degree)))
 
 
-def _read_int(path: str) -> int | None:
+def _read_int(path: Path) -> int | None:
     try:
-        return int(Path(path).read_text().split()[0])
+        return int(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
-        return None
+        return None  # absent, or "max" (no limit)
 
 
-def available_memory_bytes() -> int | None:
+def available_memory_bytes(root: Path = Path("/")) -> int | None:
     """Memory a new run can use now: the kernel's ``MemAvailable`` (free memory plus
-    caches it can drop), or less if this process's control group has a lower limit.
+    caches it can drop), or less if the control group has a lower limit (a container).
+
+    Args:
+        root: Where ``proc`` and ``sys`` are (tests point it at a made-up tree).
 
     Returns:
         Bytes, or None where neither ``/proc/meminfo`` nor ``os.sysconf`` can tell.
     """
     available: int | None = None
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
+        for line in (root / "proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
                 available = int(line.split()[1]) * 1024
                 break
@@ -317,15 +321,14 @@ def available_memory_bytes() -> int | None:
             available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (OSError, ValueError, AttributeError):
             return None
-    # A container's memory limit (cgroup v2, then v1): what is left under it.
+    # What is left under the control group's limit: cgroup v2, then v1 (whose "no limit"
+    # is a huge number rather than "max").
+    cgroup = root / "sys/fs/cgroup"
     for limit_file, usage_file in (
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        (
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-        ),
+        ("memory.max", "memory.current"),
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
     ):
-        limit, usage = _read_int(limit_file), _read_int(usage_file)
+        limit, usage = _read_int(cgroup / limit_file), _read_int(cgroup / usage_file)
         if limit is not None and usage is not None and limit < 1 << 60:
             available = min(available, max(limit - usage, 0))
             break
