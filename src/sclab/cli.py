@@ -2,9 +2,10 @@
 
 Core objects:
     :data:`app`: the Typer application (``sclab run``, ``sclab scenarios``, ``sclab bench``).
-    :func:`main`: the console entry point. It turns every :class:`~sclab.errors.SclabError`
-        and every usage error into one line on stderr with exit code 2, and Ctrl-C into
-        exit code 130, without a traceback.
+    :func:`main`: the console entry point. It turns every :class:`~sclab.errors.SclabError`,
+        every usage error and every ``OSError`` on a path into one line on stderr with exit
+        code 2, and Ctrl-C into exit code 130, without a traceback. Messages are printed
+        as plain text: file names and values in them may contain Rich markup brackets.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def _summary(result: RunResult, wall: float) -> None:
     table.add_row("social ties", f"{counts.get('ties', 0):,}")
     table.add_row("days", f"{s.days} from {s.start_date.isoformat()}  (seed {s.seed})")
     components = result.extra.get("components") or ["none (population only)"]
-    table.add_row("components", ", ".join(components))
+    table.add_row("components", escape(", ".join(components)))
     table.add_row(
         "recorded",
         f"{counts.get('events', 0):,} events, {counts.get('score_changes', 0):,} score changes, "
