@@ -29,7 +29,7 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -c "from sclab.scenario.schema import markdown; open('docs/scenarios.md', 'w').write(markdown())"
-	$(BIN)/python -c "from sclab.store.schema import markdown; open('docs/database.md', 'w').write(markdown())"
+	$(BIN)/python -c "from sclab.reference import database_markdown; open('docs/database.md', 'w').write(database_markdown())"
 	$(BIN)/python -c "from sclab.engine.registry import markdown; from sclab.run import load_builtin_components; open('docs/components.md', 'w').write(markdown(load_builtin_components()))"
 
 lint: $(STAMP)

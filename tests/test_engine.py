@@ -143,10 +143,10 @@ def test_adding_a_component_does_not_change_the_population(write_scenario, tmp_p
 
 
 def test_database_docs_match_the_schema() -> None:
-    from sclab.store.schema import markdown
+    from sclab.reference import database_markdown
 
     docs = Path(__file__).resolve().parents[1] / "docs" / "database.md"
-    assert docs.read_text(encoding="utf-8") == markdown(), "regenerate docs/database.md"
+    assert docs.read_text(encoding="utf-8") == database_markdown(), "regenerate docs/database.md"
 
 
 def test_scenario_docs_match_the_schema() -> None:

@@ -29,6 +29,7 @@ import sclab.world.streets  # registers the component
 from sclab.engine import Simulation, register
 from sclab.engine.places import WatchedPlaces
 from sclab.engine.propensity import set_propensity, update_propensity
+from sclab.errors import ScenarioError
 from sclab.population import generate_population
 from sclab.population.citizens import OCCUPATIONS
 from sclab.rng import Streams
@@ -192,7 +193,8 @@ def test_district_overrides_and_unknown_codes(tmp_path: Path) -> None:
     sim.run()
     gaochun = np.flatnonzero(sim.population.citizens.district == 2)
     assert sim.aggregates.counts[("person", "crossing")][gaochun].sum() == 0
-    with pytest.raises(ValueError, match="999999"):
+    # A code outside the geography is refused when the scenario is validated.
+    with pytest.raises(ScenarioError, match=r"intersections_by_district\[999999\]"):
         build(tmp_path, n=3000, days=1, intersections_by_district={999999: 3})
 
 

@@ -2,9 +2,10 @@
 
 Core objects:
     :data:`app`: the Typer application (``sclab run``, ``sclab scenarios``, ``sclab bench``).
-    :func:`main`: the console entry point. It turns every :class:`~sclab.errors.SclabError`
-        and every usage error into one line on stderr with exit code 2, and Ctrl-C into
-        exit code 130, without a traceback.
+    :func:`main`: the console entry point. It turns every :class:`~sclab.errors.SclabError`,
+        every usage error and every ``OSError`` on a path into one line on stderr with exit
+        code 2, and Ctrl-C into exit code 130, without a traceback. Messages are printed
+        as plain text: file names and values in them may contain Rich markup brackets.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -28,6 +30,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from sclab import __version__
 from sclab.errors import SclabError
 from sclab.policy.schema import Policy
 from sclab.run import Reporter, RunResult, run_scenario
@@ -43,6 +46,26 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 out_console = Console()
+# Rich reads "[...]" in strings as markup: every piece of user text (file names, titles,
+# paths, messages quoting values) goes through escape() or a Text, never raw.
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        out_console.print(f"sclab {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Simulate social-scoring systems on synthetic populations and audit what they do."""
 
 
 class _Rate(ProgressColumn):
@@ -90,7 +113,7 @@ class RichReporter(Reporter):
 def _summary(result: RunResult, wall: float) -> None:
     s = result.scenario
     counts = result.row_counts
-    table = Table(title=f"sclab run: {s.name}", show_header=False, title_justify="left")
+    table = Table(title=f"sclab run: {escape(s.name)}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     table.add_row(
@@ -100,7 +123,7 @@ def _summary(result: RunResult, wall: float) -> None:
     table.add_row("social ties", f"{counts.get('ties', 0):,}")
     table.add_row("days", f"{s.days} from {s.start_date.isoformat()}  (seed {s.seed})")
     components = result.extra.get("components") or ["none (population only)"]
-    table.add_row("components", ", ".join(components))
+    table.add_row("components", escape(", ".join(components)))
     table.add_row(
         "recorded",
         f"{counts.get('events', 0):,} events, {counts.get('score_changes', 0):,} score changes, "
@@ -113,8 +136,8 @@ def _summary(result: RunResult, wall: float) -> None:
         f"peak {result.peak_rss_bytes / 2**20:,.0f} MiB "
         f"({result.peak_rss_bytes / s.population.size:,.0f} B per citizen)",
     )
-    table.add_row("database", str(result.database))
-    table.add_row("manifest", str(result.out / "manifest.json"))
+    table.add_row("database", escape(str(result.database)))
+    table.add_row("manifest", escape(str(result.out / "manifest.json")))
     out_console.print(table)
 
 
@@ -133,6 +156,13 @@ def run(
     out: Annotated[Path | None, typer.Option(help="Output directory (default: runs/NAME).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an earlier run in --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    skip_memory_check: Annotated[
+        bool,
+        typer.Option(
+            help="Run even if the estimated peak memory exceeds what is available "
+            "(for machines with swap)."
+        ),
+    ] = False,
 ) -> None:
     """Generate a population, simulate the scenario and write run.duckdb + manifest.json."""
     spec = load_run_target(scenario, {"--population": population, "--days": days, "--seed": seed})
@@ -149,9 +179,15 @@ def run(
         disable=quiet or not console.is_terminal,
     )
     with progress:
-        result = run_scenario(spec, target, force=force, reporter=RichReporter(progress))
+        result = run_scenario(
+            spec,
+            target,
+            force=force,
+            reporter=RichReporter(progress),
+            check_memory=not skip_memory_check,
+        )
     _summary(result, time.perf_counter() - start)
-    out_console.print(f"Output: {result.out.resolve()}")
+    out_console.print(f"Output: {escape(str(result.out.resolve()))}")
 
 
 @app.command()
@@ -161,7 +197,7 @@ def scenarios() -> None:
     table.add_column("name", style="bold")
     table.add_column("description")
     for name, desc in builtin_scenarios().items():
-        table.add_row(name, desc)
+        table.add_row(escape(name), escape(desc))
     out_console.print(table)
 
 
@@ -184,7 +220,7 @@ def packs(ctx: typer.Context) -> None:
     table.add_column("pack", style="bold")
     table.add_column("what it models")
     for name, title in builtin_packs().items():
-        table.add_row(name, title)
+        table.add_row(escape(name), escape(title))
     out_console.print(table)
 
 
@@ -205,7 +241,7 @@ def check_policy(
 
     if is_bundle(policy):
         bundle, members = load_bundle(policy)
-        out_console.print(f"{bundle.id}: {bundle.title}")
+        out_console.print(f"{escape(bundle.id)}: {escape(bundle.title)}")
         for p in members:
             _describe_policy(p)
         return
@@ -213,15 +249,19 @@ def check_policy(
 
 
 def _describe_policy(p: Policy) -> None:
-    table = Table(title=f"{p.id}: {p.title}", show_header=False, title_justify="left")
+    table = Table(
+        title=f"{escape(p.id)}: {escape(p.title)}", show_header=False, title_justify="left"
+    )
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("participation", f"{p.participation.mode} (share {p.participation.share})")
-    table.add_row("counters", ", ".join(c.id for c in p.counters) or "-")
-    table.add_row("scores", ", ".join(f"{s.id} ({s.type})" for s in p.scores) or "-")
-    table.add_row("lists", ", ".join(x.id for x in p.lists) or "-")
-    table.add_row("rules", ", ".join(r.id for r in p.rules) or "-")
-    table.add_row("joint measures", ", ".join(j.id for j in p.joint) or "-")
+    table.add_row(
+        "participation", escape(f"{p.participation.mode} (share {p.participation.share})")
+    )
+    table.add_row("counters", escape(", ".join(c.id for c in p.counters) or "-"))
+    table.add_row("scores", escape(", ".join(f"{s.id} ({s.type})" for s in p.scores) or "-"))
+    table.add_row("lists", escape(", ".join(x.id for x in p.lists) or "-"))
+    table.add_row("rules", escape(", ".join(r.id for r in p.rules) or "-"))
+    table.add_row("joint measures", escape(", ".join(j.id for j in p.joint) or "-"))
     table.add_row("due process", "on" if p.due_process.enabled else "off")
     table.add_row("sources", str(len(p.sources)))
     out_console.print(table)
@@ -241,7 +281,7 @@ def components() -> None:
     table.add_column("what it does")
     for stage in STAGES:
         for name in registry.available(stage):
-            table.add_row(stage, name, registry.entry(stage, name).summary)
+            table.add_row(stage, escape(name), escape(registry.entry(stage, name).summary))
     out_console.print(table)
 
 
@@ -257,12 +297,16 @@ def bench(
         list[str] | None,
         typer.Option(help="Scenario(s) or pack(s) to run (default: nanjing and composite)."),
     ] = None,
+    skip_memory_check: Annotated[
+        bool, typer.Option(help="Measure even sizes estimated not to fit in available memory.")
+    ] = False,
 ) -> None:
     """Measure time and peak memory of population generation and runs (see BENCHMARKS.md)."""
     from sclab.bench import run_benchmarks
 
     targets = tuple(scenario or ["nanjing", "composite"])
-    run_benchmarks(population or [9_314_700], days, out, repeat, out_console, targets)
+    sizes = population or [9_314_700]
+    run_benchmarks(sizes, days, out, repeat, out_console, targets, not skip_memory_check)
 
 
 def _click_exceptions():  # type: ignore[no-untyped-def]
@@ -274,16 +318,36 @@ def _click_exceptions():  # type: ignore[no-untyped-def]
     return exceptions
 
 
+def _error(message: str) -> None:
+    """One line on stderr: ``error: message``, the message printed as it is (no markup)."""
+    line = Text("error:", style="red")
+    line.append(" " + " ".join(message.split()))
+    console.print(line, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Console entry point: one line and exit 2 for bad input, 130 for Ctrl-C."""
     click_errors = _click_exceptions()
     try:
         code = app(standalone_mode=False)
     except SclabError as exc:
-        console.print(f"[red]error:[/red] {exc.one_line()}", highlight=False, soft_wrap=True)
+        _error(exc.one_line())
         sys.exit(exc.exit_code)
+    except click_errors.NoArgsIsHelpError as exc:
+        # Bare `sclab` (or a group without its command): the help is the answer, not an
+        # error. Typer's Rich help has printed itself already; plain help is the message.
+        message = exc.format_message()
+        if message.strip():
+            sys.stderr.write(message.rstrip() + "\n")
+        sys.exit(0)
     except click_errors.UsageError as exc:
-        console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
+        _error(exc.format_message())
+        sys.exit(2)
+    except OSError as exc:
+        # The operating system refusing a path the user gave (a name too long for the
+        # file system, a read-only or vanished directory): their environment, not a bug.
+        where = f"{exc.filename}: " if exc.filename else ""
+        _error(f"{where}{exc.strerror or exc}")
         sys.exit(2)
     except (getattr(click_errors, "Abort", typer.Abort), typer.Abort):
         console.print("interrupted; nothing was written")

@@ -2,8 +2,10 @@
 
 Core object:
     :class:`SclabError`: the one exception type the command line turns into a single line
-    on stderr and exit code 2. Anything else that escapes is a bug in sclab and keeps its
-    traceback, so that it gets reported rather than hidden.
+    on stderr and exit code 2. The command line does the same for an ``OSError`` (the
+    operating system refusing a path the user gave: a name too long, a read-only file
+    system), which is the user's environment, not sclab. Anything else that escapes is a
+    bug in sclab and keeps its traceback, so that it gets reported rather than hidden.
 
 Messages follow one pattern so that users can act on them without reading code:
 ``FILE:LINE: FIELD: what was expected (got what)``, or as much of that as is known.

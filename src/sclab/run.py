@@ -32,6 +32,7 @@ import numpy as np
 from sclab import __version__
 from sclab.engine.registry import REGISTRY, Registry
 from sclab.engine.simulation import Simulation
+from sclab.feasibility import check_feasibility
 from sclab.population import generate_population
 from sclab.rng import Streams
 from sclab.scenario.schema import Scenario
@@ -99,7 +100,12 @@ def peak_rss_bytes() -> int:
 
 
 def run_scenario(
-    scenario: Scenario, out: Path, *, force: bool = False, reporter: Reporter | None = None
+    scenario: Scenario,
+    out: Path,
+    *,
+    force: bool = False,
+    reporter: Reporter | None = None,
+    check_memory: bool = True,
 ) -> RunResult:
     """Generate, simulate and store one scenario.
 
@@ -108,14 +114,18 @@ def run_scenario(
         out: Output directory; receives ``run.duckdb`` and ``manifest.json``.
         force: Replace an earlier run in ``out``.
         reporter: Progress display.
+        check_memory: Refuse a run whose estimated peak memory exceeds what this machine
+            has available (:func:`sclab.feasibility.check_feasibility`).
 
     Returns:
         A :class:`RunResult`.
 
     Raises:
+        ScenarioError: the run cannot fit (resident IDs, or memory), before any work.
         OutputError: ``out`` exists without ``force``, or cannot be written.
     """
     load_builtin_components()
+    check_feasibility(scenario, memory=check_memory)
     rep = reporter or Reporter()
     output = OutputDirectory(Path(out), force)
     timings: dict[str, float] = {}

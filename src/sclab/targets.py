@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sclab.errors import ScenarioError
+from sclab.errors import ScenarioError, SclabError
 from sclab.run import load_builtin_components
 from sclab.scenario.loader import BUILTIN_PACKAGE, apply_overrides, read_scenario
 from sclab.scenario.schema import Scenario
@@ -81,8 +81,19 @@ def check_components(scenario: Scenario, doc: LocatedYAML) -> None:
             # Components whose parameters name other files (a policy pack) check them now,
             # so that an error there is reported before anything is generated.
             preflight = getattr(entry.factory, "check_params", None)
-            if preflight is not None:
+            if preflight is None:
+                continue
+            try:
                 preflight(validated)
+            except SclabError as exc:
+                if exc.line is not None:
+                    raise  # a line in the named file itself: that is where to look
+                # Nothing there to point at (a pack that does not exist): point at the
+                # scenario's parameter that names it.
+                at = (stage, i, "params")
+                raise ScenarioError(
+                    exc.one_line(), source=doc.source, line=doc.line_of(at), field=dotted(at)
+                ) from None
 
 
 def looks_like_policy(name_or_path: str) -> bool:

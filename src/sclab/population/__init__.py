@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sclab.feasibility import sequence_overflow
 from sclab.ids import assign_sequence_numbers
 from sclab.population.citizens import Citizens, generate_district
 from sclab.population.citizens import concat as concat_citizens
@@ -91,9 +92,15 @@ def generate_population(
 
     # Sequence numbers are unique per (ID region, birth date, sex) across the whole city.
     group = citizens.id_region.astype(np.int64) * 1_000_000 + (citizens.birth_day + 200_000)
-    citizens.id_sequence = assign_sequence_numbers(
-        group, citizens.male, streams.get("resident-id-sequence")
-    )
+    try:
+        citizens.id_sequence = assign_sequence_numbers(
+            group, citizens.male, streams.get("resident-id-sequence")
+        )
+    except ValueError:
+        overflow = sequence_overflow(group, citizens.male, scenario.population.size)
+        if overflow is None:
+            raise
+        raise overflow from None
     report("resident IDs", 1.0)
 
     age = citizens.age(start)

@@ -20,10 +20,17 @@ import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 MAX_POPULATION = 100_000_000
 SHARE_TOLERANCE = 1e-3
+
+#: A component parameter whose name ends so is a mapping keyed by the GB/T 2260 codes of
+#: the scenario's districts (``camera_share_by_district: {320115: 0.2}``). The scenario
+#: checks the keys against its geography, since a component's own schema cannot see it.
+DISTRICT_KEYED_SUFFIX = "_by_district"
+COMPONENT_STAGES = ("sources", "sensors", "behaviour", "policies")
 
 _AGE_BAND = re.compile(r"^\s*(\d{1,3})\s*-\s*(\d{1,3})\s*$")
 
@@ -426,6 +433,46 @@ class Scenario(Strict):
     )
     output: OutputSpec = Field(default_factory=OutputSpec)
 
+    @model_validator(mode="after")
+    def _district_keys(self) -> Scenario:
+        codes = [d.code for d in self.geography.districts]
+        for stage in COMPONENT_STAGES:
+            for i, spec in enumerate(getattr(self, stage)):
+                for name, value in spec.params.items():
+                    if not str(name).endswith(DISTRICT_KEYED_SUFFIX) or not isinstance(value, dict):
+                        continue
+                    for key in value:
+                        try:
+                            code = int(key)
+                        except (TypeError, ValueError):
+                            continue  # not a code at all: the component's schema says so
+                        if code not in codes:
+                            raise _field_error(
+                                f"district {code} is not in geography.districts; expected "
+                                f"one of: {', '.join(map(str, codes))}",
+                                (stage, i, "params", name, key),
+                            )
+        return self
+
+    @model_validator(mode="after")
+    def _fits_resident_ids(self) -> Scenario:
+        from sclab.feasibility import id_space_message, id_space_problem
+
+        cell = id_space_problem(self)
+        if cell is not None:
+            raise _field_error(id_space_message(cell, self.population.size), ("population", "size"))
+        return self
+
+
+def _field_error(message: str, loc: tuple[str | int, ...]) -> PydanticCustomError:
+    """A scenario-level error about one field (``loc``, from the top of the scenario).
+
+    ``sclab.yamlfile.validate`` reads ``loc`` so that the error names that field and its
+    line, not the top of the file.
+    """
+    # The messages hold numbers and codes only, so the template has no placeholder in it.
+    return PydanticCustomError("scenario_conflict", message, {"loc": loc})
+
 
 def markdown() -> str:
     """Every scenario field with its default and description, as Markdown.
@@ -441,6 +488,12 @@ def markdown() -> str:
         "judgement, not evidence, and are the first knobs to vary in a sensitivity study.",
         "Built-in scenarios: `sclab scenarios`; their YAML ships in",
         "`src/sclab/scenario/builtin/`.",
+        "",
+        "Checks across fields: a component parameter whose name ends in `_by_district` is",
+        "keyed by district codes, each of which must be in `geography.districts`; and the",
+        "population must fit the resident-ID format, whose three-digit sequence number allows",
+        "500 men and 499 women per region code and birth date (the error names the fullest",
+        "region, date and sex, and the largest size that fits the same marginals).",
         "",
     ]
 

@@ -125,10 +125,10 @@ TABLES: dict[str, list[Column]] = {
         C("entity_id", "BIGINT", "person_id or company_id"),
         L("entity_type", "entity_type", "'person' or 'company'"),
         L("system", "system", "policy pack that keeps the list"),
-        L("list", "list_name", "list name, e.g. 'defaulters'"),
+        L("list", "list_name", "list name, e.g. 'dishonest_debtors'"),
         C("start_day", "INTEGER", "day of entry (< 0: listed before the run, see the warm start)"),
         C("end_day", "INTEGER", "day of removal (NULL: still listed at the end)"),
-        L("end_reason", "end_reason", "expired, performed, objection upheld, repaired..."),
+        L("end_reason", "end_reason", "expired, performed, objection_upheld, repaired..."),
         L("rule_id", "rule_id", "rule that listed the entity"),
         C("event_id", "BIGINT", "triggering recorded event"),
         C("wrongful", "BOOLEAN", "rests on a misattributed or erroneous record"),
@@ -139,7 +139,11 @@ TABLES: dict[str, list[Column]] = {
         L("entity_type", "entity_type", "'person' or 'company'"),
         L("system", "system", "policy pack"),
         C("day", "INTEGER", "simulation day"),
-        L("domain", "domain", "flights, rail, school, loans, display..."),
+        L(
+            "domain",
+            "domain",
+            "flight_ticket, rail_ticket, school_place, lending, roadside_screen...",
+        ),
         L("kind", "sanction_kind", "blocked, priced_up, public_display, notice, reward..."),
         L("rule_id", "rule_id", "rule behind the sanction"),
         C("event_id", "BIGINT", "triggering recorded event"),
@@ -148,7 +152,7 @@ TABLES: dict[str, list[Column]] = {
     "resource_moments": [
         C("moment_id", "BIGINT", "unique, in order of attempt"),
         C("day", "INTEGER", "simulation day"),
-        L("kind", "moment_kind", "flight_ticket, rail_ticket, hotel, school_place, loan..."),
+        L("kind", "moment_kind", "flight_ticket, rail_ticket, hotel_booking, school_place..."),
         L("entity_type", "entity_type", "'person' or 'company'"),
         C("actor", "BIGINT", "who tried"),
         C("beneficiary", "BIGINT", "whom it was for (the child, for a school place)"),
@@ -266,7 +270,9 @@ def markdown() -> str:
         "types, one per label set (named in brackets). They read and compare as text",
         "(`WHERE kind = 'flight_ticket'`); the labels a run declared are listed by",
         "`SELECT enum_range(NULL::moment_kind)` (or any other set's name). Comparing label",
-        "columns of different sets, or of two runs, compares their text.",
+        "columns of different sets, or of two runs, compares their text. A label outside",
+        "its set matches nothing, silently: the exact labels of the built-in components are",
+        "listed at the end of this page.",
         "",
     ]
     for table, cols in TABLES.items():
@@ -276,4 +282,4 @@ def markdown() -> str:
             for c in cols
         ]
         out.append("")
-    return "\n".join(out)
+    return "\n".join(out) + "\n"
