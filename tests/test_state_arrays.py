@@ -39,8 +39,9 @@ def _not_declared(name: str) -> str:
 )
 def test_an_undeclared_name_fails_and_says_how_to_declare_it(use) -> None:
     state = State(SIZES)
-    with pytest.raises(KeyError, match=_not_declared("opinion/trust")):
+    with pytest.raises(KeyError, match=_not_declared("opinion/trust")) as error:
         use(state, "opinion/trust")
+    assert "did you mean" not in str(error.value)  # nothing declared is close
     # A misspelt key of a declared array or family is pointed at the right one.
     with pytest.raises(KeyError, match=r"did you mean 'propensity/jaywalk'"):
         use(state, "propensty/jaywalk")
@@ -117,6 +118,10 @@ def test_declarations_are_checked_when_made() -> None:
         )
     with pytest.raises(ValueError, match=r"'population/age' \(x\) is declared differently"):
         declared.declare([StateArray("population/age", "person", np.int32, 0, "Age.")], "x")
+    fresh = StateDeclarations()
+    fresh.declare([PROPENSITY.array("jaywalk")], "streets")
+    fresh.declare([PROPENSITY], "engine")  # covers an array declared as it declares it
+    assert fresh.owner("propensity/jaywalk") == "streets" and "propensity/walk" in fresh
     with pytest.raises(ValueError, match="covers 'population/age'"):
         declared.declare([StateFamily("population", "attribute", "person", np.int8, 0, "A.")], "x")
 

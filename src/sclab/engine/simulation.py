@@ -138,8 +138,9 @@ class State:
         for what, value in asked.items():
             if value is None:
                 continue
-            same = np.dtype(value) == decl.dtype if what == "dtype" else value == have[what]
-            if not same:
+            if what == "dtype":
+                value = np.dtype(value)
+            if value != have[what]:
                 raise ValueError(
                     f"state '{name}' is declared with {what} {have[what]} (by "
                     f"{self.declarations.owner(name)}), not {value}: use the declared "

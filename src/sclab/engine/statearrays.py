@@ -160,13 +160,14 @@ class StateDeclarations:
         """
         for d in declarations:
             if isinstance(d, StateFamily):
+                for name, (array, by) in self._arrays.items():
+                    prefix, _, member = name.rpartition("/")
+                    if prefix == d.prefix and MEMBER.fullmatch(member) and array != d.array(member):
+                        raise ValueError(
+                            f"state family '{d.pattern}' ({owner}) covers '{name}', "
+                            f"declared otherwise as an array by {by}"
+                        )
                 before = self._families.get(d.prefix)
-                clash = [n for n in self._arrays if n.rpartition("/")[0] == d.prefix]
-                if clash:
-                    raise ValueError(
-                        f"state family '{d.pattern}' ({owner}) covers '{clash[0]}', "
-                        f"declared as an array by {self._arrays[clash[0]][1]}"
-                    )
                 if before is None:
                     self._families[d.prefix] = (d, owner)
                 elif before[0] != d:
@@ -211,9 +212,11 @@ class StateDeclarations:
     def _resolve(self, name: str) -> tuple[StateArray, str]:
         found = self._find(name)
         if found is None:
-            member = name.rpartition("/")[2]
-            known = [*self._arrays, *(f"{prefix}/{member}" for prefix in self._families)]
-            close = difflib.get_close_matches(name, known, n=1)
+            prefix, _, member = name.rpartition("/")
+            close = difflib.get_close_matches(name, self._arrays, n=1, cutoff=0.8) or [
+                f"{p}/{member}"
+                for p in difflib.get_close_matches(prefix, self._families, n=1, cutoff=0.8)
+            ]
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise KeyError(f"state '{name}' is not declared{hint}; {HOW_TO_DECLARE}")
         return found
