@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sclab.engine import REGISTRY, Simulation, register
 from sclab.engine.events import NO_ENTITY
+from sclab.engine.statearrays import StateArray
 from sclab.rng import Streams
 from sclab.run import run_scenario
 from sclab.targets import load_scenario
@@ -26,6 +27,8 @@ class CoinParams(BaseModel):
 @register("sources", "test-coin", CoinParams)
 class CoinSource:
     """Test source: each person acts with probability ``rate`` per day; half are misattributed."""
+
+    state_arrays = (StateArray("test/acts", "person", np.int32, 0, "Coin acts so far."),)
 
     def __init__(self, name: str, params: CoinParams) -> None:
         self.name, self.params = name, params
@@ -103,15 +106,16 @@ def test_registry_rejects_duplicates_and_unknown_stages() -> None:
 def test_state_arrays() -> None:
     from sclab.engine import State
 
-    state = State({"person": 4, "company": 2})
+    score = StateArray("score", "person", np.int16, 600, "A test score.")
+    state = State({"person": 4, "company": 2}, [score])
     a = state.add("score", "person", np.int16, fill=600)
     assert a.tolist() == [600] * 4 and state.add("score", "person", np.int16) is a
     with pytest.raises(ValueError, match="dtype"):
         state.add("score", "person", np.float64)
     with pytest.raises(ValueError, match="unknown entity type"):
-        state.add("x", "household", np.int8)
+        StateArray("x", "household", np.int8, 0, "A test flag.")
     with pytest.raises(KeyError, match=r"State\.add"):
-        state["missing"]
+        state["propensity/missing"]
 
 
 @given(seed=st.integers(0, 2**63 - 1), name=st.text(min_size=1, max_size=20))

@@ -412,7 +412,7 @@ def test_lazy_poisson_exposure_follows_watched_writes(changes, tail) -> None:
     classes, _ = classes_from([40], 1)
     state = State({"person": 40})
     lazy = LazyPoisson(classes, np.array([0.1]))
-    lazy.follow(state, "m")
+    lazy.follow(state, "propensity/m")
     expected = np.zeros(40)
     current = np.ones(40, np.float32)  # None means 1 until the array exists
     mult = None
@@ -421,9 +421,9 @@ def test_lazy_poisson_exposure_follows_watched_writes(changes, tail) -> None:
             lazy.accrue(mult)
             expected += current
         if mult is None:
-            mult = state.add("m", "person", np.float32, fill=1.0)
+            mult = state.add("propensity/m", "person", np.float32, fill=1.0)
         who = None if people is None else np.unique(people)
-        state.write("m", np.float32(value), who)
+        state.write("propensity/m", np.float32(value), who)
         current[slice(None) if who is None else who] = np.float32(value)
     for _ in range(tail):
         lazy.accrue(mult)
@@ -445,7 +445,7 @@ def test_lazy_poisson_focus_draws_keep_each_groups_exposure(steps, tail) -> None
     classes, _ = classes_from([40], 1)
     state = State({"person": 40})
     lazy = LazyPoisson(classes, np.array([0.1]))
-    lazy.follow(state, "m")
+    lazy.follow(state, "propensity/m")
     focus = np.zeros(40, bool)
     focus[::3] = True
     lazy.set_focus(focus)
@@ -459,9 +459,9 @@ def test_lazy_poisson_focus_draws_keep_each_groups_exposure(steps, tail) -> None
             expected += current
         if action == "write":
             if mult is None:
-                mult = state.add("m", "person", np.float32, fill=1.0)
+                mult = state.add("propensity/m", "person", np.float32, fill=1.0)
             who = None if people is None else np.unique(people)
-            state.write("m", np.float32(value), who)
+            state.write("propensity/m", np.float32(value), who)
             current[slice(None) if who is None else who] = np.float32(value)
         elif action == "focus draw":
             got = lazy.draw_focus(rng)
@@ -488,8 +488,8 @@ def test_lazy_poisson_focus_draws_then_the_rest_follow_the_poisson_law() -> None
     rate = np.array([0.02, 0.005])
     state = State({"person": n})
     lazy = LazyPoisson(classes, rate)
-    lazy.follow(state, "m")
-    mult = state.add("m", "person", np.float32, fill=1.0)
+    lazy.follow(state, "propensity/m")
+    mult = state.add("propensity/m", "person", np.float32, fill=1.0)
     focus = np.random.default_rng(4).random(n) < 0.4
     lazy.set_focus(focus)
     rng = np.random.default_rng(5)
@@ -497,7 +497,7 @@ def test_lazy_poisson_focus_draws_then_the_rest_follow_the_poisson_law() -> None
     changed = np.arange(0, n, 7)
     for day in range(90):
         if day == 45:
-            state.write("m", np.float32(0.25), changed)  # a behaviour change mid-run
+            state.write("propensity/m", np.float32(0.25), changed)  # a behaviour change mid-run
         lazy.accrue(mult)
         if day % 30 == 29:
             got = lazy.draw_focus(rng)
@@ -533,11 +533,11 @@ def test_watched_arrays_change_by_write_only() -> None:
     from sclab.engine.simulation import State
 
     state = State({"person": 5})
-    state.watch("m", lambda arr, who, old: None)
-    arr = state.add("m", "person", np.float32, fill=1.0)
+    state.watch("propensity/m", lambda arr, who, old: None)
+    arr = state.add("propensity/m", "person", np.float32, fill=1.0)
     with pytest.raises(ValueError, match="read-only"):
         arr[0] = 2.0
-    state.write("m", 2.0, np.array([0]))
+    state.write("propensity/m", 2.0, np.array([0]))
     assert arr[0] == 2.0 and not arr.flags.writeable
 
 

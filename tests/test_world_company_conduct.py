@@ -16,9 +16,10 @@ from tests.conftest import run_keeping_acts
 
 from sclab.engine import Simulation
 from sclab.engine.acts import Acts
+from sclab.engine.propensity import propensity_company_key
 from sclab.engine.simulation import DAYS_PER_YEAR
 from sclab.population.companies import SIZES
-from sclab.world.company_conduct import KINDS, CompanyConductParams, propensity_company_key
+from sclab.world.company_conduct import KINDS, CompanyConductParams
 
 
 def build(

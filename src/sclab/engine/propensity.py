@@ -6,6 +6,8 @@ Core objects:
     :func:`set_propensity`, :func:`update_propensity`: how behaviour components create and
         change those multipliers.
     :func:`propensity_key`: the name of a kind's multiplier array in ``sim.state``.
+    :data:`PROPENSITY`, :data:`COMPANY_PROPENSITY`: the declared families of multipliers
+        (per person, per company), one array per act kind.
 
 This is the engine's contract between two stages that never import each other: behaviour
 writes a multiplier per person and act kind, sources read it the next day. With no policy
@@ -23,13 +25,44 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sclab.engine.statearrays import StateFamily
+
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
+
+# float32, not float16: sources add or compare a multiplier array over the whole
+# population every day, and NumPy converts float16 value by value, several times the
+# cost of a float32 pass; that time outweighs the 2 bytes per person and kind float16
+# would save (docs/performance.md).
+PROPENSITY = StateFamily(
+    "propensity",
+    "act kind",
+    "person",
+    np.float32,
+    1.0,
+    "Multiplier of the person's daily rate of the act kind: behaviour writes it "
+    "(update_propensity), the kind's source applies it the next day. Created when a "
+    "behaviour component first adjusts the kind; until then the source skips it.",
+)
+COMPANY_PROPENSITY = StateFamily(
+    "propensity_company",
+    "act kind",
+    "company",
+    np.float32,
+    1.0,
+    "Multiplier of the company's daily rate of the act kind, applied by the source of "
+    "company acts (up to its cap); absent: 1 for every company.",
+)
 
 
 def propensity_key(kind: str) -> str:
     """Name of the multiplier array of ``kind`` in ``sim.state``."""
-    return f"propensity/{kind}"
+    return PROPENSITY.key(kind)
+
+
+def propensity_company_key(kind: str) -> str:
+    """Name of the company-level multiplier array of ``kind`` in ``sim.state``."""
+    return COMPANY_PROPENSITY.key(kind)
 
 
 def propensity(sim: Simulation, kind: str) -> np.ndarray | None:
@@ -38,14 +71,9 @@ def propensity(sim: Simulation, kind: str) -> np.ndarray | None:
 
 
 def set_propensity(sim: Simulation, kind: str) -> np.ndarray:
-    """Create (once) and return the multiplier array for ``kind``, initially all 1.
-
-    float32, not float16: sources add or compare a multiplier array over the whole
-    population every day, and NumPy converts float16 value by value, several times the
-    cost of a float32 pass; that time outweighs the 2 bytes per person and kind float16
-    would save (``docs/performance.md``).
-    """
-    return sim.state.add(propensity_key(kind), "person", np.float32, fill=1.0)
+    """Create (once) and return the multiplier array for ``kind``, initially all 1
+    (float32, see :data:`PROPENSITY`)."""
+    return sim.state.add(propensity_key(kind))
 
 
 def update_propensity(

@@ -2,8 +2,9 @@
 
 Core objects:
     :class:`Component`: what a source, sensor, policy or behaviour implements.
-    :class:`State`: named per-entity arrays that components share (scores, list flags,
-        perceived risks...), one array per quantity, index = person_id or company_id.
+    :class:`State`: named per-entity arrays that components share (rate multipliers,
+        ages...), one array per quantity, index = person_id or company_id; every name is
+        declared (:mod:`sclab.engine.statearrays`, :data:`ENGINE_STATE`).
     :class:`Simulation`: owns the population, the state, the event log and the components,
         and runs days in stage order (:data:`~sclab.engine.registry.STAGES`).
 
@@ -25,18 +26,21 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from sclab.engine.acts import OUTCOMES, ActLog, Aggregates, MomentLog, Moments
+from sclab.engine.ages import AGE
 from sclab.engine.decisions import DecisionLog
 from sclab.engine.events import EventBatch, EventLog
 from sclab.engine.feedback import SystemView
 from sclab.engine.places import PlaceBoard
+from sclab.engine.propensity import COMPANY_PROPENSITY, PROPENSITY
 from sclab.engine.registry import REGISTRY, STAGES
+from sclab.engine.statearrays import Declaration, StateDeclarations
 from sclab.population import Population, SocialGraph
 from sclab.population.bits import PackedBools
 from sclab.rng import Streams
@@ -46,6 +50,10 @@ DAYS_PER_YEAR = 365.0
 """Days in the simulation's year (one step a day): yearly rates are divided by it."""
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
+ENGINE_STATE: tuple[Declaration, ...] = (AGE, PROPENSITY, COMPANY_PROPENSITY)
+"""The state arrays shared through the engine's contracts (each declared beside its
+contract); every :class:`State` accepts them. ``docs/state.md`` lists them."""
+
 
 class Component(Protocol):
     """A pluggable part of the model. ``setup`` once, ``step`` daily, ``finish`` at the end.
@@ -54,6 +62,11 @@ class Component(Protocol):
     kinds, systems, rule ids...) also has ``labels() -> {label set: labels}``, listing
     every label it may write in this run (from its parameters alone: it is called before
     ``setup``). The label sets are those of :func:`sclab.store.schema.label_columns`.
+
+    A component that creates state arrays of its own (beyond the engine's shared ones,
+    :data:`ENGINE_STATE`) declares them in a class attribute ``state_arrays``: a tuple of
+    :class:`~sclab.engine.statearrays.StateArray` and
+    :class:`~sclab.engine.statearrays.StateFamily` (``docs/state.md`` lists them).
     """
 
     name: str
@@ -72,27 +85,75 @@ Watcher = Callable[[np.ndarray, np.ndarray | None, np.ndarray], None]
 class State:
     """Named arrays over entities: the shared, mutable state of a run.
 
+    Every name is declared once, with its entity type, dtype, initial value and meaning
+    (:mod:`sclab.engine.statearrays`): the engine's shared arrays (:data:`ENGINE_STATE`)
+    always, a component's own when the simulation is assembled (:meth:`declare`).
+    :meth:`add`, :meth:`write`, :meth:`watch`, :meth:`get`, ``state[name]`` and
+    ``name in state`` refuse a name nobody declared, saying how to declare it, so that a
+    misspelt key fails instead of silently making a second array.
+
     Args:
         sizes: Number of entities per entity type, e.g. ``{"person": n, "company": m}``.
+        declared: Declarations beyond :data:`ENGINE_STATE`, owned by ``owner``.
+        owner: Who made ``declared`` (shown when two declarations disagree).
     """
 
-    def __init__(self, sizes: dict[str, int]) -> None:
+    def __init__(
+        self, sizes: dict[str, int], declared: Iterable[Declaration] = (), owner: str = "caller"
+    ) -> None:
         self.sizes = dict(sizes)
+        self.declarations = StateDeclarations()
+        self.declarations.declare(ENGINE_STATE, owner="engine")
+        self.declarations.declare(declared, owner=owner)
         self._arrays: dict[str, np.ndarray] = {}
         self._watchers: dict[str, list[Watcher]] = {}
 
+    def declare(self, declared: Iterable[Declaration], owner: str) -> None:
+        """Accept the arrays and families ``declared`` by ``owner`` (a component's name).
+
+        Raises:
+            ValueError: One of them is declared differently already.
+        """
+        self.declarations.declare(declared, owner)
+
     def add(
-        self, name: str, entity_type: str, dtype: np.dtype | type, fill: float = 0
+        self,
+        name: str,
+        entity_type: str | None = None,
+        dtype: np.dtype | type | None = None,
+        fill: float | None = None,
     ) -> np.ndarray:
-        """Create (or return the existing) array ``name`` with one slot per entity."""
+        """Create (or return the existing) array ``name`` with one slot per entity.
+
+        Its entity type, dtype and initial value are the declared ones; any given here
+        must agree with them (they say what the caller relies on).
+
+        Raises:
+            KeyError: ``name`` is not declared.
+            ValueError: ``entity_type``, ``dtype`` or ``fill`` differ from the declaration.
+        """
+        decl = self.declarations.lookup(name)
+        asked = {"entity type": entity_type, "dtype": dtype, "fill": fill}
+        have = {"entity type": decl.entity, "dtype": decl.dtype, "fill": decl.fill}
+        for what, value in asked.items():
+            if value is None:
+                continue
+            if what == "dtype":
+                value = np.dtype(value)
+            if value != have[what]:
+                raise ValueError(
+                    f"state '{name}' is declared with {what} {have[what]} (by "
+                    f"{self.declarations.owner(name)}), not {value}: use the declared "
+                    "one, or change the declaration"
+                )
         if name in self._arrays:
-            existing = self._arrays[name]
-            if existing.dtype != np.dtype(dtype):
-                raise ValueError(f"state '{name}' already exists with dtype {existing.dtype}")
-            return existing
-        if entity_type not in self.sizes:
-            raise ValueError(f"unknown entity type '{entity_type}'; have {sorted(self.sizes)}")
-        arr = np.full(self.sizes[entity_type], fill, dtype=dtype)
+            return self._arrays[name]
+        if decl.entity not in self.sizes:
+            raise ValueError(
+                f"state '{name}' is declared per {decl.entity}, and this state sizes "
+                f"only {', '.join(self.sizes)}"
+            )
+        arr = np.full(self.sizes[decl.entity], decl.fill, dtype=decl.dtype)
         arr.flags.writeable = name not in self._watchers
         self._arrays[name] = arr
         return arr
@@ -102,9 +163,10 @@ class State:
 
         ``old`` holds the values of ``array[entities]`` before the write (``entities``
         None: a whole-array write, ``old`` a copy of the whole array). May be called
-        before the array exists. Watched arrays are read-only outside :meth:`write`, so a
-        write that bypasses the watchers fails loudly.
+        before the array exists (not before it is declared). Watched arrays are read-only
+        outside :meth:`write`, so a write that bypasses the watchers fails loudly.
         """
+        self.declarations.lookup(name)
         self._watchers.setdefault(name, []).append(fn)
         if name in self._arrays:
             self._arrays[name].flags.writeable = False
@@ -125,18 +187,23 @@ class State:
             fn(arr, entities, old)
 
     def __getitem__(self, name: str) -> np.ndarray:
+        self.declarations.lookup(name)
         try:
             return self._arrays[name]
         except KeyError:
             raise KeyError(
-                f"no state '{name}'; components create it with State.add in setup()"
+                f"no state '{name}' yet; components create it with State.add in setup()"
             ) from None
 
     def get(self, name: str, default: np.ndarray | None = None) -> np.ndarray | None:
-        """The array ``name``, or ``default`` if no component created it."""
+        """The array ``name``, or ``default`` if no component created it (it must be
+        declared)."""
+        self.declarations.lookup(name)
         return self._arrays.get(name, default)
 
     def __contains__(self, name: str) -> bool:
+        """Whether the declared array ``name`` was created."""
+        self.declarations.lookup(name)
         return name in self._arrays
 
     def names(self) -> list[str]:
@@ -224,6 +291,8 @@ class Simulation:
             for spec in getattr(scenario, stage):
                 if spec.enabled:
                     sim.components.append((stage, REGISTRY.build(stage, spec.use, spec.params)))
+        for _, component in sim.components:
+            sim.state.declare(getattr(component, "state_arrays", ()), owner=component.name)
         return sim
 
     def setup(self) -> None:

@@ -18,9 +18,10 @@ spread evenly over days. Sectors missing from ``sector_multipliers[k]`` get 1; s
 there that the scenario does not have are ignored. Amounts are log-normal around
 ``<k>_median_cny`` times the size class's ``amount_size_factor``. If some component
 has created a state array ``propensity_company/<kind>`` (one float per company, via
-``sim.state``), the rate is further multiplied by it: this is the company-level
-counterpart of :func:`sclab.engine.propensity.propensity`, for behaviour that makes firms comply
-more (or less). Multipliers above ``max_propensity`` count as that bound.
+``sim.state``; declared by the engine, :data:`sclab.engine.propensity.COMPANY_PROPENSITY`),
+the rate is further multiplied by it: this is the company-level counterpart of
+:func:`sclab.engine.propensity.propensity`, for behaviour that makes firms comply more (or
+less). Multipliers above ``max_propensity`` count as that bound.
 
 Calibration of environmental violations: Chinese environment authorities issued about
 162,800 administrative penalty decisions in 2019, fining 11.878 billion CNY in total
@@ -44,6 +45,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sclab.engine.propensity import propensity_company_key
 from sclab.engine.registry import register
 from sclab.engine.simulation import DAYS_PER_YEAR
 from sclab.population.companies import SIZES
@@ -59,11 +61,6 @@ KINDS = (
     "product_quality_violation",
     "contract_breach",
 )
-
-
-def propensity_company_key(kind: str) -> str:
-    """State array name of the company-level multiplier for ``kind``."""
-    return f"propensity_company/{kind}"
 
 
 class SizeFactors(BaseModel):
