@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine (python3, pip, make):
 #   make demo   install, run the built-in default scenario, print where the output is
-#   make test   install, then run the linters (ruff, the import contracts) and the test suite
+#   make test   install, then run the linters (ruff, the import contracts, mypy) and the tests
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -22,6 +22,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/lint-imports --no-cache --no-logo
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -37,6 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/lint-imports --no-cache --no-logo
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -309,12 +310,12 @@ def bench(
     run_benchmarks(sizes, days, out, repeat, out_console, targets, not skip_memory_check)
 
 
-def _click_exceptions():  # type: ignore[no-untyped-def]
+def _click_exceptions() -> ModuleType:
     """Click's exception module: vendored inside recent Typer, a dependency of older ones."""
     try:
         from typer._click import exceptions
     except ImportError:  # Typer < 0.2x depends on click itself
-        from click import exceptions  # type: ignore[no-redef]
+        from click import exceptions  # type: ignore[no-redef]  # the same module, elsewhere
     return exceptions
 
 

@@ -22,6 +22,7 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,17 +141,20 @@ def run_scenario(
         rep.end_phase("population")
         timings["population"] = time.perf_counter() - t0
 
+        def append(table: str, columns: Mapping[str, Any]) -> None:
+            """The simulation's sinks: called from the first day on, once ``db`` exists."""
+            assert db is not None
+            db.append(table, columns, buffered=True)
+
         # The components first (without their state): the database's label columns are
         # ENUMs of the labels they declare.
         sim = Simulation.assemble(
             scenario,
             streams,
             population,
-            sink=lambda b: db.append("events", b.columns(), buffered=True),
-            moment_sink=lambda m, first: db.append(
-                "resource_moments", m.columns(first), buffered=True
-            ),
-            decision_sink=lambda table, cols: db.append(table, cols, buffered=True),
+            sink=lambda b: append("events", b.columns()),
+            moment_sink=lambda m, first: append("resource_moments", m.columns(first)),
+            decision_sink=append,
         )
         db = RunDatabase(
             output.staging / "run.duckdb", {**population_labels(scenario), **sim.labels()}

@@ -20,12 +20,15 @@ import typing
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from sclab.errors import SclabError
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 Path_ = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -397,7 +400,7 @@ def _unwrap(tp: Any, part: str | int) -> Any:
     return tp
 
 
-def _describe(err: dict[str, Any], model: type[BaseModel], loc: Path_) -> str:
+def _describe(err: ErrorDetails, model: type[BaseModel], loc: Path_) -> str:
     kind = err.get("type", "")
     msg: str = err.get("msg", "invalid value")
     got = err.get("input")

@@ -179,7 +179,7 @@ class Chilling:
         self.exposed = who[x > 0]
         return who
 
-    def _critical_multiplier(self, people: np.ndarray) -> np.ndarray:
+    def _critical_multiplier(self, people: np.ndarray) -> np.ndarray | np.floating:
         x = self.exposure[people] if self.exposure is not None else np.float32(0.0)
         return np.float32(1.0 - self.speech_chill()) * (np.float32(1.0) - x)
 

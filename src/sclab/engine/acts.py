@@ -301,7 +301,8 @@ class Aggregates:
         self.sizes = sizes
         self._counts: dict[tuple[str, str], np.ndarray] = {}
         self._amounts: dict[tuple[str, str], np.ndarray] = {}
-        self._deferred: dict[tuple[str, str], Callable[[], None]] = {}
+        # settle() or, for the focusable kinds below, settle(focus_only=True).
+        self._deferred: dict[tuple[str, str], Callable[..., None]] = {}
         self._deferred_amounts: set[tuple[str, str]] = set()  # deferred kinds with amounts
         # Kinds priced from their counts: the pricing function, and the counts priced so far
         # (absent: none; a copy is kept only when amounts are read before the end).
@@ -484,7 +485,7 @@ class Aggregates:
     def defer(
         self,
         kinds: list[str] | tuple[str, ...],
-        settle: Callable[[], None],
+        settle: Callable[..., None],
         entity_type: str = "person",
         amounts: bool = False,
         amount_of: Callable[[str, np.ndarray], np.ndarray] | None = None,

@@ -89,7 +89,7 @@ class EventLog:
         true_actor: np.ndarray,
         attributed_to: np.ndarray,
         entity_type: str = "person",
-        **extra: np.ndarray,
+        **extra: np.ndarray | pa.Array,
     ) -> EventBatch:
         """Record a batch of events; returns it with ``event_id`` filled in."""
         true_actor = np.asarray(true_actor, dtype=np.int64)

@@ -81,6 +81,10 @@ class SystemView:
             np.fmin(out, arr, out=out)
         return out
 
+    @score.setter
+    def score(self, value: np.ndarray) -> None:
+        self._score = np.asarray(value, dtype=np.float32)
+
     def _standings(self) -> list[np.ndarray]:
         """Every published standing array, and the view's own if one was set."""
         return [*self._scores.values(), *([] if self._score is None else [self._score])]
@@ -102,10 +106,6 @@ class SystemView:
 
         map_blocks(block, self.n)
         return out
-
-    @score.setter
-    def score(self, value: np.ndarray) -> None:
-        self._score = np.asarray(value, dtype=np.float32)
 
     @property
     def listed(self) -> np.ndarray:
@@ -136,6 +136,10 @@ class SystemView:
             return self._listed_since
         return self._earliest_listing(slice(None), self.n)
 
+    @listed_since.setter
+    def listed_since(self, value: np.ndarray) -> None:
+        self._listed_since = np.asarray(value, dtype=np.int32)
+
     def listed_since_of(self, people: np.ndarray) -> np.ndarray:
         """:attr:`listed_since` of ``people`` only: O(len(people)) per list instead of O(n).
 
@@ -157,10 +161,6 @@ class SystemView:
             np.minimum(out, np.where(listed[rows], since[rows], big), out=out)
         out[out == big] = -1
         return out
-
-    @listed_since.setter
-    def listed_since(self, value: np.ndarray) -> None:
-        self._listed_since = np.asarray(value, dtype=np.int32)
 
     def caught(self, kind: str, people: np.ndarray) -> None:
         """Policies report people sanctioned for an act of ``kind`` today."""

@@ -77,7 +77,10 @@ def set_propensity(sim: Simulation, kind: str) -> np.ndarray:
 
 
 def update_propensity(
-    sim: Simulation, kind: str, values: np.ndarray | float, people: np.ndarray | None = None
+    sim: Simulation,
+    kind: str,
+    values: np.ndarray | float | np.floating,
+    people: np.ndarray | None = None,
 ) -> np.ndarray:
     """Set the multiplier of ``kind`` for ``people`` (everyone if None); return the array.
 

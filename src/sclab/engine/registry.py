@@ -43,7 +43,7 @@ class Entry:
     summary: str
 
 
-T = TypeVar("T")
+T = TypeVar("T", bound=Callable[..., Any])  # a component class
 
 
 class Registry:
@@ -67,7 +67,7 @@ class Registry:
             if key in self._entries:
                 raise ValueError(f"{stage} component '{name}' is registered twice")
             doc = (getattr(cls, "__doc__", None) or "").strip().splitlines()
-            self._entries[key] = Entry(stage, name, cls, params, doc[0] if doc else "")  # type: ignore[arg-type]
+            self._entries[key] = Entry(stage, name, cls, params, doc[0] if doc else "")
             return cls
 
         return decorate

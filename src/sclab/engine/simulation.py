@@ -183,6 +183,8 @@ class State:
             arr[where] = values
         finally:
             arr.flags.writeable = not watchers
+        if old is None:  # nobody watches
+            return
         for fn in watchers:
             fn(arr, entities, old)
 
@@ -379,7 +381,9 @@ class Simulation:
         n = self.population.graph.n
         # A stride-0 view: n + 1 zero offsets without n + 1 stored values.
         empty = np.broadcast_to(np.int64(0), (n + 1,))
-        self.population.graph = SocialGraph(empty, np.empty(0, np.int32), np.empty(0, bool))
+        self.population.graph = SocialGraph(
+            empty, np.empty(0, np.int32), PackedBools.full(0, False)
+        )
         self.ties_active = None
         self.ties_released = True
 

@@ -62,8 +62,8 @@ class TieChanges:
         self.version = 0
         # The last round: the ties_active object before it (None: every tie active) and
         # after it, and the positions it switched off (sorted, each active before).
-        self._before: np.ndarray | None = None
-        self._after: np.ndarray | None = None
+        self._before: PackedBools | np.ndarray | None = None
+        self._after: PackedBools | np.ndarray | None = None
         self._positions = _NO_POSITIONS
 
     def switch_off(self, sim: Simulation, positions: np.ndarray) -> int:
@@ -80,15 +80,17 @@ class TieChanges:
             pos = pos[before[pos]]
         if not len(pos):
             return 0
-        if before is None:
-            sim.ties_active = PackedBools.full(len(sim.population.graph.indices), True)
-        after = sim.ties_active
+        after = before
+        if after is None:
+            after = sim.ties_active = PackedBools.full(len(sim.population.graph.indices), True)
         after[pos] = False
         self._before, self._after, self._positions = before, after, pos
         self.version += 1
         return len(pos)
 
-    def last_round(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
+    def last_round(
+        self,
+    ) -> tuple[PackedBools | np.ndarray | None, PackedBools | np.ndarray | None, np.ndarray]:
         """(array before, array after, positions switched off) of the last round."""
         return self._before, self._after, self._positions
 
@@ -113,7 +115,7 @@ class TieReader:
     """
 
     def __init__(self) -> None:
-        self.seen: np.ndarray | None = None  # None: every tie active
+        self.seen: PackedBools | np.ndarray | None = None  # None: every tie active
         self.version = 0
 
     def changes(self, sim: Simulation) -> np.ndarray | None:

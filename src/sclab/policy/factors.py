@@ -106,7 +106,9 @@ class FactorScores:
         read = sim.aggregates.counts.get if f.who is None else sim.aggregates.counts.focused
         # (Up to date for the participants, who are the focus group: see sclab.policy.scores.)
         totals = [
-            read((spec.entity, inp.kind)) if inp.source in ("platform", "posts") else None
+            read((spec.entity, inp.kind))
+            if inp.source in ("platform", "posts") and inp.kind is not None  # schema: required
+            else None
             for inp in inputs
         ]
         for k, now in enumerate(totals):

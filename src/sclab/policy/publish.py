@@ -93,7 +93,13 @@ class Standings:
             src = self.scores.state(sid)
             if everyone or sid in self._reassessed:
                 # In blocks on the cores (a reassessed score is read whole: 9.3M people).
-                def refresh(_: int, lo: int, hi: int, arr=arr, src=src) -> None:
+                def refresh(
+                    _: int,
+                    lo: int,
+                    hi: int,
+                    arr: np.ndarray = arr,
+                    src: PointsState | FactorState = src,
+                ) -> None:
                     arr[lo:hi] = standing(src, slice(lo, hi))
 
                 map_blocks(refresh, len(arr))
@@ -121,7 +127,7 @@ def publish_incentives(policy: Policy, scores: Scores, view: SystemView) -> None
         if r.when.events is not None:
             for k in r.when.events.kinds:
                 bump(k, sev)
-        elif r.when.counter is not None and r.id in list_rules:
+        elif r.when.counter is not None and r.when.above is not None and r.id in list_rules:
             for k in counters[r.when.counter].events.kinds:
                 bump(k, sev / (r.when.above + 1))
     for pts in scores.points.values():

@@ -321,16 +321,21 @@ class Trigger(Strict):
         return self
 
 
+#: Whose moments a joint measure affects.
+AppliesTo = Literal["self", "legal_representative", "parent", "ties"]
+
+
 class JointMeasure(Strict):
     """Joint punishment or reward at resource moments."""
 
     id: Ident
     when: Trigger
+    # A Literal of the tuple's names: Python unpacks it, mypy takes only literal strings.
     moments: list[Literal[RESOURCE_MOMENTS]] = Field(min_length=1)  # type: ignore[valid-type]
     effect: Literal["blocked", "priced_up", "favoured"]
     price_factor: float = Field(1.0, gt=0, le=100)
-    applies_to: list[Literal["self", "legal_representative", "parent", "ties"]] = Field(
-        default_factory=lambda: ["self"],
+    applies_to: list[AppliesTo] = Field(
+        default_factory=lambda: list[AppliesTo](["self"]),
         description="Whose moments are affected: the entity's own, or linked people's.",
     )
     domain: Annotated[str, Field(min_length=1, max_length=40)] = "resources"
@@ -422,6 +427,7 @@ class Policy(Strict):
                 have = ", ".join(sorted(known)) or "none defined"
                 raise FieldError(f"{where} names unknown {what} '{name}' (defined: {have})", loc)
 
+        at: tuple[str | int, ...]  # where in the document: a rule's, then a measure's
         for r, rule in enumerate(self.rules):
             where, at = f"rule '{rule.id}'", ("rules", r)
             need(rule.when.counter, counters, "counter", where, (*at, "when", "counter"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -25,7 +26,13 @@ from sclab.population.citizens import concat as concat_citizens
 from sclab.population.companies import Companies, generate_district_companies
 from sclab.population.companies import concat as concat_companies
 from sclab.population.geography import apportion, day_number
-from sclab.population.graph import DegreeSpec, GraphSpec, SocialGraph, build_social_graph
+from sclab.population.graph import (
+    DegreeDistribution,
+    DegreeSpec,
+    GraphSpec,
+    SocialGraph,
+    build_social_graph,
+)
 from sclab.rng import Streams
 from sclab.scenario.schema import Scenario, SocialGraphSpec
 
@@ -54,7 +61,9 @@ def graph_spec(spec: SocialGraphSpec) -> GraphSpec:
     d = spec.degree
     return GraphSpec(
         degree=DegreeSpec(
-            distribution=d.distribution,  # type: ignore[arg-type]
+            # A str to the scenario schema (its pattern allows these names); DegreeSpec
+            # checks the name again.
+            distribution=cast(DegreeDistribution, d.distribution),
             mean=d.mean,
             dispersion=d.dispersion,
             max_degree=d.max_degree,

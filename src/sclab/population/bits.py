@@ -18,10 +18,13 @@ so neither is on a hot path.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Final, overload
+
 import numpy as np
 import numpy.typing as npt
 
-_ORDER = "little"  # bit i of a byte is flag 8 * byte + i
+_ORDER: Final = "little"  # bit i of a byte is flag 8 * byte + i
 
 
 class PackedBools:
@@ -81,7 +84,7 @@ class PackedBools:
         """How many flags are True."""
         return int(np.count_nonzero(self[0 : self.size]))
 
-    def __array__(self, dtype: npt.DTypeLike = None, copy: bool | None = None) -> np.ndarray:
+    def __array__(self, dtype: npt.DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
         if copy is False:
             raise ValueError("packed flags are unpacked into a new array: a copy is needed")
         out = self[0 : self.size]
@@ -104,7 +107,13 @@ class PackedBools:
         pos = (holding[byte] + first) * 8 + bit
         return pos[(pos >= start) & (pos < stop)]
 
-    def __getitem__(self, key: slice | int | npt.ArrayLike) -> np.ndarray | bool:
+    @overload
+    def __getitem__(self, key: slice) -> np.ndarray: ...
+    @overload
+    def __getitem__(self, key: int | np.integer) -> bool: ...
+    @overload
+    def __getitem__(self, key: np.ndarray | Sequence[int]) -> np.ndarray: ...
+    def __getitem__(self, key: slice | int | np.integer | npt.ArrayLike) -> np.ndarray | bool:
         if isinstance(key, slice):
             start, stop, step = key.indices(self.size)
             if step != 1:

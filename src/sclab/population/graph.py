@@ -103,7 +103,7 @@ _MIN_TIE_BITS = 8
 
 
 def _check_share(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= value <= 1.0:
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(
             f"{name} must be a share between 0 and 1 (got {value!r}); use e.g. 0.3 for 30 %, not 30"
         )
@@ -556,7 +556,7 @@ def _empty_graph(n: int) -> SocialGraph:
     return SocialGraph(
         np.zeros(n + 1, dtype=np.int64),
         np.empty(0, dtype=np.int32),
-        np.empty(0, dtype=np.bool_),
+        PackedBools.full(0, False),
     )
 
 
@@ -606,7 +606,9 @@ def _ties_to_csr(ties: npt.NDArray[np.int64], n: int) -> SocialGraph:
     return SocialGraph(_narrow_offsets(indptr), indices, PackedBools.from_bools(online))
 
 
-def _narrow_offsets(indptr: npt.NDArray[np.int64]) -> npt.NDArray[np.integer]:
+def _narrow_offsets(
+    indptr: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int32] | npt.NDArray[np.int64]:
     """Row offsets as int32 when they fit, else unchanged.
 
     int32 halves their memory; 9.3M people store 112M tie ends, far below 2**31.

@@ -587,7 +587,7 @@ class FpirTable:
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per non-empty demographic cell, for a report table."""
-        rows = []
+        rows: list[dict[str, Any]] = []
         g = len(self.group_names)
         for look in range(N_LOOKALIKE):
             sex, band = SEXES[look // N_BANDS], AGE_BANDS[look % N_BANDS]
@@ -611,8 +611,8 @@ def fpir_table(
     fmr: float,
     *,
     group_names: Sequence[str],
-    condition_probability: Sequence[float] = (1.0,),
-    condition_fmr: Sequence[float] = (1.0,),
+    condition_probability: Sequence[float] | np.ndarray = (1.0,),
+    condition_fmr: Sequence[float] | np.ndarray = (1.0,),
     probe_weight: np.ndarray | None = None,
 ) -> FpirTable:
     """Closed-form FPIR per sex and age band, per member naming rates, and overall.

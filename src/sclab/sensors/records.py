@@ -627,6 +627,7 @@ class RecordsSensor:
         """
         due = recorded_day if act_day is None else np.maximum(recorded_day, day)
         keep = due < self._days
+        sel: slice | np.ndarray  # the rows kept, then each group's rows
         if not keep.all():
             sel = np.flatnonzero(keep)
             recorded_day, actor, attributed = recorded_day[sel], actor[sel], attributed[sel]
@@ -693,7 +694,7 @@ class RecordsSensor:
 
         true_actor = take(p.true_actor)
         n = len(true_actor)
-        extra: dict[str, object] = {
+        extra: dict[str, np.ndarray | pa.Array] = {
             "recorded_day": (
                 np.full(n, p.recorded_day, dtype=np.int32) if p.made_on is None else take(p.made_on)
             ),
@@ -715,5 +716,5 @@ class RecordsSensor:
             true_actor=true_actor,
             attributed_to=take(p.attributed_to),
             entity_type=p.entity_type,
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )

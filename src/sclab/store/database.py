@@ -28,6 +28,7 @@ import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -68,7 +69,9 @@ _COLUMNS = {t: tuple((c.name, c.labels) for c in cols) for t, cols in TABLES.ite
 _CODES = np.dtype(np.int16)  # label codes (-1: NULL)
 #: Per table, its column names, and (name, label set) of its label columns.
 _NAMES = {t: frozenset(name for name, _ in cols) for t, cols in _COLUMNS.items()}
-_LABELS = {t: tuple(col for col in cols if col[1]) for t, cols in _COLUMNS.items()}
+_LABELS = {
+    t: tuple((name, labels) for name, labels in cols if labels) for t, cols in _COLUMNS.items()
+}
 
 
 class _HeldTable:
@@ -465,14 +468,14 @@ class RunDatabase:
             if rows.joined_later:
                 # Columns kept as given are joined by the writer thread (rare: lists, Arrow
                 # arrays, text); an error there reaches the caller at the next wait.
-                self._queue_insert(name, lambda rows=rows: rows.arrow(self._label_arrays))
+                self._queue_insert(name, partial(rows.arrow, self._label_arrays))
             else:  # buffers as they are: a few microseconds per column, no copies
-                batch = rows.arrow(self._label_arrays)
-                self._queue_insert(name, lambda batch=batch: batch, rows.arrays())
+                self._insert(name, rows.arrow(self._label_arrays), rows.arrays())
 
-    def _insert(self, table: str, batch: pa.Table) -> None:
-        """Queue one insert for the writer thread (blocks while the queue is full)."""
-        self._queue_insert(table, lambda: batch)
+    def _insert(self, table: str, batch: pa.Table, spare: list[np.ndarray] | None = None) -> None:
+        """Queue one insert for the writer thread (blocks while the queue is full); the
+        arrays ``spare`` are handed back as in :meth:`_queue_insert`."""
+        self._queue_insert(table, lambda: batch, spare)
 
     def _queue_insert(
         self, table: str, build: Callable[[], pa.Table], spare: list[np.ndarray] | None = None
@@ -606,8 +609,7 @@ class RunDatabase:
         """Rows per table (after inserting any held batches)."""
         self.flush()
         return {
-            t: int(self.con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])  # type: ignore[index]
-            for t in TABLES
+            t: int(self.con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0]) for t in TABLES
         }
 
     def close(self) -> None:

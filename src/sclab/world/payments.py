@@ -412,8 +412,9 @@ class _LoanBook:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]
 
-    def append(self, **columns: np.ndarray) -> None:
-        k = len(columns["loan_id"])
+    def append(self, **columns: np.ndarray | int) -> None:
+        """Add loans: one array per column (a number: the same for every new loan)."""
+        k = np.size(columns["loan_id"])
         capacity = len(self.arrays["loan_id"])
         if self.n + k > capacity:
             new_cap = max(2 * capacity, self.n + k)
@@ -549,7 +550,7 @@ class PaymentsSource:
     ) -> None:
         """Acts of one kind, skipping empty batches (sensors need not see them)."""
         if len(who):
-            sim.acts.add(day, self.name, kind, who, **extra)
+            sim.acts.add(day, self.name, kind, who, entity_type="person", **extra)
 
     def step(self, sim: Simulation, day: int) -> None:
         self._bills(sim, day)

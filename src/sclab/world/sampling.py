@@ -319,7 +319,7 @@ class IdSorter:
         who = np.asarray(who, dtype=np.int64)
         if len(who) * 16 <= self.n:
             return np.sort(who)
-        if self._mark is None:
+        if self._mark is None or self._count is None:  # made together, on first use
             self._mark = np.zeros(self.n, dtype=bool)
             self._count = np.zeros(self.n, dtype=np.uint8)
         mark, count = self._mark, self._count
@@ -729,7 +729,7 @@ class LazyPoisson:
         days at multiplier 1."""
         n = self.classes.n_people
         size = len(range(*people.indices(n))) if isinstance(people, slice) else len(people)
-        out = np.empty(size, dtype)
+        out: np.ndarray = np.empty(size, dtype)
         out[:] = self._days(people)
         if self.mult is not None:
             out *= self.mult[people]

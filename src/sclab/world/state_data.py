@@ -141,7 +141,7 @@ StreamName = Literal[
     "administrative_penalty",
     "heroic_act",
 ]
-STREAMS: tuple[str, ...] = get_args(StreamName)
+STREAMS: tuple[StreamName, ...] = get_args(StreamName)
 
 # The six grounds of Art. 1, SPC Provisions on Publishing the List of Dishonest Judgment
 # Debtors (2017 revision); the act's ``ground`` is the 1-based position in this tuple.
