@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 AGE = StateArray(
     "population/age",
     "person",
-    np.int16,
+    np.dtype(np.int16),
     0,
     "Completed years of age on day 0: the first reader computes them "
     "(sclab.engine.ages.ages), the others reuse them.",

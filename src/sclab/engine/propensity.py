@@ -38,7 +38,7 @@ PROPENSITY = StateFamily(
     "propensity",
     "act kind",
     "person",
-    np.float32,
+    np.dtype(np.float32),
     1.0,
     "Multiplier of the person's daily rate of the act kind: behaviour writes it "
     "(update_propensity), the kind's source applies it the next day. Created when a "
@@ -48,7 +48,7 @@ COMPANY_PROPENSITY = StateFamily(
     "propensity_company",
     "act kind",
     "company",
-    np.float32,
+    np.dtype(np.float32),
     1.0,
     "Multiplier of the company's daily rate of the act kind, applied by the source of "
     "company acts (up to its cap); absent: 1 for every company.",

@@ -133,13 +133,15 @@ class State:
             ValueError: ``entity_type``, ``dtype`` or ``fill`` differ from the declaration.
         """
         decl = self.declarations.lookup(name)
-        asked = {"entity type": entity_type, "dtype": dtype, "fill": fill}
+        asked: dict[str, object] = {
+            "entity type": entity_type,
+            "dtype": None if dtype is None else np.dtype(dtype),
+            "fill": fill,
+        }
         have = {"entity type": decl.entity, "dtype": decl.dtype, "fill": decl.fill}
         for what, value in asked.items():
             if value is None:
                 continue
-            if what == "dtype":
-                value = np.dtype(value)
             if value != have[what]:
                 raise ValueError(
                     f"state '{name}' is declared with {what} {have[what]} (by "
