@@ -1,0 +1,179 @@
+"""Summaries a run stores for its readers: ``daily_stats`` and ``score_histograms``.
+
+Core objects:
+    :func:`write_daily_stats`: per day, system and measure, counts computed with SQL from
+        the recorded tables once the days are over (the audit reads the store; nothing is
+        counted inside a simulated day).
+    :class:`ScoreHistograms`: every policy's scores at the end of each calendar month,
+        counted in fixed bins.
+    :func:`bin_width`: the bin width of a score's histograms.
+
+Why the histograms are not computed from the tables: ``score_changes`` holds a factor
+score's change only when it moves 10 points or changes grade, and the first assessment not
+at all, so a month's scores cannot be rebuilt from it. They are read from the policies'
+state after the last day of each month, outside the day's steps, and change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sclab.policy.engine import PolicyEngine
+from sclab.policy.schema import FactorScore, PointsScore
+
+if TYPE_CHECKING:
+    from sclab.engine.simulation import Simulation
+    from sclab.store.database import RunDatabase
+
+
+def write_daily_stats(db: RunDatabase, days: int) -> None:
+    """Fill ``daily_stats`` from the recorded tables (see ``docs/database.md``)."""
+    last = int(days) - 1
+    db.execute(f"""
+        INSERT INTO daily_stats
+        WITH days AS (SELECT CAST(range AS INTEGER) AS day FROM range({last + 1})),
+        flows AS (
+            SELECT recorded_day AS day, NULL::"system" AS system,
+                'events_recorded' AS measure, CAST(kind AS VARCHAR) AS item,
+                count(*) AS n, count(*) FILTER (WHERE error IS NOT NULL) AS w
+            FROM events WHERE recorded_day BETWEEN 0 AND {last} GROUP BY ALL
+            UNION ALL
+            SELECT day, system, 'score_changes', CAST(score AS VARCHAR),
+                count(*), count(*) FILTER (WHERE wrongful)
+            FROM score_changes WHERE day BETWEEN 0 AND {last} GROUP BY ALL
+            UNION ALL
+            SELECT start_day, system, 'list_entries', CAST(list AS VARCHAR),
+                count(*), count(*) FILTER (WHERE wrongful)
+            FROM list_entries WHERE start_day BETWEEN 0 AND {last} GROUP BY ALL
+            UNION ALL
+            SELECT end_day, system, 'list_exits', CAST(list AS VARCHAR),
+                count(*), count(*) FILTER (WHERE wrongful)
+            FROM list_entries WHERE end_day BETWEEN 0 AND {last} GROUP BY ALL
+            UNION ALL
+            SELECT day, system, 'sanctions', CAST(kind AS VARCHAR),
+                count(*), count(*) FILTER (WHERE wrongful)
+            FROM sanctions WHERE day BETWEEN 0 AND {last} GROUP BY ALL
+        ),
+        -- Listed at the end of day d: start_day <= d and (end_day IS NULL or end_day > d);
+        -- entries made before the run count from day 0.
+        stock_changes AS (
+            SELECT system, item, day, sum(n) AS n, sum(w) AS w FROM (
+                SELECT system, CAST(list AS VARCHAR) AS item, greatest(start_day, 0) AS day,
+                    count(*) AS n, count(*) FILTER (WHERE wrongful) AS w
+                FROM list_entries WHERE start_day <= {last} GROUP BY ALL
+                UNION ALL
+                SELECT system, CAST(list AS VARCHAR), greatest(end_day, 0),
+                    -count(*), -count(*) FILTER (WHERE wrongful)
+                FROM list_entries WHERE end_day <= {last} GROUP BY ALL
+            ) GROUP BY ALL
+        ),
+        series AS (SELECT DISTINCT system, measure, item FROM flows),
+        lists AS (SELECT DISTINCT system, item FROM stock_changes)
+        SELECT d.day, s.system, s.measure, s.item, coalesce(f.n, 0), coalesce(f.w, 0)
+        FROM series s CROSS JOIN days d
+        LEFT JOIN flows f ON f.system IS NOT DISTINCT FROM s.system
+            AND f.measure = s.measure AND f.item = s.item AND f.day = d.day
+        UNION ALL
+        SELECT d.day, l.system, 'listed', l.item,
+            sum(coalesce(c.n, 0)) OVER running, sum(coalesce(c.w, 0)) OVER running
+        FROM lists l CROSS JOIN days d
+        LEFT JOIN stock_changes c ON c.system = l.system AND c.item = l.item AND c.day = d.day
+        WINDOW running AS (PARTITION BY l.system, l.item ORDER BY d.day)
+    """)
+
+
+def _nice_floor(x: float) -> float:
+    """The largest of 1, 2 or 5 times a power of ten that is at most ``x`` (> 0)."""
+    power = 10.0 ** math.floor(math.log10(x))
+    return max(m * power for m in (1, 2, 5) if m * power <= x * (1 + 1e-12))
+
+
+def bin_width(spec: FactorScore | PointsScore) -> float:
+    """Histogram bin width of a score: its range / 500 for a factor score, its smallest
+    points change for a points score, rounded down to 1, 2 or 5 times a power of ten.
+
+    Assumption: fine enough that a report can merge bins as it likes (500 bins over
+    Sesame's 350-950 are 1 point wide; Rongcheng's smallest change is 5 points); a bin
+    never splits a points score's steps.
+    """
+    if isinstance(spec, FactorScore):
+        low, high = spec.range
+        return _nice_floor((high - low) / 500)
+    steps = [abs(d.delta) for d in spec.deltas if d.delta]
+    return _nice_floor(min(steps)) if steps else 1.0
+
+
+class ScoreHistograms:
+    """Every policy's scores counted in bins at the end of each calendar month and of the
+    run's last day; rows for ``score_histograms``.
+
+    Args:
+        sim: The simulation (assembled; the scores are read after :meth:`observe`'s days).
+    """
+
+    #: Bins counted with one bincount at most; a wider spread of values is counted with a
+    #: sort instead (a points score without bounds may spread far).
+    MAX_DENSE_BINS = 1 << 20
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self._rows: dict[str, list[Any]] = {
+            k: [] for k in ("month", "day", "system", "score", "entity_type", "lower", "upper")
+        }
+        self._counts: list[np.ndarray] = []
+
+    def observe(self, day: int) -> None:
+        """Count the scores if ``day`` is the last simulated day of its month."""
+        date = self.sim.date(day)
+        if day == self.sim.scenario.days - 1 or self.sim.date(day + 1).month != date.month:
+            self.snapshot(day, date.replace(day=1))
+
+    def snapshot(self, day: int, month: dt.date) -> None:
+        """Count every policy's scores as they are now, as the snapshot of ``month``."""
+        for _, component in self.sim.components:
+            if not isinstance(component, PolicyEngine):
+                continue
+            for states in (component.points, component.factors):
+                for sid, state in states.items():
+                    self._count(day, month, component.system, sid, state.spec, state.value)
+
+    def _count(
+        self,
+        day: int,
+        month: dt.date,
+        system: str,
+        score: str,
+        spec: FactorScore | PointsScore,
+        values: np.ndarray,
+    ) -> None:
+        scored = values[~np.isnan(values)]  # NaN: not a participant, or not yet assessed
+        if not len(scored):
+            return
+        width = bin_width(spec)
+        bins = np.floor(scored.astype(np.float64) / width).astype(np.int64)
+        low, high = int(bins.min()), int(bins.max())
+        if high - low < self.MAX_DENSE_BINS:
+            counts = np.bincount(bins - low, minlength=high - low + 1)
+            used = np.flatnonzero(counts)
+            index, counts = used + low, counts[used]
+        else:
+            index, counts = np.unique(bins, return_counts=True)
+        n = len(index)
+        rows = self._rows
+        rows["month"] += [month] * n
+        rows["day"] += [day] * n
+        rows["system"] += [system] * n
+        rows["score"] += [score] * n
+        rows["entity_type"] += [spec.entity] * n
+        rows["lower"] += (index * width).tolist()
+        rows["upper"] += ((index + 1) * width).tolist()
+        self._counts.append(counts.astype(np.int64))
+
+    def columns(self) -> dict[str, Any]:
+        """The rows counted so far, as columns for ``score_histograms``."""
+        counts = np.concatenate(self._counts) if self._counts else np.empty(0, np.int64)
+        return {**self._rows, "count": counts}
