@@ -132,7 +132,7 @@ def test_a_file_added_while_the_run_is_computed_is_kept(small_run: Path, tmp_pat
     staged = OutputDirectory(out, force=True)
     (staged.staging / "run.duckdb").write_text("the new run")
     (out / "draft.md").write_text("written while the run computed")
-    with pytest.raises(OutputError, match="draft.md"):
+    with pytest.raises(OutputError, match=r"draft\.md"):
         staged.commit()
     staged.abort()
     assert (out / "draft.md").read_text() == "written while the run computed"
@@ -204,9 +204,7 @@ def test_a_killed_run_leaves_a_staging_directory_the_next_run_removes(tmp_path: 
     assert alive.is_dir() and elsewhere.is_dir()
 
 
-def test_a_run_moved_aside_by_a_killed_process_is_put_back(
-    small_run: Path, tmp_path: Path
-) -> None:
+def test_a_run_moved_aside_by_a_killed_process_is_put_back(small_run: Path, tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     aside = copy_run(small_run, tmp_path)

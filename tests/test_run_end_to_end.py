@@ -28,9 +28,7 @@ def demo_run(tmp_path_factory) -> Path:
 def table_digest(db: Path) -> dict[str, tuple[int, str]]:
     """Row count and an order-independent content hash per table (those that say when and
     on what a run was made aside)."""
-    return {
-        t: tuple(h) for t, h in table_hashes(db).items() if t not in DESCRIPTIVE_TABLES
-    }
+    return {t: tuple(h) for t, h in table_hashes(db).items() if t not in DESCRIPTIVE_TABLES}
 
 
 def test_outputs_and_schema(demo_run: Path) -> None:

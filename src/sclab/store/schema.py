@@ -351,6 +351,12 @@ def markdown() -> str:
         "`SELECT enum_range(NULL::moment_kind)` (or any other set's name). Comparing label",
         "columns of different sets, or of two runs, compares their text.",
         "",
+        "Beside it, `manifest.json` marks the directory as a run (`format`: `sclab-run`,",
+        "`format_version`) and lists every file sclab wrote there; for `run.duckdb` it",
+        "holds each table's row count and content hash (the same for the same rows in any",
+        "order or file layout), which is how `sclab rerun` checks that a rerun came out",
+        "the same.",
+        "",
     ]
     for table, cols in TABLES.items():
         out += [f"## `{table}`", "", "| column | type | meaning |", "| --- | --- | --- |"]
