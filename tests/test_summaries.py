@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sclab.parallel import BLOCK
 from sclab.policy.loader import load_policy
 from sclab.run import run_scenario
 from sclab.scenario.loader import load_run_target
-from sclab.store.summaries import _nice_floor, bin_width
+from sclab.store.summaries import ScoreHistograms, _nice_floor, bin_width
 
 DAYS = 75  # from 8 July: the ends of July and August, and 20 September
 
@@ -159,3 +160,23 @@ def test_nice_floor_is_one_two_or_five_times_a_power_of_ten_at_most_x(x: float) 
     mantissa = nice / 10 ** np.floor(np.log10(nice))
     assert any(np.isclose(mantissa, m) for m in (1, 2, 5))
     assert nice <= x * (1 + 1e-9) and x < 2.5 * nice * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("dense_bins", [ScoreHistograms.MAX_DENSE_BINS, 3])
+def test_histogram_blocks_add_up_whatever_the_spread(dense_bins: int, monkeypatch) -> None:
+    monkeypatch.setattr(ScoreHistograms, "MAX_DENSE_BINS", dense_bins)
+    spec = next(s for s in load_policy("rongcheng").scores if s.id == "credit_points")
+    rng = np.random.default_rng(5)
+    values = 1000 - 5 * rng.poisson(2.0, 3 * BLOCK + 17) + rng.random(3 * BLOCK + 17) * 4.9
+    values = values.astype(np.float32)
+    values[rng.random(len(values)) < 0.3] = np.nan  # non-participants
+    values[-5:] = [-1e7, 3e6, 1000.0, 995.0, np.nan]  # far apart: a wide spread
+    hist = ScoreHistograms(sim=None)  # type: ignore[arg-type]  (only _count is used)
+    hist._count(9, dt.date(2019, 7, 1), "rongcheng", "credit_points", spec, values)
+    cols = hist.columns()
+    finite = values[~np.isnan(values)].astype(np.float64)
+    expected = Counter(np.floor(finite / 5.0).astype(int).tolist())
+    got = {round(lo / 5.0): n for lo, n in zip(cols["lower"], cols["count"], strict=True)}
+    assert got == dict(expected)
+    assert all(hi - lo == 5.0 for lo, hi in zip(cols["lower"], cols["upper"], strict=True))
+    assert cols["count"].dtype == np.int64 and set(cols["day"]) == {9}
