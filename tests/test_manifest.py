@@ -112,3 +112,15 @@ def test_unreadable_manifests_are_one_line_errors(
         Manifest.read(tmp_path)
     line = err.value.one_line()
     assert needle in line and str(tmp_path) in line and "\n" not in line
+
+
+def test_an_empty_label_set_and_null_labels_hash() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TYPE none_declared AS ENUM ()")
+    con.execute("CREATE TYPE k AS ENUM ('a', 'b')")
+    con.execute("CREATE TABLE t (x none_declared, y k, z INTEGER)")
+    con.execute("INSERT INTO t VALUES (NULL, NULL, 1), (NULL, 'a', 2)")
+    first = table_hashes(con)["t"]
+    con.execute("UPDATE t SET y = 'b' WHERE z = 2")
+    assert first.rows == 2 and table_hashes(con)["t"] != first
+    con.close()

@@ -70,7 +70,9 @@ def _hashes(con: duckdb.DuckDBPyConnection, tables: Iterable[str] | None) -> dic
         value = f'"{column}"'
         if data_type.startswith("ENUM("):
             # The hash of each label's text, in the ENUM's order, indexed by code.
-            if data_type not in label_hashes:
+            if data_type == "ENUM()":  # a label set nobody declared: every value is NULL
+                label_hashes[data_type] = "[NULL::UBIGINT]"
+            elif data_type not in label_hashes:
                 hashes = con.execute(
                     f"SELECT [hash(x) FOR x IN enum_range(NULL::{data_type})]"
                 ).fetchall()[0][0]
