@@ -3,6 +3,7 @@ directories of interrupted or killed runs never stay behind (real subprocesses, 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -216,3 +217,21 @@ def test_a_run_moved_aside_by_a_killed_process_is_put_back(small_run: Path, tmp_
     assert "restored" in one_line(proc.stderr)
     assert snapshot(tmp_path / "run") == before
     assert staging_dirs(tmp_path) == []
+
+
+def test_force_replaces_a_run_made_before_manifests_had_a_format(
+    small_run: Path, tmp_path: Path
+) -> None:
+    out = copy_run(small_run, tmp_path)
+    legacy = Manifest.read(out).info  # what such a manifest held: no format, no files
+    (out / "manifest.json").write_text(json.dumps(legacy))
+    proc = run_cli(*SMALL, "--seed", "4", "--out", out, "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert Manifest.read(out).info["seed"] == 4
+    # With a file sclab never wrote beside it, it is refused.
+    (out / "manifest.json").write_text(json.dumps(legacy))
+    (out / "notes.txt").write_text("mine")
+    proc = run_cli(*SMALL, "--out", out, "--force")
+    assert proc.returncode == 2
+    assert "notes.txt" in one_line(proc.stderr)
+    assert (out / "notes.txt").read_text() == "mine"

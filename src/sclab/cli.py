@@ -185,7 +185,7 @@ def rerun(
             soft_wrap=True,
         )
     start = time.perf_counter()
-    scenario = recorded.scenario()
+    scenario = recorded.scenario
     with _progress(scenario.population.size, quiet) as progress:
         outcome = rerun_recorded(recorded, out, force=force, reporter=RichReporter(progress))
     _summary(outcome.result, time.perf_counter() - start)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -47,6 +48,7 @@ class RecordedRun:
     #: Policy source (pack name or file path, as the scenario gave it) → compiled text.
     policy_texts: dict[str, str]
 
+    @cached_property
     def scenario(self) -> Scenario:
         """The scenario as run, validated again (its policies from the recorded texts).
 
@@ -142,7 +144,7 @@ def rerun(
         raise OutputError(
             f"is the run being rerun ({run.directory}); choose another --out", source=str(out)
         )
-    scenario = run.scenario()
+    scenario = run.scenario
     missing = [s for s in policy_sources(scenario) if s not in run.policy_texts]
     if missing:
         raise NotARunError(

@@ -65,6 +65,10 @@ class Manifest:
         Raises:
             NotARunError: no manifest, or one that is not an sclab run manifest of a format
                 version this sclab reads.
+
+        A manifest sclab wrote before manifests had a format (it names an
+        ``sclab_version`` and ``row_counts``) reads as listing ``run.duckdb`` and itself,
+        the only files sclab then wrote, without table hashes.
         """
         path = Path(directory) / MANIFEST
         where = str(directory)
@@ -78,6 +82,10 @@ class Manifest:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise NotARunError(f"{MANIFEST} is not valid JSON ({exc})", source=where) from None
+        if isinstance(data, dict) and "format" not in data and _legacy(data):
+            # A run made before manifests had a format wrote these two files, no others.
+            files = {MANIFEST: {"kind": "manifest"}, "run.duckdb": {"kind": "database"}}
+            return cls(Path(directory), files, data)
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise NotARunError(
                 f'{MANIFEST} is not an sclab run manifest (no "format": "{FORMAT}")',
@@ -189,6 +197,11 @@ class Manifest:
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist; register files once written")
         return rel.as_posix()
+
+
+def _legacy(data: dict[str, Any]) -> bool:
+    """Whether a manifest without a format is one sclab wrote before manifests had one."""
+    return isinstance(data.get("sclab_version"), str) and isinstance(data.get("row_counts"), dict)
 
 
 def _file_entry(path: Path) -> dict[str, Any]:
