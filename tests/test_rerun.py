@@ -133,3 +133,18 @@ def test_rerun_of_an_edited_scenario_text_is_refused(file_policy_run: Path, tmp_
     con.close()
     line = one_line_error(run_cli("rerun", copy, "--out", tmp_path / "new"))
     assert "scenario_sha256" in line
+
+
+def test_a_rerun_that_differs_names_the_tables_and_exits_1(
+    file_policy_run: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("run.duckdb", "manifest.json"):
+        (copy / name).write_bytes((file_policy_run / name).read_bytes())
+    manifest = Manifest.read(copy)  # as if the original's events had come out otherwise
+    manifest.files["run.duckdb"]["tables"]["events"]["sha256"] = "0" * 64
+    manifest.write()
+    proc = run_cli("rerun", copy, "--out", tmp_path / "new", "--quiet")
+    assert proc.returncode == 1, proc.stderr
+    assert "Differs from" in proc.stdout and "events (1 of" in proc.stdout

@@ -165,7 +165,7 @@ def _progress(agents: int, quiet: bool) -> Progress:
 
 @app.command()
 def rerun(
-    run_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A run directory.")],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (sclab run --out).")],
     out: Annotated[Path, typer.Option(help="Output directory for the new run.")],
     force: Annotated[bool, typer.Option(help="Replace an earlier run in --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
