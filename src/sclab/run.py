@@ -185,6 +185,7 @@ def run_scenario(
             "true_act_totals",
             {"kind": kinds, "acts": [sim.acts.totals[k] for k in kinds]},
         )
+        db.flush()
         timings["write_results"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         summarise_run(db, scenario, histograms)

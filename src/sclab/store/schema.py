@@ -280,9 +280,10 @@ TABLE_NOTES: dict[str, str] = {
     "(and of the run's last day), counted in bins of a fixed width per score: the score's "
     "range / 500 for a factor score, its smallest points change for a points score, each "
     "rounded down to 1, 2 or 5 times a power of ten (Assumption: fine enough that a report "
-    "can merge bins as it likes). Only bins that hold someone have a row. Taken from the "
-    "policies' state at the month's end: the recorded tables do not hold every score on "
-    "every day (factor-score changes under 10 points are not recorded).",
+    "can merge bins as it likes; 100 to 1,000 bins over a factor score's range would "
+    "serve). Only bins that hold someone have a row. Taken from the policies' state at the "
+    "month's end: the recorded tables do not hold every score on every day (factor-score "
+    "changes under 10 points are not recorded).",
 }
 
 #: Tables that describe how and when a run was made rather than what it produced; a rerun

@@ -97,9 +97,10 @@ def bin_width(spec: FactorScore | PointsScore) -> float:
     """Histogram bin width of a score: its range / 500 for a factor score, its smallest
     points change for a points score, rounded down to 1, 2 or 5 times a power of ten.
 
-    Assumption: fine enough that a report can merge bins as it likes (500 bins over
-    Sesame's 350-950 are 1 point wide; Rongcheng's smallest change is 5 points); a bin
-    never splits a points score's steps.
+    Assumption: fine enough that a report can merge bins as it likes; anything from 100
+    to 1,000 bins over a factor score's range would serve (500 over Sesame's 350-950 are
+    1 point wide). A points score's bins are as wide as its smallest step (Rongcheng: 5
+    points), so that each bin holds values one step apart at most.
     """
     if isinstance(spec, FactorScore):
         low, high = spec.range
