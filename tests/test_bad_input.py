@@ -15,6 +15,7 @@ the test instead of the machine.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import resource
 import shutil
@@ -138,7 +139,12 @@ class Watched:
 def watched(tmp_path: Path) -> Watched:
     w = Watched(tmp_path / "watched")
     w.previous_run.mkdir(parents=True)
-    (w.previous_run / "manifest.json").write_text('{"earlier": true}\n', encoding="utf-8")
+    manifest = {
+        "format": "sclab-run",
+        "format_version": 1,
+        "files": {"manifest.json": {"kind": "manifest"}, "run.duckdb": {"kind": "database"}},
+    }
+    (w.previous_run / "manifest.json").write_text(json.dumps(manifest) + "\n", encoding="utf-8")
     (w.previous_run / "run.duckdb").write_bytes(b"an earlier run's database")
     (w.root / "notes.txt").write_text("the user's own file\n", encoding="utf-8")
     return w
@@ -447,7 +453,7 @@ CASES: list[Case] = [
         "force-onto-a-directory-that-is-not-a-run",
         {"thesis/chapter1.tex": "precious"},
         ("run", "demo", "--population", "500", "--out", "{w}/thesis", "--force", "--quiet"),
-        ("thesis", "does not hold an sclab run"),
+        ("thesis", "is not an sclab run"),
     ),
     Case(
         "out-under-proc",
@@ -524,6 +530,12 @@ def _read_only_mount(path: Path) -> list[str] | None:
     return [unshare, "--mount", "--"] if probe.returncode == 0 else None
 
 
+#: The manifest of a run directory holding nothing else: what --force may replace.
+RUN_MANIFEST = json.dumps(
+    {"format": "sclab-run", "format_version": 1, "files": {"manifest.json": {"kind": "manifest"}}}
+)
+
+
 def test_force_at_a_read_only_location(watched: Watched) -> None:
     """``--out`` in a read-only directory, with ``--force`` and an earlier run there: one
     line, the earlier run intact. Non-root users get a chmod-ed directory; root (whom
@@ -531,7 +543,7 @@ def test_force_at_a_read_only_location(watched: Watched) -> None:
     target = watched.root / "locked"
     earlier = target / "run"
     earlier.mkdir(parents=True)
-    (earlier / "manifest.json").write_text("{}\n", encoding="utf-8")
+    (earlier / "manifest.json").write_text(RUN_MANIFEST + "\n", encoding="utf-8")
     before = snapshot(watched.root)
     args = ["run", "demo", "--population", "500", "--days", "1", "--force", "--quiet"]
     if os.geteuid() != 0:
@@ -549,7 +561,8 @@ def test_force_at_a_read_only_location(watched: Watched) -> None:
     # remount read-only, then run.
     script = (
         f"mount -t tmpfs tmpfs '{target}' && mkdir '{earlier}' && "
-        f"echo '{{}}' > '{earlier}/manifest.json' && mount -o remount,ro '{target}' && "
+        f"echo '{RUN_MANIFEST}' > '{earlier}/manifest.json' && "
+        f"mount -o remount,ro '{target}' && "
         f"exec '{sys.executable}' -m sclab.cli {' '.join(args)} --out '{earlier}'"
     )
     proc = subprocess.run(

@@ -151,3 +151,12 @@ print(json.dumps([before, {s: registry.available(s) for s in STAGES}]))
     assert {"records", "cameras"} <= set(after["sensors"])
     assert after["policies"] == ["pack"]
     assert {"deterrence", "tie_pruning", "repay_when_listed"} <= set(after["behaviour"])
+
+
+def test_the_version_module_agrees_with_pyproject() -> None:
+    import tomllib
+
+    from sclab.version import __version__
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    assert tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"] == __version__

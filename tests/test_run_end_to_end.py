@@ -10,7 +10,8 @@ import pytest
 from tests.conftest import run_cli
 
 from sclab.ids import is_valid_resident_id, is_valid_uscc
-from sclab.store.schema import TABLES
+from sclab.store.hashes import table_hashes
+from sclab.store.schema import DESCRIPTIVE_TABLES, TABLES
 
 POP = "6000"
 
@@ -25,18 +26,9 @@ def demo_run(tmp_path_factory) -> Path:
 
 
 def table_digest(db: Path) -> dict[str, tuple[int, str]]:
-    """Row count and an order-independent content hash per table."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        out = {}
-        for table in TABLES:
-            n, h = con.execute(
-                f'SELECT count(*), coalesce(sum(hash(t)), 0)::VARCHAR FROM "{table}" t'
-            ).fetchone()
-            out[table] = (n, h)
-        return out
-    finally:
-        con.close()
+    """Row count and an order-independent content hash per table (those that say when and
+    on what a run was made aside)."""
+    return {t: tuple(h) for t, h in table_hashes(db).items() if t not in DESCRIPTIVE_TABLES}
 
 
 def test_outputs_and_schema(demo_run: Path) -> None:
@@ -90,6 +82,12 @@ def test_manifest(demo_run: Path) -> None:
     assert {"population", "write_population", "simulate"} <= set(manifest["timings_seconds"])
     assert manifest["memory"]["peak_rss_bytes"] > 0
     assert manifest["sclab_version"]
+    assert (manifest["format"], manifest["format_version"]) == ("sclab-run", 1)
+    assert set(manifest["files"]) == {"manifest.json", "run.duckdb"}
+    database = manifest["files"]["run.duckdb"]
+    assert database["bytes"] == (demo_run / "run.duckdb").stat().st_size
+    hashes = table_hashes(demo_run / "run.duckdb")
+    assert database["tables"] == {t: {"rows": n, "sha256": h} for t, (n, h) in hashes.items()}
 
 
 def test_same_seed_identical_different_seed_different(demo_run: Path, tmp_path: Path) -> None:

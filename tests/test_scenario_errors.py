@@ -165,7 +165,7 @@ def test_force_refuses_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
     out.mkdir()
     (out / "chapter1.tex").write_text("precious")
     proc = run_cli("run", "demo", "--population", "500", "--days", "2", "--out", out, "--force")
-    assert_one_line_error(proc, "not hold an sclab run")
+    assert_one_line_error(proc, "not an sclab run", "chapter1.tex")
     assert (out / "chapter1.tex").read_text() == "precious"
 
 

@@ -16,9 +16,8 @@ Quick start from Python::
     print(result.database)
 """
 
-__version__ = "0.1.0"
-
 from sclab.run import RunResult, run_scenario
 from sclab.targets import load_scenario
+from sclab.version import __version__
 
 __all__ = ["RunResult", "__version__", "load_scenario", "run_scenario"]

@@ -1,15 +1,18 @@
 """The ``sclab`` command line: a thin layer over the Python API.
 
 Core objects:
-    :data:`app`: the Typer application (``sclab run``, ``sclab scenarios``, ``sclab bench``).
+    :data:`app`: the Typer application (``sclab run``, ``sclab rerun``, ``sclab scenarios``,
+        ``sclab bench``...).
     :func:`main`: the console entry point. It turns every :class:`~sclab.errors.SclabError`,
         every usage error and every ``OSError`` on a path into one line on stderr with exit
-        code 2, and Ctrl-C into exit code 130, without a traceback. Messages are printed
-        as plain text: file names and values in them may contain Rich markup brackets.
+        code 2, and Ctrl-C (SIGINT) or SIGTERM into one line and exit code 130 or 143,
+        without a traceback; an unfinished run is removed first. Messages are printed as
+        plain text: file names and values in them may contain Rich markup brackets.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -31,12 +34,12 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from sclab import __version__
 from sclab.errors import SclabError
 from sclab.policy.schema import Policy
 from sclab.run import Reporter, RunResult, run_scenario
 from sclab.scenario import builtin_scenarios
 from sclab.targets import load_run_target
+from sclab.version import __version__
 
 app = typer.Typer(
     name="sclab",
@@ -110,6 +113,9 @@ class RichReporter(Reporter):
         total = self.progress.tasks[task].total
         self.progress.update(task, completed=total)
 
+    def note(self, message: str) -> None:
+        self.progress.console.print(f"note: {message}", highlight=False, soft_wrap=True)
+
 
 def _summary(result: RunResult, wall: float) -> None:
     s = result.scenario
@@ -169,17 +175,7 @@ def run(
     spec = load_run_target(scenario, {"--population": population, "--days": days, "--seed": seed})
     target = out if out is not None else Path("runs") / spec.name
     start = time.perf_counter()
-    progress = Progress(
-        TextColumn("[bold]{task.description:<17}"),
-        BarColumn(),
-        _Done(),
-        TimeElapsedColumn(),
-        _Rate(spec.population.size),
-        console=console,
-        transient=False,
-        disable=quiet or not console.is_terminal,
-    )
-    with progress:
+    with _progress(spec.population.size, quiet) as progress:
         result = run_scenario(
             spec,
             target,
@@ -189,6 +185,68 @@ def run(
         )
     _summary(result, time.perf_counter() - start)
     out_console.print(f"Output: {escape(str(result.out.resolve()))}")
+
+
+def _progress(agents: int, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<17}"),
+        BarColumn(),
+        _Done(),
+        TimeElapsedColumn(),
+        _Rate(agents),
+        console=console,
+        transient=False,
+        disable=quiet or not console.is_terminal,
+    )
+
+
+@app.command()
+def rerun(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (sclab run --out).")],
+    out: Annotated[Path, typer.Option(help="Output directory for the new run.")],
+    force: Annotated[bool, typer.Option(help="Replace an earlier run in --out.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Run a run again from its own directory (its recorded scenario and policy texts) and
+    check that every table comes out the same; exit 1 if some table differs."""
+    from sclab.rerun import read_recorded_run
+    from sclab.rerun import rerun as rerun_recorded
+    from sclab.version import __version__
+
+    recorded = read_recorded_run(run_dir)
+    if recorded.sclab_version != __version__:
+        console.print(
+            Text(
+                f"warning: {run_dir} was made by sclab {recorded.sclab_version}, this is "
+                f"sclab {__version__}: its tables may come out different"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+    start = time.perf_counter()
+    scenario = recorded.scenario
+    with _progress(scenario.population.size, quiet) as progress:
+        outcome = rerun_recorded(recorded, out, force=force, reporter=RichReporter(progress))
+    _summary(outcome.result, time.perf_counter() - start)
+    out_console.print(f"Output: {escape(str(outcome.result.out.resolve()))}")
+    if not outcome.compared:
+        _say(f"Not compared: {run_dir}'s table hashes were made with another DuckDB version.")
+    elif outcome.differing:
+        _say(
+            f"Differs from {run_dir}: {', '.join(outcome.differing)} "
+            f"({len(outcome.differing)} of {len(outcome.compared)} tables)."
+        )
+        raise typer.Exit(1)
+    else:
+        _say(
+            f"Identical to {run_dir}: all {len(outcome.compared)} tables "
+            "(run_info, which says when and on what each run was made, aside)."
+        )
+
+
+def _say(message: str) -> None:
+    """One line on stdout, printed as it is: no markup, no wrapping (paths can be long)."""
+    out_console.print(Text(message), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -326,11 +384,53 @@ def _error(message: str) -> None:
     console.print(line, highlight=False, soft_wrap=True)
 
 
+class _Stopped(BaseException):
+    """A signal (SIGINT, SIGTERM) asked sclab to stop.
+
+    A BaseException, like KeyboardInterrupt, so that only cleanup code (``finally``,
+    ``except BaseException`` that re-raises) sees it on its way to :func:`main`; not a
+    KeyboardInterrupt, which Typer turns into a silent exit code.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: The signals received (the first one decides the exit code).
+_RECEIVED: list[int] = []
+
+
+def _stop(signum: int, frame: object) -> None:
+    # Later SIGINTs and SIGTERMs are ignored: the cleanup the first one started (removing
+    # the unfinished run) must finish. SIGKILL still ends the process; the next run in
+    # the same directory then removes what it left (sclab.store.output).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    _RECEIVED.append(signum)
+    raise _Stopped(signum)
+
+
+def _stopped(signum: int) -> None:
+    name = signal.Signals(signum).name
+    console.print(
+        f"interrupted by {name}; an unfinished run was removed, any earlier one kept",
+        highlight=False,
+        soft_wrap=True,
+    )
+    sys.exit(128 + signum)
+
+
 def main() -> None:
-    """Console entry point: one line and exit 2 for bad input, 130 for Ctrl-C."""
+    """Console entry point: one line and exit 2 for bad input, 128 + the signal's number
+    (130 for Ctrl-C, 143 for SIGTERM) when stopped by a signal."""
     click_errors = _click_exceptions()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop)
     try:
         code = app(standalone_mode=False)
+    except _Stopped as exc:
+        _stopped(exc.signum)
     except SclabError as exc:
         _error(exc.one_line())
         sys.exit(exc.exit_code)
@@ -353,9 +453,12 @@ def main() -> None:
     except (getattr(click_errors, "Abort", typer.Abort), typer.Abort):
         console.print("interrupted; nothing was written")
         sys.exit(130)
-    except KeyboardInterrupt:
-        console.print("interrupted; nothing was written")
-        sys.exit(130)
+    except BaseException:
+        # A library that met the signal inside its own code (DuckDB checks for signals
+        # while it runs a query) may raise its own error instead of ours.
+        if _RECEIVED:
+            _stopped(_RECEIVED[0])
+        raise
     sys.exit(code if isinstance(code, int) else 0)
 
 

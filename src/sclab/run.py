@@ -9,15 +9,16 @@ Core objects:
         sensors, policies and behaviour, imported so that they register with the engine.
 
 Everything is written into a staging directory and moved into place at the end
-(:class:`~sclab.store.database.OutputDirectory`): an error or Ctrl-C leaves any earlier run
-in the target directory exactly as it was.
+(:class:`~sclab.store.output.OutputDirectory`): an error, Ctrl-C or SIGTERM leaves any
+earlier run in the target directory exactly as it was. A run describes itself
+(``run_info``, ``policies``: see :mod:`sclab.store.description`), so that its directory is
+enough to audit it and to run it again (:mod:`sclab.rerun`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib
-import json
 import platform
 import resource
 import sys
@@ -25,20 +26,27 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 
-from sclab import __version__
 from sclab.engine.registry import REGISTRY, Registry
 from sclab.engine.simulation import Simulation
 from sclab.feasibility import check_feasibility
 from sclab.population import generate_population
 from sclab.rng import Streams
 from sclab.scenario.schema import Scenario
-from sclab.store.database import OutputDirectory, RunDatabase
+from sclab.store.database import RunDatabase
+from sclab.store.description import policies_columns, policy_sources, run_info_columns
+from sclab.store.manifest import Manifest
+from sclab.store.output import OutputDirectory
 from sclab.store.population import population_labels, write_population
+from sclab.store.summaries import write_daily_stats
+from sclab.version import __version__
+
+if TYPE_CHECKING:
+    from sclab.policy.histograms import ScoreHistograms
 
 BUILTIN_COMPONENTS = ("sclab.world", "sclab.sensors", "sclab.policy", "sclab.behaviour")
 """The packages of sclab's own components; each one's ``__init__`` imports its modules,
@@ -69,6 +77,9 @@ class Reporter:
 
     def end_phase(self, name: str) -> None:
         """The phase is complete."""
+
+    def note(self, message: str) -> None:
+        """A one-line remark for the user (e.g. a stale staging directory was removed)."""
 
 
 @dataclass
@@ -107,28 +118,41 @@ def run_scenario(
     force: bool = False,
     reporter: Reporter | None = None,
     check_memory: bool = True,
+    policy_texts: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Generate, simulate and store one scenario.
 
     Args:
         scenario: A validated scenario (see :func:`sclab.targets.load_scenario`).
         out: Output directory; receives ``run.duckdb`` and ``manifest.json``.
-        force: Replace an earlier run in ``out``.
+        force: Replace an earlier run in ``out`` (only a run directory holding nothing but
+            what sclab wrote: see :func:`sclab.store.output.check_replaceable`).
         reporter: Progress display.
         check_memory: Refuse a run whose estimated peak memory exceeds what this machine
             has available (:func:`sclab.feasibility.check_feasibility`).
+        policy_texts: The YAML to compile for each policy source (pack name or file path)
+            the scenario names; by default each is read from its pack or file now.
 
     Returns:
         A :class:`RunResult`.
 
     Raises:
         ScenarioError: the run cannot fit (resident IDs, or memory), before any work.
-        OutputError: ``out`` exists without ``force``, or cannot be written.
+        OutputError: ``out`` exists without ``force``, holds files sclab did not write,
+            or cannot be written.
     """
+    # Component modules are imported here, not at the top: `import sclab` leaves the
+    # registry to whoever fills it (tests/test_layers.py).
+    from sclab.policy.histograms import ScoreHistograms
+    from sclab.policy.loader import pinned_policy_texts
+
     load_builtin_components()
     check_feasibility(scenario, memory=check_memory)
     rep = reporter or Reporter()
-    output = OutputDirectory(Path(out), force)
+    created = dt.datetime.now(dt.UTC)  # for the reader only; never feeds randomness
+    # Each policy's text is read once: the run compiles exactly the text it records.
+    texts = dict(policy_texts) if policy_texts is not None else read_policy_texts(scenario)
+    output = OutputDirectory(Path(out), force, note=rep.note)
     timings: dict[str, float] = {}
     db: RunDatabase | None = None
     try:
@@ -148,17 +172,19 @@ def run_scenario(
 
         # The components first (without their state): the database's label columns are
         # ENUMs of the labels they declare.
-        sim = Simulation.assemble(
-            scenario,
-            streams,
-            population,
-            sink=lambda b: append("events", b.columns()),
-            moment_sink=lambda m, first: append("resource_moments", m.columns(first)),
-            decision_sink=append,
-        )
+        with pinned_policy_texts(texts):
+            sim = Simulation.assemble(
+                scenario,
+                streams,
+                population,
+                sink=lambda b: append("events", b.columns()),
+                moment_sink=lambda m, first: append("resource_moments", m.columns(first)),
+                decision_sink=append,
+            )
         db = RunDatabase(
             output.staging / "run.duckdb", {**population_labels(scenario), **sim.labels()}
         )
+        describe_run(db, scenario, sim, texts, created)
         t0 = time.perf_counter()
         rep.phase("write population", 1.0)
         write_population(
@@ -174,7 +200,13 @@ def run_scenario(
         rep.phase("simulate", scenario.days, "days")
         db.set_threads(1)  # the writer overlaps the simulation: one core each
         db.set_memory_limit(db.RUN_MEMORY_LIMIT)  # the simulation's state needs the room
-        sim.run(on_day=lambda day: rep.advance("simulate", day + 1), finish=False)
+        histograms = ScoreHistograms(sim)
+
+        def day_done(day: int) -> None:
+            rep.advance("simulate", day + 1)
+            histograms.observe(day)  # after the day's steps: the month's last scores
+
+        sim.run(on_day=day_done, finish=False)
         state_bytes = population.nbytes + sim.state.nbytes
         sim.release_ties()  # the end's settles and writes must not sit on top of the ties
         sim.finish()
@@ -191,9 +223,12 @@ def run_scenario(
             "true_act_totals",
             {"kind": kinds, "acts": [sim.acts.totals[k] for k in kinds]},
         )
-
-        counts = db.row_counts()
+        db.flush()
         timings["write_results"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        summarise_run(db, scenario, histograms)
+        counts = db.row_counts()
+        timings["summarise"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         db.close()
         db = None
@@ -210,7 +245,9 @@ def run_scenario(
                 "component_seconds": {k: round(v, 4) for k, v in sorted(sim.seconds.items())},
             },
         )
-        write_manifest(output.staging / "manifest.json", result)
+        t0 = time.perf_counter()
+        write_manifest(output.staging, result, created)
+        result.timings["manifest"] = time.perf_counter() - t0
         output.commit()
         return result
     except BaseException:
@@ -220,10 +257,32 @@ def run_scenario(
         raise
 
 
-def write_manifest(path: Path, result: RunResult) -> None:
-    """``manifest.json``: the resolved scenario, versions, timings, row counts, memory."""
+def describe_run(
+    db: RunDatabase,
+    scenario: Scenario,
+    sim: Simulation,
+    texts: Mapping[str, str],
+    created: dt.datetime,
+) -> None:
+    """``run_info`` and ``policies``: the scenario as run, the policies' compiled texts and
+    the software it ran on (see :mod:`sclab.store.description`)."""
+    db.append("run_info", run_info_columns(scenario, created))
+    db.append("policies", policies_columns(scenario, sim.components, texts))
+
+
+def summarise_run(db: RunDatabase, scenario: Scenario, histograms: ScoreHistograms) -> None:
+    """``daily_stats`` from the recorded tables, and the monthly ``score_histograms``."""
+    db.append("score_histograms", histograms.columns())
+    write_daily_stats(db, scenario.days)
+
+
+def write_manifest(directory: Path, result: RunResult, created: dt.datetime) -> Manifest:
+    """``manifest.json``: the run's format and files (the database with the content hash
+    of every table), and for the reader the resolved scenario, versions, timings, row
+    counts and memory."""
     scenario = result.scenario
-    manifest = {
+    manifest = Manifest(directory)
+    manifest.info = {
         "sclab_version": __version__,
         "scenario": scenario.model_dump(mode="json"),
         "seed": scenario.seed,
@@ -248,6 +307,19 @@ def write_manifest(path: Path, result: RunResult) -> None:
             "platform": platform.platform(),
         },
         # Wall-clock time is recorded for the reader only; it never feeds randomness.
-        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "created_utc": created.isoformat(timespec="seconds"),
     }
-    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    manifest.add_file(directory / "run.duckdb", "database")
+    manifest.write()
+    return manifest
+
+
+def read_policy_texts(scenario: Scenario) -> dict[str, str]:
+    """Source → YAML text of every policy the scenario names (read now, once).
+
+    Raises:
+        PolicyError: a pack that does not exist or a file that cannot be read.
+    """
+    from sclab.policy.loader import policy_text
+
+    return {source: policy_text(source) for source in policy_sources(scenario)}

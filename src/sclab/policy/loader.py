@@ -5,10 +5,15 @@ Core objects:
         :class:`~sclab.policy.schema.Policy`, with one-line errors (file, line, field).
     :func:`builtin_packs`: names and titles of the shipped packs.
     :func:`pack_text`: the YAML of a built-in pack (for ``sclab packs show``).
+    :func:`policy_text`: the YAML text :func:`load_policy` compiles for a name or path.
+    :func:`pinned_policy_texts`: compile given texts instead of reading packs or files
+        (a run records its policies' texts; rerunning it compiles the recorded ones).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -56,14 +61,58 @@ def pack_text(name: str) -> str:
     return entries[name].read_text(encoding="utf-8")
 
 
-def _document(name_or_path: str) -> LocatedYAML:
+#: Policy texts compiled instead of the named pack or file (see pinned_policy_texts).
+_PINNED: dict[str, str] = {}
+
+
+@contextmanager
+def pinned_policy_texts(texts: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, a pack name or file path in ``texts`` compiles from its text there,
+    not from the installed pack or the file.
+
+    Why: a run records the text of every policy it compiled, and a rerun must compile
+    those texts even if a pack was changed or a file was edited or moved since.
+    """
+    saved = dict(_PINNED)
+    _PINNED.update(texts)
+    try:
+        yield
+    finally:
+        _PINNED.clear()
+        _PINNED.update(saved)
+
+
+def _is_builtin(name_or_path: str) -> bool:
     # A built-in name wins over a same-named directory in the working directory (e.g. an
     # earlier `--out nanjing`); anything that looks like a path is read as a file.
     path = Path(name_or_path)
     looks_like_file = path.suffix in (".yaml", ".yml") or "/" in name_or_path
-    if not looks_like_file and (is_pack(name_or_path) or not path.is_file()):
-        return load_yaml(pack_text(name_or_path), f"{name_or_path} (built-in pack)", PolicyError)
-    return read_yaml(path, PolicyError)
+    return not looks_like_file and (is_pack(name_or_path) or not path.is_file())
+
+
+def policy_text(name_or_path: str) -> str:
+    """The YAML text :func:`load_policy` compiles for a pack name or file path (a pinned
+    text if there is one, see :func:`pinned_policy_texts`).
+
+    Raises:
+        PolicyError: no such pack, or the file cannot be read.
+    """
+    pinned = _PINNED.get(name_or_path)
+    if pinned is not None:
+        return pinned
+    if _is_builtin(name_or_path):
+        return pack_text(name_or_path)
+    path = Path(name_or_path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        read_yaml(path, PolicyError)  # raises the one-line error for an unreadable file
+        raise
+
+
+def _document(name_or_path: str) -> LocatedYAML:
+    source = f"{name_or_path} (built-in pack)" if _is_builtin(name_or_path) else None
+    return load_yaml(policy_text(name_or_path), source or str(Path(name_or_path)), PolicyError)
 
 
 def is_bundle(name_or_path: str) -> bool:

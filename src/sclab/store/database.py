@@ -1,11 +1,10 @@
-"""The run's DuckDB database and the atomic output directory around it.
+"""The run's DuckDB database.
 
 Core objects:
     :class:`RunDatabase`: creates every table of :mod:`sclab.store.schema` and appends
         columnar batches (NumPy or Arrow) to them.
-    :class:`OutputDirectory`: builds a run in a hidden staging directory next to the target
-        and moves it into place only when complete, so a failed or interrupted run never
-        leaves a half-written database where a good one was.
+
+The directory around it is :class:`sclab.store.output.OutputDirectory`.
 
 Why Arrow between NumPy and DuckDB: DuckDB scans Arrow buffers without copying them row
 by row, which keeps writing 9.3 million citizens and 50 million ties to seconds.
@@ -20,11 +19,8 @@ in the simulation's thread at the next append, flush or close.
 
 from __future__ import annotations
 
-import os
 import queue
 import re
-import shutil
-import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -38,11 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sclab.columns import ConstantLabels
-from sclab.errors import OutputError
 from sclab.parallel import IDLE
 from sclab.store.schema import FIXED_LABELS, TABLES, create_statements, label_columns
-
-RUN_MARKERS = ("manifest.json", "run.duckdb")
 
 
 def categorical(codes: np.ndarray, labels: tuple[str, ...] | list[str]) -> pa.DictionaryArray:
@@ -332,6 +325,7 @@ class RunDatabase:
         # Work for the writer thread, in order: inserts and settings; None stops it.
         self._queue: queue.Queue[Callable[[], object] | None] = queue.Queue(self.QUEUE_DEPTH)
         self._failure: BaseException | None = None
+        self._aborting = False
         self._writer = threading.Thread(target=self._write_loop, name="sclab-db", daemon=True)
         self._writer.start()
 
@@ -457,6 +451,12 @@ class RunDatabase:
         self._send_held(table)
         self.wait()
 
+    def execute(self, statement: str) -> None:
+        """Run one SQL statement after every row appended so far is in (for summaries
+        computed from the recorded tables, see :mod:`sclab.store.summaries`)."""
+        self.flush()
+        self.con.execute(statement)
+
     def _send_held(self, table: str | None = None) -> None:
         """Hand held batches to the writer thread without waiting for them."""
         for name in [table] if table else list(self._held):
@@ -564,7 +564,8 @@ class RunDatabase:
             try:
                 if item is None:
                     break
-                if self._failure is None:  # after a failure, drop the rest: the run aborts
+                # After a failure or an abort, drop the rest: the run is not kept.
+                if self._failure is None and not self._aborting:
                     # Leave both cores to a parallel pass of the simulation; a bounded
                     # wait, so that an insert never starves.
                     IDLE.wait(timeout=self.YIELD_SECONDS)
@@ -575,8 +576,8 @@ class RunDatabase:
                 self._failure = exc
             finally:
                 self._queue.task_done()
-        # Stopped: keep what was inserted, unless an insert failed (the run aborts).
-        if self._failure is None:
+        # Stopped: keep what was inserted, unless an insert failed or the run aborts.
+        if self._failure is None and not self._aborting:
             try:
                 self._commit()
             except BaseException as exc:
@@ -621,8 +622,11 @@ class RunDatabase:
         self.con.close()
 
     def abort(self) -> None:
-        """Stop the writer without raising and close the connection (the run failed)."""
+        """Stop the writer without raising and close the connection (the run failed or
+        was interrupted). Queued inserts are dropped: the database will be deleted, and a
+        SIGTERM should not wait for seconds of inserts."""
         self._failure = None
+        self._aborting = True
         self._stop()
         self.con.close()
 
@@ -720,61 +724,3 @@ def _joined(values: list[tuple[Any, int]], column_type: str) -> pa.Array:
         for c, (_, n) in zip(given, values, strict=True)
     ]
     return pa.concat_arrays(chunks)  # DuckDB casts it to the column's type
-
-
-class OutputDirectory:
-    """Stage a run next to its target directory; move it into place when complete.
-
-    Args:
-        target: The directory the user asked for (``--out``).
-        force: Replace an existing run there. Only directories that hold an sclab run
-            (or nothing) are ever replaced, so a mistyped ``--out`` cannot delete a
-            user's own files.
-
-    Raises:
-        OutputError: the target exists (without ``force``), is not a run, or cannot be
-            written.
-    """
-
-    def __init__(self, target: Path, force: bool) -> None:
-        self.target = target
-        self.force = force
-        if target.exists() or target.is_symlink():
-            if not target.is_dir():
-                raise OutputError("exists and is not a directory", source=str(target))
-            if not force:
-                raise OutputError(
-                    "already exists; pass --force to replace it or choose another --out",
-                    source=str(target),
-                )
-            entries = {p.name for p in target.iterdir()}
-            if entries and not entries & set(RUN_MARKERS):
-                raise OutputError(
-                    "exists and does not hold an sclab run (no manifest.json); refusing to "
-                    "replace it even with --force; choose another --out",
-                    source=str(target),
-                )
-        parent = target.parent if str(target.parent) else Path(".")
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-            self.staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=parent))
-        except OSError as exc:
-            raise OutputError(
-                f"cannot write here ({exc.strerror or exc}); choose another --out",
-                source=str(target),
-            ) from None
-
-    def commit(self) -> None:
-        """Atomically put the staged run in place of the target."""
-        old: Path | None = None
-        if self.target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.old-", dir=self.target.parent))
-            os.rmdir(old)
-            os.replace(self.target, old)
-        os.replace(self.staging, self.target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-
-    def abort(self) -> None:
-        """Remove the staging directory; the target is untouched."""
-        shutil.rmtree(self.staging, ignore_errors=True)

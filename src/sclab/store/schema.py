@@ -44,6 +44,41 @@ def L(name: str, labels: str, doc: str) -> Column:
 
 
 TABLES: dict[str, list[Column]] = {
+    "run_info": [
+        C("sclab_version", "VARCHAR", "version of sclab that made the run"),
+        C("scenario", "VARCHAR", "scenario name"),
+        C("seed", "BIGINT", "scenario seed"),
+        C("population", "BIGINT", "synthetic citizens (population.size)"),
+        C("days", "INTEGER", "simulated days"),
+        C("start_date", "DATE", "date of day 0"),
+        C(
+            "scenario_yaml",
+            "VARCHAR",
+            "the scenario as run (after command-line overrides), as YAML; `sclab rerun` runs it",
+        ),
+        C("scenario_sha256", "VARCHAR", "SHA-256 of scenario_yaml (UTF-8), in hex"),
+        C("python", "VARCHAR", "Python version"),
+        C(
+            "packages",
+            "VARCHAR",
+            "JSON object: sclab's installed dependencies (and theirs) to their versions; "
+            "read one with packages->>'numpy'",
+        ),
+        C("platform", "VARCHAR", "operating system and machine"),
+        C(
+            "created_utc",
+            "VARCHAR",
+            "when the run started (ISO 8601, UTC); for the reader only, the model never reads it",
+        ),
+    ],
+    "policies": [
+        C("policy_id", "VARCHAR", "the policy's id"),
+        L("system", "system", "system name its decisions carry"),
+        C("component", "VARCHAR", "engine component that ran it (the source of its rows)"),
+        C("source", "VARCHAR", "built-in pack name or policy file path, as the scenario gave it"),
+        C("yaml", "VARCHAR", "the policy text that was compiled; `sclab rerun` compiles it again"),
+        C("sha256", "VARCHAR", "SHA-256 of yaml (UTF-8), in hex"),
+    ],
     "districts": [
         C("district_code", "INTEGER", "GB/T 2260 region code"),
         C("name", "VARCHAR", "district name"),
@@ -204,18 +239,67 @@ TABLES: dict[str, list[Column]] = {
         C("event_id", "BIGINT", "one of the events the decision rests on"),
     ],
     "daily_stats": [
-        C("day", "INTEGER", "simulation day"),
-        C("stage", "VARCHAR", "engine stage"),
-        C("component", "VARCHAR", "component name"),
-        C("events", "BIGINT", "events recorded by the component that day"),
+        C("day", "INTEGER", "simulation day (0 to days - 1)"),
+        L("system", "system", "policy system; NULL for recorded events, which no system owns"),
+        L("measure", "daily_measure", "what is counted (see the list below the table)"),
+        C("item", "VARCHAR", "act kind, score id, list name or sanction kind (see measure)"),
+        C("count", "BIGINT", "rows counted that day (listed: entities listed at the day's end)"),
+        C("wrongful", "BIGINT", "of these, the ones resting on erroneous records"),
+    ],
+    "score_histograms": [
+        C("month", "DATE", "first day of the calendar month"),
+        C("day", "INTEGER", "simulation day of the snapshot: the month's last simulated day"),
+        L("system", "system", "policy system that keeps the score"),
+        L("score", "score", "score id within the system"),
+        L("entity_type", "entity_type", "'person' or 'company'"),
+        C("lower", "DOUBLE", "lower edge of the bin (included)"),
+        C("upper", "DOUBLE", "upper edge of the bin (excluded)"),
+        C("count", "BIGINT", "entities scored in the bin at the end of the snapshot day"),
     ],
 }
+
+
+#: The measures of ``daily_stats``: what each counts and what its ``item`` names.
+DAILY_MEASURES: dict[str, str] = {
+    "events_recorded": "events recorded that day (by recorded_day), per act kind; wrongful: "
+    "records with an error",
+    "score_changes": "score changes, per score id; wrongful: changes resting on erroneous records",
+    "list_entries": "entries onto a list, per list name; wrongful: wrongful entries",
+    "list_exits": "entries that ended that day, per list name; wrongful: ends of wrongful entries",
+    "listed": "entities listed at the end of the day (entries made before the run "
+    "included), per list name; wrongful: those listed by a wrongful entry",
+    "sanctions": "sanctions, per sanction kind; wrongful: sanctions resting on erroneous records",
+}
+
+#: Paragraphs the reference prints below a table's columns.
+TABLE_NOTES: dict[str, str] = {
+    "run_info": "One row. With `policies`, it makes a run directory enough to audit and to "
+    "reproduce the run: `sclab rerun DIR --out NEW` runs `scenario_yaml` again, compiling "
+    "the recorded policy texts.",
+    "policies": "One row per policy that ran (a scenario's `policies` entries with `use: pack`).",
+    "daily_stats": "Computed from the recorded tables once the days are over. Every day of "
+    "the run has a row for each (system, measure, item) that occurs at least once in the "
+    "run, zero counts included.",
+    "score_histograms": "The scores of every scored entity at the end of each calendar month "
+    "(and of the run's last day), counted in bins of a fixed width per score: the score's "
+    "range / 500 for a factor score, its smallest points change for a points score, each "
+    "rounded down to 1, 2 or 5 times a power of ten (Assumption: fine enough that a report "
+    "can merge bins as it likes; 100 to 1,000 bins over a factor score's range would "
+    "serve). Only bins that hold someone have a row. Taken from the policies' state at the "
+    "month's end: the recorded tables do not hold every score on every day (factor-score "
+    "changes under 10 points are not recorded).",
+}
+
+#: Tables that describe how and when a run was made rather than what it produced; a rerun
+#: reproduces every other table exactly.
+DESCRIPTIVE_TABLES = ("run_info",)
 
 
 #: Label sets whose labels are fixed by the schema itself; the others come from the run.
 FIXED_LABELS: dict[str, tuple[str, ...]] = {
     "entity_type": ("person", "company"),
     "decision_table": ("score_changes", "list_entries", "sanctions"),
+    "daily_measure": tuple(DAILY_MEASURES),
 }
 
 
@@ -274,6 +358,12 @@ def markdown() -> str:
         "its set matches nothing, silently: the exact labels of the built-in components are",
         "listed at the end of this page.",
         "",
+        "Beside it, `manifest.json` marks the directory as a run (`format`: `sclab-run`,",
+        "`format_version`) and lists every file sclab wrote there; for `run.duckdb` it",
+        "holds each table's row count and content hash (the same for the same rows in any",
+        "order or file layout), which is how `sclab rerun` checks that a rerun came out",
+        "the same.",
+        "",
     ]
     for table, cols in TABLES.items():
         out += [f"## `{table}`", "", "| column | type | meaning |", "| --- | --- | --- |"]
@@ -282,4 +372,9 @@ def markdown() -> str:
             for c in cols
         ]
         out.append("")
+        if table == "daily_stats":
+            out += [f"- `{name}`: {doc}" for name, doc in DAILY_MEASURES.items()]
+            out.append("")
+        if table in TABLE_NOTES:
+            out += [TABLE_NOTES[table], ""]
     return "\n".join(out) + "\n"
