@@ -31,6 +31,7 @@ docs: $(STAMP)
 	$(BIN)/python -c "from sclab.scenario.schema import markdown; open('docs/scenarios.md', 'w').write(markdown())"
 	$(BIN)/python -c "from sclab.store.schema import markdown; open('docs/database.md', 'w').write(markdown())"
 	$(BIN)/python -c "from sclab.engine.registry import markdown; from sclab.run import load_builtin_components; open('docs/components.md', 'w').write(markdown(load_builtin_components()))"
+	$(BIN)/python -c "from sclab.engine.catalogue import markdown; from sclab.targets import builtin_catalogue; open('docs/catalogue.md', 'w').write(markdown(builtin_catalogue()))"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

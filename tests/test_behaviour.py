@@ -38,6 +38,7 @@ from sclab.engine.propensity import propensity
 from sclab.engine.ties import TieReader, tie_changes_of, tie_positions
 from sclab.population import generate_population
 from sclab.rng import Streams
+from sclab.scenario.loader import read_scenario
 from sclab.targets import load_scenario
 
 ALL_KINDS = (
@@ -389,7 +390,14 @@ def test_tie_pruning_records_each_round_for_readers(write_scenario) -> None:
 
 
 def test_tie_pruning_components_share_one_record(write_scenario) -> None:
-    sim = build(write_scenario, [{"use": "tie_pruning"}, {"use": "tie_pruning"}], size=1000)
+    # A scenario may not list a component twice (it would run twice): two pruning
+    # components are assembled here below the scenario check, as another behaviour
+    # that switches ties off would be.
+    doc = small_scenario(population={"size": 1000})
+    doc["behaviour"] = [{"use": "tie_pruning"}, {"use": "tie_pruning"}]
+    scenario, _ = read_scenario(str(write_scenario(doc)))
+    streams = Streams(scenario.seed)
+    sim = Simulation.build(scenario, streams, generate_population(scenario, streams))
     first, second = (c for _, c in sim.components if isinstance(c, TiePruning))
     assert first.tie_changes is second.tie_changes is tie_changes_of(sim)
 

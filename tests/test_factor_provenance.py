@@ -32,6 +32,9 @@ def test_assessment_rows_link_every_event_in_their_windows(tmp_path: Path, write
         sources=[
             {"use": "payments", "params": {"rate_multiplier": 4}},
             {"use": "state_data", "params": {"rate_multiplier": 20}},
+            # What the rest of the pack reads: posts, and the moments of its measures.
+            {"use": "social_media"},
+            {"use": "resources"},
         ],
         sensors=[{"use": "records", "params": {"id_typo_rate": 0.05}}],
         policies=[{"use": "pack", "params": {"pack": "sesame"}}],
@@ -105,7 +108,14 @@ def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, wr
     doc = small_scenario(
         days=61,
         population={"size": 5000},
-        sources=[{"use": "payments"}, {"use": "social_media"}],
+        # Every source and sensor the pack reads (its inputs, its measures' moments).
+        sources=[
+            {"use": "payments"},
+            {"use": "social_media"},
+            {"use": "state_data"},
+            {"use": "resources"},
+        ],
+        sensors=[{"use": "records"}],
         policies=[{"use": "pack", "params": {"pack": "sesame"}}],
     )
     sim = build_simulation(write_scenario(doc))

@@ -145,6 +145,7 @@ def run_scenario(
         db = RunDatabase(
             output.staging / "run.duckdb", {**population_labels(scenario), **sim.labels()}
         )
+        db.append("kinds", sim.catalogue().columns())  # what can happen in this run
         t0 = time.perf_counter()
         rep.phase("write population", 1.0)
         write_population(
