@@ -405,15 +405,22 @@ class Catalogue:
                 return f"; did you mean '{close[0]}'?"
         return ""
 
-    def _standing_for(self, act: str, category: str) -> str:
-        """A hint naming the kinds of ``category`` that stand for the act ``act``."""
+    def _standing_for(self, name: str, category: str) -> str:
+        """A hint for ``name``, a kind of another category: the kind of ``category``
+        that stands for it (a record of the act), or the act it stands for."""
+        cats = (self, self._known)
         names = sorted(
-            {k.name for c in (self, self._known) for k in c.kinds(category) if k.of_act == act}
-            - {act}
+            {k.name for c in cats for k in c.kinds(category) if k.of_act == name} - {name}
         )
         if names:
             return f"; did you mean '{names[0]}' (which stands for it)?"
-        return self.suggest(act, category)
+        for c in cats:
+            for other in CATEGORIES:
+                kind = c.get(name, other)
+                act = kind.of_act if kind is not None else None
+                if act and act != name and any(x.has(act, category) for x in cats):
+                    return f"; did you mean '{act}' (the act it stands for)?"
+        return self.suggest(name, category)
 
 
 def _a(category: str) -> str:
