@@ -22,7 +22,6 @@ import sclab.behaviour.purchases
 import sclab.behaviour.repayment
 import sclab.behaviour.ties  # the imports register the components
 from sclab.behaviour.deterrence import Deterrence, DeterrenceParams
-from sclab.behaviour.purchases import DEFAULT_CATEGORIES
 from sclab.behaviour.repayment import (
     LIST_SPAN_YEARS,
     SPC_REPAID_SHARE_2018,
@@ -39,20 +38,11 @@ from sclab.engine.ties import TieReader, tie_changes_of, tie_positions
 from sclab.population import generate_population
 from sclab.rng import Streams
 from sclab.scenario.loader import read_scenario
-from sclab.targets import load_scenario
+from sclab.targets import builtin_catalogue, load_scenario
 
-ALL_KINDS = (
-    "jaywalk",
-    "bill_late",
-    "loan_instalment_missed",
-    "non_performance",
-    "traffic_ticket",
-    "tax_arrears",
-    "post_critical",
-    "post_positive_energy",
-    "perform_judgment",
-    *(f"purchase_{c}" for c in DEFAULT_CATEGORIES),
-)
+# Every rate a behaviour may scale: each act kind sclab knows, and the later-performance
+# hazard of judgment debtors (a rate of the court stream that is not an act of its own).
+ALL_KINDS = (*builtin_catalogue().names("act"), "perform_judgment")
 ALL_BEHAVIOUR = [
     {"use": "deterrence"},
     {"use": "chilling"},

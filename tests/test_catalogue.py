@@ -373,6 +373,16 @@ def test_facts_of_a_few_kinds(demo: Catalogue) -> None:
     assert biometric == {"jaywalk_identified"}
 
 
+def test_kinds_that_components_name_as_constants_are_in_the_catalogue(demo: Catalogue) -> None:
+    """Components that act on another component's kinds name them (chilling scales posts,
+    the cameras watch the streets' jaywalk places): the names are the catalogue's."""
+    from sclab.behaviour import chilling
+    from sclab.sensors import cameras
+
+    for name in (chilling.CRITICAL, chilling.POSITIVE, cameras.ACT):
+        assert demo.has(name, "act"), name
+
+
 def test_purchase_kinds_come_from_the_payments_parameters() -> None:
     from sclab.world.payments import PaymentsParams, PaymentsSource
 

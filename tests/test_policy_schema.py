@@ -28,7 +28,7 @@ from sclab.policy.schema import (
     PointsScore,
     Policy,
 )
-from sclab.targets import load_scenario, scenario_catalogue
+from sclab.targets import load_checked_policies, load_scenario, scenario_catalogue
 
 SINGLE = ("court-defaulters", "corporate", "nanjing", "rongcheng", "sesame")
 PACKS = SINGLE
@@ -538,4 +538,5 @@ def test_the_minimal_policy_in_the_docs_validates(tmp_path: Path) -> None:
     for i, text in enumerate(complete):
         path = tmp_path / f"doc{i}.yaml"
         path.write_text(text, encoding="utf-8")
-        assert load_policy(str(path)).rules
+        _, (policy,) = load_checked_policies(str(path))  # its kinds too
+        assert policy.rules

@@ -375,21 +375,6 @@ class Catalogue:
                 return f"'{name}' is {_a(other)} kind, not {_a(category)} kind{hint}"
         return f"unknown {category} kind '{name}'{self.suggest(name, category)}"
 
-    def components(self, stage: str) -> list[str]:
-        """Names of the components of ``stage`` here and in the wider catalogue."""
-        running = set(self.running) | set(self._known.running)
-        return sorted(p.split(":", 1)[1] for p in running if p.split(":", 1)[0] == stage)
-
-    def unknown_component(self, name: str, stage: str) -> str | None:
-        """None if ``name`` is a component of ``stage`` that sclab knows; else one line
-        with the nearest name."""
-        names = self.components(stage)
-        if name in names:
-            return None
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of {', '.join(names)}"
-        return f"unknown {stage} component '{name}'{hint}"
-
     @property
     def _known(self) -> Catalogue:
         return self.wider if self.wider is not None else self
