@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from tests.conftest import run_cli, small_scenario
 from tests.test_scenario_errors import assert_one_line_error
 
+from sclab.engine import register
 from sclab.engine.catalogue import Catalogue, Kind, gather, markdown
 from sclab.errors import ScenarioError
 from sclab.policy.factors import ATTRIBUTES
@@ -428,6 +429,27 @@ def test_a_kind_is_declared_once_and_kinds_are_not_labels() -> None:
     sim._catalogue = None
     with pytest.raises(ValueError, match="declared once, with kinds"):
         sim.labels()
+
+
+@register("sources", "test-late-bills")
+class LateBills:
+    """Test source that claims a kind the payments source declares."""
+
+    def __init__(self, name: str, params: object) -> None:
+        self.name = name
+
+    def kinds(self) -> list[Kind]:
+        return [Kind.act("bill_late", "finance", False, "late")]
+
+
+def test_two_components_of_a_scenario_declaring_one_kind_are_refused(write_scenario) -> None:
+    path = write_scenario(small_scenario(sources=[{"use": "payments"}, {"use": "test-late-bills"}]))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(str(path))
+    assert str(info.value) == (
+        f"{path}: act kind 'bill_late' is declared by both sources:payments and "
+        "sources:test-late-bills; each kind is declared once, by the component that produces it"
+    )
 
 
 @pytest.mark.parametrize(

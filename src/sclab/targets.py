@@ -104,7 +104,10 @@ def check_components(scenario: Scenario, doc: LocatedYAML) -> None:
                 made[stage].append((i, entry.factory(name=spec.use, params=validated)))
     _check_listed_once(made, doc)
     # The catalogue as the run will gather it (stage order), within what sclab knows.
-    catalogue = gather((stage, c) for stage in STAGES for _, c in made[stage])
+    try:
+        catalogue = gather((stage, c) for stage in STAGES for _, c in made[stage])
+    except ValueError as exc:  # two of the scenario's components declare one kind
+        raise ScenarioError(str(exc), source=doc.source) from None
     catalogue = catalogue.within(builtin_catalogue())
     for stage in STAGES:
         for i, component in made[stage]:
@@ -133,14 +136,15 @@ def _check_listed_once(made: dict[str, list[tuple[int, Any]]], doc: LocatedYAML)
                     seen[key] = i
                     continue
                 first = seen[key]
-                field: tuple[str, ...] = ("use",) if policy is None else ("params", "pack")
-                what = (
-                    f"{stage} component '{component.name}'"
-                    if policy is None
-                    else f"policy id '{policy.id}'"
-                    if key.startswith("id:")
-                    else f"policy system '{policy.system_name}'"
-                )
+                field: tuple[str, ...] = ("use",)
+                what = f"{stage} component '{component.name}'"
+                if policy is not None:
+                    field = ("params", "pack")
+                    what = (
+                        f"policy id '{policy.id}'"
+                        if key.startswith("id:")
+                        else f"policy system '{policy.system_name}'"
+                    )
                 here, there = (stage, i, *field), (stage, first, *field)
                 raise ScenarioError(
                     f"{what} is listed twice: here and at {dotted(there)} "
