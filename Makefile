@@ -33,6 +33,7 @@ docs: $(STAMP)
 	$(BIN)/python -c "from sclab.reference import database_markdown; open('docs/database.md', 'w').write(database_markdown())"
 	$(BIN)/python -c "from sclab.engine.registry import markdown; from sclab.run import load_builtin_components; open('docs/components.md', 'w').write(markdown(load_builtin_components()))"
 	$(BIN)/python -c "from sclab.engine.statearrays import markdown; from sclab.engine.simulation import ENGINE_STATE; from sclab.run import load_builtin_components; open('docs/state.md', 'w').write(markdown(ENGINE_STATE, load_builtin_components()))"
+	$(BIN)/python -c "from sclab.engine.catalogue import markdown; from sclab.targets import builtin_catalogue; open('docs/catalogue.md', 'w').write(markdown(builtin_catalogue()))"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

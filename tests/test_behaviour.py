@@ -22,7 +22,6 @@ import sclab.behaviour.purchases
 import sclab.behaviour.repayment
 import sclab.behaviour.ties  # the imports register the components
 from sclab.behaviour.deterrence import Deterrence, DeterrenceParams
-from sclab.behaviour.purchases import DEFAULT_CATEGORIES
 from sclab.behaviour.repayment import (
     LIST_SPAN_YEARS,
     SPC_REPAID_SHARE_2018,
@@ -38,20 +37,12 @@ from sclab.engine.propensity import propensity
 from sclab.engine.ties import TieReader, tie_changes_of, tie_positions
 from sclab.population import generate_population
 from sclab.rng import Streams
-from sclab.targets import load_scenario
+from sclab.scenario.loader import read_scenario
+from sclab.targets import builtin_catalogue, load_scenario
 
-ALL_KINDS = (
-    "jaywalk",
-    "bill_late",
-    "loan_instalment_missed",
-    "non_performance",
-    "traffic_ticket",
-    "tax_arrears",
-    "post_critical",
-    "post_positive_energy",
-    "perform_judgment",
-    *(f"purchase_{c}" for c in DEFAULT_CATEGORIES),
-)
+# Every rate a behaviour may scale: each act kind sclab knows, and the later-performance
+# hazard of judgment debtors (a rate of the court stream that is not an act of its own).
+ALL_KINDS = (*builtin_catalogue().names("act"), "perform_judgment")
 ALL_BEHAVIOUR = [
     {"use": "deterrence"},
     {"use": "chilling"},
@@ -389,7 +380,14 @@ def test_tie_pruning_records_each_round_for_readers(write_scenario) -> None:
 
 
 def test_tie_pruning_components_share_one_record(write_scenario) -> None:
-    sim = build(write_scenario, [{"use": "tie_pruning"}, {"use": "tie_pruning"}], size=1000)
+    # A scenario may not list a component twice (it would run twice): two pruning
+    # components are assembled here below the scenario check, as another behaviour
+    # that switches ties off would be.
+    doc = small_scenario(population={"size": 1000})
+    doc["behaviour"] = [{"use": "tie_pruning"}, {"use": "tie_pruning"}]
+    scenario, _ = read_scenario(str(write_scenario(doc)))
+    streams = Streams(scenario.seed)
+    sim = Simulation.build(scenario, streams, generate_population(scenario, streams))
     first, second = (c for _, c in sim.components if isinstance(c, TiePruning))
     assert first.tie_changes is second.tie_changes is tie_changes_of(sim)
 

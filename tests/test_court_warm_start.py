@@ -22,12 +22,15 @@ from tests.conftest import build_simulation, small_scenario
 from sclab.engine import register
 from sclab.engine.acts import ALLOWED, BLOCKED, Acts, Moments
 from sclab.engine.ages import ages
+from sclab.engine.catalogue import Kind
 from sclab.engine.simulation import DAYS_PER_YEAR, Simulation
 from sclab.policy.state import END_REASONS, NO_END
 from sclab.run import run_scenario
 from sclab.targets import load_scenario
+from sclab.world.resources import MOMENT_KINDS
 from sclab.world.state_data import (
     AWAITING,
+    COURT_KINDS,
     PENDING,
     UNRESOLVED,
     StateData,
@@ -158,7 +161,8 @@ def test_flow_into_judgment_and_non_performance_is_steady_from_day_0(tmp_path: P
 
 def test_history_days_zero_is_the_old_empty_start(tmp_path: Path) -> None:
     sim = build_simulation(
-        scenario(tmp_path, 20_000, 3, sources=court(court_history_days=0),
+        scenario(tmp_path, 20_000, 3,
+                 sources=[*court(court_history_days=0), {"use": "test-flight-probe"}],
                  sensors=[{"use": "records"}],
                  policies=[{"use": "pack", "params": {"pack": "court-defaulters"}}])
     )  # fmt: skip
@@ -205,7 +209,9 @@ class ProbeParams(BaseModel):
 
 @register("sources", "test-flight-probe", ProbeParams)
 class FlightProbe:
-    """Test source: on day 1, the people in ``targets`` try to buy a flight ticket."""
+    """Test source standing in for ``resources`` (it declares the same moment kinds, which
+    the court pack's measures name): on day 1, the people in ``targets`` try to buy a
+    flight ticket."""
 
     def __init__(self, name: str, params: ProbeParams) -> None:
         self.name = name
@@ -213,7 +219,10 @@ class FlightProbe:
         self.moments: Moments | None = None
 
     def labels(self) -> dict[str, tuple[str, ...]]:
-        return {"source": ("test",), "moment_kind": ("flight_ticket",)}
+        return {"source": ("test",)}
+
+    def kinds(self) -> tuple[Kind, ...]:
+        return MOMENT_KINDS
 
     def setup(self, sim: Simulation) -> None:
         pass
@@ -422,13 +431,15 @@ class HistoryParams(BaseModel):
 
 @register("sources", "test-history", HistoryParams)
 class ScriptedHistory:
-    """Test source: non-performances from before the run by the first adults, on day 0."""
+    """Test source standing in for ``state_data``'s court stream (it declares the same
+    kinds, which the court pack names): non-performances from before the run by the first
+    adults, on day 0."""
 
     def __init__(self, name: str, params: HistoryParams) -> None:
         self.name, self.params = name, params
 
-    def labels(self) -> dict[str, tuple[str, ...]]:
-        return {"act_kind": ("non_performance",)}
+    def kinds(self) -> tuple[Kind, ...]:
+        return COURT_KINDS
 
     def setup(self, sim: Simulation) -> None:
         self.people = np.flatnonzero(ages(sim) >= 18)[: len(self.params.days)]
@@ -459,7 +470,7 @@ def scripted_run(tmp: Path, extension: float, days: int = 40) -> duckdb.DuckDBPy
     history = {"days": [-700, -800, -2000, -5], "grounds": [2, 2, 1, 4]}
     doc = small_scenario(
         seed=5, days=days, population={"size": 500},
-        sources=[{"use": "test-history", "params": history}],
+        sources=[{"use": "test-history", "params": history}, {"use": "test-flight-probe"}],
         sensors=[{"use": "records", "params": {
             "kinds": {"non_performance": {"delay_days_mean": 0}},
             "misattribution_rate": 0, "id_typo_rate": 0, "stale_rate": 0,

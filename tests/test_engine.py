@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
 from sclab.engine import REGISTRY, Simulation, register
+from sclab.engine.catalogue import Kind
 from sclab.engine.events import NO_ENTITY
 from sclab.engine.statearrays import StateArray
 from sclab.rng import Streams
@@ -33,8 +34,9 @@ class CoinSource:
     def __init__(self, name: str, params: CoinParams) -> None:
         self.name, self.params = name, params
 
-    def labels(self) -> dict[str, tuple[str, ...]]:
-        return {"act_kind": ("coin",)}
+    def kinds(self) -> list[Kind]:
+        # Records straight away (no act): an event standing for an act of the same name.
+        return [Kind("coin", "event", "person", "civic", True, "a coin came up", of_act="coin")]
 
     def setup(self, sim: Simulation) -> None:
         self.acts = sim.state.add("test/acts", "person", np.int32)

@@ -13,14 +13,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import small_scenario
 
+from sclab.policy.loader import load_policy
+from sclab.policy.schema import FactorScore
 from sclab.policy.state import search_sorted
 from sclab.run import run_scenario
 from sclab.targets import load_scenario
 
-SESAME_EVENT_KINDS = (
-    "bill_late", "loan_instalment_missed", "loan_default", "non_performance",
-    "loan_repaid_in_full",
-)  # fmt: skip
+# The kinds of the recorded events Sesame's factors read.
+SESAME_EVENT_KINDS = sorted(
+    {
+        kind
+        for score in load_policy("sesame").scores
+        if isinstance(score, FactorScore)
+        for factor in score.factors
+        for i in factor.inputs
+        if i.events is not None
+        for kind in i.events.kinds
+    }
+)
 
 
 def test_assessment_rows_link_every_event_in_their_windows(tmp_path: Path, write_scenario):
@@ -32,6 +42,9 @@ def test_assessment_rows_link_every_event_in_their_windows(tmp_path: Path, write
         sources=[
             {"use": "payments", "params": {"rate_multiplier": 4}},
             {"use": "state_data", "params": {"rate_multiplier": 20}},
+            # What the rest of the pack reads: posts, and the moments of its measures.
+            {"use": "social_media"},
+            {"use": "resources"},
         ],
         sensors=[{"use": "records", "params": {"id_typo_rate": 0.05}}],
         policies=[{"use": "pack", "params": {"pack": "sesame"}}],
@@ -105,7 +118,14 @@ def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, wr
     doc = small_scenario(
         days=61,
         population={"size": 5000},
-        sources=[{"use": "payments"}, {"use": "social_media"}],
+        # Every source and sensor the pack reads (its inputs, its measures' moments).
+        sources=[
+            {"use": "payments"},
+            {"use": "social_media"},
+            {"use": "state_data"},
+            {"use": "resources"},
+        ],
+        sensors=[{"use": "records"}],
         policies=[{"use": "pack", "params": {"pack": "sesame"}}],
     )
     sim = build_simulation(write_scenario(doc))

@@ -18,9 +18,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from sclab.engine import register
+from sclab.engine.catalogue import Kind
 from sclab.engine.simulation import Simulation
 from sclab.run import run_scenario
-from sclab.targets import load_scenario
+from sclab.targets import builtin_catalogue, load_scenario
 
 
 class Scripted(BaseModel):
@@ -31,17 +32,22 @@ class Scripted(BaseModel):
 
 @register("sensors", "test-scripted", Scripted)
 class ScriptedRecorder:
-    """Test sensor: records the listed events and resource moments on their days."""
+    """Test sensor: records the listed events and resource moments on their days.
+
+    It stands in for every component: it declares each event and moment kind sclab
+    knows, with its facts (a lost judgment still stands for non-performance), so that any
+    pack can run on it alone.
+    """
 
     def __init__(self, name: str, params: Scripted) -> None:
         self.name, self.params = name, params
 
     def labels(self) -> dict[str, set[str]]:
-        return {
-            "source": {"test"},
-            "act_kind": {e["kind"] for e in self.params.events},
-            "moment_kind": {m["kind"] for m in self.params.moments},
-        }
+        return {"source": {"test"}}
+
+    def kinds(self) -> list[Kind]:
+        known = builtin_catalogue()
+        return [*known.kinds("event"), *known.kinds("moment")]
 
     def setup(self, sim: Simulation) -> None:
         pass

@@ -22,7 +22,8 @@ def test_published_standings_match_the_scores_every_day(write_scenario) -> None:
     doc = small_scenario(
         days=40,
         population={"size": 6000},
-        sources=[{"use": "payments"}, {"use": "state_data", "params": {"rate_multiplier": 30}}],
+        sources=[{"use": "payments"}, {"use": "state_data", "params": {"rate_multiplier": 30}},
+                 {"use": "social_media"}, {"use": "resources"}],
         sensors=[{"use": "records"}],
         policies=[{"use": "pack", "params": {"pack": "rongcheng"}},
                   {"use": "pack", "params": {"pack": "sesame"}}],

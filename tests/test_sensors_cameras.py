@@ -103,6 +103,7 @@ def build(
     days: int = 15,
     cam=None,
     every: bool = False,
+    more_sources: tuple[dict, ...] = (),
     **extra,
 ):
     """Run the scenario into a database (``every``: streets record every jaywalk)."""
@@ -112,7 +113,7 @@ def build(
         seed=seed,
         days=days,
         population={"size": 20_000},
-        sources=[{"use": "streets", "params": streets}],
+        sources=[{"use": "streets", "params": streets}, *more_sources],
         sensors=[{"use": "records"}, {"use": "cameras", "params": cam or CAMERA_PARAMS}],
         behaviour=[{"use": "test-cameras-spy"}],
         **extra,
@@ -273,8 +274,11 @@ def test_nanjing_pack_displays_and_texts_every_identification(
 
     system = load_policy("nanjing").system_name
     sim, db = build(
-        write_scenario, tmp_path, days=10, policies=[{"use": "pack", "params": {"pack": "nanjing"}}]
-    )
+        write_scenario, tmp_path, days=10,
+        policies=[{"use": "pack", "params": {"pack": "nanjing"}}],
+        # The pack's measures name resource moments: their source runs too.
+        more_sources=({"use": "resources"},),
+    )  # fmt: skip
     spy = component(sim, Spy)
     (n_events,) = q(db, "SELECT count(*) FROM events WHERE kind = 'jaywalk_identified'")[0]
     assert n_events > 500

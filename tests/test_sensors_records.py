@@ -23,6 +23,7 @@ from tests.conftest import small_scenario
 
 import sclab.sensors.records as records
 from sclab.engine import Simulation, register
+from sclab.engine.catalogue import Kind
 from sclab.engine.events import NO_ENTITY
 from sclab.population import generate_population
 from sclab.rng import Streams
@@ -61,10 +62,14 @@ class ToySource:
         self.log: list[tuple[int, str, np.ndarray]] = []
 
     def labels(self) -> dict[str, set[str]]:
-        return {
-            "act_kind": {kind for kind, *_ in TOY_KINDS},
-            "source": {source for _, source, *_ in TOY_KINDS},
-        }
+        # The acts name other sources than this component (payment acts are thin-filed).
+        return {"source": {source for _, source, *_ in TOY_KINDS}}
+
+    def kinds(self) -> list[Kind]:
+        return [
+            Kind.act(kind, "civic", True, f"test act {kind}", entity=entity)
+            for kind, _, entity, _ in TOY_KINDS
+        ]
 
     def setup(self, sim: Simulation) -> None:
         self.log = []

@@ -295,16 +295,15 @@ def packs_show(name: Annotated[str, typer.Argument(help="Pack name.")]) -> None:
 def check_policy(
     policy: Annotated[str, typer.Argument(help="A policy YAML file or a built-in pack name.")],
 ) -> None:
-    """Validate a policy; print what it defines, or one line saying what is wrong."""
-    from sclab.policy.loader import is_bundle, load_bundle, load_policy
+    """Validate a policy (its kinds against sclab's own components); print what it
+    defines, or one line saying what is wrong."""
+    from sclab.targets import load_checked_policies
 
-    if is_bundle(policy):
-        bundle, members = load_bundle(policy)
+    bundle, members = load_checked_policies(policy)
+    if bundle is not None:
         out_console.print(f"{escape(bundle.id)}: {escape(bundle.title)}")
-        for p in members:
-            _describe_policy(p)
-        return
-    _describe_policy(load_policy(policy))
+    for p in members:
+        _describe_policy(p)
 
 
 def _describe_policy(p: Policy) -> None:

@@ -185,6 +185,7 @@ def run_scenario(
             output.staging / "run.duckdb", {**population_labels(scenario), **sim.labels()}
         )
         describe_run(db, scenario, sim, texts, created)
+        db.append("kinds", sim.catalogue().columns())  # what can happen in this run
         t0 = time.perf_counter()
         rep.phase("write population", 1.0)
         write_population(

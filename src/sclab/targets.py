@@ -7,7 +7,13 @@ Core objects:
     :func:`load_run_target`: what ``sclab run X`` runs: a scenario, or a policy pack or
         policy file on the built-in Nanjing world.
     :func:`looks_like_policy`: whether ``X`` names a policy rather than a scenario.
-    :func:`check_components`: the component and parameter check, with the scenario's lines.
+    :func:`check_components`: the component and parameter check, with the scenario's lines:
+        every named component exists, accepts its parameters, is listed once, and names
+        only kinds its scenario's catalogue has.
+    :func:`builtin_catalogue`: what sclab's own components produce with their default
+        parameters (what ``sclab check-policy`` checks a policy against);
+        :func:`scenario_catalogue`: what a scenario's components produce.
+    :func:`load_checked_policies`: a policy or bundle checked as ``sclab check-policy`` does.
 
 This sits beside :mod:`sclab.run`, above both the scenario (which knows only its schema)
 and the registry of components: checking a scenario's ``use:`` names needs the registry
@@ -17,15 +23,23 @@ which the scenario package may import.
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from sclab.engine.catalogue import Catalogue, KindError, gather
+from sclab.engine.registry import STAGES
 from sclab.errors import ScenarioError, SclabError
-from sclab.run import load_builtin_components
+from sclab.run import BUILTIN_COMPONENTS, load_builtin_components
 from sclab.scenario.loader import BUILTIN_PACKAGE, apply_overrides, read_scenario
 from sclab.scenario.schema import Scenario
 from sclab.yamlfile import LocatedYAML, dotted, read_yaml, validate
+
+if TYPE_CHECKING:
+    from sclab.policy.schema import Bundle, Policy
 
 BASE_FOR_PACKS = "nanjing"
 
@@ -52,8 +66,11 @@ def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None) ->
 
 def check_components(scenario: Scenario, doc: LocatedYAML) -> None:
     """Every named source, sensor, behaviour and policy must be one sclab knows, with
-    parameters its own schema accepts (errors point at the line in ``doc``)."""
+    parameters its own schema accepts, listed once (twice, it would run twice and double
+    its rows), and naming only kinds that the scenario's components produce (errors point
+    at the line in ``doc``, or in the policy file that names the kind)."""
     registry = load_builtin_components()
+    made: dict[str, list[tuple[int, Any]]] = {stage: [] for stage in STAGES}
     for stage in ("sources", "sensors", "behaviour", "policies"):
         for i, spec in enumerate(getattr(scenario, stage)):
             try:
@@ -81,10 +98,9 @@ def check_components(scenario: Scenario, doc: LocatedYAML) -> None:
             # Components whose parameters name other files (a policy pack) check them now,
             # so that an error there is reported before anything is generated.
             preflight = getattr(entry.factory, "check_params", None)
-            if preflight is None:
-                continue
             try:
-                preflight(validated)
+                if preflight is not None:
+                    preflight(validated)
             except SclabError as exc:
                 if exc.line is not None:
                     raise  # a line in the named file itself: that is where to look
@@ -94,6 +110,121 @@ def check_components(scenario: Scenario, doc: LocatedYAML) -> None:
                 raise ScenarioError(
                     exc.one_line(), source=doc.source, line=doc.line_of(at), field=dotted(at)
                 ) from None
+            if spec.enabled:
+                made[stage].append((i, entry.factory(name=spec.use, params=validated)))
+    _check_listed_once(made, doc)
+    # The catalogue as the run will gather it (stage order), within what sclab knows.
+    try:
+        catalogue = gather((stage, c) for stage in STAGES for _, c in made[stage])
+    except ValueError as exc:  # two of the scenario's components declare one kind
+        raise ScenarioError(str(exc), source=doc.source) from None
+    catalogue = catalogue.within(builtin_catalogue())
+    for stage in STAGES:
+        for i, component in made[stage]:
+            check = getattr(component, "check_kinds", None)
+            if check is None:
+                continue
+            try:
+                check(catalogue)
+            except KindError as exc:
+                path = (stage, i, "params", *exc.loc)
+                raise ScenarioError(
+                    str(exc), source=doc.source, line=doc.line_of(path), field=dotted(path)
+                ) from None
+
+
+def _check_listed_once(made: dict[str, list[tuple[int, Any]]], doc: LocatedYAML) -> None:
+    """No component twice in a stage: the same ``use`` (a component's name), or for
+    policies the same policy id or system name."""
+    for stage, components in made.items():
+        seen: dict[str, int] = {}
+        for i, component in components:
+            policy = getattr(component, "policy", None)
+            keys = [component.name] if policy is None else [f"id:{policy.id}", component.name]
+            for key in keys:
+                if key not in seen:
+                    seen[key] = i
+                    continue
+                first = seen[key]
+                field: tuple[str, ...] = ("use",)
+                what = f"{stage} component '{component.name}'"
+                if policy is not None:
+                    field = ("params", "pack")
+                    what = (
+                        f"policy id '{policy.id}'"
+                        if key.startswith("id:")
+                        else f"policy system '{policy.system_name}'"
+                    )
+                here: tuple[str | int, ...] = (stage, i, *field)
+                there: tuple[str | int, ...] = (stage, first, *field)
+                raise ScenarioError(
+                    f"{what} is listed twice: here and at {dotted(there)} "
+                    f"(line {doc.line_of(there)}); it would run twice and double its rows",
+                    source=doc.source,
+                    line=doc.line_of(here),
+                    field=dotted(here),
+                )
+
+
+def scenario_catalogue(scenario: Scenario) -> Catalogue:
+    """The catalogue of a validated scenario's enabled components (made from their
+    parameters, without a population), within :func:`builtin_catalogue`: what a run of
+    it gathers (:meth:`sclab.engine.simulation.Simulation.catalogue`)."""
+    registry = load_builtin_components()
+    made = [
+        (stage, registry.build(stage, spec.use, spec.params))
+        for stage in STAGES
+        for spec in getattr(scenario, stage)
+        if spec.enabled
+    ]
+    return gather(made).within(builtin_catalogue())
+
+
+@functools.cache
+def builtin_catalogue() -> Catalogue:
+    """The catalogue of sclab's own components with their default parameters.
+
+    Every registered component of :data:`sclab.run.BUILTIN_COMPONENTS` whose parameters
+    all have defaults, in stage order. A scenario's catalogue is checked within it, so
+    that a kind known to sclab but produced by none of the scenario's components is told
+    apart from a misspelt one.
+    """
+    registry = load_builtin_components()
+    made = []
+    for stage in STAGES:
+        for name in registry.available(stage):
+            entry = registry.entry(stage, name)
+            if not entry.factory.__module__.startswith(tuple(f"{p}." for p in BUILTIN_COMPONENTS)):
+                continue
+            try:
+                params = entry.params.model_validate({})
+            except ValidationError:
+                continue  # needs parameters (a policy pack): declares no kind by default
+            made.append((stage, entry.factory(name=name, params=params)))
+    return gather(made)
+
+
+def load_checked_policies(name_or_path: str) -> tuple[Bundle | None, list[Policy]]:
+    """A policy file or pack (or a bundle and its packs), validated and with every name
+    it uses checked against :func:`builtin_catalogue`, as ``sclab check-policy`` does.
+
+    Raises:
+        PolicyError: with file, line and field.
+    """
+    from sclab.policy.loader import is_bundle, load_bundle, read_policy
+    from sclab.policy.vocabulary import check_names
+
+    bundle = None
+    names = [name_or_path]
+    if is_bundle(name_or_path):
+        bundle, _ = load_bundle(name_or_path)
+        names = list(bundle.packs)
+    policies = []
+    for name in names:
+        policy, doc = read_policy(name)
+        check_names(policy, doc, builtin_catalogue())
+        policies.append(policy)
+    return bundle, policies
 
 
 def looks_like_policy(name_or_path: str) -> bool:

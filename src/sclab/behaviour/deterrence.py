@@ -45,6 +45,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from sclab.arrays import union_sorted
+from sclab.engine.catalogue import Catalogue, KindError
 from sclab.engine.propensity import set_propensity, update_propensity
 from sclab.engine.registry import register
 from sclab.engine.ties import active_neighbours
@@ -53,6 +54,8 @@ from sclab.parallel import map_blocks
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
 
+#: The acts modelled by default: petty, frequent and sanctioned by the built-in packs (a
+#: choice of what to model; each must be an act kind of the catalogue, see check_kinds).
 DEFAULT_KINDS = ("jaywalk", "bill_late", "loan_instalment_missed", "traffic_ticket", "tax_arrears")
 
 
@@ -134,6 +137,22 @@ class Deterrence:
         self.q: dict[str, np.ndarray] = {}
         self._mult: dict[str, np.ndarray] = {}
         self._severity: dict[str, float] = {}
+
+    def check_kinds(self, catalogue: Catalogue) -> None:
+        """Every configured kind must be an act kind sclab knows (one this scenario does
+        not produce is fine: its rate is never read).
+
+        Raises:
+            KindError: naming the parameter and the nearest valid name.
+        """
+        named: list[tuple[tuple[str | int, ...], str]] = [
+            (("kinds", i), k) for i, k in enumerate(self.params.kinds)
+        ]
+        named += [(("elasticity_by_kind", k), k) for k in self.params.elasticity_by_kind]
+        for loc, kind in named:
+            problem = catalogue.unknown(kind, "act")
+            if problem:
+                raise KindError(problem, loc)
 
     def setup(self, sim: Simulation) -> None:
         n = len(sim.population.citizens)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sclab.engine.catalogue import Catalogue, KindError
 from sclab.engine.propensity import set_propensity, update_propensity
 from sclab.engine.registry import register
 
@@ -88,6 +89,18 @@ class PurchaseShifting:
         self.aware = np.empty(0, dtype=np.int64)
         self._mult: dict[str, np.ndarray] = {}
         self._weights: dict[str, float] = {}
+
+    def check_kinds(self, catalogue: Catalogue) -> None:
+        """Every category must be one whose purchases sclab knows (``purchase_<category>``
+        act kinds; one this scenario does not produce is fine: it never shifts).
+
+        Raises:
+            KindError: naming the parameter and the nearest valid name.
+        """
+        for i, category in enumerate(self.params.categories):
+            problem = catalogue.unknown(f"purchase_{category}", "act")
+            if problem:
+                raise KindError(problem, ("categories", i))
 
     def setup(self, sim: Simulation) -> None:
         users = np.flatnonzero(sim.population.citizens.payment_app)

@@ -34,6 +34,7 @@ import numpy as np
 
 from sclab.engine.acts import OUTCOMES, ActLog, Aggregates, MomentLog, Moments
 from sclab.engine.ages import AGE
+from sclab.engine.catalogue import Catalogue, gather
 from sclab.engine.decisions import DecisionLog
 from sclab.engine.events import EventBatch, EventLog
 from sclab.engine.feedback import SystemView
@@ -58,10 +59,13 @@ contract); every :class:`State` accepts them. ``docs/state.md`` lists them."""
 class Component(Protocol):
     """A pluggable part of the model. ``setup`` once, ``step`` daily, ``finish`` at the end.
 
-    A component that writes text into the database's label columns (act kinds, moment
-    kinds, systems, rule ids...) also has ``labels() -> {label set: labels}``, listing
-    every label it may write in this run (from its parameters alone: it is called before
-    ``setup``). The label sets are those of :func:`sclab.store.schema.label_columns`.
+    A component that produces acts, events or resource moments declares their kinds
+    with ``kinds()`` (or, recording acts under their own kind, ``records(act)``), see
+    :mod:`sclab.engine.catalogue`. One that writes other text into the database's label
+    columns (systems, rule ids...) also has ``labels() -> {label set: labels}``, listing
+    every label it may write in this run. Both come from its parameters alone: they are
+    called before ``setup``. The label sets are those of
+    :func:`sclab.store.schema.label_columns`.
 
     A component that creates state arrays of its own (beyond the engine's shared ones,
     :data:`ENGINE_STATE`) declares them in a class attribute ``state_arrays``: a tuple of
@@ -239,6 +243,8 @@ class Simulation:
     day: int = -1
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per component
     ties_released: bool = False  # see release_ties: no day may be stepped after
+    # The catalogue and the number of components it was gathered from (see catalogue).
+    _catalogue: tuple[int, Catalogue] | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -306,19 +312,34 @@ class Simulation:
             component.setup(self)
             self._charge(f"{stage}:{component.name}:setup", t0)
 
+    def catalogue(self) -> Catalogue:
+        """What can happen in this run: the kinds its components declare, each with its
+        producer (:mod:`sclab.engine.catalogue`), gathered once the components are made
+        (again if a component was added since)."""
+        if self._catalogue is None or self._catalogue[0] != len(self.components):
+            self._catalogue = (len(self.components), gather(self.components))
+        return self._catalogue[1]
+
     def labels(self) -> dict[str, set[str]]:
         """Label set → every label the run's components may write into label columns.
 
-        The components' own declarations, plus what the engine writes itself: component
+        The kinds of the run's :meth:`catalogue` (``act_kind``, ``moment_kind``), the
+        components' own declarations, and what the engine writes itself: component
         names (the ``source`` of events) and the outcomes of resource moments.
         """
         out: dict[str, set[str]] = {
             "source": {component.name for _, component in self.components},
             "moment_outcome": set(OUTCOMES),
+            **self.catalogue().labels(),
         }
         for _, component in self.components:
             declared = getattr(component, "labels", None)
             for name, values in (declared() if declared else {}).items():
+                if name in ("act_kind", "moment_kind"):
+                    raise ValueError(
+                        f"{component.name} declares '{name}' labels; kinds are declared "
+                        "once, with kinds() (see sclab.engine.catalogue)"
+                    )
                 out.setdefault(name, set()).update(values)
         return out
 

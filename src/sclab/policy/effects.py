@@ -79,7 +79,7 @@ class Effects:
         if record_kind is not None and deterrent and t.entity_type == "person":
             # Records made before today tell behaviour nothing new about today.
             now = t.entity if t.made is None else t.entity[t.made >= today.day]
-            report_caught(today.sim.view, record_kind, now)
+            report_caught(today.sim, record_kind, now)
 
     def _apply_one(self, today: Today, eff: Effect, rule: Rule, t: Targets) -> None:
         if eff.sanction is not None and t.made is not None:

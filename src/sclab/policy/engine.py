@@ -19,7 +19,9 @@ The parts, one job each:
     :mod:`~sclab.policy.provenance` (erroneous events, the ``wrongful`` flag),
     :mod:`~sclab.policy.rows` (rows for the store),
     :mod:`~sclab.policy.publish` (what behaviour sees); their state lives in
-    :mod:`~sclab.policy.scores` and :mod:`~sclab.policy.state`.
+    :mod:`~sclab.policy.scores` and :mod:`~sclab.policy.state`. Before a run,
+    :mod:`~sclab.policy.vocabulary` checks the names the policy uses against the run's
+    catalogue of kinds.
 
 Several engines run side by side when a scenario names several packs (national, municipal,
 commercial); each has its own random stream (``policy:<id>``) and its own state, and they
@@ -52,6 +54,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from sclab.engine.catalogue import Catalogue
 from sclab.engine.registry import register
 from sclab.policy.counters import Counters
 from sclab.policy.effects import Effects
@@ -59,7 +62,7 @@ from sclab.policy.factors import FactorScores
 from sclab.policy.grades import GradeRules
 from sclab.policy.joint import JointMeasures
 from sclab.policy.lists import Lists
-from sclab.policy.loader import load_policy
+from sclab.policy.loader import load_policy, read_policy
 from sclab.policy.participation import participants
 from sclab.policy.points import Points, delta_rule_id
 from sclab.policy.provenance import Provenance
@@ -70,6 +73,7 @@ from sclab.policy.schema import SANCTION_KINDS, FactorScore, Policy
 from sclab.policy.scores import Scores
 from sclab.policy.state import END_REASONS
 from sclab.policy.today import Today
+from sclab.policy.vocabulary import check_names
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -92,9 +96,16 @@ class PolicyEngine:
         load_policy(params.pack)
 
     def __init__(self, name: str, params: PackParams) -> None:
-        self.policy: Policy = load_policy(params.pack)
+        self.policy: Policy
+        self.policy, self._document = read_policy(params.pack)
         self.system = self.policy.system_name
         self.name = f"policy:{self.system}"
+
+    def check_kinds(self, catalogue: Catalogue) -> None:
+        """Every kind, source, attribute and moment the policy names must be produced by
+        the run's components (:func:`sclab.policy.vocabulary.check_names`; errors are
+        located in the policy file)."""
+        check_names(self.policy, self._document, catalogue)
 
     def labels(self) -> dict[str, set[str]]:
         """Every label this policy may write: its system, scores, rule ids, lists, grades,
@@ -161,7 +172,7 @@ class PolicyEngine:
             ],
         )
         self.lists.publish(sim.view, self.system)
-        publish_incentives(p, self.scores, sim.view)
+        publish_incentives(p, self.scores, sim.view, sim.catalogue())
         self.standings.refresh(everyone=True)
 
     def step(self, sim: Simulation, day: int) -> None:

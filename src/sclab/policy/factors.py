@@ -41,6 +41,14 @@ from sclab.population.bits import PackedBools
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
 
+#: Citizen attributes a factor input may read (``from: attribute``), each mapped to [0, 1]:
+#: age over 18-80, the income decile and the education level by rank, yes-or-no attributes
+#: as 0 or 1 (tests keep the list equal to the citizens' yes-or-no columns plus the three).
+ATTRIBUTES = (
+    "age", "income_decile", "education", "male", "migrant", "residence_permit", "urban",
+    "smartphone", "payment_app", "social_media", "driver_licence", "in_id_photo_db",
+    "in_driver_db",
+)  # fmt: skip
 FACTOR_RECORD_MIN_CHANGE = 10.0  # factor-score changes smaller than this are not rows
 TIE_STEPS = 254  # resolution of a tie's standing in the ties input (see ties_mean)
 
@@ -264,7 +272,7 @@ def _attribute(sim: Simulation, name: str, rows: slice | np.ndarray) -> np.ndarr
         return c.income_decile[rows].astype(np.float32) / 9
     if name == "education":
         return c.education[rows].astype(np.float32) / 4
-    values = getattr(c, name, None)
+    values = getattr(c, name, None) if name in ATTRIBUTES else None
     if values is None or values.dtype != bool:
         raise ValueError(f"attribute '{name}' is not a known citizen attribute")
     return values[rows].astype(np.float32)

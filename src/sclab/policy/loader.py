@@ -3,6 +3,8 @@
 Core objects:
     :func:`load_policy`: a pack name or a file path to a validated
         :class:`~sclab.policy.schema.Policy`, with one-line errors (file, line, field).
+    :func:`read_policy`: the same, with the document (whose lines later checks cite).
+    :func:`load_bundle`: a bundle of packs and its validated packs, distinct by id.
     :func:`builtin_packs`: names and titles of the shipped packs.
     :func:`pack_text`: the YAML of a built-in pack (for ``sclab packs show``).
     :func:`policy_text`: the YAML text :func:`load_policy` compiles for a name or path.
@@ -125,13 +127,43 @@ def is_bundle(name_or_path: str) -> bool:
 
 
 def load_bundle(name_or_path: str) -> tuple[Bundle, list[Policy]]:
-    """A bundle and its validated packs."""
-    bundle = validate(_document(name_or_path), Bundle, PolicyError)
-    return bundle, [load_policy(p) for p in bundle.packs]
+    """A bundle and its validated packs.
+
+    Raises:
+        PolicyError: the bundle or a pack does not validate, or two packs share a policy
+            id or system name (they would run twice and double their rows).
+    """
+    doc = _document(name_or_path)
+    bundle = validate(doc, Bundle, PolicyError)
+    packs = [load_policy(p) for p in bundle.packs]
+    for j, policy in enumerate(packs):
+        for i in range(j):
+            clash = same_policy(packs[i], policy)
+            if clash:
+                raise PolicyError(
+                    f"pack '{bundle.packs[j]}' has the {clash} of packs[{i}] "
+                    f"'{bundle.packs[i]}' (line {doc.line_of(('packs', i))}); "
+                    "they would run twice and double their rows",
+                    source=doc.source,
+                    line=doc.line_of(("packs", j)),
+                    field=f"packs[{j}]",
+                )
+    return bundle, packs
 
 
-def load_policy(name_or_path: str) -> Policy:
-    """Load and validate a built-in pack (by name) or a policy YAML file.
+def same_policy(a: Policy, b: Policy) -> str | None:
+    """What two policies share that makes them one policy in a run (their id, or the
+    system name their rows carry), as words for a message; None if nothing."""
+    if a.id == b.id:
+        return f"policy id '{a.id}'"
+    if a.system_name == b.system_name:
+        return f"system name '{a.system_name}'"
+    return None
+
+
+def read_policy(name_or_path: str) -> tuple[Policy, LocatedYAML]:
+    """Load and validate a built-in pack (by name) or a policy YAML file; with its
+    document, whose lines the checks against the catalogue cite.
 
     Raises:
         PolicyError: naming file, line, field and what was expected.
@@ -144,4 +176,13 @@ def load_policy(name_or_path: str) -> Policy:
             "run it with `sclab run` or name its packs in a scenario's policies list",
             source=doc.source,
         )
-    return validate(doc, Policy, PolicyError)
+    return validate(doc, Policy, PolicyError), doc
+
+
+def load_policy(name_or_path: str) -> Policy:
+    """Load and validate a built-in pack (by name) or a policy YAML file.
+
+    Raises:
+        PolicyError: naming file, line, field and what was expected.
+    """
+    return read_policy(name_or_path)[0]

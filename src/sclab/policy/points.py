@@ -113,7 +113,7 @@ class Points:
         if record_kind is not None and spec.entity == "person":
             hurt = entity[delta < 0]
             if len(hurt):
-                report_caught(today.sim.view, record_kind, hurt)
+                report_caught(today.sim, record_kind, hurt)
         self.grade_rules.fire(
             today, sid, people, before_grade, pts.grade[people], before_value, pts.value[people]
         )

@@ -9,32 +9,40 @@ Core objects:
     :func:`publish_incentives`: what each recorded act risks under the policy (its
         severity) and which conduct the policy scores (ties, speech, purchases).
     :func:`report_caught`: people a decision about an act reached today.
-    :data:`ACT_OF_RECORD`, :data:`SEVERITY`: recorded kinds that stand for acts of
-        another name, and the perceived severity of each effect.
+    :data:`SEVERITY`: the perceived severity of each effect.
+
+A decision on a record tells behaviour about the act the record stands for: the kind's
+``of_act`` in the run's catalogue (:mod:`sclab.engine.catalogue`; ``jaywalk_identified``
+stands for ``jaywalk``, a lost judgment for ``non_performance``).
 
 Behaviour reads only the view, never a policy's own state.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sclab.arrays import union_sorted
+from sclab.engine.catalogue import Catalogue
 from sclab.engine.feedback import SystemView
 from sclab.parallel import map_blocks
 from sclab.policy.schema import Policy
 from sclab.policy.scores import Scores
 from sclab.policy.state import FactorState, PointsState
 
-# Recorded kinds that stand for an act of another name (what behaviour learns about).
-ACT_OF_RECORD = {"jaywalk_identified": "jaywalk", "judgment_lost": "non_performance"}
+if TYPE_CHECKING:
+    from sclab.engine.simulation import Simulation
+
 # Perceived severity of each effect, in [0, 1] (Assumption; feeds deterrence only).
 SEVERITY = {"list": 1.0, "public_display": 0.6, "notice": 0.2, "downgrade": 0.5, "warning": 0.1}
 
 
-def report_caught(view: SystemView, record_kind: str, people: np.ndarray) -> None:
-    """Tell behaviour that a decision on a record of ``record_kind`` reached ``people``."""
-    view.caught(ACT_OF_RECORD.get(record_kind, record_kind), people)
+def report_caught(sim: Simulation, record_kind: str, people: np.ndarray) -> None:
+    """Tell behaviour that a decision on a record of ``record_kind`` reached ``people``
+    (as caught for the act the record stands for)."""
+    sim.view.caught(sim.catalogue().act_of(record_kind), people)
 
 
 def standing(f: FactorState | PointsState, who: np.ndarray | slice | None = None) -> np.ndarray:
@@ -109,11 +117,14 @@ class Standings:
         self._reassessed.clear()
 
 
-def publish_incentives(policy: Policy, scores: Scores, view: SystemView) -> None:
-    """Tell behaviour what each act risks, and which conduct is scored."""
+def publish_incentives(
+    policy: Policy, scores: Scores, view: SystemView, catalogue: Catalogue
+) -> None:
+    """Tell behaviour what each act risks (the acts the policy's records stand for in
+    ``catalogue``), and which conduct is scored."""
 
     def bump(kind: str, severity: float) -> None:
-        act = ACT_OF_RECORD.get(kind, kind)
+        act = catalogue.act_of(kind)
         view.severity[act] = max(view.severity.get(act, 0.0), min(1.0, severity))
 
     counters = {c.id: c for c in policy.counters}

@@ -15,7 +15,10 @@ Core objects:
 Policies are validated, then compiled to array operations (``sclab.policy.engine``); they
 are never evaluated as code. Every cross-reference (a rule naming a counter, a measure
 naming a grade) is checked here, so that a typo is an error with its line, not a silent
-no-op. ``docs/policies.md`` explains each construct with examples.
+no-op. The names of what can happen (event, moment and platform kinds, sources,
+attributes) depend on the components that run, not on the schema: they are checked in a
+separate step against the catalogue (:mod:`sclab.policy.vocabulary`).
+``docs/policies.md`` explains each construct with examples.
 """
 
 from __future__ import annotations
@@ -35,12 +38,6 @@ Points = Annotated[float, Field(ge=-1e6, le=1e6)]
 Weight = Annotated[float, Field(ge=-1e6, le=1e6)]
 Ident = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 EntityType = Literal["person", "company"]
-
-RESOURCE_MOMENTS = (
-    "flight_ticket", "rail_ticket", "hotel_booking", "luxury_hotel", "school_place",
-    "travel_abroad", "loan_application", "job_application", "insurance_purchase",
-    "bike_rental", "car_rental", "government_procurement", "subsidy_application",
-)  # fmt: skip
 
 
 class FieldError(ValueError):
@@ -330,8 +327,7 @@ class JointMeasure(Strict):
 
     id: Ident
     when: Trigger
-    # A Literal of the tuple's names: Python unpacks it, mypy takes only literal strings.
-    moments: list[Literal[RESOURCE_MOMENTS]] = Field(min_length=1)  # type: ignore[valid-type]
+    moments: list[Ident] = Field(min_length=1, description="Resource moment kinds.")
     effect: Literal["blocked", "priced_up", "favoured"]
     price_factor: float = Field(1.0, gt=0, le=100)
     applies_to: list[AppliesTo] = Field(

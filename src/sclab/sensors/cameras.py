@@ -78,6 +78,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sclab.engine.ages import ages
+from sclab.engine.catalogue import Kind
 from sclab.engine.events import NO_ENTITY
 from sclab.engine.registry import register
 from sclab.sensors import face_recognition as fr
@@ -85,8 +86,15 @@ from sclab.sensors import face_recognition as fr
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
 
-KIND = "jaywalk_identified"
 ACT = "jaywalk"  # the act kind whose places the cameras watch
+#: What the cameras record: a face matched at a camera intersection as the person crosses
+#: against the light (Nanjing's rule: the name appears on a roadside screen within minutes).
+IDENTIFIED = Kind(
+    "jaywalk_identified", "event", "person", "traffic", False,
+    "a jaywalk at a camera intersection, with the person named by face recognition",
+    biometric=True, realtime=True, of_act=ACT,
+)  # fmt: skip
+KIND = IDENTIFIED.name
 SUBJECTS = ("resident", "non_resident", "non_person")
 RESIDENT, NON_RESIDENT, NON_PERSON = 0, 1, 2
 OUTCOMES = ("correct", "false_match", "miss")
@@ -226,10 +234,13 @@ class Cameras:
         self.totals: dict[str, int] = {}
 
     # ----------------------------------------------------------------- setup
+    def kinds(self) -> tuple[Kind, ...]:
+        """The identification events."""
+        return (IDENTIFIED,)
+
     def labels(self) -> dict[str, tuple[str, ...]]:
-        """Identification events, their record error, probe subjects and outcomes."""
+        """The identifications' record error, probe subjects and outcomes."""
         return {
-            "act_kind": (KIND,),
             "record_error": ("false_match",),
             "probe_subject": SUBJECTS,
             "identification_outcome": OUTCOMES,

@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from sclab.engine.catalogue import Catalogue, Kind, KindError
 from sclab.engine.events import NO_ENTITY
 from sclab.engine.registry import register
 
@@ -383,8 +384,29 @@ class RecordsSensor:
     # -- setup ------------------------------------------------------------------------
 
     def labels(self) -> dict[str, tuple[str, ...]]:
-        """Record errors (the recorded kinds are the sources' act kinds)."""
+        """Record errors."""
         return {"record_error": ERRORS}
+
+    def records(self, act: Kind) -> bool:
+        """Whether acts of this kind are recorded; if so, under the act's own kind, as an
+        event with the act's facts (:meth:`sclab.engine.catalogue.Kind.recorded`)."""
+        p = self.params
+        return act.name not in p.ignore and (act.name in p.kinds or not p.only_listed)
+
+    def check_kinds(self, catalogue: Catalogue) -> None:
+        """The act kinds named in the parameters must be ones sclab knows (a kind this
+        scenario does not produce is fine: its settings go unused).
+
+        Raises:
+            KindError: naming the parameter and the nearest valid name.
+        """
+        p = self.params
+        named: list[tuple[tuple[str | int, ...], str]] = [(("kinds", k), k) for k in p.kinds]
+        named += [(("ignore", i), k) for i, k in enumerate(p.ignore)]
+        for loc, kind in named:
+            problem = catalogue.unknown(kind, "act")
+            if problem:
+                raise KindError(problem, loc)
 
     def setup(self, sim: Simulation) -> None:
         p = self.params

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity_company_key
 from sclab.engine.registry import register
 from sclab.engine.simulation import DAYS_PER_YEAR
@@ -55,12 +56,19 @@ from sclab.world.sampling import RateClasses, lognormal_amounts
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
 
-KINDS = (
-    "company_tax_arrears",
-    "environmental_violation",
-    "product_quality_violation",
-    "contract_breach",
-)
+#: The act kinds (a contract breach breaks a civil obligation: not lawful, see
+#: :data:`sclab.engine.catalogue.FACTS`).
+CONDUCT = (
+    Kind.act("company_tax_arrears", "tax", False, "a company's tax due and not paid",
+             entity="company"),
+    Kind.act("environmental_violation", "administration", False, "a violation of "
+             "environmental regulation found by the authorities", entity="company"),
+    Kind.act("product_quality_violation", "administration", False, "a violation of "
+             "product-quality regulation found by the authorities", entity="company"),
+    Kind.act("contract_breach", "commerce", False, "a contract with another party "
+             "broken", entity="company"),
+)  # fmt: skip
+KINDS = tuple(k.name for k in CONDUCT)
 
 
 class SizeFactors(BaseModel):
@@ -237,9 +245,9 @@ class CompanyConduct:
         self.name = name
         self.params = params
 
-    def labels(self) -> dict[str, tuple[str, ...]]:
+    def kinds(self) -> tuple[Kind, ...]:
         """Act kinds this source may write."""
-        return {"act_kind": KINDS}
+        return CONDUCT
 
     def setup(self, sim: Simulation) -> None:
         p = self.params

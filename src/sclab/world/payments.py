@@ -83,7 +83,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, ClassVar
 
@@ -91,6 +91,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sclab.engine.ages import ages
+from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity, propensity_key
 from sclab.engine.registry import register
 from sclab.engine.simulation import DAYS_PER_MONTH, DAYS_PER_YEAR
@@ -255,16 +256,23 @@ DEFAULT_PURCHASES: dict[str, PurchaseCategory] = {
 _LATE_RISK = (2.0, 1.7, 1.45, 1.25, 1.1, 0.95, 0.85, 0.75, 0.65, 0.55)
 
 
-#: Act kinds of bills and loans (purchases are ``purchase_<category>``).
-ACT_KINDS = (
-    "bill_late",
-    "bill_paid_on_time",
-    "loan_taken",
-    "loan_instalment_paid",
-    "loan_instalment_missed",
-    "loan_repaid_in_full",
-    "loan_default",
-)
+#: Act kinds of bills and loans (purchases are ``purchase_<category>``). A late bill, a
+#: missed instalment and a default break a contract: not lawful
+#: (:data:`sclab.engine.catalogue.FACTS`). See :meth:`PaymentsSource.kinds` for how each
+#: is kept.
+BILL_AND_LOAN_KINDS = (
+    Kind.act("bill_late", "finance", False, "a monthly bill (rent, utilities, phone, credit "
+             "card) paid after its due date"),
+    Kind.act("bill_paid_on_time", "finance", True, "a monthly bill paid by its due date"),
+    Kind.act("loan_taken", "finance", True, "a consumer loan taken out"),
+    Kind.act("loan_instalment_paid", "finance", True, "a loan instalment paid when due"),
+    Kind.act("loan_instalment_missed", "finance", False, "a loan instalment not paid when due"),
+    Kind.act("loan_repaid_in_full", "finance", True, "a loan's last instalment paid"),
+    Kind.act("loan_default", "finance", False, "a loan closed unpaid after instalments "
+             "missed in a row"),
+)  # fmt: skip
+#: The kinds kept as per-person totals unless ``record_every_event`` (besides purchases).
+HIGH_VOLUME = ("bill_paid_on_time", "loan_instalment_paid")
 
 
 class PaymentsParams(SourceParams):
@@ -448,10 +456,25 @@ class PaymentsSource:
     def _income_factor(self, decile: np.ndarray) -> np.ndarray:
         return np.exp(self.params.amount_income_gradient * (decile - 4.5) / 4.5)
 
-    def labels(self) -> dict[str, tuple[str, ...]]:
-        """Act kinds this source may write (acts, or per-person aggregates)."""
-        purchases = tuple(f"purchase_{name}" for name in self.params.purchases)
-        return {"act_kind": ACT_KINDS + purchases}
+    def kinds(self) -> list[Kind]:
+        """Act kinds this source may write: bills, loans and one purchase kind per category
+        of its parameters. Paid bills, paid instalments and purchases are kept as
+        per-person totals unless ``record_every_event``."""
+        kept = "each" if self.params.record_every_event else "totals"
+        purchases = [
+            Kind.act(
+                f"purchase_{name}",
+                "consumption",
+                True,
+                f"a purchase of {name.replace('_', ' ')} paid through a payment app",
+                kept=kept,
+            )
+            for name in self.params.purchases
+        ]
+        bills_and_loans = [
+            replace(k, kept=kept) if k.name in HIGH_VOLUME else k for k in BILL_AND_LOAN_KINDS
+        ]
+        return [*bills_and_loans, *purchases]
 
     def setup(self, sim: Simulation) -> None:
         p = self.params

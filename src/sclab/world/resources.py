@@ -55,6 +55,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sclab.arrays import union_sorted
 from sclab.engine.ages import ages
+from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity, propensity_key
 from sclab.engine.registry import register
 from sclab.engine.simulation import DAYS_PER_YEAR
@@ -73,20 +74,28 @@ _AGE_LOWER = np.array([0, 6, 18, 25, 35, 50, 60, 70])
 # National population at the end of 2019: 1,400.05 million (NBS, 2019 Statistical Communiqué).
 CHINA_POPULATION_2019 = 1_400.05e6
 
-KINDS = (
-    "flight_ticket",
-    "rail_ticket",
-    "hotel_booking",
-    "luxury_hotel",
-    "travel_abroad",
-    "loan_application",
-    "job_application",
-    "insurance_purchase",
-    "bike_rental",
-    "car_rental",
-)
 RENTAL_KINDS = ("bike_rental", "car_rental")
 SCHOOL_PLACE = "school_place"
+_MOMENTS = {
+    "flight_ticket": ("travel", "buying an air ticket"),
+    "rail_ticket": ("travel", "buying a high-speed rail ticket"),
+    "hotel_booking": ("travel", "booking a hotel room"),
+    "luxury_hotel": ("travel", "booking a room in a star-rated luxury hotel"),
+    "travel_abroad": ("travel", "leaving the country on an outbound trip"),
+    "loan_application": ("finance", "applying for a loan"),
+    "job_application": ("employment", "applying for a job"),
+    "insurance_purchase": ("finance", "buying insurance"),
+    "bike_rental": ("travel", "renting a shared bike"),
+    "car_rental": ("travel", "renting a car"),
+    SCHOOL_PLACE: ("education", "a parent applying for a private school place for a child"),
+}
+#: The kinds drawn at a rate each (school places follow their own rules).
+KINDS = tuple(k for k in _MOMENTS if k != SCHOOL_PLACE)
+#: The moment kinds, and the rentals as acts (per-person counts, see Resources.kinds).
+MOMENT_KINDS = tuple(Kind.moment(k, domain, meaning) for k, (domain, meaning) in _MOMENTS.items())
+RENTAL_ACTS = tuple(
+    Kind.act(k, "travel", True, _MOMENTS[k][1], kept="totals") for k in RENTAL_KINDS
+)
 
 
 def check_age_keys(value: dict[str, float], bands: tuple[str, ...]) -> dict[str, float]:
@@ -353,9 +362,15 @@ class Resources:
     def __init__(self, name: str, params: ResourcesParams) -> None:
         self.name, self.params = name, params
 
-    def labels(self) -> dict[str, tuple[str, ...]]:
-        """Resource moment kinds, and the rentals kept as per-person aggregates."""
-        return {"moment_kind": (*KINDS, SCHOOL_PLACE), "act_kind": RENTAL_KINDS}
+    def kinds(self) -> tuple[Kind, ...]:
+        """Resource moment kinds, and the rentals kept as per-person totals unless
+        ``record_rentals``.
+
+        Rentals are declared as moments either way (as the database's labels always
+        were): with ``record_rentals`` false (the default) no single rental is a moment,
+        so a measure on rentals decides nothing.
+        """
+        return MOMENT_KINDS if self.params.record_rentals else (*MOMENT_KINDS, *RENTAL_ACTS)
 
     def setup(self, sim: Simulation) -> None:
         p = self.params

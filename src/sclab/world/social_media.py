@@ -89,6 +89,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from sclab.arrays import union_sorted
+from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity, propensity_key
 from sclab.engine.registry import register
 from sclab.engine.ties import TieReader
@@ -113,6 +114,16 @@ STANCES: dict[str, str] = {
     "critical": "post_critical",
 }
 INTERACTIONS = "online_interactions"
+_STANCE_MEANING = {
+    "positive_energy": "a post in the 'positive energy' register the authorities promote",
+    "neutral": "a post taking no stance",
+    "critical": "a post critical of officials or policy",
+}
+#: Interactions are only ever per-person totals (see SocialMediaSource.kinds for posts).
+INTERACTION_KIND = Kind.act(
+    INTERACTIONS, "speech", True, "a like or share drawn by one's post over an online tie",
+    kept="totals",
+)  # fmt: skip
 #: Activity classes per doubling of the rate: thinning keeps >= 2**-0.25 ≈ 84 % of draws.
 _CLASSES_PER_DOUBLING = 4
 
@@ -206,9 +217,16 @@ class SocialMediaSource:
         self.name = name
         self.params = params
 
-    def labels(self) -> dict[str, tuple[str, ...]]:
-        """Act kinds this source may write (posts per stance, interactions)."""
-        return {"act_kind": (*STANCES.values(), INTERACTIONS)}
+    def kinds(self) -> list[Kind]:
+        """Act kinds this source may write: posts per stance (kept as per-person totals
+        unless ``record_every_event``) and interactions. Posting breaks no law, whatever
+        the stance."""
+        kept = "each" if self.params.record_every_event else "totals"
+        posts = [
+            Kind.act(kind, "speech", True, _STANCE_MEANING[stance], kept=kept)
+            for stance, kind in STANCES.items()
+        ]
+        return [*posts, INTERACTION_KIND]
 
     def setup(self, sim: Simulation) -> None:
         p = self.params

@@ -123,6 +123,7 @@ from pydantic import Field, field_validator, model_validator
 
 from sclab.engine.acts import Acts
 from sclab.engine.ages import ages
+from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity
 from sclab.engine.registry import register
 from sclab.engine.simulation import DAYS_PER_MONTH, DAYS_PER_YEAR
@@ -159,8 +160,31 @@ GROUNDS = (
 # Several Provisions on Publishing Information on the List of Dishonest Judgment Debtors
 # (Fa Shi [2013] No. 17) took effect.
 LIST_LAUNCH = dt.date(2013, 10, 1)
-#: Act kinds of the court stream (each other stream's act kind is its name).
-COURT_KINDS = ("sued", "judgment_lost", "judgment_performed", "non_performance")
+#: Act kinds of the court stream. Being sued breaks no duty; losing a judgment does (a
+#: court found one broken), and it stands for failing the obligation, the conduct that
+#: behaviour models as ``non_performance`` (:data:`sclab.engine.catalogue.FACTS`).
+COURT_KINDS = (
+    Kind.act("sued", "courts", True, "a suit naming the person as defendant (civil or commercial)"),
+    Kind.act("judgment_lost", "courts", False, "a civil judgment against the person (an "
+             "obligation found unmet)", of_act="non_performance"),
+    Kind.act("judgment_performed", "courts", True, "a judgment's obligation performed, by "
+             "the deadline or later"),
+    Kind.act("non_performance", "courts", False, "a judgment's obligation not performed by "
+             "its deadline, on one of the six grounds of the SPC's 2017 provisions"),
+)  # fmt: skip
+#: The act kind of each other stream (named after it).
+STREAM_KINDS = {
+    "tax_arrears": Kind.act("tax_arrears", "tax", False, "tax due and not paid (self-employed)"),
+    "utility_arrears": Kind.act("utility_arrears", "finance", False, "water, power or gas "
+                                "charges in arrears (a contract with the utility)"),
+    "traffic_ticket": Kind.act("traffic_ticket", "traffic", False, "a traffic offence "
+                               "ticketed (driving-licence holders)"),
+    "administrative_penalty": Kind.act("administrative_penalty", "administration", False,
+                                       "a penalty under administrative law (a fine, "
+                                       "a warning)"),
+    "heroic_act": Kind.act("heroic_act", "civic", True, "a heroic deed commended by the "
+                           "authorities"),
+}  # fmt: skip
 
 
 class StateDataParams(SourceParams):
@@ -461,11 +485,11 @@ class StateData:
         self.params = params
         self.cases = CaseBook()
 
-    def labels(self) -> dict[str, tuple[str, ...]]:
-        """Act kinds this source may write."""
-        simple = tuple(s for s in self.params.enabled_streams if s != "court")
-        court = COURT_KINDS if "court" in self.params.enabled_streams else ()
-        return {"act_kind": simple + court}
+    def kinds(self) -> list[Kind]:
+        """Act kinds of the enabled streams."""
+        enabled = self.params.enabled_streams
+        simple = [STREAM_KINDS[s] for s in enabled if s != "court"]
+        return simple + (list(COURT_KINDS) if "court" in enabled else [])
 
     def setup(self, sim: Simulation) -> None:
         c = sim.population.citizens

@@ -87,6 +87,7 @@ from pydantic import Field, field_validator
 
 from sclab.arrays import union_sorted
 from sclab.engine.ages import ages
+from sclab.engine.catalogue import Kind
 from sclab.engine.places import WatchedPlaces
 from sclab.engine.propensity import propensity, propensity_key
 from sclab.engine.registry import register
@@ -102,6 +103,15 @@ if TYPE_CHECKING:
 
 JAYWALK = "jaywalk"
 CROSSING = "crossing"
+#: Crossing against the light breaks the Road Traffic Safety Law (2011), art. 62. Every
+#: jaywalk is counted per person, and those a watcher captures (or all, with
+#: record_every_event) are also single acts; crossings are only counted.
+STREET_KINDS = (
+    Kind.act(JAYWALK, "traffic", False, "crossing a road against the signal at an "
+             "intersection with lights", kept="both"),
+    Kind.act(CROSSING, "traffic", True, "crossing a busy signalised intersection on foot "
+             "(its totals include the jaywalks)", kept="totals"),
+)  # fmt: skip
 
 # Age bands (inclusive) for crossing and jaywalking rates; "60+" has no upper bound.
 AGE_BANDS = ("0-5", "6-17", "18-29", "30-59", "60+")
@@ -312,9 +322,9 @@ class Streets:
         self._stepped = False
 
     # ----------------------------------------------------------------- setup
-    def labels(self) -> dict[str, tuple[str, ...]]:
+    def kinds(self) -> tuple[Kind, ...]:
         """Act kinds this source may write."""
-        return {"act_kind": (JAYWALK, CROSSING)}
+        return STREET_KINDS
 
     def setup(self, sim: Simulation) -> None:
         c = sim.population.citizens
