@@ -489,6 +489,206 @@ CASES: list[Case] = [
 ]
 
 
+# A valid policy (checked against sclab's own components) that the cases below break in
+# one place each: the mistakes that would otherwise change results silently.
+GOOD_POLICY = with_lines(
+    "id: mine",
+    "title: My policy",
+    "counters:",
+    "  - id: defaults",
+    "    events: {kinds: [loan_default]}",
+    "    window_days: 365",
+    "scores:",
+    "  - id: points",
+    "    type: points",
+    "    base: 1000",
+    "    deltas:",
+    "      - events: {kinds: [traffic_ticket]}",
+    "        delta: -5",
+    "    grades:",
+    "      - {name: A, min: 960}",
+    "      - {name: B}",
+    "  - id: factors",
+    "    type: factors",
+    "    range: [350, 950]",
+    "    factors:",
+    "      - name: history",
+    "        weight: 1",
+    "        inputs:",
+    "          - {from: events, events: {kinds: [bill_late]}, window_days: 365}",
+    "          - {from: platform, kind: purchase_books, half_life_days: 90}",
+    "          - {from: attribute, attribute: income_decile}",
+    "lists:",
+    "  - id: defaulters",
+    "    term_days: 365",
+    "    delete_on: {kinds: [judgment_performed]}",
+    "rules:",
+    "  - id: listing",
+    "    when: {counter: defaults, above: 1}",
+    "    effects:",
+    "      - list: {list: defaulters}",
+    "  - id: tickets",
+    "    when: {events: {kinds: [traffic_ticket]}}",
+    "    effects:",
+    "      - sanction: {kind: notice, domain: sms}",
+    "joint:",
+    "  - id: flights",
+    "    when: {list: defaulters}",
+    "    moments: [flight_ticket]",
+    "    effect: blocked",
+)
+POLICY_LINES = GOOD_POLICY.splitlines()
+
+
+def broken_policy(id: str, old: str, new: str, *needles: str) -> Case:
+    """``GOOD_POLICY`` with one line changed: the error names that line."""
+    assert old in GOOD_POLICY, old
+    line = next(i + 1 for i, text in enumerate(POLICY_LINES) if old in text)
+    return policy_case(id, GOOD_POLICY.replace(old, new, 1), *needles, line=line)
+
+
+def scenario_running(*policies: str, **top: object) -> str:
+    """The small scenario with every source and sensor and the given policy files."""
+    sources = [{"use": n} for n in ("payments", "state_data", "streets", "resources")]
+    return scenario_with(
+        sources=sources,
+        sensors=[{"use": "records"}, {"use": "cameras"}],
+        policies=[{"use": "pack", "params": {"pack": p}} for p in policies],
+        **top,
+    )
+
+
+POLICY_CASES: list[Case] = [
+    broken_policy(
+        "misspelt-counter-kind", "[loan_default]", "[loan_defualt]", "did you mean 'loan_default'"
+    ),
+    broken_policy(
+        "misspelt-delta-kind",
+        "      - events: {kinds: [traffic_ticket]}",
+        "      - events: {kinds: [trafic_ticket]}",
+        "trafic_ticket",
+        "did you mean 'traffic_ticket'",
+    ),
+    broken_policy(
+        "misspelt-rule-kind",
+        "    when: {events: {kinds: [traffic_ticket]}}",
+        "    when: {events: {kinds: [traffic_tickets]}}",
+        "traffic_tickets",
+    ),
+    broken_policy(
+        "misspelt-delete-on-kind", "[judgment_performed]", "[judgement_performed]", "judgment"
+    ),
+    broken_policy("misspelt-factor-event-kind", "[bill_late]", "[bill_lately]", "bill_late"),
+    broken_policy(
+        "misspelt-platform-kind", "kind: purchase_books", "kind: purchase_bookz", "books"
+    ),
+    broken_policy(
+        "misspelt-attribute", "attribute: income_decile", "attribute: income_decil", "decile"
+    ),
+    broken_policy("misspelt-moment", "[flight_ticket]", "[flight_tickets]", "flight_ticket"),
+    broken_policy(
+        "company-kind-counted-for-people",
+        "[loan_default]",
+        "[company_tax_arrears]",
+        "company_tax_arrears",
+    ),
+    broken_policy("infinite-delta", "delta: -5", "delta: -.inf", "finite number"),
+    broken_policy("infinite-positive-delta", "delta: -5", "delta: .inf", "finite number"),
+    broken_policy("not-a-number-base", "base: 1000", "base: .nan", "finite number"),
+    broken_policy("infinite-grade-bound", "min: 960", "min: .inf", "finite number"),
+    broken_policy("delta-beyond-float32", "delta: -5", "delta: -1e12", "-1000000"),
+    broken_policy("infinite-factor-weight", "weight: 1", "weight: .inf", "finite number"),
+    broken_policy("infinite-score-range", "[350, 950]", "[350, .inf]", "finite number"),
+    broken_policy(
+        "threshold-on-an-unknown-counter", "counter: defaults,", "counter: default,", "default"
+    ),
+    broken_policy(
+        "list-effect-on-an-unknown-list",
+        "list: {list: defaulters}",
+        "list: {list: defaulter}",
+        "defaulter",
+    ),
+]
+
+COMPONENT_CASES: list[Case] = [
+    Case(
+        "same-pack-twice",
+        {F: scenario_running("mine.yaml", "mine.yaml"), "mine.yaml": GOOD_POLICY},
+        RUN,
+        ("{file}", "listed twice"),
+    ),
+    Case(
+        "two-packs-with-one-id",
+        {
+            F: scenario_running("mine.yaml", "also-mine.yaml"),
+            "mine.yaml": GOOD_POLICY,
+            "also-mine.yaml": GOOD_POLICY,
+        },
+        RUN,
+        ("{file}", "policy id 'mine'", "listed twice"),
+    ),
+    run_case(
+        "same-source-twice",
+        scenario_with(sources=[{"use": "payments"}, {"use": "payments"}]),
+        "sources[1].use",
+        "listed twice",
+    ),
+    run_case(
+        "cameras-without-streets",
+        scenario_with(sources=[{"use": "payments"}], sensors=[{"use": "cameras"}]),
+        "sensors[0]",
+        "streets",
+    ),
+    run_case(
+        "matcher-names-an-ethnic-group-not-in-the-scenario",
+        scenario_with(
+            sources=[{"use": "streets"}],
+            sensors=[{"use": "cameras", "params": {"matcher": {"ethnic_fmr": {"uyghur": 2}}}}],
+        ),
+        "sensors[0].params.matcher.ethnic_fmr.uyghur",
+        "han",
+    ),
+    Case(
+        "policy-reads-a-kind-no-component-produces",
+        {
+            F: scenario_with(
+                sources=[{"use": "streets"}],
+                policies=[{"use": "pack", "params": {"pack": "nanjing"}}],
+            )
+        },
+        RUN,
+        ("jaywalk_identified", "sensors:cameras", "does not run"),
+    ),
+    run_case(
+        "deterrence-of-a-misspelt-kind",
+        scenario_with(behaviour=[{"use": "deterrence", "params": {"kinds": ["jaywalks"]}}]),
+        "behaviour[0].params.kinds",
+        "jaywalk",
+    ),
+    run_case(
+        "records-of-a-misspelt-kind",
+        scenario_with(sensors=[{"use": "records", "params": {"ignore": ["bill_lat"]}}]),
+        "sensors[0].params.ignore",
+        "bill_late",
+    ),
+    Case(
+        "rerun-of-a-directory-that-is-not-a-run",
+        {"thesis/chapter1.tex": "precious"},
+        ("rerun", "{w}/thesis", "--out", "{w}/again"),
+        ("thesis",),
+    ),
+    Case(
+        "rerun-into-its-own-directory",
+        {},
+        ("rerun", "{w}/previous-run", "--out", "{w}/previous-run"),
+        ("previous-run",),
+    ),
+    Case("misspelt-pack", {}, ("check-policy", "sesamee"), ("sesamee",)),
+]
+
+CASES += POLICY_CASES + COMPONENT_CASES
+
+
 def _fill(text: str, w: Watched, first: Path | None) -> str:
     return text.replace("{w}", str(w.root)).replace("{file}", str(first) if first else "")
 
@@ -506,7 +706,7 @@ def test_bad_input_costs_one_line(case: Case, watched: Watched) -> None:
 
 
 def test_the_corpus_is_large_enough() -> None:
-    assert len(CASES) >= 60
+    assert len(CASES) >= 100
     assert len({c.id for c in CASES}) == len(CASES)
 
 

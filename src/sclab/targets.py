@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from sclab.engine.catalogue import Catalogue, KindError, gather
-from sclab.engine.registry import STAGES
+from sclab.engine.catalogue import Catalogue, gather
+from sclab.engine.registry import STAGES, ParamsError
 from sclab.errors import ScenarioError, SclabError
 from sclab.run import BUILTIN_COMPONENTS, load_builtin_components
 from sclab.scenario.loader import BUILTIN_PACKAGE, apply_overrides, read_scenario
@@ -119,18 +119,21 @@ def check_components(scenario: Scenario, doc: LocatedYAML) -> None:
     except ValueError as exc:  # two of the scenario's components declare one kind
         raise ScenarioError(str(exc), source=doc.source) from None
     catalogue = catalogue.within(builtin_catalogue())
+    # Then what each component needs of the others and of the scenario (the kinds it
+    # reads, the ethnic groups its parameters name...), before anything is generated.
     for stage in STAGES:
         for i, component in made[stage]:
-            check = getattr(component, "check_kinds", None)
-            if check is None:
-                continue
-            try:
-                check(catalogue)
-            except KindError as exc:
-                path = (stage, i, "params", *exc.loc)
-                raise ScenarioError(
-                    str(exc), source=doc.source, line=doc.line_of(path), field=dotted(path)
-                ) from None
+            for hook, arg in (("check_kinds", catalogue), ("check_scenario", scenario)):
+                check = getattr(component, hook, None)
+                if check is None:
+                    continue
+                try:
+                    check(arg)
+                except ParamsError as exc:
+                    path = (stage, i, "params", *exc.loc)
+                    raise ScenarioError(
+                        str(exc), source=doc.source, line=doc.line_of(path), field=dotted(path)
+                    ) from None
 
 
 def _check_listed_once(made: dict[str, list[tuple[int, Any]]], doc: LocatedYAML) -> None:

@@ -447,8 +447,16 @@ def validate(doc: LocatedYAML, model: type[M], error: type[SclabError] = SclabEr
         loc: Path_ = ()
         absent_by_nature = first["type"] in ("missing", "extra_forbidden")
         for i, part in enumerate(raw):
-            if (*loc, part) in doc.lines or (i == len(raw) - 1 and absent_by_nature):
-                loc = (*loc, part)
+            here = (*loc, part)
+            if here in doc.lines and i + 1 < len(raw):
+                # A discriminator can also be the name of a real field (a factor score's
+                # tag 'factors' and its list of factors): when the next part is found
+                # beside this one and not below it, this part was the tag.
+                after = raw[i + 1]
+                if (*loc, after) in doc.lines and (*here, after) not in doc.lines:
+                    continue
+            if here in doc.lines or (i == len(raw) - 1 and absent_by_nature):
+                loc = here
         # A validator may say which field below the model it is about (a cross-reference
         # names the referencing field); without that the error would point at the model.
         ctx = first.get("ctx") or {}

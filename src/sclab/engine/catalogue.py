@@ -36,6 +36,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sclab.engine.registry import ParamsError
+
 CATEGORIES = ("act", "event", "moment")
 ENTITIES = ("person", "company")
 KEPT = ("each", "totals", "both")
@@ -101,16 +103,12 @@ FACTS: dict[str, str] = {
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class KindError(ValueError):
+class KindError(ParamsError):
     """A component's parameter names a kind that the catalogue does not have.
 
     ``loc`` is the parameter's path below the component's ``params`` (e.g.
     ``("kinds", 2)``), so that the scenario check can point at its line.
     """
-
-    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
-        super().__init__(message)
-        self.loc = loc
 
 
 @dataclass(frozen=True)

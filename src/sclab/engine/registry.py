@@ -26,6 +26,21 @@ STAGES = ("sources", "sensors", "policies", "behaviour")
 """Run order within a day: true acts, then records, then decisions, then responses."""
 
 
+class ParamsError(ValueError):
+    """A component's parameters do not fit the scenario it runs in (a kind nobody
+    produces, an ethnic group the population does not have...).
+
+    ``loc`` is the parameter's path below the component's ``params`` (e.g.
+    ``("matcher", "ethnic_fmr", "uyghur")``), so that the scenario check can point at its
+    line. Components raise it from ``check_kinds(catalogue)`` or
+    ``check_scenario(scenario)``, which the scenario check calls before any work.
+    """
+
+    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class NoParams(BaseModel):
     """Parameters of a component that takes none."""
 

@@ -78,13 +78,14 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sclab.engine.ages import ages
-from sclab.engine.catalogue import Kind
+from sclab.engine.catalogue import Catalogue, Kind
 from sclab.engine.events import NO_ENTITY
-from sclab.engine.registry import register
+from sclab.engine.registry import ParamsError, register
 from sclab.sensors import face_recognition as fr
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
+    from sclab.scenario.schema import Scenario
 
 ACT = "jaywalk"  # the act kind whose places the cameras watch
 #: What the cameras record: a face matched at a camera intersection as the person crosses
@@ -245,6 +246,31 @@ class Cameras:
             "probe_subject": SUBJECTS,
             "identification_outcome": OUTCOMES,
         }
+
+    def check_kinds(self, catalogue: Catalogue) -> None:
+        """The cameras watch where jaywalks happen: a source of this scenario must produce
+        ``jaywalk`` acts (and publish their places), or the cameras would see nothing.
+
+        Raises:
+            ParamsError: no component of the scenario produces them.
+        """
+        problem = catalogue.problem(ACT, "act")
+        if problem:
+            raise ParamsError(f"the cameras watch the places of jaywalks: {problem}")
+
+    def check_scenario(self, scenario: Scenario) -> None:
+        """``matcher.ethnic_fmr`` may only name the scenario's ethnic groups.
+
+        Raises:
+            ParamsError: pointing at the group that the population does not have.
+        """
+        groups = list(scenario.population.demography.ethnic_groups)
+        for group in self.settings.ethnic_fmr:
+            if group not in groups:
+                raise ParamsError(
+                    f"ethnic group '{group}' is not one of the scenario's ({', '.join(groups)})",
+                    ("matcher", "ethnic_fmr", group),
+                )
 
     def setup(self, sim: Simulation) -> None:
         p = self.params

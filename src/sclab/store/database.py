@@ -9,8 +9,8 @@ The directory around it is :class:`sclab.store.output.OutputDirectory`.
 Why Arrow between NumPy and DuckDB: DuckDB scans Arrow buffers without copying them row
 by row, which keeps writing 9.3 million citizens and 50 million ties to seconds.
 
-Why a writer thread: inserting a run's daily rows (events, decisions, resource moments)
-cost about a third of a simulated day at 9.3M people when done inline. DuckDB releases
+Why a writer thread: inserted inline, a run's daily rows (events, decisions, resource
+moments) would put DuckDB's work on the simulation's critical path. DuckDB releases
 the GIL while it executes, so one background thread inserts while the simulation computes
 the next day, using the machine's second core. Inserts keep their order (one thread, one
 queue), so the database is identical whatever the timing; an insert that fails is raised
@@ -73,8 +73,8 @@ class _HeldTable:
 
     Why buffers: joining a day's hundred small batches into whole columns is array copies
     that hold the GIL. Done on the writer thread, every copy stalled the simulation's
-    thread for its length (about 1.1 s at 3M people over 120 days); done at flush time on
-    the simulation's thread it cost as much. Copied at append time, each batch costs a
+    thread for its length; done at flush time on the simulation's thread it cost as
+    much. Copied at append time, each batch costs a
     slice assignment per column, and a flush hands DuckDB the buffers as they are.
 
     A column given once as something other than a NumPy number array (a list, an Arrow
@@ -250,22 +250,21 @@ class RunDatabase:
     #: would otherwise keep hundreds of small NumPy-backed batches alive for months, and
     #: the long-lived small blocks scattered among the simulation's short-lived arrays
     #: keep the allocator from returning freed pages, so resident memory grew by 1-2
-    #: bytes per person per simulated day. 400,000 rows is about two days of a 9.3M-person
-    #: composite run: a year at 9.3M simulated in 85 s against 95-99 s at 100,000 rows
-    #: (the writer's CPU 33 against 38 s: each insert has a fixed cost, and DuckDB
-    #: compresses larger batches faster), at the same peak (392 bytes per person).
+    #: bytes per person per simulated day. 400,000 rows is about two days of a city-scale
+    #: composite run; larger flushes cost less per row (each insert has a fixed cost, and
+    #: DuckDB compresses larger batches faster) without raising the peak
+    #: (docs/performance.md).
     FLUSH_ROWS = 400_000
     #: Cap on DuckDB's buffer pool while the population is written (see ``__init__``).
     MEMORY_LIMIT = "1GB"
     #: Cap while the simulation's days run (see :meth:`set_memory_limit`): the daily
-    #: inserts are small. Measured at 9.3M people over 35 days: the run's peak fell from
-    #: 444 to 422 bytes per person against 256MB (522 against 576 at 1GB over 60 days,
-    #: before), at the same simulation speed.
+    #: inserts are small, written blocks are on disk and evictable, so a small cap costs
+    #: the days no speed and leaves the simulation's arrays the room.
     RUN_MEMORY_LIMIT = "64MB"
     #: Cap for the end-of-run inserts (the aggregates), once the days' state is released:
-    #: at 64MB they took 5 s longer at 9.3M people. Smaller populations insert fewer
-    #: rows and get less (see :meth:`end_memory_limit`): at 1M people a 256MB pool was
-    #: 268 bytes per person, and made the end of the run its peak.
+    #: a 64MB pool slows these large inserts. Smaller populations insert fewer rows and
+    #: get less (see :meth:`end_memory_limit`), so that the pool never makes the end of a
+    #: small run its peak.
     END_MEMORY_LIMIT = "256MB"
     #: Bytes per person of the end-of-run cap below :attr:`END_MEMORY_LIMIT`.
     END_MEMORY_PER_PERSON = 28
@@ -277,21 +276,18 @@ class RunDatabase:
     #: Rows the writer inserts in one transaction at most; the transaction is also
     #: committed when someone waits for the rows (:meth:`wait`, :meth:`flush`, ``close``),
     #: never merely because the queue ran empty. Every commit syncs DuckDB's write-ahead
-    #: log to disk (about 10 ms here) and, once the log passes DuckDB's checkpoint
-    #: threshold, compresses the rows it holds into the database file a second time.
-    #: Committing each flush of the days' rows cost the writer 40 % more CPU than
-    #: committing every 2M rows (a year of 1M people, the days' batches inserted again
-    #: on their own: 6.4 against 4.6 s). Uncommitted rows are held by DuckDB's buffer pool
-    #: under its memory cap, so the bound keeps transactions, not memory, in check.
+    #: log to disk and, once the log passes DuckDB's checkpoint threshold, compresses the
+    #: rows it holds into the database file a second time, so committing each flush would
+    #: cost the writer much more CPU than committing every 2M rows. Uncommitted rows are
+    #: held by DuckDB's buffer pool under its memory cap, so the bound keeps transactions,
+    #: not memory, in check.
     COMMIT_ROWS = 2_000_000
     #: Longest the writer waits for a parallel pass of the simulation to end before it
     #: inserts anyway (see :data:`sclab.parallel.IDLE`).
     YIELD_SECONDS = 1.0
     #: Rows per insert statement while the writer runs on one thread beside the
-    #: simulation (see :meth:`set_threads`): DuckDB's row group. Inserting 20.8M rows of
-    #: resource_moments in slices of this size took the same CPU as in 260,000-row batches
-    #: (5.90 against 6.09 s); 65,536-row slices took 8 % more (each insert has a fixed
-    #: cost of about 2 ms).
+    #: simulation (see :meth:`set_threads`): DuckDB's row group. Slices of this size cost
+    #: no more CPU than whole batches; smaller ones do (each insert has a fixed cost).
     INSERT_SLICE_ROWS = 122_880
 
     def __init__(self, path: Path, labels: Mapping[str, Iterable[str]]) -> None:
@@ -366,8 +362,8 @@ class RunDatabase:
         if not buffered or n >= self.FLUSH_ROWS:
             if buffered:
                 # As large as a flush (a reassessed score's changes, the final scores): as
-                # it is, behind the table's held rows. Copying it into the buffers first
-                # cost 0.5 s for the 9.3M final scores of one policy. Its arrays are the
+                # it is, behind the table's held rows: copying it into the buffers first
+                # would be a whole extra copy of a large batch. Its arrays are the
                 # caller's: batches are built for the database and not changed afterwards.
                 self._send_held(table)
             self._insert(table, self._table(table, held, n))
@@ -500,9 +496,7 @@ class RunDatabase:
         is not running; one while it runs, so that the writer and the simulation share
         the machine's two cores instead of three threads contending for them. With one
         thread, large inserts also go in row-group slices (see :attr:`INSERT_SLICE_ROWS`);
-        with more, DuckDB spreads one insert over its threads, and slices would undo that
-        (the population's rows took 21.2 s to write at 9.3M people in slices, 12.1 s
-        whole).
+        with more, DuckDB spreads one insert over its threads, and slices would undo that.
         """
         slice_rows = self.INSERT_SLICE_ROWS if int(n) == 1 else None
 
