@@ -127,13 +127,18 @@ def copy_with(path: Path_, value: Any = None, *, delete: bool = False) -> dict[s
     return doc
 
 
+def _key(node: yaml.Node) -> object:
+    return node.value if node.style in ("'", '"') else yaml.safe_load(node.value)
+
+
 def line_of(text: str, path: Path_) -> int:
     """The line of ``path``'s key (or list item) in ``text``, found by PyYAML's composer."""
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     line = node.start_mark.line + 1
     for part in path:
         if isinstance(node, yaml.MappingNode):
-            key, node = next((k, v) for k, v in node.value if yaml.safe_load(k.value) == part)
+            # A quoted key ('no') is text whatever YAML 1.1 would make of it unquoted.
+            key, node = next((k, v) for k, v in node.value if _key(k) == part)
             line = key.start_mark.line + 1
         else:
             node = node.value[part]

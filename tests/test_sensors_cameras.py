@@ -25,8 +25,10 @@ from pydantic import BaseModel, ConfigDict
 from tests.conftest import small_scenario
 
 from sclab.engine import Simulation, register
+from sclab.errors import ScenarioError
 from sclab.population import generate_population
 from sclab.rng import Streams
+from sclab.scenario.loader import read_scenario
 from sclab.store.database import RunDatabase
 from sclab.targets import load_scenario
 from sclab.world.streets import Streets
@@ -390,11 +392,15 @@ def test_masks_follow_the_season(write_scenario, tmp_path: Path, start: str, exp
 
 
 def test_setup_errors(write_scenario, tmp_path: Path) -> None:
+    """What the cameras need of the scenario is checked before any work, as one located
+    line; the engine's own refusal stays as the backstop for code that skips the check."""
     cam = dict(CAMERA_PARAMS, matcher={"ethnic_fmr": {"martian": 2.0}})
-    with pytest.raises(ValueError, match="martian"):
+    with pytest.raises(ScenarioError, match=r"ethnic_fmr\.martian: ethnic group 'martian'"):
         build(write_scenario, tmp_path, days=1, cam=cam)
     cameras_module()
-    doc = small_scenario(sensors=[{"use": "cameras"}])
-    scenario = load_scenario(str(write_scenario(doc)))
+    path = write_scenario(small_scenario(sensors=[{"use": "cameras"}]))
+    with pytest.raises(ScenarioError, match="produced by sources:streets"):
+        load_scenario(str(path))
+    scenario, _ = read_scenario(str(path))  # the schema alone: no component check
     with pytest.raises(LookupError, match="streets"):
         Simulation.build(scenario, Streams(1), generate_population(scenario, Streams(1)))

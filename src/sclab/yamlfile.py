@@ -422,6 +422,22 @@ def _describe(err: ErrorDetails, model: type[BaseModel], loc: Path_) -> str:
     return msg
 
 
+def _is_tag(data: Any, here: Path_, after: str | int) -> bool:
+    """Whether the location part at the end of ``here`` is a tagged union's tag that
+    happens to be the name of a real field (a factor score's tag ``factors`` and its list
+    of factors): the document's value there cannot hold the next part (a list has no
+    field ``range``), so the next part belongs beside it, not below it."""
+    value = data
+    for key in here:
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if isinstance(value, dict):
+        return False
+    return not (isinstance(value, list) and isinstance(after, int))
+
+
 def validate(doc: LocatedYAML, model: type[M], error: type[SclabError] = SclabError) -> M:
     """Validate ``doc`` against ``model``; report the first problem as one line.
 
@@ -448,13 +464,8 @@ def validate(doc: LocatedYAML, model: type[M], error: type[SclabError] = SclabEr
         absent_by_nature = first["type"] in ("missing", "extra_forbidden")
         for i, part in enumerate(raw):
             here = (*loc, part)
-            if here in doc.lines and i + 1 < len(raw):
-                # A discriminator can also be the name of a real field (a factor score's
-                # tag 'factors' and its list of factors): when the next part is found
-                # beside this one and not below it, this part was the tag.
-                after = raw[i + 1]
-                if (*loc, after) in doc.lines and (*here, after) not in doc.lines:
-                    continue
+            if here in doc.lines and i + 1 < len(raw) and _is_tag(doc.data, here, raw[i + 1]):
+                continue
             if here in doc.lines or (i == len(raw) - 1 and absent_by_nature):
                 loc = here
         # A validator may say which field below the model it is about (a cross-reference
