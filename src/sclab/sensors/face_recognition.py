@@ -315,7 +315,10 @@ def presets_markdown() -> str:
         "`matcher.preset` picks one of these operating points; every field of the preset "
         "can be overridden (`matcher: {preset: ..., fmr: ...}`). FMR is per comparison; "
         "FPIR at N is `1 - (1 - FMR)^N`, the probability that a search of a face of "
-        "somebody not enrolled names somebody in a gallery of N people.",
+        "somebody not enrolled names somebody in a gallery of N people. The gallery is the "
+        "run's enrolled population: a run on a sample of a city (`--population`) searches "
+        "a sample-sized gallery, so its false matches are those of the FPIR at that size, "
+        "not at the city's.",
         "",
         "| preset | FMR | FNIR | outrank share | FPIR at 500,000 | FPIR at 9 million |",
         "| --- | --- | --- | --- | --- | --- |",
