@@ -9,13 +9,20 @@ synthetic gallery arrays directly (per-member multipliers, cell means), not from
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from tests.conftest import small_scenario
 
 from sclab.sensors import face_recognition as fr
+from sclab.sensors.cameras import CamerasParams
 
 SE = 5.0  # tolerance in standard errors (see module docstring)
 GROUPS = ("han", "minority")
@@ -91,9 +98,21 @@ def test_closed_forms_and_preset_arithmetic() -> None:
 
 
 def test_matcher_params_presets_overrides_and_validation() -> None:
+    # The default resolves to the street cameras' preset, field and rank rule included.
+    default = fr.PRESETS[fr.DEFAULT_PRESET]
+    assert fr.DEFAULT_PRESET == "field-south-wales-2017"
     s = fr.MatcherParams().settings()
-    assert s.fmr == fr.PRESETS["surveillance-grade"].fmr
-    assert s.fnir == fr.PRESETS["surveillance-grade"].fnir
+    assert (s.fmr, s.fnir, s.outrank_share) == (default.fmr, default.fnir, default.outrank_share)
+    assert CamerasParams().matcher.settings() == s
+    # The former name of the NIST surveillance point resolves to the same numbers.
+    old, new = (
+        fr.MatcherParams(preset=n).settings()
+        for n in ("surveillance-grade", "surveillance-nist-2019")
+    )
+    assert old == new and old.fmr == pytest.approx(8.375e-10, rel=1e-3)
+    assert (
+        fr.MatcherParams(preset="field-met-2019", outrank_share=0.2).settings().outrank_share == 0.2
+    )
     s = fr.MatcherParams(preset="mugshot-grade", fnir=0.01).settings()
     assert s.fmr == fr.PRESETS["mugshot-grade"].fmr and s.fnir == 0.01
     table = fr.MatcherParams(female_fmr=4.0, age_fmr={"90+": 2.0}).settings()
@@ -102,8 +121,11 @@ def test_matcher_params_presets_overrides_and_validation() -> None:
     female_90, male_20 = 0 * fr.N_BANDS + 9, 1 * fr.N_BANDS + 2
     assert mult[female_90, 0] == pytest.approx(8.0)
     assert mult[male_20, 1] == pytest.approx(3.0)  # hui falls back to other_ethnic_fmr
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as err:
         fr.MatcherParams(preset="phone-grade")
+    message = err.value.errors()[0]["msg"]
+    assert "'phone-grade'" in message and "\n" not in message
+    assert all(name in message for name in fr.PRESETS)
     with pytest.raises(ValidationError):
         fr.MatcherParams(age_fmr={"20-25": 2.0})
     with pytest.raises(ValidationError):
@@ -307,3 +329,113 @@ def test_match_scores() -> None:
     assert (mate >= 0.8).all() and (non >= 0.8).all() and (score[~np.isnan(score)] <= 1).all()
     assert mate.mean() == pytest.approx(0.8 + 0.2 * 0.75, abs=0.005)
     assert non.mean() == pytest.approx(0.8 + 0.2 * 0.2, abs=0.005)
+
+
+# ----------------------------------------------------------------------------- presets
+
+
+FIELD = [name for name, p in fr.PRESETS.items() if p.deployment is not None]
+
+
+def test_every_preset_is_documented_and_field_presets_carry_their_deployment() -> None:
+    assert set(FIELD) == {"field-south-wales-2017", "field-met-2019"}
+    assert fr.DEFAULT_PRESET in FIELD
+    for p in fr.PRESETS.values():
+        assert p.source and 0 < p.fmr < 1e-5 and 0 < p.fnir < 1 and 0 <= p.outrank_share <= 1
+        assert p.alias_of is None or fr.PRESETS[p.alias_of].fmr == p.fmr
+    docs = fr.matcher_markdown()
+    for name, p in fr.PRESETS.items():
+        assert f"| `{name}`" in docs and p.source in docs
+    assert fr.DEFAULT_PRESET_REASON in docs
+
+
+def test_field_derivations_written_in_the_sources() -> None:
+    swp, met = fr.PRESETS["field-south-wales-2017"], fr.PRESETS["field-met-2019"]
+    mug = fr.PRESETS["mugshot-grade"]
+    # South Wales: FPIR 2,297 / 170,000 per face against 500,000 images.
+    assert swp.fmr == pytest.approx(2.72e-8, rel=1e-3)
+    assert fr.expected_fpir(swp.fmr, 500_000) == pytest.approx(2_297 / 170_000, rel=1e-9)
+    assert 80 < swp.fmr / mug.fmr < 130  # "about 100x the NIST mugshot figure"
+    # Its range: 85,000 and 850,000 scans.
+    assert fr.fmr_for_fpir(2_297 / 85_000, 500_000) == pytest.approx(5.5e-8, rel=0.01)
+    assert fr.fmr_for_fpir(2_297 / 850_000, 500_000) == pytest.approx(5.4e-9, rel=0.01)
+    assert swp.deployment is not None
+    assert swp.deployment.false_share == pytest.approx(0.93, abs=0.005)  # "92%" published
+    # The Met: 1 false alert per 1,000 faces against about 2,000 people.
+    assert met.fmr == pytest.approx(5.0e-7, rel=1e-3)
+    assert fr.expected_fpir(met.fmr, 2_000) == pytest.approx(0.001, rel=1e-9)
+    assert met.deployment is not None
+    assert met.deployment.false_share == pytest.approx(34 / 42)  # the review's 81%
+    # The default's defence: at the Met's FMR a 500,000 gallery names a wrong person for
+    # 22% of passers-by.
+    assert fr.expected_fpir(met.fmr, 500_000) == pytest.approx(0.22, abs=0.005)
+
+
+@pytest.mark.parametrize("name", FIELD)
+def test_field_preset_reproduces_its_published_false_alerts_at_deployment_scale(name: str) -> None:
+    """Simulate the deployment: its watchlist as the gallery, every face scanned as a probe
+    of somebody not on it, and as many mated probes as the published true alerts need.
+
+    Tolerance: 5 standard errors of the simulated counts (see the module docstring).
+    """
+    preset = fr.PRESETS[name]
+    dep = preset.deployment
+    assert dep is not None
+    # Multipliers 1: the deployment's figures are averages over its crowd.
+    s = matcher(preset=name, female_fmr=1.0, other_ethnic_fmr=1.0)
+    ids, _, look, _, _, gallery = synthetic_gallery(int(dep.watchlist), seed=13, s=s)
+    rng = np.random.default_rng(14)
+    scans = int(dep.scans)
+    fpir = fr.expected_fpir(preset.fmr, dep.watchlist)
+    p_mate, p_non, _ = fr.outcome_probabilities(preset.fnir, fpir, preset.outrank_share, True)
+    n_mated = round(dep.true_alerts / float(p_mate))
+    probe_look = np.concatenate([look[rng.integers(0, len(ids), scans)], look[:n_mated]])
+    mate = np.concatenate([np.full(scans, -1), ids[:n_mated]])
+    res = fr.identify(
+        rng,
+        gallery,
+        probe_look,
+        mate,
+        fmr=preset.fmr,
+        fnir=preset.fnir,
+        outrank=preset.outrank_share,
+    )
+    false_alerts = int((res.outcome == fr.NON_MATE).sum())
+    true_alerts = int((res.outcome == fr.MATE).sum())
+    p_false = np.concatenate([np.full(scans, fpir), np.full(n_mated, float(p_non))])
+    # Expected false alerts are the published count (to within the mated probes' few)...
+    assert float(p_false.sum()) == pytest.approx(dep.false_alerts, rel=0.01)
+    # ... and the simulation at the deployment's scale reproduces them.
+    within(false_alerts, np.full(len(p_false), float(p_false.mean())))
+    within(true_alerts, np.full(n_mated, float(p_mate)))
+    share = false_alerts / (false_alerts + true_alerts)
+    se = np.sqrt(dep.false_share * (1 - dep.false_share) / (dep.false_alerts + dep.true_alerts))
+    assert abs(share - dep.false_share) <= SE * se, (share, dep.false_share)
+
+
+def test_lab_presets_reproduce_their_nist_operating_points() -> None:
+    for name, fpir in (("mugshot-grade", 0.003), ("surveillance-nist-2019", 0.01)):
+        assert fr.expected_fpir(fr.PRESETS[name].fmr, 12_000_000) == pytest.approx(fpir)
+
+
+def test_unknown_preset_is_one_line_listing_the_presets(tmp_path) -> None:
+    doc = small_scenario(
+        sources=[{"use": "streets"}],
+        sensors=[{"use": "cameras", "params": {"matcher": {"preset": "street-grade"}}}],
+    )
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    sclab = Path(sys.executable).parent / "sclab"
+    proc = subprocess.run(
+        [str(sclab), "run", str(path), "--out", str(tmp_path / "run"), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "matcher.preset" in lines[0] and "street-grade" in lines[0]
+    assert all(name in lines[0] for name in fr.PRESETS)
+    assert not (tmp_path / "run").exists()

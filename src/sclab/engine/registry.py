@@ -149,6 +149,11 @@ def markdown(registry: Registry | None = None) -> str:
                 doc = " ".join((f.description or "").split()).replace("|", "\\|")
                 out.append(f"| `{pname}` | {_default_text(f)} | {doc} |")
             out.append("")
+            # A component with nested parameters (the cameras' matcher and its presets)
+            # documents them itself: ``markdown_notes()`` on its parameter model.
+            notes = getattr(entry.params, "markdown_notes", None)
+            if callable(notes):
+                out += [notes(), ""]
     return "\n".join(out)
 
 

@@ -138,7 +138,11 @@ class CamerasParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     matcher: fr.MatcherParams = Field(
         default_factory=fr.MatcherParams,
-        description="The face matcher: preset operating point plus overrides.",
+        description="The face matcher: a preset operating point plus overrides (its "
+        "parameters and presets are listed below). Default preset "
+        f"'{fr.DEFAULT_PRESET}', derived from the false alerts of live face recognition "
+        "on a crowd (South Wales Police, Cardiff, 2017) rather than from NIST's "
+        "laboratory mugshots, because street cameras work in the field's conditions.",
     )
     capture: float = Field(
         0.0005,
@@ -209,6 +213,11 @@ class CamerasParams(BaseModel):
         description="Assumption: 20 enrolled adults (drawn once) appear on adverts.",
     )
     scores: ScoreLaw = Field(default_factory=ScoreLaw, description="Reported match scores.")
+
+    @classmethod
+    def markdown_notes(cls) -> str:
+        """The matcher's parameters and presets, for the component's docs."""
+        return fr.matcher_markdown()
 
     @field_validator("winter_months")
     @classmethod

@@ -8,7 +8,9 @@ Core objects:
     :class:`MatcherParams`: the scenario's matcher settings: a ``preset`` plus optional
         overrides of every field (false-match and miss rates, demographic and condition
         multipliers, the rank rule).
-    :data:`PRESETS`: ``mugshot-grade`` and ``surveillance-grade`` operating points.
+    :data:`PRESETS`: operating points from NIST's laboratory figures and from the false
+        alerts of live police deployments (:class:`Preset`, :class:`Deployment`), with
+        :data:`DEFAULT_PRESET` for street cameras; :func:`matcher_markdown` documents them.
     :class:`MatcherSettings`: the resolved settings (preset + overrides).
     :class:`Gallery`: the gallery's members grouped by demographic cell (sex x age band x
         ethnic group) with per-cell false-match multipliers and cumulative weights.
@@ -51,19 +53,21 @@ The model, per probe p (a jaywalker, a non-resident, or a printed face):
       nobody) names a non-mate with probability FPIR(p) and nobody otherwise: it can never
       be a correct identification.
 
-Presets (1:N operating points; both FMRs are per comparison, derived with
-:func:`fmr_for_fpir`):
-    * ``mugshot-grade``: NIST FRVT 2018 (Grother, Ngan & Hanaoka, NISTIR 8238 "FRVT Part 2:
-      Identification", Nov 2018): the most accurate algorithms missed FNIR = 0.002 of mated
-      mugshot searches at FPIR = 0.003, on a gallery of 12 million people. For one
-      non-mated search, FPIR = 1 - (1 - FMR)^N, so FMR = 1 - (1 - 0.003)^(1 / 12e6)
-      = -log1p(-0.003) / 12e6 (to first order) = 0.0030045 / 1.2e7 = 2.504e-10.
-    * ``surveillance-grade``: street images (off-angle, motion blur, low resolution). FRVT
-      1:N on webcam and "wild" photojournalism probes and NIST's Face in Video Evaluation
-      (FIVE, NISTIR 8173, 2017) report FNIR often 10-50x the mugshot figure. Assumption:
-      FNIR = 0.05 (25x, the geometric middle of 10-50x), at a threshold lowered to keep it
-      there, giving FPIR = 0.01 at 12 million (about 3x the mugshot point): FMR =
-      -log1p(-0.01) / 12e6 = 0.0100503 / 1.2e7 = 8.375e-10.
+Presets (1:N operating points, :data:`PRESETS`; FMRs are per comparison, derived with
+:func:`fmr_for_fpir` from an FPIR at a stated gallery or watchlist size; each preset's
+``source`` writes its derivation out and ``docs/components.md`` lists them):
+    * ``mugshot-grade``: NIST FRVT 2018 (NISTIR 8238): FNIR 0.002 at FPIR 0.003 on 12
+      million mugshots, FMR = -log1p(-0.003) / 12e6 = 2.504e-10. A laboratory figure.
+    * ``surveillance-nist-2019`` (former name ``surveillance-grade``): NIST on webcam,
+      "wild" and video images (NISTIR 8271, 2019; FIVE, NISTIR 8173, 2017): FNIR 0.05
+      (Assumption: 25x the mugshot figure) at FPIR 0.01 on 12 million, FMR 8.375e-10.
+    * ``field-south-wales-2017``: 2,297 false alerts among about 170,000 faces against
+      500,000 custody images: FPIR 0.0135, FMR 2.72e-8 (range 5.4e-9 to 5.5e-8 for 850,000
+      to 85,000 scans). The street cameras' default (:data:`DEFAULT_PRESET_REASON`).
+    * ``field-met-2019``: the Met's 1 false alert per 1,000 faces against watchlists of
+      about 2,000 (Assumption): FMR 5.0e-7; the review's 34 wrong of 42 alerts.
+A field preset carries its :class:`Deployment`: simulated at that scale, its FMR
+reproduces the published false alerts (tests/test_face_recognition.py).
 
 COST MODEL: :meth:`Gallery.build` is one stable radix sort of the gallery's 16-bit cell
 keys, O(N), keeping 4 bytes per gallery member (the sorted member ids) plus O(cells).
@@ -77,7 +81,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -91,9 +95,6 @@ N_LOOKALIKE = len(SEXES) * N_BANDS
 
 MATE, NON_MATE, NOBODY = 0, 1, 2
 """Core outcomes: the top candidate above threshold is the mate, a non-mate, or nobody."""
-
-PresetName = Literal["mugshot-grade", "surveillance-grade"]
-
 
 # ----------------------------------------------------------------------------- closed forms
 
@@ -150,29 +151,190 @@ def outcome_probabilities(fnir: Any, fpir: Any, outrank: float, mated: Any) -> t
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """The published scale and outcome a preset's FMR is derived from.
+
+    A field deployment searched ``scans`` faces of passers-by against a watchlist of
+    ``watchlist`` people and raised ``false_alerts`` alerts naming the wrong person and
+    ``true_alerts`` naming the right one. Its per-comparison FMR follows from
+    ``FPIR = false_alerts / scans`` (nearly every passer-by is not on the watchlist) and
+    ``FMR = 1 - (1 - FPIR)^(1 / watchlist)`` (:func:`fmr_for_fpir`).
+    """
+
+    name: str
+    scans: float
+    watchlist: float
+    false_alerts: float
+    true_alerts: float
+
+    @property
+    def fpir(self) -> float:
+        """False alerts per face scanned."""
+        return self.false_alerts / self.scans
+
+    @property
+    def false_share(self) -> float:
+        """Share of the alerts that named the wrong person."""
+        return self.false_alerts / (self.false_alerts + self.true_alerts)
+
+
+@dataclass(frozen=True)
 class Preset:
-    """An operating point: per-comparison FMR and the mated miss rate."""
+    """An operating point: per-comparison FMR, the mated miss rate and the rank rule.
+
+    ``deployment`` is the published scale the FMR reproduces (None for NIST's lab
+    figures, which are derived from an FPIR at a stated gallery size); ``alias_of`` names
+    the preset a former name stands for.
+    """
 
     fmr: float
     fnir: float
+    outrank_share: float
     source: str
+    deployment: Deployment | None = None
+    alias_of: str | None = None
 
+
+#: South Wales Police, UEFA Champions League final, Cardiff, 3 June 2017.
+SOUTH_WALES_2017 = Deployment(
+    "South Wales Police, Champions League final, Cardiff, 3 June 2017",
+    scans=170_000,
+    watchlist=500_000,
+    false_alerts=2_297,
+    true_alerts=173,
+)
+#: The Metropolitan Police's live trials, 2016-2019, at the Met's own false-alert rate.
+MET_2019 = Deployment(
+    "Metropolitan Police live trials 2016-2019 (six reviewed by Fussey & Murray 2019)",
+    scans=34_000,
+    watchlist=2_000,
+    false_alerts=34,
+    true_alerts=8,
+)
+_OUTRANK = 0.5
+_OUTRANK_SOURCE = (
+    " Outrank share 0.5: Assumption (no published figure; see the parameter outrank_share)."
+)
+_FIELD_FNIR = (
+    "FNIR 0.30: when the Metropolitan Police made live recognition operational it said "
+    "that its tests of the system (NEC NeoFace, which South Wales Police also uses), with "
+    "police staff walking past the cameras, found that about 70% of wanted people would be "
+    "identified (January 2020; Computing, 11 February 2020). Assumption: the good-condition "
+    "miss rate, the condition multipliers applying on top."
+)
+_NIST_SURVEILLANCE = Preset(
+    fmr=fmr_for_fpir(0.01, 12_000_000),
+    fnir=0.05,
+    outrank_share=_OUTRANK,
+    source="NIST FRVT Part 2 (Grother, Ngan & Hanaoka, NISTIR 8271, Sept 2019) searched "
+    "webcam and 'wild' photojournalism probes as well as mugshots: the unconstrained "
+    "probes miss many times as often as mugshots; NIST's Face in Video Evaluation "
+    "(Grother, Quinn & Ngan, NISTIR 8173, March 2017) found that even the more accurate "
+    "algorithms identified non-cooperative subjects in video from about 60% to over 99% "
+    "of the time depending on the setting (FNIR 0.01-0.40). Assumption: FNIR 0.05 (25x "
+    "the mugshot 0.002, the geometric middle of 10-50x), at a threshold lowered to keep "
+    "it there, giving FPIR 0.01 on NIST's 12 million (about 3x the mugshot point): "
+    "FMR = 1 - (1 - 0.01)^(1/12e6) = 8.375e-10." + _OUTRANK_SOURCE,
+)
 
 PRESETS: dict[str, Preset] = {
     "mugshot-grade": Preset(
         fmr=fmr_for_fpir(0.003, 12_000_000),
         fnir=0.002,
-        source="NIST FRVT 2018 (NISTIR 8238): best algorithm FNIR 0.002 at FPIR 0.003 on "
-        "a 12-million-person mugshot gallery; FMR = 1 - (1 - 0.003)^(1/12e6) = 2.504e-10.",
+        outrank_share=_OUTRANK,
+        source="NIST FRVT 2018 (Grother, Ngan & Hanaoka, NISTIR 8238, Nov 2018): the most "
+        "accurate algorithm missed FNIR 0.002 of mated mugshot searches at FPIR 0.003 on a "
+        "12-million-person mugshot gallery; FMR = 1 - (1 - 0.003)^(1/12e6) = 2.504e-10. A "
+        "laboratory figure on cooperative, frontal, well-lit photographs." + _OUTRANK_SOURCE,
     ),
+    "surveillance-nist-2019": _NIST_SURVEILLANCE,
     "surveillance-grade": Preset(
-        fmr=fmr_for_fpir(0.01, 12_000_000),
-        fnir=0.05,
-        source="Assumption: street images miss 25x as often as mugshots (NIST FRVT 1:N "
-        "webcam/wild probes and FIVE, NISTIR 8173: 10-50x), FNIR 0.05, at a threshold "
-        "giving FPIR 0.01 on 12 million; FMR = 1 - (1 - 0.01)^(1/12e6) = 8.375e-10.",
+        fmr=_NIST_SURVEILLANCE.fmr,
+        fnir=_NIST_SURVEILLANCE.fnir,
+        outrank_share=_NIST_SURVEILLANCE.outrank_share,
+        source="Former name of surveillance-nist-2019 (the same operating point), kept so "
+        "that scenarios naming it run unchanged.",
+        alias_of="surveillance-nist-2019",
+    ),
+    "field-south-wales-2017": Preset(
+        fmr=fmr_for_fpir(SOUTH_WALES_2017.fpir, SOUTH_WALES_2017.watchlist),
+        fnir=0.30,
+        outrank_share=_OUTRANK,
+        source="South Wales Police, UEFA Champions League final, Cardiff, 3 June 2017 (SWP's "
+        "published figures, reported by The Guardian, 5 May 2018): 2,470 alerts, of which "
+        "2,297 (92%) were false, with about 170,000 people in the city for the match and a "
+        "watchlist of about 500,000 custody images. Assumption: one scan per person present "
+        "(170,000), so FPIR = 2,297 / 170,000 = 0.0135 per face and FMR = 1 - (1 - 0.0135)^"
+        "(1/500,000) = 2.72e-8 per comparison, about 100x the NIST mugshot figure. Range: "
+        "half the visitors never passing a camera (85,000 scans) gives 5.5e-8; five scans "
+        "per person (850,000) gives 5.4e-9. SWP blamed poor watchlist images and a first "
+        "deployment; the share of false alerts also depends on how few watchlisted people "
+        "came (173 true alerts). " + _FIELD_FNIR + _OUTRANK_SOURCE,
+        deployment=SOUTH_WALES_2017,
+    ),
+    "field-met-2019": Preset(
+        fmr=fmr_for_fpir(MET_2019.fpir, MET_2019.watchlist),
+        fnir=0.30,
+        outrank_share=_OUTRANK,
+        source="Metropolitan Police live facial recognition trials, 2016-2019. The "
+        "independent review (Fussey & Murray, University of Essex Human Rights Centre, July "
+        "2019) could assess 42 alerts of six deployments: 8 were verified correct (19%) and "
+        "34 were not. The Met's own figure (statement of 21 June 2019) is a false positive "
+        "identification rate of 1 in 1,000: false alerts per face scanned of people not on "
+        "the watchlist. The two differ in their denominator (alerts, or faces scanned), not "
+        "in what happened: at 1 in 1,000, the review's 34 false alerts correspond to about "
+        "34,000 faces. Assumption: watchlists of about 2,000 people (range 500-5,000), so "
+        "FMR = 1 - (1 - 0.001)^(1/2,000) = 5.0e-7 (range 2.0e-7 to 2.0e-6): a small "
+        "watchlist lets an operator run a lenient threshold. " + _FIELD_FNIR + _OUTRANK_SOURCE,
+        deployment=MET_2019,
     ),
 }
+
+DEFAULT_PRESET = "field-south-wales-2017"
+"""The street cameras' default operating point (see :data:`DEFAULT_PRESET_REASON`)."""
+DEFAULT_PRESET_REASON = (
+    "Street cameras default to field-south-wales-2017. Nanjing's cameras run live face "
+    "recognition on pedestrians who neither pose nor stop, the operating mode of the South "
+    "Wales and Metropolitan Police deployments and not of NIST's laboratory mugshots: the "
+    "field deployments' false alerts were 81-92% of all alerts, which the lab operating "
+    "points cannot produce at those watchlist sizes. Of the two field points, South "
+    "Wales's was run against a gallery of about 500,000 people, the closest in scale to a "
+    "city's ID-photo gallery; the Met's lenient threshold fits watchlists of a few "
+    "thousand (at its FMR a 500,000-person gallery would name a wrong person for 22% of "
+    "passers-by). The South Wales FMR is an upper estimate of what a mature system "
+    "achieves (SWP reported fewer false alerts in later deployments): run "
+    "surveillance-nist-2019 or mugshot-grade as the optimistic bounds."
+)
+
+
+def presets_markdown() -> str:
+    """Every preset with its parameters and derivation, as a Markdown section."""
+    out = [
+        "#### Matcher presets",
+        "",
+        "`matcher.preset` picks one of these operating points; every field of the preset "
+        "can be overridden (`matcher: {preset: ..., fmr: ...}`). FMR is per comparison; "
+        "FPIR at N is `1 - (1 - FMR)^N`, the probability that a search of a face of "
+        "somebody not enrolled names somebody in a gallery of N people. The gallery is the "
+        "run's enrolled population: a run on a sample of a city (`--population`) searches "
+        "a sample-sized gallery, so its false matches are those of the FPIR at that size, "
+        "not at the city's.",
+        "",
+        "| preset | FMR | FNIR | outrank share | FPIR at 500,000 | FPIR at 9 million |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, p in PRESETS.items():
+        f1 = expected_fpir(p.fmr, 500_000)
+        f2 = expected_fpir(p.fmr, 9_000_000)
+        label = f"`{name}`" + (" (default)" if name == DEFAULT_PRESET else "")
+        out.append(
+            f"| {label} | {p.fmr:.4g} | {p.fnir:g} | {p.outrank_share:g} | {f1:.3g} | {f2:.3g} |"
+        )
+    out += ["", "Derivations:", ""]
+    for name, p in PRESETS.items():
+        out += [f"- `{name}`: {p.source}"]
+    out += ["", "#### The street-camera default", "", DEFAULT_PRESET_REASON]
+    return "\n".join(out)
 
 
 def _mult(default: float, description: str) -> Any:
@@ -183,33 +345,41 @@ class MatcherParams(BaseModel):
     """The matcher: a preset operating point plus overrides of every field."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    preset: PresetName = Field(
-        "surveillance-grade",
-        description="Operating point: 'mugshot-grade' (NIST FRVT 2018 best 1:N) or "
-        "'surveillance-grade' (street images; Assumption). Street cameras are the default.",
+    preset: str = Field(
+        DEFAULT_PRESET,
+        description="Operating point (each with its derivation in the table of matcher "
+        "presets below): 'mugshot-grade' (NIST FRVT 2018, lab mugshots), "
+        "'surveillance-nist-2019' (NIST on webcam, wild and video images; "
+        "'surveillance-grade' is its former name), 'field-south-wales-2017' and "
+        "'field-met-2019' (false alerts of live police deployments). Default "
+        "'field-south-wales-2017': street cameras recognise pedestrians who neither pose nor "
+        "stop, as the police deployments did, and South Wales searched the largest gallery "
+        "(500,000) of the field figures, the closest to a city's ID photos (the full "
+        "argument: 'The street-camera default' below).",
     )
     fmr: float | None = Field(
         None,
         ge=0,
         le=1,
         description="Per-comparison false-match rate at the threshold for a reference "
-        "member (multiplier 1). Default: the preset's (mugshot-grade 2.504e-10 from FPIR "
-        "0.003 at N = 12M, NIST FRVT 2018; surveillance-grade 8.375e-10, Assumption).",
+        "member (multiplier 1). Default: the preset's (field-south-wales-2017 2.72e-8 from "
+        "2,297 false alerts among about 170,000 faces against 500,000 custody images).",
     )
     fnir: float | None = Field(
         None,
         ge=0,
         le=1,
         description="Miss rate of a mated search in good conditions. Default: the preset's "
-        "(mugshot-grade 0.002, NIST FRVT 2018; surveillance-grade 0.05, Assumption: 25x).",
+        "(field presets 0.30: the Met's published 70% identification of wanted people).",
     )
-    outrank_share: float = Field(
-        0.5,
+    outrank_share: float | None = Field(
+        None,
         ge=0,
         le=1,
-        description="Assumption: when both the mate and a non-mate exceed the threshold, "
-        "the non-mate ranks first half of the time (no published figure; at the presets' "
-        "FPIR it moves the wrong-person rate of mated searches by under 0.5 points).",
+        description="Probability that a non-mate above the threshold ranks above the mate "
+        "when both exceed it. Default: the preset's, 0.5 for all (Assumption: no published "
+        "figure; at the lab presets' FPIR it moves the wrong-person rate of mated searches "
+        "by under 0.5 points).",
     )
     female_fmr: float = _mult(
         3.0,
@@ -254,6 +424,13 @@ class MatcherParams(BaseModel):
         "Assumption: 10x, capped at 1.",
     )
 
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, v: str) -> str:
+        if v not in PRESETS:
+            raise ValueError(f"unknown matcher preset '{v}'; use one of: {', '.join(PRESETS)}")
+        return v
+
     @field_validator("age_fmr")
     @classmethod
     def _age_bands(cls, v: dict[str, float]) -> dict[str, float]:
@@ -277,7 +454,9 @@ class MatcherParams(BaseModel):
         return MatcherSettings(
             fmr=preset.fmr if self.fmr is None else self.fmr,
             fnir=preset.fnir if self.fnir is None else self.fnir,
-            outrank_share=self.outrank_share,
+            outrank_share=preset.outrank_share
+            if self.outrank_share is None
+            else self.outrank_share,
             female_fmr=self.female_fmr,
             ethnic_fmr=dict(self.ethnic_fmr),
             other_ethnic_fmr=self.other_ethnic_fmr,
@@ -287,6 +466,21 @@ class MatcherParams(BaseModel):
             sunglasses=(self.sunglasses_fmr, self.sunglasses_fnir),
             mask=(self.mask_fmr, self.mask_fnir),
         )
+
+
+def matcher_markdown() -> str:
+    """The matcher's parameters and every preset, as a Markdown section for the docs."""
+    out = [
+        "#### Matcher parameters (`matcher: {...}`)",
+        "",
+        "| parameter | default | meaning |",
+        "| --- | --- | --- |",
+    ]
+    for name, field in MatcherParams.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        doc = " ".join((field.description or "").split()).replace("|", "\\|")
+        out.append(f"| `{name}` | `{default}` | {doc} |")
+    return "\n".join([*out, "", presets_markdown()])
 
 
 @dataclass(frozen=True)
