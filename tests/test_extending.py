@@ -20,10 +20,10 @@ from types import ModuleType
 
 import duckdb
 import pytest
-from test_policy_engine import run_policy
 
 from sclab.errors import SclabError
 from sclab.policy.loader import load_policy
+from test_policy_engine import run_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "extending.md"
