@@ -184,6 +184,29 @@ def test_a_commended_act_lifts_a_listed_person_on_that_day(tmp_path: Path) -> No
     ]
 
 
+def test_records_of_people_lift_nothing_on_a_list_of_companies(tmp_path: Path) -> None:
+    policy = {
+        "id": "lift-companies",
+        "title": "a company list, and a lift rule on people's records",
+        "lists": [{"id": "serious", "entity": "company", "term_days": 365}],
+        "rules": [
+            {"id": "list-breach", "when": {"events": {"kinds": ["contract_breach"]}},
+             "effects": [{"list": {"list": "serious"}}]},
+            {"id": "redeemed", "when": {"events": {"kinds": ["heroic_act"]}},
+             "effects": [{"lift": {"list": "serious"}}]},
+        ],
+        "due_process": {"enabled": False},
+    }  # fmt: skip
+    events = [
+        {"day": 1, "kind": "contract_breach", "person": 3, "entity": "company"},
+        {"day": 4, "kind": "heroic_act", "person": 3},  # person 3, not company 3
+    ]
+    con = run_policy(tmp_path, policy, events, days=10)
+    rows = con.execute("SELECT entity_type::VARCHAR, entity_id, end_day FROM list_entries")
+    assert rows.fetchall() == [("company", 3, None)]
+    assert con.execute("SELECT count(*) FROM sanctions").fetchall() == [(0,)]
+
+
 def test_a_lift_naming_an_unknown_list_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text(
