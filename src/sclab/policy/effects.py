@@ -1,15 +1,23 @@
-"""Rule effects: score deltas, list entries and sanctions, and who behaviour hears was caught.
+"""Rule effects: score deltas, list entries, lifts and sanctions, and who behaviour hears
+was caught.
 
 Core object:
     :class:`Effects`: applies a fired rule's effects to its
         :class:`~sclab.policy.provenance.Targets`, in the rule's order: a score delta
         through :class:`~sclab.policy.points.Points`, a list entry through
-        :class:`~sclab.policy.lists.Lists`, a sanction as a row (a public display also
-        shown to behaviour); then reports the people caught (:meth:`Effects.mark_caught`).
-        It also holds the routes of the rules on single recorded events.
+        :class:`~sclab.policy.lists.Lists`, a lift (an open entry ended today) through
+        :class:`~sclab.policy.lists.Lists` with a ``lift`` row in ``sanctions``, a sanction
+        as a row (a public display also shown to behaviour); then reports the people
+        caught (:meth:`Effects.mark_caught`). It also holds the routes of the rules on
+        single recorded events.
 
 Records made before today (a warm start's): a one-off sanction of such a record was served
-back then and is not issued again, and its people are not reported as caught today.
+back then and is not issued again, and its people are not reported as caught today; a lift
+acts on today's records only (an entry open today was not lifted back then).
+
+A lift's ``wrongful`` follows the but-for definition like every decision: it is wrongful
+when the record it rests on is erroneous (a commended act of someone else, linked to the
+listed person), since without that record the entry would still be open.
 """
 
 from __future__ import annotations
@@ -82,8 +90,9 @@ class Effects:
             report_caught(today.sim, record_kind, now)
 
     def _apply_one(self, today: Today, eff: Effect, rule: Rule, t: Targets) -> None:
-        if eff.sanction is not None and t.made is not None:
-            # A one-off sanction of a record made before the run was served back then.
+        if (eff.sanction is not None or eff.lift is not None) and t.made is not None:
+            # A one-off sanction of a record made before the run was served back then; an
+            # entry still open today was not lifted by it.
             t = t.only(t.made >= today.day)
             if len(t.entity) == 0:
                 return
@@ -96,6 +105,8 @@ class Effects:
             )  # fmt: skip
         elif eff.list is not None:
             self.lists.enter(today, eff.list.list, rule, t)
+        elif eff.lift is not None:
+            self._lift(today, eff.lift.list, eff.lift.domain, rule, t)
         elif eff.sanction is not None:
             self.rows.sanction(
                 today, t.entity, domain=eff.sanction.domain, kind=eff.sanction.kind,
@@ -107,3 +118,18 @@ class Effects:
                 view.visible_sanctions_today = np.concatenate(
                     [view.visible_sanctions_today, t.entity.astype(np.int64)]
                 )
+
+    def _lift(self, today: Today, lid: str, domain: str, rule: Rule, t: Targets) -> None:
+        """End the listed targets' entries on ``lid`` and record each lift as a row of kind
+        ``lift``, resting on the first of today's records that fired it for the entity."""
+        if t.entity_type != self.lists.entity_of(lid):
+            return  # records of people lift nothing on a list of companies, and vice versa
+        entity, first = np.unique(t.entity, return_index=True)
+        lifted = self.lists.lift(today, lid, entity)
+        if not lifted.any():
+            return
+        at = first[lifted]
+        self.rows.sanction(
+            today, entity[lifted], domain=domain, kind="lift", rule_id=rule.id,
+            event_id=t.event_id[at], wrongful=t.wrongful[at], entity_type=t.entity_type,
+        )  # fmt: skip

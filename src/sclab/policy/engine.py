@@ -123,6 +123,7 @@ class PolicyEngine:
                 rules |= {delta_rule_id(score.id, d) for d in score.deltas}
         for rule in pol.rules:
             domains |= {e.sanction.domain for e in rule.effects if e.sanction is not None}
+            domains |= {e.lift.domain for e in rule.effects if e.lift is not None}
         return {
             "system": {self.system},
             "score": {score.id for score in pol.scores},

@@ -6,8 +6,9 @@ Core object:
         (per court ground where the list says so) and the exits of
         :class:`~sclab.policy.due_process.DueProcess`; extended at expiry with the list's
         ``extension_probability``; rescheduled to end a few working days after a recorded
-        performance (``delete_on``); closed when their day comes, with a ``list_entries``
-        row each (entries still open at the end of the run get one without an end).
+        performance (``delete_on``); ended at once by a rule's ``lift`` effect (end reason
+        ``lifted``); closed when their day comes, with a ``list_entries`` row each
+        (entries still open at the end of the run get one without an end).
 
 Warm start: an entry resting on a record made before the run starts on the day the record
 was made; its due process is timed from then, an expiring term may have been extended in
@@ -143,6 +144,22 @@ class Lists:
             book.reschedule(who, np.full(len(who), when, np.int32), END_REASONS.index("performed"))
             if when <= today.day:
                 self.close_due(today, only=lid)
+
+    def lift(self, today: Today, lid: str, who: np.ndarray) -> np.ndarray:
+        """End the open entries of ``who`` on list ``lid`` today, with end reason
+        ``lifted`` (a rule's ``lift`` effect); returns the mask over ``who`` of those
+        lifted. ``who`` holds each entity once."""
+        spec, book = self.books[lid]
+        slot = book.slot[who]
+        lifted = slot >= 0
+        slots = slot[lifted]
+        if len(slots):
+            # Whatever end was scheduled (expiry, performance, an upheld objection), the
+            # entry ends now and for this reason.
+            book.reason[slots] = END_REASONS.index("lifted")
+            self.rows.list_entries(today.sim, lid, spec, book, slots, today.day)
+            book.close(slots)
+        return lifted
 
     def close_due(self, today: Today, only: str | None = None) -> None:
         """Close the entries (of every list, or of list ``only``) whose end is today,

@@ -5,6 +5,10 @@ Core object:
         ``decision_events`` and ``final_scores`` rows, each labelled with the policy's
         system, handed to ``sim.decisions`` (:class:`~sclab.engine.decisions.DecisionLog`),
         which numbers sanctions and score changes and streams the rows to the database.
+        A rule's ``lift`` effect writes two rows: the lifted entry's ``list_entries`` row
+        (end reason ``lifted``) and a ``sanctions`` row of kind ``lift`` naming the rule,
+        the record it rests on and whether that is wrongful (a decision's provenance, which
+        the entry's own row, about the listing, cannot hold).
         List entries are numbered across every policy of a run (``entry_id``): the log
         keeps the next number.
 """

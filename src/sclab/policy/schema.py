@@ -245,18 +245,32 @@ class SanctionEffect(Strict):
     domain: Annotated[str, Field(min_length=1, max_length=40)]
 
 
+class LiftEffect(Strict):
+    """Ends the entity's open entry on ``list`` today (end reason ``lifted``), as credit
+    repair by a commended act would; a ``sanctions`` row of kind ``lift`` in ``domain``
+    records the decision with the record it rests on."""
+
+    list: Ident
+    domain: Annotated[str, Field(min_length=1, max_length=40)] = "credit_repair"
+
+
+#: The effects a rule may have, in the order their fields are listed in error messages.
+EFFECT_FIELDS = ("score_delta", "list", "sanction", "lift")
+
+
 class Effect(Strict):
     """One effect of a rule; exactly one of the fields is given."""
 
     score_delta: ScoreDeltaEffect | None = None
     list: ListEffect | None = None
     sanction: SanctionEffect | None = None
+    lift: LiftEffect | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Effect:
-        given = [k for k in ("score_delta", "list", "sanction") if getattr(self, k) is not None]
+        given = [k for k in EFFECT_FIELDS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("an effect needs exactly one of score_delta, list, sanction")
+            raise ValueError(f"an effect needs exactly one of {', '.join(EFFECT_FIELDS)}")
         return self
 
 
@@ -379,6 +393,7 @@ SANCTION_KINDS = (
     *get_args(SanctionEffect.model_fields["kind"].annotation),
     "blocked",
     "priced_up",
+    "lift",
 )
 
 
@@ -442,6 +457,8 @@ class Policy(Strict):
                         )
                 if eff.list:
                     need(eff.list.list, lists, "list", where, (*at, "effects", e, "list", "list"))
+                if eff.lift:
+                    need(eff.lift.list, lists, "list", where, (*at, "effects", e, "lift", "list"))
         for j, m in enumerate(self.joint):
             where, at = f"joint measure '{m.id}'", ("joint", j, "when")
             need(m.when.on_list, lists, "list", where, (*at, "list"))

@@ -125,9 +125,10 @@ class WindowCounter:
         return np.concatenate(parts_e), np.concatenate(parts_id)
 
 
-# Why an entry ended (list_entries.end_reason).
+# Why an entry ended (list_entries.end_reason); "lifted": a rule's ``lift`` effect.
 END_REASONS = (
     "expired", "performed", "objection_upheld", "appeal_upheld", "repaired", "still_listed",
+    "lifted",
 )  # fmt: skip
 NO_END = np.iinfo(np.int32).max
 
