@@ -274,7 +274,7 @@ class _Observer:
                             role,
                             OUTCOMES[int(m.outcome[i])],
                             float(m.price_factor[i]),
-                        )  # fmt: skip
+                        )
                     )
 
 
@@ -336,14 +336,24 @@ def resolve_entity(
         raise UnknownEntityError("give one of --person ID|RESIDENT_ID or --company ID|USCC")
     if person is not None:
         text, table, key, code, pattern, option = (
-            person.strip(), "citizens", "person_id", "resident_id", _RESIDENT_ID, "--person",
-        )  # fmt: skip
+            person.strip(),
+            "citizens",
+            "person_id",
+            "resident_id",
+            _RESIDENT_ID,
+            "--person",
+        )
         entity: EntityType = "person"
     else:
         assert company is not None
         text, table, key, code, pattern, option = (
-            company.strip(), "companies", "company_id", "uscc", _USCC, "--company",
-        )  # fmt: skip
+            company.strip(),
+            "companies",
+            "company_id",
+            "uscc",
+            _USCC,
+            "--company",
+        )
         entity = "company"
     if pattern.match(text.upper()):
         found = _rows(con, f"SELECT * FROM {table} WHERE {code} = ?", text.upper())
@@ -427,7 +437,6 @@ class _Tables:
         kinds = _rows(con, "SELECT name, category, lawful, of_act, kept FROM kinds")
         self.lawful = {k["name"]: bool(k["lawful"]) for k in kinds if k["category"] != "moment"}
         self.of_act = {k["name"]: k["of_act"] for k in kinds if k["category"] == "event"}
-        self.kept = {k["name"]: k["kept"] for k in kinds if k["category"] == "act"}
 
     def date(self, day: int | None) -> dt.date | None:
         return None if day is None else self.start + dt.timedelta(days=int(day))
@@ -445,8 +454,10 @@ class _Tables:
             "attributed_to, error::VARCHAR AS error, amount, ground, place_id, match_score "
             "FROM events WHERE entity_type = ? AND (attributed_to = ? OR true_actor = ?) "
             "ORDER BY event_id",
-            self.type, self.id, self.id,
-        )  # fmt: skip
+            self.type,
+            self.id,
+            self.id,
+        )
 
     def record_rows(self) -> list[StoryRow]:
         out = []
@@ -463,10 +474,12 @@ class _Tables:
                     )
             if mine:
                 who = (
-                    "their own act" if truth == self.id
-                    else "nobody's act" if truth is None
+                    "their own act"
+                    if truth == self.id
+                    else "nobody's act"
+                    if truth is None
                     else f"the act of {self.type} {truth}"
-                )  # fmt: skip
+                )
                 what = "record"
             else:
                 to = e["attributed_to"]
@@ -525,18 +538,24 @@ class _Tables:
         applies_to = _joint_applies_to(self.con)
         found: list[tuple[str, dict[str, Any], list[int]]] = []
         for table, sql in (
-            ("score_changes",
-             "SELECT change_id AS key, day, system::VARCHAR AS system, score::VARCHAR AS score, "
-             "delta, value, rule_id::VARCHAR AS rule_id, event_id, wrongful FROM score_changes"),
-            ("list_entries",
-             "SELECT entry_id AS key, start_day AS day, end_day, end_reason::VARCHAR AS "
-             "end_reason, system::VARCHAR AS system, list::VARCHAR AS list, "
-             "rule_id::VARCHAR AS rule_id, event_id, wrongful FROM list_entries"),
-            ("sanctions",
-             "SELECT sanction_id AS key, day, system::VARCHAR AS system, domain::VARCHAR AS "
-             "domain, kind::VARCHAR AS kind, rule_id::VARCHAR AS rule_id, event_id, wrongful "
-             "FROM sanctions"),
-        ):  # fmt: skip
+            (
+                "score_changes",
+                "SELECT change_id AS key, day, system::VARCHAR AS system, score::VARCHAR AS score, "
+                "delta, value, rule_id::VARCHAR AS rule_id, event_id, wrongful FROM score_changes",
+            ),
+            (
+                "list_entries",
+                "SELECT entry_id AS key, start_day AS day, end_day, end_reason::VARCHAR AS "
+                "end_reason, system::VARCHAR AS system, list::VARCHAR AS list, "
+                "rule_id::VARCHAR AS rule_id, event_id, wrongful FROM list_entries",
+            ),
+            (
+                "sanctions",
+                "SELECT sanction_id AS key, day, system::VARCHAR AS system, domain::VARCHAR AS "
+                "domain, kind::VARCHAR AS kind, rule_id::VARCHAR AS rule_id, event_id, wrongful "
+                "FROM sanctions",
+            ),
+        ):
             links = self._links(table)
             for r in _rows(
                 self.con, f"{sql} WHERE entity_type = ? AND entity_id = ?", self.type, self.id
@@ -560,9 +579,10 @@ class _Tables:
                 adverse = True
                 kind, what = f"{r['system']}:{r['list']}", "list entry"
                 detail = "listed" + (
-                    " (still listed at the end)" if r["end_day"] is None
+                    " (still listed at the end)"
+                    if r["end_day"] is None
                     else f" until day {r['end_day']} ({r['end_reason']})"
-                )  # fmt: skip
+                )
                 joint = None
             else:
                 adverse = r["kind"] not in NOT_ADVERSE_SANCTIONS
@@ -572,13 +592,23 @@ class _Tables:
                 if joint is not None:
                     detail += f" (joint measure for {', '.join(joint)})"
             harm = harm_class(
-                wrongful=wrongful, adverse=adverse, entity_type=self.type, entity_id=self.id,
-                events=known, applies_to=joint,
-            )  # fmt: skip
+                wrongful=wrongful,
+                adverse=adverse,
+                entity_type=self.type,
+                entity_id=self.id,
+                events=known,
+                applies_to=joint,
+            )
             row = self.row(
-                r["day"], what, kind, detail, rule=rule, events=tuple(evs), wrong=wrongful,
+                r["day"],
+                what,
+                kind,
+                detail,
+                rule=rule,
+                events=tuple(evs),
+                wrong=wrongful,
                 harm=harm,
-            )  # fmt: skip
+            )
             out.append(row)
             if table == "list_entries" and r["end_day"] is not None:
                 out.append(
@@ -590,7 +620,7 @@ class _Tables:
                         rule=rule,
                         events=tuple(evs),
                         wrong=wrongful,
-                    )  # fmt: skip
+                    )
                 )
         return out
 
@@ -613,8 +643,10 @@ class _Tables:
                 "SELECT day, kind::VARCHAR AS kind, actor, beneficiary, outcome::VARCHAR AS "
                 "outcome, price_factor FROM resource_moments WHERE entity_type = ? "
                 "AND (actor = ? OR beneficiary = ?) ORDER BY moment_id",
-                self.type, self.id, self.id,
-            )  # fmt: skip
+                self.type,
+                self.id,
+                self.id,
+            )
             attempts = [
                 Attempt(
                     r["day"],
@@ -623,7 +655,7 @@ class _Tables:
                     "actor" if r["actor"] == self.id else "beneficiary",
                     r["outcome"],
                     float(r["price_factor"]),
-                )  # fmt: skip
+                )
                 for r in found
             ]
         out = []
@@ -633,7 +665,10 @@ class _Tables:
             out.append(self.row(m.day, "attempt", m.kind, f"{m.outcome}{price}{role}"))
         return out
 
-    def total_rows(self) -> list[StoryRow]:
+    def total_rows(self, acts: Sequence[TrueAct]) -> list[StoryRow]:
+        shown: dict[str, int] = {}
+        for a in acts:
+            shown[a.kind] = shown.get(a.kind, 0) + 1
         out = []
         for kind, count, amount in self.con.execute(
             "SELECT kind::VARCHAR, count, amount FROM aggregates WHERE entity_type = ? "
@@ -642,8 +677,9 @@ class _Tables:
         ).fetchall():
             money = f", {amount:,.2f} yuan" if amount else ""
             note = (
-                "some also shown one by one above"
-                if self.kept.get(kind) == "both"
+                f"the {shown[kind]} kept one by one are also rows above, the others' days "
+                "are not kept"
+                if shown.get(kind)
                 else "their days are not kept"
             )
             detail = f"{count} acts over the run{money} (a total: {note})"
@@ -660,7 +696,7 @@ class _Tables:
             *self.attempt_rows(attempts, stored_attempts),
         ]
         rows.sort(key=lambda r: (r.day, _ORDER[r.what], r.events, r.kind))
-        return rows + self.total_rows()
+        return rows + self.total_rows(acts)
 
 
 def summary_counts(story: Story) -> Mapping[str, int]:
