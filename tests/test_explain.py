@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -356,6 +357,10 @@ def test_cli_table(
     proc = run_cli("explain", story_run, "--person", str(pid))
     assert proc.returncode == 0, proc.stderr
     assert "nanjing:discredited" in proc.stdout and "error" in proc.stdout
+    last = proc.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"\d+ true acts, \d+ records \(\d+ wrong\), \d+ decisions \(.*error.*\)", last
+    )
 
 
 @pytest.mark.parametrize(

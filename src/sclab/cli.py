@@ -35,7 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sclab.errors import SclabError
-from sclab.explain import Story
+from sclab.explain import Story, summary
 from sclab.policy.schema import Policy
 from sclab.run import Reporter, RunResult, run_scenario
 from sclab.scenario import builtin_scenarios
@@ -296,6 +296,7 @@ def _show_story(story: Story) -> None:
             escape(r.harm or ""),
         )
     out_console.print(table)
+    _say(summary(story))
     if not story.faithful:
         _say(
             f"warning: {len(story.unmatched)} of their recorded acts have no reproduced act "

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -41,9 +41,19 @@ from typing import Any, Literal
 import duckdb
 import numpy as np
 
+from sclab.engine.acts import OUTCOMES
+from sclab.engine.simulation import Simulation
 from sclab.errors import SclabError
+from sclab.feasibility import check_feasibility
+from sclab.policy.loader import PolicyError, pinned_policy_texts
+from sclab.policy.schema import Policy
+from sclab.population import generate_population
 from sclab.rerun import DATABASE, RecordedRun, read_recorded_run
+from sclab.rng import Streams
+from sclab.run import load_builtin_components
+from sclab.store.description import policy_sources
 from sclab.store.manifest import NotARunError
+from sclab.yamlfile import load_yaml, validate
 
 EntityType = Literal["person", "company"]
 
@@ -248,9 +258,7 @@ class _Observer:
     acts: list[TrueAct] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
 
-    def __call__(self, sim: Any) -> None:
-        from sclab.engine.acts import OUTCOMES
-
+    def __call__(self, sim: Simulation) -> None:
         for batch in sim.acts.today:
             if batch.entity_type != self.entity_type or not len(batch):
                 continue
@@ -287,13 +295,6 @@ def reproduce(
     Raises:
         NotARunError: the run does not record the text of a policy its scenario names.
     """
-    from sclab.engine.simulation import Simulation
-    from sclab.policy.loader import pinned_policy_texts
-    from sclab.population import generate_population
-    from sclab.rng import Streams
-    from sclab.run import load_builtin_components
-    from sclab.store.description import policy_sources
-
     load_builtin_components()
     scenario = recorded.scenario
     missing = [s for s in policy_sources(scenario) if s not in recorded.policy_texts]
@@ -302,6 +303,7 @@ def reproduce(
             f"{DATABASE}: no recorded text for policy '{missing[0]}'",
             source=str(recorded.directory),
         )
+    check_feasibility(scenario)  # the rerun needs the run's memory: refuse what cannot fit
     streams = Streams(scenario.seed)
     population = generate_population(scenario, streams)
     observer = _Observer(entity_type, entity_id)
@@ -371,10 +373,6 @@ def resolve_entity(
 
 def _joint_applies_to(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[str]]:
     """(system, joint measure id) → its ``applies_to``, from the compiled policy texts."""
-    from sclab.policy.loader import PolicyError
-    from sclab.policy.schema import Policy
-    from sclab.yamlfile import load_yaml, validate
-
     out: dict[tuple[str, str], list[str]] = {}
     for source, text in con.execute("SELECT source, yaml FROM policies").fetchall():
         policy = validate(load_yaml(text, f"{source} (recorded)", PolicyError), Policy, PolicyError)
@@ -699,11 +697,13 @@ class _Tables:
         return rows + self.total_rows(acts)
 
 
-def summary_counts(story: Story) -> Mapping[str, int]:
-    """Rows per ``what``, and decisions per harm class (for a one-line summary)."""
-    counts: dict[str, int] = {}
-    for r in story.rows:
-        counts[r.what] = counts.get(r.what, 0) + 1
-        if r.harm is not None:
-            counts[f"harm:{r.harm}"] = counts.get(f"harm:{r.harm}", 0) + 1
-    return counts
+def summary(story: Story) -> str:
+    """One line: how many acts, records (wrong ones) and decisions per harm class."""
+    count = {w: sum(r.what == w for r in story.rows) for w in _ORDER}
+    wrong = sum(bool(r.wrong) for r in story.rows if r.what in ("record", "record elsewhere"))
+    harms = [r.harm for r in story.decisions()]
+    by_class = ", ".join(f"{harms.count(h)} {h}" for h in HARM_CLASSES if h in harms)
+    return (
+        f"{count['act']} true acts, {count['record'] + count['record elsewhere']} records "
+        f"({wrong} wrong), {len(harms)} decisions" + (f" ({by_class})" if by_class else "")
+    )
