@@ -247,6 +247,20 @@ def test_reproduced_attempts_are_the_stored_moments(story_run: Path) -> None:
     ]
     assert sorted(reproduced, key=str) == sorted(stored, key=str)
     assert any(o != "allowed" for _, _, o, _ in stored)
+    # A decided attempt names the measures that decided it, as the sanctions do.
+    sanctions = query(
+        story_run,
+        "SELECT day, domain::VARCHAR, system::VARCHAR || ':' || rule_id::VARCHAR, wrongful "
+        "FROM sanctions WHERE entity_id = ? AND kind IN ('blocked', 'priced_up', 'reward')",
+        pid,
+    )
+    decided = [r for r in story.rows if r.what == "attempt" and not r.detail.startswith("allowed")]
+    assert decided
+    for r in decided:
+        mine = [s for s in sanctions if s[:2] == (r.day, r.kind)]
+        assert r.rule == ", ".join(sorted({s[2] for s in mine}))
+        assert r.wrong == any(s[3] for s in mine)
+    assert all(r.rule is None for r in story.rows if r.detail.startswith("allowed"))
 
 
 def test_the_check_finds_records_without_their_act(

@@ -62,6 +62,8 @@ HARM_CLASSES = ("error", "other_conduct", "design", "rightful")
 
 #: Sanction kinds that are not a penalty (a joint measure's ``favoured`` outcome).
 NOT_ADVERSE_SANCTIONS = frozenset({"reward"})
+#: Sanction kinds a joint measure writes for a resource moment it decides.
+MOMENT_SANCTIONS = frozenset({"blocked", "priced_up", "reward"})
 
 #: The order of rows within a day: the act, its records, the decisions, the attempts.
 _ORDER = {
@@ -435,6 +437,9 @@ class _Tables:
         kinds = _rows(con, "SELECT name, category, lawful, of_act, kept FROM kinds")
         self.lawful = {k["name"]: bool(k["lawful"]) for k in kinds if k["category"] != "moment"}
         self.of_act = {k["name"]: k["of_act"] for k in kinds if k["category"] == "event"}
+        #: (day, moment kind) → the joint measures' decisions on the entity's moments
+        #: (rule, events, wrongful), filled by decision_rows.
+        self.moment_decisions: dict[tuple[int, str], list[tuple[str, list[int], bool]]] = {}
 
     def date(self, day: int | None) -> dt.date | None:
         return None if day is None else self.start + dt.timedelta(days=int(day))
@@ -583,6 +588,9 @@ class _Tables:
                 )
                 joint = None
             else:
+                if r["kind"] in MOMENT_SANCTIONS:
+                    at = self.moment_decisions.setdefault((int(r["day"]), r["domain"]), [])
+                    at.append((rule, evs, wrongful))
                 adverse = r["kind"] not in NOT_ADVERSE_SANCTIONS
                 kind, what = r["kind"], "sanction"
                 detail = f"{r['kind']} at {r['domain']}"
@@ -660,7 +668,19 @@ class _Tables:
         for m in attempts:
             price = f", price x{m.price_factor:g}" if m.price_factor != 1 else ""
             role = "" if m.role == "actor" else " (applied for them by another)"
-            out.append(self.row(m.day, "attempt", m.kind, f"{m.outcome}{price}{role}"))
+            detail = f"{m.outcome}{price}{role}"
+            # The sanction rows of the same day and kind say which measures decided it
+            # (sanctions and moments share no key: a day's moments of one kind for one
+            # entity are decided alike).
+            decided = (
+                self.moment_decisions.get((m.day, m.kind), []) if m.outcome != "allowed" else []
+            )
+            rules = ", ".join(sorted({rule for rule, _, _ in decided})) or None
+            events = tuple(sorted({e for _, evs, _ in decided for e in evs}))
+            wrong = any(w for _, _, w in decided) if decided else None
+            out.append(
+                self.row(m.day, "attempt", m.kind, detail, rule=rules, events=events, wrong=wrong)
+            )
         return out
 
     def total_rows(self, acts: Sequence[TrueAct]) -> list[StoryRow]:
@@ -687,12 +707,8 @@ class _Tables:
     def story_rows(
         self, acts: Sequence[TrueAct], attempts: Sequence[Attempt], stored_attempts: bool
     ) -> list[StoryRow]:
-        rows = [
-            *self.act_rows(acts),
-            *self.record_rows(),
-            *self.decision_rows(),
-            *self.attempt_rows(attempts, stored_attempts),
-        ]
+        rows = [*self.act_rows(acts), *self.record_rows(), *self.decision_rows()]
+        rows += self.attempt_rows(attempts, stored_attempts)  # after the decisions they cite
         rows.sort(key=lambda r: (r.day, _ORDER[r.what], r.events, r.kind))
         return rows + self.total_rows(acts)
 
