@@ -2,7 +2,8 @@
 
 A small run with a face-recognition camera network that makes many false matches, and a
 records sensor that misattributes a fifth of its records to namesakes, so that people are
-wrongly identified, displayed and listed. The stories are checked against the run's own
+wrongly identified, displayed and listed; Sesame's factor score also moves with lawful
+conduct and ties. The stories are checked against the run's own
 tables (what the story says was recorded and decided) and against the truth the rerun
 reproduces (every record of a person's true act has that act).
 """
@@ -30,7 +31,7 @@ def story_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     where = tmp_path_factory.mktemp("explain")
     doc = small_scenario(
         seed=11,
-        days=30,
+        days=35,  # past day 30: Sesame's first monthly assessment
         population={"size": 20_000},
         sources=[
             {"use": "state_data"},
@@ -38,6 +39,7 @@ def story_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             {"use": "resources"},
             {"use": "payments"},
             {"use": "company_conduct"},
+            {"use": "social_media"},
         ],
         sensors=[
             {"use": "records", "params": {"misattribution_rate": 0.2}},
@@ -49,6 +51,7 @@ def story_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             {"use": "pack", "params": {"pack": "nanjing"}},
             {"use": "pack", "params": {"pack": "rongcheng"}},
             {"use": "pack", "params": {"pack": "corporate"}},
+            {"use": "pack", "params": {"pack": "sesame"}},
         ],
     )
     path = where / "scenario.yaml"
@@ -297,6 +300,27 @@ def test_company_story_by_uscc(story_run: Path) -> None:
     assert by_id.entity_id == cid and by_id.acts == []
     kept = ("record", "record elsewhere", "score change", "list entry", "list exit", "sanction")
     assert [r for r in by_id.rows if r.what in kept] == [r for r in story.rows if r.what in kept]
+
+
+def test_a_score_lowered_by_lawful_conduct_and_ties_is_design(story_run: Path) -> None:
+    """A Sesame assessment that lowered a score on no recorded event (platform totals,
+    attributes and ties only) penalises lawful conduct: design."""
+    pid, delta = query(
+        story_run,
+        "SELECT entity_id, delta FROM score_changes WHERE system = 'sesame' AND delta < 0 "
+        "AND event_id IS NULL AND NOT wrongful ORDER BY change_id LIMIT 1",
+    )[0]
+    story = explain(story_run, person=pid, reproduce_acts=False)
+    (row,) = [r for r in story.rows if r.what == "score change" and r.kind == "sesame:credit_score"]
+    assert row.events == () and row.rule == "sesame:credit_score:assessment"
+    assert row.harm == "design" and row.wrong is False
+    assert float(row.detail.split()[0]) == pytest.approx(delta, rel=1e-5) and delta < 0
+    # Sesame's rewards (joint measures favouring high scores) are never harm.
+    (rewarded,) = query(
+        story_run, "SELECT entity_id FROM sanctions WHERE kind = 'reward' ORDER BY ALL LIMIT 1"
+    )[0]
+    rewards = explain(story_run, person=rewarded, reproduce_acts=False)
+    assert {r.harm for r in rewards.rows if r.kind == "reward"} == {"rightful"}
 
 
 # -- harm classes ---------------------------------------------------------------------------
