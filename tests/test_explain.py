@@ -405,6 +405,7 @@ def test_cli_table(
     ("args", "expected"),
     [
         (("--person", "99999999"), "no person '99999999' in this run"),
+        (("--person", "123456789012345678901"), "no person '123456789012345678901'"),
         (("--company", "123456789012345678"), "no company '123456789012345678'"),
         (("--person", "Zhang"), "expected a person_id (a number) or an 18-character"),
         ((), "give one of --person"),

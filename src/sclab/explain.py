@@ -82,6 +82,13 @@ _RESIDENT_ID = re.compile(r"^\d{17}[\dXx]$")
 _USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
 
 
+#: Entity type → its table, id column, code column and the code's form.
+_NAMES: dict[str, tuple[str, str, str, re.Pattern[str]]] = {
+    "person": ("citizens", "person_id", "resident_id", _RESIDENT_ID),
+    "company": ("companies", "company_id", "uscc", _USCC),
+}
+
+
 class UnknownEntityError(SclabError):
     """A person or company the run does not have."""
 
@@ -338,31 +345,19 @@ def resolve_entity(
     """
     if (person is None) == (company is None):
         raise UnknownEntityError("give one of --person ID|RESIDENT_ID or --company ID|USCC")
-    if person is not None:
-        text, table, key, code, pattern, option = (
-            person.strip(),
-            "citizens",
-            "person_id",
-            "resident_id",
-            _RESIDENT_ID,
-            "--person",
-        )
-        entity: EntityType = "person"
-    else:
-        assert company is not None
-        text, table, key, code, pattern, option = (
-            company.strip(),
-            "companies",
-            "company_id",
-            "uscc",
-            _USCC,
-            "--company",
-        )
-        entity = "company"
+    entity: EntityType = "person" if person is not None else "company"
+    text = str(person if person is not None else company).strip()
+    table, key, code, pattern = _NAMES[entity]
+    option = f"--{entity}"
     if pattern.match(text.upper()):
         found = _rows(con, f"SELECT * FROM {table} WHERE {code} = ?", text.upper())
     elif text.isdigit():
-        found = _rows(con, f"SELECT * FROM {table} WHERE {key} = ?", int(text))
+        # Row indices fit in 32 bits (docs/database.md); a longer number names nobody.
+        found = (
+            _rows(con, f"SELECT * FROM {table} WHERE {key} = ?", int(text))
+            if len(text) < 12
+            else []
+        )
     else:
         raise UnknownEntityError(
             f"expected a {key} (a number) or an 18-character {code} (got '{text}')",
