@@ -198,9 +198,10 @@ class Story:
 
 # -- harm classes -------------------------------------------------------------------------
 #
-# The audit's harm classification (``sclab.audit.harm.classify``) is written alongside;
-# this is the same definition applied to one entity's decisions, to be replaced by the
-# audit's function once both exist. Precedence: error, then other_conduct, then design.
+# The audit's ``sclab.audit.harm.classify`` applies this definition to every decision of
+# a run; ``harm_class`` applies it to one entity's decisions, and is to be replaced by
+# the audit's function once the audit is part of sclab (one definition, one place).
+# Precedence: error, then other_conduct, then design.
 #   error: the decision is flagged wrongful (it rests on a record attributed to someone
 #       other than its true actor, or with an error, by the but-for test of
 #       docs/policies.md);
