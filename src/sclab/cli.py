@@ -1,8 +1,8 @@
 """The ``sclab`` command line: a thin layer over the Python API.
 
 Core objects:
-    :data:`app`: the Typer application (``sclab run``, ``sclab rerun``, ``sclab scenarios``,
-        ``sclab bench``...).
+    :data:`app`: the Typer application (``sclab run``, ``sclab rerun``, ``sclab explain``,
+        ``sclab scenarios``, ``sclab bench``...).
     :func:`main`: the console entry point. It turns every :class:`~sclab.errors.SclabError`,
         every usage error and every ``OSError`` on a path into one line on stderr with exit
         code 2, and Ctrl-C (SIGINT) or SIGTERM into one line and exit code 130 or 143,
@@ -35,6 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sclab.errors import SclabError
+from sclab.explain import Story, summary
 from sclab.policy.schema import Policy
 from sclab.run import Reporter, RunResult, run_scenario
 from sclab.scenario import builtin_scenarios
@@ -241,6 +242,66 @@ def rerun(
         _say(
             f"Identical to {run_dir}: all {len(outcome.compared)} tables "
             "(run_info, which says when and on what each run was made, aside)."
+        )
+
+
+@app.command()
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (sclab run --out).")],
+    person: Annotated[
+        str | None, typer.Option(help="Person id or 18-character resident ID.")
+    ] = None,
+    company: Annotated[str | None, typer.Option(help="Company id or 18-character USCC.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the story as JSON.")] = False,
+) -> None:
+    """One person's (or company's) story: true acts (reproduced by running the recorded
+    scenario again in memory), records, score changes, list entries and exits, sanctions
+    and attempts, each decision with its rule, events and harm class."""
+    import json
+
+    from sclab.explain import explain as explain_entity
+
+    story = explain_entity(run_dir, person=person, company=company)
+    if as_json:
+        sys.stdout.write(json.dumps(story.to_json(), indent=1) + "\n")
+        return
+    _show_story(story)
+
+
+def _show_story(story: Story) -> None:
+    who = Table(
+        title=f"{story.entity_type} {story.entity_id} in {escape(str(story.run_dir))}",
+        show_header=False,
+        title_justify="left",
+    )
+    who.add_column(style="bold")
+    who.add_column()
+    for name, value in story.attributes.items():
+        who.add_row(escape(name), escape(str(value)))
+    out_console.print(who)
+    table = Table(show_header=True)
+    for name in ("day", "date", "what", "kind", "detail", "rule", "events", "wrong", "harm"):
+        table.add_column(name, overflow="fold")
+    for r in story.rows:
+        events = ", ".join(map(str, r.events[:6])) + (" ..." if len(r.events) > 6 else "")
+        table.add_row(
+            "" if r.day is None else str(r.day),
+            "" if r.date is None else r.date.isoformat(),
+            escape(r.what),
+            escape(r.kind),
+            escape(r.detail),
+            escape(r.rule or ""),
+            events,
+            {None: "", True: "yes", False: "no"}[r.wrong],
+            escape(r.harm or ""),
+        )
+    out_console.print(table)
+    _say(summary(story))
+    if not story.faithful:
+        _say(
+            f"warning: {len(story.unmatched)} of their recorded acts have no reproduced act "
+            "(the run was made by another sclab?): event ids "
+            + ", ".join(str(u[0]) for u in story.unmatched[:10])
         )
 
 

@@ -357,8 +357,16 @@ class Simulation:
         """The random stream of component ``name`` for a day (and partition)."""
         return self.streams.get(name, day=day, partition=partition)
 
-    def step(self) -> None:
-        """Advance one day through every stage."""
+    def step(self, before_day_ends: Callable[[Simulation], None] | None = None) -> None:
+        """Advance one day through every stage.
+
+        Args:
+            before_day_ends: Called with the simulation after the last stage, while the
+                day's true acts (``acts.today``) and decided resource moments
+                (``moments.today``) are still held, before they are dropped. For a reader
+                of the truth outside the model (``sclab explain``); it must not change
+                anything.
+        """
         if self.ties_released:
             raise RuntimeError(
                 "the tie graph was released (release_ties) when the days ended; "
@@ -369,6 +377,8 @@ class Simulation:
             t0 = time.perf_counter()
             component.step(self, self.day)
             self._charge(f"{stage}:{component.name}", t0)
+        if before_day_ends is not None:
+            before_day_ends(self)
         t0 = time.perf_counter()
         self.events.end_day()
         self.decisions.end_day()
@@ -377,16 +387,22 @@ class Simulation:
         self.view.end_day()
         self._charge("engine:end_of_day", t0)
 
-    def run(self, on_day: Callable[[int], None] | None = None, finish: bool = True) -> None:
+    def run(
+        self,
+        on_day: Callable[[int], None] | None = None,
+        finish: bool = True,
+        before_day_ends: Callable[[Simulation], None] | None = None,
+    ) -> None:
         """Run all scenario days; ``on_day(day)`` after each (for progress display).
 
         Args:
             on_day: Called with the day's number after each day.
             finish: Then let every component finish (see :meth:`finish`); False leaves
                 that to the caller, e.g. to :meth:`release_ties` first.
+            before_day_ends: Passed to every :meth:`step`: sees each day's true acts.
         """
         while self.day + 1 < self.scenario.days:
-            self.step()
+            self.step(before_day_ends)
             if on_day is not None:
                 on_day(self.day)
         if finish:
