@@ -70,7 +70,8 @@ _CAMERAS = Needs(component="sensors:cameras")
 
 # Cameras are counted as the intersections where a probe was captured over the run
 # (the camera network's size is not a table of its own); over a year every camera
-# intersection captures some.
+# intersection captures some. Cameras that captured nobody identified nobody: the rate
+# is then 0, whatever their number.
 _CAMERA_COUNT = "(SELECT nullif(count(DISTINCT place_id), 0) FROM identifications)"
 
 METRICS: dict[str, Metric] = {
@@ -115,14 +116,14 @@ METRICS: dict[str, Metric] = {
         Metric(
             "camera_identifications_first_day",
             "identifications (a face matched to someone) per camera on the run's first day",
-            "SELECT count(*) / " + _CAMERA_COUNT + " FROM events "
+            "SELECT coalesce(count(*) / " + _CAMERA_COUNT + ", 0) FROM events "
             "WHERE kind = 'jaywalk_identified' AND day = 0",
             _CAMERAS,
         ),
         Metric(
             "camera_identifications_per_camera_day",
             "identifications (each shown on the roadside screen) per camera per day",
-            "SELECT count(*) / " + _CAMERA_COUNT + " / (SELECT days FROM run_info) "
+            "SELECT coalesce(count(*) / " + _CAMERA_COUNT + " / (SELECT days FROM run_info), 0) "
             "FROM events WHERE kind = 'jaywalk_identified'",
             _CAMERAS,
         ),
