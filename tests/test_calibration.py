@@ -16,7 +16,7 @@ from tests.conftest import run_cli
 from tests.test_scenario_errors import assert_one_line_error
 
 from sclab.calibration import METRICS, calibrate, load_figures
-from sclab.calibration.figures import Figure, package_figures_path
+from sclab.calibration.figures import package_figures_path
 from sclab.calibration.table import RunFacts, scale, verdict
 from sclab.errors import SclabError
 from sclab.run import run_scenario
@@ -169,10 +169,3 @@ def test_cli_on_something_that_is_not_a_run(tmp_path: Path) -> None:
     (tmp_path / "fake").mkdir()
     (tmp_path / "fake" / "run.duckdb").write_text("not a database", encoding="utf-8")
     assert_one_line_error(run_cli("calibrate", tmp_path / "fake"), "run.duckdb")
-
-
-def test_figure_is_frozen_data() -> None:
-    f = load_figures()[0]
-    assert isinstance(f, Figure)
-    with pytest.raises(Exception):
-        f.value = 1.0  # type: ignore[misc]
