@@ -169,3 +169,13 @@ def test_cli_on_something_that_is_not_a_run(tmp_path: Path) -> None:
     (tmp_path / "fake").mkdir()
     (tmp_path / "fake" / "run.duckdb").write_text("not a database", encoding="utf-8")
     assert_one_line_error(run_cli("calibrate", tmp_path / "fake"), "run.duckdb")
+
+
+def test_cli_with_another_figures_file(demo_run: Path, tmp_path: Path) -> None:
+    path = _figure_file(tmp_path, lambda f: f.update(id="my_figure", value=1.0))
+    js = run_cli("calibrate", demo_run, "--json", "--figures", path)
+    assert js.returncode == 0, js.stderr
+    data = json.loads(js.stdout)
+    assert "my_figure" in [r["figure"] for r in data["calibration"] + data["validation"]]
+    bad = _figure_file(tmp_path, lambda f: f["compare"].update(metric="nope"))
+    assert_one_line_error(run_cli("calibrate", demo_run, "--figures", bad), str(bad), "nope")

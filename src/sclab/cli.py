@@ -202,6 +202,10 @@ def run(
 def calibrate(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (sclab run --out).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON.")] = False,
+    figures: Annotated[
+        Path | None,
+        typer.Option(help="A figures file of the same form (default: sclab's figures.yaml)."),
+    ] = None,
 ) -> None:
     """Compare a run with the published figures: simulated (scaled to each figure's
     population and period) beside published, their ratio and a verdict; the calibration
@@ -209,8 +213,10 @@ def calibrate(
     import json
 
     from sclab.calibration import calibrate as calibrate_run
+    from sclab.calibration import load_figures
 
-    table = calibrate_run(run_dir)
+    chosen = load_figures(figures) if figures is not None else None
+    table = calibrate_run(run_dir, chosen)
     if as_json:
         sys.stdout.write(json.dumps(table.to_dict(), indent=2) + "\n")
         return
