@@ -34,6 +34,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from sclab.calibration import CalibrationRow
 from sclab.errors import SclabError
 from sclab.explain import Story, summary
 from sclab.policy.schema import Policy
@@ -147,6 +148,16 @@ def _summary(result: RunResult, wall: float) -> None:
     table.add_row("database", escape(str(result.database)))
     table.add_row("manifest", escape(str(result.out / "manifest.json")))
     out_console.print(table)
+    _never_fired(result.extra.get("inert", []))
+
+
+def _never_fired(lines: list[str]) -> None:
+    """The switched-on mechanisms that did nothing (the run's ``inert`` table)."""
+    if not lines:
+        return
+    out_console.print(Text(f"Never fired ({len(lines)}):", style="bold yellow"))
+    for line in lines:
+        out_console.print(Text(f"  {line}"), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -186,6 +197,63 @@ def run(
         )
     _summary(result, time.perf_counter() - start)
     out_console.print(f"Output: {escape(str(result.out.resolve()))}")
+
+
+@app.command()
+def calibrate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (sclab run --out).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON.")] = False,
+    figures: Annotated[
+        Path | None,
+        typer.Option(help="A figures file of the same form (default: sclab's figures.yaml)."),
+    ] = None,
+) -> None:
+    """Compare a run with the published figures: simulated (scaled to each figure's
+    population and period) beside published, their ratio and a verdict; the calibration
+    figures (tuned to) and the validation figures (not tuned to) in separate tables."""
+    import json
+
+    from sclab.calibration import calibrate as calibrate_run
+    from sclab.calibration import load_figures
+
+    chosen = load_figures(figures) if figures is not None else None
+    table = calibrate_run(run_dir, chosen)
+    if as_json:
+        sys.stdout.write(json.dumps(table.to_dict(), indent=2) + "\n")
+        return
+    run = table.run
+    _say(f"{run_dir}: {run.scenario}, {run.population:,} people, {run.days} days")
+    for role, title in (
+        ("calibration", "Calibration (figures the defaults were tuned to)"),
+        ("validation", "Validation (figures nothing was tuned to)"),
+    ):
+        out_console.print(_calibration_table(title, table.role(role)))
+
+
+def _calibration_table(title: str, rows: list[CalibrationRow]) -> Table:
+    table = Table(title=escape(title), title_justify="left", show_header=True)
+    table.add_column("figure", style="bold", no_wrap=True)
+    table.add_column("published", justify="right")
+    table.add_column("simulated", justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_column("verdict")
+    table.add_column("unit / why not comparable")
+    styles = {"matches": "green", "too high": "red", "too low": "red"}
+    for r in rows:
+        table.add_row(
+            escape(r.figure),
+            _number(r.published),
+            "-" if r.simulated is None else _number(r.simulated),
+            "-" if r.ratio is None else f"{r.ratio:.2f}",
+            Text(r.verdict, style=styles.get(r.verdict, "dim")),
+            escape(r.unit if r.simulated is not None else r.note),
+        )
+    return table
+
+
+def _number(x: float) -> str:
+    """Counts with thousands separators; small numbers with three significant digits."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 def _progress(agents: int, quiet: bool) -> Progress:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 
+from sclab.calibration.inert import Inert, find_inert, inert_columns
 from sclab.engine.registry import REGISTRY, Registry
 from sclab.engine.simulation import Simulation
 from sclab.feasibility import check_feasibility
@@ -228,6 +229,7 @@ def run_scenario(
         timings["write_results"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         summarise_run(db, scenario, histograms)
+        inert = record_inert(db)
         counts = db.row_counts()
         timings["summarise"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -244,6 +246,7 @@ def run_scenario(
             extra={
                 "components": [f"{stage}:{c.name}" for stage, c in sim.components],
                 "component_seconds": {k: round(v, 4) for k, v in sorted(sim.seconds.items())},
+                "inert": [i.line() for i in inert],
             },
         )
         t0 = time.perf_counter()
@@ -277,6 +280,17 @@ def summarise_run(db: RunDatabase, scenario: Scenario, histograms: ScoreHistogra
     write_daily_stats(db, scenario.days)
 
 
+def record_inert(db: RunDatabase) -> list[Inert]:
+    """The ``inert`` table: switched-on components that produced nothing, rules that
+    never fired, joint measures that never applied, found by SQL over the tables just
+    written (:mod:`sclab.calibration.inert`)."""
+    db.flush()  # every row in before the queries read the tables
+    items = find_inert(db.con)
+    db.append("inert", inert_columns(items))
+    db.flush()
+    return items
+
+
 def write_manifest(directory: Path, result: RunResult, created: dt.datetime) -> Manifest:
     """``manifest.json``: the run's format and files (the database with the content hash
     of every table), and for the reader the resolved scenario, versions, timings, row
@@ -293,6 +307,7 @@ def write_manifest(directory: Path, result: RunResult, created: dt.datetime) -> 
         "row_counts": result.row_counts,
         "timings_seconds": {k: round(v, 4) for k, v in result.timings.items()},
         "component_seconds": result.extra.get("component_seconds", {}),
+        "never_fired": result.extra.get("inert", []),
         "memory": {
             "peak_rss_bytes": result.peak_rss_bytes,
             "peak_rss_bytes_per_citizen": round(

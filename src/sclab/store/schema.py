@@ -269,6 +269,16 @@ TABLES: dict[str, list[Column]] = {
         C("upper", "DOUBLE", "upper edge of the bin (excluded)"),
         C("count", "BIGINT", "entities scored in the bin at the end of the snapshot day"),
     ],
+    "inert": [
+        C(
+            "component",
+            "VARCHAR",
+            "stage:name of a source or sensor, or the component of a policy (policy:ID)",
+        ),
+        C("item_type", "VARCHAR", "component, rule or joint_measure"),
+        C("item", "VARCHAR", "the component itself, or the id of the rule or joint measure"),
+        C("detail", "VARCHAR", "what was looked for and not found"),
+    ],
 }
 
 
@@ -301,6 +311,13 @@ TABLE_NOTES: dict[str, str] = {
     "serve). Only bins that hold someone have a row. Taken from the policies' state at the "
     "month's end: the recorded tables do not hold every score on every day (factor-score "
     "changes under 10 points are not recorded).",
+    "inert": "Switched-on mechanisms that produced nothing over the run, found in the "
+    "recorded tables once they are written (`sclab.calibration.inert`): a source with no "
+    "act of its kinds (in `true_act_totals` or `aggregates`), a sensor with no record of its "
+    "kinds (cameras: no identification named anyone), a source of moments with no moment, "
+    "a policy rule whose id is on no score change, list entry or sanction of its system, "
+    "a joint measure that decided none of its moments. Behaviour is not checked. The end "
+    'of `sclab run` prints them as "Never fired".',
 }
 
 #: Tables that describe how and when a run was made rather than what it produced; a rerun

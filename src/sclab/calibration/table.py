@@ -1,0 +1,178 @@
+"""Simulated beside published: the calibration and validation tables of one run.
+
+Core objects:
+    :func:`calibrate`: read a run directory's ``run.duckdb`` and compare it with every
+        published figure (:mod:`sclab.calibration.figures`).
+    :class:`CalibrationTable`: the run (scenario, population, days) and one
+        :class:`CalibrationRow` per figure, split by role.
+    :class:`CalibrationRow`: figure, published value, simulated value scaled to the
+        figure's population and period, their ratio and a verdict.
+
+Verdicts: ``matches`` when simulated / published lies within the figure's tolerance band,
+``too high`` or ``too low`` outside it, ``not comparable`` when the run lacks the
+mechanism the figure describes (no court policy, no cameras).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+from sclab.calibration.figures import Figure, load_figures
+from sclab.calibration.metrics import METRICS, measure
+from sclab.errors import SclabError
+
+Verdict = Literal["matches", "too high", "too low", "not comparable"]
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What scaling needs to know of the run (from ``run_info``)."""
+
+    scenario: str
+    population: int
+    days: int
+
+
+@dataclass(frozen=True)
+class CalibrationRow:
+    """One figure, published beside simulated."""
+
+    figure: str
+    description: str
+    role: str
+    unit: str
+    published: float
+    simulated: float | None  # scaled to the figure's population and period
+    raw: float | None  # the metric in the run, before scaling
+    ratio: float | None
+    verdict: Verdict
+    tolerance: tuple[float, float]
+    metric: str
+    scaling: str
+    note: str  # why not comparable, else the figure's note
+    source: str
+
+
+@dataclass(frozen=True)
+class CalibrationTable:
+    """Every figure compared with one run."""
+
+    run: RunFacts
+    rows: list[CalibrationRow]
+
+    def role(self, role: str) -> list[CalibrationRow]:
+        """The rows of one role (``calibration`` or ``validation``)."""
+        return [r for r in self.rows if r.role == role]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for ``--json``)."""
+        return {
+            "run": asdict(self.run),
+            "calibration": [asdict(r) for r in self.role("calibration")],
+            "validation": [asdict(r) for r in self.role("validation")],
+        }
+
+
+def scale(raw: float, figure: Figure, run: RunFacts) -> float:
+    """The run's ``raw`` metric carried over to the figure's population and period."""
+    rule = figure.compare.scaling
+    size = figure.population.size
+    if rule == "as_is":
+        return raw
+    if rule == "per_unit_period":
+        assert figure.period is not None  # checked when the figures are loaded
+        return raw * size * figure.period.days
+    per_capita = raw * size / run.population
+    if rule == "per_capita":
+        return per_capita
+    assert figure.period is not None
+    return per_capita * figure.period.days / run.days
+
+
+def verdict(ratio: float | None, tolerance: tuple[float, float]) -> Verdict:
+    """Within the band: matches; otherwise too high or too low."""
+    if ratio is None:
+        return "not comparable"
+    low, high = tolerance
+    if ratio > high:
+        return "too high"
+    if ratio < low:
+        return "too low"
+    return "matches"
+
+
+def open_run(run_dir: Path) -> duckdb.DuckDBPyConnection:
+    """The run's database, read-only.
+
+    Raises:
+        SclabError: ``run_dir`` holds no ``run.duckdb`` or it cannot be read as one.
+    """
+    path = Path(run_dir) / "run.duckdb"
+    if not path.is_file():
+        raise SclabError(
+            "expected a run directory holding run.duckdb (made by sclab run --out DIR)",
+            source=str(run_dir),
+        )
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise SclabError(f"cannot open as a DuckDB database: {exc}", source=str(path)) from None
+
+
+def run_facts(con: duckdb.DuckDBPyConnection, source: str) -> RunFacts:
+    """Scenario, population and days from ``run_info``."""
+    try:
+        rows = con.execute("SELECT scenario, population, days FROM run_info").fetchall()
+    except duckdb.Error:
+        rows = []
+    if len(rows) != 1:
+        raise SclabError("the run has no run_info row (not a complete sclab run)", source=source)
+    scenario, population, days = rows[0]
+    return RunFacts(str(scenario), int(population), int(days))
+
+
+def calibrate(run_dir: Path, figures: list[Figure] | None = None) -> CalibrationTable:
+    """Compare the run in ``run_dir`` with every published figure.
+
+    Args:
+        run_dir: A run directory (``sclab run --out DIR``).
+        figures: The figures to compare with (default: the package's ``figures.yaml``).
+
+    Raises:
+        SclabError: ``run_dir`` is not a readable run.
+    """
+    figures = load_figures() if figures is None else figures
+    con = open_run(run_dir)
+    try:
+        run = run_facts(con, str(run_dir))
+        rows = [_row(f, con, run) for f in figures]
+    finally:
+        con.close()
+    return CalibrationTable(run, rows)
+
+
+def _row(figure: Figure, con: duckdb.DuckDBPyConnection, run: RunFacts) -> CalibrationRow:
+    metric = METRICS[figure.compare.metric]
+    raw, why = measure(metric, con)
+    simulated = None if raw is None else scale(raw, figure, run)
+    ratio = None if simulated is None else simulated / figure.value
+    return CalibrationRow(
+        figure=figure.id,
+        description=" ".join(figure.description.split()),
+        role=figure.role,
+        unit=figure.unit,
+        published=figure.value,
+        simulated=simulated,
+        raw=raw,
+        ratio=ratio,
+        verdict=verdict(ratio, figure.tolerance),
+        tolerance=figure.tolerance,
+        metric=metric.name,
+        scaling=figure.compare.scaling,
+        note=why or " ".join(figure.note.split()),
+        source=" ".join(figure.source.publication.split()),
+    )
