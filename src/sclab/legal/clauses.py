@@ -33,7 +33,8 @@ class Clause:
 
     Attributes:
         id: Stable identifier (the ``clause`` column of ``law_verdicts``).
-        label: Short name for table headers.
+        label: Short name for tables.
+        short: Shorter still, for the columns of a matrix.
         title: The clause's subject in a few words.
         says: What it says, paraphrased.
         citation: Where it is published.
@@ -43,6 +44,7 @@ class Clause:
 
     id: str
     label: str
+    short: str
     title: str
     says: str
     citation: str
@@ -69,6 +71,7 @@ CLAUSES: tuple[Clause, ...] = (
     Clause(
         id="eu-ai-act-5-1-c-i",
         label="AI 5(1)(c)(i)",
+        short="c(i)",
         title="social scoring: detriment in an unrelated context",
         says="Prohibits AI systems that evaluate or classify natural persons over a period "
         "of time on their social behaviour or personal characteristics, where the score "
@@ -109,6 +112,7 @@ CLAUSES: tuple[Clause, ...] = (
     Clause(
         id="eu-ai-act-5-1-c-ii",
         label="AI 5(1)(c)(ii)",
+        short="c(ii)",
         title="social scoring: unjustified or disproportionate detriment",
         says="Prohibits the same social scoring where it leads to detrimental or "
         "unfavourable treatment that is unjustified or disproportionate to the social "
@@ -142,6 +146,7 @@ CLAUSES: tuple[Clause, ...] = (
     Clause(
         id="eu-ai-act-5-1-h",
         label="AI 5(1)(h)",
+        short="h",
         title="real-time remote biometric identification for law enforcement",
         says="Prohibits the use of real-time remote biometric identification systems in "
         "publicly accessible spaces for the purposes of law enforcement, unless strictly "
@@ -174,6 +179,7 @@ CLAUSES: tuple[Clause, ...] = (
     Clause(
         id="gdpr-22",
         label="GDPR 22",
+        short="22",
         title="solely automated decisions with significant effects",
         says="A person has the right not to be subject to a decision based solely on "
         "automated processing which produces legal effects concerning them or similarly "
@@ -206,6 +212,7 @@ CLAUSES: tuple[Clause, ...] = (
     Clause(
         id="gdpr-9",
         label="GDPR 9",
+        short="9",
         title="biometric data to identify a person",
         says="Processing biometric data for the purpose of uniquely identifying a natural "
         "person is prohibited, unless an exception of Art. 9(2) applies, such as explicit "
@@ -232,6 +239,7 @@ CLAUSES: tuple[Clause, ...] = (
     Clause(
         id="cn-2020-49-legality",
         label="CN 49 legality",
+        short="legal",
         title="a legal basis for every record and measure",
         says="Measures that reduce an entity's rights or add to its obligations must rest "
         "on facts of its untrustworthy conduct and on laws, regulations or policy "
@@ -254,6 +262,7 @@ CLAUSES: tuple[Clause, ...] = (
     Clause(
         id="cn-2020-49-proportion",
         label="CN 49 proportion",
+        short="prop",
         title="punishment commensurate with the conduct",
         says="Punishment must be commensurate with the conduct (过惩相当): fitting its "
         "nature, circumstances and social harm; serious-dishonesty lists are limited to "
@@ -280,6 +289,7 @@ CLAUSES: tuple[Clause, ...] = (
     Clause(
         id="cn-2020-49-process",
         label="CN 49 process",
+        short="proc",
         title="notice, objection and credit repair",
         says="Entities are told of a listing or measure and can object; a system has a "
         "credit repair route by which an entity that corrects its conduct is removed "
@@ -307,6 +317,7 @@ CLAUSES: tuple[Clause, ...] = (
     Clause(
         id="spc-2017-defaulters",
         label="SPC 2017",
+        short="SPC",
         title="the list of dishonest judgment debtors",
         says="A debtor is listed only on the six grounds of Art. 1; for grounds 2-6 the "
         "term is two years, extendable by one to three years (Art. 2); minors are not "
