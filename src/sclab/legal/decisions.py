@@ -233,7 +233,11 @@ class _Reader:
         reached: list[JointMeasure] = []
         lists: list[ListSpec] = []
         entity = "person"
-        if rule.when.counter is not None:
+        if rule.when.events is not None:
+            kinds = [self.catalogue.get(k, "event") for k in rule.when.events.kinds]
+            if kinds and all(k is not None and k.entity == "company" for k in kinds):
+                entity = "company"
+        elif rule.when.counter is not None:
             entity = self.counters[rule.when.counter].entity
         elif rule.when.score is not None or rule.when.grade:
             entity = self.scores[rule.when.score or self.grade_of[rule.when.grade[0]]].entity

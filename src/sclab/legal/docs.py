@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sclab.engine.catalogue import Catalogue
-from sclab.legal import Verdict, assess
+from sclab.legal import COLUMNS, Verdict, assess
 from sclab.legal.clauses import CLAUSES, MINOR_CONDUCT, RELATED_CONTEXTS, VERDICTS
 from sclab.policy.schema import Policy
 
@@ -40,6 +40,13 @@ sclab check-policy composite --fail-on prohibited
 Exit codes: `0` the policy is valid (whatever the verdicts); `1` it is valid but a
 verdict is as serious as `--fail-on` (`prohibited`, or `needs-review`, which includes
 `prohibited`); `2` it is not valid (one line: file, line, field, what was expected).
+
+## The `law_verdicts` table
+
+`sclab.legal.assess_run(con)` reads a run's `policies` (the YAML texts compiled) and
+`kinds` (the run's own catalogue) and returns one row per rule × clause:
+
+{columns}
 
 ## What a policy states
 
@@ -128,7 +135,9 @@ def markdown(policies: Iterable[Policy], catalogue: Catalogue) -> str:
     ``policies`` (the built-in packs) against ``catalogue``."""
     minor = ", ".join(f"`{k}`" for k in sorted(MINOR_CONDUCT))
     related = "; ".join(f"`{a}` data may be used in `{b}`" for a, b in sorted(RELATED_CONTEXTS))
-    parts = [INTRO.format(minor=minor, related=related + " (a judgment or tax debt is money owed)")]
+    columns = "\n".join(f"- `{name}`: {meaning}." for name, meaning in COLUMNS.items())
+    related += " (a judgment or tax debt is money owed)"
+    parts = [INTRO.format(minor=minor, related=related, columns=columns)]
     parts += [_clause_section(i) for i in range(len(CLAUSES))]
     parts.append(
         "## The built-in packs\n\n"

@@ -48,8 +48,7 @@ def social_scoring_context(d: Decision) -> Verdict:
         return REVIEW, f"rests on kinds the catalogue lacks: {_names(_unknown(d))}"
     if not d.contexts:
         return PERMITTED, (
-            f"its detriment ({_effects(d)}) stays within the system's own standing and "
-            "reaches no other context"
+            f"its effects ({_effects(d)}) block or price up no resource moment in another context"
         )
     unrelated = [e for e in d.evidence if any(not related(str(e.domain), c) for c in d.contexts)]
     if not unrelated:
