@@ -34,6 +34,7 @@ docs: $(STAMP)
 	$(BIN)/python -c "from sclab.engine.registry import markdown; from sclab.run import load_builtin_components; open('docs/components.md', 'w').write(markdown(load_builtin_components()))"
 	$(BIN)/python -c "from sclab.engine.statearrays import markdown; from sclab.engine.simulation import ENGINE_STATE; from sclab.run import load_builtin_components; open('docs/state.md', 'w').write(markdown(ENGINE_STATE, load_builtin_components()))"
 	$(BIN)/python -c "from sclab.engine.catalogue import markdown; from sclab.targets import builtin_catalogue; open('docs/catalogue.md', 'w').write(markdown(builtin_catalogue()))"
+	$(BIN)/python -c "from sclab.legal.docs import markdown; from sclab.policy.loader import builtin_packs, is_bundle, load_policy; from sclab.targets import builtin_catalogue; open('docs/legal.md', 'w').write(markdown([load_policy(n) for n in builtin_packs() if not is_bundle(n)], builtin_catalogue()))"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -37,6 +37,7 @@ from rich.text import Text
 from sclab.calibration import CalibrationRow
 from sclab.errors import SclabError
 from sclab.explain import Story, summary
+from sclab.legal import Verdict
 from sclab.policy.schema import Policy
 from sclab.run import Reporter, RunResult, run_scenario
 from sclab.scenario import builtin_scenarios
@@ -423,16 +424,102 @@ def packs_show(name: Annotated[str, typer.Argument(help="Pack name.")]) -> None:
 @app.command("check-policy")
 def check_policy(
     policy: Annotated[str, typer.Argument(help="A policy YAML file or a built-in pack name.")],
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when a verdict is this serious: prohibited, or needs-review "
+            "(which includes prohibited).",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the verdicts as JSON instead of tables.")
+    ] = False,
 ) -> None:
-    """Validate a policy (its kinds against sclab's own components); print what it
-    defines, or one line saying what is wrong."""
-    from sclab.targets import load_checked_policies
+    """Validate a policy (its kinds against sclab's own components), print what it
+    defines and each rule's verdict under each clause (docs/legal.md), or one line saying
+    what is wrong.
 
+    Exit codes: 0 valid (whatever the verdicts say); 1 valid, but a verdict is as serious
+    as --fail-on; 2 not valid (one line: file, line, field).
+    """
+    import json
+
+    from sclab.legal import assess, worst
+    from sclab.targets import builtin_catalogue, load_checked_policies
+
+    levels = {"prohibited": ("prohibited",), "needs-review": ("prohibited", "needs review")}
+    if fail_on is not None and fail_on not in levels:
+        raise typer.BadParameter(
+            f"'{fail_on}'; expected prohibited or needs-review", param_hint="--fail-on"
+        )
     bundle, members = load_checked_policies(policy)
-    if bundle is not None:
-        out_console.print(f"{escape(bundle.id)}: {escape(bundle.title)}")
-    for p in members:
-        _describe_policy(p)
+    catalogue = builtin_catalogue()
+    verdicts = [v for p in members for v in assess(p, catalogue)]
+    if as_json:
+        doc = {
+            "policy": policy,
+            "valid": True,
+            "policies": [p.id for p in members],
+            "verdicts": [v.as_dict() for v in verdicts],
+        }
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    else:
+        if bundle is not None:
+            out_console.print(f"{escape(bundle.id)}: {escape(bundle.title)}")
+        for p in members:
+            _describe_policy(p)
+            _print_verdicts(p, [v for v in verdicts if v.policy_id == p.id])
+    if fail_on is not None and worst(verdicts) in levels[fail_on]:
+        raise typer.Exit(1)
+
+
+_VERDICT_STYLE = {
+    "prohibited": "bold red",
+    "needs review": "yellow",
+    "permitted": "green",
+    "not applicable": "dim",
+}
+_VERDICT_MARK = {"prohibited": "✗", "needs review": "?", "permitted": "✓", "not applicable": "·"}
+
+
+def _print_verdicts(p: Policy, verdicts: list[Verdict]) -> None:
+    """A matrix of rules × clauses, then the reason of every verdict that applies."""
+    from sclab.legal import CLAUSES
+
+    if not verdicts:
+        out_console.print("no rules or measures to assess")
+        return
+    matrix = Table(title=f"{escape(p.id)}: the law, rule by rule", title_justify="left")
+    matrix.add_column("rule", style="bold")
+    for c in CLAUSES:
+        matrix.add_column(escape(c.short), justify="center")
+    by_rule: dict[str, dict[str, Verdict]] = {}
+    for v in verdicts:
+        by_rule.setdefault(v.rule_id, {})[v.clause] = v
+    for rule_id, row in by_rule.items():
+        cells = [
+            Text(_VERDICT_MARK[row[c.id].verdict], style=_VERDICT_STYLE[row[c.id].verdict])
+            for c in CLAUSES
+        ]
+        matrix.add_row(escape(rule_id), *cells)
+    out_console.print(matrix)
+    legend = ", ".join(f"{_VERDICT_MARK[v]} {v}" for v in _VERDICT_MARK)
+    columns = "; ".join(f"{c.short}: {c.label}" for c in CLAUSES)
+    out_console.print(escape(f"{legend}. Columns: {columns} (docs/legal.md)."))
+    reasons = Table(title="reasons", title_justify="left")
+    for name in ("rule", "clause", "verdict", "reason"):
+        reasons.add_column(name)
+    labels = {c.id: c.label for c in CLAUSES}
+    for v in verdicts:
+        if v.verdict != "not applicable":
+            reasons.add_row(
+                escape(v.rule_id),
+                escape(labels[v.clause]),
+                Text(v.verdict, style=_VERDICT_STYLE[v.verdict]),
+                escape(v.reason),
+            )
+    out_console.print(reasons)
 
 
 def _describe_policy(p: Policy) -> None:

@@ -39,6 +39,20 @@ Weight = Annotated[float, Field(ge=-1e6, le=1e6)]
 Ident = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 EntityType = Literal["person", "company"]
 
+#: Who looks at a decision before or after it takes effect (``sclab.legal``, GDPR Art. 22):
+#: ``none`` (solely automated, no route to a person), ``on_objection`` (automated; a person
+#: looks when the entity objects), ``before`` (a person reviews each decision before it
+#: takes effect). Omitted means not stated, and a verdict that needs it says "needs review".
+HumanReview = Literal["none", "on_objection", "before"]
+#: What a policy is for, as its operator states it: ``law_enforcement`` (police and the
+#: punishment of offences), ``judicial_enforcement`` (enforcing court judgments),
+#: ``administration`` (other public authorities), ``commercial`` (a private company's
+#: service). Omitted means not stated.
+Purpose = Literal["law_enforcement", "judicial_enforcement", "administration", "commercial"]
+#: The law or regulation a rule or measure rests on, cited in one string. Omitted (or
+#: null) means none is stated: metadata only, never read by the simulation.
+LegalBasis = Annotated[str, Field(min_length=1, max_length=600)]
+
 
 class FieldError(ValueError):
     """A validation error that knows which field (below the model) it is about.
@@ -305,6 +319,12 @@ class Rule(Strict):
     when: Condition
     effects: list[Effect] = Field(min_length=1)
     description: str = ""
+    legal_basis: LegalBasis | None = Field(
+        None, description="Law or regulation the rule rests on; omitted: the policy's."
+    )
+    human_review: HumanReview | None = Field(
+        None, description="Who reviews its decisions; omitted: the policy's."
+    )
 
 
 class Trigger(Strict):
@@ -349,6 +369,12 @@ class JointMeasure(Strict):
         description="Whose moments are affected: the entity's own, or linked people's.",
     )
     domain: Annotated[str, Field(min_length=1, max_length=40)] = "resources"
+    legal_basis: LegalBasis | None = Field(
+        None, description="Law or regulation the measure rests on; omitted: the policy's."
+    )
+    human_review: HumanReview | None = Field(
+        None, description="Who reviews its decisions; omitted: the policy's."
+    )
 
 
 class DueProcess(Strict):
@@ -412,6 +438,14 @@ class Policy(Strict):
     rules: list[Rule] = Field(default_factory=list)
     joint: list[JointMeasure] = Field(default_factory=list)
     due_process: DueProcess = Field(default_factory=DueProcess)
+    # Metadata for the legal assessment (sclab.legal); the simulation never reads them.
+    purpose: Purpose | None = Field(None, description="What the policy is for; omitted: unknown.")
+    legal_basis: LegalBasis | None = Field(
+        None, description="Law or regulation every rule and measure rests on, unless its own."
+    )
+    human_review: HumanReview | None = Field(
+        None, description="Who reviews decisions, unless a rule or measure says otherwise."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Policy:
