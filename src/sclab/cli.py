@@ -265,8 +265,7 @@ def audit_run(
         return
     run = summary["run"]
     title = (
-        f"{run['scenario']}: {run['population']:,} people, {run['days']} days "
-        "(adverse decisions)"
+        f"{run['scenario']}: {run['population']:,} people, {run['days']} days (adverse decisions)"
     )
     classes = Table(title=escape(title), title_justify="left")
     for col in ("class", "decisions", "people", "companies", "share", "days on lists"):

@@ -109,12 +109,18 @@ class Audit:
                 {
                     k: r[k]
                     for k in (
-                        "system", "list", "wrongful_entries", "wrongful_corrected",
-                        "wrongful_corrected_share", "wrongful_median_days_to_correction",
-                        "wrongful_expired", "wrongful_still_listed", "wrongful_late",
+                        "system",
+                        "list",
+                        "wrongful_entries",
+                        "wrongful_corrected",
+                        "wrongful_corrected_share",
+                        "wrongful_median_days_to_correction",
+                        "wrongful_expired",
+                        "wrongful_still_listed",
+                        "wrongful_late",
                         "rightful_late",
                     )
-                }  # fmt: skip
+                }
                 for r in self.tables["redress_overview"].to_pylist()
             ],
         }
@@ -164,4 +170,3 @@ def _info(con: duckdb.DuckDBPyConnection, run_dir: Path) -> pa.Table:
         "? AS run_tables_sha256 FROM run_info",
         params=[__version__, digest],
     ).to_arrow_table()
-

@@ -220,9 +220,7 @@ def _counts(by: list[str]) -> str:
             for c in CLASSES
         ]
     cols.append("round(count(*) FILTER (WHERE class = 'error') / count(*), 6) AS error_share")
-    cols.append(
-        "round(count(*) FILTER (WHERE class <> 'rightful') / count(*), 6) AS harm_share"
-    )
+    cols.append("round(count(*) FILTER (WHERE class <> 'rightful') / count(*), 6) AS harm_share")
     group = ", ".join(by)
     return (
         f"SELECT {group}, {', '.join(cols)} FROM audit_harm_decisions "
@@ -257,9 +255,7 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
         """
     ).to_arrow_table()
     out["harm_by_system"] = con.sql(_counts(["system"])).to_arrow_table()
-    out["harm_by_kind"] = con.sql(
-        _counts(["system", "decision_table", "kind"])
-    ).to_arrow_table()
+    out["harm_by_kind"] = con.sql(_counts(["system", "decision_table", "kind"])).to_arrow_table()
     out["harm_by_domain"] = con.sql(_counts(["domain"])).to_arrow_table()
     out["harm_list_days"] = con.sql(
         """

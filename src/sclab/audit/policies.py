@@ -50,16 +50,21 @@ def policy_facts(policies: dict[str, Policy]) -> dict[str, pa.Table]:
     lists: dict[str, list[object]] = {
         k: []
         for k in (
-            "system", "list", "redlist", "deletion_delay_working_days", "delete_on",
-            "notice_delay_days", "review_days", "appeal_days", "repair_after_days",
+            "system",
+            "list",
+            "redlist",
+            "deletion_delay_working_days",
+            "delete_on",
+            "notice_delay_days",
+            "review_days",
+            "appeal_days",
+            "repair_after_days",
         )
-    }  # fmt: skip
+    }
     grades: dict[str, list[object]] = {k: [] for k in ("system", "score", "rank", "grade", "min")}
     for system, p in sorted(policies.items()):
         factor_scores = {s.id for s in p.scores if isinstance(s, FactorScore)}
-        factor_grades = {
-            g.name for s in p.scores if isinstance(s, FactorScore) for g in s.grades
-        }
+        factor_grades = {g.name for s in p.scores if isinstance(s, FactorScore) for g in s.grades}
         for j in p.joint:
             measures["system"].append(system)
             measures["measure"].append(j.id)
@@ -91,27 +96,43 @@ def policy_facts(policies: dict[str, Policy]) -> dict[str, pa.Table]:
         "audit_measures": pa.table(
             measures,
             schema=pa.schema(
-                [("system", pa.string()), ("measure", pa.string()), ("applies_to", pa.string()),
-                 ("self", pa.bool_()), ("factor_trigger", pa.bool_())]
+                [
+                    ("system", pa.string()),
+                    ("measure", pa.string()),
+                    ("applies_to", pa.string()),
+                    ("self", pa.bool_()),
+                    ("factor_trigger", pa.bool_()),
+                ]
             ),
-        ),  # fmt: skip
+        ),
         "audit_lists": pa.table(
             lists,
             schema=pa.schema(
-                [("system", pa.string()), ("list", pa.string()), ("redlist", pa.bool_()),
-                 ("deletion_delay_working_days", pa.int32()),
-                 ("delete_on", pa.list_(pa.string())), ("notice_delay_days", pa.int32()),
-                 ("review_days", pa.int32()), ("appeal_days", pa.int32()),
-                 ("repair_after_days", pa.int32())]
+                [
+                    ("system", pa.string()),
+                    ("list", pa.string()),
+                    ("redlist", pa.bool_()),
+                    ("deletion_delay_working_days", pa.int32()),
+                    ("delete_on", pa.list_(pa.string())),
+                    ("notice_delay_days", pa.int32()),
+                    ("review_days", pa.int32()),
+                    ("appeal_days", pa.int32()),
+                    ("repair_after_days", pa.int32()),
+                ]
             ),
-        ),  # fmt: skip
+        ),
         "audit_grades": pa.table(
             grades,
             schema=pa.schema(
-                [("system", pa.string()), ("score", pa.string()), ("rank", pa.int32()),
-                 ("grade", pa.string()), ("min", pa.float64())]
+                [
+                    ("system", pa.string()),
+                    ("score", pa.string()),
+                    ("rank", pa.int32()),
+                    ("grade", pa.string()),
+                    ("min", pa.float64()),
+                ]
             ),
-        ),  # fmt: skip
+        ),
     }
 
 

@@ -112,9 +112,7 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
         f"AS within_deadline FROM ({ENTRIES_SQL.format(corrections=corrections)})"
     )
     out = {
-        "redress_entries": con.sql(
-            "SELECT * FROM audit_redress ORDER BY entry_id"
-        ).to_arrow_table()
+        "redress_entries": con.sql("SELECT * FROM audit_redress ORDER BY entry_id").to_arrow_table()
     }
     out["redress_by_reason"] = con.sql(
         """

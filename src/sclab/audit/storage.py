@@ -113,9 +113,7 @@ def read_audit(run_dir: Path) -> dict[str, pa.Table]:
     manifest = Manifest.read(run_dir)
     path = run_dir / AUDIT_DB
     if AUDIT_DB not in manifest.files or not path.is_file():
-        raise AuditError(
-            f"has no audit; `sclab audit {run_dir}` makes one", source=str(run_dir)
-        )
+        raise AuditError(f"has no audit; `sclab audit {run_dir}` makes one", source=str(run_dir))
     con = duckdb.connect(str(path), read_only=True)
     try:
         names = [
