@@ -261,7 +261,7 @@ def audit_run(
     path = result.save()
     summary = result.summary()
     if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
         return
     run = summary["run"]
     title = (
