@@ -337,6 +337,8 @@ def test_redress_against_the_deadlines(hand_run: Path) -> None:
         2, 1, 0)  # fmt: skip
     summary = a.summary()
     json.dumps(summary)  # plain data
+    blocked = [k for k in summary["by_kind"] if (k["system"], k["kind"]) == ("court", "blocked")]
+    assert blocked[0]["error_share"] == pytest.approx(2 / 6, abs=1e-6)
     assert summary["list_days_by_class"] == {"error": 80, "other_conduct": 0, "design": 0,
                                              "rightful": 148}  # fmt: skip
 

@@ -83,7 +83,8 @@ class Audit:
 
     def summary(self) -> dict[str, Any]:
         """The headline figures as plain data (numbers, text, lists, dicts): the run, the
-        harm classes, harm by domain and by system, days on lists by class, and redress
+        harm classes, harm by domain, by system and by kind (with the share of each kind
+        that is an error), days on lists by class, and redress
         of wrongful list entries."""
         info = self.tables["audit_info"].to_pylist()[0]
         days: dict[str, int] = {}
@@ -103,6 +104,10 @@ class Audit:
             "by_system": [
                 {"system": r["system"], **{k: r[k] for k in keep}}
                 for r in self.tables["harm_by_system"].to_pylist()
+            ],
+            "by_kind": [
+                {k: r[k] for k in ("system", "decision_table", "kind", *keep, "error_share")}
+                for r in self.tables["harm_by_kind"].to_pylist()
             ],
             "list_days_by_class": {c: days.get(c, 0) for c in harm.CLASSES},
             "redress": [
