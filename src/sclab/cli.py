@@ -374,6 +374,62 @@ def _show_story(story: Story) -> None:
         )
 
 
+@app.command("audit")
+def audit_run(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run's directory (sclab run --out).")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")
+    ] = False,
+) -> None:
+    """Audit a finished run: harm by class (error, someone else's conduct, design), by
+    system, kind and domain, and redress of list entries; stored in DIR/audit.duckdb."""
+    import json
+
+    from sclab.audit import audit
+
+    result = audit(run_dir)
+    path = result.save()
+    summary = result.summary()
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return
+    run = summary["run"]
+    title = (
+        f"{run['scenario']}: {run['population']:,} people, {run['days']} days (adverse decisions)"
+    )
+    classes = Table(title=escape(title), title_justify="left")
+    for col in ("class", "decisions", "people", "companies", "share", "days on lists"):
+        classes.add_column(col, justify="left" if col == "class" else "right")
+    for name, c in summary["classes"].items():
+        classes.add_row(
+            name, f"{c['decisions']:,}", f"{c['people']:,}", f"{c['companies']:,}",
+            f"{c['share']:.1%}", f"{summary['list_days_by_class'][name]:,}",
+        )  # fmt: skip
+    out_console.print(classes)
+    domains = Table(title="By domain", title_justify="left")
+    for col in ("domain", "decisions", "error", "other_conduct", "design", "rightful"):
+        domains.add_column(col, justify="left" if col == "domain" else "right")
+    for d in summary["by_domain"]:
+        domains.add_row(
+            escape(d["domain"]),
+            *(f"{d[k]:,}" for k in ("decisions", "error", "other_conduct", "design", "rightful")),
+        )
+    out_console.print(domains)
+    redress = Table(title="Wrongful list entries: redress", title_justify="left")
+    for col in ("list", "entries", "corrected", "median days", "expired", "open", "late"):
+        redress.add_column(col, justify="left" if col == "list" else "right")
+    for r in summary["redress"]:
+        median = r["wrongful_median_days_to_correction"]
+        redress.add_row(
+            escape(f"{r['system']}: {r['list']}"), f"{r['wrongful_entries']:,}",
+            f"{r['wrongful_corrected']:,}", "-" if median is None else f"{median:g}",
+            f"{r['wrongful_expired']:,}", f"{r['wrongful_still_listed']:,}",
+            f"{r['wrongful_late']:,}",
+        )  # fmt: skip
+    out_console.print(redress)
+    _say(f"Audit: {path.resolve()}")
+
+
 def _say(message: str) -> None:
     """One line on stdout, printed as it is: no markup, no wrapping (paths can be long)."""
     out_console.print(Text(message), highlight=False, soft_wrap=True)
