@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -358,10 +358,12 @@ def _false_positives(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.n
     return float(np.sum(sample_weight * wrong))
 
 
-#: The metrics of every MetricFrame here: Fairlearn's two rates and the counts behind them.
+#: The rates, from Fairlearn: what the tables report and compare.
+RATES = {"rate": selection_rate, "fpr": false_positive_rate}
+
+#: The notebook MetricFrame's metrics: the two rates and the weighted counts behind them.
 METRICS = {
-    "rate": selection_rate,
-    "fpr": false_positive_rate,
+    **RATES,
     "people": _count,
     "recipients": _recipients,
     "non_doers": _non_doers,
@@ -375,15 +377,16 @@ def _frame(
     sensitive: pd.DataFrame,
     weight: np.ndarray,
     control: pd.Series | None = None,
+    metrics: dict[str, Callable[..., float]] = METRICS,
 ) -> MetricFrame:
     w = np.asarray(weight, float)
     return MetricFrame(
-        metrics=METRICS,
+        metrics=metrics,
         y_true=np.asarray(y_true, int),
         y_pred=np.asarray(y_pred, int),
         sensitive_features=sensitive,
         control_features=control,
-        sample_params={m: {"sample_weight": w} for m in METRICS},
+        sample_params={m: {"sample_weight": w} for m in metrics},
     )
 
 
@@ -402,9 +405,9 @@ def metric_frame(
         by: One attribute of :data:`GROUP_ATTRIBUTES`, or two for their intersection.
     """
     cols = list(_grouping(by))
-    c = cells(con, cols, [decision])
-    if c.empty:
+    if decision not in decisions(con):
         raise ValueError(f"no decision {decision.label} in this run")
+    c = cells(con, cols, [decision])
     return _frame(c["truth"].to_numpy(), c["received"].to_numpy(), c[cols], c["count"].to_numpy())
 
 
@@ -623,8 +626,24 @@ def _grouping_tables(
         c[cols],
         c["count"].to_numpy(),
         control=c["decision"],
+        metrics=RATES,
     )
-    groups = mf.by_group.reset_index()
+    # The counts behind the rates (for the intervals): sums of the cells' weights; the
+    # tests check them against the notebook MetricFrame's weighted counts.
+    keys = ["decision", *cols]
+    received = c["received"].to_numpy(bool)
+    doer = c["truth"].to_numpy(bool)
+    counts = pd.DataFrame(
+        {
+            **{k: c[k] for k in keys},
+            "people": c["count"],
+            "recipients": c["count"] * received,
+            "non_doers": c["count"] * ~doer,
+            "false_positives": c["count"] * (received & ~doer),
+        }
+    )
+    counts = counts.groupby(keys, observed=True, sort=False).sum()
+    groups = mf.by_group.join(counts, how="inner").reset_index()
     groups = groups[groups["people"] > 0].copy()
     overall = mf.overall
     diff = mf.difference()
