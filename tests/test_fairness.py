@@ -8,6 +8,7 @@ import math
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from fairlearn.metrics import MetricFrame, count, false_positive_rate, selection_rate
 from hypothesis import given, settings
@@ -81,6 +82,11 @@ def _store() -> duckdb.DuckDBPyConnection:
     return con
 
 
+@pytest.fixture(scope="module")
+def tables() -> dict[str, pa.Table]:
+    return fairness.compute(_store())
+
+
 RAIL = Decision("sanctions", "court", "blocked", "rail_ticket")
 SCHOOL = Decision("sanctions", "court", "blocked", "school_place")
 LISTED = Decision("list_entries", "court", "listed", "debtors")
@@ -111,20 +117,21 @@ def test_decisions_are_per_person_and_company_rows_are_left_out() -> None:
     ],
 )
 def test_truth_and_decision_per_person(
-    decision: Decision, received: set[int], committed: set[int]
+    decision: Decision, received: set[int], committed: set[int], tables: dict[str, pa.Table]
 ) -> None:
     arrays = fairness.person_arrays(_store(), decision, "sex")
     assert set(np.flatnonzero(arrays.y_pred)) == received
     assert set(np.flatnonzero(arrays.y_true)) == committed
-    decided = _rows(fairness.compute(_store())["fairness_decisions"], decision=decision.label)
+    decided = _rows(tables["fairness_decisions"], decision=decision.label)
     assert decided["recipients"].item() == len(received)
     assert decided["wrongly_received"].item() == len(received - committed)
     assert decided["doers"].item() == len(committed)
     assert decided["acts"].item() in {"non_performance", "company_tax_arrears,non_performance"}
 
 
-def test_a_decision_resting_on_no_event_has_no_false_positive_rate() -> None:
-    tables = fairness.compute(_store())
+def test_a_decision_resting_on_no_event_has_no_false_positive_rate(
+    tables: dict[str, pa.Table],
+) -> None:
     decided = _rows(tables["fairness_decisions"], decision=REWARD.label)
     assert decided["beneficial"].item()
     assert decided["acts"].isna().item() and decided["doers"].isna().item()
@@ -160,9 +167,9 @@ def test_weighted_cells_equal_full_arrays(decision: Decision, by: tuple[str, ...
         assert cells.difference()[metric] == pytest.approx(full.difference()[metric], abs=1e-12)
 
 
-def test_tables_hold_fairlearns_values() -> None:
+def test_tables_hold_fairlearns_values(tables: dict[str, pa.Table]) -> None:
     con = _store()
-    table = fairness.compute(con)["fairness_groups"]
+    table = tables["fairness_groups"]
     for decision in (LISTED, RAIL, REWARD):
         mf = fairness.metric_frame(con, decision, ("sex", "district"))
         rows = _rows(table, decision=decision.label, grouping="sex x district")
@@ -179,8 +186,8 @@ def test_tables_hold_fairlearns_values() -> None:
                 assert got.loc[(sex, district), "false_positives"] == row["false_positives"]
 
 
-def test_every_grouping_covers_everyone_once() -> None:
-    groups = fairness.compute(_store())["fairness_groups"].to_pandas()
+def test_every_grouping_covers_everyone_once(tables: dict[str, pa.Table]) -> None:
+    groups = tables["fairness_groups"].to_pandas()
     assert groups["grouping"].nunique() == 6 + 15
     people = groups.groupby(["grouping", "decision"])["people"].sum()
     assert (people == PEOPLE).all()
@@ -194,8 +201,8 @@ def test_age_bands_count_completed_years_at_the_start() -> None:
     assert ppl.loc[12, "age_band"] == "25-34"
 
 
-def test_small_groups_are_flagged_with_the_rule_not_dropped() -> None:
-    groups = fairness.compute(_store())["fairness_groups"]
+def test_small_groups_are_flagged_with_the_rule_not_dropped(tables: dict[str, pa.Table]) -> None:
+    groups = tables["fairness_groups"]
     reward = _rows(groups, decision=REWARD.label, grouping="ethnic_group").set_index("group_1")
     # 10 people: shown, flagged, with the reason.
     assert reward.loc["hui", "people"] == 10
@@ -210,12 +217,12 @@ def test_small_groups_are_flagged_with_the_rule_not_dropped() -> None:
     rail = _rows(groups, decision=RAIL.label, grouping="ethnic_group").set_index("group_1")
     assert rail.loc["han", "rate_small"]
     assert "expected count 2.85 < 5" in rail.loc["han", "rate_small_reason"]
-    rules = fairness.compute(_store())["fairness_rules"].to_pandas().set_index("name")
+    rules = tables["fairness_rules"].to_pandas().set_index("name")
     assert rules.loc["min_group_size", "value"] == str(fairness.MIN_GROUP_SIZE)
 
 
-def test_best_off_group_differences_and_ratios() -> None:
-    groups = fairness.compute(_store())["fairness_groups"]
+def test_best_off_group_differences_and_ratios(tables: dict[str, pa.Table]) -> None:
+    groups = tables["fairness_groups"]
     rail = _rows(groups, decision=RAIL.label, grouping="sex").set_index("group_1")
     # Recipients 1, 3, 5 are all male (odd ids): females are best off at rate 0.
     assert rail.loc["female", "rate_best_off"] and rail.loc["female", "rate"] == 0
@@ -235,9 +242,9 @@ def test_best_off_group_differences_and_ratios() -> None:
     assert best["rate_ratio"] == 1.0 and best["rate_difference"] == 0.0
 
 
-def test_summary_reports_fairlearns_between_group_difference() -> None:
+def test_summary_reports_fairlearns_between_group_difference(tables: dict[str, pa.Table]) -> None:
     con = _store()
-    summary = _rows(fairness.compute(con)["fairness_summary"], grouping="district")
+    summary = _rows(tables["fairness_summary"], grouping="district")
     for decision in (RAIL, LISTED):
         mf = fairness.metric_frame(con, decision, "district")
         row = summary[summary["decision"] == decision.label].iloc[0]

@@ -359,11 +359,10 @@ def _false_positives(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.n
 
 
 #: The rates, from Fairlearn: what the tables report and compare.
-RATES = {"rate": selection_rate, "fpr": false_positive_rate}
-
 #: The notebook MetricFrame's metrics: the two rates and the weighted counts behind them.
 METRICS = {
-    **RATES,
+    "rate": selection_rate,
+    "fpr": false_positive_rate,
     "people": _count,
     "recipients": _recipients,
     "non_doers": _non_doers,
@@ -620,17 +619,41 @@ def _compare(
 def _grouping_tables(
     c: pd.DataFrame, cols: list[str], by_label: dict[str, Decision], acts: dict[str, list[str]]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    mf = _frame(
+    rate_mf = _frame(
         c["truth"].to_numpy(),
         c["received"].to_numpy(),
         c[cols],
         c["count"].to_numpy(),
         control=c["decision"],
-        metrics=RATES,
+        metrics={"rate": selection_rate},
     )
+    # The false-positive rate is the selection rate among the people who did not commit
+    # the act: the same number as Fairlearn's false_positive_rate (the tests check it) at
+    # half its cost per group, which builds no confusion matrix. Decisions with no act
+    # have no non-doers to speak of, and groups with no non-doers no rate.
+    neg = c[~c["truth"].to_numpy(bool) & c["decision"].isin(list(acts)).to_numpy(bool)]
+    keys = ["decision", *cols]
+    frames = [rate_mf]
+    if len(neg):
+        frames.append(
+            _frame(
+                neg["truth"].to_numpy(),
+                neg["received"].to_numpy(),
+                neg[cols],
+                neg["count"].to_numpy(),
+                control=neg["decision"],
+                metrics={"fpr": selection_rate},
+            )
+        )
+    by_group = pd.concat([f.by_group for f in frames], axis=1)
+    overall = pd.concat([f.overall for f in frames], axis=1)
+    diff = pd.concat([f.difference() for f in frames], axis=1)
+    ratio = pd.concat([f.ratio() for f in frames], axis=1)
+    for table in (by_group, overall, diff, ratio):
+        if "fpr" not in table:
+            table["fpr"] = np.nan
     # The counts behind the rates (for the intervals): sums of the cells' weights; the
     # tests check them against the notebook MetricFrame's weighted counts.
-    keys = ["decision", *cols]
     received = c["received"].to_numpy(bool)
     doer = c["truth"].to_numpy(bool)
     counts = pd.DataFrame(
@@ -643,11 +666,8 @@ def _grouping_tables(
         }
     )
     counts = counts.groupby(keys, observed=True, sort=False).sum()
-    groups = mf.by_group.join(counts, how="inner").reset_index()
+    groups = by_group.join(counts, how="inner").reset_index()
     groups = groups[groups["people"] > 0].copy()
-    overall = mf.overall
-    diff = mf.difference()
-    ratio = mf.ratio()
     name = " x ".join(cols)
     out_groups, out_summary = [], []
     for label, g in groups.groupby("decision", sort=True):
