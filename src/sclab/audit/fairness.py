@@ -689,7 +689,9 @@ def _grouping_tables(
             else None
         )
         if not truth:
-            g["fpr_small"] = None
+            # Without an act there are no non-doers to count, only people.
+            for col in ("non_doers", "false_positives", "fpr_small"):
+                g[col] = None
         g["grouping"] = name
         g["attribute_1"], g["group_1"] = cols[0], g[cols[0]]
         g["attribute_2"] = cols[1] if len(cols) > 1 else None
