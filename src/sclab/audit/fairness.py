@@ -32,8 +32,10 @@ Definitions (``docs/fairness.md`` says the same at more length):
   in the store: their actors count as not having committed the act.
 - A decision whose rows rest on no recorded event (a score or grade threshold with no
   event behind it) has no truth: its false-positive rate is NULL.
-- Rate: share of the group who received the decision. False-positive rate: among the
-  group's people who did not commit the act, the share who received the decision.
+- Rate (Fairlearn's ``selection_rate``): share of the group who received the decision.
+  False-positive rate (Fairlearn's ``false_positive_rate``): among the group's people who
+  did not commit the act, the share who received the decision; :func:`compute` takes it
+  as the selection rate among those people, the same number.
 - Groups: sex, ethnic group, age band (completed years at the run's start date, from the
   birth date; bands :data:`AGE_BANDS`), district, migrant status, income decile, and every
   intersection of two of them. Only groups with at least one person exist.
@@ -51,13 +53,16 @@ at least 95% when both intervals do (independent groups). They cover the samplin
 variation of a binomial model (people of a group independent, with a common chance); not
 the uncertainty of the model's assumptions, nor dependence between people.
 
-Weighted cells: each grouping is fed to one ``MetricFrame`` as one row per (decision,
-group, truth, received) cell weighted by its number of people, with the decision as a
-control feature. Every metric here is a weighted sum over people (rate, false-positive
-rate, counts), so the cells give exactly what one row per person gives; the tests check it.
+Weighted cells: each grouping is fed to ``MetricFrame`` (one for the rate, one for the
+false-positive rate over the non-doers' cells) as one row per (decision, group, truth,
+received) cell weighted by its number of people, with the decision as a control feature.
+Every metric here is a weighted sum over people (rate, false-positive rate, counts), so
+the cells give exactly what one row per person gives; the tests check it.
 
-Cost: one SQL pass over the decision rows and their events, one over the people, then one
-``MetricFrame`` per grouping over at most 4 cells per (decision, group).
+Cost: one SQL pass over the decision rows and their events, one over the people, then two
+``MetricFrame`` per grouping over at most 4 cells per (decision, group): it grows with
+decisions × groups (Fairlearn spends a millisecond or two per group and metric), not with
+the population.
 """
 
 from __future__ import annotations
