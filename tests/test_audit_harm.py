@@ -17,6 +17,7 @@ from sclab.audit.harm import classify
 from sclab.store.hashes import table_hashes
 from sclab.store.manifest import Manifest, NotARunError
 from sclab.store.schema import FIXED_LABELS, TABLES, create_statements, label_columns
+from sclab.targets import builtin_catalogue
 
 COURT = """
 id: court
@@ -213,9 +214,13 @@ def build_run(directory: Path) -> Path:
                          ("sesame", FACTORS)):  # fmt: skip
         _insert(con, "policies", {"policy_id": system, "system": system, "yaml": text,
                                   "component": "pack", "source": system})  # fmt: skip
+    # The kinds' facts as sclab's own catalogue has them, with the entity and lawfulness
+    # this hand-built run needs.
+    known = builtin_catalogue().columns()
+    at = {(n, c): i for i, (n, c) in enumerate(zip(known["name"], known["category"], strict=True))}
     for name, entity, lawful in KINDS:
-        _insert(con, "kinds", {"name": name, "category": "event", "entity": entity,
-                               "lawful": lawful, "of_act": name})  # fmt: skip
+        row = {column: values[at[(name, "event")]] for column, values in known.items()}
+        _insert(con, "kinds", {**row, "entity": entity, "lawful": lawful})
     for eid, (day, kind, etype, actor, attributed, error) in EVENTS.items():
         _insert(con, "events", {
             "event_id": eid, "day": day, "recorded_day": day, "source": "records",

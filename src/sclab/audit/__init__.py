@@ -4,7 +4,9 @@ Core objects:
     :func:`audit`: a run directory → its :class:`Audit`, computed from ``run.duckdb``
         (read only, never altered) by the parts in :data:`PARTS`.
     :class:`Audit`: the audit's tables by name (``harm_*``: :mod:`sclab.audit.harm`;
-        ``redress_*``: :mod:`sclab.audit.redress`; ``audit_info``), with a small
+        ``redress_*``: :mod:`sclab.audit.redress`; ``fairness_*``:
+        :mod:`sclab.audit.fairness`; ``law_verdicts``: :mod:`sclab.legal`;
+        ``calibration``: :mod:`sclab.calibration`; ``audit_info``), with a small
         vocabulary: :attr:`Audit.harm` (the overview by harm class),
         :meth:`Audit.by_group` (the harm counts by class, system, kind or domain),
         :meth:`Audit.summary` (the headline figures, as plain data),
@@ -35,7 +37,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from sclab.audit import harm, redress
+from sclab.audit import fairness, harm, redress
 from sclab.audit.policies import AuditError
 from sclab.audit.storage import open_run, read_audit, write_audit
 from sclab.store.manifest import Manifest, NotARunError
@@ -43,10 +45,28 @@ from sclab.version import __version__
 
 __all__ = ["PARTS", "Audit", "AuditError", "audit"]
 
+
+def _law(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """``law_verdicts``: each stored policy's rules against the law (:mod:`sclab.legal`)."""
+    from sclab.legal import assess_run
+
+    return assess_run(con)
+
+
+def _calibration(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """``calibration``: the run beside the published figures (:mod:`sclab.calibration`)."""
+    from sclab.calibration.table import compare
+
+    return {"calibration": compare(con, "run.duckdb").arrow()}
+
+
 #: The parts of the audit, in order: each computes its tables from the run's connection.
 PARTS: tuple[Callable[[duckdb.DuckDBPyConnection], dict[str, pa.Table]], ...] = (
     harm.compute,
     redress.compute,
+    fairness.compute,
+    _law,
+    _calibration,
 )
 
 #: :meth:`Audit.by_group` groups → the harm table that holds them.

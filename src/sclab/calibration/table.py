@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import pyarrow as pa
 
 from sclab.calibration.figures import Figure, load_figures
 from sclab.calibration.metrics import METRICS, measure
@@ -67,6 +68,14 @@ class CalibrationTable:
     def role(self, role: str) -> list[CalibrationRow]:
         """The rows of one role (``calibration`` or ``validation``)."""
         return [r for r in self.rows if r.role == role]
+
+    def arrow(self) -> pa.Table:
+        """Every row as a table (``calibration`` in the audit)."""
+        rows = [asdict(r) for r in self.rows]
+        for r in rows:
+            low, high = r.pop("tolerance")
+            r["tolerance_low"], r["tolerance_high"] = low, high
+        return pa.Table.from_pylist(rows)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for ``--json``)."""
@@ -135,6 +144,16 @@ def run_facts(con: duckdb.DuckDBPyConnection, source: str) -> RunFacts:
     return RunFacts(str(scenario), int(population), int(days))
 
 
+def compare(
+    con: duckdb.DuckDBPyConnection, source: str, figures: list[Figure] | None = None
+) -> CalibrationTable:
+    """Compare the run open on ``con`` with every published figure (default: the package's
+    ``figures.yaml``); ``source`` names the run in errors."""
+    figures = load_figures() if figures is None else figures
+    run = run_facts(con, source)
+    return CalibrationTable(run, [_row(f, con, run) for f in figures])
+
+
 def calibrate(run_dir: Path, figures: list[Figure] | None = None) -> CalibrationTable:
     """Compare the run in ``run_dir`` with every published figure.
 
@@ -145,14 +164,11 @@ def calibrate(run_dir: Path, figures: list[Figure] | None = None) -> Calibration
     Raises:
         SclabError: ``run_dir`` is not a readable run.
     """
-    figures = load_figures() if figures is None else figures
     con = open_run(run_dir)
     try:
-        run = run_facts(con, str(run_dir))
-        rows = [_row(f, con, run) for f in figures]
+        return compare(con, str(run_dir), figures)
     finally:
         con.close()
-    return CalibrationTable(run, rows)
 
 
 def _row(figure: Figure, con: duckdb.DuckDBPyConnection, run: RunFacts) -> CalibrationRow:

@@ -1,0 +1,799 @@
+"""Fairness by group: who receives each decision, and who receives it without the act.
+
+Core objects:
+    :class:`Decision`: one kind of decision on people: a sanction ``(system, kind, domain)``
+        or a listing ``(system, 'listed', list)``.
+    :func:`compute`: the ``fairness_*`` tables of a finished run (read from ``run.duckdb``).
+    :func:`metric_frame`: a Fairlearn ``MetricFrame`` for one decision and one grouping,
+        built from weighted cells (for notebooks).
+    :func:`person_arrays`: the same data as one row per person (the full arrays), which
+        the weighted cells must reproduce exactly.
+    :func:`wilson_interval`, :func:`newcombe_difference`, :func:`ratio_interval`: the
+        intervals.
+
+Definitions (``docs/fairness.md`` says the same at more length):
+
+- Population: every person of the ``citizens`` table, decision or not.
+- Decision (``y_pred``): for a person and a :class:`Decision`, whether the person received
+  it at least once in the run (a ``sanctions`` row, or a ``list_entries`` row, naming the
+  person; rows on companies are left out: groups are groups of people).
+- The events a decision row rests on: its own ``event_id``, its ``decision_events`` rows,
+  and, for a sanction of a list measure (joint punishment), the events of the list entry
+  it carries (the entry of the same system with the same ``event_id``, and that entry's
+  ``decision_events``). The decision's *acts* are the event kinds its rows rest on.
+- Truth (``y_true``), whether the person committed the act the decision rests on:
+  a person who received the decision committed it if at least one of their rows rests on
+  an event whose ``true_actor`` is that person; a person who received it only through
+  records naming them wrongly (``attributed_to`` is not ``true_actor``), or for someone
+  else's conduct (a parent's listing, a represented company's record), did not. A person
+  who did not receive it committed it if they are the ``true_actor`` of a recorded event
+  of one of the decision's act kinds (any day, warm start included). A stale record
+  names its true actor, so its person did commit the act. Acts never recorded are not
+  in the store: their actors count as not having committed the act.
+- A decision whose rows rest on no recorded event (a score or grade threshold with no
+  event behind it) has no truth: its false-positive rate is NULL.
+- Rate (Fairlearn's ``selection_rate``): share of the group who received the decision.
+  False-positive rate (Fairlearn's ``false_positive_rate``): among the group's people who
+  did not commit the act, the share who received the decision; :func:`compute` takes it
+  as the selection rate among those people, the same number.
+- Groups: sex, ethnic group, age band (completed years at the run's start date, from the
+  birth date; bands :data:`AGE_BANDS`), district, migrant status, income decile, and every
+  intersection of two of them. Only groups with at least one person exist.
+- Best-off group: for an adverse decision, the group with the lowest rate (for a reward,
+  the highest), among the groups large enough to judge (among all if none is). Differences
+  are ``group - best``, ratios ``group / best`` (NULL when the best-off rate is 0).
+- Small groups (:data:`MIN_GROUP_SIZE`, :data:`MIN_EXPECTED`): a rate is flagged, never
+  dropped, when its denominator is under 30 people, or when the expected number of
+  recipients or of non-recipients at the decision's overall rate is under 5.
+
+Intervals (95%, :data:`CONFIDENCE`): Wilson score intervals for rates; Newcombe's hybrid
+score interval (from the two Wilson intervals) for a difference; for a ratio, the quotient
+of the two groups' 97.5% Wilson limits (``[low1/high2, high1/low2]``), which covers with
+at least 95% when both intervals do (independent groups). They cover the sampling
+variation of a binomial model (people of a group independent, with a common chance); not
+the uncertainty of the model's assumptions, nor dependence between people.
+
+Weighted cells: each grouping is fed to ``MetricFrame`` (one for the rate, one for the
+false-positive rate over the non-doers' cells) as one row per (decision, group, truth,
+received) cell weighted by its number of people, with the decision as a control feature.
+Every metric here is a weighted sum over people (rate, false-positive rate, counts), so
+the cells give exactly what one row per person gives; the tests check it.
+
+Cost: one SQL pass over the decision rows and their events, one over the people, then two
+``MetricFrame`` per grouping over at most 4 cells per (decision, group): it grows with
+decisions × groups (Fairlearn spends a millisecond or two per group and metric), not with
+the population.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate
+
+#: Attributes of ``citizens`` that define groups, in the order of the tables.
+GROUP_ATTRIBUTES: tuple[str, ...] = (
+    "sex",
+    "ethnic_group",
+    "age_band",
+    "district",
+    "migrant",
+    "income_decile",
+)
+
+#: Age bands in completed years at the run's start (lower, upper inclusive or None, label).
+#: Assumption: the census's adult bands grouped by ten years from 25, with minors and young
+#: adults (18-24: students, first jobs, first loans) apart; 65+ is past retirement age.
+AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
+    (0, 17, "0-17"),
+    (18, 24, "18-24"),
+    (25, 34, "25-34"),
+    (35, 44, "35-44"),
+    (45, 54, "45-54"),
+    (55, 64, "55-64"),
+    (65, None, "65+"),
+)
+
+#: A rate whose denominator has fewer people is flagged as too small to judge.
+#: Assumption: the usual rule of thumb for a normal approximation (range 20-50).
+MIN_GROUP_SIZE = 30
+#: A rate is also flagged when the expected number of recipients (or of non-recipients)
+#: at the decision's overall rate is under this: the classic n·p ≥ 5 rule (Cochran 1954).
+MIN_EXPECTED = 5.0
+#: Coverage of every interval.
+CONFIDENCE = 0.95
+#: Sanction kinds that benefit the person: the best-off group has the highest rate.
+BENEFICIAL_KINDS = frozenset({"reward"})
+
+_Z = 1.959963984540054  # standard normal quantile at 0.975 (two-sided 95%)
+_Z_RATIO = 2.241402727604947  # at 0.9875: each group's 97.5% interval for the ratio
+
+
+@dataclass(frozen=True, order=True)
+class Decision:
+    """One kind of decision on people.
+
+    Attributes:
+        table: ``sanctions`` or ``list_entries``.
+        system: The system that decided.
+        kind: The sanction kind (``blocked``, ``reward``...) or ``listed``.
+        domain: The sanction's domain, or the list's name.
+    """
+
+    table: str
+    system: str
+    kind: str
+    domain: str
+
+    @property
+    def label(self) -> str:
+        """``system/kind/domain``, as in the tables' ``decision`` column."""
+        return f"{self.system}/{self.kind}/{self.domain}"
+
+    @property
+    def beneficial(self) -> bool:
+        """Whether receiving it is good for the person (then more is better off)."""
+        return self.kind in BENEFICIAL_KINDS
+
+
+# The rows of decisions on people, and for each the events it rests on.
+_DECISION_ROWS = """
+    sanction_rows AS (
+        SELECT 'sanctions' AS decision_table, system::VARCHAR AS system,
+               kind::VARCHAR AS kind, domain::VARCHAR AS domain,
+               sanction_id AS decision_key, entity_id AS person_id, event_id
+        FROM sanctions WHERE entity_type = 'person'),
+    list_rows AS (
+        SELECT 'list_entries' AS decision_table, system::VARCHAR AS system,
+               'listed' AS kind, list::VARCHAR AS domain,
+               entry_id AS decision_key, entity_id AS person_id, event_id
+        FROM list_entries WHERE entity_type = 'person'),
+    decision_rows AS (SELECT * FROM sanction_rows UNION ALL SELECT * FROM list_rows),
+    rests_on AS (
+        SELECT decision_table, decision_key, event_id AS rest_event
+        FROM decision_rows WHERE event_id IS NOT NULL
+        UNION
+        SELECT r.decision_table, r.decision_key, d.event_id
+        FROM decision_rows r JOIN decision_events d
+          ON d.decision_table::VARCHAR = r.decision_table AND d.decision_key = r.decision_key
+        UNION
+        SELECT r.decision_table, r.decision_key, d.event_id
+        FROM sanction_rows r
+        JOIN list_entries l ON l.system::VARCHAR = r.system AND l.event_id = r.event_id
+        JOIN decision_events d
+          ON d.decision_table = 'list_entries' AND d.decision_key = l.entry_id),
+    row_truth AS (
+        SELECT r.decision_table, r.system, r.kind, r.domain, r.decision_key, r.person_id,
+               coalesce(bool_or(e.entity_type = 'person' AND e.true_actor = r.person_id),
+                        false) AS own_act
+        FROM decision_rows r
+        LEFT JOIN rests_on o USING (decision_table, decision_key)
+        LEFT JOIN events e ON e.event_id = o.rest_event
+        GROUP BY ALL),
+    decision_acts AS (
+        SELECT DISTINCT r.decision_table, r.system, r.kind, r.domain, e.kind::VARCHAR AS act
+        FROM decision_rows r
+        JOIN rests_on o USING (decision_table, decision_key)
+        JOIN events e ON e.event_id = o.rest_event)
+"""
+
+
+def decisions(con: duckdb.DuckDBPyConnection) -> list[Decision]:
+    """Every decision on people that the run made at least once, in sorted order."""
+    rows = con.execute(
+        f"WITH {_DECISION_ROWS} SELECT DISTINCT decision_table, system, kind, domain "
+        "FROM decision_rows ORDER BY ALL"
+    ).fetchall()
+    return [Decision(*r) for r in rows]
+
+
+def _age_band_sql() -> str:
+    cases = " ".join(
+        f"WHEN age BETWEEN {lo} AND {hi} THEN '{label}'"
+        if hi is not None
+        else f"WHEN age >= {lo} THEN '{label}'"
+        for lo, hi, label in AGE_BANDS
+    )
+    return f"CASE {cases} END"
+
+
+def people(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per person: ``person_id`` and the group attributes, as text."""
+    age = "date_sub('year', c.birth_date, (SELECT start_date FROM run_info))"
+    sql = f"""
+        SELECT person_id, sex, ethnic_group, {_age_band_sql()} AS age_band, district,
+               migrant, income_decile
+        FROM (SELECT c.person_id, c.sex::VARCHAR AS sex,
+                     c.ethnic_group::VARCHAR AS ethnic_group, {age} AS age,
+                     c.district_code::VARCHAR AS district,
+                     CASE WHEN c.migrant THEN 'migrant' ELSE 'local' END AS migrant,
+                     c.income_decile::VARCHAR AS income_decile
+              FROM citizens c)
+        ORDER BY person_id
+    """
+    df: pd.DataFrame = con.execute(sql).df()
+    for a in GROUP_ATTRIBUTES:
+        df[a] = df[a].astype(str)
+    return df
+
+
+def _flags(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per decision, the people who received it or committed its act (all others did
+    neither): ``decision, person_id, received, truth``."""
+    sql = f"""
+        WITH {_DECISION_ROWS},
+        recipients AS (
+            SELECT decision_table, system, kind, domain, person_id, bool_or(own_act) AS truth
+            FROM row_truth GROUP BY ALL),
+        doers AS (
+            SELECT DISTINCT a.decision_table, a.system, a.kind, a.domain,
+                   e.true_actor AS person_id
+            FROM decision_acts a JOIN events e ON e.kind::VARCHAR = a.act
+            WHERE e.entity_type = 'person' AND e.true_actor IS NOT NULL)
+        SELECT decision_table, system, kind, domain, person_id,
+               r.person_id IS NOT NULL AS received,
+               coalesce(r.truth, true) AS truth
+        FROM recipients r FULL JOIN doers d
+          USING (decision_table, system, kind, domain, person_id)
+    """
+    df: pd.DataFrame = con.execute(sql).df()
+    df["decision"] = [
+        Decision(*r).label
+        for r in zip(df["decision_table"], df["system"], df["kind"], df["domain"], strict=True)
+    ]
+    return df[["decision", "person_id", "received", "truth"]]
+
+
+def _acts(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Per decision label, the act kinds its rows rest on (empty: no truth)."""
+    rows = con.execute(
+        f"WITH {_DECISION_ROWS} SELECT decision_table, system, kind, domain, act "
+        "FROM decision_acts ORDER BY ALL"
+    ).fetchall()
+    acts: dict[str, list[str]] = {}
+    for *d, act in rows:
+        acts.setdefault(Decision(*d).label, []).append(act)
+    return acts
+
+
+@dataclass(frozen=True)
+class PersonArrays:
+    """One row per person for one decision: what Fairlearn calls the full arrays.
+
+    Attributes:
+        y_true: Whether each person committed the act the decision rests on.
+        y_pred: Whether each person received the decision at least once.
+        sensitive_features: The grouping's attributes, one column each, as text.
+    """
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    sensitive_features: pd.DataFrame
+
+
+def _grouping(by: str | Sequence[str]) -> tuple[str, ...]:
+    cols = (by,) if isinstance(by, str) else tuple(by)
+    unknown = [c for c in cols if c not in GROUP_ATTRIBUTES]
+    if not cols or unknown or len(set(cols)) != len(cols):
+        raise ValueError(
+            f"grouping {list(cols)}: expected one or two distinct attributes of "
+            f"{', '.join(GROUP_ATTRIBUTES)}"
+        )
+    return cols
+
+
+def person_arrays(
+    con: duckdb.DuckDBPyConnection, decision: Decision, by: str | Sequence[str]
+) -> PersonArrays:
+    """The full arrays (one row per person, in ``person_id`` order) of one decision."""
+    cols = _grouping(by)
+    ppl = people(con)
+    flags = _flags(con)
+    mine = flags[flags["decision"] == decision.label]
+    at = ppl["person_id"].searchsorted(mine["person_id"].to_numpy())
+    y_true = np.zeros(len(ppl), bool)
+    y_pred = np.zeros(len(ppl), bool)
+    y_true[at] = mine["truth"].to_numpy(bool)
+    y_pred[at] = mine["received"].to_numpy(bool)
+    return PersonArrays(y_true, y_pred, ppl[list(cols)].reset_index(drop=True))
+
+
+def cells(
+    con: duckdb.DuckDBPyConnection,
+    by: str | Sequence[str],
+    only: Sequence[Decision] | None = None,
+    *,
+    _people: pd.DataFrame | None = None,
+    _flags_df: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Weighted cells: one row per (decision, group, truth, received) that holds people.
+
+    Columns: ``decision``, the grouping's attributes, ``truth``, ``received``, ``count``.
+    """
+    cols = list(_grouping(by))
+    ppl = people(con) if _people is None else _people
+    flags = _flags(con) if _flags_df is None else _flags_df
+    labels = [d.label for d in (decisions(con) if only is None else only)]
+    flags = flags[flags["decision"].isin(labels)]
+    sizes = ppl.groupby(cols, observed=True).size().rename("people").reset_index()
+    attrs = ppl.set_index("person_id")[cols]
+    flagged = flags.join(attrs, on="person_id")
+    marked = (
+        flagged.groupby(["decision", *cols, "truth", "received"], observed=True)
+        .size()
+        .rename("count")
+        .reset_index()
+    )
+    # Everyone not flagged for a decision neither received it nor committed its act.
+    per_group = marked.groupby(["decision", *cols], observed=True)["count"].sum()
+    rest = pd.MultiIndex.from_product([labels, range(len(sizes))]).to_frame(
+        index=False, name=["decision", "_g"]
+    )
+    rest = rest.join(sizes, on="_g").drop(columns="_g")
+    rest = rest.join(per_group.rename("flagged"), on=["decision", *cols])
+    rest["count"] = rest["people"] - rest["flagged"].fillna(0).astype(np.int64)
+    rest["truth"] = False
+    rest["received"] = False
+    out = pd.concat([marked, rest[["decision", *cols, "truth", "received", "count"]]])
+    out = out[out["count"] > 0].sort_values(["decision", *cols, "truth", "received"])
+    return out.reset_index(drop=True)
+
+
+def _count(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
+    return float(np.sum(sample_weight))
+
+
+def _recipients(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
+    return float(np.sum(sample_weight * np.asarray(y_pred, bool)))
+
+
+def _non_doers(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
+    return float(np.sum(sample_weight * ~np.asarray(y_true, bool)))
+
+
+def _false_positives(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
+    wrong = np.asarray(y_pred, bool) & ~np.asarray(y_true, bool)
+    return float(np.sum(sample_weight * wrong))
+
+
+#: The rates, from Fairlearn: what the tables report and compare.
+#: The notebook MetricFrame's metrics: the two rates and the weighted counts behind them.
+METRICS = {
+    "rate": selection_rate,
+    "fpr": false_positive_rate,
+    "people": _count,
+    "recipients": _recipients,
+    "non_doers": _non_doers,
+    "false_positives": _false_positives,
+}
+
+
+def _frame(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    sensitive: pd.DataFrame,
+    weight: np.ndarray,
+    control: pd.Series | None = None,
+    metrics: dict[str, Callable[..., float]] = METRICS,
+) -> MetricFrame:
+    w = np.asarray(weight, float)
+    return MetricFrame(
+        metrics=metrics,
+        y_true=np.asarray(y_true, int),
+        y_pred=np.asarray(y_pred, int),
+        sensitive_features=sensitive,
+        control_features=control,
+        sample_params={m: {"sample_weight": w} for m in metrics},
+    )
+
+
+def metric_frame(
+    con: duckdb.DuckDBPyConnection, decision: Decision, by: str | Sequence[str]
+) -> MetricFrame:
+    """A Fairlearn ``MetricFrame`` of one decision by one grouping, from weighted cells.
+
+    Metrics: ``rate`` (selection rate), ``fpr`` (false-positive rate), and the weighted
+    counts ``people``, ``recipients``, ``non_doers`` and ``false_positives``. A group
+    with no ``non_doers`` shows ``fpr`` 0 (Fairlearn's convention); the tables say NULL.
+
+    Args:
+        con: A connection to a run's ``run.duckdb``.
+        decision: One of :func:`decisions`.
+        by: One attribute of :data:`GROUP_ATTRIBUTES`, or two for their intersection.
+    """
+    cols = list(_grouping(by))
+    if decision not in decisions(con):
+        raise ValueError(f"no decision {decision.label} in this run")
+    c = cells(con, cols, [decision])
+    return _frame(c["truth"].to_numpy(), c["received"].to_numpy(), c[cols], c["count"].to_numpy())
+
+
+def groupings() -> list[tuple[str, ...]]:
+    """Every grouping the tables hold: each attribute, then each pair."""
+    return [(a,) for a in GROUP_ATTRIBUTES] + list(itertools.combinations(GROUP_ATTRIBUTES, 2))
+
+
+# -- intervals ---------------------------------------------------------------------------
+
+
+def wilson_interval(
+    successes: np.ndarray, trials: np.ndarray, z: float = _Z
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval (Wilson 1927) for binomial proportions; NaN where trials = 0."""
+    k = np.asarray(successes, float)
+    n = np.asarray(trials, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = np.clip(centre - half, 0.0, 1.0)
+    hi = np.clip(centre + half, 0.0, 1.0)
+    # Exact at the edges (rounding would put them a hair inside).
+    lo = np.where(k == 0, 0.0, lo)
+    hi = np.where(k == n, 1.0, hi)
+    bad = n <= 0
+    return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
+
+
+def newcombe_difference(
+    k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Difference p1 - p2 of independent proportions and Newcombe's hybrid score interval
+    (Newcombe 1998, method 10), built from the two 95% Wilson intervals."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p1 = np.asarray(k1, float) / np.asarray(n1, float)
+        p2 = np.asarray(k2, float) / np.asarray(n2, float)
+    l1, u1 = wilson_interval(k1, n1)
+    l2, u2 = wilson_interval(k2, n2)
+    d = p1 - p2
+    lo = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    hi = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return d, lo, hi
+
+
+def ratio_interval(
+    k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ratio p1 / p2 of independent proportions with ``[low1/high2, high1/low2]`` from
+    97.5% Wilson intervals: it covers when both intervals do, so with at least
+    0.975² ≈ 95%. Ratio NaN where p2 = 0; upper limit inf where low2 = 0 (unbounded)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p1 = np.asarray(k1, float) / np.asarray(n1, float)
+        p2 = np.asarray(k2, float) / np.asarray(n2, float)
+        l1, u1 = wilson_interval(k1, n1, _Z_RATIO)
+        l2, u2 = wilson_interval(k2, n2, _Z_RATIO)
+        r = np.where(p2 > 0, p1 / p2, np.nan)
+        lo = l1 / u2
+        hi = np.where(l2 > 0, u1 / l2, np.inf)
+    return r, lo, hi
+
+
+# -- the tables --------------------------------------------------------------------------
+
+_DECISION_COLUMNS = [
+    ("decision", pa.string(), "system/kind/domain"),
+    ("decision_table", pa.string(), "sanctions or list_entries"),
+    ("system", pa.string(), "system that decided"),
+    ("kind", pa.string(), "sanction kind, or 'listed'"),
+    ("domain", pa.string(), "sanction domain, or the list's name"),
+]
+
+
+def _metric_columns(prefix: str, what: str, denom: str) -> list[tuple[str, pa.DataType, str]]:
+    return [
+        (f"{prefix}", pa.float64(), f"{what}: share of {denom} who received the decision"),
+        (f"{prefix}_lower", pa.float64(), "95% Wilson interval, lower limit"),
+        (f"{prefix}_upper", pa.float64(), "95% Wilson interval, upper limit"),
+        (f"{prefix}_best_off", pa.bool_(), "this group is the best-off group"),
+        (f"{prefix}_difference", pa.float64(), "group minus best-off group"),
+        (f"{prefix}_difference_lower", pa.float64(), "95% Newcombe interval, lower limit"),
+        (f"{prefix}_difference_upper", pa.float64(), "95% Newcombe interval, upper limit"),
+        (f"{prefix}_ratio", pa.float64(), "group / best-off group; NULL if best-off is 0"),
+        (f"{prefix}_ratio_lower", pa.float64(), ">=95% Wilson-quotient interval, lower"),
+        (
+            f"{prefix}_ratio_upper",
+            pa.float64(),
+            ">=95% Wilson-quotient interval, upper; NULL: unbounded",
+        ),
+        (f"{prefix}_small", pa.bool_(), "too small to judge (docs/fairness.md)"),
+        (f"{prefix}_small_reason", pa.string(), "why it is flagged, else NULL"),
+    ]
+
+
+GROUP_COLUMNS: list[tuple[str, pa.DataType, str]] = [
+    ("grouping", pa.string(), "attribute, or two joined by ' x '"),
+    ("attribute_1", pa.string(), "first attribute"),
+    ("group_1", pa.string(), "its value"),
+    ("attribute_2", pa.string(), "second attribute (intersections), else NULL"),
+    ("group_2", pa.string(), "its value, else NULL"),
+    *_DECISION_COLUMNS,
+    ("people", pa.int64(), "people in the group"),
+    ("recipients", pa.int64(), "of them, people who received the decision at least once"),
+    *_metric_columns("rate", "selection rate", "the group"),
+    ("non_doers", pa.int64(), "people of the group who did not commit the act"),
+    ("false_positives", pa.int64(), "of them, people who received the decision"),
+    *_metric_columns("fpr", "false-positive rate", "the group's non-doers"),
+]
+
+SUMMARY_COLUMNS: list[tuple[str, pa.DataType, str]] = [
+    ("grouping", pa.string(), "attribute, or two joined by ' x '"),
+    *_DECISION_COLUMNS,
+    ("groups", pa.int64(), "groups holding people"),
+    ("small_groups", pa.int64(), "groups whose rate is flagged too small to judge"),
+    ("overall_rate", pa.float64(), "selection rate of the whole population"),
+    ("overall_fpr", pa.float64(), "false-positive rate of the whole population"),
+    ("rate_best_off_group", pa.string(), "best-off group for the rate"),
+    ("rate_difference_max", pa.float64(), "Fairlearn difference(): largest minus smallest"),
+    ("rate_ratio_min", pa.float64(), "Fairlearn ratio(): smallest / largest"),
+    ("fpr_best_off_group", pa.string(), "best-off group for the false-positive rate"),
+    ("fpr_difference_max", pa.float64(), "Fairlearn difference() of the FPR"),
+    ("fpr_ratio_min", pa.float64(), "Fairlearn ratio() of the FPR"),
+]
+
+DECISION_COLUMNS: list[tuple[str, pa.DataType, str]] = [
+    *_DECISION_COLUMNS,
+    ("beneficial", pa.bool_(), "receiving it is good for the person (a reward)"),
+    ("acts", pa.string(), "event kinds its rows rest on, comma-separated; NULL: none"),
+    ("population", pa.int64(), "people in the run"),
+    ("recipients", pa.int64(), "people who received it at least once"),
+    ("wrongly_received", pa.int64(), "recipients who did not commit the act (NULL: no act)"),
+    ("doers", pa.int64(), "people who committed the act (NULL when it rests on no act)"),
+]
+
+RULE_COLUMNS: list[tuple[str, pa.DataType, str]] = [
+    ("name", pa.string(), "parameter"),
+    ("value", pa.string(), "its value"),
+    ("meaning", pa.string(), "what it does and where it comes from"),
+]
+
+
+def _schema(columns: list[tuple[str, pa.DataType, str]]) -> pa.Schema:
+    return pa.schema(
+        [pa.field(n, t, metadata={"comment": c}) for n, t, c in columns],
+    )
+
+
+def _table(df: pd.DataFrame, columns: list[tuple[str, pa.DataType, str]]) -> pa.Table:
+    schema = _schema(columns)
+    data = {}
+    for name, typ, _ in columns:
+        values = df[name].tolist() if name in df else [None] * len(df)
+        clean = [
+            None if isinstance(v, float) and (math.isnan(v) or math.isinf(v)) else v for v in values
+        ]
+        data[name] = pa.array(clean, type=typ)
+    return pa.Table.from_pydict(data, schema=schema)
+
+
+def _small(n: np.ndarray, overall: float) -> tuple[np.ndarray, list[str | None]]:
+    expected = np.minimum(n * overall, n * (1 - overall))
+    small = (n < MIN_GROUP_SIZE) | (expected < MIN_EXPECTED)
+    reasons: list[str | None] = []
+    for ni, ei in zip(n, expected, strict=True):
+        why = []
+        if ni < MIN_GROUP_SIZE:
+            why.append(f"{int(ni)} people < {MIN_GROUP_SIZE}")
+        if ei < MIN_EXPECTED:
+            why.append(f"expected count {ei:.2f} < {MIN_EXPECTED:g}")
+        reasons.append("; ".join(why) if why else None)
+    return small, reasons
+
+
+def _compare(
+    df: pd.DataFrame, prefix: str, k: str, n: str, overall: float, beneficial: bool
+) -> str | None:
+    """Fill one decision's rate (or FPR) columns for its groups; return the best-off."""
+    kk = df[k].to_numpy(float)
+    nn = df[n].to_numpy(float)
+    lo, hi = wilson_interval(kk, nn)
+    df[f"{prefix}_lower"], df[f"{prefix}_upper"] = lo, hi
+    small, reasons = _small(nn, overall)
+    df[f"{prefix}_small"] = small
+    df[f"{prefix}_small_reason"] = reasons
+    value = df[prefix].to_numpy(float)
+    usable = ~np.isnan(value) & (nn > 0)
+    pool = usable & ~small if (usable & ~small).any() else usable
+    df[f"{prefix}_best_off"] = False
+    if not pool.any():
+        return None
+    order = np.flatnonzero(pool)
+    pick = order[np.argmax(value[order])] if beneficial else order[np.argmin(value[order])]
+    df.iloc[pick, df.columns.get_loc(f"{prefix}_best_off")] = True
+    kb = np.full(len(df), kk[pick])
+    nb = np.full(len(df), nn[pick])
+    d, dlo, dhi = newcombe_difference(kk, nn, kb, nb)
+    r, rlo, rhi = ratio_interval(kk, nn, kb, nb)
+    # The best-off group compared with itself: exactly 0 and 1.
+    d[pick], dlo[pick], dhi[pick] = 0.0, 0.0, 0.0
+    if kk[pick] > 0:
+        r[pick], rlo[pick], rhi[pick] = 1.0, 1.0, 1.0
+    df[f"{prefix}_difference"], df[f"{prefix}_difference_lower"] = d, dlo
+    df[f"{prefix}_difference_upper"] = dhi
+    df[f"{prefix}_ratio"], df[f"{prefix}_ratio_lower"], df[f"{prefix}_ratio_upper"] = r, rlo, rhi
+    return str(df["_group"].iloc[pick])
+
+
+def _grouping_tables(
+    c: pd.DataFrame, cols: list[str], by_label: dict[str, Decision], acts: dict[str, list[str]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rate_mf = _frame(
+        c["truth"].to_numpy(),
+        c["received"].to_numpy(),
+        c[cols],
+        c["count"].to_numpy(),
+        control=c["decision"],
+        metrics={"rate": selection_rate},
+    )
+    # The false-positive rate is the selection rate among the people who did not commit
+    # the act: the same number as Fairlearn's false_positive_rate (the tests check it) at
+    # half its cost per group, which builds no confusion matrix. Decisions with no act
+    # have no non-doers to speak of, and groups with no non-doers no rate.
+    neg = c[~c["truth"].to_numpy(bool) & c["decision"].isin(list(acts)).to_numpy(bool)]
+    keys = ["decision", *cols]
+    frames = [rate_mf]
+    if len(neg):
+        frames.append(
+            _frame(
+                neg["truth"].to_numpy(),
+                neg["received"].to_numpy(),
+                neg[cols],
+                neg["count"].to_numpy(),
+                control=neg["decision"],
+                metrics={"fpr": selection_rate},
+            )
+        )
+    by_group = pd.concat([f.by_group for f in frames], axis=1)
+    overall = pd.concat([f.overall for f in frames], axis=1)
+    diff = pd.concat([f.difference() for f in frames], axis=1)
+    ratio = pd.concat([f.ratio() for f in frames], axis=1)
+    for table in (by_group, overall, diff, ratio):
+        if "fpr" not in table:
+            table["fpr"] = np.nan
+    # The counts behind the rates (for the intervals): sums of the cells' weights; the
+    # tests check them against the notebook MetricFrame's weighted counts.
+    received = c["received"].to_numpy(bool)
+    doer = c["truth"].to_numpy(bool)
+    counts = pd.DataFrame(
+        {
+            **{k: c[k] for k in keys},
+            "people": c["count"],
+            "recipients": c["count"] * received,
+            "non_doers": c["count"] * ~doer,
+            "false_positives": c["count"] * (received & ~doer),
+        }
+    )
+    counts = counts.groupby(keys, observed=True, sort=False).sum()
+    groups = by_group.join(counts, how="inner").reset_index()
+    groups = groups[groups["people"] > 0].copy()
+    name = " x ".join(cols)
+    out_groups, out_summary = [], []
+    for label, g in groups.groupby("decision", sort=True):
+        d = by_label[str(label)]
+        g = g.copy()
+        g["_group"] = g[cols].astype(str).agg(" / ".join, axis=1)
+        for col in ("people", "recipients", "non_doers", "false_positives"):
+            g[col] = g[col].round().astype(np.int64)
+        truth = bool(acts.get(d.label))
+        if not truth:
+            g["fpr"] = np.nan
+        g.loc[g["non_doers"] == 0, "fpr"] = np.nan
+        o_rate = float(overall.loc[label, "rate"])
+        o_fpr = float(overall.loc[label, "fpr"]) if truth else math.nan
+        best_rate = _compare(g, "rate", "recipients", "people", o_rate, d.beneficial)
+        best_fpr = (
+            _compare(g, "fpr", "false_positives", "non_doers", o_fpr, d.beneficial)
+            if truth
+            else None
+        )
+        if not truth:
+            # Without an act there are no non-doers to count, only people.
+            for col in ("non_doers", "false_positives", "fpr_small"):
+                g[col] = None
+        g["grouping"] = name
+        g["attribute_1"], g["group_1"] = cols[0], g[cols[0]]
+        g["attribute_2"] = cols[1] if len(cols) > 1 else None
+        g["group_2"] = g[cols[1]] if len(cols) > 1 else None
+        for field in ("decision_table", "system", "kind", "domain"):
+            g[field] = getattr(d, "table" if field == "decision_table" else field)
+        out_groups.append(g)
+        out_summary.append(
+            {
+                "grouping": name,
+                "decision": d.label,
+                "decision_table": d.table,
+                "system": d.system,
+                "kind": d.kind,
+                "domain": d.domain,
+                "groups": len(g),
+                "small_groups": int(g["rate_small"].sum()),
+                "overall_rate": o_rate,
+                "overall_fpr": o_fpr,
+                "rate_best_off_group": best_rate,
+                "rate_difference_max": float(diff.loc[label, "rate"]),
+                "rate_ratio_min": float(ratio.loc[label, "rate"]),
+                "fpr_best_off_group": best_fpr,
+                "fpr_difference_max": float(diff.loc[label, "fpr"]) if truth else None,
+                "fpr_ratio_min": float(ratio.loc[label, "fpr"]) if truth else None,
+            }
+        )
+    return pd.concat(out_groups), pd.DataFrame(out_summary)
+
+
+def _rules() -> pd.DataFrame:
+    bands = ", ".join(label for _, _, label in AGE_BANDS)
+    rows = [
+        ("min_group_size", str(MIN_GROUP_SIZE), "a rate over fewer people is flagged small"),
+        (
+            "min_expected",
+            f"{MIN_EXPECTED:g}",
+            "flagged small when people x overall rate, or people x (1 - rate), is under it",
+        ),
+        ("confidence", f"{CONFIDENCE:g}", "coverage of every interval"),
+        ("rate_interval", "Wilson score", "rates and false-positive rates"),
+        ("difference_interval", "Newcombe hybrid score", "group minus best-off group"),
+        ("ratio_interval", "quotient of 97.5% Wilson limits", "group / best-off group"),
+        ("age_bands", bands, "completed years at the run's start date, from birth_date"),
+        ("weights", "people per (decision, group, truth, received) cell", "exact for all"),
+    ]
+    return pd.DataFrame(rows, columns=["name", "value", "meaning"])
+
+
+def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """The fairness tables of a finished run.
+
+    Returns:
+        ``fairness_groups`` (one row per grouping, group and decision),
+        ``fairness_summary`` (one row per grouping and decision, with Fairlearn's
+        between-group difference and ratio), ``fairness_decisions`` (one row per
+        decision: its acts and counts) and ``fairness_rules`` (the rules applied).
+    """
+    ppl = people(con)
+    flags = _flags(con)
+    acts = _acts(con)
+    all_decisions = decisions(con)
+    by_label = {d.label: d for d in all_decisions}
+    group_frames, summary_frames = [], []
+    # Groups are groups of people: a run without citizens (or decisions) has none.
+    if all_decisions and len(ppl):
+        for cols in groupings():
+            c = cells(con, cols, all_decisions, _people=ppl, _flags_df=flags)
+            g, s = _grouping_tables(c, list(cols), by_label, acts)
+            group_frames.append(g)
+            summary_frames.append(s)
+    groups = pd.concat(group_frames) if group_frames else pd.DataFrame()
+    summary = pd.concat(summary_frames) if summary_frames else pd.DataFrame()
+    dec_rows = []
+    for d in all_decisions:
+        mine = flags[flags["decision"] == d.label]
+        kinds = acts.get(d.label)
+        dec_rows.append(
+            {
+                "decision": d.label,
+                "decision_table": d.table,
+                "system": d.system,
+                "kind": d.kind,
+                "domain": d.domain,
+                "beneficial": d.beneficial,
+                "acts": ",".join(kinds) if kinds else None,
+                "population": len(ppl),
+                "recipients": int(mine["received"].sum()),
+                "wrongly_received": (
+                    int((mine["received"] & ~mine["truth"]).sum()) if kinds else None
+                ),
+                "doers": int(mine["truth"].sum()) if kinds else None,
+            }
+        )
+    return {
+        "fairness_groups": _table(groups, GROUP_COLUMNS),
+        "fairness_summary": _table(summary, SUMMARY_COLUMNS),
+        "fairness_decisions": _table(pd.DataFrame(dec_rows), DECISION_COLUMNS),
+        "fairness_rules": _table(_rules(), RULE_COLUMNS),
+    }
