@@ -28,7 +28,10 @@ class Today:
     rng: np.random.Generator
 
     def working_days_later(self, n: int) -> int:
-        """The day ``n`` working days (Monday to Friday) after today."""
+        """The day ``n`` working days (Monday to Friday) after today: from a Saturday or a
+        Sunday the first working day is Monday, so "within 3 working days" of a weekend
+        ends on Wednesday. (Rolling a weekend forward to Monday first would count Monday
+        twice and end on Thursday, a day late.) ``n = 0`` is today."""
         start = np.datetime64(self.sim.date(self.day))
-        later = np.busday_offset(start, n, roll="forward")
-        return self.day + int((later - start).astype(int))
+        later = np.busday_offset(start, n, roll="backward")
+        return self.day + max(0, int((later - start).astype(int)))
