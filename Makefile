@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine (python3, pip, make):
-#   make demo   install, run the built-in default scenario, print where the output is
+#   make demo   install, run the built-in default scenario and its audit, say what to open
 #   make test   install, then run the linters (ruff, the import contracts, mypy) and the tests
 PYTHON ?= python3
 VENV   ?= .venv
@@ -18,6 +18,8 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/sclab run demo --out runs/demo --force
+	$(BIN)/sclab audit runs/demo
+	@echo "Look at: the audit above (docs/audit.md); its tables in runs/demo/audit.duckdb and the run's in runs/demo/run.duckdb (docs/database.md); one person's story: $(BIN)/sclab explain runs/demo --person ID"
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests
