@@ -21,7 +21,8 @@ import pytest
 import yaml
 from tests.conftest import run_cli, small_scenario
 
-from sclab.explain import EventFacts, Story, _Tables, explain, harm_class
+from sclab.audit.harm import classify
+from sclab.explain import NOT_ADVERSE, Story, _Tables, explain
 from sclab.run import run_scenario
 from sclab.targets import load_scenario
 
@@ -155,9 +156,10 @@ def test_every_decision_about_them_is_a_row(
     )  # type: ignore[union-attr]
     assert told == sorted(wrongful)
     for r in story.decisions():
-        # A wrongful decision is an error; these packs penalise unlawful conduct (jaywalks,
-        # debts), so the rest about this person is rightful or a reward.
-        assert r.harm == ("error" if r.wrong else "rightful"), r
+        # A wrongful adverse decision is an error; these packs penalise unlawful conduct
+        # (jaywalks, debts), so the rest about this person is rightful or not adverse.
+        if r.harm != NOT_ADVERSE:
+            assert r.harm == ("error" if r.wrong else "rightful"), r
 
 
 def test_timeline_is_in_day_order_with_dates(
@@ -320,50 +322,50 @@ def test_a_score_lowered_by_lawful_conduct_and_ties_is_design(story_run: Path) -
         story_run, "SELECT entity_id FROM sanctions WHERE kind = 'reward' ORDER BY ALL LIMIT 1"
     )[0]
     rewards = explain(story_run, person=rewarded, reproduce_acts=False)
-    assert {r.harm for r in rewards.rows if r.kind == "reward"} == {"rightful"}
+    assert {r.harm for r in rewards.rows if r.kind == "reward"} == {NOT_ADVERSE}
 
 
 # -- harm classes ---------------------------------------------------------------------------
 
-ME = EventFacts("person", 5, lawful=False)
-ME_LAWFUL = EventFacts("person", 5, lawful=True)
-PARENT = EventFacts("person", 9, lawful=False)
-COMPANY_5 = EventFacts("company", 5, lawful=False)
+
+def audit_rows(run: Path) -> list[dict[str, Any]]:
+    """The audit's classification of every adverse decision of the run."""
+    con = duckdb.connect(str(run / "run.duckdb"), read_only=True)
+    try:
+        return classify(con).to_pylist()
+    finally:
+        con.close()
 
 
-@pytest.mark.parametrize(
-    ("wrongful", "adverse", "events", "applies_to", "expected"),
-    [
-        (True, True, [PARENT], ["parent"], "error"),  # error comes first
-        (True, False, [ME_LAWFUL], None, "error"),
-        (False, True, [PARENT], ["parent"], "other_conduct"),
-        (False, True, [], ["ties"], "other_conduct"),  # a factor score's measure: no event
-        (False, True, [PARENT], ["self", "ties"], "other_conduct"),  # a tie's listing
-        (False, True, [COMPANY_5], ["self", "legal_representative"], "other_conduct"),
-        (False, True, [ME_LAWFUL], ["self", "ties"], "design"),
-        (False, True, [ME_LAWFUL, ME_LAWFUL], None, "design"),
-        (False, True, [], None, "design"),  # moved by totals, attributes or ties only
-        (False, True, [ME_LAWFUL, ME], None, "rightful"),
-        (False, False, [ME_LAWFUL], None, "rightful"),  # a reward is no penalty
-        (False, True, [ME], ["self"], "rightful"),
-    ],
-)
-def test_harm_class_precedence(
-    wrongful: bool,
-    adverse: bool,
-    events: list[EventFacts],
-    applies_to: list[str] | None,
-    expected: str,
-) -> None:
-    got = harm_class(
-        wrongful=wrongful,
-        adverse=adverse,
-        entity_type="person",
-        entity_id=5,
-        events=events,
-        applies_to=applies_to,
-    )
-    assert got == expected
+_TABLES = {"score change": "score_changes", "list entry": "list_entries", "sanction": "sanctions"}
+
+
+def test_story_classes_are_the_audits(story_run: Path) -> None:
+    """Each decision row carries the audit's class for that decision (error, other_conduct,
+    design, rightful); every decision the audit leaves out is not adverse."""
+    audited = audit_rows(story_run)
+    first: dict[str, tuple[str, int]] = {}
+    for d in audited:
+        first.setdefault(d["class"], (d["entity_type"], d["entity"]))
+    assert set(first) >= {"error", "design", "rightful"}, first
+    (rewarded,) = query(
+        story_run, "SELECT entity_id FROM sanctions WHERE kind = 'reward' ORDER BY ALL LIMIT 1"
+    )[0]
+    for entity_type, entity in sorted({*first.values(), ("person", int(rewarded))}):
+        story = explain(story_run, reproduce_acts=False, **{entity_type: entity})
+        expected = sorted(
+            (d["decision_table"], d["day"], d["class"])
+            for d in audited
+            if (d["entity_type"], d["entity"]) == (entity_type, entity)
+        )
+        decisions = story.decisions()
+        told = sorted((_TABLES[r.what], r.day, r.harm) for r in decisions if r.harm != NOT_ADVERSE)
+        assert told == expected, (entity_type, entity)
+        assert len(decisions) == sum(r.what in _TABLES for r in story.rows)
+        # Rewards and score rises are never adverse.
+        for r in decisions:
+            if r.kind == "reward" or (r.what == "score change" and r.detail.startswith("+")):
+                assert r.harm == NOT_ADVERSE, r
 
 
 # -- command line ---------------------------------------------------------------------------

@@ -9,8 +9,8 @@ Core objects:
         and the events it rests on, its resource moments, and the harm class of each
         decision.
     :func:`reproduce`: the entity's true acts and resource moments, from a rerun in memory.
-    :func:`harm_class`: the harm class of one decision (error, other_conduct, design,
-        rightful).
+    :func:`harm_classes`: the harm class of each of the entity's adverse decisions, from
+        the audit's classification (:func:`sclab.audit.harm.classify_sql`).
 
 True acts are not stored (they live for one day in ``sim.acts``). Explain reproduces them
 by running the recorded scenario again, with the recorded policy texts
@@ -25,8 +25,11 @@ crossings) have no days: they are shown as totals from the ``aggregates`` table.
 Everything else comes from the run's tables: ``events`` (``attributed_to`` beside
 ``true_actor`` and ``error``), ``score_changes``, ``list_entries``, ``sanctions``,
 ``decision_events``, ``aggregates``, ``kinds`` and ``policies`` (for the joint measures'
-``applies_to``). Cost: one rerun of the whole scenario (the time and memory of the run
-itself) plus a few indexed reads.
+``applies_to``). Harm classes are the audit's (one definition, in ``docs/audit.md``): its
+classification is run on the same read-only connection, restricted to the entity.
+Decisions the audit does not classify (rewards, score rises, redlist entries: none of them
+adverse) carry :data:`NOT_ADVERSE`. Cost: one rerun of the whole scenario (the time and
+memory of the run itself) plus a few indexed reads and the audit's classification query.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from typing import Any, Literal
 import duckdb
 import numpy as np
 
+from sclab.audit.harm import CLASSES, classify_sql
+from sclab.audit.policies import register_facts
 from sclab.engine.acts import OUTCOMES
 from sclab.engine.simulation import Simulation
 from sclab.errors import SclabError
@@ -57,11 +62,14 @@ from sclab.yamlfile import load_yaml, validate
 
 EntityType = Literal["person", "company"]
 
-#: Harm classes, in order of precedence (the audit's definition).
-HARM_CLASSES = ("error", "other_conduct", "design", "rightful")
+#: The harm class of a decision the audit does not classify because it penalises nobody
+#: (a reward, a score rise, a redlist entry): shown as such rather than left empty, so
+#: every decision row says what it is.
+NOT_ADVERSE = "not adverse"
+#: What a decision row's ``harm`` can be: the audit's classes, in their order of
+#: precedence, then :data:`NOT_ADVERSE`.
+HARM_CLASSES = (*CLASSES, NOT_ADVERSE)
 
-#: Sanction kinds that are not a penalty (a joint measure's ``favoured`` outcome).
-NOT_ADVERSE_SANCTIONS = frozenset({"reward"})
 #: Sanction kinds a joint measure writes for a resource moment it decides.
 MOMENT_SANCTIONS = frozenset({"blocked", "priced_up", "reward"})
 
@@ -109,7 +117,8 @@ class StoryRow:
         events: Recorded events (``events.event_id``) the row is or rests on.
         wrong: A record attributed to someone other than its true actor or with an error;
             a decision flagged ``wrongful``; None where it does not apply (acts).
-        harm: Harm class of a decision (:data:`HARM_CLASSES`); None for other rows.
+        harm: Harm class of a decision: the audit's class of an adverse one, else
+            :data:`NOT_ADVERSE` (:data:`HARM_CLASSES`); None for other rows.
     """
 
     day: int | None
@@ -197,63 +206,28 @@ class Story:
 
 
 # -- harm classes -------------------------------------------------------------------------
-#
-# The audit's ``sclab.audit.harm.classify`` applies this definition to every decision of
-# a run; ``harm_class`` applies it to one entity's decisions, and is to be replaced by
-# the audit's function once the audit is part of sclab (one definition, one place).
-# Precedence: error, then other_conduct, then design.
-#   error: the decision is flagged wrongful (it rests on a record attributed to someone
-#       other than its true actor, or with an error, by the but-for test of
-#       docs/policies.md);
-#   other_conduct: a spill-over: the decision's entity is not the one whose record,
-#       listing or score triggered it (a joint measure applied to a parent's child, a
-#       company's legal representative or a person's ties);
-#   design: a correct record of lawful conduct is penalised: an adverse decision (a
-#       negative score change, a list entry, a sanction other than a reward) whose events
-#       are all of kinds the catalogue calls lawful, or that rests on no recorded event
-#       at all (a factor score moved by platform totals, attributes or ties);
-#   rightful: the remainder.
 
 
-@dataclass(frozen=True)
-class EventFacts:
-    """What harm classification needs of one recorded event."""
+def harm_classes(
+    con: duckdb.DuckDBPyConnection, entity_type: str, entity_id: int
+) -> dict[tuple[str, int], str]:
+    """(decision table, decision key) → harm class of each adverse decision naming the
+    entity, by the audit's classification (:func:`sclab.audit.harm.classify_sql`, the one
+    definition of the classes); decisions it does not list are not adverse.
 
-    entity_type: str
-    attributed_to: int | None
-    lawful: bool
-
-
-def harm_class(
-    *,
-    wrongful: bool,
-    adverse: bool,
-    entity_type: str,
-    entity_id: int,
-    events: Sequence[EventFacts],
-    applies_to: Sequence[str] | None = None,
-) -> str:
-    """The harm class of one decision (see the definition above).
-
-    Args:
-        wrongful: The decision's ``wrongful`` flag.
-        adverse: Whether it penalises (a reward or a positive score change does not).
-        entity_type, entity_id: Whom the decision names.
-        events: The recorded events it rests on.
-        applies_to: For a joint measure, whose moments it decides (``self``, ``parent``,
-            ``legal_representative``, ``ties``); None for other decisions.
+    The classification is the audit's whole query filtered on the entity: DuckDB pushes
+    the filter into the decisions it scans, and the run is opened read-only (the policy
+    facts it joins are registered on the connection, not written).
     """
-    if wrongful:
-        return "error"
-    if applies_to is not None and "self" not in applies_to:
-        return "other_conduct"
-    if events and not any(
-        e.entity_type == entity_type and e.attributed_to == entity_id for e in events
-    ):
-        return "other_conduct"
-    if adverse and all(e.lawful for e in events):
-        return "design"
-    return "rightful"
+    register_facts(con)
+    return {
+        (str(t), int(k)): str(c)
+        for t, k, c in con.execute(
+            f"SELECT decision_table, decision_key, class FROM ({classify_sql()}) "
+            "WHERE entity_type = ? AND entity = ?",
+            [entity_type, entity_id],
+        ).fetchall()
+    }
 
 
 # -- reproducing true acts ----------------------------------------------------------------
@@ -430,8 +404,7 @@ class _Tables:
         self.type = entity_type
         self.id = entity_id
         self.start = start
-        kinds = _rows(con, "SELECT name, category, lawful, of_act, kept FROM kinds")
-        self.lawful = {k["name"]: bool(k["lawful"]) for k in kinds if k["category"] != "moment"}
+        kinds = _rows(con, "SELECT name, category, of_act FROM kinds")
         self.of_act = {k["name"]: k["of_act"] for k in kinds if k["category"] == "event"}
         #: (day, moment kind) → the joint measures' decisions on the entity's moments
         #: (rule, events, wrongful), filled by decision_rows.
@@ -519,20 +492,6 @@ class _Tables:
             out.setdefault(int(k), []).append(int(ev))
         return out
 
-    def _facts(self, event_ids: Iterable[int]) -> dict[int, EventFacts]:
-        ids = sorted(set(event_ids))
-        if not ids:
-            return {}
-        got = self.con.execute(
-            "SELECT event_id, entity_type::VARCHAR, attributed_to, kind::VARCHAR FROM events "
-            "WHERE event_id IN (SELECT unnest(?))",
-            [ids],
-        ).fetchall()
-        return {
-            int(i): EventFacts(t, None if a is None else int(a), self.lawful.get(k, False))
-            for i, t, a, k in got
-        }
-
     def decision_rows(self) -> list[StoryRow]:
         applies_to = _joint_applies_to(self.con)
         found: list[tuple[str, dict[str, Any], list[int]]] = []
@@ -563,44 +522,31 @@ class _Tables:
                 if r["event_id"] is not None:
                     events.add(int(r["event_id"]))
                 found.append((table, r, sorted(events)))
-        facts = self._facts(e for _, _, evs in found for e in evs)
+        classes = harm_classes(self.con, self.type, self.id)
         out = []
         for table, r, evs in found:
             rule = f"{r['system']}:{r['rule_id']}"
             wrongful = bool(r["wrongful"])
-            known = [facts[e] for e in evs if e in facts]
             if table == "score_changes":
-                adverse = r["delta"] < 0
                 kind, what = f"{r['system']}:{r['score']}", "score change"
                 detail = f"{r['delta']:+g} to {r['value']:g}"
-                joint = None
             elif table == "list_entries":
-                adverse = True
                 kind, what = f"{r['system']}:{r['list']}", "list entry"
                 detail = "listed" + (
                     " (still listed at the end)"
                     if r["end_day"] is None
                     else f" until day {r['end_day']} ({r['end_reason']})"
                 )
-                joint = None
             else:
                 if r["kind"] in MOMENT_SANCTIONS:
                     at = self.moment_decisions.setdefault((int(r["day"]), r["domain"]), [])
                     at.append((rule, evs, wrongful))
-                adverse = r["kind"] not in NOT_ADVERSE_SANCTIONS
                 kind, what = r["kind"], "sanction"
                 detail = f"{r['kind']} at {r['domain']}"
                 joint = applies_to.get((r["system"], r["rule_id"]))
                 if joint is not None:
                     detail += f" (joint measure for {', '.join(joint)})"
-            harm = harm_class(
-                wrongful=wrongful,
-                adverse=adverse,
-                entity_type=self.type,
-                entity_id=self.id,
-                events=known,
-                applies_to=joint,
-            )
+            harm = classes.get((table, int(r["key"])), NOT_ADVERSE)
             row = self.row(
                 r["day"],
                 what,
