@@ -148,6 +148,9 @@ class StateDeclarations:
     def __init__(self) -> None:
         self._arrays: dict[str, tuple[StateArray, str]] = {}
         self._families: dict[str, tuple[StateFamily, str]] = {}
+        # Members of families resolved so far: state is read by name every day, and a
+        # family, once declared, never changes.
+        self._members: dict[str, tuple[StateArray, str]] = {}
 
     def declare(self, declarations: Iterable[Declaration], owner: str) -> None:
         """Add ``declarations`` made by ``owner`` (``engine`` or a component's name).
@@ -188,11 +191,15 @@ class StateDeclarations:
         found = self._arrays.get(name)
         if found is not None:
             return found
+        found = self._members.get(name)
+        if found is not None:
+            return found
         prefix, _, member = name.rpartition("/")
         family = self._families.get(prefix)
         if family is None or not MEMBER.fullmatch(member):
             return None
-        return family[0].array(member), family[1]
+        found = self._members[name] = (family[0].array(member), family[1])
+        return found
 
     def __contains__(self, name: str) -> bool:
         return self._find(name) is not None
