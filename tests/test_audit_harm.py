@@ -145,6 +145,8 @@ SANCTIONS = {
          "rightful"),
     11: (("sesame", "perks", "reward", "bike_rental", 6, 40, None, False), None),
     12: (("court", "tie_loans", "blocked", "loan_application", 0, 12, 8, False), "other_conduct"),
+    # a lift off a list does the person good: no harm class, like a reward
+    13: (("court", "repair", "lift", "dishonest_debtors", 8, 20, 16, False), None),
 }  # fmt: skip
 # entry_id: (system, list, entity_type, entity, start, end, end_reason, event_id, wrongful)
 ENTRIES = {

@@ -78,6 +78,8 @@ import pandas as pd
 import pyarrow as pa
 from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate
 
+from sclab.policy.schema import BENEFICIAL_SANCTION_KINDS
+
 #: Attributes of ``citizens`` that define groups, in the order of the tables.
 GROUP_ATTRIBUTES: tuple[str, ...] = (
     "sex",
@@ -110,7 +112,7 @@ MIN_EXPECTED = 5.0
 #: Coverage of every interval.
 CONFIDENCE = 0.95
 #: Sanction kinds that benefit the person: the best-off group has the highest rate.
-BENEFICIAL_KINDS = frozenset({"reward"})
+BENEFICIAL_KINDS = BENEFICIAL_SANCTION_KINDS
 
 _Z = 1.959963984540054  # standard normal quantile at 0.975 (two-sided 95%)
 _Z_RATIO = 2.241402727604947  # at 0.9875: each group's 97.5% interval for the ratio

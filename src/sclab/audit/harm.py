@@ -1,7 +1,7 @@
 """Harm accounting: every adverse decision of a run in one of three harm classes, or rightful.
 
 Core objects:
-    :func:`classify`: one row per adverse decision (a sanction other than a reward, an
+    :func:`classify`: one row per adverse decision (a sanction other than a reward or a lift, an
         entry on a blacklist, a score change that lowers a score) with its system, rule,
         kind, reader-facing domain, entity, day, harm class and flags.
     :func:`compute`: the ``harm_*`` tables: the decisions, and their counts (decisions,
@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from sclab.audit.policies import register_facts
+from sclab.policy.schema import BENEFICIAL_SANCTION_KINDS
 
 #: Harm classes in order of precedence, then the remainder.
 CLASSES = ("error", "other_conduct", "design", "rightful")
@@ -76,6 +77,10 @@ def _case(column: str, mapping: dict[str, str], otherwise: str) -> str:
     return f"CASE {column} {arms} ELSE {otherwise} END"
 
 
+#: The beneficial sanction kinds as an SQL list: every other sanction is adverse.
+_BENEFICIAL = ", ".join(f"'{k}'" for k in sorted(BENEFICIAL_SANCTION_KINDS))
+
+
 def classify_sql() -> str:
     """The SELECT of :func:`classify` (the run's tables and the policy facts registered by
     :func:`sclab.audit.policies.register_facts`)."""
@@ -108,7 +113,7 @@ def classify_sql() -> str:
                system::VARCHAR AS system, rule_id::VARCHAR AS rule_id, kind::VARCHAR AS kind,
                domain::VARCHAR AS stored_domain, entity_type::VARCHAR AS entity_type,
                entity_id AS entity, day, event_id, wrongful
-        FROM sanctions WHERE kind <> 'reward'
+        FROM sanctions WHERE kind::VARCHAR NOT IN ({_BENEFICIAL})
         UNION ALL
         SELECT 'list_entries', e.entry_id, e.system::VARCHAR, e.rule_id::VARCHAR, 'listed',
                e.list::VARCHAR, e.entity_type::VARCHAR, e.entity_id, e.start_day, e.event_id,

@@ -422,6 +422,11 @@ SANCTION_KINDS = (
     "lift",
 )
 
+#: The sanction kinds that do the entity good: a reward, and a lift off a list (recorded
+#: as a sanction row so that it keeps its rule, record and ``wrongful``). Every other
+#: kind is adverse; the audit counts harm, and fairness ranks groups, by this split.
+BENEFICIAL_SANCTION_KINDS = frozenset({"reward", "lift"})
+
 
 class Policy(Strict):
     """One policy pack: a scoring system as data."""
