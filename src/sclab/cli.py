@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -43,6 +43,9 @@ from sclab.run import Reporter, RunResult, run_scenario
 from sclab.scenario import builtin_scenarios
 from sclab.targets import load_run_target
 from sclab.version import __version__
+
+if TYPE_CHECKING:  # the report (and Altair) are imported by `sclab report` only
+    from sclab.report import MatcherFacts
 
 app = typer.Typer(
     name="sclab",
@@ -428,6 +431,79 @@ def audit_run(
         )  # fmt: skip
     out_console.print(redress)
     _say(f"Audit: {path.resolve()}")
+
+
+@app.command("report")
+def report_run(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run's directory (sclab run --out).")],
+    compare: Annotated[
+        Path | None,
+        typer.Option(help="Another run directory: its headline numbers beside this run's."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="The HTML file to write (default: DIR/report.html).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report of a run (offline: scripts, styles and data
+    inline): what it is, the headline harm, what ran, each system, the cameras, fairness,
+    the law and calibration. A run without an audit is audited first (DIR/audit.duckdb)."""
+    from sclab.report import MissingAuditError, write_report
+    from sclab.report.data import open_run_data
+
+    for directory in (run_dir, *((compare,) if compare is not None else ())):
+        try:
+            open_run_data(directory).close()
+        except MissingAuditError:
+            from sclab.audit import audit
+
+            _say(f"{directory} has no audit yet: auditing it first (sclab audit {directory})")
+            audit(directory).save()
+    path = write_report(run_dir, out, compare=compare, matcher=_recorded_matcher(run_dir))
+    _say(f"Report: {path.resolve()} ({path.stat().st_size / 2**20:,.1f} MiB; open it in a browser)")
+
+
+def _recorded_matcher(run_dir: Path) -> MatcherFacts | None:
+    """The face matcher's settings as the run's recorded scenario set them (None without
+    cameras), resolved by the matcher's own model so that the report need not import it."""
+    import duckdb
+    from pydantic import ValidationError
+
+    from sclab.report import MatcherFacts
+    from sclab.report.settings import scenario_document
+    from sclab.sensors import face_recognition as fr
+
+    con = duckdb.connect(str(run_dir / "run.duckdb"), read_only=True)
+    try:
+        text = con.execute("SELECT scenario_yaml FROM run_info").fetchall()[0][0]
+    finally:
+        con.close()
+    doc = scenario_document(str(text or ""))
+    cameras = [
+        s for s in doc.get("sensors") or []
+        if isinstance(s, dict) and s.get("use") == "cameras" and s.get("enabled", True)
+    ]  # fmt: skip
+    if not cameras:
+        return None
+    params = (cameras[0].get("params") or {}).get("matcher") or {}
+    try:
+        matcher = fr.MatcherParams.model_validate(params)
+    except ValidationError:
+        return None  # made by another sclab: the report says the expected rate is not drawn
+    s = matcher.settings()
+    return MatcherFacts(
+        preset=matcher.preset,
+        fmr=s.fmr,
+        fnir=s.fnir,
+        female_fmr=s.female_fmr,
+        age_fmr=dict(s.age_fmr),
+        ethnic_fmr=dict(s.ethnic_fmr),
+        other_ethnic_fmr=s.other_ethnic_fmr,
+        condition_fmr={
+            "night": s.night[0], "helmet": s.helmet[0],
+            "sunglasses": s.sunglasses[0], "mask": s.mask[0],
+        },  # fmt: skip
+        source=fr.PRESETS[matcher.preset].source,
+    )
 
 
 def _say(message: str) -> None:

@@ -1,0 +1,172 @@
+"""The camera network in the report: identifications, misses and false matches, and the
+false-match rate a matcher of the run's operating point is expected to give.
+
+Core objects:
+    :class:`MatcherFacts`: the matcher's resolved settings as plain numbers (the
+        per-comparison false-match rate of a reference gallery member, the miss rate,
+        the demographic and condition multipliers, the preset and its source). The report
+        does not import the sensors; ``sclab report`` resolves them from the scenario as
+        run and passes them in.
+    :func:`expected_fpir`: ``1 - (1 - FMR x m)^N``, the chance that a search of someone
+        not enrolled names somebody among N gallery members (the closed form of
+        :mod:`sclab.sensors.face_recognition`, repeated here over plain numbers).
+    :func:`gallery_multiplier`: the gallery's mean demographic FMR multiplier.
+    :func:`expected_vs_simulated`: per gallery size, the non-mated searches, their false
+        matches with a Wilson interval, and the expected rate for their capture
+        conditions.
+    :func:`wilson`: the Wilson score interval of a proportion.
+
+The expected rate uses the gallery's mean multiplier; the simulation uses each probe's
+own lookalike cell (sex and 10-year age band), so the two differ by as much as the
+probes' sexes and ages differ from the gallery's. Every query is an aggregate over the
+``identifications`` table (a few dozen rows whatever the population).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from sclab.report.data import RunData
+
+#: The capture conditions recorded per identification, in the table's column order.
+CONDITIONS = ("night", "helmet", "sunglasses", "mask")
+#: 10-year age bands of the matcher's lookalike cells (as the matcher names them).
+AGE_BANDS = (*(f"{10 * b}-{10 * b + 9}" for b in range(9)), "90+")
+
+
+@dataclass(frozen=True)
+class MatcherFacts:
+    """A matcher's operating point and multipliers (see the module's docstring)."""
+
+    preset: str
+    fmr: float
+    fnir: float
+    female_fmr: float = 1.0
+    age_fmr: dict[str, float] = field(default_factory=dict)
+    ethnic_fmr: dict[str, float] = field(default_factory=dict)
+    other_ethnic_fmr: float = 1.0
+    condition_fmr: dict[str, float] = field(default_factory=dict)
+    source: str = ""
+
+
+def expected_fpir(fmr: float, gallery_size: float, multiplier: float = 1.0) -> float:
+    """``1 - (1 - fmr x multiplier)^N``, exact for tiny rates and huge galleries."""
+    p = min(max(fmr * multiplier, 0.0), 1.0)
+    if gallery_size <= 0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    return -math.expm1(gallery_size * math.log1p(-p))
+
+
+def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float | None, float | None]:
+    """The 95% Wilson score interval of ``successes / n`` (None, None without trials)."""
+    if n <= 0:
+        return None, None
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def gallery_multiplier(data: RunData, m: MatcherFacts) -> tuple[float, int]:
+    """The gallery's mean demographic FMR multiplier and its size (the citizens with a
+    photo in the ID-card or the driving-licence database, as the cameras search)."""
+    rows = data.rows(
+        "SELECT sex::VARCHAR AS sex, least(age // 10, 9)::INTEGER AS band, "
+        "ethnic_group::VARCHAR AS ethnic_group, count(*) AS n FROM citizens "
+        "WHERE in_id_photo_db OR in_driver_db GROUP BY ALL"
+    )
+    total = sum(r["n"] for r in rows)
+    if not total:
+        return 1.0, 0
+    weighted = 0.0
+    for r in rows:
+        mult = (m.female_fmr if r["sex"] == "female" else 1.0) * m.age_fmr.get(
+            AGE_BANDS[r["band"]], 1.0
+        )
+        mult *= m.ethnic_fmr.get(r["ethnic_group"], m.other_ethnic_fmr)
+        weighted += r["n"] * mult
+    return weighted / total, total
+
+
+def _condition_multiplier(m: MatcherFacts, row: dict[str, Any]) -> float:
+    out = 1.0
+    for c in CONDITIONS:
+        if row.get(c):
+            out *= m.condition_fmr.get(c, 1.0)
+    return out
+
+
+def expected_vs_simulated(data: RunData, m: MatcherFacts) -> list[dict[str, Any]]:
+    """Per gallery size: non-mated searches, false matches, the simulated rate with its
+    interval, and the expected rate for their recorded capture conditions."""
+    mult, _ = gallery_multiplier(data, m)
+    mix = data.rows(
+        f"SELECT gallery_size, {', '.join(CONDITIONS)}, count(*) AS searches, "
+        "count(*) FILTER (WHERE outcome = 'false_match') AS false_matches "
+        "FROM identifications WHERE NOT subject_in_gallery GROUP BY ALL ORDER BY ALL"
+    )
+    out: dict[int, dict[str, Any]] = {}
+    for r in mix:
+        size = int(r["gallery_size"])
+        row = out.setdefault(size, {"gallery_size": size, "searches": 0, "false_matches": 0,
+                                    "expected_sum": 0.0})  # fmt: skip
+        row["searches"] += r["searches"]
+        row["false_matches"] += r["false_matches"]
+        row["expected_sum"] += r["searches"] * expected_fpir(
+            m.fmr, size, mult * _condition_multiplier(m, r)
+        )
+    rows = []
+    for size in sorted(out):
+        row = out[size]
+        n, k = row["searches"], row["false_matches"]
+        lower, upper = wilson(k, n)
+        rows.append(
+            {
+                "gallery_size": size,
+                "searches": n,
+                "false_matches": k,
+                "rate": k / n if n else None,
+                "lower": lower,
+                "upper": upper,
+                "expected": row["expected_sum"] / n if n else None,
+            }
+        )
+    return rows
+
+
+def condition_mix(data: RunData, m: MatcherFacts) -> list[tuple[float, float]]:
+    """(share of non-mated searches, FMR multiplier) per combination of conditions."""
+    rows = data.rows(
+        f"SELECT {', '.join(CONDITIONS)}, count(*) AS n FROM identifications "
+        "WHERE NOT subject_in_gallery GROUP BY ALL"
+    )
+    total = sum(r["n"] for r in rows)
+    return [(r["n"] / total, _condition_multiplier(m, r)) for r in rows] if total else []
+
+
+def curve(
+    m: MatcherFacts, gallery_mult: float, mix: list[tuple[float, float]], largest: float
+) -> list[dict[str, Any]]:
+    """Expected false-match rate per search at gallery sizes from 1,000 to past
+    ``largest`` (log-spaced): for a reference member in good conditions, and for the
+    run's gallery and capture conditions."""
+    top = max(8.0, math.ceil(math.log10(max(largest, 1.0))) + 1)
+    sizes = [10 ** (3 + i * (top - 3) / 40) for i in range(41)]
+    rows = []
+    for n in sizes:
+        rows.append(
+            {"gallery_size": round(n), "series": "reference member, good conditions",
+             "rate": expected_fpir(m.fmr, n)}
+        )  # fmt: skip
+        if mix:
+            rate = sum(w * expected_fpir(m.fmr, n, gallery_mult * c) for w, c in mix)
+            rows.append(
+                {"gallery_size": round(n), "series": "this run's gallery and conditions",
+                 "rate": rate}
+            )  # fmt: skip
+    return rows
