@@ -479,9 +479,10 @@ def _recorded_matcher(run_dir: Path) -> MatcherFacts | None:
         con.close()
     doc = scenario_document(str(text or ""))
     cameras = [
-        s for s in doc.get("sensors") or []
+        s
+        for s in doc.get("sensors") or []
         if isinstance(s, dict) and s.get("use") == "cameras" and s.get("enabled", True)
-    ]  # fmt: skip
+    ]
     if not cameras:
         return None
     params = (cameras[0].get("params") or {}).get("matcher") or {}
@@ -499,9 +500,11 @@ def _recorded_matcher(run_dir: Path) -> MatcherFacts | None:
         ethnic_fmr=dict(s.ethnic_fmr),
         other_ethnic_fmr=s.other_ethnic_fmr,
         condition_fmr={
-            "night": s.night[0], "helmet": s.helmet[0],
-            "sunglasses": s.sunglasses[0], "mask": s.mask[0],
-        },  # fmt: skip
+            "night": s.night[0],
+            "helmet": s.helmet[0],
+            "sunglasses": s.sunglasses[0],
+            "mask": s.mask[0],
+        },
         source=fr.PRESETS[matcher.preset].source,
     )
 

@@ -52,12 +52,16 @@ __all__ = [
 REPORT = "report.html"
 
 
+#: The bundle's entry: the libraries as globals for the page's own script.
+GLOBALS = "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"
+
+
 @functools.cache
 def javascript() -> str:
     """Vega, Vega-Lite and Vega-Embed as one script (vl-convert's bundle, offline)."""
     import vl_convert
 
-    return str(vl_convert.javascript_bundle())
+    return str(vl_convert.javascript_bundle(GLOBALS))
 
 
 def build_report(

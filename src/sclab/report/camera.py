@@ -113,8 +113,9 @@ def expected_vs_simulated(data: RunData, m: MatcherFacts) -> list[dict[str, Any]
     out: dict[int, dict[str, Any]] = {}
     for r in mix:
         size = int(r["gallery_size"])
-        row = out.setdefault(size, {"gallery_size": size, "searches": 0, "false_matches": 0,
-                                    "expected_sum": 0.0})  # fmt: skip
+        row = out.setdefault(
+            size, {"gallery_size": size, "searches": 0, "false_matches": 0, "expected_sum": 0.0}
+        )
         row["searches"] += r["searches"]
         row["false_matches"] += r["false_matches"]
         row["expected_sum"] += r["searches"] * expected_fpir(
@@ -160,13 +161,19 @@ def curve(
     rows = []
     for n in sizes:
         rows.append(
-            {"gallery_size": round(n), "series": "reference member, good conditions",
-             "rate": expected_fpir(m.fmr, n)}
-        )  # fmt: skip
+            {
+                "gallery_size": round(n),
+                "series": "reference member, good conditions",
+                "rate": expected_fpir(m.fmr, n),
+            }
+        )
         if mix:
             rate = sum(w * expected_fpir(m.fmr, n, gallery_mult * c) for w, c in mix)
             rows.append(
-                {"gallery_size": round(n), "series": "this run's gallery and conditions",
-                 "rate": rate}
-            )  # fmt: skip
+                {
+                    "gallery_size": round(n),
+                    "series": "this run's gallery and conditions",
+                    "rate": rate,
+                }
+            )
     return rows

@@ -84,8 +84,10 @@ def bars(
     enc: dict[str, Any] = {
         "y": alt.Y(f"{cat}:N", title=cat_label, sort=None),
         "x": x,
-        "tooltip": [alt.Tooltip(f"{k}:N" if k != val else f"{k}:Q", title=t)
-                    for k, t in (columns or [category, value])],  # fmt: skip
+        "tooltip": [
+            alt.Tooltip(f"{k}:N" if k != val else f"{k}:Q", title=t)
+            for k, t in (columns or [category, value])
+        ],
     }
     if colour is not None:
         key, label = colour

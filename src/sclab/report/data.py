@@ -108,16 +108,16 @@ def open_run_data(run_dir: Path) -> RunData:
     if not run_dir.exists():
         raise ReportError("no such directory", source=where)
     if not run_dir.is_dir():
-        raise ReportError("is not a directory; give a run directory (sclab run --out)", source=where)
+        raise ReportError(
+            "is not a directory; give a run directory (sclab run --out)", source=where
+        )
     manifest = Manifest.read(run_dir)
     run_db = run_dir / RUN_DB
     if RUN_DB not in manifest.files or not run_db.is_file():
         raise ReportError(f"has no {RUN_DB}: not a finished run", source=where)
     audit_db = run_dir / AUDIT_DB
     if AUDIT_DB not in manifest.files or not audit_db.is_file():
-        raise MissingAuditError(
-            f"has no audit; `sclab audit {run_dir}` makes one", source=where
-        )
+        raise MissingAuditError(f"has no audit; `sclab audit {run_dir}` makes one", source=where)
     try:
         con = duckdb.connect(str(run_db), read_only=True, config={"threads": 2})
     except duckdb.Error as exc:

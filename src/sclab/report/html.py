@@ -190,7 +190,7 @@ class Page:
             f"{SIGNATURE}"
             f"<title>{escape(self.title)}</title><style>{STYLE}</style></head>\n"
             f"<body><header><h1>{escape(self.title)}</h1></header>"
-            f'<nav><strong>Contents</strong><ol>{toc}</ol></nav>\n{body}\n'
+            f"<nav><strong>Contents</strong><ol>{toc}</ol></nav>\n{body}\n"
             f'<script type="application/json" id="sclab-specs">{script_json(specs)}</script>\n'
             f"<script>{script_text(javascript)}</script>\n"
             f"<script>{EMBED}</script>\n</body></html>\n"
@@ -214,9 +214,7 @@ def _table(
 
 def _num_class(rows: list[dict[str, Any]], key: str) -> str:
     values = [r.get(key) for r in rows if r.get(key) is not None]
-    numeric = values and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in values
-    )
+    numeric = values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
     return ' class="n"' if numeric else ""
 
 

@@ -116,11 +116,16 @@ def about(page: Page, data: RunData, matcher: MatcherFacts | None) -> None:
             "components' own defaults."
         )
         page.table(
-            [("setting", "setting"), ("value", "this run"), ("default", "default"),
-             ("against", "compared with"), ("note", "note")],
+            [
+                ("setting", "setting"),
+                ("value", "this run"),
+                ("default", "default"),
+                ("against", "compared with"),
+                ("note", "note"),
+            ],
             diffs,
             flag="flag",
-        )  # fmt: skip
+        )
     else:
         page.p("Every setting of this run is the default.")
 
@@ -156,12 +161,15 @@ def headline(page: Page, data: RunData) -> None:
         )
     page.bullets(lines)
     rows = [
-        {"class": name, "people": int(classes.get(name, {}).get("people") or 0),
-         "companies": int(classes.get(name, {}).get("companies") or 0),
-         "decisions": int(classes.get(name, {}).get("decisions") or 0),
-         "order": _class_order(name)}
+        {
+            "class": name,
+            "people": int(classes.get(name, {}).get("people") or 0),
+            "companies": int(classes.get(name, {}).get("companies") or 0),
+            "decisions": int(classes.get(name, {}).get("decisions") or 0),
+            "order": _class_order(name),
+        }
         for name in CLASSES
-    ]  # fmt: skip
+    ]
     page.chart(
         charts.bars(
             "chart-headline",
@@ -172,8 +180,12 @@ def headline(page: Page, data: RunData) -> None:
             value=("people", "people"),
             colour=("class", "harm class"),
             colours=charts.CLASS_COLOURS,
-            columns=[("class", "harm class"), ("people", "people"),
-                     ("companies", "companies"), ("decisions", "decisions")],  # fmt: skip
+            columns=[
+                ("class", "harm class"),
+                ("people", "people"),
+                ("companies", "companies"),
+                ("decisions", "decisions"),
+            ],
         )
     )
     if data.has("redress_overview", "audit"):
@@ -197,14 +209,21 @@ def _redress(page: Page, data: RunData) -> None:
         "run ended."
     )
     page.table(
-        [("system", "system"), ("list", "list"), ("entries", "entries"),
-         ("wrongful_entries", "wrongful"), ("wrongful_corrected", "corrected"),
-         ("wrongful_median_days_to_correction", "median days to correction"),
-         ("wrongful_expired", "expired uncorrected"), ("wrongful_still_listed", "still listed"),
-         ("wrongful_late", "corrected late"), ("rightful_late", "rightful corrected late")],
+        [
+            ("system", "system"),
+            ("list", "list"),
+            ("entries", "entries"),
+            ("wrongful_entries", "wrongful"),
+            ("wrongful_corrected", "corrected"),
+            ("wrongful_median_days_to_correction", "median days to correction"),
+            ("wrongful_expired", "expired uncorrected"),
+            ("wrongful_still_listed", "still listed"),
+            ("wrongful_late", "corrected late"),
+            ("rightful_late", "rightful corrected late"),
+        ],
         rows,
         "Blacklist entries and their redress, per list (audit: redress_overview)",
-    )  # fmt: skip
+    )
 
 
 # ------------------------------------------------------------------------ what ran
@@ -224,7 +243,7 @@ def what_ran(page: Page, data: RunData) -> None:
             ("description", " ".join(str(doc.get("description") or "").split()) or None),
             ("population", int(info["population"])),
             ("days", f"{days:,}, from {start} to {end}"),
-            ("seed", info.get("seed")),
+            ("seed", str(info.get("seed"))),
             ("components", ", ".join(map(str, components)) if components else None),
             ("sclab version", info.get("sclab_version")),
             ("run started (UTC)", info.get("created_utc")),
@@ -251,11 +270,15 @@ def what_ran(page: Page, data: RunData) -> None:
             ]
         )
         rules = [
-            {"what": what, "id": r.get("id"),
-             "description": " ".join(str(r.get("description") or "").split()) or None}
+            {
+                "what": what,
+                "id": r.get("id"),
+                "description": " ".join(str(r.get("description") or "").split()) or None,
+            }
             for what, key in (("rule", "rules"), ("joint measure", "joint"))
-            for r in (doc.get(key) or []) if isinstance(r, dict)
-        ]  # fmt: skip
+            for r in (doc.get(key) or [])
+            if isinstance(r, dict)
+        ]
         page.table(
             [("what", ""), ("id", "id"), ("description", "what it does")],
             rules,
@@ -286,7 +309,9 @@ def _policy_doc(text: str) -> dict[str, Any]:
 
 
 def _hashes(data: RunData) -> list[dict[str, Any]]:
-    rows = [{"input": "scenario (run_info.scenario_yaml)", "sha256": data.info.get("scenario_sha256")}]
+    rows = [
+        {"input": "scenario (run_info.scenario_yaml)", "sha256": data.info.get("scenario_sha256")}
+    ]
     for p in data.rows("SELECT policy_id, sha256 FROM policies ORDER BY policy_id"):
         rows.append({"input": f"policy {p['policy_id']}", "sha256": p["sha256"]})
     digest = data.value("SELECT run_tables_sha256 FROM audit.audit_info")
@@ -309,9 +334,7 @@ def systems(page: Page, data: RunData) -> None:
         page.p("No scoring system ran.")
     for n, system in enumerate(names):
         page.heading(system)
-        totals = data.rows(
-            "SELECT * FROM audit.harm_by_system WHERE system::VARCHAR = ?", [system]
-        )
+        totals = data.rows("SELECT * FROM audit.harm_by_system WHERE system::VARCHAR = ?", [system])
         if totals:
             t = totals[0]
             page.p(
@@ -369,8 +392,13 @@ def _scores(page: Page, data: RunData, system: str, n: int) -> None:
                 x=("bin", f"{s['score']} (bin start)"),
                 y=("month", "month"),
                 colour=("share", "share of those scored"),
-                columns=[("month", "month"), ("day", "day"), ("bin", "bin start"),
-                         ("entities", "entities"), ("share", "share")],  # fmt: skip
+                columns=[
+                    ("month", "month"),
+                    ("day", "day"),
+                    ("bin", "bin start"),
+                    ("entities", "entities"),
+                    ("share", "share"),
+                ],
             )
         )
 
@@ -395,11 +423,22 @@ def _lists(page: Page, data: RunData, system: str, n: int) -> None:
         return
     rows = []
     for r in stock:
-        rows.append({"list": r["list"], "day": r["day"], "series": f"{r['list']}: listed",
-                     "entities": r["listed"]})  # fmt: skip
-        rows.append({"list": r["list"], "day": r["day"],
-                     "series": f"{r['list']}: listed by a wrongful entry",
-                     "entities": r["wrongful"]})  # fmt: skip
+        rows.append(
+            {
+                "list": r["list"],
+                "day": r["day"],
+                "series": f"{r['list']}: listed",
+                "entities": r["listed"],
+            }
+        )
+        rows.append(
+            {
+                "list": r["list"],
+                "day": r["day"],
+                "series": f"{r['list']}: listed by a wrongful entry",
+                "entities": r["wrongful"],
+            }
+        )
     page.chart(
         charts.lines(
             f"chart-stock-{n}",
@@ -423,11 +462,17 @@ def _lists(page: Page, data: RunData, system: str, n: int) -> None:
     rows = []
     words = {"list_entries": "entries", "list_exits": "exits"}
     for r in flows:
-        rows.append({"day": r["day"], "series": f"{r['list']}: {words[r['measure']]}",
-                     "count": r["n"]})  # fmt: skip
+        rows.append(
+            {"day": r["day"], "series": f"{r['list']}: {words[r['measure']]}", "count": r["n"]}
+        )
         if r["measure"] == "list_entries":
-            rows.append({"day": r["day"], "series": f"{r['list']}: wrongful entries",
-                         "count": r["wrongful"]})  # fmt: skip
+            rows.append(
+                {
+                    "day": r["day"],
+                    "series": f"{r['list']}: wrongful entries",
+                    "count": r["wrongful"],
+                }
+            )
     if rows:
         page.chart(
             charts.lines(
@@ -465,8 +510,12 @@ def _domains(page: Page, data: RunData, system: str, n: int) -> None:
             value=("decisions", "decisions"),
             colour=("class", "harm class"),
             colours=charts.CLASS_COLOURS,
-            columns=[("domain", "domain"), ("class", "harm class"),
-                     ("decisions", "decisions"), ("people", "people")],  # fmt: skip
+            columns=[
+                ("domain", "domain"),
+                ("class", "harm class"),
+                ("decisions", "decisions"),
+                ("people", "people"),
+            ],
         )
     )
 
@@ -484,8 +533,10 @@ def cameras(page: Page, data: RunData, matcher: MatcherFacts | None) -> None:
         "count(*) AS searches FROM identifications GROUP BY ALL ORDER BY ALL"
     )
     n = sum(r["searches"] for r in totals)
-    by = {o: sum(r["searches"] for r in totals if r["outcome"] == o)
-          for o in ("correct", "false_match", "miss")}  # fmt: skip
+    by = {
+        o: sum(r["searches"] for r in totals if r["outcome"] == o)
+        for o in ("correct", "false_match", "miss")
+    }
     page.p(
         f"{n:,} faces were searched against the gallery: {by['correct']:,} named the right "
         f"person, {by['false_match']:,} named someone else (a false match) and "
@@ -555,9 +606,12 @@ def _named_by_group(page: Page, data: RunData) -> None:
             category=("group", "sex and age band"),
             value=("per_100k", "false namings per 100,000 members"),
             colour=("sex", "sex"),
-            columns=[("group", "group"), ("members", "gallery members"),
-                     ("false_namings", "false namings"),
-                     ("per_100k", "per 100,000 members")],  # fmt: skip
+            columns=[
+                ("group", "group"),
+                ("members", "gallery members"),
+                ("false_namings", "false namings"),
+                ("per_100k", "per 100,000 members"),
+            ],
         )
     )
 
@@ -573,8 +627,10 @@ def _expected(page: Page, data: RunData, matcher: MatcherFacts | None) -> None:
         return
     points = expected_vs_simulated(data, matcher)
     if not points:
-        page.p("Every face searched was enrolled in the gallery: no search of someone not "
-               "enrolled to compare with the expected rate.")  # fmt: skip
+        page.p(
+            "Every face searched was enrolled in the gallery: no search of someone not "
+            "enrolled to compare with the expected rate."
+        )
         return
     mult, size = gallery_multiplier(data, matcher)
     largest = max(p["gallery_size"] for p in points)
@@ -596,18 +652,30 @@ def _expected(page: Page, data: RunData, matcher: MatcherFacts | None) -> None:
             "(lines) and simulated in this run (points with 95% intervals).",
             rows,
             simulated,
-            columns=[("gallery_size", "gallery size"), ("series", "series"),
-                     ("rate", "rate"), ("lower", "lower"), ("upper", "upper"),
-                     ("searches", "searches"), ("false_matches", "false matches")],  # fmt: skip
+            columns=[
+                ("gallery_size", "gallery size"),
+                ("series", "series"),
+                ("rate", "rate"),
+                ("lower", "lower"),
+                ("upper", "upper"),
+                ("searches", "searches"),
+                ("false_matches", "false matches"),
+            ],
         )
     )
     page.table(
-        [("gallery_size", "gallery size"), ("searches", "searches of people not enrolled"),
-         ("false_matches", "false matches"), ("rate", "simulated rate"),
-         ("lower", "95% lower"), ("upper", "95% upper"), ("expected", "expected rate")],
+        [
+            ("gallery_size", "gallery size"),
+            ("searches", "searches of people not enrolled"),
+            ("false_matches", "false matches"),
+            ("rate", "simulated rate"),
+            ("lower", "95% lower"),
+            ("upper", "95% upper"),
+            ("expected", "expected rate"),
+        ],
         points,
         "Simulated beside expected at the run's gallery size",
-    )  # fmt: skip
+    )
 
 
 # ------------------------------------------------------------------------ fairness
@@ -643,16 +711,31 @@ def fairness(page: Page, data: RunData) -> None:
         rows = []
         for g in groups:
             label = f"{g['attribute']}: {g['grp']}"
-            rows.append({"group": label, "measure": "rate", "value": g["rate"],
-                         "lower": g["rate_lower"], "upper": g["rate_upper"],
-                         "people": g["people"], "received": g["recipients"],
-                         "small": bool(g["rate_small"])})  # fmt: skip
+            rows.append(
+                {
+                    "group": label,
+                    "measure": "rate",
+                    "value": g["rate"],
+                    "lower": g["rate_lower"],
+                    "upper": g["rate_upper"],
+                    "people": g["people"],
+                    "received": g["recipients"],
+                    "small": bool(g["rate_small"]),
+                }
+            )
             if truth and g["fpr"] is not None:
-                rows.append({"group": label, "measure": "false-positive rate",
-                             "value": g["fpr"], "lower": g["fpr_lower"],
-                             "upper": g["fpr_upper"], "people": g["non_doers"],
-                             "received": g["false_positives"],
-                             "small": bool(g["fpr_small"])})  # fmt: skip
+                rows.append(
+                    {
+                        "group": label,
+                        "measure": "false-positive rate",
+                        "value": g["fpr"],
+                        "lower": g["fpr_lower"],
+                        "upper": g["fpr_upper"],
+                        "people": g["non_doers"],
+                        "received": g["false_positives"],
+                        "small": bool(g["fpr_small"]),
+                    }
+                )
         what = "a reward" if d.get("beneficial") else "an adverse decision"
         wrong = (
             f"; {int(d['wrongly_received']):,} of them had not committed the act it answers"
@@ -673,10 +756,16 @@ def fairness(page: Page, data: RunData) -> None:
                 upper="upper",
                 series=("measure", "measure"),
                 faint="small",
-                columns=[("group", "group"), ("measure", "measure"),
-                         ("people", "people (denominator)"), ("received", "received"),
-                         ("value", "rate"), ("lower", "95% lower"), ("upper", "95% upper"),
-                         ("small", "too small to judge")],  # fmt: skip
+                columns=[
+                    ("group", "group"),
+                    ("measure", "measure"),
+                    ("people", "people (denominator)"),
+                    ("received", "received"),
+                    ("value", "rate"),
+                    ("lower", "95% lower"),
+                    ("upper", "95% upper"),
+                    ("small", "too small to judge"),
+                ],
             )
         )
 
@@ -684,8 +773,12 @@ def fairness(page: Page, data: RunData) -> None:
 # ------------------------------------------------------------------------ the law
 
 
-VERDICT_MARKS = {"prohibited": "✗ prohibited", "needs review": "? needs review",
-                 "permitted": "✓ permitted", "not applicable": "·"}  # fmt: skip
+VERDICT_MARKS = {
+    "prohibited": "✗ prohibited",
+    "needs review": "? needs review",
+    "permitted": "✓ permitted",
+    "not applicable": "·",
+}
 
 
 def law(page: Page, data: RunData) -> None:
@@ -722,15 +815,20 @@ def law(page: Page, data: RunData) -> None:
             category=("clause", "clause"),
             value=("rules", "rules and measures"),
             colour=("verdict", "verdict"),
-            colours={"prohibited": "#d62728", "needs review": "#e0b000",
-                     "permitted": "#2ca02c", "not applicable": "#dddddd"},  # fmt: skip
+            colours={
+                "prohibited": "#d62728",
+                "needs review": "#e0b000",
+                "permitted": "#2ca02c",
+                "not applicable": "#dddddd",
+            },
         )
     )
     clauses = sorted({v["clause"] for v in verdicts})
     matrix: dict[tuple[str, str], dict[str, Any]] = {}
     for v in verdicts:
-        row = matrix.setdefault((v["policy_id"], v["rule_id"]),
-                                {"policy": v["policy_id"], "rule": v["rule_id"]})  # fmt: skip
+        row = matrix.setdefault(
+            (v["policy_id"], v["rule_id"]), {"policy": v["policy_id"], "rule": v["rule_id"]}
+        )
         row[v["clause"]] = VERDICT_MARKS.get(v["verdict"], v["verdict"])
         if v["verdict"] == "prohibited":
             row["flag"] = True
@@ -741,11 +839,16 @@ def law(page: Page, data: RunData) -> None:
         flag="flag",
     )
     page.table(
-        [("policy_id", "policy"), ("rule_id", "rule"), ("clause", "clause"),
-         ("verdict", "verdict"), ("reason", "reason")],
+        [
+            ("policy_id", "policy"),
+            ("rule_id", "rule"),
+            ("clause", "clause"),
+            ("verdict", "verdict"),
+            ("reason", "reason"),
+        ],
         [v for v in verdicts if v["verdict"] != "not applicable"],
         collapsed="The reason of every verdict that applies",
-    )  # fmt: skip
+    )
 
 
 # ------------------------------------------------------------------------ calibration
@@ -770,22 +873,47 @@ def calibration(page: Page, data: RunData) -> None:
                 "chart-calibration",
                 "Simulated / published for each comparable figure (log scale), beside its "
                 "tolerance band (green); the dashed line is equality.",
-                [{k: r[k] for k in ("figure", "role", "ratio", "tolerance_low",
-                                    "tolerance_high", "verdict")} for r in comparable],  # fmt: skip
+                [
+                    {
+                        k: r[k]
+                        for k in (
+                            "figure",
+                            "role",
+                            "ratio",
+                            "tolerance_low",
+                            "tolerance_high",
+                            "verdict",
+                        )
+                    }
+                    for r in comparable
+                ],
                 category=("figure", "figure"),
-                columns=[("figure", "figure"), ("role", "role"), ("ratio", "ratio"),
-                         ("tolerance_low", "band low"), ("tolerance_high", "band high"),
-                         ("verdict", "verdict")],  # fmt: skip
+                columns=[
+                    ("figure", "figure"),
+                    ("role", "role"),
+                    ("ratio", "ratio"),
+                    ("tolerance_low", "band low"),
+                    ("tolerance_high", "band high"),
+                    ("verdict", "verdict"),
+                ],
             )
         )
     for role in sorted({str(r["role"]) for r in rows}):
         page.table(
-            [("figure", "figure"), ("description", "what"), ("published", "published"),
-             ("simulated", "simulated"), ("ratio", "ratio"), ("verdict", "verdict"),
-             ("unit", "unit"), ("note", "note"), ("source", "source")],
+            [
+                ("figure", "figure"),
+                ("description", "what"),
+                ("published", "published"),
+                ("simulated", "simulated"),
+                ("ratio", "ratio"),
+                ("verdict", "verdict"),
+                ("unit", "unit"),
+                ("note", "note"),
+                ("source", "source"),
+            ],
             [r for r in rows if r["role"] == role],
             f"{role.capitalize()} figures",
-        )  # fmt: skip
+        )
 
 
 # ------------------------------------------------------------------------ comparison
@@ -801,9 +929,16 @@ def compare(page: Page, a: RunData, b: RunData) -> None:
         "different sizes comparable, not different periods."
     )
     rows = []
-    for label, key in (("scenario", "scenario"), ("seed", "seed"),
-                       ("population", "population"), ("days", "days")):  # fmt: skip
-        rows.append({"measure": label, "a": a.info.get(key), "b": b.info.get(key)})
+    for label, key in (
+        ("scenario", "scenario"),
+        ("seed", "seed"),
+        ("population", "population"),
+        ("days", "days"),
+    ):
+        pair = [d.info.get(key) for d in (a, b)]
+        if key == "seed":
+            pair = [str(v) for v in pair]  # an identifier, not a quantity
+        rows.append({"measure": label, "a": pair[0], "b": pair[1]})
     stats = [_headline_numbers(a), _headline_numbers(b)]
     for key in stats[0]:
         rows.append({"measure": key, "a": stats[0][key], "b": stats[1].get(key)})
@@ -826,8 +961,12 @@ def _headline_numbers(data: RunData) -> dict[str, Any]:
     for name in CLASSES:
         people = int(classes.get(name, {}).get("people") or 0)
         out[f"people harmed {name.replace('_', ' ')}"] = people
-        out[f"... {name.replace('_', ' ')} per 100,000 people"] = round(1e5 * people / population, 1)
-        out[f"decisions {name.replace('_', ' ')}"] = int(classes.get(name, {}).get("decisions") or 0)
+        out[f"... {name.replace('_', ' ')} per 100,000 people"] = round(
+            1e5 * people / population, 1
+        )
+        out[f"decisions {name.replace('_', ' ')}"] = int(
+            classes.get(name, {}).get("decisions") or 0
+        )
     if data.has("redress_overview", "audit"):
         r = data.rows(
             "SELECT sum(wrongful_entries) AS w, sum(wrongful_corrected) AS c, "

@@ -28,7 +28,6 @@ from sclab.scenario.loader import builtin_scenarios
 from sclab.scenario.schema import COMPONENT_STAGES
 from sclab.yamlfile import load_yaml
 
-
 #: Scenario fields that describe rather than set anything.
 DESCRIPTIVE = ("description", "source")
 
@@ -110,10 +109,13 @@ def _schema_walk(
         if _json(value) != default:
             out.append(
                 Difference(
-                    path, _text(value), _text(default), "schema default",
+                    path,
+                    _text(value),
+                    _text(default),
+                    "schema default",
                     " ".join((info.description or "").split()),
                 )
-            )  # fmt: skip
+            )
 
 
 def _flatten(value: Any, prefix: str) -> dict[str, Any]:
@@ -142,22 +144,27 @@ def _against_builtin(doc: dict[str, Any], out: list[Difference]) -> None:
         if ours.get(path) != theirs.get(path):
             out.append(
                 Difference(
-                    path, _text(ours.get(path, "-")), _text(theirs.get(path, "-")),
+                    path,
+                    _text(ours.get(path, "-")),
+                    _text(theirs.get(path, "-")),
                     f"built-in scenario '{name}'",
                     "changed from the built-in scenario (a command-line option such as "
                     "--population, --days or --seed, or an edited copy)",
                 )
-            )  # fmt: skip
+            )
     for stage in COMPONENT_STAGES:
         mine = [c.get("use") for c in doc.get(stage) or [] if isinstance(c, dict)]
         base = [c.get("use") for c in builtin.get(stage) or []]
         if mine != base:
             out.append(
                 Difference(
-                    stage, ", ".join(map(str, mine)) or "none", ", ".join(map(str, base)) or "none",
-                    f"built-in scenario '{name}'", "a different set of components",
+                    stage,
+                    ", ".join(map(str, mine)) or "none",
+                    ", ".join(map(str, base)) or "none",
+                    f"built-in scenario '{name}'",
+                    "a different set of components",
                 )
-            )  # fmt: skip
+            )
 
 
 def _components(doc: dict[str, Any], out: list[Difference]) -> None:
@@ -172,19 +179,24 @@ def _components(doc: dict[str, Any], out: list[Difference]) -> None:
             if spec.get("enabled") is False:
                 out.append(
                     Difference(
-                        f"{stage}.{use}.enabled", "false", "true", "component default",
+                        f"{stage}.{use}.enabled",
+                        "false",
+                        "true",
+                        "component default",
                         "switched off: the component ran no part of this run",
                     )
-                )  # fmt: skip
+                )
             for path, value in _flatten(params, "").items():
                 out.append(
                     Difference(
-                        f"{stage}.{use}.params.{path}", _text(value), "see docs/components.md",
+                        f"{stage}.{use}.params.{path}",
+                        _text(value),
+                        "see docs/components.md",
                         "component default",
                         "set by the scenario; the component's default and its source are in "
                         "docs/components.md",
                     )
-                )  # fmt: skip
+                )
 
 
 def differences(doc: dict[str, Any]) -> list[Difference]:
@@ -203,11 +215,14 @@ def differences(doc: dict[str, Any]) -> list[Difference]:
     if not valid:
         out.append(
             Difference(
-                "(scenario)", "-", "-", "schema",
+                "(scenario)",
+                "-",
+                "-",
+                "schema",
                 "the recorded scenario does not validate against this sclab's schema "
                 "(made by another version?): the comparison is partial",
             )
-        )  # fmt: skip
+        )
     return out
 
 
