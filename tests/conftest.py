@@ -85,3 +85,43 @@ def run_keeping_acts(sim) -> list:
     sim.acts.end_day = keep_then_end
     sim.run()
     return kept
+
+
+#: Markup in a policy's title, a rule's description and a scenario's description: the
+#: report must show it as text and never run it (tests/test_report*.py).
+HOSTILE_TITLE = (
+    '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">Nanjing & co'
+)
+HOSTILE_RULE = "</table></details><b>rule</b> <!-- not a comment -->"
+HOSTILE_SCENARIO = '<iframe src="https://example.com/"></iframe> "quoted" & more'
+
+
+@pytest.fixture(scope="session")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A small run of the default scenario's systems in which a policy's title, a rule's
+    description and the scenario's description carry markup, reported with
+    ``sclab report`` (which audits it first). Returns the run directory and the
+    report command's completed process."""
+    from sclab.policy.loader import pack_text
+    from sclab.scenario import read_scenario
+
+    base = tmp_path_factory.mktemp("hostile")
+    policy = yaml.safe_load(pack_text("nanjing"))
+    policy["title"] = HOSTILE_TITLE
+    policy["rules"][0]["description"] = HOSTILE_RULE
+    policy_path = base / "nanjing-hostile.yaml"
+    policy_path.write_text(yaml.safe_dump(policy, sort_keys=False), encoding="utf-8")
+    doc = read_scenario("demo")[0].model_dump(mode="json")
+    doc.update(name="hostile", description=HOSTILE_SCENARIO, days=20)
+    doc["population"]["size"] = 3000
+    for p in doc["policies"]:
+        if p["params"]["pack"] == "nanjing":
+            p["params"]["pack"] = str(policy_path)
+    scenario_path = base / "hostile.yaml"
+    scenario_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    out = base / "run"
+    proc = run_cli("run", scenario_path, "--out", out, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    reported = run_cli("report", out)
+    assert reported.returncode == 0, reported.stderr
+    return out, reported

@@ -465,18 +465,18 @@ def report_run(
 def _recorded_matcher(run_dir: Path) -> MatcherFacts | None:
     """The face matcher's settings as the run's recorded scenario set them (None without
     cameras), resolved by the matcher's own model so that the report need not import it."""
-    import duckdb
     from pydantic import ValidationError
 
     from sclab.report import MatcherFacts
+    from sclab.report.data import open_run_data
     from sclab.report.settings import scenario_document
     from sclab.sensors import face_recognition as fr
 
-    con = duckdb.connect(str(run_dir / "run.duckdb"), read_only=True)
+    data = open_run_data(run_dir)
     try:
-        text = con.execute("SELECT scenario_yaml FROM run_info").fetchall()[0][0]
+        text = data.info.get("scenario_yaml")
     finally:
-        con.close()
+        data.close()
     doc = scenario_document(str(text or ""))
     cameras = [
         s

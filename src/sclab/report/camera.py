@@ -10,15 +10,17 @@ Core objects:
     :func:`expected_fpir`: ``1 - (1 - FMR x m)^N``, the chance that a search of someone
         not enrolled names somebody among N gallery members (the closed form of
         :mod:`sclab.sensors.face_recognition`, repeated here over plain numbers).
-    :func:`gallery_multiplier`: the gallery's mean demographic FMR multiplier.
+    :func:`gallery_mix`: the gallery's members and the probes by lookalike cell (sex and
+        10-year age band), with each cell's mean demographic FMR multiplier.
     :func:`expected_vs_simulated`: per gallery size, the non-mated searches, their false
         matches with a Wilson interval, and the expected rate for their capture
         conditions.
     :func:`wilson`: the Wilson score interval of a proportion.
 
-The expected rate uses the gallery's mean multiplier; the simulation uses each probe's
-own lookalike cell (sex and 10-year age band), so the two differ by as much as the
-probes' sexes and ages differ from the gallery's. Every query is an aggregate over the
+The expected rate averages the closed form over the probes' lookalike cells, weighted as
+the residents the cameras identified (the only probes whose sex and age the run
+records; non-residents are drawn like resident jaywalkers, printed faces like the adult
+gallery), and over their recorded capture conditions. Every query is an aggregate over the
 ``identifications`` table (a few dozen rows whatever the population).
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 from sclab.report.data import RunData
@@ -61,7 +64,11 @@ def expected_fpir(fmr: float, gallery_size: float, multiplier: float = 1.0) -> f
     return -math.expm1(gallery_size * math.log1p(-p))
 
 
-def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float | None, float | None]:
+#: The standard normal quantile of a two-sided 95% interval.
+Z95 = NormalDist().inv_cdf(0.975)
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float | None, float | None]:
     """The 95% Wilson score interval of ``successes / n`` (None, None without trials)."""
     if n <= 0:
         return None, None
@@ -69,28 +76,71 @@ def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float | None, f
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # Exact at the edges, as the fairness audit's intervals (rounding would put them a
+    # hair inside).
+    lower = 0.0 if successes == 0 else max(0.0, centre - half)
+    upper = 1.0 if successes == n else min(1.0, centre + half)
+    return lower, upper
 
 
-def gallery_multiplier(data: RunData, m: MatcherFacts) -> tuple[float, int]:
-    """The gallery's mean demographic FMR multiplier and its size (the citizens with a
-    photo in the ID-card or the driving-licence database, as the cameras search)."""
+@dataclass(frozen=True)
+class GalleryMix:
+    """The gallery and the probes by lookalike cell (sex, 10-year age band).
+
+    Attributes:
+        size: Gallery members (citizens in the ID-card or driving-licence database).
+        mean_multiplier: Their mean demographic FMR multiplier.
+        cells: (share of probes, mean multiplier of the cell's gallery members) per cell
+            with members; the probes' shares are those of the residents the cameras
+            identified (sex and age of the true pedestrian), non-residents being drawn
+            like resident jaywalkers.
+    """
+
+    size: int
+    mean_multiplier: float
+    cells: list[tuple[float, float]]
+
+    def fpir(self, m: MatcherFacts, gallery_size: float, condition: float) -> float:
+        """Expected FPIR of a search of someone not enrolled, over the probes' cells."""
+        return sum(
+            w * expected_fpir(m.fmr, gallery_size, mbar * condition) for w, mbar in self.cells
+        )
+
+
+def gallery_mix(data: RunData, m: MatcherFacts) -> GalleryMix:
+    """The run's gallery and probe mix (see :class:`GalleryMix`)."""
     rows = data.rows(
         "SELECT sex::VARCHAR AS sex, least(age // 10, 9)::INTEGER AS band, "
         "ethnic_group::VARCHAR AS ethnic_group, count(*) AS n FROM citizens "
         "WHERE in_id_photo_db OR in_driver_db GROUP BY ALL"
     )
-    total = sum(r["n"] for r in rows)
-    if not total:
-        return 1.0, 0
-    weighted = 0.0
+    size = sum(int(r["n"]) for r in rows)
+    if not size:
+        return GalleryMix(0, 1.0, [])
+    members: dict[tuple[str, int], float] = {}
+    weight: dict[tuple[str, int], float] = {}
     for r in rows:
         mult = (m.female_fmr if r["sex"] == "female" else 1.0) * m.age_fmr.get(
             AGE_BANDS[r["band"]], 1.0
         )
         mult *= m.ethnic_fmr.get(r["ethnic_group"], m.other_ethnic_fmr)
-        weighted += r["n"] * mult
-    return weighted / total, total
+        key = (r["sex"], int(r["band"]))
+        members[key] = members.get(key, 0.0) + r["n"]
+        weight[key] = weight.get(key, 0.0) + r["n"] * mult
+    probes = {
+        (r["sex"], int(r["band"])): float(r["n"])
+        for r in data.rows(
+            "SELECT c.sex::VARCHAR AS sex, least(c.age // 10, 9)::INTEGER AS band, "
+            "count(*) AS n FROM identifications i JOIN events e USING (event_id) "
+            "JOIN citizens c ON c.person_id = e.true_actor "
+            "WHERE i.probe_subject = 'resident' AND e.entity_type = 'person' GROUP BY ALL"
+        )
+    } or dict(members)  # nobody identified: probes like the gallery
+    total = sum(probes.values())
+    cells = [
+        (n / total, weight[k] / members[k]) for k, n in probes.items() if members.get(k)
+    ]  # a probe without lookalikes in the gallery is never falsely matched: FPIR 0
+    return GalleryMix(size, sum(weight.values()) / size, cells)
 
 
 def _condition_multiplier(m: MatcherFacts, row: dict[str, Any]) -> float:
@@ -104,23 +154,21 @@ def _condition_multiplier(m: MatcherFacts, row: dict[str, Any]) -> float:
 def expected_vs_simulated(data: RunData, m: MatcherFacts) -> list[dict[str, Any]]:
     """Per gallery size: non-mated searches, false matches, the simulated rate with its
     interval, and the expected rate for their recorded capture conditions."""
-    mult, _ = gallery_multiplier(data, m)
-    mix = data.rows(
+    mix = gallery_mix(data, m)
+    by_conditions = data.rows(
         f"SELECT gallery_size, {', '.join(CONDITIONS)}, count(*) AS searches, "
         "count(*) FILTER (WHERE outcome = 'false_match') AS false_matches "
         "FROM identifications WHERE NOT subject_in_gallery GROUP BY ALL ORDER BY ALL"
     )
     out: dict[int, dict[str, Any]] = {}
-    for r in mix:
+    for r in by_conditions:
         size = int(r["gallery_size"])
         row = out.setdefault(
             size, {"gallery_size": size, "searches": 0, "false_matches": 0, "expected_sum": 0.0}
         )
         row["searches"] += r["searches"]
         row["false_matches"] += r["false_matches"]
-        row["expected_sum"] += r["searches"] * expected_fpir(
-            m.fmr, size, mult * _condition_multiplier(m, r)
-        )
+        row["expected_sum"] += r["searches"] * mix.fpir(m, size, _condition_multiplier(m, r))
     rows = []
     for size in sorted(out):
         row = out[size]
@@ -151,7 +199,7 @@ def condition_mix(data: RunData, m: MatcherFacts) -> list[tuple[float, float]]:
 
 
 def curve(
-    m: MatcherFacts, gallery_mult: float, mix: list[tuple[float, float]], largest: float
+    m: MatcherFacts, gallery: GalleryMix, mix: list[tuple[float, float]], largest: float
 ) -> list[dict[str, Any]]:
     """Expected false-match rate per search at gallery sizes from 1,000 to past
     ``largest`` (log-spaced): for a reference member in good conditions, and for the
@@ -168,7 +216,7 @@ def curve(
             }
         )
         if mix:
-            rate = sum(w * expected_fpir(m.fmr, n, gallery_mult * c) for w, c in mix)
+            rate = sum(w * gallery.fpir(m, n, c) for w, c in mix)
             rows.append(
                 {
                     "gallery_size": round(n),

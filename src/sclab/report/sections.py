@@ -26,7 +26,7 @@ from sclab.report.camera import (
     condition_mix,
     curve,
     expected_vs_simulated,
-    gallery_multiplier,
+    gallery_mix,
 )
 from sclab.report.data import RunData
 from sclab.report.html import Page, fmt, pct
@@ -632,18 +632,19 @@ def _expected(page: Page, data: RunData, matcher: MatcherFacts | None) -> None:
             "enrolled to compare with the expected rate."
         )
         return
-    mult, size = gallery_multiplier(data, matcher)
+    gallery = gallery_mix(data, matcher)
     largest = max(p["gallery_size"] for p in points)
-    rows = curve(matcher, mult, condition_mix(data, matcher), largest)
+    rows = curve(matcher, gallery, condition_mix(data, matcher), largest)
     simulated = [p | {"series": "simulated (95% interval)"} for p in points]
     page.p(
         "A search of someone not enrolled names somebody with probability "
         "1 - (1 - FMR x m)^N for a gallery of N people: false matches grow with the gallery. "
-        f"Here FMR = {matcher.fmr:.3g} per comparison (preset '{matcher.preset}'), the "
-        f"gallery's mean demographic multiplier m = {mult:.3g} over {size:,} members, and "
-        "the recorded capture conditions multiply it further. The expected curve uses the "
-        "gallery's mean multiplier where the simulation uses each probe's sex and age band, "
-        "so the two may differ by that much."
+        f"Here FMR = {matcher.fmr:.3g} per comparison (preset '{matcher.preset}'); m, the "
+        "demographic multiplier of the probe's lookalikes (people of its sex and 10-year age "
+        f"band), averages {gallery.mean_multiplier:.3g} over the {gallery.size:,} gallery "
+        "members, and the recorded capture conditions multiply it further. The expected "
+        "rate averages over the sexes and ages of the residents the cameras identified "
+        "(the run records no one's sex or age for the others)."
     )
     page.chart(
         charts.curve(

@@ -1,0 +1,386 @@
+"""``sclab report``: one self-contained HTML file, its sections, its safety with hostile
+text, its size, and its refusals (the browser test is tests/test_report_browser.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.conftest import HOSTILE_RULE, HOSTILE_SCENARIO, HOSTILE_TITLE, run_cli, small_scenario
+
+from sclab import load_scenario, run_scenario
+from sclab.audit import audit
+from sclab.audit.fairness import wilson_interval
+from sclab.cli import _recorded_matcher
+from sclab.report import (
+    REPORT,
+    MissingAuditError,
+    ReportError,
+    build_report,
+    camera,
+    sections,
+    write_report,
+)
+from sclab.report.data import RunData, open_run_data
+from sclab.report.html import Page, script_json
+from sclab.sensors.face_recognition import expected_fpir
+from sclab.store.manifest import Manifest, NotARunError
+
+#: Every section the report has on a run of the default scenario (no --compare).
+SECTIONS = ("about", "headline", "ran", "systems", "cameras", "fairness", "law",
+            "calibration", "cite")  # fmt: skip
+#: The tags the report's own markup uses; anything else came from the input unescaped.
+OWN_TAGS = {
+    "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "nav",
+    "strong", "ol", "li", "a", "section", "p", "ul", "dl", "dt", "dd", "table", "caption",
+    "thead", "tbody", "tr", "th", "td", "details", "summary", "figure", "figcaption", "div",
+    "script",
+}  # fmt: skip
+#: Attributes that make a browser fetch something.
+FETCHING = {"src", "href", "action", "formaction", "poster", "srcset", "data", "background"}
+
+
+class Parsed(HTMLParser):
+    """Tags, attributes, text and script bodies of an HTML document."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+        if tag == "script":
+            self.scripts.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts[-1] += data
+        else:
+            self.text.append(data)
+
+    def handle_comment(self, data: str) -> None:
+        raise AssertionError(f"a comment in the report: {data[:80]}")
+
+    @property
+    def plain(self) -> str:
+        return "".join(self.text)
+
+
+def _assert_safe(doc: Parsed, scripts: int) -> None:
+    """Only the report's own tags, no event handler, nothing fetched, ``scripts`` scripts."""
+    assert {t for t, _ in doc.tags} <= OWN_TAGS
+    assert sum(1 for t, _ in doc.tags if t == "script") == scripts
+    for tag, attrs in doc.tags:
+        assert not any(a.startswith("on") for a in attrs), (tag, attrs)
+        for name in FETCHING & attrs.keys():
+            value = (attrs[name] or "").strip().lower()
+            assert value.startswith("#"), (tag, name, value)  # in-page anchors only
+
+
+# ------------------------------------------------------------------ end to end
+
+
+def test_report_command_audits_first_and_registers_the_report(hostile_run) -> None:
+    run_dir, proc = hostile_run
+    assert "has no audit yet: auditing it first" in proc.stdout
+    target = run_dir / REPORT
+    assert f"Report: {target.resolve()}" in proc.stdout
+    files = Manifest.read(run_dir).files
+    assert files["audit.duckdb"]["kind"] == "audit"
+    assert files[REPORT]["kind"] == "report"
+    assert files[REPORT]["bytes"] == target.stat().st_size
+    assert not list(run_dir.glob(".report.html.writing*"))  # written aside, then renamed
+
+
+def test_every_section_and_every_chart_with_caption_and_numbers(hostile_run) -> None:
+    run_dir, _ = hostile_run
+    doc = Parsed((run_dir / REPORT).read_text(encoding="utf-8"))
+    ids = [a.get("id") for t, a in doc.tags if t == "section"]
+    assert ids == list(SECTIONS)
+    specs = json.loads(doc.scripts[0])  # the chart specs come first
+    containers = [a["id"] for t, a in doc.tags if t == "div" and a.get("class") == "vega"]
+    assert containers == list(specs) and len(containers) >= 10
+    # Each chart: a figure with a caption, its container, and its numbers in <details>.
+    text = (run_dir / REPORT).read_text(encoding="utf-8")
+    for chart_id in containers:
+        figure = text.split(f'id="{chart_id}"')[0].rsplit("<figure", 1)[1]
+        assert "<figcaption>" in figure
+        after = text.split(f'id="{chart_id}"')[1].split("</figure>")[0]
+        assert "<details><summary>The numbers in this chart</summary><table>" in after
+
+
+def test_nothing_is_fetched_and_markup_from_the_inputs_is_text(hostile_run) -> None:
+    run_dir, _ = hostile_run
+    text = (run_dir / REPORT).read_text(encoding="utf-8")
+    doc = Parsed(text)
+    _assert_safe(doc, scripts=3)  # the specs (JSON), the libraries, the embedding
+    csp = [a["content"] for t, a in doc.tags if a.get("http-equiv") == "Content-Security-Policy"]
+    assert csp and "default-src 'none'" in (csp[0] or "")
+    for hostile in (HOSTILE_TITLE, HOSTILE_RULE, HOSTILE_SCENARIO):
+        assert hostile not in text  # never raw...
+        assert hostile in doc.plain  # ...always shown, as text
+    assert "</script" not in doc.scripts[0].lower() and "<" not in doc.scripts[0]
+
+
+def test_chart_specs_are_inline_data_that_export_to_svg(hostile_run) -> None:
+    import vl_convert
+
+    run_dir, _ = hostile_run
+    page = build_report(run_dir)
+    assert len({c.id for c in page.charts}) == len(page.charts)
+    for chart in page.charts:
+        dumped = json.dumps(chart.spec)
+        assert '"url"' not in dumped  # no data loaded from anywhere
+        assert chart.caption and chart.columns and chart.rows
+        assert len(chart.rows) <= 5000
+    for chart in page.charts[:: max(1, len(page.charts) // 6)]:
+        assert vl_convert.vegalite_to_svg(chart.spec).lstrip().startswith("<svg")
+
+
+def test_headline_numbers_are_the_audits(hostile_run) -> None:
+    run_dir, _ = hostile_run
+    con = duckdb.connect(str(run_dir / "audit.duckdb"), read_only=True)
+    try:
+        people = con.execute(
+            "SELECT count(DISTINCT entity) FROM harm_decisions WHERE entity_type = 'person'"
+        ).fetchall()[0][0]
+        error = con.execute("SELECT people FROM harm_by_class WHERE class = 'error'").fetchall()
+    finally:
+        con.close()
+    page = build_report(run_dir)
+    headline = next(s for s in page.sections if s.id == "headline")
+    assert any(f"{people:,} (" in part for part in headline.parts)
+    assert any(f"{error[0][0]:,} people were harmed by error" in p for p in headline.parts)
+    chart = next(c for c in page.charts if c.id == "chart-headline")
+    assert {r["class"]: r["people"] for r in chart.rows}["error"] == error[0][0]
+
+
+# ------------------------------------------------------------------ refusals
+
+
+def _one_line_error(proc: Any) -> str:
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_refusals_are_one_line_and_write_nothing(hostile_run, tmp_path: Path) -> None:
+    run_dir, _ = hostile_run
+    assert "no such directory" in _one_line_error(run_cli("report", tmp_path / "missing"))
+    (tmp_path / "notes").mkdir()
+    line = _one_line_error(run_cli("report", run_dir, "--compare", tmp_path / "notes"))
+    assert "is not an sclab run" in line
+    foreign = tmp_path / "thesis.html"
+    foreign.write_text("<p>my thesis</p>", encoding="utf-8")
+    line = _one_line_error(run_cli("report", run_dir, "--out", foreign))
+    assert "not an sclab report" in line
+    assert foreign.read_text(encoding="utf-8") == "<p>my thesis</p>"
+
+
+def test_the_api_refuses_what_the_command_line_refuses(hostile_run, tmp_path: Path) -> None:
+    run_dir, _ = hostile_run
+    with pytest.raises(NotARunError, match="is not an sclab run"):
+        write_report(tmp_path)
+    inside = run_dir / "notes.html"
+    inside.write_text("mine", encoding="utf-8")
+    try:
+        with pytest.raises(ReportError, match="manifest does not list it"):
+            write_report(run_dir, inside)
+        assert inside.read_text() == "mine"
+    finally:
+        inside.unlink()
+    with pytest.raises(ReportError, match="is a directory"):
+        write_report(run_dir, tmp_path)
+    with pytest.raises(ReportError, match="its directory does not exist"):
+        write_report(run_dir, tmp_path / "no" / "such.html")
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    (copy / "run.duckdb").write_bytes(b"not a database")
+    with pytest.raises(ReportError, match=r"cannot open run\.duckdb"):
+        write_report(copy)
+    (copy / "audit.duckdb").unlink()
+    with pytest.raises(MissingAuditError, match="has no audit"):
+        build_report(copy)
+
+
+def test_out_elsewhere_and_again(hostile_run, tmp_path: Path) -> None:
+    run_dir, _ = hostile_run
+    out = tmp_path / "elsewhere.html"
+    for _ in range(2):  # the second time replaces the first, an sclab report
+        assert write_report(run_dir, out) == out
+    assert REPORT in Manifest.read(run_dir).files  # the run's own report stays listed
+    assert "elsewhere.html" not in Manifest.read(run_dir).files
+    assert out.stat().st_size > 500_000
+
+
+# ------------------------------------------------------------------ size and comparison
+
+
+@pytest.fixture(scope="module")
+def two_sizes(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    out = {}
+    for size in (1000, 10000):
+        run_dir = tmp_path_factory.mktemp("sizes") / f"demo-{size}"
+        scenario = load_scenario("demo", {"--population": size, "--days": 10})
+        run_scenario(scenario, run_dir)
+        audit(run_dir).save()
+        out[size] = run_dir
+    return out
+
+
+def test_size_does_not_grow_with_the_population(two_sizes: dict[int, Path]) -> None:
+    sizes = {}
+    for n, run_dir in two_sizes.items():
+        sizes[n] = write_report(run_dir).stat().st_size
+    # Ten times the people, the same charts: within a quarter (the libraries are 0.9 MB).
+    assert sizes[10000] < 1.25 * sizes[1000], sizes
+    assert max(sizes.values()) < 5 * 2**20
+
+
+def test_compare_puts_two_runs_side_by_side(two_sizes: dict[int, Path], tmp_path: Path) -> None:
+    a, b = two_sizes[1000], two_sizes[10000]
+    out = write_report(a, tmp_path / "compare.html", compare=b)
+    doc = Parsed(out.read_text(encoding="utf-8"))
+    assert [x.get("id") for t, x in doc.tags if t == "section"][:3] == [
+        "about", "headline", "compare",
+    ]  # fmt: skip
+    page = build_report(a, compare=b)
+    part = "".join(next(s for s in page.sections if s.id == "compare").parts)
+    assert '<td>population</td><td class="n">1,000</td><td class="n">10,000</td>' in part
+
+
+# ------------------------------------------------------------------ properties
+
+
+markup = st.text(
+    alphabet=st.sampled_from(list("<>&\"'/=! abcscriptimgonerror-\u2028")), max_size=40
+)
+
+
+@pytest.fixture(scope="module")
+def writable_copy(hostile_run, tmp_path_factory: pytest.TempPathFactory) -> RunData:
+    """The hostile run's databases copied, opened for writing (to plant policy texts)."""
+    run_dir, _ = hostile_run
+    copy = tmp_path_factory.mktemp("planted") / "run"
+    shutil.copytree(run_dir, copy)
+    data = open_run_data(copy)
+    data.close()
+    con = duckdb.connect(str(copy / "run.duckdb"))
+    con.execute(f"ATTACH '{copy / 'audit.duckdb'}' AS audit (READ_ONLY)")
+    data.con = con
+    return data
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(title=markup, rule_id=markup, description=markup)
+def test_any_policy_text_is_shown_as_text(
+    writable_copy: RunData, title: str, rule_id: str, description: str
+) -> None:
+    text = yaml.safe_dump(
+        {"id": "x", "title": title, "rules": [{"id": rule_id, "description": description}]}
+    )
+    writable_copy.con.execute("UPDATE policies SET yaml = ?", [text])
+    page = Page(title)
+    sections.what_ran(page, writable_copy)
+    doc = Parsed(page.document("/* libraries */"))
+    _assert_safe(doc, scripts=3)
+    for value in (title, rule_id, " ".join(description.split())):
+        assert value in doc.plain
+
+
+@given(st.recursive(st.text() | st.integers() | st.none(),
+                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(), c, max_size=3),
+                    max_leaves=10))  # fmt: skip
+def test_script_json_round_trips_and_cannot_close_its_script(value: Any) -> None:
+    text = script_json(value)
+    assert json.loads(text) == value
+    assert "<" not in text and ">" not in text and "\u2028" not in text
+
+
+@settings(deadline=None)
+@given(
+    fmr=st.floats(0, 1e-3),
+    size=st.integers(0, 10**9),
+    mult=st.floats(0, 50),
+)
+def test_expected_rate_is_the_matchers_closed_form(fmr: float, size: int, mult: float) -> None:
+    ours = camera.expected_fpir(fmr, size, mult)
+    assert math.isclose(ours, float(expected_fpir(fmr, size, mult)), rel_tol=1e-9, abs_tol=1e-15)
+
+
+@settings(deadline=None)
+@given(n=st.integers(1, 10**6), k_share=st.floats(0, 1))
+def test_wilson_is_the_fairness_audits(n: int, k_share: float) -> None:
+    k = round(k_share * n)
+    lo, hi = camera.wilson(k, n)
+    ref = wilson_interval(np.array([k]), np.array([n]))
+    assert math.isclose(lo or 0.0, float(ref[0][0]), abs_tol=1e-12)
+    assert math.isclose(hi or 0.0, float(ref[1][0]), abs_tol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def busy_cameras(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Cameras only, with a lenient matcher (FMR 1e-4) on a small gallery: many searches
+    of people not enrolled (half the jaywalkers are visitors), a third of them falsely
+    matched."""
+    doc = small_scenario(
+        days=10,
+        sources=[{"use": "streets", "params": {"camera_share": 1.0}}],
+        sensors=[{"use": "cameras", "params": {"capture": 0.5, "non_resident_share": 0.5,
+                                               "matcher": {"fmr": 1e-4}}}],
+    )  # fmt: skip
+    base = tmp_path_factory.mktemp("cameras")
+    path = base / "cameras.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    out = base / "run"
+    run_scenario(load_scenario(str(path)), out)
+    audit(out).save()
+    return out
+
+
+def test_expected_false_matches_agree_with_the_simulation(busy_cameras: Path) -> None:
+    """At the run's gallery, the simulated false-match share of searches of people not
+    enrolled is near the expected one (the expected one averages over the identified
+    residents' sexes and ages, an estimate of all probes'), and the expected curve rises
+    with the gallery to near certainty."""
+    matcher = _recorded_matcher(busy_cameras)
+    assert matcher is not None and matcher.fmr == 1e-4
+    data = open_run_data(busy_cameras)
+    try:
+        points = camera.expected_vs_simulated(data, matcher)
+        gallery = camera.gallery_mix(data, matcher)
+        curve = camera.curve(matcher, gallery, camera.condition_mix(data, matcher), 1e6)
+    finally:
+        data.close()
+    assert len(points) == 1 and points[0]["gallery_size"] == gallery.size
+    p = points[0]
+    assert p["searches"] > 1000 and 0.2 < p["rate"] < 0.6, p
+    sd = math.sqrt(p["expected"] * (1 - p["expected"]) / p["searches"])
+    assert abs(p["rate"] - p["expected"]) <= 0.1 * p["expected"] + 3 * sd, p
+    for series in {r["series"] for r in curve}:
+        rates = [r["rate"] for r in curve if r["series"] == series]
+        assert rates == sorted(rates) and rates[-1] > 0.99
