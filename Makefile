@@ -1,5 +1,6 @@
 # Two entry points for a fresh machine (python3, pip, make):
-#   make demo   install, run the built-in default scenario and its audit, say what to open
+#   make demo   install, run the built-in default scenario, its audit and its report, say
+#               what to open
 #   make test   install, then run the linters (ruff, the import contracts, mypy) and the tests
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,7 +20,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/sclab run demo --out runs/demo --force
 	$(BIN)/sclab audit runs/demo
-	@echo "Look at: the audit above (docs/audit.md); its tables in runs/demo/audit.duckdb and the run's in runs/demo/run.duckdb (docs/database.md); one person's story: $(BIN)/sclab explain runs/demo --person ID"
+	$(BIN)/sclab report runs/demo
+	@echo ""
+	@echo "The report: $(CURDIR)/runs/demo/report.html (open it in a browser; it works offline, docs/report.md)"
+	@echo "Next steps:"
+	@echo "  open the report:     xdg-open runs/demo/report.html   (macOS: open runs/demo/report.html)"
+	@echo '  query the database:  $(BIN)/python -c "import duckdb; duckdb.connect(\"runs/demo/audit.duckdb\", read_only=True).sql(\"FROM harm_by_class\").show()"'
+	@echo "                       (the run's tables: runs/demo/run.duckdb, docs/database.md; the audit's: docs/audit.md)"
+	@echo "  explain a person:    $(BIN)/sclab explain runs/demo --person ID"
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests
