@@ -18,6 +18,8 @@ import datetime as dt
 import math
 from typing import Any
 
+import yaml
+
 from sclab.errors import SclabError
 from sclab.report import charts
 from sclab.report.camera import (
@@ -273,6 +275,7 @@ def what_ran(page: Page, data: RunData) -> None:
             {
                 "what": what,
                 "id": r.get("id"),
+                "definition": _definition(r),
                 "description": " ".join(str(r.get("description") or "").split()) or None,
             }
             for what, key in (("rule", "rules"), ("joint measure", "joint"))
@@ -280,7 +283,12 @@ def what_ran(page: Page, data: RunData) -> None:
             if isinstance(r, dict)
         ]
         page.table(
-            [("what", ""), ("id", "id"), ("description", "what it does")],
+            [
+                ("what", ""),
+                ("id", "id"),
+                ("definition", "definition"),
+                ("description", "what it does, and its source"),
+            ],
             rules,
             f"{p['policy_id']}: rules and joint measures",
         )
@@ -306,6 +314,18 @@ def _policy_doc(text: str) -> dict[str, Any]:
     except SclabError:
         return {}
     return doc if isinstance(doc, dict) else {}
+
+
+def _definition(entry: dict[str, Any], limit: int = 400) -> str:
+    """A rule's or measure's mechanics as compact YAML (``when: {...}; effects: [...]``)."""
+    parts = []
+    for key, value in entry.items():
+        if key in ("id", "description"):
+            continue
+        text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+        parts.append(f"{key}: {text.removesuffix('...').strip()}")
+    out = "; ".join(parts)
+    return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
 def _hashes(data: RunData) -> list[dict[str, Any]]:
