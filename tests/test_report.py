@@ -31,8 +31,10 @@ from sclab.report import (
     sections,
     write_report,
 )
+from sclab.report import settings as settings_module
 from sclab.report.data import RunData, open_run_data
 from sclab.report.html import Page, script_json
+from sclab.scenario import read_scenario
 from sclab.sensors.face_recognition import expected_fpir
 from sclab.store.manifest import Manifest, NotARunError
 
@@ -384,3 +386,31 @@ def test_expected_false_matches_agree_with_the_simulation(busy_cameras: Path) ->
     for series in {r["series"] for r in curve}:
         rates = [r["rate"] for r in curve if r["series"] == series]
         assert rates == sorted(rates) and rates[-1] > 0.99
+
+
+def test_settings_are_compared_with_each_default() -> None:
+    """Schema defaults, the built-in scenario of the same name (an override shows) and the
+    components' defaults (a parameter set to its default is not flagged)."""
+    doc = read_scenario("demo", {"--population": 1234})[0].model_dump(mode="json")
+    doc["sensors"] = [
+        {"use": "cameras", "enabled": True, "params": {"capture": 0.5, "night_share": 0.3}},
+        {"use": "records", "enabled": False, "params": {}},
+    ]
+    known = [
+        settings_module.ComponentParam("sensors.cameras", "capture", 0.0012, "Calibrated."),
+        settings_module.ComponentParam("sensors.cameras", "night_share", 0.3, "Assumption: x."),
+    ]
+    found = {d.setting: d for d in settings_module.differences(doc, known)}
+    assert found["days"].default == "365" and found["days"].against == "schema default"
+    size = found["population.size"]
+    assert (size.value, size.default) == ("1234", "20000") and "built-in" in size.against
+    assert found["sensors.cameras.params.capture"].default == "0.0012"
+    assert "sensors.cameras.params.night_share" not in found  # set to its default
+    assert found["sensors.records.enabled"].value == "false"
+    assert "sensors" in found  # a different set of components than the built-in's
+    rows = settings_module.component_assumptions(doc, known)
+    assert rows == [{"component": "sensors.cameras", "setting": "night_share", "value": "0.3",
+                     "why": "Assumption: x."}]  # fmt: skip
+    # Without the components' defaults, every parameter set is flagged, with a pointer.
+    bare = {d.setting: d for d in settings_module.differences(doc)}
+    assert "docs/components.md" in bare["sensors.cameras.params.night_share"].default

@@ -45,7 +45,7 @@ from sclab.targets import load_run_target
 from sclab.version import __version__
 
 if TYPE_CHECKING:  # the report (and Altair) are imported by `sclab report` only
-    from sclab.report import MatcherFacts
+    from sclab.report import ComponentParam, MatcherFacts
 
 app = typer.Typer(
     name="sclab",
@@ -458,8 +458,45 @@ def report_run(
 
             _say(f"{directory} has no audit yet: auditing it first (sclab audit {directory})")
             audit(directory).save()
-    path = write_report(run_dir, out, compare=compare, matcher=_recorded_matcher(run_dir))
+    path = write_report(
+        run_dir,
+        out,
+        compare=compare,
+        matcher=_recorded_matcher(run_dir),
+        components=_component_defaults(),
+    )
     _say(f"Report: {path.resolve()} ({path.stat().st_size / 2**20:,.1f} MiB; open it in a browser)")
+
+
+def _component_defaults() -> list[ComponentParam]:
+    """Every built-in component's parameters with their defaults and documentation (a
+    nested model's fields one level down: ``matcher.fmr``), for the report."""
+    from pydantic import BaseModel
+
+    from sclab.engine.registry import STAGES
+    from sclab.report import ComponentParam
+    from sclab.run import load_builtin_components
+
+    registry = load_builtin_components()
+    out: list[ComponentParam] = []
+
+    def add(component: str, prefix: str, model: type[BaseModel]) -> None:
+        for name, info in model.model_fields.items():
+            ann = info.annotation
+            if prefix == "" and isinstance(ann, type) and issubclass(ann, BaseModel):
+                add(component, f"{name}.", ann)
+                continue
+            default = None if info.is_required() else info.get_default(call_default_factory=True)
+            if isinstance(default, BaseModel):
+                default = default.model_dump(mode="json")
+            elif isinstance(default, tuple):
+                default = list(default)
+            out.append(ComponentParam(component, prefix + name, default, info.description or ""))
+
+    for stage in STAGES:
+        for name in registry.available(stage):
+            add(f"{stage}.{name}", "", registry.entry(stage, name).params)
+    return out
 
 
 def _recorded_matcher(run_dir: Path) -> MatcherFacts | None:

@@ -7,8 +7,9 @@ Core objects:
     :func:`write_report`: the page as one self-contained HTML file (default
         ``DIR/report.html``), written atomically, never over a file sclab did not write,
         and registered in the run's manifest when it lies inside the run directory.
-    :class:`MatcherFacts`: the face matcher's settings, which ``sclab report`` resolves
-        from the scenario as run (the report itself imports no component).
+    :class:`MatcherFacts`, :class:`ComponentParam`: the face matcher's settings and the
+        components' parameter defaults, which ``sclab report`` resolves from the scenario
+        as run and the component registry (the report itself imports no component).
     :class:`ReportError`, :class:`MissingAuditError`: one-line refusals (exit code 2).
 
 The report reads the run's manifest, ``run.duckdb`` and ``audit.duckdb`` only (an
@@ -37,10 +38,12 @@ from sclab.report import sections
 from sclab.report.camera import MatcherFacts
 from sclab.report.data import MissingAuditError, ReportError, RunData, open_run_data
 from sclab.report.html import SIGNATURE, Page
+from sclab.report.settings import ComponentParam
 from sclab.store.manifest import Manifest
 
 __all__ = [
     "REPORT",
+    "ComponentParam",
     "MatcherFacts",
     "MissingAuditError",
     "ReportError",
@@ -69,9 +72,12 @@ def build_report(
     *,
     compare: Path | str | None = None,
     matcher: MatcherFacts | None = None,
+    components: list[ComponentParam] | None = None,
 ) -> Page:
     """The report of the audited run in ``run_dir`` (and, with ``compare``, its headline
-    numbers beside another audited run's).
+    numbers beside another audited run's). ``matcher`` and ``components`` are what the
+    run's tables do not hold: the face matcher's resolved settings and the components'
+    parameter defaults (``sclab report`` passes both).
 
     Raises:
         NotARunError, MissingAuditError, ReportError: see :func:`open_run_data`.
@@ -84,7 +90,7 @@ def build_report(
         title = f"sclab report: {data.info.get('scenario')}"
         page = Page(title)
         created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-        sections.about(page, data, matcher)
+        sections.about(page, data, matcher, components)
         sections.headline(page, data)
         if other is not None:
             sections.compare(page, data, other)
@@ -108,6 +114,7 @@ def write_report(
     *,
     compare: Path | str | None = None,
     matcher: MatcherFacts | None = None,
+    components: list[ComponentParam] | None = None,
 ) -> Path:
     """Write the report of ``run_dir`` to ``out`` (default ``run_dir/report.html``).
 
@@ -124,7 +131,7 @@ def write_report(
     manifest = Manifest.read(run_dir)
     inside = _inside(target, run_dir)
     _check_target(target, run_dir, manifest, inside)
-    page = build_report(run_dir, compare=compare, matcher=matcher)
+    page = build_report(run_dir, compare=compare, matcher=matcher, components=components)
     text = page.document(javascript())
     tmp = target.with_name(f".{target.name}.writing-{os.getpid()}")
     try:

@@ -32,7 +32,13 @@ from sclab.report.camera import (
 )
 from sclab.report.data import RunData
 from sclab.report.html import Page, fmt, pct
-from sclab.report.settings import assumptions, differences, scenario_document
+from sclab.report.settings import (
+    ComponentParam,
+    assumptions,
+    component_assumptions,
+    differences,
+    scenario_document,
+)
 from sclab.yamlfile import load_yaml
 
 #: Harm classes in the audit's order, with the words the report uses for them.
@@ -55,7 +61,12 @@ def _class_order(name: str) -> int:
 # ------------------------------------------------------------------------ what this is
 
 
-def about(page: Page, data: RunData, matcher: MatcherFacts | None) -> None:
+def about(
+    page: Page,
+    data: RunData,
+    matcher: MatcherFacts | None,
+    components: list[ComponentParam] | None = None,
+) -> None:
     info = data.info
     page.section("about", "What this is")
     page.p(
@@ -104,13 +115,21 @@ def about(page: Page, data: RunData, matcher: MatcherFacts | None) -> None:
             collapsed="The fairness audit's rules (group sizes, intervals, age bands)",
         )
     doc = scenario_document(str(info.get("scenario_yaml") or ""))
+    if components:
+        page.table(
+            [("component", "component"), ("setting", "parameter"),
+             ("value", "value in this run"), ("why", "the assumption and its range")],
+            component_assumptions(doc, components),
+            collapsed="The components' parameters that are assumptions rather than "
+            "published figures (record errors, the cameras, behaviour...)",
+        )  # fmt: skip
     page.table(
         [("setting", "setting"), ("value", "value in this run"), ("why", "the assumption")],
         assumptions(doc),
         collapsed="Scenario values that are assumptions rather than published figures",
     )
     page.heading("Settings that differ from the defaults")
-    diffs = [d.row() | {"flag": True} for d in differences(doc)]
+    diffs = [d.row() | {"flag": True} for d in differences(doc, components)]
     if diffs:
         page.p(
             f"{len(diffs)} settings of this run are not the defaults (highlighted): the "

@@ -10,8 +10,9 @@ Core objects:
         Assumption rather than a published figure, with the value the run used.
 
 Components' own defaults live with the components, which the report does not import
-(it reads the run only): a parameter the scenario sets is flagged as set, with its value,
-and ``docs/components.md`` gives the default and its source.
+(it reads the run only): ``sclab report`` passes them in (:class:`ComponentParam`, from
+the component registry). Without them, a parameter the scenario sets is flagged as set,
+with its value, and ``docs/components.md`` gives the default and its source.
 """
 
 from __future__ import annotations
@@ -167,7 +168,27 @@ def _against_builtin(doc: dict[str, Any], out: list[Difference]) -> None:
             )
 
 
-def _components(doc: dict[str, Any], out: list[Difference]) -> None:
+@dataclass(frozen=True)
+class ComponentParam:
+    """A component parameter's default and documentation, as the registry declares it.
+
+    Attributes:
+        component: ``stage.name`` (``sensors.cameras``).
+        param: Dotted path below the component's ``params`` (``matcher.fmr``).
+        default: The default as JSON data (None when the parameter has none).
+        description: Where the default comes from (a source, or "Assumption" and a range).
+    """
+
+    component: str
+    param: str
+    default: Any
+    description: str
+
+
+def _components(
+    doc: dict[str, Any], out: list[Difference], known: list[ComponentParam] | None
+) -> None:
+    defaults = {(c.component, c.param): c for c in known or []}
     for stage in COMPONENT_STAGES:
         for spec in doc.get(stage) or []:
             if not isinstance(spec, dict):
@@ -179,30 +200,61 @@ def _components(doc: dict[str, Any], out: list[Difference]) -> None:
             if spec.get("enabled") is False:
                 out.append(
                     Difference(
-                        f"{stage}.{use}.enabled",
-                        "false",
-                        "true",
-                        "component default",
+                        f"{stage}.{use}.enabled", "false", "true", "component default",
                         "switched off: the component ran no part of this run",
                     )
-                )
+                )  # fmt: skip
             for path, value in _flatten(params, "").items():
+                param = defaults.get((f"{stage}.{use}", path))
+                if param is None:  # not in the list given: compare with the docs
+                    default, note = (
+                        "see docs/components.md",
+                        (
+                            "set by the scenario; the component's default and its source are "
+                            "in docs/components.md"
+                        ),
+                    )
+                elif _json(value) == param.default:
+                    continue  # set, but to the default
+                else:
+                    default, note = _text(param.default), param.description
                 out.append(
                     Difference(
-                        f"{stage}.{use}.params.{path}",
-                        _text(value),
-                        "see docs/components.md",
-                        "component default",
-                        "set by the scenario; the component's default and its source are in "
-                        "docs/components.md",
+                        f"{stage}.{use}.params.{path}", _text(value), default,
+                        "component default", note,
                     )
-                )
+                )  # fmt: skip
 
 
-def differences(doc: dict[str, Any]) -> list[Difference]:
+def component_assumptions(doc: dict[str, Any], known: list[ComponentParam]) -> list[dict[str, Any]]:
+    """The parameters of the run's components whose default is documented as an
+    Assumption: component, parameter, the value the run used and the documentation."""
+    used: dict[tuple[str, str], Any] = {}
+    running: set[str] = set()
+    for stage in COMPONENT_STAGES:
+        for spec in doc.get(stage) or []:
+            if isinstance(spec, dict) and spec.get("enabled", True) is not False:
+                name = f"{stage}.{spec.get('use')}"
+                running.add(name)
+                for path, value in _flatten(spec.get("params") or {}, "").items():
+                    used[(name, path)] = value
+    out = []
+    for c in known:
+        if c.component in running and "Assumption" in c.description:
+            value = used.get((c.component, c.param), c.default)
+            out.append(
+                {"component": c.component, "setting": c.param, "value": _text(value),
+                 "why": " ".join(c.description.split())}
+            )  # fmt: skip
+    return out
+
+
+def differences(
+    doc: dict[str, Any], components: list[ComponentParam] | None = None
+) -> list[Difference]:
     """Every setting of the recorded scenario ``doc`` that is not the default (see the
     module's docstring), schema defaults first, then the built-in scenario, then
-    components."""
+    components (compared with ``components``' defaults where given)."""
     out: list[Difference] = []
     try:
         Scenario.model_validate(doc)
@@ -211,7 +263,7 @@ def differences(doc: dict[str, Any]) -> list[Difference]:
         valid = False  # made by another sclab: compare what the schema still names
     _schema_walk(Scenario, doc, "", out)
     _against_builtin(doc, out)
-    _components(doc, out)
+    _components(doc, out, components)
     if not valid:
         out.append(
             Difference(
