@@ -17,6 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.conftest import HOSTILE_RULE, HOSTILE_SCENARIO, HOSTILE_TITLE, run_cli, small_scenario
+from tests.test_layers import ROOT, SRC, lint_imports
 
 from sclab import load_scenario, run_scenario
 from sclab.audit import audit
@@ -414,3 +415,21 @@ def test_settings_are_compared_with_each_default() -> None:
     # Without the components' defaults, every parameter set is flagged, with a pointer.
     bare = {d.setting: d for d in settings_module.differences(doc)}
     assert "docs/components.md" in bare["sensors.cameras.params.night_share"].default
+
+
+def test_the_report_contract_breaks_on_a_component_import(tmp_path: Path) -> None:
+    """The report reads the run's tables only: importing a component (here the matcher
+    the camera section describes) from the report breaks its import contract."""
+    src = tmp_path / "src"
+    shutil.copytree(SRC, src / "sclab", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = src / "sclab" / "report" / "camera.py"
+    target.write_text(
+        target.read_text(encoding="utf-8") + "\nimport sclab.sensors.face_recognition\n",
+        encoding="utf-8",
+    )
+    proc = lint_imports(tmp_path, src)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    broken = [line for line in proc.stdout.splitlines() if " BROKEN" in line]
+    assert any("the report reads a run and its audit" in line for line in broken), proc.stdout
+    assert "sclab.report.camera" in proc.stdout
