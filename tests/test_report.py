@@ -387,6 +387,12 @@ def test_expected_false_matches_agree_with_the_simulation(busy_cameras: Path) ->
     for series in {r["series"] for r in curve}:
         rates = [r["rate"] for r in curve if r["series"] == series]
         assert rates == sorted(rates) and rates[-1] > 0.99
+    # A run without policies still has every section, saying what it lacks.
+    page = build_report(busy_cameras, matcher=matcher)
+    assert [s.id for s in page.sections] == list(SECTIONS)
+    ran = "".join(next(s for s in page.sections if s.id == "ran").parts)
+    assert "No policy ran" in ran
+    assert any(c.id == "chart-camera-expected" for c in page.charts)
 
 
 def test_settings_are_compared_with_each_default() -> None:
