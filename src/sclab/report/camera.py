@@ -20,8 +20,12 @@ Core objects:
 The expected rate averages the closed form over the probes' lookalike cells, weighted as
 the residents the cameras identified (the only probes whose sex and age the run
 records; non-residents are drawn like resident jaywalkers, printed faces like the adult
-gallery), and over their recorded capture conditions. Every query is an aggregate over the
-``identifications`` table (a few dozen rows whatever the population).
+gallery), and over their recorded capture conditions.
+
+COST MODEL: three GROUP BY queries in DuckDB (the gallery by sex, age band and ethnic
+group over ``citizens``; the identified residents by sex and age band; the searches of
+people not enrolled by conditions): O(rows) scans, a few dozen rows back whatever the
+population, then closed forms over those rows.
 """
 
 from __future__ import annotations
