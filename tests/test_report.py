@@ -315,9 +315,13 @@ def test_any_policy_text_is_shown_as_text(
         assert value in doc.plain
 
 
-@given(st.recursive(st.text() | st.integers() | st.none(),
-                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(), c, max_size=3),
-                    max_leaves=10))  # fmt: skip
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, min_size=1, max_size=3) | st.dictionaries(
+        st.text(), children, min_size=1, max_size=3
+    )
+
+
+@given(st.recursive(st.text() | st.integers() | st.none(), _containers, max_leaves=10))
 def test_script_json_round_trips_and_cannot_close_its_script(value: Any) -> None:
     text = script_json(value)
     assert json.loads(text) == value
