@@ -116,13 +116,27 @@ def about(
         )
     doc = scenario_document(str(info.get("scenario_yaml") or ""))
     if components:
+        rows = component_assumptions(doc, components)
+        columns = [
+            ("component", "component"),
+            ("setting", "parameter"),
+            ("value", "value in this run"),
+            ("why", "the assumption and its range"),
+        ]
+        sensing = [r for r in rows if r["component"].startswith("sensors.")]
+        if sensing:
+            page.table(
+                columns,
+                sensing,
+                "What the 'by error' figures rest on: the sensors' parameters that are "
+                "assumptions (record linkage, cameras)",
+            )
         page.table(
-            [("component", "component"), ("setting", "parameter"),
-             ("value", "value in this run"), ("why", "the assumption and its range")],
-            component_assumptions(doc, components),
-            collapsed="The components' parameters that are assumptions rather than "
-            "published figures (record errors, the cameras, behaviour...)",
-        )  # fmt: skip
+            columns,
+            [r for r in rows if not r["component"].startswith("sensors.")],
+            collapsed="The other components' parameters that are assumptions rather than "
+            "published figures (sources of acts, behaviour, policies)",
+        )
     page.table(
         [("setting", "setting"), ("value", "value in this run"), ("why", "the assumption")],
         assumptions(doc),

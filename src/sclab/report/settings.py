@@ -242,8 +242,9 @@ def component_assumptions(doc: dict[str, Any], known: list[ComponentParam]) -> l
     for c in known:
         if c.component in running and "Assumption" in c.description:
             value = used.get((c.component, c.param), c.default)
+            shown = "the default the note names" if value is None else _text(value)
             out.append(
-                {"component": c.component, "setting": c.param, "value": _text(value),
+                {"component": c.component, "setting": c.param, "value": shown,
                  "why": " ".join(c.description.split())}
             )  # fmt: skip
     return out
