@@ -29,6 +29,9 @@ The model:
       its whole part placed and its fraction placed with that probability (a draw of its
       own stream), so that the expected number of cameras per resident is the same at
       every population size (a small run's districts would otherwise round to none).
+      The camera intersections carry the share of the district's crossings that the
+      busiest ``camera_share`` of a large district carry (:func:`camera_weights`), so
+      that a camera's pedestrian flow does not shrink with the run's population either.
     * Routes: everyone has a home intersection (in the home district, drawn in proportion
       to the weights), and commuters (working, not unemployed) and students a second one,
       near work or school: a student's in the home district, a commuter's in another
@@ -390,6 +393,48 @@ def scale_shares(
     return np.asarray(hi * relative, dtype=np.float64)
 
 
+def busiest_share(sigma: float, share: float) -> float:
+    """The busiest ``share`` of lognormal(0, sigma) volumes: their mean over the mean of
+    all, Phi(sigma - z) / share with z the (1 - share) quantile of the standard normal
+    (1 when ``share`` is 1 or ``sigma`` 0; at sigma 1 the busiest tenth carry 39% of the
+    volume, 3.9 times the mean)."""
+    if share <= 0.0:
+        return 0.0
+    from scipy import special
+
+    z = float(special.ndtri(1.0 - share)) if share < 1.0 else -np.inf
+    return float(special.ndtr(sigma - z)) / share
+
+
+#: The most of a district's crossings its cameras may carry while it has intersections
+#: without one (tiny districts: see :func:`camera_weights`).
+CAMERA_FLOW_CAP = 0.9
+
+
+def camera_weights(volume: np.ndarray, cameras: np.ndarray, busiest: float) -> np.ndarray:
+    """A district's intersection weights (summing to 1) from their volumes, the camera
+    intersections carrying ``busiest / k`` each (k intersections) in proportion to their
+    volumes, the others sharing the rest in proportion to theirs.
+
+    Why: with many intersections the busiest tenth (where the cameras stand) carry about
+    their expected share of the volume anyway; with the few of a small run's district
+    the busiest of them is not that busy, and cameras there would see fewer pedestrians
+    than at city scale. Fixing the cameras' share at its large-district value keeps a
+    camera's flow, in expectation, that of a busiest-decile intersection at every
+    population size (up to :data:`CAMERA_FLOW_CAP` of a tiny district's crossings).
+    """
+    k, m = len(volume), int(cameras.sum())
+    if k == 0:
+        return volume.astype(np.float64)
+    if m == 0 or m == k:
+        return np.asarray(volume / volume.sum(), dtype=np.float64)
+    on_cameras = min(CAMERA_FLOW_CAP, m * busiest / k)
+    weight = np.empty(k)
+    weight[cameras] = on_cameras * volume[cameras] / volume[cameras].sum()
+    weight[~cameras] = (1.0 - on_cameras) * volume[~cameras] / volume[~cameras].sum()
+    return weight
+
+
 # What the jaywalk acts of a day are: none (all counted), the captured ones, or all.
 _TOTALS, _CAPTURED, _EVERY = "totals", "captured", "every"
 
@@ -743,13 +788,13 @@ class Streets:
             else:
                 k, nominal = 0, 0.0
             volume = rng.lognormal(0.0, p.weight_sigma, k)
-            weight = volume / volume.sum() if k else volume
             share = p.camera_share_by_district.get(code, p.camera_share)
             expected = min(float(k), share * nominal)
             whole = int(np.floor(expected))
             n_cameras = min(k, whole + int(fraction_rng.random() < expected - whole))
             cameras = np.zeros(k, dtype=bool)
-            cameras[np.argsort(-weight, kind="stable")[:n_cameras]] = True
+            cameras[np.argsort(-volume, kind="stable")[:n_cameras]] = True
+            weight = camera_weights(volume, cameras, busiest_share(p.weight_sigma, share))
             parts_d.append(np.full(k, d, np.uint8))
             parts_cam.append(cameras)
             parts_w.append(weight.astype(np.float32))
