@@ -312,7 +312,7 @@ class StreetsParams(SourceParams):
         "intersections sorts them into regular users, late starters and (partial) "
         "'sneakers' (Discrete Dynamics in Nature and Society 2013, 172726). Their shares "
         "per person over repeated crossings are not published: Assumption 2 (range 0.5-4), "
-        "a coefficient of variation of 1.4: the median person jaywalks at a quarter of "
+        "a coefficient of variation of 1.4: the median person jaywalks at 0.45 times "
         "the mean rate, the top 3.5% at 4.5 times it or more (at every crossing once "
         "clipped at 1).",
     )
