@@ -142,7 +142,10 @@ def test_calibrate_scales_what_the_run_recorded(demo_run: Path) -> None:
     assert flights.ratio == pytest.approx(expected / 17_460_000)
     assert flights.verdict == verdict(flights.ratio, figure.tolerance)
     assert {r.verdict for r in table.rows} <= {
-        "matches", "too high", "too low", "no published figure"
+        "matches",
+        "too high",
+        "too low",
+        "no published figure",
     }
     assert {r.role for r in table.role("validation")} == {"validation"}
 

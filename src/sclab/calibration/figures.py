@@ -118,9 +118,7 @@ class Figure(_Strict):
             raise ValueError(f"scaling '{self.compare.scaling}' needs a period (start, end)")
         if self.role == "informational":
             if self.value is not None or self.compare.scaling != "as_is":
-                raise ValueError(
-                    "an informational row has no published value and compares as_is"
-                )
+                raise ValueError("an informational row has no published value and compares as_is")
         elif self.value is None or self.population is None:
             raise ValueError(f"a {self.role} figure needs its published value and population")
         return self
