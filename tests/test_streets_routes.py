@@ -13,11 +13,75 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.test_world_streets import build, collector, person_counts, streets_of
+import yaml
+from pydantic import BaseModel, ConfigDict
+from tests.conftest import small_scenario
 
+from sclab.engine import Simulation, register
+from sclab.population import generate_population
 from sclab.rng import Streams
+from sclab.targets import load_scenario
 from sclab.world.sampling import gamma_levels
 from sclab.world.streets import _SHAPE, HABIT_LEVELS, ROUTINES, busiest_share, camera_weights
+
+
+class _Capture(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    capture: float = 1.0
+
+
+@register("sensors", "test-routes-watcher", _Capture)
+class RouteWatcher:
+    """Test sensor: watches the streets' cameras and keeps every jaywalk act it gets."""
+
+    def __init__(self, name: str, params: _Capture) -> None:
+        self.name, self.params = name, params
+        self.batches: list[dict[str, np.ndarray]] = []
+
+    def setup(self, sim: Simulation) -> None:
+        sim.places.of("jaywalk").watch(self.params.capture)
+
+    def step(self, sim: Simulation, day: int) -> None:
+        for acts in sim.acts.of_kind("jaywalk"):
+            self.batches.append({"actor": acts.actor.copy(), **acts.extra})
+
+    def finish(self, sim: Simulation) -> None:
+        pass
+
+    def joined(self) -> dict[str, np.ndarray]:
+        return {k: np.concatenate([b[k] for b in self.batches]) for k in self.batches[0]}
+
+
+def build(
+    tmp: Path, n: int, days: int, seed: int = 7, watch: float | None = None, **params: Any
+) -> Simulation:
+    """The streets alone (plus a watcher at capture ``watch``) over a small world."""
+    sensors = (
+        [] if watch is None else [{"use": "test-routes-watcher", "params": {"capture": watch}}]
+    )
+    doc = small_scenario(
+        seed=seed, days=days, population={"size": n},
+        sources=[{"use": "streets", "params": params}], sensors=sensors,
+    )  # fmt: skip
+    path = tmp / f"routes-{seed}-{n}-{days}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    scenario = load_scenario(str(path))
+    population = generate_population(scenario, Streams(scenario.seed))
+    return Simulation.build(scenario, Streams(scenario.seed), population)
+
+
+def streets_of(sim: Simulation) -> Any:
+    from sclab.world.streets import Streets
+
+    return next(c for _, c in sim.components if isinstance(c, Streets))
+
+
+def collector(sim: Simulation) -> RouteWatcher:
+    return next(c for _, c in sim.components if isinstance(c, RouteWatcher))
+
+
+def person_counts(sim: Simulation, kind: str) -> np.ndarray:
+    return sim.aggregates.counts[("person", kind)].astype(np.int64)
 
 
 def _within(observed: float, expected: float, se: float, label: str) -> None:
@@ -197,8 +261,6 @@ def test_a_small_run_with_a_camera_identifies_people(tmp_path: Path) -> None:
     # does must record identifications at the default capture.
     import duckdb
 
-    from sclab.engine import Simulation
-    from sclab.population import generate_population
     from sclab.run import run_scenario
     from sclab.targets import load_run_target
 

@@ -379,10 +379,13 @@ def scale_shares(
     total = float(flow.sum())
     if total <= 0.0 or target <= 0.0 or not (relative > 0).any():
         return np.zeros(len(relative))
+    # Classes share a handful of relative values (age band x sex): sum their flows.
+    values, which = np.unique(relative, return_inverse=True)
+    value_flow = np.bincount(which, weights=flow, minlength=len(values))
 
     def mean_share(k: float) -> float:
-        p = np.minimum(1.0, k * relative[:, None] * levels[None, :]).mean(axis=1)
-        return float((flow * p).sum()) / total
+        p = np.minimum(1.0, k * values[:, None] * levels[None, :]).mean(axis=1)
+        return float((value_flow * p).sum()) / total
 
     lo, hi = 0.0, 1.0
     while mean_share(hi) < target and hi < 1e12:
@@ -564,11 +567,11 @@ class Streets:
             else None
         )
         # Expected flows per intersection: crossings (fixed) and jaywalks at habit x 1.
-        cross_parts = self._parts_everyone(lambda lo, hi: self.crossing_rate[self._class_of[lo:hi]])
+        cross_parts, self._base_parts = self._parts_everyone(
+            lambda lo, hi: (self._cross32[self._class_of[lo:hi]],
+                            self._jay_rate_everyone(None, lo, hi))
+        )  # fmt: skip
         self.crossing_flow = self._flow(cross_parts)
-        self._base_parts = self._parts_everyone(
-            lambda lo, hi: self._jay_rate_everyone(None, lo, hi)
-        )
         self._base_flow = np.clip(self._flow(self._base_parts), 0.0, self.crossing_flow)
         self.jaywalk_flow = self._base_flow
         self._set_mode(self._mode)
@@ -656,58 +659,88 @@ class Streets:
         first, keep, alias = places.first, self._keep, self._alias
         share_away = p.cross_district_commute_share
 
+        band_of_age = age_band(np.arange(151), _AGE_LOWER).astype(np.uint16)
+        routine_of = np.where(
+            commuting, _WORK, np.where(np.arange(len(OCCUPATIONS)) == student, _SCHOOL, _HOME)
+        ).astype(np.uint16)
+
         def draw(i: int, lo: int, hi: int) -> None:
-            d = c.district[lo:hi].astype(np.intp)
+            # Uniforms only where needed, in float32 (ample for picks among a district's
+            # few thousand intersections at most).
+            gen = gens[i]
+            d = c.district[lo:hi]
             placed = has_places[d]
-            u = gens[i].random((3, hi - lo))
+            routine = routine_of[c.occupation[lo:hi]]
             home = np.full(hi - lo, k, np.int64)
             at = np.flatnonzero(placed)
-            home[at] = land_alias(first, keep, alias, d[at], u[0, at])
-            occ = c.occupation[lo:hi]
-            routine = np.where(commuting[occ], _WORK, np.where(occ == student, _SCHOOL, _HOME))
-            away = (routine == _WORK) & placed & can_leave[d] & (u[2] < share_away)
-            where = d.copy()
-            if away.any():
-                # The uniform below share_away, rescaled, picks the district.
-                v = u[2, away] / share_away
-                where[away] = np.minimum((v[:, None] >= dest_cdf[d[away]]).sum(axis=1),
-                                         n_districts - 1)  # fmt: skip
-            second = home.copy()
+            home[at] = land_alias(first, keep, alias, d[at], gen.random(len(at), np.float32))
             has_second = placed & (routine != _HOME)
             at = np.flatnonzero(has_second)
-            second[at] = land_alias(first, keep, alias, where[at], u[1, at])
-            route = cam[home] * _CAM_HOME + (cam[second] & has_second) * _CAM_SECOND + away * _AWAY
+            where = d[at].astype(np.intp)
+            worker = np.flatnonzero((routine[at] == _WORK) & can_leave[where])
+            u = gen.random(len(worker), np.float32)
+            leaves = u < share_away
+            away_at = worker[leaves]
+            if len(away_at):
+                # The uniform below share_away, rescaled, picks the district.
+                v = u[leaves] / share_away
+                goes = (v[:, None] >= dest_cdf[where[away_at]]).sum(axis=1)
+                where[away_at] = np.minimum(goes, n_districts - 1)
+            second = home.copy()
+            second[at] = land_alias(first, keep, alias, where, gen.random(len(at), np.float32))
+            away = np.zeros(hi - lo, bool)
+            away[at[away_at]] = True
             self._home[lo:hi] = home
             self._second[lo:hi] = second
-            self._class_of[lo:hi] = np.ravel_multi_index(
-                (age_band(age[lo:hi], _AGE_LOWER), c.male[lo:hi].astype(np.int64),
-                 c.urban[lo:hi].astype(np.int64), routine, placed.astype(np.int64), route),
-                _SHAPE,
-            )  # fmt: skip
+            # The class index, axis by axis (age band, male, urban, routine, has places,
+            # route bits), in 16 bits.
+            cls = band_of_age[np.minimum(age[lo:hi], 150)]
+            cls = cls * 2 + c.male[lo:hi]
+            cls = cls * 2 + c.urban[lo:hi]
+            cls = cls * 3 + routine
+            cls = cls * 2 + placed
+            cls = cls * _N_ROUTES + (
+                cam[home] * _CAM_HOME + (cam[second] & has_second) * _CAM_SECOND + away * _AWAY
+            )
+            self._class_of[lo:hi] = cls
 
         map_blocks(draw, n)
 
-    def _parts_everyone(self, rate: Callable[[int, int], np.ndarray]) -> list[np.ndarray]:
-        """Per intersection the sums of ``rate`` x share over people whose home, second
-        place is there, and per district over its residents' other crossings (float64;
-        ``rate(lo, hi)`` gives the rates of people lo..hi), summed block by block in order."""
+    def _parts_everyone(
+        self, rates: Callable[[int, int], tuple[np.ndarray, ...]]
+    ) -> list[list[np.ndarray]]:
+        """For each rate array of ``rates(lo, hi)`` (per-person daily rates of people
+        lo..hi): per intersection the sums of rate x share over people whose home, second
+        place is there, and per district over its residents' other crossings (float64),
+        in one pass over everyone in blocks on the cores, summed block by block in order."""
         k, nd = len(self.intersections), self._n_districts
-        a, b, g = self._home_part, self._second_part, self._other_part
+        a32 = self._home_part.astype(np.float32)
+        b32 = self._second_part.astype(np.float32)
+        other = float(self._other_part[0])  # the same for every class
 
-        def block(_: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def block(_: int, lo: int, hi: int) -> list[list[np.ndarray]]:
             cls = self._class_of[lo:hi]
-            r = np.asarray(rate(lo, hi), dtype=np.float64)
-            return (
-                np.bincount(self._home[lo:hi], weights=a[cls] * r, minlength=k + 1)[:k],
-                np.bincount(self._second[lo:hi], weights=b[cls] * r, minlength=k + 1)[:k],
-                np.bincount(self._district[lo:hi], weights=g[cls] * r, minlength=nd)[:nd],
-            )
+            a, b = a32[cls], b32[cls]
+            home, second, district = self._home[lo:hi], self._second[lo:hi], self._district[lo:hi]
+            out = []
+            for r in rates(lo, hi):
+                out.append([
+                    np.bincount(home, weights=a * r, minlength=k + 1)[:k],
+                    np.bincount(second, weights=b * r, minlength=k + 1)[:k],
+                    np.bincount(district, weights=r, minlength=nd)[:nd] * other,
+                ])  # fmt: skip
+            return out
 
-        out = [np.zeros(k), np.zeros(k), np.zeros(nd)]
-        for part in map_blocks(block, len(self._class_of)):
-            for total, x in zip(out, part, strict=True):
-                total += x
-        return out
+        totals: list[list[np.ndarray]] = []
+        for parts in map_blocks(block, len(self._class_of)):
+            if not totals:
+                totals = [[np.zeros(k), np.zeros(k), np.zeros(nd)] for _ in parts]
+            for total, part in zip(totals, parts, strict=True):
+                for t, x in zip(total, part, strict=True):
+                    t += x
+        if not totals:  # nobody
+            totals = [[np.zeros(k), np.zeros(k), np.zeros(nd)] for _ in rates(0, 0)]
+        return totals
 
     def _flow(self, parts: list[np.ndarray]) -> np.ndarray:
         """Per intersection, the flow of the home, second-place and district parts."""
@@ -1000,7 +1033,9 @@ class Streets:
             self._written = []  # everything written so far is in ``seen``
             self._bound = float(t["seen"].max()) if n else 0.0
             seen = t["seen"]
-            self._parts = self._parts_everyone(lambda lo, hi: self._jay_rate_everyone(seen, lo, hi))
+            (self._parts,) = self._parts_everyone(
+                lambda lo, hi: (self._jay_rate_everyone(seen, lo, hi),)
+            )
             self._prop_days += 1
             return np.clip(self._flow(self._parts), 0.0, self.crossing_flow)
         assert self._parts is not None
@@ -1045,18 +1080,19 @@ class Streets:
         assert t is not None
         top = float(mult.max()) if len(mult) else 0.0
         days = self._prop_days
-        if days:
-            since, acc, seen = t["since"], t["acc"], t["seen"]
+        since, acc, seen = t["since"], t["acc"], t["seen"]
 
-            def fold(_: int, lo: int, hi: int) -> None:
+        def fold_and_rate(lo: int, hi: int) -> tuple[np.ndarray]:
+            # Block by block: credit the days at the old multipliers, take the new ones.
+            if days:
                 old = self._jay_rate_everyone(seen, lo, hi)
                 np.multiply(old, days - since[lo:hi], out=old, casting="unsafe")
                 acc[lo:hi] += old
+                since[lo:hi] = days
+            seen[lo:hi] = mult[lo:hi]
+            return (self._jay_rate_everyone(mult, lo, hi),)
 
-            map_blocks(fold, len(mult))
-            since.fill(days)
-        t["seen"][:] = mult
-        self._parts = self._parts_everyone(lambda lo, hi: self._jay_rate_everyone(mult, lo, hi))
+        (self._parts,) = self._parts_everyone(fold_and_rate)
         self._bound = top
 
     def camera_jaywalkers(self, sim: Simulation, rng: np.random.Generator, k: int) -> np.ndarray:
