@@ -26,13 +26,17 @@ from sclab.targets import load_run_target
 def test_every_figure_has_a_source_a_population_and_an_existing_metric() -> None:
     figures = load_figures()
     assert len({f.id for f in figures}) == len(figures)
-    assert {f.role for f in figures} == {"calibration", "validation"}
+    assert {f.role for f in figures} == {"calibration", "validation", "informational"}
     for f in figures:
         assert f.source.publication.strip() and f.source.date <= f.date.replace(
             year=f.date.year + 2
         )
-        assert f.population.description.strip() and f.population.size > 0
         assert f.compare.metric in METRICS
+        if f.role == "informational":  # nothing published: no value, no population
+            assert f.value is None and f.compare.scaling == "as_is"
+            continue
+        assert f.population is not None
+        assert f.population.description.strip() and f.population.size > 0
         if f.compare.scaling.endswith("_period"):
             assert f.period is not None and f.period.days >= 1
 
@@ -137,7 +141,12 @@ def test_calibrate_scales_what_the_run_recorded(demo_run: Path) -> None:
     assert flights.raw == blocks and flights.simulated == pytest.approx(expected)
     assert flights.ratio == pytest.approx(expected / 17_460_000)
     assert flights.verdict == verdict(flights.ratio, figure.tolerance)
-    assert {r.verdict for r in table.rows} <= {"matches", "too high", "too low"}
+    assert {r.verdict for r in table.rows} <= {
+        "matches",
+        "too high",
+        "too low",
+        "no published figure",
+    }
     assert {r.role for r in table.role("validation")} == {"validation"}
 
 
@@ -159,8 +168,9 @@ def test_cli_prints_both_tables_and_json(demo_run: Path) -> None:
     assert js.returncode == 0, js.stderr
     data = json.loads(js.stdout)
     assert data["run"] == {"scenario": "demo", "population": 4000, "days": 30}
-    ids = [r["figure"] for r in data["calibration"] + data["validation"]]
+    ids = [r["figure"] for r in data["calibration"] + data["validation"] + data["informational"]]
     assert sorted(ids) == sorted(f.id for f in load_figures())
+    assert all(r["published"] is None for r in data["informational"])
     assert all(r["role"] == "validation" for r in data["validation"])
 
 

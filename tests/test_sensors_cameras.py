@@ -302,11 +302,16 @@ def test_nanjing_pack_displays_and_texts_every_identification(
         # Exactly one of each per identification event, on the named person that day.
         assert r[3] == r[4] == n_events and r[5] == 0 and r[6] == 0
         assert 0 < r[7] < n_events  # false matches are common in this scenario
-    # Every sanction is the pack's: the display rule's, or its listing's downgrade.
+    # Every sanction is the pack's: the display rule's, its listing's downgrade, or a
+    # joint measure on the listed (habitual jaywalkers near a camera are listed within
+    # days at this capture).
     assert q(db, "SELECT DISTINCT system FROM sanctions") == [(system,)]
     assert {r[0] for r in q(db, "SELECT DISTINCT rule_id FROM sanctions")} <= {
         "display",
         "discredited",
+        "loans",
+        "insurance",
+        "jobs",
     }
     # What behaviour saw, day by day: caught = the named people (once per identification)
     # plus the people the rule `discredited` listed that day; shown = the named people.

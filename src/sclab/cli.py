@@ -214,7 +214,8 @@ def calibrate(
 ) -> None:
     """Compare a run with the published figures: simulated (scaled to each figure's
     population and period) beside published, their ratio and a verdict; the calibration
-    figures (tuned to) and the validation figures (not tuned to) in separate tables."""
+    figures (tuned to), the validation figures (not tuned to) and the informational rows
+    (no published figure) in separate tables."""
     import json
 
     from sclab.calibration import calibrate as calibrate_run
@@ -230,8 +231,11 @@ def calibrate(
     for role, title in (
         ("calibration", "Calibration (figures the defaults were tuned to)"),
         ("validation", "Validation (figures nothing was tuned to)"),
+        ("informational", "For information (nothing published to compare with)"),
     ):
-        out_console.print(_calibration_table(title, table.role(role)))
+        rows = table.role(role)
+        if rows:
+            out_console.print(_calibration_table(title, rows))
 
 
 def _calibration_table(title: str, rows: list[CalibrationRow]) -> Table:
@@ -246,7 +250,7 @@ def _calibration_table(title: str, rows: list[CalibrationRow]) -> Table:
     for r in rows:
         table.add_row(
             escape(r.figure),
-            _number(r.published),
+            "-" if r.published is None else _number(r.published),
             "-" if r.simulated is None else _number(r.simulated),
             "-" if r.ratio is None else f"{r.ratio:.2f}",
             Text(r.verdict, style=styles.get(r.verdict, "dim")),

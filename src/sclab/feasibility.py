@@ -270,9 +270,11 @@ class MemoryModel:
 #: world (every source, sensor and behaviour, the five packs side by side), the most
 #: memory any combination of built-in components takes. Least-squares fit to the peak RSS
 #: of one-year runs at 1M people (mean degree 6, 12 and 24), 3M (12 and 24) and 9.3M (12),
-#: each within 30 MB of it: docs/performance.md, "Memory model of the feasibility check".
-#: At 9.3M people and degree 12 it gives 391 B a person, as measured.
-WITH_COMPONENTS = MemoryModel(fixed=400e6, per_person=252.0, per_tie_end=8.0)
+#: each within 30 MB of it: docs/performance.md, "Memory model of the feasibility check";
+#: plus 6 B a person added since for the streets' routes and habits (two 2-byte
+#: intersection ids, a 1-byte habit level, a rate class widened from 1 to 2 bytes).
+#: At 9.3M people and degree 12 it gives 397 B a person.
+WITH_COMPONENTS = MemoryModel(fixed=400e6, per_person=258.0, per_tie_end=8.0)
 
 #: Runs that only generate and store the population (no component), fitted the same way
 #: to runs at 1M people (degree 12 and 24) and 3M (degree 12).

@@ -10,6 +10,8 @@ Core objects:
 The figures are kept apart by role: *calibration* figures are the ones the model's
 defaults were tuned to, *validation* figures are ones nothing was tuned to. A table of
 the first shows that the tuning still holds; only the second tests the model.
+*Informational* rows name a metric worth showing beside them for which no figure was
+published (no value, no population): the run's number alone, compared with nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from sclab.yamlfile import dotted, read_yaml, validate
 #: - ``as_is``: a share or rate compared as it is.
 Scaling = Literal["per_capita", "per_capita_period", "per_unit_period", "as_is"]
 
-Role = Literal["calibration", "validation"]
+Role = Literal["calibration", "validation", "informational"]
 
 #: The default band of simulated / published that counts as a match. Assumption: a factor
 #: of two, since national figures describe all of China while a run is one synthetic city,
@@ -92,11 +94,13 @@ class Figure(_Strict):
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     description: str = Field(min_length=1)
-    value: float = Field(gt=0)
+    value: float | None = Field(None, gt=0, description="None only for informational rows.")
     unit: str = Field(min_length=1)
     date: dt.date
     period: Period | None = Field(None, description="For a flow: the days it covers.")
-    population: DescribedPopulation
+    population: DescribedPopulation | None = Field(
+        None, description="Whom the figure counts among (None only for informational rows)."
+    )
     source: Source
     role: Role
     compare: Comparison
@@ -112,6 +116,11 @@ class Figure(_Strict):
             )
         if self.compare.scaling.endswith("_period") and self.period is None:
             raise ValueError(f"scaling '{self.compare.scaling}' needs a period (start, end)")
+        if self.role == "informational":
+            if self.value is not None or self.compare.scaling != "as_is":
+                raise ValueError("an informational row has no published value and compares as_is")
+        elif self.value is None or self.population is None:
+            raise ValueError(f"a {self.role} figure needs its published value and population")
         return self
 
 

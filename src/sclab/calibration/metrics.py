@@ -67,6 +67,7 @@ class Metric:
 
 _COURT = Needs(system="court-defaulters")
 _CAMERAS = Needs(component="sensors:cameras")
+_NANJING = Needs(system="nanjing", component="sensors:cameras")
 
 # Cameras are counted as the intersections where a probe was captured over the run
 # (the camera network's size is not a table of its own); over a year every camera
@@ -126,6 +127,32 @@ METRICS: dict[str, Metric] = {
             "SELECT coalesce(count(*) / " + _CAMERA_COUNT + " / (SELECT days FROM run_info), 0) "
             "FROM events WHERE kind = 'jaywalk_identified'",
             _CAMERAS,
+        ),
+        Metric(
+            "camera_identifications_busiest_camera_day",
+            "identifications per day at the camera intersection that identified the most",
+            "SELECT coalesce(max(n), 0) / (SELECT days FROM run_info) FROM (SELECT place_id, "
+            "count(*) AS n FROM events WHERE kind = 'jaywalk_identified' GROUP BY place_id)",
+            _CAMERAS,
+        ),
+        Metric(
+            "nanjing_discredited",
+            "people listed as discredited under Nanjing's rule (more than five identified "
+            "jaywalks in a year) during the run",
+            "SELECT count(DISTINCT entity_id) FROM list_entries WHERE system = 'nanjing' "
+            "AND list = 'discredited' AND start_day >= 0",
+            _NANJING,
+        ),
+        Metric(
+            "nanjing_discredited_wrongly_identified",
+            "of the people discredited under Nanjing's rule, those named at least once by a "
+            "false match (an identification of somebody else's jaywalk, or of a face on an "
+            "advert)",
+            "SELECT count(DISTINCT l.entity_id) FROM list_entries l WHERE l.system = "
+            "'nanjing' AND l.list = 'discredited' AND l.start_day >= 0 AND EXISTS (SELECT 1 "
+            "FROM events e WHERE e.kind = 'jaywalk_identified' AND e.attributed_to = "
+            "l.entity_id AND e.error IS NOT NULL)",
+            _NANJING,
         ),
     ]
 }

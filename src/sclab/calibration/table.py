@@ -10,7 +10,9 @@ Core objects:
 
 Verdicts: ``matches`` when simulated / published lies within the figure's tolerance band,
 ``too high`` or ``too low`` outside it, ``not comparable`` when the run lacks the
-mechanism the figure describes (no court policy, no cameras).
+mechanism the figure describes (no court policy, no cameras); ``no published figure`` for
+the informational rows (a metric shown for itself: nothing was published to compare it
+with).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sclab.calibration.figures import Figure, load_figures
 from sclab.calibration.metrics import METRICS, measure
 from sclab.errors import SclabError
 
-Verdict = Literal["matches", "too high", "too low", "not comparable"]
+Verdict = Literal["matches", "too high", "too low", "not comparable", "no published figure"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class CalibrationRow:
     description: str
     role: str
     unit: str
-    published: float
+    published: float | None  # None: an informational row
     simulated: float | None  # scaled to the figure's population and period
     raw: float | None  # the metric in the run, before scaling
     ratio: float | None
@@ -66,7 +68,7 @@ class CalibrationTable:
     rows: list[CalibrationRow]
 
     def role(self, role: str) -> list[CalibrationRow]:
-        """The rows of one role (``calibration`` or ``validation``)."""
+        """The rows of one role (``calibration``, ``validation`` or ``informational``)."""
         return [r for r in self.rows if r.role == role]
 
     def arrow(self) -> pa.Table:
@@ -83,15 +85,17 @@ class CalibrationTable:
             "run": asdict(self.run),
             "calibration": [asdict(r) for r in self.role("calibration")],
             "validation": [asdict(r) for r in self.role("validation")],
+            "informational": [asdict(r) for r in self.role("informational")],
         }
 
 
 def scale(raw: float, figure: Figure, run: RunFacts) -> float:
     """The run's ``raw`` metric carried over to the figure's population and period."""
     rule = figure.compare.scaling
-    size = figure.population.size
     if rule == "as_is":
         return raw
+    assert figure.population is not None  # checked when the figures are loaded
+    size = figure.population.size
     if rule == "per_unit_period":
         assert figure.period is not None  # checked when the figures are loaded
         return raw * size * figure.period.days
@@ -175,17 +179,22 @@ def _row(figure: Figure, con: duckdb.DuckDBPyConnection, run: RunFacts) -> Calib
     metric = METRICS[figure.compare.metric]
     raw, why = measure(metric, con)
     simulated = None if raw is None else scale(raw, figure, run)
-    ratio = None if simulated is None else simulated / figure.value
+    published = figure.value
+    ratio = None if simulated is None or published is None else simulated / published
     return CalibrationRow(
         figure=figure.id,
         description=" ".join(figure.description.split()),
         role=figure.role,
         unit=figure.unit,
-        published=figure.value,
+        published=published,
         simulated=simulated,
         raw=raw,
         ratio=ratio,
-        verdict=verdict(ratio, figure.tolerance),
+        verdict=(
+            "no published figure"
+            if published is None and raw is not None
+            else verdict(ratio, figure.tolerance)
+        ),
         tolerance=figure.tolerance,
         metric=metric.name,
         scaling=figure.compare.scaling,

@@ -23,6 +23,8 @@ Core objects:
     :func:`lognormal_amounts`, :func:`lognormal_sums`: rounded log-normal amounts, and
         per-person sums of many of them.
     :class:`IdSorter`: person ids in increasing order (by marking when they are dense).
+    :func:`gamma_levels`: a mean-1 gamma law as equally likely levels (a per-person
+        multiplier kept in one byte).
 
 Laws used, each exact (not an approximation):
     * Independent Bernoulli(p) trials over n people: the gaps between successive
@@ -53,6 +55,7 @@ Cost model (n people, k events or candidates, C classes, E expected events):
       entry plus O(sqrt(total) · log n); ``binomial_blocks`` one draw per entry with
       trials, in blocks spread over the cores.
     * ``IdSorter`` O(k log k), or O(k) plus one n-byte scan when k > n / 16.
+    * ``gamma_levels`` O(levels), once.
 """
 
 from __future__ import annotations
@@ -839,3 +842,29 @@ def lognormal_sums(
 
     parallel_map(chunk, len(cuts) - 1)
     return out
+
+
+def gamma_levels(variance: float, n_levels: int = 256) -> np.ndarray:
+    """A Gamma law of mean 1 and the given variance as ``n_levels`` equally likely values.
+
+    Level l is the conditional mean of the law on its l-th quantile bin
+    ``[F^-1(l / L), F^-1((l + 1) / L))``, so a uniform level has mean exactly 1 and the
+    law's shape (a long right tail when the variance is large); its variance falls short
+    of ``variance`` by the variance within the bins (mostly the top one's). With shape k =
+    1 / variance and scale 1 / k, the mean over a bin [a, b) is L (P(k + 1, b k) - P(k +
+    1, a k)), P the regularised lower incomplete gamma function. Increasing; all 1 when
+    ``variance`` is 0. A person's level fits one byte (uint8) for up to 256 levels.
+    """
+    if variance < 0 or n_levels < 1:
+        raise ValueError(f"need variance >= 0 and at least one level, got {variance}, {n_levels}")
+    if variance == 0:
+        return np.ones(n_levels)
+    from scipy import special
+
+    k = 1.0 / variance
+    q = np.arange(n_levels + 1) / n_levels
+    edges = special.gammaincinv(k, q) / k  # quantiles of Gamma(k, scale 1/k); last is inf
+    upper = special.gammainc(k + 1.0, edges * k)
+    upper[-1] = 1.0
+    levels = (upper[1:] - upper[:-1]) * n_levels
+    return np.asarray(levels / levels.mean(), dtype=np.float64)  # mean 1 up to rounding
