@@ -254,6 +254,10 @@ def _input(
         x = np.multiply(decayed, np.float32(-1.0 / inp.saturation))
     elif inp.source == "attribute":
         return _attribute(sim, inp.attribute, rows)
+    elif inp.source == "list":  # on another system's list (as of yesterday): 1, else 0
+        on = f.on_list[k]
+        assert on is not None
+        return on[lo:hi].astype(np.float32)
     else:  # ties: mean standing of one's active ties (unscored ties count as 0.5)
         assert ties is not None
         return ties[lo:hi].copy()  # per participant position

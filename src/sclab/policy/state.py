@@ -270,6 +270,10 @@ class FactorState:
     decayed: list[np.ndarray | None]  # per input (platform/posts inputs), per participant
     last_total: list[np.ndarray | None]  # per input (platform/posts inputs), per participant
     last_update: int = -1
+    # Per input (``list`` inputs only), per participant: on the other system's list as of
+    # the end of yesterday, and whether that entry is wrongful (provenance).
+    on_list: list[np.ndarray | None] = field(default_factory=list)
+    on_list_wrong: list[np.ndarray | None] = field(default_factory=list)
 
     @property
     def participants(self) -> int:
