@@ -19,7 +19,8 @@ wrongful exactly when the entry is; the audit's harm classes therefore mark a de
 a wrongful listing as wrongful (error), like the listing itself.
 
 Cost model: O(entries opened and closed yesterday) per day, per reference; nothing per
-entity. A factor input holds one byte per participant (and one for its wrongful flag).
+entity. A factor input holds 10 bytes per participant (whether listed, whether wrongfully,
+the entry's record, which the assessment rows link in ``decision_events``).
 """
 
 from __future__ import annotations
@@ -105,15 +106,17 @@ class ListReferences:
                     list_delta_rule_id(sid, d), event_id[keep], wrongful[keep], None,
                 )  # fmt: skip
         for name, sid, k in self.inputs:
-            entity, _, wrongful, left = seen[name]
+            entity, event_id, wrongful, left = seen[name]
             f = self.scores.factors[sid]
-            on, wrong = f.on_list[k], f.on_list_wrong[k]
-            assert on is not None and wrong is not None
+            on, wrong, event = f.on_list[k], f.on_list_wrong[k], f.on_list_event[k]
+            assert on is not None and wrong is not None and event is not None
             if self.journals[name].entity_type != f.spec.entity:
                 continue
             at, inside = f.lookup(entity)
             on[at[inside]] = True
             wrong[at[inside]] = wrongful[inside]
+            event[at[inside]] = event_id[inside]
             at, inside = f.lookup(left)
             on[at[inside]] = False
             wrong[at[inside]] = False
+            event[at[inside]] = -1
