@@ -39,18 +39,27 @@ class ListJournal:
 
     def __init__(self, entity_type: str) -> None:
         self.entity_type = entity_type
-        self._opened: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self._opened: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
         self._closed: dict[int, list[np.ndarray]] = {}
 
     def opened(
-        self, day: int, entity: np.ndarray, event_id: np.ndarray, wrongful: np.ndarray
+        self,
+        day: int,
+        entity: np.ndarray,
+        event_id: np.ndarray,
+        wrongful: np.ndarray,
+        start: np.ndarray | int | None = None,
     ) -> None:
-        """Entries opened on ``day`` (whatever their start day: a warm start's are older)."""
+        """Entries opened on ``day``; ``start``: their start days (a warm start's entries,
+        resting on records made before the run, started before ``day``; default ``day``)."""
         if len(entity):
             self._forget_before(day - 1)
+            starts = np.broadcast_to(
+                np.asarray(day if start is None else start, np.int64), (len(entity),)
+            )
             self._opened.setdefault(day, []).append(
                 (np.asarray(entity, np.int64), np.asarray(event_id, np.int64),
-                 np.asarray(wrongful, bool))
+                 np.asarray(wrongful, bool), np.array(starts))
             )  # fmt: skip
 
     def closed(self, day: int, entity: np.ndarray) -> None:
@@ -59,18 +68,21 @@ class ListJournal:
             self._forget_before(day - 1)
             self._closed.setdefault(day, []).append(np.asarray(entity, np.int64))
 
-    def day(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(entities entered, their events, their wrongful flags, entities that left) on
-        ``day``, in the order the publisher decided them. Read only days that are over."""
+    def day(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(entities entered, their events, their wrongful flags, their start days, entities
+        that left) on ``day``, in the order the publisher decided them. Read only days that
+        are over."""
         opened = self._opened.get(day, [])
         closed = self._closed.get(day, [])
         empty = np.empty(0, np.int64)
+
+        def column(i: int, none: np.ndarray) -> np.ndarray:
+            return np.concatenate([part[i] for part in opened]) if opened else none
+
         return (
-            np.concatenate([e for e, _, _ in opened]) if opened else empty,
-            np.concatenate([v for _, v, _ in opened]) if opened else empty,
-            np.concatenate([w for _, _, w in opened]) if opened else np.empty(0, bool),
+            column(0, empty), column(1, empty), column(2, np.empty(0, bool)), column(3, empty),
             np.concatenate(closed) if closed else empty,
-        )
+        )  # fmt: skip
 
     def _forget_before(self, day: int) -> None:
         for book in (self._opened, self._closed):

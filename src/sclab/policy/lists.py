@@ -112,7 +112,10 @@ class Lists:
         self.rows.entries_numbered(today.sim, int(opened.sum()))
         journal = self.journals.get(lid)
         if journal is not None:
-            journal.opened(today.day, entity[opened], event_id[opened], wrongful[opened])
+            starts = np.broadcast_to(np.asarray(start, np.int64), (len(entity),))
+            journal.opened(
+                today.day, entity[opened], event_id[opened], wrongful[opened], starts[opened]
+            )
         if extended is not None:
             book.extended[book.slot[entity[opened & extended]]] = True
 

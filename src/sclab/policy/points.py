@@ -137,9 +137,14 @@ class Points:
             hurt = entity[delta < 0]
             if len(hurt):
                 report_caught(today.sim, record_kind, hurt)
-        self.grade_rules.fire(
-            today, sid, people, before_grade, pts.grade[people], before_value, pts.value[people]
-        )
+        if made is None:
+            # Records made before the run moved the score before the run too: its warnings
+            # and honours for them were given then (as one-off sanctions of such records
+            # are not issued again), so rules on grades fire on the run's changes only.
+            self.grade_rules.fire(
+                today, sid, people, before_grade, pts.grade[people], before_value,
+                pts.value[people],
+            )  # fmt: skip
 
     def restore(self, today: Today) -> None:
         """Give back the deductions whose ``restore_after_days`` end today."""

@@ -94,19 +94,31 @@ class ListReferences:
         assert self.journals is not None
         seen = {name: journal.day(today.day - 1) for name, journal in self.journals.items()}
         for name, sid, d in self.deltas:
-            entity, event_id, wrongful, _ = seen[name]
+            entity, event_id, wrongful, start, _ = seen[name]
             pts = self.points.states[sid]
             if len(entity) == 0 or self.journals[name].entity_type != pts.spec.entity:
                 continue
             keep = self.members[pts.spec.entity][entity]
-            if keep.any():
-                k = int(keep.sum())
+            # An entry that started before the day it was made (a warm start's, listed
+            # before the run) was deducted for then: its change is dated by its start, as a
+            # warm start's records are (restoration runs from there; no grade rules fire).
+            past = start[keep] < today.day - 1
+            restore = pts.spec.restore_after_days
+            if restore and d.delta < 0:
+                # A deduction that would have lapsed by today is not made at all.
+                keep[np.flatnonzero(keep)[past & (start[keep] + restore <= today.day)]] = False
+                past = start[keep] < today.day - 1
+            for when in (~past, past):
+                at = np.flatnonzero(keep)[when]
+                if len(at) == 0:
+                    continue
                 self.points.change(
-                    today, sid, entity[keep], np.full(k, d.delta, np.float32),
-                    list_delta_rule_id(sid, d), event_id[keep], wrongful[keep], None,
+                    today, sid, entity[at], np.full(len(at), d.delta, np.float32),
+                    list_delta_rule_id(sid, d), event_id[at], wrongful[at], None,
+                    start[at] if when is past else None,
                 )  # fmt: skip
         for name, sid, k in self.inputs:
-            entity, event_id, wrongful, left = seen[name]
+            entity, event_id, wrongful, _, left = seen[name]
             f = self.scores.factors[sid]
             on, wrong, event = f.on_list[k], f.on_list_wrong[k], f.on_list_event[k]
             assert on is not None and wrong is not None and event is not None
