@@ -87,10 +87,11 @@ def test_assessment_rows_link_every_event_in_their_windows(tmp_path: Path, write
     assert mismatch == 0
 
     # Every event in the window is linked: recount them from the events table (the
-    # windows are 5 years, longer than the run, so all earlier records count).
+    # windows are 5 years: a record made before the run counts from its own day).
     expected = con.execute(f"""
         SELECT count(*) FROM score_changes s JOIN events e
           ON e.attributed_to = s.entity_id AND e.kind IN ({kinds}) AND e.recorded_day <= s.day
+         AND e.recorded_day > s.day - 1825
         WHERE s.rule_id LIKE '%:assessment'
     """).fetchone()[0]  # fmt: skip
     # ... and the record of the court's entry for those on the court's list, as the list

@@ -214,3 +214,53 @@ def test_company_conduct_history_stock(write_scenario) -> None:
     got = sum(len(a) for a in acts)
     assert {a.entity_type for a in acts} == {"company"}
     assert abs(got - expected) < 5 * np.sqrt(expected)
+
+
+def test_every_rongcheng_grade_is_populated_and_its_measures_fire(
+    write_scenario, tmp_path: Path
+) -> None:
+    """With recorded conduct sixteen times as frequent as the defaults (a small population
+    then spans the tails that millions of people reach), the warm start spreads
+    Rongcheng's points over every grade, AAA to D, and each grade's measures decide
+    resource moments."""
+    import duckdb
+
+    from sclab.run import run_scenario
+    from sclab.targets import load_scenario
+
+    doc = small_scenario(
+        days=20,
+        population={"size": 20_000},
+        sources=[
+            {"use": "state_data", "params": {"rate_multiplier": 16}},
+            {"use": "payments", "params": {"rate_multiplier": 2}},
+            {"use": "resources", "params": {"rate_multiplier": 5}},
+        ],
+        sensors=[{"use": "records"}],
+        policies=[{"use": "pack", "params": {"pack": "court-defaulters"}},
+                  {"use": "pack", "params": {"pack": "rongcheng"}}],
+    )  # fmt: skip
+    result = run_scenario(load_scenario(str(write_scenario(doc))), tmp_path / "run")
+    con = duckdb.connect(str(result.database), read_only=True)
+    grades = dict(
+        con.execute(
+            "SELECT grade::VARCHAR, count(*) FROM final_scores WHERE system = 'rongcheng' "
+            "GROUP BY 1"
+        ).fetchall()
+    )
+    assert set(grades) == {"AAA", "AA", "A", "B", "C", "D"}, grades
+    fired = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT rule_id::VARCHAR FROM sanctions WHERE system = 'rongcheng'"
+        ).fetchall()
+    }
+    measures = {"top_grade_loans", "top_grade_services", "grade_c_restrictions",
+                "grade_d_loans", "grade_d_insurance"}  # fmt: skip
+    assert measures <= fired, measures - fired
+    # Day 0's points rest on records made before the run, dated in the past.
+    past = con.execute(
+        "SELECT count(*) FROM score_changes s JOIN events e USING (event_id) "
+        "WHERE s.system = 'rongcheng' AND s.day = 0 AND e.day < 0"
+    ).fetchone()[0]
+    assert past > 1000

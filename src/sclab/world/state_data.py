@@ -23,7 +23,18 @@ Streams (each can be switched off with ``enabled_streams`` or by setting its rat
       ``traffic_ticket`` (driving-licence holders), ``administrative_penalty`` (adults), all
       with ``amount`` in CNY, and ``heroic_act`` (adults; e.g. Rongcheng adds 30 points for
       heroic deeds), without amount.
+    * Civic conduct that points schemes reward, without amount: ``volunteer_service`` (a
+      session of a registered volunteer, a fixed share of adults drawn at setup),
+      ``voluntary_blood_donation`` (people aged 18 to 55, at the national rate per head
+      of everyone) and ``charitable_donation`` (adults).
     All acts have entity_type "person".
+
+Warm start of the streams other than the court (``history_since``, default 5 January 2016,
+or ``history_days``): their acts before day 0 are drawn at setup from sub-streams
+``<name>/history/<kind>`` with base rates, by people of age on the act's day, and emitted
+on the first step with ``occurred_day`` (:mod:`sclab.world.history`). Cost: O(history
+days) binomial draws and O(acts drawn), once; at the defaults about 3.5 years of every
+stream (traffic tickets are most of it: about 1.05 per driver).
 
 Behaviour hooks: the arrival rate of each stream is multiplied by ``propensity(kind)`` for
 its act kind ("sued", "tax_arrears", ...); the probability of not performing at the deadline
