@@ -90,7 +90,21 @@ def _first_day_acts(sim: Any) -> list:
     return kept
 
 
-def test_stock_of_past_records_is_rate_times_window(write_scenario) -> None:
+def _reader(tmp: Path, kinds: list[str], entity: str = "person", window: int = 3650) -> str:
+    """A policy that counts ``kinds`` in a window (so that their history is recorded)."""
+    doc = {
+        "id": "reader",
+        "title": "reads",
+        "counters": [
+            {"id": "c", "entity": entity, "events": {"kinds": kinds}, "window_days": window}
+        ],
+    }
+    path = tmp / "reader.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return str(path)
+
+
+def test_stock_of_past_records_is_rate_times_window(write_scenario, tmp_path: Path) -> None:
     history = 730
     rate_month = 0.02
     doc = small_scenario(
@@ -100,6 +114,8 @@ def test_stock_of_past_records_is_rate_times_window(write_scenario) -> None:
             "enabled_streams": ["utility_arrears"], "history_days": history,
             "utility_arrears_per_adult_month": rate_month,
         }}],
+        sensors=[{"use": "records"}],
+        policies=[{"use": "pack", "params": {"pack": _reader(tmp_path, ["utility_arrears"])}}],
     )  # fmt: skip
     sim = build_simulation(write_scenario(doc))
     acts = [a for a in _first_day_acts(sim) if "occurred_day" in a.extra]
@@ -196,7 +212,8 @@ def test_windows_count_past_records_from_the_day_they_were_made() -> None:
     assert c.count[3] == 0
 
 
-def test_company_conduct_history_stock(write_scenario) -> None:
+def test_company_conduct_history_stock(write_scenario, tmp_path: Path) -> None:
+    reader = _reader(tmp_path, ["contract_breach"], "company", window=100)
     doc = small_scenario(
         days=1,
         population={"size": 20_000},
@@ -206,6 +223,8 @@ def test_company_conduct_history_stock(write_scenario) -> None:
             "company_tax_arrears_per_year": 0.0, "environmental_violation_per_year": 0.0,
             "product_quality_violation_per_year": 0.0,
         }}],
+        sensors=[{"use": "records"}],
+        policies=[{"use": "pack", "params": {"pack": reader}}],
     )  # fmt: skip
     sim = build_simulation(write_scenario(doc))
     src = next(c for _, c in sim.components if c.name == "company_conduct")
@@ -214,6 +233,38 @@ def test_company_conduct_history_stock(write_scenario) -> None:
     got = sum(len(a) for a in acts)
     assert {a.entity_type for a in acts} == {"company"}
     assert abs(got - expected) < 5 * np.sqrt(expected)
+
+
+def test_only_what_a_policy_can_see_is_recorded(write_scenario, tmp_path: Path) -> None:
+    """A 100-day window sees records made in the last 100 days: the acts of the year
+    before that (the recording margin) are recorded too, older ones are not, and a kind
+    no policy reads has no history at all (its draws are made all the same)."""
+    from sclab.world.history import RECORDING_MARGIN_DAYS
+
+    doc = small_scenario(
+        days=1,
+        population={"size": 5000},
+        companies={"per_1000_people": 200},
+        sources=[{"use": "company_conduct", "params": {"history_days": 1000}}],
+        sensors=[{"use": "records"}],
+        policies=[{"use": "pack", "params": {
+            "pack": _reader(tmp_path, ["contract_breach"], "company", window=100)}}],
+    )  # fmt: skip
+    sim = build_simulation(write_scenario(doc))
+    src = next(c for _, c in sim.components if c.name == "company_conduct")
+    drawn = {a.kind: a.extra["occurred_day"].copy() for a in src._past._acts}
+    assert set(drawn) == {
+        "contract_breach", "company_tax_arrears", "environmental_violation",
+        "product_quality_violation",
+    }  # fmt: skip
+    acts = [a for a in _first_day_acts(sim) if "occurred_day" in a.extra]
+    assert {a.kind for a in acts} == {"contract_breach"}
+    day = np.concatenate([a.extra["occurred_day"] for a in acts])
+    cut = -(100 + RECORDING_MARGIN_DAYS)
+    assert np.array_equal(
+        np.sort(day), np.sort(drawn["contract_breach"][drawn["contract_breach"] > cut])
+    )
+    assert (drawn["contract_breach"] <= cut).any()
 
 
 def test_every_rongcheng_grade_is_populated_and_its_measures_fire(

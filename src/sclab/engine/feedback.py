@@ -26,6 +26,9 @@ import numpy as np
 
 from sclab.parallel import map_blocks
 
+#: A record horizon without end (:meth:`SystemView.reads_records`).
+FOREVER = np.iinfo(np.int32).max
+
 
 class ListJournal:
     """Entries opened and closed on one public list (``entity_type`` entities), by day.
@@ -125,6 +128,10 @@ class SystemView:
         self._scores: dict[str, np.ndarray] = {}
         self._lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._journals: dict[str, ListJournal] = {}
+        # Per recorded kind, how many days a policy of the run can still act on a record
+        # of it after the record was made (FOREVER: as long as it lasts); kinds no policy
+        # reads are absent. Policies fill it in setup; warm starts read it.
+        self.record_horizons: dict[str, int] = {}
         self.severity: dict[str, float] = {}
         self.detection: dict[str, float] = {}
         self.scores_speech = False
@@ -140,6 +147,11 @@ class SystemView:
     def publish_list(self, name: str, listed: np.ndarray, since: np.ndarray) -> None:
         """A policy shares a blacklist's membership and entry days, by reference."""
         self._lists[name] = (listed, since)
+
+    def reads_records(self, kind: str, days: int) -> None:
+        """A policy acts on records of ``kind`` for ``days`` days after they are made
+        (:data:`FOREVER`: with no end); the view keeps the longest over the policies."""
+        self.record_horizons[kind] = max(days, self.record_horizons.get(kind, 0))
 
     def publish_journal(self, name: str, journal: ListJournal) -> None:
         """A policy shares the journal of one of its public lists (``<system>.<list>``)."""

@@ -67,7 +67,7 @@ from sclab.policy.loader import load_policy, read_policy
 from sclab.policy.participation import participants
 from sclab.policy.points import Points, delta_rule_id
 from sclab.policy.provenance import Provenance
-from sclab.policy.publish import Standings, publish_incentives
+from sclab.policy.publish import Standings, publish_incentives, publish_record_horizons
 from sclab.policy.references import ListReferences, list_delta_rule_id
 from sclab.policy.routing import EventRouter
 from sclab.policy.rows import Rows
@@ -184,6 +184,7 @@ class PolicyEngine:
         )
         self.lists.publish(sim.view, self.system)
         publish_incentives(p, self.scores, sim.view, sim.catalogue())
+        publish_record_horizons(p, sim.view)
         self.standings.refresh(everyone=True)
 
     def step(self, sim: Simulation, day: int) -> None:

@@ -24,8 +24,16 @@ may have two on one day, at probability of order p, which the daily draw of the 
 gives; immaterial at the rates of sclab's streams). So the stock of past events inside a
 window of w days has mean m p w, as in a run that had lasted that long.
 
-Cost model: O(days) binomial draws and O(events drawn) per stream, once; the acts are then
-processed like any act on day 0 (the records sensor batches them by past day).
+Only what a policy can see is recorded: the acts are drawn at setup (always all of them,
+so that the draws never depend on which policies run), and on the first step a kind that
+no policy of the run reads is dropped, as are acts older than the longest time after
+which a policy can still act on their records (a window, a lapse; points that never
+lapse are seen for ever) by more than :data:`RECORDING_MARGIN_DAYS`. A run of the Nanjing
+jaywalking rule alone therefore records no history of bills or tickets.
+
+Cost model: O(days) binomial draws and O(events drawn) per stream, once; the acts that a
+policy can see are then processed like any act on day 0 (the records sensor batches them
+by kind and delivery day).
 """
 
 from __future__ import annotations
@@ -36,9 +44,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sclab.engine.acts import Acts
+from sclab.engine.feedback import FOREVER
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
+
+
+#: How much older than the longest horizon of the policies an act may be and still have
+#: a record they can see: a record is made after its act, by the records sensor's delay
+#: (means 0 to 30 days by default: a geometric delay of mean 30 exceeds 365 days with
+#: probability 6e-6), so acts older than the horizon by more than this are not recorded.
+RECORDING_MARGIN_DAYS = 365
 
 
 def days_since(start_date: dt.date, since: dt.date | None, days: int | None) -> int:
@@ -102,9 +118,23 @@ class PastActs:
         return sum(len(a) for a in self._acts)
 
     def emit(self, sim: Simulation, day: int) -> None:
-        """Hand the acts to the day's acts, once. They are appended without ``ActLog.add``,
-        which would count them in the run's totals."""
+        """Hand the acts to the day's acts, once: those whose records a policy of the run
+        can still act on (:attr:`sclab.engine.feedback.SystemView.record_horizons`, filled
+        by the policies in setup). They are appended without ``ActLog.add``, which would
+        count them in the run's totals."""
+        horizons = sim.view.record_horizons
         for acts in self._acts:
+            horizon = horizons.get(acts.kind)
+            if horizon is None:
+                continue  # no policy reads this kind: its past changes nothing
+            if horizon < FOREVER:
+                keep = acts.extra["occurred_day"] > -(horizon + RECORDING_MARGIN_DAYS)
+                if not keep.all():
+                    acts = Acts(
+                        acts.day, acts.source, acts.kind, acts.actor[keep], acts.entity_type,
+                        {k: np.asarray(v)[keep] for k, v in acts.extra.items()},
+                    )  # fmt: skip
             acts.day = day
-            sim.acts.today.append(acts)
+            if len(acts):
+                sim.acts.today.append(acts)
         self._acts = []
