@@ -315,3 +315,45 @@ def test_every_rongcheng_grade_is_populated_and_its_measures_fire(
         "WHERE s.system = 'rongcheng' AND s.day = 0 AND e.day < 0"
     ).fetchone()[0]
     assert past > 1000
+
+
+def test_late_bill_history_is_each_payers_dues_times_their_late_share(
+    write_scenario, tmp_path: Path
+) -> None:
+    history = 400
+    doc = small_scenario(
+        days=1,
+        population={"size": 20_000},
+        sources=[{"use": "payments", "params": {
+            "bill_history_days": history, "loan_history_days": 0, "bill_late_share": 0.2,
+        }}],
+        sensors=[{"use": "records"}],
+        policies=[{"use": "pack", "params": {"pack": _reader(tmp_path, ["bill_late"])}}],
+    )  # fmt: skip
+    sim = build_simulation(write_scenario(doc))
+    src = next(c for _, c in sim.components if c.name == "payments")
+    acts = [a for a in _first_day_acts(sim) if "occurred_day" in a.extra]
+    assert {a.kind for a in acts} == {"bill_late"}
+    who = np.concatenate([a.actor for a in acts])
+    day = np.concatenate([a.extra["occurred_day"] for a in acts])
+    # Each late bill fell due that day: the payer's day of the month is the day's.
+    slot_of = np.full(len(sim.population.citizens), -1)
+    slot_of[src._bill_people] = np.arange(len(src._bill_people))
+    due_dom = np.searchsorted(src._bill_offsets, slot_of[who], side="right")
+    dates = np.datetime64(sim.scenario.start_date, "D") + day.astype("timedelta64[D]")
+    assert np.array_equal(due_dom, (dates - dates.astype("datetime64[M]")).astype(int) + 1)
+    # Expected count, payer by payer: dues in the window (while adult) times the late share.
+    people = src._bill_people.astype(np.int64)
+    dom = np.searchsorted(src._bill_offsets, np.arange(len(people)), side="right")
+    past = np.datetime64(sim.scenario.start_date, "D") - np.arange(1, history + 1).astype(
+        "timedelta64[D]"
+    )
+    past_dom = (past - past.astype("datetime64[M]")).astype(int) + 1
+    expected = 0.0
+    for d in range(1, 29):
+        backs = -np.arange(1, history + 1)[past_dom == d]
+        at = np.flatnonzero(dom == d)
+        for b in backs:
+            adult = adult_on(sim, people[at], np.full(len(at), b), 18)
+            expected += float(src._p_late[src._decile[people[at]]][adult].sum())
+    assert abs(len(who) - expected) < 5 * np.sqrt(expected), (len(who), expected)

@@ -609,29 +609,45 @@ class PaymentsSource:
         self._loan_history(sim, p.loan_history_days)
 
     def _bill_history(self, sim: Simulation, days: int) -> None:
-        """Late bills on each of ``days`` past days: the payers whose bill fell due that
-        day of the month, each late with their probability (base rates), if they were of
-        ``bill_min_age`` then."""
+        """Late bills on each of ``days`` past days: every payer's bill fell due on each
+        past day with its day of the month and was late with the payer's probability
+        (base rates), if they were of ``bill_min_age`` then.
+
+        Drawn per day of the month and income decile: the payers of that class times the
+        past days with that day of the month are independent trials at the class's
+        probability, whose successes are drawn sparsely (O(late bills),
+        :func:`~sclab.world.sampling.bernoulli_sparse`), 280 draws in all.
+        """
         if days <= 0 or len(self._bill_people) == 0:
             return
         rng = sim.rng(f"{self.name}/history/bill_late", 0)
-        start = np.datetime64(sim.scenario.start_date, "D")
-        bound = min(1.0, float(self._p_late.max()))
+        back = np.arange(1, days + 1)
+        dates = np.datetime64(sim.scenario.start_date, "D") - back.astype("timedelta64[D]")
+        dom = (dates - dates.astype("datetime64[M]")).astype(np.int64) + 1
         parts_who, parts_day, parts_amount = [], [], []
-        for back in range(days, 0, -1):  # oldest first
-            dom = int(str(start - np.timedelta64(back, "D"))[8:10])
-            if dom > LAST_DUE_DAY:
+        for d in range(1, LAST_DUE_DAY + 1):
+            backs = back[dom == d]
+            lo, hi = int(self._bill_offsets[d - 1]), int(self._bill_offsets[d])
+            if len(backs) == 0 or hi == lo:
                 continue
-            lo, hi = int(self._bill_offsets[dom - 1]), int(self._bill_offsets[dom])
-            cand = bernoulli_sparse(rng, hi - lo, bound)
-            people = self._bill_people[lo:hi]
-            keep = rng.random(len(cand)) * bound < self._p_late[self._decile[people[cand]]]
-            late = cand[keep]
-            parts_who.append(people[late].astype(np.int64))
-            parts_day.append(np.full(len(late), -back, np.int32))
-            parts_amount.append(self._bill_amount[lo:hi][late])
+            slots = lo + np.argsort(self._decile[self._bill_people[lo:hi]], kind="stable")
+            decile = self._decile[self._bill_people[slots]]
+            starts = np.searchsorted(decile, np.arange(11))
+            for k in range(10):
+                members = slots[starts[k] : starts[k + 1]]
+                if len(members) == 0:
+                    continue
+                late = bernoulli_sparse(rng, len(members) * len(backs), float(self._p_late[k]))
+                slot = members[late // len(backs)]
+                parts_who.append(self._bill_people[slot].astype(np.int64))
+                parts_day.append(-backs[late % len(backs)].astype(np.int32))
+                parts_amount.append(self._bill_amount[slot])
+        if not parts_who:
+            return
         who, day = np.concatenate(parts_who), np.concatenate(parts_day)
         amount = np.concatenate(parts_amount)
+        order = np.lexsort((who, day))
+        who, day, amount = who[order], day[order], amount[order]
         ok = adult_on(sim, who, day, self.params.bill_min_age)
         who, day, amount = who[ok], day[ok], amount[ok]
         days_late = rng.geometric(1.0 / self.params.bill_days_late_mean, len(who))
