@@ -47,7 +47,10 @@ def test_assessment_rows_link_every_event_in_their_windows(tmp_path: Path, write
             {"use": "resources"},
         ],
         sensors=[{"use": "records", "params": {"id_typo_rate": 0.05}}],
-        policies=[{"use": "pack", "params": {"pack": "sesame"}}],
+        policies=[
+            {"use": "pack", "params": {"pack": "court-defaulters"}},
+            {"use": "pack", "params": {"pack": "sesame"}},
+        ],
     )
     result = run_scenario(load_scenario(str(write_scenario(doc))), tmp_path / "run")
     con = duckdb.connect(str(result.database), read_only=True)
@@ -65,8 +68,10 @@ def test_assessment_rows_link_every_event_in_their_windows(tmp_path: Path, write
         SELECT count(*) FROM decision_events d
         JOIN score_changes s ON d.decision_table = 'score_changes' AND d.decision_key = s.change_id
         JOIN events e ON e.event_id = d.event_id
-        WHERE e.attributed_to <> s.entity_id OR e.kind NOT IN ({kinds})
-           OR e.recorded_day > s.day
+        LEFT JOIN list_entries l ON l.event_id = e.event_id AND l.entity_id = s.entity_id
+                                 AND l.system = 'court-defaulters'
+        WHERE e.attributed_to <> s.entity_id OR e.recorded_day > s.day
+           OR (e.kind NOT IN ({kinds}) AND l.entry_id IS NULL)
     """).fetchone()[0]  # fmt: skip
     assert bad == 0
 
@@ -82,16 +87,26 @@ def test_assessment_rows_link_every_event_in_their_windows(tmp_path: Path, write
     assert mismatch == 0
 
     # Every event in the window is linked: recount them from the events table (the
-    # windows are 5 years, longer than the run, so all earlier records count).
+    # windows are 5 years: a record made before the run counts from its own day).
     expected = con.execute(f"""
         SELECT count(*) FROM score_changes s JOIN events e
           ON e.attributed_to = s.entity_id AND e.kind IN ({kinds}) AND e.recorded_day <= s.day
+         AND e.recorded_day > s.day - 1825
+        WHERE s.rule_id LIKE '%:assessment'
+    """).fetchone()[0]  # fmt: skip
+    # ... and the record of the court's entry for those on the court's list, as the list
+    # stood at the end of the day before the assessment (the credit history's list input).
+    on_list = con.execute("""
+        SELECT count(*) FROM score_changes s JOIN list_entries l
+          ON l.entity_id = s.entity_id AND l.system = 'court-defaulters'
+         AND l.start_day < s.day AND coalesce(l.end_day, 1000000) >= s.day
         WHERE s.rule_id LIKE '%:assessment'
     """).fetchone()[0]  # fmt: skip
     linked = con.execute(
         "SELECT count(*) FROM decision_events WHERE decision_table = 'score_changes'"
     ).fetchone()[0]
-    assert linked == expected > 0
+    assert on_list > 0
+    assert linked == expected + on_list > 0
 
     # Wrongful exactly when a linked event is erroneous (misattributed or a record error).
     disagree = con.execute("""
@@ -126,7 +141,10 @@ def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, wr
             {"use": "resources"},
         ],
         sensors=[{"use": "records"}],
-        policies=[{"use": "pack", "params": {"pack": "sesame"}}],
+        policies=[
+            {"use": "pack", "params": {"pack": "court-defaulters"}},
+            {"use": "pack", "params": {"pack": "sesame"}},
+        ],
     )
     sim = build_simulation(write_scenario(doc))
     engine = next(c for _, c in sim.components if c.name == "policy:sesame")

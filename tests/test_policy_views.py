@@ -25,7 +25,8 @@ def test_published_standings_match_the_scores_every_day(write_scenario) -> None:
         sources=[{"use": "payments"}, {"use": "state_data", "params": {"rate_multiplier": 30}},
                  {"use": "social_media"}, {"use": "resources"}],
         sensors=[{"use": "records"}],
-        policies=[{"use": "pack", "params": {"pack": "rongcheng"}},
+        policies=[{"use": "pack", "params": {"pack": "court-defaulters"}},
+                  {"use": "pack", "params": {"pack": "rongcheng"}},
                   {"use": "pack", "params": {"pack": "sesame"}}],
     )  # fmt: skip
     sim = build_simulation(write_scenario(doc))

@@ -151,7 +151,7 @@ def test_the_last_histogram_is_that_of_the_final_scores(con) -> None:
 def test_bin_widths() -> None:
     scores = {s.id: s for p in ("sesame", "rongcheng") for s in load_policy(p).scores}
     assert bin_width(scores["credit_score"]) == 1.0  # 600 points / 500, rounded down
-    assert bin_width(scores["credit_points"]) == 5.0  # the smallest deduction
+    assert bin_width(scores["credit_points"]) == 2.0  # the smallest change (volunteering)
 
 
 @given(st.floats(1e-6, 1e9))
@@ -175,8 +175,9 @@ def test_histogram_blocks_add_up_whatever_the_spread(dense_bins: int, monkeypatc
     hist._count(9, dt.date(2019, 7, 1), "rongcheng", "credit_points", spec, values)
     cols = hist.columns()
     finite = values[~np.isnan(values)].astype(np.float64)
-    expected = Counter(np.floor(finite / 5.0).astype(int).tolist())
-    got = {round(lo / 5.0): n for lo, n in zip(cols["lower"], cols["count"], strict=True)}
+    w = bin_width(spec)
+    expected = Counter(np.floor(finite / w).astype(int).tolist())
+    got = {round(lo / w): n for lo, n in zip(cols["lower"], cols["count"], strict=True)}
     assert got == dict(expected)
-    assert all(hi - lo == 5.0 for lo, hi in zip(cols["lower"], cols["upper"], strict=True))
+    assert all(hi - lo == w for lo, hi in zip(cols["lower"], cols["upper"], strict=True))
     assert cols["count"].dtype == np.int64 and set(cols["day"]) == {9}

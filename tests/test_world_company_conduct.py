@@ -32,7 +32,8 @@ def build(
         days=days,
         population={"size": size},
         companies={"per_1000_people": per_1000},
-        sources=[{"use": "company_conduct", "params": params}],
+        # The run's own acts: no warm start (tested in tests/test_warm_start.py).
+        sources=[{"use": "company_conduct", "params": {"history_days": 0, **params}}],
     )
     return build_simulation(write_scenario(doc))
 

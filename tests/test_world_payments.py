@@ -60,7 +60,13 @@ def build(tmp: Path, params: dict[str, Any], days: int, size: int = N, seed: int
         days=days,
         start_date=START.isoformat(),
         population={"size": size},
-        sources=[{"use": "payments", "params": params}],
+        # The run's own acts: no warm start (tested in tests/test_warm_start.py).
+        sources=[
+            {
+                "use": "payments",
+                "params": {"bill_history_days": 0, "loan_history_days": 0, **params},
+            }
+        ],
     )
     path = tmp / f"payments-{seed}-{abs(hash(repr(params))) % 10**8}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")

@@ -35,7 +35,8 @@ def build(write_scenario, size: int, days: int, seed: int = 7, **params: Any) ->
         seed=seed,
         days=days,
         population={"size": size},
-        sources=[{"use": "state_data", "params": params}],
+        # The run's own acts: no warm start of the simple streams (tests/test_warm_start.py).
+        sources=[{"use": "state_data", "params": {"history_since": None, **params}}],
     )
     return build_simulation(write_scenario(doc))
 

@@ -119,6 +119,14 @@ def check_components(scenario: Scenario, doc: LocatedYAML) -> None:
     except ValueError as exc:  # two of the scenario's components declare one kind
         raise ScenarioError(str(exc), source=doc.source) from None
     catalogue = catalogue.within(builtin_catalogue())
+    # Policies that read other systems' lists: each must be a public list of a policy
+    # that runs with them.
+    from sclab.policy.vocabulary import published_lists
+
+    policies = [c for _, c in made["policies"] if hasattr(c, "check_lists")]
+    published = published_lists([c.policy for c in policies])
+    for component in policies:
+        component.check_lists(published, "this run")
     # Then what each component needs of the others and of the scenario (the kinds it
     # reads, the ethnic groups its parameters name...), before anything is generated.
     for stage in STAGES:
@@ -215,19 +223,49 @@ def load_checked_policies(name_or_path: str) -> tuple[Bundle | None, list[Policy
         PolicyError: with file, line and field.
     """
     from sclab.policy.loader import is_bundle, load_bundle, read_policy
-    from sclab.policy.vocabulary import check_names
+    from sclab.policy.vocabulary import check_list_references, check_names, published_lists
 
     bundle = None
     names = [name_or_path]
     if is_bundle(name_or_path):
         bundle, _ = load_bundle(name_or_path)
         names = list(bundle.packs)
+    read = [read_policy(name) for name in names]
+    # Other systems' lists: those of the policies checked together, else those of the
+    # built-in packs (which `sclab run` adds to a pack that reads them).
+    published = published_lists(_builtin_policies()) | published_lists([p for p, _ in read])
     policies = []
-    for name in names:
-        policy, doc = read_policy(name)
+    for policy, doc in read:
         check_names(policy, doc, builtin_catalogue())
+        check_list_references(policy, doc, published, "this check or the built-in packs")
         policies.append(policy)
     return bundle, policies
+
+
+def _builtin_policies() -> list[Policy]:
+    """Every built-in pack that is a policy (not a bundle)."""
+    from sclab.policy.loader import builtin_packs, is_bundle, load_policy
+
+    return [load_policy(name) for name in builtin_packs() if not is_bundle(name)]
+
+
+def _with_lists_they_read(packs: list[str]) -> list[str]:
+    """``packs`` and, after them, the built-in packs that publish the lists they read
+    (transitively): a pack that reads the court's list runs with the court's pack."""
+    from sclab.policy.loader import load_policy
+
+    out = list(packs)
+    systems = {load_policy(p).system_name for p in out}
+    by_system = {p.system_name: p.id for p in _builtin_policies()}
+    i = 0
+    while i < len(out):
+        for name, _, _ in load_policy(out[i]).list_references():
+            system = name.rsplit(".", 1)[0]
+            if system not in systems and system in by_system:
+                systems.add(system)
+                out.append(by_system[system])
+        i += 1
+    return out
 
 
 def looks_like_policy(name_or_path: str) -> bool:
@@ -259,7 +297,9 @@ def load_run_target(name_or_path: str, overrides: dict[str, Any] | None = None) 
     """What ``sclab run X`` runs: a scenario, or a policy pack/file on the Nanjing world.
 
     A pack runs on the built-in ``nanjing`` scenario (every source, sensor and behaviour)
-    with that pack as its only policy, named after the pack.
+    with that pack as its policy, named after the pack, and the built-in packs that
+    publish the other systems' lists it reads (Rongcheng's and Sesame's read the court's
+    list of dishonest judgment debtors).
     """
     if not looks_like_policy(name_or_path):
         return load_scenario(name_or_path, overrides)
@@ -275,7 +315,9 @@ def load_run_target(name_or_path: str, overrides: dict[str, Any] | None = None) 
     base = load_scenario(BASE_FOR_PACKS).model_dump()
     base["name"] = ident
     base["description"] = f"{title} on the Nanjing world."
-    base["policies"] = [{"use": "pack", "params": {"pack": p}} for p in packs]
+    base["policies"] = [
+        {"use": "pack", "params": {"pack": p}} for p in _with_lists_they_read(list(packs))
+    ]
     doc = LocatedYAML(data=base, source=f"{name_or_path} on {BASE_FOR_PACKS}")
     scenario = apply_overrides(validate(doc, Scenario, ScenarioError), overrides)
     check_components(scenario, doc)

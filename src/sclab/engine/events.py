@@ -33,7 +33,13 @@ NO_ENTITY = -1
 
 @dataclass
 class EventBatch:
-    """Recorded events of one kind from one component, as parallel arrays."""
+    """Recorded events of one kind from one component, as parallel arrays.
+
+    ``day`` is the day of the acts; a batch of records of acts from before the run (a
+    warm start's, delivered on day 0) may instead carry each record's own act day in the
+    extra column ``act_day`` (int32, stored as the ``day`` column), with ``day`` the
+    earliest of them: one batch for a whole history instead of one per past day.
+    """
 
     day: int
     source: str
@@ -51,9 +57,10 @@ class EventBatch:
         """Columns for the ``events`` table (NO_ENTITY becomes NULL)."""
         n = len(self)
 
+        act_day = self.extra.get("act_day")
         cols: dict[str, Any] = {
             "event_id": self.event_id,
-            "day": np.full(n, self.day, np.int32),
+            "day": np.full(n, self.day, np.int32) if act_day is None else act_day,
             "recorded_day": self.extra.get("recorded_day", np.full(n, self.day, np.int32)),
             "source": constant_labels(self.source, n),
             "kind": constant_labels(self.kind, n),
@@ -62,7 +69,7 @@ class EventBatch:
             "attributed_to": nullable(self.attributed_to, n),
         }
         for name, values in self.extra.items():
-            if name != "recorded_day":
+            if name not in ("recorded_day", "act_day"):
                 cols[name] = values
         return cols
 
@@ -148,7 +155,7 @@ def _join_key(batch: EventBatch) -> tuple[Any, ...]:
         # and a day joins over a hundred batches.
         (name, type(v), v.type if isinstance(v, pa.Array) else v.dtype)
         for name, v in sorted(batch.extra.items())
-        if name != "recorded_day"
+        if name not in ("recorded_day", "act_day")
     )
     return (batch.source, batch.kind, batch.entity_type, columns)
 
@@ -158,7 +165,7 @@ def _join(parts: list[EventBatch]) -> EventBatch:
     first = parts[0]
     extra: dict[str, Any] = {}
     for name, value in first.extra.items():
-        if name == "recorded_day":
+        if name in ("recorded_day", "act_day"):
             continue  # below: some parts may have none
         values = [p.extra[name] for p in parts]
         if isinstance(value, pa.Array):
@@ -171,6 +178,10 @@ def _join(parts: list[EventBatch]) -> EventBatch:
             for p in parts
         ]
     )
+    if any("act_day" in p.extra for p in parts):
+        extra["act_day"] = np.concatenate(
+            [np.asarray(p.extra.get("act_day", np.full(len(p), p.day)), np.int32) for p in parts]
+        )
     return EventBatch(
         day=min(p.day for p in parts),
         source=first.source,

@@ -1,9 +1,17 @@
 """What people can see of the system: the interface between policies and behaviour.
 
-Core object:
+Core objects:
     :class:`SystemView`: per-person arrays and per-kind settings that the policy stage
         fills (scores, list state, the sanction attached to each act kind, who was caught
         and sanctioned today) and that behaviour components read to adapt.
+    :class:`ListJournal`: the entries one policy opened and closed on one of its public
+        lists, day by day, so that another policy can read them sparsely (a points delta
+        for an entry on the court's list, a factor input "is listed").
+
+Policies read each other's lists only through journals, and only as of the end of the
+previous day (:meth:`ListJournal.day`): what one policy sees of another never depends on
+which of them steps first. A journal keeps two days (the one being written and the one
+being read); its cost is O(entries opened and closed).
 
 Why an interface rather than direct calls: behaviour must respond to whatever policies a
 scenario runs, including none (the no-policy counterfactual), several at once, or a user's
@@ -17,6 +25,72 @@ from __future__ import annotations
 import numpy as np
 
 from sclab.parallel import map_blocks
+
+#: A record horizon without end (:meth:`SystemView.reads_records`).
+FOREVER = np.iinfo(np.int32).max
+
+
+class ListJournal:
+    """Entries opened and closed on one public list (``entity_type`` entities), by day.
+
+    The publishing policy calls :meth:`opened` and :meth:`closed` as it decides; readers
+    call :meth:`day` for a day that is over (yesterday). Each opened entry carries the
+    recorded event it rests on and its ``wrongful`` flag, so that a decision a reader
+    takes on the entry rests on the same record (provenance) and is wrongful exactly
+    when the entry is.
+    """
+
+    def __init__(self, entity_type: str) -> None:
+        self.entity_type = entity_type
+        self._opened: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self._closed: dict[int, list[np.ndarray]] = {}
+
+    def opened(
+        self,
+        day: int,
+        entity: np.ndarray,
+        event_id: np.ndarray,
+        wrongful: np.ndarray,
+        start: np.ndarray | int | None = None,
+    ) -> None:
+        """Entries opened on ``day``; ``start``: their start days (a warm start's entries,
+        resting on records made before the run, started before ``day``; default ``day``)."""
+        if len(entity):
+            self._forget_before(day - 1)
+            starts = np.broadcast_to(
+                np.asarray(day if start is None else start, np.int64), (len(entity),)
+            )
+            self._opened.setdefault(day, []).append(
+                (np.asarray(entity, np.int64), np.asarray(event_id, np.int64),
+                 np.asarray(wrongful, bool), np.array(starts))
+            )  # fmt: skip
+
+    def closed(self, day: int, entity: np.ndarray) -> None:
+        """Entries that ended on ``day``."""
+        if len(entity):
+            self._forget_before(day - 1)
+            self._closed.setdefault(day, []).append(np.asarray(entity, np.int64))
+
+    def day(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(entities entered, their events, their wrongful flags, their start days, entities
+        that left) on ``day``, in the order the publisher decided them. Read only days that
+        are over."""
+        opened = self._opened.get(day, [])
+        closed = self._closed.get(day, [])
+        empty = np.empty(0, np.int64)
+
+        def column(i: int, none: np.ndarray) -> np.ndarray:
+            return np.concatenate([part[i] for part in opened]) if opened else none
+
+        return (
+            column(0, empty), column(1, empty), column(2, np.empty(0, bool)), column(3, empty),
+            np.concatenate(closed) if closed else empty,
+        )  # fmt: skip
+
+    def _forget_before(self, day: int) -> None:
+        for book in (self._opened, self._closed):
+            for old in [d for d in book if d < day]:
+                del book[old]
 
 
 class SystemView:
@@ -53,6 +127,11 @@ class SystemView:
         # and the view combines them: the worst standing, any listing, the earliest entry.
         self._scores: dict[str, np.ndarray] = {}
         self._lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._journals: dict[str, ListJournal] = {}
+        # Per recorded kind, how many days a policy of the run can still act on a record
+        # of it after the record was made (FOREVER: as long as it lasts); kinds no policy
+        # reads are absent. Policies fill it in setup; warm starts read it.
+        self.record_horizons: dict[str, int] = {}
         self.severity: dict[str, float] = {}
         self.detection: dict[str, float] = {}
         self.scores_speech = False
@@ -68,6 +147,24 @@ class SystemView:
     def publish_list(self, name: str, listed: np.ndarray, since: np.ndarray) -> None:
         """A policy shares a blacklist's membership and entry days, by reference."""
         self._lists[name] = (listed, since)
+
+    def reads_records(self, kind: str, days: int) -> None:
+        """A policy acts on records of ``kind`` for ``days`` days after they are made
+        (:data:`FOREVER`: with no end); the view keeps the longest over the policies."""
+        self.record_horizons[kind] = max(days, self.record_horizons.get(kind, 0))
+
+    def publish_journal(self, name: str, journal: ListJournal) -> None:
+        """A policy shares the journal of one of its public lists (``<system>.<list>``)."""
+        self._journals[name] = journal
+
+    def journal(self, name: str) -> ListJournal | None:
+        """The journal of public list ``name`` (``<system>.<list>``), None if no policy of
+        the run publishes it."""
+        return self._journals.get(name)
+
+    def journals(self) -> list[str]:
+        """The names of every published journal."""
+        return sorted(self._journals)
 
     @property
     def score(self) -> np.ndarray:

@@ -9,7 +9,8 @@ Core object:
         list entries it led to (``decision_events``).
 
 Events are time-stamped with the act's day but known only from the recording day: windows
-are counted from the recording day, when the system can act on them.
+are counted from the recording day, when the system can act on them. A record made before
+the run (a warm start's, delivered on day 0) counts from the day it was made.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sclab.arrays import union_sorted
 from sclab.policy.effects import Effects
 from sclab.policy.lists import Lists
 from sclab.policy.provenance import Provenance, Targets
-from sclab.policy.routing import Picked, Route
+from sclab.policy.routing import Picked, Route, made_before_today
 from sclab.policy.rows import Rows
 from sclab.policy.schema import Counter, Rule
 from sclab.policy.state import WindowCounter, latest_event
@@ -60,7 +61,9 @@ class Counters:
         for cid, (spec, counter) in self.counters.items():
 
             def take(today: Today, p: Picked, cid: str = cid, c: WindowCounter = counter) -> None:
-                self._rose[cid].append(c.add(today.day, p.entity, p.erroneous, p.event_id))
+                made = made_before_today(p.batch, today.day)
+                made = None if made is None else made[p.at]
+                self._rose[cid].append(c.add(today.day, p.entity, p.erroneous, p.event_id, made))
 
             routes.append(Route(spec.events, spec.entity, take))
         return routes

@@ -16,6 +16,7 @@ The parts, one job each:
     :mod:`~sclab.policy.lists` with :mod:`~sclab.policy.due_process` (entries, terms,
     extensions, deletion, objections, appeals, repair),
     :mod:`~sclab.policy.joint` (measures at resource moments),
+    :mod:`~sclab.policy.references` (other systems' public lists, read as of yesterday),
     :mod:`~sclab.policy.provenance` (erroneous events, the ``wrongful`` flag),
     :mod:`~sclab.policy.rows` (rows for the store),
     :mod:`~sclab.policy.publish` (what behaviour sees); their state lives in
@@ -66,14 +67,15 @@ from sclab.policy.loader import load_policy, read_policy
 from sclab.policy.participation import participants
 from sclab.policy.points import Points, delta_rule_id
 from sclab.policy.provenance import Provenance
-from sclab.policy.publish import Standings, publish_incentives
+from sclab.policy.publish import Standings, publish_incentives, publish_record_horizons
+from sclab.policy.references import ListReferences, list_delta_rule_id
 from sclab.policy.routing import EventRouter
 from sclab.policy.rows import Rows
 from sclab.policy.schema import SANCTION_KINDS, FactorScore, Policy
 from sclab.policy.scores import Scores
 from sclab.policy.state import END_REASONS
 from sclab.policy.today import Today
-from sclab.policy.vocabulary import check_names
+from sclab.policy.vocabulary import check_list_references, check_names
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -107,6 +109,12 @@ class PolicyEngine:
         located in the policy file)."""
         check_names(self.policy, self._document, catalogue)
 
+    def check_lists(self, published: dict[str, tuple[str, bool]], scope: str) -> None:
+        """Every other system's list the policy reads must be a public list that a policy
+        of the run publishes (``published``: :func:`sclab.policy.vocabulary.published_lists`
+        of the run's policies; errors are located in the policy file)."""
+        check_list_references(self.policy, self._document, published, scope)
+
     def labels(self) -> dict[str, set[str]]:
         """Every label this policy may write: its system, scores, rule ids, lists, grades,
         sanction domains and kinds, and the reasons list entries end."""
@@ -121,6 +129,7 @@ class PolicyEngine:
             else:
                 rules.add(f"{score.id}:restored")
                 rules |= {delta_rule_id(score.id, d) for d in score.deltas}
+                rules |= {list_delta_rule_id(score.id, d) for d in score.list_deltas}
         for rule in pol.rules:
             domains |= {e.sanction.domain for e in rule.effects if e.sanction is not None}
             domains |= {e.lift.domain for e in rule.effects if e.lift is not None}
@@ -152,6 +161,7 @@ class PolicyEngine:
             self.scores.factors, self.rows, self.standings, self.grades, self.provenance
         )
         self.effects = Effects(self.points, self.lists, self.rows)
+        self.references = ListReferences(p, self.scores, self.members, self.points)
         # Effects change points and points changes fire grade rules, whose effects...: the
         # grade rules get the effects once both exist.
         self.grades.effects = self.effects
@@ -174,6 +184,7 @@ class PolicyEngine:
         )
         self.lists.publish(sim.view, self.system)
         publish_incentives(p, self.scores, sim.view, sim.catalogue())
+        publish_record_horizons(p, sim.view)
         self.standings.refresh(everyone=True)
 
     def step(self, sim: Simulation, day: int) -> None:
@@ -186,6 +197,8 @@ class PolicyEngine:
         self.factors.expire(day)
         self.lists.close_due(today)
         self.points.restore(today)
+        # What other systems' lists did yesterday (points for entries, "is listed" inputs).
+        self.references.catch_up(today)
         # The day's records, batch by batch, to whichever parts read them.
         for batch in sim.events.by_kind():
             self.router.deliver(today, batch)

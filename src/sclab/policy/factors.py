@@ -32,7 +32,7 @@ from sclab.parallel import map_blocks
 from sclab.policy.grades import GradeRules
 from sclab.policy.provenance import Provenance
 from sclab.policy.publish import Standings
-from sclab.policy.routing import Picked, Route
+from sclab.policy.routing import Picked, Route, made_before_today
 from sclab.policy.rows import Rows
 from sclab.policy.state import FactorState, WindowCounter, grade_of, latest_event, search_sorted
 from sclab.policy.today import Today
@@ -89,7 +89,9 @@ class FactorScores:
                 def take(
                     today: Today, p: Picked, f: FactorState = f, h: WindowCounter = hidden
                 ) -> None:
-                    h.add(today.day, f.positions(p.entity), p.erroneous, p.event_id)
+                    made = made_before_today(p.batch, today.day)
+                    made = None if made is None else made[p.at]
+                    h.add(today.day, f.positions(p.entity), p.erroneous, p.event_id, made)
 
                 routes.append(Route(inp.events, f.spec.entity, take))
         return routes
@@ -207,9 +209,15 @@ class FactorScores:
 
 
 def window_events(f: FactorState, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(entity, event id) of every recorded event in the ``events`` inputs' windows."""
+    """(entity, event id) of every recorded event in the ``events`` inputs' windows, and
+    of the entry of each ``list`` input the entity is on."""
     at = f.positions(who)
     parts = [h.events_of(at) for h in f.hidden if h is not None]
+    for event in f.on_list_event:
+        if event is not None:  # the record of the entry that puts one on another's list
+            ev = event[at]
+            listed = ev >= 0
+            parts.append((at[listed].astype(np.int64), ev[listed]))
     if not parts:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     ent = np.concatenate([e for e, _ in parts])
@@ -254,6 +262,10 @@ def _input(
         x = np.multiply(decayed, np.float32(-1.0 / inp.saturation))
     elif inp.source == "attribute":
         return _attribute(sim, inp.attribute, rows)
+    elif inp.source == "list":  # on another system's list (as of yesterday): 1, else 0
+        on = f.on_list[k]
+        assert on is not None
+        return on[lo:hi].astype(np.float32)
     else:  # ties: mean standing of one's active ties (unscored ties count as 0.5)
         assert ties is not None
         return ties[lo:hi].copy()  # per participant position

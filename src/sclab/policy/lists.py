@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sclab.engine.feedback import SystemView
+from sclab.engine.feedback import ListJournal, SystemView
 from sclab.policy.due_process import DueProcess
 from sclab.policy.provenance import Targets
 from sclab.policy.routing import Picked, Route
@@ -42,6 +42,8 @@ class Lists:
         self.rule_index = {r.id: i for i, r in enumerate(policy.rules)}
         self.due_process = DueProcess(policy.due_process)
         self.rows = rows
+        # The journals of the public lists, which other policies may read (one per list).
+        self.journals = {x.id: ListJournal(x.entity) for x in policy.lists if x.public}
 
     def book(self, lid: str) -> ListBook:
         return self.books[lid][1]
@@ -50,10 +52,21 @@ class Lists:
         return self.books[lid][0].entity
 
     def publish(self, view: SystemView, system: str) -> None:
-        """Share the person blacklists' membership with behaviour."""
+        """Share the person blacklists' membership with behaviour, and the journal of
+        every public list with other policies."""
         for lid, (spec, book) in self.books.items():
             if spec.kind == "blacklist" and spec.entity == "person":
                 view.publish_list(f"{system}.{lid}", book.listed, book.since)
+        for lid, journal in self.journals.items():
+            view.publish_journal(f"{system}.{lid}", journal)
+
+    def _close(self, today: Today, lid: str, slots: np.ndarray) -> None:
+        """Close entries (their rows are written), and note it in the list's journal."""
+        book = self.book(lid)
+        journal = self.journals.get(lid)
+        if journal is not None:
+            journal.closed(today.day, book.entity[slots])
+        book.close(slots)
 
     def listed(self, lid: str, who: np.ndarray) -> np.ndarray:
         """Whether each entity has an open entry on list ``lid``."""
@@ -97,6 +110,12 @@ class Lists:
             event_id, wrongful, first,
         )  # fmt: skip
         self.rows.entries_numbered(today.sim, int(opened.sum()))
+        journal = self.journals.get(lid)
+        if journal is not None:
+            starts = np.broadcast_to(np.asarray(start, np.int64), (len(entity),))
+            journal.opened(
+                today.day, entity[opened], event_id[opened], wrongful[opened], starts[opened]
+            )
         if extended is not None:
             book.extended[book.slot[entity[opened & extended]]] = True
 
@@ -158,7 +177,7 @@ class Lists:
             # entry ends now and for this reason.
             book.reason[slots] = END_REASONS.index("lifted")
             self.rows.list_entries(today.sim, lid, spec, book, slots, today.day)
-            book.close(slots)
+            self._close(today, lid, slots)
         return lifted
 
     def close_due(self, today: Today, only: str | None = None) -> None:
@@ -181,7 +200,7 @@ class Lists:
                 book.extended[ext[0]] = True
                 slots = np.setdiff1d(slots, ext[0])
             self.rows.list_entries(today.sim, lid, spec, book, slots, day)
-            book.close(slots)
+            self._close(today, lid, slots)
 
     def write_open(self, sim: Simulation) -> None:
         """Rows of the entries still open at the end of the run."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from sclab.policy.grades import GradeRules
 from sclab.policy.publish import Standings, report_caught
-from sclab.policy.routing import Picked, Route
+from sclab.policy.routing import Picked, Route, made_before_today
 from sclab.policy.rows import Rows
 from sclab.policy.schema import PointsDelta
 from sclab.policy.state import PointsState, grade_of
@@ -49,10 +49,28 @@ class Points:
             for d in pts.spec.deltas:
 
                 def take(today: Today, p: Picked, sid: str = sid, d: PointsDelta = d) -> None:
-                    self.change(
-                        today, sid, p.entity, np.full(len(p.entity), d.delta, np.float32),
-                        delta_rule_id(sid, d), p.event_id, p.erroneous, p.batch.kind,
-                    )  # fmt: skip
+                    made = made_before_today(p.batch, today.day)
+                    if made is None:
+                        self.change(
+                            today, sid, p.entity, np.full(len(p.entity), d.delta, np.float32),
+                            delta_rule_id(sid, d), p.event_id, p.erroneous, p.batch.kind,
+                        )  # fmt: skip
+                        return
+                    # Records made before the run (a warm start): a deduction lapses
+                    # ``restore_after_days`` after its record was made, so one that has
+                    # already lapsed is not applied; nobody is reported caught today.
+                    made = made[p.at]
+                    keep = np.ones(len(made), bool)
+                    restore = self.states[sid].spec.restore_after_days
+                    if restore and d.delta < 0:
+                        keep = made + restore > today.day
+                    if keep.any():
+                        self.change(
+                            today, sid, p.entity[keep],
+                            np.full(int(keep.sum()), d.delta, np.float32),
+                            delta_rule_id(sid, d), p.event_id[keep], p.erroneous[keep], None,
+                            made[keep],
+                        )  # fmt: skip
 
                 routes.append(Route(d.events, pts.spec.entity, take))
         return routes
@@ -67,17 +85,20 @@ class Points:
         event_id: np.ndarray | None,
         wrongful: np.ndarray,
         record_kind: str | None,
+        made: np.ndarray | None = None,
     ) -> None:
         """Add ``delta`` to each entity's score (one row per change, in entity order).
 
         ``record_kind``: the kind of the records behind the changes, if a deduction on them
-        tells behaviour the person was caught.
+        tells behaviour the person was caught. ``made``: per change, the day its record
+        was made, when before today (a warm start's): restoration runs from that day.
         """
         pts = self.states[sid]
         spec = pts.spec
         order = np.argsort(entity, kind="stable")
         entity, delta, wrongful = entity[order], delta[order], wrongful[order]
         event_id = None if event_id is None else event_id[order]
+        made = None if made is None else np.asarray(made, np.int64)[order]
         # Running value per row: an entity with several events today changes step by step.
         starts = np.flatnonzero(np.r_[True, entity[1:] != entity[:-1]])
         csum = np.cumsum(delta.astype(np.float64))
@@ -104,19 +125,26 @@ class Points:
             event_id=event_id, wrongful=wrongful, entity_type=spec.entity,
         )  # fmt: skip
         if spec.restore_after_days and event_id is not None:
-            neg = delta < 0
-            if neg.any():
-                due = today.day + int(spec.restore_after_days)
-                pts.restore.setdefault(due, []).append(
-                    (entity[neg], -delta[neg], event_id[neg], wrongful[neg])
-                )
+            neg = np.flatnonzero(delta < 0)
+            if len(neg):
+                due = (today.day if made is None else made[neg]) + int(spec.restore_after_days)
+                for when in np.unique(due):
+                    at = neg[due == when] if made is not None else neg
+                    pts.restore.setdefault(int(when), []).append(
+                        (entity[at], -delta[at], event_id[at], wrongful[at])
+                    )
         if record_kind is not None and spec.entity == "person":
             hurt = entity[delta < 0]
             if len(hurt):
                 report_caught(today.sim, record_kind, hurt)
-        self.grade_rules.fire(
-            today, sid, people, before_grade, pts.grade[people], before_value, pts.value[people]
-        )
+        if made is None:
+            # Records made before the run moved the score before the run too: its warnings
+            # and honours for them were given then (as one-off sanctions of such records
+            # are not issued again), so rules on grades fire on the run's changes only.
+            self.grade_rules.fire(
+                today, sid, people, before_grade, pts.grade[people], before_value,
+                pts.value[people],
+            )  # fmt: skip
 
     def restore(self, today: Today) -> None:
         """Give back the deductions whose ``restore_after_days`` end today."""

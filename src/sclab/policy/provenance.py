@@ -10,7 +10,8 @@ Core objects:
         erroneous events in its window, the threshold would not have been crossed
         (but-for); a grade or score measure when the score without its erroneous
         deductions would not trigger it; a factor score when an erroneous event is in its
-        windows. Also the latest event behind a points score, which such decisions name.
+        windows or it is on another system's list by a wrongful entry. Also the latest event
+        behind a points score, which such decisions name.
 
 A decision resting on one event is wrongful when that event is erroneous (the parts pass
 :func:`erroneous` along); a measure resting on a list entry inherits the entry's flag.
@@ -106,6 +107,9 @@ class Provenance:
         for h in f.hidden:
             if h is not None:
                 bad |= h.bad[at] > 0
+        for wrong in f.on_list_wrong:
+            if wrong is not None:  # on another system's list by a wrongful entry
+                bad |= wrong[at]
         return bad & inside
 
     def affected_by_errors(self, sid: str, who: np.ndarray) -> np.ndarray:

@@ -158,3 +158,37 @@ def publish_incentives(
                     view.scored_purchases[cat] = view.scored_purchases.get(cat, 0.0) + float(
                         np.sign(i.weight)
                     )
+
+
+def publish_record_horizons(policy: Policy, view: SystemView) -> None:
+    """Tell the view how long after a record is made the policy can still act on it, per
+    recorded kind: a counter's or a factor input's window, a deduction's
+    ``restore_after_days``, and without end for points that never lapse and for rules
+    whose records open list entries or change points. Warm starts read it: the records of
+    a past that no policy can see are not made (:mod:`sclab.world.history`)."""
+    from sclab.engine.feedback import FOREVER
+    from sclab.policy.schema import FactorScore
+
+    def reads(kinds: list[str], days: int) -> None:
+        for kind in kinds:
+            view.reads_records(kind, days)
+
+    for c in policy.counters:
+        reads(c.events.kinds, c.window_days)
+    for score in policy.scores:
+        if isinstance(score, FactorScore):
+            for factor in score.factors:
+                for i in factor.inputs:
+                    if i.events is not None and i.window_days is not None:
+                        reads(i.events.kinds, i.window_days)
+            continue
+        for d in score.deltas:
+            lapse = score.restore_after_days if d.delta < 0 else None
+            reads(d.events.kinds, lapse or FOREVER)
+    for r in policy.rules:
+        # Sanctions and lifts are not decided on records made before the run.
+        if r.when.events is not None and any(e.list or e.score_delta for e in r.effects):
+            reads(r.when.events.kinds, FOREVER)
+    for spec in policy.lists:
+        if spec.delete_on is not None:
+            reads(spec.delete_on.kinds, FOREVER)

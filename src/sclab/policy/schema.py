@@ -112,6 +112,24 @@ class PointsDelta(Strict):
     rule_id: Ident | None = Field(None, description="Defaults to '<score id>:<first kind>'.")
 
 
+#: A list another policy of the run publishes, named ``<system>.<list id>`` (e.g.
+#: ``court-defaulters.dishonest_debtors``). Which lists exist depends on the run's
+#: policies: a reference is checked against them before the run
+#: (:func:`sclab.policy.vocabulary.check_list_references`).
+ListRef = Annotated[
+    str, Field(min_length=3, max_length=121, pattern=r"^[a-z0-9][a-z0-9_.-]*\.[a-z0-9_-]+$")
+]
+
+
+class ListDelta(Strict):
+    """Points added (or deducted) once for each entry another system makes on a public list
+    it publishes (``listed_on``), read as of the end of the previous day."""
+
+    listed_on: ListRef
+    delta: Points
+    rule_id: Ident | None = Field(None, description="Defaults to '<score id>:<list>'.")
+
+
 class PointsScore(Strict):
     """Points with a base, deltas per recorded event and grade bands (Rongcheng style)."""
 
@@ -122,6 +140,9 @@ class PointsScore(Strict):
     minimum: Points | None = None
     maximum: Points | None = None
     deltas: list[PointsDelta] = Field(min_length=1)
+    list_deltas: list[ListDelta] = Field(
+        default_factory=list, description="Deltas for entries on other systems' public lists."
+    )
     grades: list[Grade] = Field(default_factory=list)
     restore_after_days: int | None = Field(
         None, ge=1, le=3650, description="A deduction lapses after this many days (credit repair)."
@@ -142,13 +163,18 @@ class FactorInput(Strict):
             payment platform observes directly, decayed with ``half_life_days``;
         ``attribute``: a population attribute (e.g. ``smartphone``, ``income_decile``);
         ``ties``: the mean score of the entity's (active) ties;
-        ``posts``: platform counts of posts of a stance, decayed with ``half_life_days``.
+        ``posts``: platform counts of posts of a stance, decayed with ``half_life_days``;
+        ``list``: 1 while the entity is on ``listed_on``, a public list another system of
+            the run publishes (as of the end of the previous day), else 0.
     """
 
-    source: Literal["events", "platform", "attribute", "ties", "posts"] = Field(alias="from")
+    source: Literal["events", "platform", "attribute", "ties", "posts", "list"] = Field(
+        alias="from"
+    )
     events: EventFilter | None = None
     kind: str | None = Field(None, description="platform/posts kind, e.g. purchase_books.")
     attribute: str | None = None
+    listed_on: ListRef | None = None
     window_days: int | None = Field(None, ge=1, le=3650)
     half_life_days: float | None = Field(None, gt=0, le=3650)
     saturation: float = Field(
@@ -168,6 +194,7 @@ class FactorInput(Strict):
             "posts": ("kind", "half_life_days"),
             "attribute": ("attribute",),
             "ties": (),
+            "list": ("listed_on",),
         }[self.source]
         missing = [f for f in needs if getattr(self, f) is None]
         if missing:
@@ -509,6 +536,23 @@ class Policy(Strict):
     @property
     def system_name(self) -> str:
         return self.system or self.id
+
+    def list_references(self) -> list[tuple[str, tuple[str | int, ...], EntityType]]:
+        """Every other system's list this policy reads: (``<system>.<list>``, where in the
+        document, the entity type it is read for)."""
+        refs: list[tuple[str, tuple[str | int, ...], EntityType]] = []
+        for i, score in enumerate(self.scores):
+            if isinstance(score, PointsScore):
+                for j, d in enumerate(score.list_deltas):
+                    refs.append((d.listed_on, ("scores", i, "list_deltas", j, "listed_on"),
+                                 score.entity))  # fmt: skip
+                continue
+            for fi, factor in enumerate(score.factors):
+                for ii, inp in enumerate(factor.inputs):
+                    if inp.listed_on is not None:
+                        loc = ("scores", i, "factors", fi, "inputs", ii, "listed_on")
+                        refs.append((inp.listed_on, loc, score.entity))
+        return refs
 
 
 class Bundle(Strict):

@@ -82,6 +82,10 @@ def _factor_state(s: FactorScore, members: np.ndarray, sim: Simulation) -> Facto
         # uint16 like the platform counters they follow (widened with them).
         [np.zeros(m, np.uint16) if q else None for q in platform],
     )
+    listed = [i.source == "list" for f in s.factors for i in f.inputs]
+    state.on_list = [np.zeros(m, bool) if q else None for q in listed]
+    state.on_list_wrong = [np.zeros(m, bool) if q else None for q in listed]
+    state.on_list_event = [np.full(m, -1, np.int64) if q else None for q in listed]
     if who is not None and any(platform):
         # Participants' platform totals are read every assessment, the others' never: their
         # sources draw the participants' alone until the end.

@@ -81,12 +81,22 @@ class WindowCounter:
         self.bad = np.zeros(self.n, np.uint16)
 
     def add(
-        self, day: int, entity: np.ndarray, wrongful: np.ndarray, event_id: np.ndarray
+        self,
+        day: int,
+        entity: np.ndarray,
+        wrongful: np.ndarray,
+        event_id: np.ndarray,
+        made: np.ndarray | None = None,
     ) -> np.ndarray:
         """Count events (an event dated ``day`` leaves the window on ``day + window``).
 
-        Returns the distinct entities touched.
+        ``made``: per event, the day its record was made, for records made before ``day``
+        (a warm start's, delivered on day 0): each counts from its own day, so one made
+        ``window`` days or more before ``day`` is not counted at all and the others leave
+        the window on ``made + window``. Returns the distinct entities touched.
         """
+        if made is not None:
+            return self._add_dated(day, entity, wrongful, event_id, made)
         people, counts, bad = count_by_entity(entity, self.n, wrongful)
         if len(people) == 0:
             return people
@@ -96,6 +106,37 @@ class WindowCounter:
         self._queue.setdefault(day + self.window, []).append(
             (entity.astype(np.int64), wrongful.astype(bool), event_id.astype(np.int64))
         )
+        return people
+
+    def _add_dated(
+        self,
+        day: int,
+        entity: np.ndarray,
+        wrongful: np.ndarray,
+        event_id: np.ndarray,
+        made: np.ndarray,
+    ) -> np.ndarray:
+        """:meth:`add` for records made on past days ``made`` (grouped by expiry day)."""
+        leave = np.asarray(made, np.int64) + self.window
+        inside = np.flatnonzero(leave > day)
+        if len(inside) == 0:
+            return np.empty(0, np.int64)
+        entity, wrongful, event_id, leave = (
+            entity[inside],
+            wrongful[inside],
+            event_id[inside],
+            leave[inside],
+        )
+        people, counts, bad = count_by_entity(entity, self.n, wrongful)
+        self.count[people] = np.minimum(self.count[people].astype(np.int64) + counts, 65535)
+        self.bad[people] = np.minimum(self.bad[people].astype(np.int64) + bad, 65535)
+        order = np.argsort(leave, kind="stable")
+        cuts = np.flatnonzero(leave[order][1:] != leave[order][:-1]) + 1
+        for part in np.split(order, cuts):
+            self._queue.setdefault(int(leave[part[0]]), []).append(
+                (entity[part].astype(np.int64), wrongful[part].astype(bool),
+                 event_id[part].astype(np.int64))
+            )  # fmt: skip
         return people
 
     def expire(self, day: int) -> None:
@@ -270,6 +311,11 @@ class FactorState:
     decayed: list[np.ndarray | None]  # per input (platform/posts inputs), per participant
     last_total: list[np.ndarray | None]  # per input (platform/posts inputs), per participant
     last_update: int = -1
+    # Per input (``list`` inputs only), per participant: on the other system's list as of
+    # the end of yesterday, and whether that entry is wrongful (provenance).
+    on_list: list[np.ndarray | None] = field(default_factory=list)
+    on_list_wrong: list[np.ndarray | None] = field(default_factory=list)
+    on_list_event: list[np.ndarray | None] = field(default_factory=list)  # the entry's record
 
     @property
     def participants(self) -> int:

@@ -164,3 +164,43 @@ def _source_problem(catalogue: Catalogue, source: str, kinds: list[str]) -> str:
     return (
         f"no event of the kinds {', '.join(kinds)} comes from '{source}' (they come from {which})"
     )
+
+
+def published_lists(policies: list[Policy]) -> dict[str, tuple[str, bool]]:
+    """Every list of ``policies`` as ``<system>.<list>``: (entity type, public)."""
+    return {f"{p.system_name}.{x.id}": (x.entity, x.public) for p in policies for x in p.lists}
+
+
+def check_list_references(
+    policy: Policy, doc: LocatedYAML, published: dict[str, tuple[str, bool]], scope: str
+) -> None:
+    """Every other system's list ``policy`` reads must be a public list of ``published``
+    (the lists of the policies that run with it: :func:`published_lists`), kept for the
+    entity type it is read for.
+
+    Args:
+        scope: Who ``published`` is, for the message ("this run", ...).
+
+    Raises:
+        PolicyError: the first reference that is not, at its file, line and field, with
+            the nearest published name.
+    """
+    for name, loc, entity in policy.list_references():
+        found = published.get(name)
+        problem = None
+        if found is None:
+            problem = f"no policy of {scope} publishes the list '{name}'"
+            close = difflib.get_close_matches(name, list(published), n=1)
+            if close:
+                problem += f"; did you mean '{close[0]}'?"
+            elif published:
+                problem += f" (lists: {', '.join(sorted(published))})"
+        elif not found[1]:
+            problem = f"list '{name}' is not public (public: false): other systems cannot read it"
+        elif found[0] != entity:
+            problem = (
+                f"list '{name}' lists {_PLURAL[found[0]]}, but it is read here for "
+                f"{_PLURAL[entity]}"
+            )
+        if problem:
+            raise PolicyError(problem, source=doc.source, line=doc.line_of(loc), field=dotted(loc))

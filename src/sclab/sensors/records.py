@@ -33,10 +33,10 @@ Acts from before the run (a source's warm start) carry an extra ``occurred_day``
 their true past day: the delay then runs from that day, the record's ``day`` column is
 that day and its ``recorded_day`` the past recording day; a record whose recording day
 falls before today is delivered today (the system holds it when the run starts) with its
-past ``recorded_day`` kept. Such records are batched by act day, so the events table
-stores each one's true day. ``occurred_day`` is not copied into the record. Cost: one
-record batch per distinct past day (about 2,100 on day 0 for the court warm start, whatever
-the population), about a second once for this sensor and the policy engine together.
+past ``recorded_day`` kept. Such records are batched by delivery day, each with its true
+act day in the batch's ``act_day`` column (the events table's ``day``). ``occurred_day``
+is not copied into the record. Cost: one record batch per kind and delivery day (a few on
+day 0 for a whole history, whatever its length), then O(records) vectorised.
 
 The population-mean surname share is the mean over people of their own surname's share,
 so with elasticity 1 and no cap the mean same-name error rate over people is exactly
@@ -268,6 +268,8 @@ class _Pending:
     # int32 per record when some were made before ``recorded_day`` (acts from before the
     # run, delivered on their first day); None: all made on ``recorded_day``.
     made_on: np.ndarray | None = None
+    # int32 per record: the act's own past day (acts from before the run); None: ``day``.
+    act_day: np.ndarray | None = None
 
 
 # Act extras copied into the record as they are (they are columns of the events table).
@@ -662,11 +664,15 @@ class RecordsSensor:
             return
         groups: list[tuple[int, int, slice | np.ndarray]]
         if act_day is not None:
-            order = np.lexsort((due, act_day))
+            # One batch per delivery day, oldest acts first; each record keeps its act day.
+            order = np.lexsort((attributed, act_day, due))
             a_sorted, d_sorted = act_day[order], due[order]
-            cuts = np.flatnonzero((a_sorted[1:] != a_sorted[:-1]) | (d_sorted[1:] != d_sorted[:-1]))
+            cuts = np.flatnonzero(d_sorted[1:] != d_sorted[:-1])
             bounds = np.concatenate([[0], cuts + 1, [len(order)]])
-            groups = [(int(a_sorted[a]), int(d_sorted[a]), order[a:b]) for a, b in pairwise(bounds)]
+            groups = [
+                (int(a_sorted[a:b].min()), int(d_sorted[a]), order[a:b])
+                for a, b in pairwise(bounds)
+            ]
         elif recorded_day.min() == recorded_day.max():
             groups = [(day, int(recorded_day[0]), slice(None))]
         else:
@@ -692,6 +698,7 @@ class RecordsSensor:
                     amount=None if amount is None else amount[sel],
                     passthrough={k: v[sel] for k, v in place.items()},
                     made_on=made.astype(np.int32) if (made < rday).any() else None,
+                    act_day=None if act_day is None else act_day[sel].astype(np.int32),
                 )
             )
 
@@ -727,6 +734,8 @@ class RecordsSensor:
         district = take(p.district_code)
         if (district >= 0).all():
             extra["district_code"] = district
+        if p.act_day is not None:
+            extra["act_day"] = take(p.act_day)
         if p.amount is not None:
             extra["amount"] = take(p.amount)
         for name, values in p.passthrough.items():

@@ -32,6 +32,13 @@ about 0.0042 per enterprise-year on average. With the default sector and size mi
 (sector) × 0.64 (size), so the reference base is 0.0042 / 0.89 ≈ 0.0047. The other kinds
 carry Assumptions only.
 
+Warm start (``history_days``): the acts of the days before day 0 are drawn at setup with
+the same base rates (:mod:`sclab.world.history`) and recorded as of their past days, so
+that the corporate list holds on day 0 the companies listed on a record of the last three
+years. A list entry resting on one record starts on that record's past day; an entry that
+a counter rule makes (repeated violations) starts on day 0, when the engine counts the
+past records together.
+
 COST MODEL: companies are grouped once in setup into rate classes (sector × size, at most
 a few dozen; :class:`sclab.world.sampling.RateClasses`). A day costs, per kind and class,
 O(k) draws for its k events (O(max_propensity · k) with a company multiplier present).
@@ -51,6 +58,7 @@ from sclab.engine.registry import register
 from sclab.engine.simulation import DAYS_PER_YEAR
 from sclab.population.companies import SIZES
 from sclab.world.base import SourceParams
+from sclab.world.history import PastActs, past_events
 from sclab.world.sampling import RateClasses, lognormal_amounts
 
 if TYPE_CHECKING:
@@ -201,6 +209,16 @@ class CompanyConductParams(SourceParams):
     amount_sigma: float = Field(
         1.5, ge=0, le=5, description="Assumption: log-normal spread of amounts."
     )
+    history_days: int = Field(
+        1095,
+        ge=0,
+        le=36_500,
+        description="Warm start: days of company conduct drawn at setup with the base "
+        "rates and recorded as of their past days (sclab.world.history). Default: 3 years, "
+        "the term for which serious dishonesty is published (major tax violation cases: "
+        "State Administration of Taxation, 2016/2018), which also covers one-year counting "
+        "windows; 0: none.",
+    )
     amount_size_factor: SizeFactors = Field(
         default_factory=lambda: SizeFactors(micro=1.0, small=3.0, medium=10.0, large=30.0),
         description="Assumption: amounts scale with company size class.",
@@ -268,8 +286,45 @@ class CompanyConduct:
             size_mult = p.size_multipliers[kind].array()
             self.daily[kind] = base * sector_mult[sector_of] * size_mult[size_of]
         self.size_amount = p.amount_size_factor.array()
+        self._past = PastActs(self.name)
+        self._warm_start(sim)
+
+    def _warm_start(self, sim: Simulation) -> None:
+        """Each kind's acts on the ``history_days`` days before day 0, class by class at
+        the class's base daily probability (sub-stream ``<name>/history/<kind>``), with
+        amounts and legal representatives as in the run; emitted on the first step."""
+        p = self.params
+        days = p.history_days
+        companies = sim.population.companies
+        if days <= 0 or len(companies) == 0:
+            return
+        for kind in KINDS:
+            rng = sim.rng(f"{self.name}/history/{kind}", 0)
+            parts = [
+                past_events(
+                    rng, self.classes.members[lo : lo + size], float(self.daily[kind][c]), days
+                )
+                for c, (lo, size) in enumerate(
+                    zip(self.classes.start, self.classes.size, strict=True)
+                )
+                if size
+            ]
+            if not parts:
+                continue
+            who = np.concatenate([w for w, _ in parts])
+            day = np.concatenate([d for _, d in parts])
+            order = np.lexsort((who, day))
+            who, day = who[order], day[order]
+            median = p.median(kind) * self.size_amount[companies.size[who]]
+            amount = lognormal_amounts(rng, len(who), median, p.amount_sigma)
+            self._past.add(
+                kind, who, day,
+                {"amount": amount, "legal_rep": companies.legal_rep[who].astype(np.int64)},
+                entity_type="company",
+            )  # fmt: skip
 
     def step(self, sim: Simulation, day: int) -> None:
+        self._past.emit(sim, day)  # the warm start's acts, on the first step
         p = self.params
         companies = sim.population.companies
         for kind in KINDS:

@@ -96,6 +96,7 @@ from sclab.engine.propensity import propensity, propensity_key
 from sclab.engine.registry import register
 from sclab.engine.simulation import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sclab.world.base import SourceParams
+from sclab.world.history import PastActs, adult_on, past_events
 from sclab.world.sampling import (
     LazyPoisson,
     RateClasses,
@@ -352,6 +353,25 @@ class PaymentsParams(SourceParams):
     default_after_missed: int = Field(
         3, ge=1, le=24, description="Missed instalments in a row that make a default."
     )
+    bill_history_days: int = Field(
+        1825,
+        ge=0,
+        le=36_500,
+        description="Warm start: days of late bills drawn at setup (sclab.world.history), "
+        "recorded as of their past days. Default: 5 years, the period for which adverse "
+        "credit information is kept (Regulation on the Administration of the Credit "
+        "Reporting Industry, 2013, Art. 16); 0: none.",
+    )
+    loan_history_days: int = Field(
+        1825,
+        ge=0,
+        le=36_500,
+        description="Warm start: days of missed instalments and defaults drawn at setup, at "
+        "the steady-state rates of the loan model (expected misses and defaults per loan, by "
+        "term and income decile, times the take-up rate). Default: 5 years (Art. 16 of the "
+        "2013 Regulation, as for late bills), which also covers the whole of Rongcheng's "
+        "personal credit records (since January 2016 at the default start date); 0: none.",
+    )
     purchases: dict[str, PurchaseCategory] = Field(
         default_factory=lambda: dict(DEFAULT_PURCHASES),
         description="Assumption: category -> rate model (see DEFAULT_PURCHASES for the "
@@ -386,6 +406,36 @@ class PaymentsParams(SourceParams):
             if not any(getattr(self, name)):
                 raise ValueError(f"{name} must have at least one positive value")
         return self
+
+
+def loan_outcomes(
+    term: int, first: float, repeat: float, default_after: int
+) -> tuple[float, float]:
+    """(expected missed instalments, probability of default) of a loan of ``term``
+    instalments: each due instalment is missed with probability ``first`` after a paid one
+    and ``repeat`` after a miss; a missed one moves to the end of the schedule;
+    ``default_after`` misses in a row are a default. Exact, by the law of the process over
+    (instalments paid, misses in a row): O(term × default_after) states."""
+    mass = np.zeros((term + 1, default_after + 1))  # (paid, run) before a due date
+    mass[0, 0] = 1.0
+    misses = default = 0.0
+    for _ in range(term * default_after + default_after + 1):
+        live = mass[:term, :default_after]
+        if live.sum() < 1e-15:
+            break
+        q = np.full(default_after, repeat)
+        q[0] = first
+        missed = live * q
+        paid = live - missed
+        misses += float(missed.sum())
+        new = np.zeros_like(mass)
+        new[1 : term + 1, 0] += paid.sum(axis=1)
+        new[:term, 1 : default_after + 1] += missed
+        default += float(new[:, default_after].sum())
+        new[:, default_after] = 0.0
+        new[term, :] = 0.0  # repaid in full
+        mass = new
+    return misses, default
 
 
 def instalment_due_day(taken_day: np.ndarray | int, k: np.ndarray | int) -> np.ndarray:
@@ -553,6 +603,106 @@ class PaymentsSource:
                 )
         self._pricings: dict[str, int] = {}  # amount draws so far, per aggregated kind
 
+        # Warm start: late bills and loan arrears from before the run.
+        self._past = PastActs(self.name)
+        self._bill_history(sim, p.bill_history_days)
+        self._loan_history(sim, p.loan_history_days)
+
+    def _bill_history(self, sim: Simulation, days: int) -> None:
+        """Late bills on each of ``days`` past days: every payer's bill fell due on each
+        past day with its day of the month and was late with the payer's probability
+        (base rates), if they were of ``bill_min_age`` then.
+
+        Drawn per day of the month and income decile: the payers of that class times the
+        past days with that day of the month are independent trials at the class's
+        probability, whose successes are drawn sparsely (O(late bills),
+        :func:`~sclab.world.sampling.bernoulli_sparse`), 280 draws in all.
+        """
+        if days <= 0 or len(self._bill_people) == 0:
+            return
+        rng = sim.rng(f"{self.name}/history/bill_late", 0)
+        back = np.arange(1, days + 1)
+        dates = np.datetime64(sim.scenario.start_date, "D") - back.astype("timedelta64[D]")
+        dom = (dates - dates.astype("datetime64[M]")).astype(np.int64) + 1
+        parts_who, parts_day, parts_amount = [], [], []
+        for d in range(1, LAST_DUE_DAY + 1):
+            backs = back[dom == d]
+            lo, hi = int(self._bill_offsets[d - 1]), int(self._bill_offsets[d])
+            if len(backs) == 0 or hi == lo:
+                continue
+            slots = lo + np.argsort(self._decile[self._bill_people[lo:hi]], kind="stable")
+            decile = self._decile[self._bill_people[slots]]
+            starts = np.searchsorted(decile, np.arange(11))
+            for k in range(10):
+                members = slots[starts[k] : starts[k + 1]]
+                if len(members) == 0:
+                    continue
+                late = bernoulli_sparse(rng, len(members) * len(backs), float(self._p_late[k]))
+                slot = members[late // len(backs)]
+                parts_who.append(self._bill_people[slot].astype(np.int64))
+                parts_day.append(-backs[late % len(backs)].astype(np.int32))
+                parts_amount.append(self._bill_amount[slot])
+        if not parts_who:
+            return
+        who, day = np.concatenate(parts_who), np.concatenate(parts_day)
+        amount = np.concatenate(parts_amount)
+        order = np.lexsort((who, day))
+        who, day, amount = who[order], day[order], amount[order]
+        ok = adult_on(sim, who, day, self.params.bill_min_age)
+        who, day, amount = who[ok], day[ok], amount[ok]
+        days_late = rng.geometric(1.0 / self.params.bill_days_late_mean, len(who))
+        self._past.add(
+            "bill_late", who, day, {"amount": amount, "days_late": days_late.astype(np.int16)}
+        )
+
+    def _loan_history(self, sim: Simulation, days: int) -> None:
+        """Missed instalments and defaults on each of ``days`` past days, per income
+        decile class: the class's daily take-up times the expected misses (defaults) per
+        loan of its decile, over the term shares (:func:`loan_outcomes`), by people who
+        were of lending age then. Each act stands for an instalment of a loan from before
+        the run (``loan_id`` -1, ``missed_in_a_row`` 1); amounts: a principal drawn as for
+        a new loan, over a term drawn from the term shares."""
+        p = self.params
+        classes = self._loan_classes
+        if days <= 0 or classes.n_classes == 0:
+            return
+        rng = sim.rng(f"{self.name}/history/loans", 0)
+        class_decile = classes.keys(self._decile.astype(np.int64))
+        for kind in ("loan_instalment_missed", "loan_default"):
+            parts_who, parts_day = [], []
+            for c in range(classes.n_classes):
+                if classes.size[c] == 0:
+                    continue
+                d = int(class_decile[c])
+                misses, defaults = 0.0, 0.0
+                for term, share in zip(self._terms, self._term_p, strict=True):
+                    m, f = loan_outcomes(
+                        int(term), min(1.0, float(self._q_first[d])), self._q_repeat,
+                        p.default_after_missed,
+                    )  # fmt: skip
+                    misses += share * m
+                    defaults += share * f
+                per_loan = misses if kind == "loan_instalment_missed" else defaults
+                pool = classes.members[classes.start[c] : classes.start[c] + classes.size[c]]
+                who, day = past_events(rng, pool, float(self._loan_p[c]) * per_loan, days)
+                parts_who.append(who)
+                parts_day.append(day)
+            who, day = np.concatenate(parts_who), np.concatenate(parts_day)
+            order = np.lexsort((who, day))
+            who, day = who[order], day[order]
+            ok = adult_on(sim, who, day, p.loan_min_age)
+            who, day = who[ok], day[ok]
+            k = len(who)
+            median = p.loan_amount_median_yuan * self._income_factor(self._decile[who])
+            principal = lognormal_amounts(rng, k, median, p.loan_amount_sigma, decimals=2)
+            term = rng.choice(self._terms, size=k, p=self._term_p)
+            extra = {"amount": np.round(principal / term, 2), "loan_id": np.full(k, -1, np.int64)}
+            if kind == "loan_instalment_missed":
+                extra["missed_in_a_row"] = np.ones(k, np.int64)
+            else:
+                extra["amount"] = np.round(principal / 2, 2)  # about half left at default
+            self._past.add(kind, who, day, extra)
+
     def _emit(
         self,
         sim: Simulation,
@@ -576,6 +726,7 @@ class PaymentsSource:
             sim.acts.add(day, self.name, kind, who, entity_type="person", **extra)
 
     def step(self, sim: Simulation, day: int) -> None:
+        self._past.emit(sim, day)  # the warm start's acts, on the first step
         self._bills(sim, day)
         self._loans(sim, day)
         self._purchases(sim, day)
