@@ -39,6 +39,9 @@ class SystemView:
         scores_ties: Ties' scores count in one's own score.
         scored_purchases: Purchase category → weight in the score (negative: penalised).
         visible_sanctions_today: People publicly sanctioned today (displayed, shamed).
+        barred_classes: Per resource-moment kind that some measure blocks, the classes it
+            bars (None: every attempt of the kind), as the policies publish them: what a
+            person blocked on the kind learns to avoid.
     """
 
     def __init__(self, n_people: int) -> None:
@@ -60,6 +63,8 @@ class SystemView:
         self.scored_purchases: dict[str, float] = {}
         self._caught: dict[str, list[np.ndarray]] = {}
         self.visible_sanctions_today = np.empty(0, dtype=np.int64)
+        self.barred_classes: dict[str, frozenset[str] | None] = {}
+        self._blocked: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}
 
     def publish_score(self, system: str, normalised: np.ndarray) -> None:
         """A policy shares its standing array (in [0, 1], NaN = not scored), by reference."""
@@ -171,7 +176,51 @@ class SystemView:
         parts = self._caught.get(kind)
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
+    def bar(self, kind: str, classes: tuple[str, ...] | list[str] | None) -> None:
+        """A policy blocks attempts of ``kind`` of ``classes`` (None or empty: every
+        attempt); several measures add up."""
+        if kind in self.barred_classes and self.barred_classes[kind] is None:
+            return
+        if not classes:
+            self.barred_classes[kind] = None
+            return
+        self.barred_classes[kind] = frozenset(self.barred_classes.get(kind) or ()) | set(classes)
+
+    def blocked(self, kind: str, people: np.ndarray, cls: np.ndarray | None = None) -> None:
+        """Policies report attempts of ``kind`` blocked today: who made them (and their
+        class codes, for a kind with classes)."""
+        self._blocked.setdefault(kind, []).append(
+            (np.asarray(people, dtype=np.int64), None if cls is None else np.asarray(cls))
+        )
+
+    def blocked_today(self, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """People whose attempts of ``kind`` were blocked today (repeats: several attempts),
+        with the attempts' class codes (None for a kind without classes)."""
+        parts = self._blocked.get(kind)
+        if not parts:
+            return np.empty(0, dtype=np.int64), None
+        people = np.concatenate([p for p, _ in parts])
+        if any(c is None for _, c in parts):
+            return people, None
+        return people, np.concatenate([c for _, c in parts if c is not None])
+
+    def blocked_kinds(self) -> list[str]:
+        """The moment kinds with a block today."""
+        return [k for k, parts in self._blocked.items() if parts]
+
+    def listed_of(self, people: np.ndarray) -> np.ndarray:
+        """:attr:`listed` of ``people`` only: O(len(people)) per published list."""
+        if not self._lists:
+            return self.listed[people]
+        out = np.zeros(len(people), dtype=bool)
+        if self._listed is not None:
+            out |= self._listed[people]
+        for listed, _ in self._lists.values():
+            out |= listed[people]
+        return out
+
     def end_day(self) -> None:
         """Forget today's experiences (behaviour has consumed them)."""
         self._caught = {}
+        self._blocked = {}
         self.visible_sanctions_today = np.empty(0, dtype=np.int64)

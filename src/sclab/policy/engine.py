@@ -173,6 +173,7 @@ class PolicyEngine:
             ],
         )
         self.lists.publish(sim.view, self.system)
+        self.joint.publish(sim.view)
         publish_incentives(p, self.scores, sim.view, sim.catalogue())
         self.standings.refresh(everyone=True)
 

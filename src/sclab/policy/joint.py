@@ -7,6 +7,10 @@ Core object:
         representative, or a tie's), sets the moment's outcome (blocked beats priced up
         beats favoured; price factors multiply across systems) and writes one decision row
         per affected moment, carrying the triggering entry's event and ``wrongful`` flag.
+        A measure naming ``classes`` decides only the attempts of those classes (a
+        G-series seat, a first-class seat on another bullet train); the others pass.
+        Each block is reported to the :class:`~sclab.engine.feedback.SystemView`
+        (``blocked``: who, on which kind and class), whence behaviour learns it.
 
 Cost model: O(moments of the kinds a measure names), plus O(companies) a day for
 legal-representative measures and O(sum of the actors' degrees) for tie measures.
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sclab.engine.acts import ALLOWED, BLOCKED, FAVOURED, PRICED_UP, Moments
+from sclab.engine.feedback import SystemView
 from sclab.policy.lists import Lists
 from sclab.policy.provenance import Provenance
 from sclab.policy.rows import Rows
@@ -53,6 +58,13 @@ class JointMeasures:
         #: The day and, per trigger (by id), the legal representatives it triggers that day.
         self._represented_today: tuple[int, dict[int, tuple[np.ndarray, ...]]] | None = None
 
+    def publish(self, view: SystemView) -> None:
+        """Tell behaviour which classes of which moment kinds the measures block."""
+        for j in self.joint:
+            if j.effect == "blocked":
+                for kind in j.moments:
+                    view.bar(kind, j.classes)
+
     def decide(self, today: Today, moments: Sequence[Moments]) -> None:
         """Decide the day's resource moments, batch after batch."""
         for m in moments:
@@ -64,15 +76,21 @@ class JointMeasures:
             return
         order = {"blocked": 0, "priced_up": 1, "favoured": 2}
         for j in sorted(measures, key=lambda x: order[x.effect]):
+            barred = self._class_mask(j, m)
             for target in j.applies_to:
                 hit, entity, event, bad = self._hits(today, j, target, m)
                 hit &= m.outcome != BLOCKED
+                if barred is not None:
+                    hit &= barred
                 if not hit.any():
                     continue
                 idx = np.flatnonzero(hit)
                 if j.effect == "blocked":
                     m.outcome[idx] = BLOCKED
                     kind = "blocked"
+                    today.sim.view.blocked(
+                        m.kind, m.actor[idx], None if m.cls is None else m.cls[idx]
+                    )
                 elif j.effect == "priced_up":
                     m.outcome[idx] = np.where(m.outcome[idx] == BLOCKED, BLOCKED, PRICED_UP)
                     m.price_factor[idx] *= j.price_factor
@@ -88,6 +106,17 @@ class JointMeasures:
                     event_id=event[idx], wrongful=bad[idx] & (kind != "reward"),
                     entity_type=m.entity_type if target != "parent" else "person",
                 )  # fmt: skip
+
+    @staticmethod
+    def _class_mask(j: JointMeasure, m: Moments) -> np.ndarray | None:
+        """Per moment, whether its class is one ``j`` names (None: ``j`` names none)."""
+        if not j.classes:
+            return None
+        if m.cls is None:  # a kind without classes (the vocabulary check refuses it)
+            return np.zeros(len(m), bool)
+        named = np.zeros(256, bool)
+        named[[m.classes.index(c) for c in j.classes if c in m.classes]] = True
+        return named[m.cls]
 
     def _hits(
         self, today: Today, j: JointMeasure, target: str, m: Moments
