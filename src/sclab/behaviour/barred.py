@@ -20,17 +20,19 @@ person's next attempts. A person listed before the run (a negative listing day) 
 the restriction already with probability ``known_at_start``: the run starts in the
 steady state of years of refusals, not with everyone about to discover the ban.
 
-Forgetting: every ``recheck_days`` the people who learnt something and are on no
-published list any more attempt every class again (a deleted debtor may fly). A legal
-representative is barred for a listed company, not listed personally: they too try
-again at the next check, and learn again when refused.
+Forgetting: every ``recheck_days`` the people who learnt while they were listed and are
+on no published list any more attempt every class again (a deleted debtor may fly). A
+legal representative is barred for a listed company, not listed personally, and is not
+told when the company is deleted: they try again ``memory_days`` after they learnt, and
+learn again if still refused.
 
 Each moment kind's avoided classes are owned by this component.
 
-Cost model: O(blocks of the day) per day; once, on the first day, one O(n) read of who
-is listed (the warm start's debtors); every ``recheck_days`` O(people who learnt x
-lists). Memory: one byte per person per kind once someone has learnt (the avoided
-classes), and the sorted ids of the people who learnt.
+Cost model: O(blocks of the day + people who learnt) per day with a block (the learners
+are merged into a sorted array); once, on the first day, one O(n) read of who is listed
+(the warm start's debtors); every ``recheck_days`` O(people who learnt x lists). Memory:
+one byte per person per kind once someone has learnt (the avoided classes), and 13 bytes
+per person who learnt (id, day, whether listed).
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sclab.arrays import union_sorted
 from sclab.engine.avoidance import all_classes, avoid, forget
 from sclab.engine.catalogue import Catalogue, KindError
 from sclab.engine.registry import register
@@ -87,6 +88,13 @@ class LearnWhenBlockedParams(BaseModel):
     recheck_days: int = Field(
         30, ge=1, le=365, description="Days between checks of who is still listed (cost knob)."
     )
+    memory_days: int = Field(
+        365,
+        ge=1,
+        le=3650,
+        description="Assumption (180-730): days after which someone who learnt while not "
+        "listed (a company's legal representative) tries the barred classes again.",
+    )
 
 
 @register("behaviour", "learn_when_blocked", LearnWhenBlockedParams)
@@ -95,7 +103,10 @@ class LearnWhenBlocked:
 
     def __init__(self, name: str, params: LearnWhenBlockedParams) -> None:
         self.name, self.params = name, params
+        #: Per kind: who learnt (sorted ids), on which day, and whether they were listed.
         self.learnt: dict[str, np.ndarray] = {}
+        self._day: dict[str, np.ndarray] = {}
+        self._own: dict[str, np.ndarray] = {}
         self._classes: dict[str, tuple[str, ...]] = {}
         self._started = False
 
@@ -116,6 +127,8 @@ class LearnWhenBlocked:
             k = catalogue.get(kind, "moment")
             self._classes[kind] = k.classes if k is not None else ()
             self.learnt[kind] = np.empty(0, np.int64)
+            self._day[kind] = np.empty(0, np.int32)
+            self._own[kind] = np.empty(0, bool)
 
     def barred_bits(self, sim: Simulation, kind: str) -> int:
         """The bits of the classes of ``kind`` that the policies bar (0: none)."""
@@ -143,14 +156,23 @@ class LearnWhenBlocked:
             if not len(people) or not bits:
                 continue
             learn = np.unique(people[rng.random(len(people)) < self.share(kind, bits)])
-            self._learn(sim, kind, learn, bits)
+            self._learn(sim, day, kind, learn, bits)
         if day > 0 and day % self.params.recheck_days == 0:
-            self._forget_delisted(sim)
+            self._forget(sim, day)
 
-    def _learn(self, sim: Simulation, kind: str, people: np.ndarray, bits: int) -> None:
-        if len(people):
-            avoid(sim, kind, people, bits)
-            self.learnt[kind] = union_sorted(self.learnt[kind], people)
+    def _learn(self, sim: Simulation, day: int, kind: str, people: np.ndarray, bits: int) -> None:
+        """``people`` (sorted, unique) avoid ``bits`` of ``kind`` from now on."""
+        if not len(people):
+            return
+        avoid(sim, kind, people, bits)
+        old = ~np.isin(self.learnt[kind], people, assume_unique=True)
+        ids = np.concatenate([self.learnt[kind][old], people])
+        order = np.argsort(ids, kind="stable")
+        self.learnt[kind] = ids[order]
+        self._day[kind] = np.concatenate(
+            [self._day[kind][old], np.full(len(people), day, np.int32)]
+        )[order]
+        self._own[kind] = np.concatenate([self._own[kind][old], sim.view.listed_of(people)])[order]
 
     def _known_at_start(self, sim: Simulation) -> None:
         """People listed before the run avoid what is barred with ``known_at_start``."""
@@ -166,15 +188,24 @@ class LearnWhenBlocked:
                 # Knowing is not yet giving up: of those who know, the kind's share acts
                 # on it, as at a refusal.
                 acts = knew[rng.random(len(knew)) < self.share(kind, bits)]
-                self._learn(sim, kind, acts, bits)
+                self._learn(sim, 0, kind, acts, bits)
 
-    def _forget_delisted(self, sim: Simulation) -> None:
+    def _forget(self, sim: Simulation, day: int) -> None:
+        """Those deleted from their list, and those past ``memory_days`` who learnt while
+        not listed, try every class again."""
         for kind, people in self.learnt.items():
             if not len(people):
                 continue
-            gone = ~sim.view.listed_of(people)
+            own = self._own[kind]
+            gone = np.where(
+                own,
+                ~sim.view.listed_of(people),
+                day - self._day[kind] >= self.params.memory_days,
+            )
             forget(sim, kind, people[gone])
             self.learnt[kind] = people[~gone]
+            self._day[kind] = self._day[kind][~gone]
+            self._own[kind] = own[~gone]
 
     def finish(self, sim: Simulation) -> None:
         pass

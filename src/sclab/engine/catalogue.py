@@ -172,7 +172,9 @@ class Kind:
             )
         for c in self.classes:
             if not _NAME.match(c):
-                raise ValueError(f"kind '{self.name}': class '{c}': lower case letters, digits and _")
+                raise ValueError(
+                    f"kind '{self.name}': class '{c}': lower case letters, digits and _"
+                )
 
     @classmethod
     def act(

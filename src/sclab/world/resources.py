@@ -226,13 +226,22 @@ class RailChoice(BaseModel):
         "(the rest: leisure and travel).",
     )
     business_income_ratio: float = Field(
-        4.0, gt=0, le=1000, description="Assumption (2-8): odds of a business trip, top decile / bottom."
+        4.0,
+        gt=0,
+        le=1000,
+        description="Assumption (2-8): odds of a business trip, top decile / bottom.",
     )
     emu_income_ratio: float = Field(
-        6.0, gt=0, le=1000, description="Assumption (3-12): odds of an EMU train, top decile / bottom."
+        6.0,
+        gt=0,
+        le=1000,
+        description="Assumption (3-12): odds of an EMU train, top decile / bottom.",
     )
     g_income_ratio: float = Field(
-        2.0, gt=0, le=1000, description="Assumption (1-4): odds of a G train among EMUs, top / bottom."
+        2.0,
+        gt=0,
+        le=1000,
+        description="Assumption (1-4): odds of a G train among EMUs, top / bottom.",
     )
     first_income_ratio: float = Field(
         8.0,
@@ -259,7 +268,8 @@ class RailChoice(BaseModel):
     def _odds_keys(cls, v: dict[str, float]) -> dict[str, float]:
         unknown = sorted(set(v) - set(_CHOICES))
         if unknown:
-            raise ValueError(f"unknown choice '{unknown[0]}'; expected some of {', '.join(_CHOICES)}")
+            expected = ", ".join(_CHOICES)
+            raise ValueError(f"unknown choice '{unknown[0]}'; expected some of {expected}")
         if any(not 0 < x <= 100 for x in v.values()):
             raise ValueError("odds multipliers must be in (0, 100]")
         return v
@@ -601,9 +611,7 @@ class Resources:
 
     def _setup_rail(self, sim: Simulation, axes: tuple[np.ndarray, ...]) -> None:
         """The rail tickets' P(purpose, class | income decile), from the run's attempts."""
-        weight = np.bincount(
-            axes[1], weights=self.classes.size * self.rates[RAIL], minlength=10
-        )
+        weight = np.bincount(axes[1], weights=self.classes.size * self.rates[RAIL], minlength=10)
         #: P(purpose, class | decile): shape (10, purposes, classes).
         self.rail_table = self.params.rail_classes.table(weight)
         self._rail_purpose = np.cumsum(self.rail_table.sum(axis=2), axis=1)
