@@ -56,6 +56,7 @@ class SystemView:
         # and the view combines them: the worst standing, any listing, the earliest entry.
         self._scores: dict[str, np.ndarray] = {}
         self._lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._company_lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.severity: dict[str, float] = {}
         self.detection: dict[str, float] = {}
         self.scores_speech = False
@@ -73,6 +74,25 @@ class SystemView:
     def publish_list(self, name: str, listed: np.ndarray, since: np.ndarray) -> None:
         """A policy shares a blacklist's membership and entry days, by reference."""
         self._lists[name] = (listed, since)
+
+    def publish_company_list(self, name: str, listed: np.ndarray, since: np.ndarray) -> None:
+        """A policy shares a blacklist of companies (membership and entry days, per
+        company_id), by reference: their legal representatives may be barred."""
+        self._company_lists[name] = (listed, since)
+
+    def listed_companies(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(on some published company blacklist, the earliest entry day there) per
+        company, or None when no policy publishes one. O(companies x lists)."""
+        if not self._company_lists:
+            return None
+        arrays = list(self._company_lists.values())
+        listed = np.zeros(len(arrays[0][0]), dtype=bool)
+        big = np.iinfo(np.int32).max
+        since = np.full(len(listed), big, dtype=np.int32)
+        for on, day in arrays:
+            listed |= on
+            np.minimum(since, np.where(on, day, big), out=since)
+        return listed, since
 
     @property
     def score(self) -> np.ndarray:

@@ -50,10 +50,13 @@ class Lists:
         return self.books[lid][0].entity
 
     def publish(self, view: SystemView, system: str) -> None:
-        """Share the person blacklists' membership with behaviour."""
+        """Share the blacklists' membership with behaviour (companies' apart: whose legal
+        representatives are barred)."""
         for lid, (spec, book) in self.books.items():
             if spec.kind == "blacklist" and spec.entity == "person":
                 view.publish_list(f"{system}.{lid}", book.listed, book.since)
+            elif spec.kind == "blacklist" and spec.entity == "company":
+                view.publish_company_list(f"{system}.{lid}", book.listed, book.since)
 
     def listed(self, lid: str, who: np.ndarray) -> np.ndarray:
         """Whether each entity has an open entry on list ``lid``."""
