@@ -80,30 +80,32 @@ class LearnWhenBlockedParams(BaseModel):
         "SPC's end-2018 count (docs/calibration.md); no published share was found.",
     )
     give_up_share: float = Field(
-        0.3,
+        0.15,
         ge=0,
         le=1,
         description="Per refused attempt on a kind with no permitted class (flights), the "
-        "probability that the person stops trying. Calibrated (range 0.1-0.6): the SPC "
+        "probability that the person stops trying. Calibrated (range 0.05-0.6): the SPC "
         "counted 17.46 million refused flight purchases for 12.88 million listings by "
         "end-2018, more than one refusal per listing, so many debtors try again; no "
         "published share was found.",
     )
     known_at_start: float = Field(
+        0.95,
+        ge=0,
+        le=1,
+        description="Share of the people listed before the run (and of the legal "
+        "representatives of companies listed before it) who know what is barred (refused "
+        "before, or told). Calibrated with switch_share and give_up_share to the SPC's "
+        "end-2018 block counts (range 0.5-0.99); no published share was found.",
+    )
+    told_share: float = Field(
         0.8,
         ge=0,
         le=1,
-        description="Assumption (0.5-0.95): share of the people listed before the run (and "
-        "of the legal representatives of companies listed before it) who know what is "
-        "barred (refused before, or told).",
-    )
-    told_share: float = Field(
-        0.5,
-        ge=0,
-        le=1,
-        description="Assumption (0.2-0.9): share of newly listed people who learn what is "
-        "barred from the decision served on them (2017 Provisions Art. 5), before any "
-        "refusal; the others discover it at the counter.",
+        description="Share of newly listed people who learn what is barred from the "
+        "decision served on them (2017 Provisions Art. 5), before any refusal; the others "
+        "discover it at the counter. Calibrated with the others (range 0.2-0.95); no "
+        "published share was found.",
     )
     recheck_days: int = Field(
         30,
