@@ -22,9 +22,6 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict
 from tests.conftest import small_scenario
-from tests.test_catalogue import EVERY_PLACE, _check_error, _line_of, _write
-from tests.test_policy_engine import run_policy
-from tests.test_world_resources import collector, resources
 
 from sclab.engine import register
 from sclab.engine.avoidance import avoid
@@ -35,6 +32,12 @@ from sclab.rng import Streams
 from sclab.run import run_scenario
 from sclab.targets import builtin_catalogue, load_scenario
 from sclab.world.resources import PURPOSES, RAIL_CLASSES, RailChoice
+
+# Imported by the names pytest gives the test modules (their directory is on the path),
+# so that the test components they register are registered once.
+from test_catalogue import EVERY_PLACE, _check_error, _line_of, _write
+from test_policy_engine import run_policy
+from test_world_resources import collector, resources
 
 BARRED = ("g_first", "g_second", "dc_first", "soft_sleeper")
 PERMITTED = ("dc_second", "hard_seat_sleeper")

@@ -615,6 +615,10 @@ class Resources:
         #: P(purpose, class | decile): shape (10, purposes, classes).
         self.rail_table = self.params.rail_classes.table(weight)
         self._rail_purpose = np.cumsum(self.rail_table.sum(axis=2), axis=1)
+        # P(class <= c | decile, purpose), so that an attempt's class is one comparison
+        # per class (no per-attempt sums).
+        given = self.rail_table / self.rail_table.sum(axis=2, keepdims=True)
+        self._rail_class = np.cumsum(given, axis=2)
 
     def _setup_school(self, sim: Simulation, age: np.ndarray) -> None:
         p = self.params
@@ -687,18 +691,20 @@ class Resources:
         u = rng.random((2, len(who)))
         purpose = (u[0][:, None] > self._rail_purpose[decile]).sum(axis=1)
         purpose = np.minimum(purpose, len(PURPOSES) - 1)
-        probs = self.rail_table[decile, purpose]  # (attempts, classes), a copy
+        cls = (u[1][:, None] > self._rail_class[decile, purpose]).sum(axis=1)
+        keep = np.ones(len(who), bool)
         bits = avoided(sim, RAIL)
         if bits is not None:
             mine = bits[who]
             at = np.flatnonzero(mine)
             if len(at):
+                # Among the classes still attempted, in proportion to the usual shares.
                 allowed = (mine[at, None] >> np.arange(len(RAIL_CLASSES), dtype=np.uint8)) & 1
-                probs[at] *= allowed == 0
-        cum = np.cumsum(probs, axis=1)
-        total = cum[:, -1]
-        cls = (u[1][:, None] * total[:, None] > cum).sum(axis=1)
-        keep = total > 0
+                probs = self.rail_table[decile[at], purpose[at]] * (allowed == 0)
+                cum = np.cumsum(probs, axis=1)
+                total = cum[:, -1]
+                cls[at] = (u[1][at, None] * total[:, None] > cum).sum(axis=1)
+                keep[at] = total > 0
         return who[keep], np.minimum(cls[keep], len(RAIL_CLASSES) - 1).astype(np.uint8)
 
     def _settle(self, sim: Simulation, kind: str) -> None:
