@@ -12,6 +12,16 @@ spills over from a company onto its legal representative):
     "company_tax_arrears", "environmental_violation", "product_quality_violation",
     "contract_breach".
 
+Court stream (company judgment debtors): a company fails to perform a judgment at
+``company_non_performance_per_year`` ("company_non_performance", with ``amount`` and
+``legal_rep``; listing flow from the SPC's figures, one listing in eight a company) and,
+once unresolved, performs later at ``company_performance_hazard_per_day``
+("company_judgment_performed"). Day 0 starts warm: the companies unresolved on day 0 after
+the list's history since October 2013 are drawn in ``setup`` and emitted on the first
+step with ``occurred_day`` < 0, their true past day (as the people's court pipeline of
+:mod:`sclab.world.state_data` does). The court pack lists them; Art. 3 of the 2015 SPC
+Provisions binds their legal representatives.
+
 Rates: a company of sector s and size class z has, for act kind k, the yearly rate
 ``<k>_per_year × sector_multipliers[k][s] × size_multipliers[k][z] × rate_multiplier``,
 spread evenly over days. Sectors missing from ``sector_multipliers[k]`` get 1; sectors
@@ -34,8 +44,9 @@ carry Assumptions only.
 
 COST MODEL: companies are grouped once in setup into rate classes (sector × size, at most
 a few dozen; :class:`sclab.world.sampling.RateClasses`). A day costs, per kind and class,
-O(k) draws for its k events (O(max_propensity · k) with a company multiplier present).
-Nothing is drawn per company per day.
+O(k) draws for its k events (O(max_propensity · k) with a company multiplier present),
+and for the court stream O(unresolved company debtors) (a few per cent of companies).
+The warm start costs one O(companies) draw in setup.
 """
 
 from __future__ import annotations

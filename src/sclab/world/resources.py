@@ -11,7 +11,7 @@ Core objects:
 People are grouped by rate class (:class:`sclab.world.sampling.RateClasses`), so that a
 kind's attempts are drawn per class as a count and then who.
 
-Kinds (``sim.moments`` kind names): ``flight_ticket``, ``rail_ticket`` (high-speed rail),
+Kinds (``sim.moments`` kind names): ``flight_ticket``, ``rail_ticket`` (every rail trip),
 ``hotel_booking``, ``luxury_hotel``, ``travel_abroad``, ``loan_application``,
 ``job_application``, ``insurance_purchase``, ``bike_rental``, ``car_rental`` and
 ``school_place``. Each attempt is one moment with the attempting person as actor; the policy
@@ -31,6 +31,16 @@ average synthetic resident; a richer city should raise them. Rates are per day
 ``propensity(kind)`` per person when a behaviour component adjusts that kind (people may
 stop trying once blocked).
 
+Rail tickets have a class (``Moments.cls``, the catalogue's ``classes`` of the kind:
+:data:`RAIL_CLASSES`), because the 2015 SPC Provisions bar some trains and seats only
+(every seat of a G-series train, first class and above on D/C trains, soft sleepers). Each
+attempt has a purpose (business, family visit, leisure) drawn by the traveller's income
+decile, then a train and a seat (:class:`RailChoice`: published shares of trips on EMU
+trains and of first-class seats, income gradients and purposes' odds as Assumptions). A
+person who has learnt what they are barred from (:mod:`sclab.engine.avoidance`, written
+by behaviour) takes a class among the others, in proportion to their usual shares; an
+attempt of a kind without classes is given up when the person avoids the kind (bit 0).
+
 School places: each child aged 6 or 12 (school entry ages, configurable) on the yearly
 application day may have a private-school application filed by a parent. The parent is an
 adult aged 25-50 of the child's district drawn in ``setup`` (synthetic populations have no
@@ -38,10 +48,11 @@ households; Assumption) and published as :attr:`Resources.parent_of_child`.
 
 Cost model: ages, classes and parents are computed once in ``setup`` (O(n)). A day costs,
 per recorded kind, one Poisson draw per rate class (1,280 classes) plus O(k log k) for its
-k attempts (sorted); when a behaviour adjusts a kind, one O(n) maximum over its propensity
-array bounds the thinning. Aggregated rentals cost O(1) a day (one float32 O(n) add while
-a multiplier exists) and O(n) per kind when read. School applications cost O(children of
-entry age) once a year.
+k attempts (sorted); rail attempts add O(k x classes) for their purpose and class, and
+looking up who avoids what costs O(k) once someone does; when a behaviour adjusts a
+kind, one O(n) maximum over its propensity array bounds the thinning. Aggregated rentals
+cost O(1) a day (one float32 O(n) add while a multiplier exists) and O(n) per kind when
+read. School applications cost O(children of entry age) once a year.
 """
 
 from __future__ import annotations
