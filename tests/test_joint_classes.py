@@ -20,6 +20,8 @@ import duckdb
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 from tests.conftest import small_scenario
 
@@ -348,3 +350,28 @@ def test_people_told_on_listing_are_never_refused_after_the_first_day(tmp_path: 
     con = _learning_run(tmp_path, switch_share=1.0, told_share=1.0, known_at_start=0.0)
     days = con.execute("SELECT DISTINCT day FROM sanctions WHERE kind = 'blocked'").fetchall()
     assert days == [(0,)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    weight=st.lists(st.floats(0.01, 100.0), min_size=10, max_size=10),
+    emu=st.floats(0.05, 0.95),
+    g=st.floats(0.05, 0.95),
+    first=st.floats(0.01, 0.5),
+    ratio=st.floats(0.2, 20.0),
+)
+def test_the_class_table_meets_its_shares_for_any_attempt_weights(
+    weight: list[float], emu: float, g: float, first: float, ratio: float
+) -> None:
+    choice = RailChoice(
+        emu_share=emu, g_share_of_emu=g, first_share_of_emu=first, emu_income_ratio=ratio
+    )
+    w = np.array(weight)
+    table = choice.table(w)
+    np.testing.assert_allclose(table.sum(axis=(1, 2)), 1.0, atol=1e-12)
+    by_class = (w[:, None] * table.sum(axis=1)).sum(axis=0) / w.sum()
+    assert by_class[:4].sum() == pytest.approx(emu, abs=1e-9)
+    assert by_class[:2].sum() / by_class[:4].sum() == pytest.approx(g, abs=1e-9)
+    assert (by_class[0] + by_class[2]) / by_class[:4].sum() == pytest.approx(first, abs=1e-9)
+    by_purpose = (w[:, None] * table.sum(axis=2)).sum(axis=0) / w.sum()
+    assert by_purpose[0] == pytest.approx(choice.business_share, abs=1e-9)
