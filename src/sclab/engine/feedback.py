@@ -224,10 +224,6 @@ class SystemView:
             return people, None
         return people, np.concatenate([c for _, c in parts if c is not None])
 
-    def blocked_kinds(self) -> list[str]:
-        """The moment kinds with a block today."""
-        return [k for k, parts in self._blocked.items() if parts]
-
     def listed_of(self, people: np.ndarray) -> np.ndarray:
         """:attr:`listed` of ``people`` only: O(len(people)) per published list."""
         if not self._lists:
