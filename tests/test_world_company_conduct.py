@@ -200,9 +200,8 @@ def test_company_debtors_arrive_perform_and_start_warm(write_scenario) -> None:
     # Later defaults at the daily rate (those already unresolved do not default again).
     new = actors([a for a in acts if "occurred_day" not in a.extra], COMPANY_NON_PERFORMANCE)
     assert within(len(new), n * daily * days)
-    # Performances at the hazard, by unresolved debtors only (each at most once).
+    # Performances at the hazard, by debtors only (one who performed may default again).
     performed = actors(acts, COMPANY_PERFORMED)
-    assert len(np.unique(performed)) == len(performed)
     assert np.isin(performed, np.concatenate([history[0].actor, new])).all()
     assert within(len(performed), expected_stock * (1 - (1 - hazard) ** (days - 1)), 6)
 

@@ -387,8 +387,8 @@ class CompanyConduct:
     def _court(self, sim: Simulation, day: int) -> None:
         """Company debtors who fail to perform today, and those who perform late.
 
-        Cost: O(companies x daily rate) draws for the new debtors (sparse, by class) and
-        O(unresolved) for late performance.
+        Cost: O(new debtors) draws (a count, then who) and O(unresolved) for late
+        performance.
         """
         p = self.params
         companies = sim.population.companies
@@ -409,8 +409,9 @@ class CompanyConduct:
                 day, self.name, COMPANY_PERFORMED, performed, entity_type="company",
                 legal_rep=companies.legal_rep[performed].astype(np.int64),
             )  # fmt: skip
-        rate = np.full(self.classes.n_classes, self._court_daily)
-        new = np.sort(self.classes.bernoulli(rng, rate, None, bound=1.0))
+        # Every company at the same daily probability: a binomial count, then who.
+        n = len(companies)
+        new = np.sort(rng.choice(n, size=rng.binomial(n, self._court_daily), replace=False))
         new = new[~np.isin(new, self.unresolved, assume_unique=True)]
         if len(new):
             self._add_debtors(sim, rng, day, new)

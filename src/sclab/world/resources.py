@@ -48,7 +48,7 @@ households; Assumption) and published as :attr:`Resources.parent_of_child`.
 
 Cost model: ages, classes and parents are computed once in ``setup`` (O(n)). A day costs,
 per recorded kind, one Poisson draw per rate class (1,280 classes) plus O(k log k) for its
-k attempts (sorted); rail attempts add O(k x classes) for their purpose and class, and
+k attempts (sorted); rail attempts add O(k log 180) for their purpose and class, and
 looking up who avoids what costs O(k) once someone does; when a behaviour adjusts a
 kind, one O(n) maximum over its propensity array bounds the thinning. Aggregated rentals
 cost O(1) a day (one float32 O(n) add while a multiplier exists) and O(n) per kind when
@@ -625,11 +625,11 @@ class Resources:
         weight = np.bincount(axes[1], weights=self.classes.size * self.rates[RAIL], minlength=10)
         #: P(purpose, class | decile): shape (10, purposes, classes).
         self.rail_table = self.params.rail_classes.table(weight)
-        self._rail_purpose = np.cumsum(self.rail_table.sum(axis=2), axis=1)
-        # P(class <= c | decile, purpose), so that an attempt's class is one comparison
-        # per class (no per-attempt sums).
-        given = self.rail_table / self.rail_table.sum(axis=2, keepdims=True)
-        self._rail_class = np.cumsum(given, axis=2)
+        # One draw per attempt picks its (purpose, class) cell: decile d's cells cover
+        # [d, d + 1) in a single increasing table, searched at d + u.
+        cells = np.cumsum(self.rail_table.reshape(10, -1), axis=1)
+        cells[:, -1] = 1.0  # no rounding gap at the end of a decile
+        self._rail_cells = (np.arange(10)[:, None] + cells).ravel()
 
     def _setup_school(self, sim: Simulation, age: np.ndarray) -> None:
         p = self.params
@@ -699,24 +699,27 @@ class Resources:
         if not len(who):
             return who, np.empty(0, np.uint8)
         decile = sim.population.citizens.income_decile[who].astype(np.intp)
-        u = rng.random((2, len(who)))
-        purpose = (u[0][:, None] > self._rail_purpose[decile]).sum(axis=1)
-        purpose = np.minimum(purpose, len(PURPOSES) - 1)
-        cls = (u[1][:, None] > self._rail_class[decile, purpose]).sum(axis=1)
-        keep = np.ones(len(who), bool)
+        n_cells = len(PURPOSES) * len(RAIL_CLASSES)
+        cell = np.searchsorted(self._rail_cells, decile + rng.random(len(who)), side="right")
+        cell = np.minimum(cell - decile * n_cells, n_cells - 1)
+        cls = cell % len(RAIL_CLASSES)
         bits = avoided(sim, RAIL)
         if bits is not None:
             mine = bits[who]
             at = np.flatnonzero(mine)
             if len(at):
-                # Among the classes still attempted, in proportion to the usual shares.
+                # Same purpose; a class among those still attempted, in proportion to the
+                # usual shares (given up when none is left).
+                purpose = cell[at] // len(RAIL_CLASSES)
                 allowed = (mine[at, None] >> np.arange(len(RAIL_CLASSES), dtype=np.uint8)) & 1
-                probs = self.rail_table[decile[at], purpose[at]] * (allowed == 0)
-                cum = np.cumsum(probs, axis=1)
+                cum = np.cumsum(self.rail_table[decile[at], purpose] * (allowed == 0), axis=1)
                 total = cum[:, -1]
-                cls[at] = (u[1][at, None] * total[:, None] > cum).sum(axis=1)
+                u = rng.random(len(at))
+                cls[at] = (u[:, None] * total[:, None] > cum).sum(axis=1)
+                keep = np.ones(len(who), bool)
                 keep[at] = total > 0
-        return who[keep], np.minimum(cls[keep], len(RAIL_CLASSES) - 1).astype(np.uint8)
+                who, cls = who[keep], cls[keep]
+        return who, np.minimum(cls, len(RAIL_CLASSES) - 1).astype(np.uint8)
 
     def _settle(self, sim: Simulation, kind: str) -> None:
         """Draw a rental kind's per-person totals accrued since the last settle."""
