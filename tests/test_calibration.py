@@ -141,7 +141,11 @@ def test_calibrate_scales_what_the_run_recorded(demo_run: Path) -> None:
     assert flights.raw == blocks and flights.simulated == pytest.approx(expected)
     assert flights.ratio == pytest.approx(expected / 17_460_000)
     assert flights.verdict == verdict(flights.ratio, figure.tolerance)
-    assert {r.verdict for r in table.rows} <= {
+    # Every figure is comparable, but the ratio of flight to rail blocks where the run
+    # blocked no rail ticket (few listed people over 30 days).
+    ratios = {r.figure for r in table.rows if r.figure.endswith("flight_to_rail")}
+    assert ratios == {"spc_2018_flight_to_rail", "spc_2017_flight_to_rail"}
+    assert {r.verdict for r in table.rows if r.figure not in ratios} <= {
         "matches",
         "too high",
         "too low",

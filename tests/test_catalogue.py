@@ -76,6 +76,11 @@ joint:
     when: {list: debtors}
     moments: [flight_ticket]
     effect: blocked
+  - id: rail
+    when: {list: debtors}
+    moments: [rail_ticket]
+    classes: [g_second]
+    effect: blocked
 """
 
 
@@ -134,6 +139,10 @@ MISSPELT = [
      "unknown event source 'state_dta'; did you mean 'state_data'?"),
     ("[flight_ticket]", "[flight_tiket]", "joint[0].moments[0]",
      "unknown moment kind 'flight_tiket'; did you mean 'flight_ticket'?"),
+    ("[g_second]", "[g_secnd]", "joint[1].classes[0]",
+     "unknown class 'g_secnd' of moment kind 'rail_ticket' (its classes: g_first, "
+     "g_second, dc_first, dc_second, soft_sleeper, hard_seat_sleeper); did you mean "
+     "'g_second'?"),
     # Right name, wrong place.
     ("[bill_late]", "[jaywalk]", "counters[0].events.kinds[0]",
      "'jaywalk' is an act kind, not an event kind; did you mean 'jaywalk_identified' "
@@ -212,22 +221,27 @@ def _pack(name: str) -> str:
     ("sources", "sensors", "message"),
     [
         # the records sensor runs, but no source of court acts
-        (["payments", "resources"], ["records"],
+        (["payments", "company_conduct", "resources"], ["records"],
          "event kind 'judgment_performed' is produced by sensors:records from the acts of "
          "sources:state_data; this scenario does not run sources:state_data"),
         # court acts, but nothing records them
-        (["state_data", "resources"], [],
+        (["state_data", "company_conduct", "resources"], [],
          "event kind 'judgment_performed' is produced by sensors:records from the acts of "
          "sources:state_data; this scenario does not run sensors:records"),
         # everything runs, but the court stream is switched off
-        ([{"use": "state_data", "params": {"enabled_streams": ["tax_arrears"]}}, "resources"],
-         ["records"],
+        ([{"use": "state_data", "params": {"enabled_streams": ["tax_arrears"]}},
+          "company_conduct", "resources"], ["records"],
          "event kind 'judgment_performed' is produced by sensors:records from the acts of "
          "sources:state_data, which this scenario runs with parameters that do not produce it"),
         # the events exist, the moments of the measures do not
-        (["state_data"], ["records"],
+        (["state_data", "company_conduct"], ["records"],
          "moment kind 'flight_ticket' is produced by sources:resources, which this scenario "
          "does not run"),
+        # people's court acts, but no company debtors for the company list
+        (["state_data", "resources"], ["records"],
+         "event kind 'company_judgment_performed' is produced by sensors:records from the "
+         "acts of sources:company_conduct; this scenario does not run "
+         "sources:company_conduct"),
     ],
 )  # fmt: skip
 def test_why_a_known_kind_is_missing(

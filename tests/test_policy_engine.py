@@ -68,9 +68,12 @@ class ScriptedRecorder:
         for m in self.params.moments:
             if m["day"] == day:
                 child = m.get("for")
+                classes = builtin_catalogue().get(m["kind"], "moment").classes
+                cls = None if "class" not in m else np.array([classes.index(m["class"])])
                 sim.moments.add(
                     day, "test", m["kind"], np.array([m["person"]]),
                     beneficiary=None if child is None else np.array([child]),
+                    cls=cls, classes=classes,
                 )  # fmt: skip
 
     def finish(self, sim: Simulation) -> None:

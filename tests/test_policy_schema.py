@@ -155,8 +155,11 @@ def test_nanjing_counter_threshold_display_and_measures(packs: dict[str, Policy]
 
 def test_court_defaulters_terms_deletion_review_and_measures(packs: dict[str, Policy]) -> None:
     p = packs["court-defaulters"]
-    (lst,) = p.lists
+    lst, companies = p.lists
     assert lst.id == "dishonest_debtors" and lst.public
+    assert companies.id == "dishonest_companies" and companies.entity == "company"
+    assert companies.delete_on is not None
+    assert companies.delete_on.kinds == ["company_judgment_performed"]
     assert lst.term_days_by_ground == {g: 730 for g in (2, 3, 4, 5, 6)}  # two years
     assert lst.term_days is None and 1 not in lst.term_days_by_ground  # until performance
     assert lst.extension_days == (365, 1095)  # extendable by one to three years
@@ -165,14 +168,29 @@ def test_court_defaulters_terms_deletion_review_and_measures(packs: dict[str, Po
     assert lst.deletion_delay_working_days == 3
     assert p.due_process.review_days == 15
     assert p.due_process.appeal_days == 10 + 15
-    (rule,) = p.rules
+    rule, company_rule = p.rules
     assert rule.when.events is not None and rule.when.events.kinds == ["non_performance"]
     assert sorted(rule.when.events.grounds) == [1, 2, 3, 4, 5, 6]
     assert any(e.list and e.list.list == "dishonest_debtors" for e in rule.effects)
-    measured = {mo: (m.effect, tuple(m.applies_to)) for m in p.joint for mo in m.moments}
+    assert company_rule.when.events is not None
+    assert company_rule.when.events.kinds == ["company_non_performance"]
+    people = [m for m in p.joint if m.when.on_list != "dishonest_companies"]
+    measured = {mo: (m.effect, tuple(m.applies_to)) for m in people for mo in m.moments}
     for moment in ("flight_ticket", "rail_ticket", "luxury_hotel", "travel_abroad",
                    "loan_application", "job_application"):  # fmt: skip
         assert measured[moment] == ("blocked", ("self",)), moment
+    # Art. 3: every G-series seat, first class on D/C trains, soft sleepers; the same
+    # travel for a listed company's legal representative.
+    rail = {tuple(m.classes) for m in people if "rail_ticket" in m.moments}
+    assert rail == {("g_first", "g_second", "dc_first"), ("soft_sleeper",)}
+    reps = [m for m in p.joint if m.when.on_list == "dishonest_companies"]
+    assert {mo for m in reps for mo in m.moments} == {
+        "flight_ticket",
+        "rail_ticket",
+        "luxury_hotel",
+        "travel_abroad",
+    }
+    assert all(m.applies_to == ["legal_representative"] for m in reps)
     assert measured["school_place"] == ("blocked", ("parent",))
     assert measured["insurance_purchase"][0] == "priced_up"
     text = pack_text("court-defaulters")
@@ -229,6 +247,8 @@ def test_corporate_company_list_and_spill_over(demo: Catalogue, packs: dict[str,
     assert all(c.entity == "company" for c in p.counters)
     kinds = {k for f in filters(p) for k in f.kinds}
     company_events = {k.name for k in demo.kinds("event") if k.entity == "company"}
+    # The company court events belong to the court list (court-defaulters).
+    company_events -= {"company_non_performance", "company_judgment_performed"}
     assert kinds == company_events == {
         "company_tax_arrears", "environmental_violation", "product_quality_violation",
         "contract_breach",

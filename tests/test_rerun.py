@@ -34,7 +34,12 @@ def file_policy_run(tmp_path_factory) -> Path:
     (where / "points.yaml").write_text(pack_text("rongcheng"), encoding="utf-8")
     doc = small_scenario(
         days=40,
-        sources=[{"use": "state_data"}, {"use": "payments"}, {"use": "resources"}],
+        sources=[
+            {"use": "state_data"},
+            {"use": "company_conduct"},
+            {"use": "payments"},
+            {"use": "resources"},
+        ],
         sensors=[{"use": "records"}],
         policies=[
             {"use": "pack", "params": {"pack": "points.yaml"}},

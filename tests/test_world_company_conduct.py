@@ -19,7 +19,12 @@ from sclab.engine.acts import Acts
 from sclab.engine.propensity import propensity_company_key
 from sclab.engine.simulation import DAYS_PER_YEAR
 from sclab.population.companies import SIZES
-from sclab.world.company_conduct import KINDS, CompanyConductParams
+from sclab.world.company_conduct import (
+    COMPANY_NON_PERFORMANCE,
+    COMPANY_PERFORMED,
+    KINDS,
+    CompanyConductParams,
+)
 
 
 def build(
@@ -109,12 +114,12 @@ def test_acts_name_companies_and_their_legal_representatives(write_scenario) -> 
     sim = build(write_scenario, 20_000, 300, 20, **{f"{k}_per_year": 3.0 for k in KINDS})
     acts = run(sim)
     companies = sim.population.companies
-    assert {a.kind for a in acts} == set(KINDS)
+    assert {a.kind for a in acts} == set(KINDS) | {COMPANY_NON_PERFORMANCE, COMPANY_PERFORMED}
     for a in acts:
         assert a.entity_type == "company" and a.source == "company_conduct"
         assert (a.actor < len(companies)).all()
         assert np.array_equal(a.extra["legal_rep"], companies.legal_rep[a.actor])
-        assert (a.extra["amount"] > 0).all()
+        assert a.kind == COMPANY_PERFORMED or (a.extra["amount"] > 0).all()
     # Larger firms owe more (amounts scale with size class).
     amount = np.concatenate([a.extra["amount"] for a in acts if a.kind == "contract_breach"])
     size = companies.size[actors(acts, "contract_breach")]
@@ -165,11 +170,41 @@ def test_same_seed_same_acts_and_different_seed_different(write_scenario) -> Non
         acts = run(
             build(write_scenario, 10_000, 300, 20, seed=seed, **{f"{k}_per_year": 2 for k in KINDS})
         )
-        return [(a.day, a.kind, a.actor.tolist(), a.extra["amount"].tolist()) for a in acts]
+        return [
+            (a.day, a.kind, a.actor.tolist(), a.extra.get("amount", np.empty(0)).tolist())
+            for a in acts
+        ]
 
     a, b, c = fingerprint(7), fingerprint(7), fingerprint(8)
     assert a == b and len(a) > 20
     assert a != c
+
+
+def test_company_debtors_arrive_perform_and_start_warm(write_scenario) -> None:
+    days = 60
+    rate, hazard = 0.05, 0.01
+    sim = build(
+        write_scenario, 40_000, 500, days, company_non_performance_per_year=rate,
+        company_performance_hazard_per_day=hazard, company_court_history_days=400,
+    )  # fmt: skip
+    acts = run(sim)
+    n = len(sim.population.companies)
+    daily = rate / DAYS_PER_YEAR
+    # The warm start: unresolved on day 0 with probability f (1 - (1 - h)^H) / h, acts of
+    # their true past day (occurred_day < 0), on the first day.
+    history = [a for a in acts if "occurred_day" in a.extra]
+    assert len(history) == 1 and history[0].day == 0
+    past = history[0].extra["occurred_day"]
+    assert (past < 0).all() and (past >= -400).all()
+    expected_stock = n * daily * (1 - (1 - hazard) ** 400) / hazard
+    assert within(len(past), expected_stock)
+    # Later defaults at the daily rate (those already unresolved do not default again).
+    new = actors([a for a in acts if "occurred_day" not in a.extra], COMPANY_NON_PERFORMANCE)
+    assert within(len(new), n * daily * days)
+    # Performances at the hazard, by debtors only (one who performed may default again).
+    performed = actors(acts, COMPANY_PERFORMED)
+    assert np.isin(performed, np.concatenate([history[0].actor, new])).all()
+    assert within(len(performed), expected_stock * (1 - (1 - hazard) ** (days - 1)), 6)
 
 
 @pytest.mark.parametrize(

@@ -125,7 +125,7 @@ def test_each_kind_at_its_configured_rate(run: Simulation) -> None:
 def test_published_per_capita_defaults() -> None:
     p = ResourcesParams()
     assert p.flight_ticket.per_year == pytest.approx(659.93 / 1400.05)
-    assert p.rail_ticket.per_year == pytest.approx(2290 / 1400.05)
+    assert p.rail_ticket.per_year == pytest.approx(3570 / 1400.05)
     assert p.travel_abroad.per_year == pytest.approx(155 / 1400.05)
     assert p.bike_rental.per_year == pytest.approx(45 * 365 / 1400.05)
 

@@ -80,23 +80,35 @@ METRICS: dict[str, Metric] = {
     for m in [
         Metric(
             "court_flight_blocks",
-            "flight-ticket purchases blocked by the court list's joint measure 'flights'",
+            "flight-ticket purchases blocked by the court list's joint measures (listed "
+            "people and the legal representatives of listed companies)",
             "SELECT count(*) FROM sanctions WHERE system = 'court-defaulters' "
-            "AND rule_id = 'flights' AND kind = 'blocked'",
+            "AND domain = 'flight_ticket' AND kind = 'blocked'",
             _COURT,
         ),
         Metric(
             "court_rail_blocks",
-            "rail-ticket purchases blocked by the court list's joint measure 'high_speed_rail'",
+            "rail-ticket purchases blocked by the court list's joint measures (G-series "
+            "seats, first class on D/C trains, soft sleepers; listed people and the legal "
+            "representatives of listed companies)",
             "SELECT count(*) FROM sanctions WHERE system = 'court-defaulters' "
-            "AND rule_id = 'high_speed_rail' AND kind = 'blocked'",
+            "AND domain = 'rail_ticket' AND kind = 'blocked'",
+            _COURT,
+        ),
+        Metric(
+            "court_flight_to_rail_blocks",
+            "blocked flight-ticket purchases per blocked rail-ticket purchase (court list)",
+            "SELECT count(*) FILTER (WHERE domain = 'flight_ticket') / "
+            "nullif(count(*) FILTER (WHERE domain = 'rail_ticket'), 0) FROM sanctions "
+            "WHERE system = 'court-defaulters' AND kind = 'blocked'",
             _COURT,
         ),
         Metric(
             "court_new_listings",
-            "entries onto the court list of dishonest debtors during the run",
+            "entries onto the court list of dishonest debtors during the run (people and "
+            "companies)",
             "SELECT count(*) FROM list_entries WHERE system = 'court-defaulters' "
-            "AND list = 'dishonest_debtors' AND start_day >= 0",
+            "AND list IN ('dishonest_debtors', 'dishonest_companies') AND start_day >= 0",
             _COURT,
         ),
         Metric(

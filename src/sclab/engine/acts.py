@@ -98,6 +98,13 @@ def _outcome_labels() -> Any:
     return pa.array(list(OUTCOMES))
 
 
+@functools.cache
+def _class_labels(classes: tuple[str, ...]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(list(classes))
+
+
 @dataclass
 class Moments:
     """Resource moments of one kind on one day, with outcomes the policy stage may set."""
@@ -113,6 +120,10 @@ class Moments:
     # Whom the moment is for, when not the actor (a child's school place applied for by a
     # parent): the person a block harms. None means the actor.
     beneficiary: np.ndarray | None = None
+    # The class of each attempt (uint8 code into ``classes``, the kind's classes in the
+    # catalogue: a train and seat class); None for a kind without classes.
+    cls: np.ndarray | None = None
+    classes: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.actor.shape[0])
@@ -122,7 +133,7 @@ class Moments:
         import pyarrow as pa
 
         n = len(self)
-        return {
+        columns = {
             "moment_id": np.arange(first_id, first_id + n, dtype=np.int64),
             "day": np.full(n, self.day, np.int32),
             "kind": constant_labels(self.kind, n),
@@ -134,6 +145,11 @@ class Moments:
             ),
             "price_factor": self.price_factor,
         }
+        if self.cls is not None:  # else the class is NULL (a column left out)
+            columns["class"] = pa.DictionaryArray.from_arrays(
+                pa.array(self.cls.astype(np.int32)), _class_labels(self.classes)
+            )
+        return columns
 
 
 class MomentLog:
@@ -164,21 +180,31 @@ class MomentLog:
         actor: np.ndarray,
         entity_type: str = "person",
         beneficiary: np.ndarray | None = None,
+        cls: np.ndarray | None = None,
+        classes: tuple[str, ...] = (),
     ) -> Moments:
         """Add attempts; each starts allowed at price factor 1.
 
         Args:
             beneficiary: Whom each attempt is for, if not the actor (same length).
+            cls: The class of each attempt (same length), a code into ``classes``, the
+                kind's classes as the catalogue declares them.
         """
         actor = np.asarray(actor, dtype=np.int64)
         if beneficiary is not None:
             beneficiary = np.asarray(beneficiary, dtype=np.int64)
             if beneficiary.shape != actor.shape:
                 raise ValueError("beneficiary must have one entry per actor")
+        if cls is not None:
+            cls = np.asarray(cls, dtype=np.uint8)
+            if cls.shape != actor.shape:
+                raise ValueError("cls must have one entry per actor")
+            if len(cls) and int(cls.max()) >= len(classes):
+                raise ValueError(f"class code {int(cls.max())} not among {classes}")
         m = Moments(
             day, source, kind, actor, entity_type,
             np.zeros(len(actor), np.uint8), np.ones(len(actor), np.float32),
-            beneficiary=beneficiary,
+            beneficiary=beneficiary, cls=cls, classes=tuple(classes),
         )  # fmt: skip
         self.today.append(m)
         return m

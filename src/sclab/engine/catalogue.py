@@ -97,10 +97,17 @@ FACTS: dict[str, str] = {
     "Events and moments are kept `each`.",
     "produced_by": "`stage:component` of the component that produces it in the run.",
     "meaning": "What one such act, record or attempt is, in one line.",
+    "classes": "Moments only: the classes an attempt of this kind is of (a train and seat "
+    "class, `resource_moments.class`), which a joint measure may name to bar some of "
+    "them only (`classes: [...]`); empty for a kind whose attempts have no class.",
 }
 """The facts of every kind, defined (the columns of the ``kinds`` table besides ``name``)."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+#: The most classes a moment kind may have: a person's classes of a kind are one byte of
+#: bits (:data:`sclab.engine.avoidance.AVOIDED`).
+MAX_CLASSES = 8
 
 
 class KindError(ParamsError):
@@ -129,6 +136,7 @@ class Kind:
     realtime: bool = False
     of_act: str | None = None
     kept: str = "each"
+    classes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -156,6 +164,17 @@ class Kind:
             raise ValueError(f"event kind '{self.name}' must say which act it records")
         if self.category == "moment" and self.of_act is not None:
             raise ValueError(f"moment kind '{self.name}' stands for no act")
+        if self.classes and self.category != "moment":
+            raise ValueError(f"kind '{self.name}': only moments have classes")
+        if len(set(self.classes)) != len(self.classes) or len(self.classes) > MAX_CLASSES:
+            raise ValueError(
+                f"kind '{self.name}': at most {MAX_CLASSES} distinct classes, got {self.classes}"
+            )
+        for c in self.classes:
+            if not _NAME.match(c):
+                raise ValueError(
+                    f"kind '{self.name}': class '{c}': lower case letters, digits and _"
+                )
 
     @classmethod
     def act(
@@ -172,9 +191,17 @@ class Kind:
         return cls(name, "act", entity, domain, lawful, meaning, of_act=of_act, kept=kept)
 
     @classmethod
-    def moment(cls, name: str, domain: str, meaning: str, entity: str = "person") -> Kind:
-        """A resource-moment kind: an attempt, which is lawful."""
-        return cls(name, "moment", entity, domain, True, meaning)
+    def moment(
+        cls,
+        name: str,
+        domain: str,
+        meaning: str,
+        entity: str = "person",
+        classes: tuple[str, ...] = (),
+    ) -> Kind:
+        """A resource-moment kind: an attempt, which is lawful; ``classes``: what an
+        attempt may be of (a train and seat class), in the order of their codes."""
+        return cls(name, "moment", entity, domain, True, meaning, classes=tuple(classes))
 
     def recorded(self) -> Kind:
         """The event that records this act under its own name, with the act's facts."""
@@ -317,7 +344,24 @@ class Catalogue:
         return {
             "act_kind": set(self.names("act")) | set(self.names("event")),
             "moment_kind": set(self.names("moment")),
+            "moment_class": {c for k in self.kinds("moment") for c in k.classes},
         }
+
+    def unknown_class(self, moment: str, name: str) -> str | None:
+        """None if ``name`` is a class of the moment kind ``moment`` (or that kind is not
+        in the catalogue: :meth:`problem` says so); else one line with the kind's classes
+        and the nearest one."""
+        kind = self.get(moment, "moment") or self._known.get(moment, "moment")
+        if kind is None or name in kind.classes:
+            return None
+        if not kind.classes:
+            return f"moment kind '{moment}' has no classes; leave out classes to bar it all"
+        close = difflib.get_close_matches(name, kind.classes, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return (
+            f"unknown class '{name}' of moment kind '{moment}' (its classes: "
+            f"{', '.join(kind.classes)}){hint}"
+        )
 
     def columns(self) -> dict[str, list[Any]]:
         """The ``kinds`` table's columns, one row per kind."""
@@ -334,6 +378,7 @@ class Catalogue:
             "kept": [e.kind.kept for e in rows],
             "produced_by": [e.produced_by for e in rows],
             "meaning": [e.kind.meaning for e in rows],
+            "classes": [",".join(e.kind.classes) or None for e in rows],
         }
 
     # -- explaining a missing name ------------------------------------------------------
@@ -439,8 +484,9 @@ def markdown(catalogue: Catalogue) -> str:
         out += [f"## {titles[category]}", ""]
         out += [
             "| kind | entity | domain | lawful | biometric | real-time | of act | kept "
-            "| produced by | meaning |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| produced by | meaning |" + (" classes |" if category == "moment" else ""),
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+            + (" --- |" if category == "moment" else ""),
         ]
         for e in rows:
             k = e.kind
@@ -448,6 +494,7 @@ def markdown(catalogue: Catalogue) -> str:
                 f"| `{k.name}` | {k.entity} | {k.domain} | {_yes(k.lawful)} | "
                 f"{_yes(k.biometric)} | {_yes(k.realtime)} | {f'`{k.of_act}`' if k.of_act else ''} "
                 f"| {k.kept} | {e.produced_by} | {k.meaning.replace('|', '/')} |"
+                + (f" {', '.join(f'`{c}`' for c in k.classes)} |" if category == "moment" else "")
             )
         out.append("")
     return "\n".join(out)

@@ -113,6 +113,9 @@ class SystemView:
         scores_ties: Ties' scores count in one's own score.
         scored_purchases: Purchase category → weight in the score (negative: penalised).
         visible_sanctions_today: People publicly sanctioned today (displayed, shamed).
+        barred_classes: Per resource-moment kind that some measure blocks, the classes it
+            bars (None: every attempt of the kind), as the policies publish them: what a
+            person blocked on the kind learns to avoid.
     """
 
     def __init__(self, n_people: int) -> None:
@@ -132,6 +135,7 @@ class SystemView:
         # of it after the record was made (FOREVER: as long as it lasts); kinds no policy
         # reads are absent. Policies fill it in setup; warm starts read it.
         self.record_horizons: dict[str, int] = {}
+        self._company_lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.severity: dict[str, float] = {}
         self.detection: dict[str, float] = {}
         self.scores_speech = False
@@ -139,6 +143,8 @@ class SystemView:
         self.scored_purchases: dict[str, float] = {}
         self._caught: dict[str, list[np.ndarray]] = {}
         self.visible_sanctions_today = np.empty(0, dtype=np.int64)
+        self.barred_classes: dict[str, frozenset[str] | None] = {}
+        self._blocked: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}
 
     def publish_score(self, system: str, normalised: np.ndarray) -> None:
         """A policy shares its standing array (in [0, 1], NaN = not scored), by reference."""
@@ -165,6 +171,25 @@ class SystemView:
     def journals(self) -> list[str]:
         """The names of every published journal."""
         return sorted(self._journals)
+
+    def publish_company_list(self, name: str, listed: np.ndarray, since: np.ndarray) -> None:
+        """A policy shares a blacklist of companies (membership and entry days, per
+        company_id), by reference: their legal representatives may be barred."""
+        self._company_lists[name] = (listed, since)
+
+    def listed_companies(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(on some published company blacklist, the earliest entry day there) per
+        company, or None when no policy publishes one. O(companies x lists)."""
+        if not self._company_lists:
+            return None
+        arrays = list(self._company_lists.values())
+        listed = np.zeros(len(arrays[0][0]), dtype=bool)
+        big = np.iinfo(np.int32).max
+        since = np.full(len(listed), big, dtype=np.int32)
+        for on, day in arrays:
+            listed |= on
+            np.minimum(since, np.where(on, day, big), out=since)
+        return listed, since
 
     @property
     def score(self) -> np.ndarray:
@@ -268,7 +293,47 @@ class SystemView:
         parts = self._caught.get(kind)
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
+    def bar(self, kind: str, classes: tuple[str, ...] | list[str] | None) -> None:
+        """A policy blocks attempts of ``kind`` of ``classes`` (None or empty: every
+        attempt); several measures add up."""
+        if kind in self.barred_classes and self.barred_classes[kind] is None:
+            return
+        if not classes:
+            self.barred_classes[kind] = None
+            return
+        self.barred_classes[kind] = frozenset(self.barred_classes.get(kind) or ()) | set(classes)
+
+    def blocked(self, kind: str, people: np.ndarray, cls: np.ndarray | None = None) -> None:
+        """Policies report attempts of ``kind`` blocked today: who made them (and their
+        class codes, for a kind with classes)."""
+        self._blocked.setdefault(kind, []).append(
+            (np.asarray(people, dtype=np.int64), None if cls is None else np.asarray(cls))
+        )
+
+    def blocked_today(self, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """People whose attempts of ``kind`` were blocked today (repeats: several attempts),
+        with the attempts' class codes (None for a kind without classes)."""
+        parts = self._blocked.get(kind)
+        if not parts:
+            return np.empty(0, dtype=np.int64), None
+        people = np.concatenate([p for p, _ in parts])
+        if any(c is None for _, c in parts):
+            return people, None
+        return people, np.concatenate([c for _, c in parts if c is not None])
+
+    def listed_of(self, people: np.ndarray) -> np.ndarray:
+        """:attr:`listed` of ``people`` only: O(len(people)) per published list."""
+        if not self._lists:
+            return self.listed[people]
+        out = np.zeros(len(people), dtype=bool)
+        if self._listed is not None:
+            out |= self._listed[people]
+        for listed, _ in self._lists.values():
+            out |= listed[people]
+        return out
+
     def end_day(self) -> None:
         """Forget today's experiences (behaviour has consumed them)."""
         self._caught = {}
+        self._blocked = {}
         self.visible_sanctions_today = np.empty(0, dtype=np.int64)

@@ -34,6 +34,7 @@ import numpy as np
 
 from sclab.engine.acts import OUTCOMES, ActLog, Aggregates, MomentLog, Moments
 from sclab.engine.ages import AGE
+from sclab.engine.avoidance import AVOIDED
 from sclab.engine.catalogue import Catalogue, gather
 from sclab.engine.decisions import DecisionLog
 from sclab.engine.events import EventBatch, EventLog
@@ -51,7 +52,7 @@ DAYS_PER_YEAR = 365.0
 """Days in the simulation's year (one step a day): yearly rates are divided by it."""
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
-ENGINE_STATE: tuple[Declaration, ...] = (AGE, PROPENSITY, COMPANY_PROPENSITY)
+ENGINE_STATE: tuple[Declaration, ...] = (AGE, PROPENSITY, COMPANY_PROPENSITY, AVOIDED)
 """The state arrays shared through the engine's contracts (each declared beside its
 contract); every :class:`State` accepts them. ``docs/state.md`` lists them."""
 

@@ -183,6 +183,7 @@ class PolicyEngine:
             ],
         )
         self.lists.publish(sim.view, self.system)
+        self.joint.publish(sim.view)
         publish_incentives(p, self.scores, sim.view, sim.catalogue())
         publish_record_horizons(p, sim.view)
         self.standings.refresh(everyone=True)

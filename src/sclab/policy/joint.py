@@ -7,6 +7,10 @@ Core object:
         representative, or a tie's), sets the moment's outcome (blocked beats priced up
         beats favoured; price factors multiply across systems) and writes one decision row
         per affected moment, carrying the triggering entry's event and ``wrongful`` flag.
+        A measure naming ``classes`` decides only the attempts of those classes (a
+        G-series seat, a first-class seat on another bullet train); the others pass.
+        Each block is reported to the :class:`~sclab.engine.feedback.SystemView`
+        (``blocked``: who, on which kind and class), whence behaviour learns it.
 
 Cost model: O(moments of the kinds a measure names), plus O(companies) a day for
 legal-representative measures and O(sum of the actors' degrees) for tie measures.
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sclab.engine.acts import ALLOWED, BLOCKED, FAVOURED, PRICED_UP, Moments
+from sclab.engine.feedback import SystemView
 from sclab.policy.lists import Lists
 from sclab.policy.provenance import Provenance
 from sclab.policy.rows import Rows
@@ -50,8 +55,16 @@ class JointMeasures:
         self.scores = scores
         self.provenance = provenance
         self.rows = rows
-        #: The day and, per trigger (by id), the legal representatives it triggers that day.
-        self._represented_today: tuple[int, dict[int, tuple[np.ndarray, ...]]] | None = None
+        #: The day and, per trigger (by its text: measures on the same list share it), the
+        #: legal representatives it triggers that day.
+        self._represented_today: tuple[int, dict[str, tuple[np.ndarray, ...]]] | None = None
+
+    def publish(self, view: SystemView) -> None:
+        """Tell behaviour which classes of which moment kinds the measures block."""
+        for j in self.joint:
+            if j.effect == "blocked":
+                for kind in j.moments:
+                    view.bar(kind, j.classes)
 
     def decide(self, today: Today, moments: Sequence[Moments]) -> None:
         """Decide the day's resource moments, batch after batch."""
@@ -64,15 +77,25 @@ class JointMeasures:
             return
         order = {"blocked": 0, "priced_up": 1, "favoured": 2}
         for j in sorted(measures, key=lambda x: order[x.effect]):
+            # A measure on some classes looks at the attempts of those classes only (its
+            # triggers are looked up for them alone).
+            barred = self._class_mask(j, m)
+            sel = None if barred is None else np.flatnonzero(barred)
+            part = m if sel is None else self._subset(m, sel)
             for target in j.applies_to:
-                hit, entity, event, bad = self._hits(today, j, target, m)
-                hit &= m.outcome != BLOCKED
+                hit, entity, event, bad = self._hits(today, j, target, part)
+                hit &= part.outcome != BLOCKED
                 if not hit.any():
                     continue
-                idx = np.flatnonzero(hit)
+                at = np.flatnonzero(hit)
+                entity, event, bad = entity[at], event[at], bad[at]
+                idx = at if sel is None else sel[at]
                 if j.effect == "blocked":
                     m.outcome[idx] = BLOCKED
                     kind = "blocked"
+                    today.sim.view.blocked(
+                        m.kind, m.actor[idx], None if m.cls is None else m.cls[idx]
+                    )
                 elif j.effect == "priced_up":
                     m.outcome[idx] = np.where(m.outcome[idx] == BLOCKED, BLOCKED, PRICED_UP)
                     m.price_factor[idx] *= j.price_factor
@@ -82,12 +105,35 @@ class JointMeasures:
                     m.outcome[fav] = FAVOURED
                     m.price_factor[idx] *= j.price_factor
                     kind = "reward"
+                if sel is not None:  # the measure's next target sees these outcomes
+                    part.outcome[at] = m.outcome[idx]
                 m.decided_by.append(f"{self.rows.system}:{j.id}")
                 self.rows.sanction(
-                    today, entity[idx], domain=m.kind, kind=kind, rule_id=j.id,
-                    event_id=event[idx], wrongful=bad[idx] & (kind != "reward"),
+                    today, entity, domain=m.kind, kind=kind, rule_id=j.id,
+                    event_id=event, wrongful=bad & (kind != "reward"),
                     entity_type=m.entity_type if target != "parent" else "person",
                 )  # fmt: skip
+
+    @staticmethod
+    def _subset(m: Moments, sel: np.ndarray) -> Moments:
+        """The moments ``sel`` of the batch ``m`` (copies: outcomes are written back by
+        the caller)."""
+        return Moments(
+            m.day, m.source, m.kind, m.actor[sel], m.entity_type, m.outcome[sel],
+            m.price_factor[sel], beneficiary=None if m.beneficiary is None else m.beneficiary[sel],
+            cls=None if m.cls is None else m.cls[sel], classes=m.classes,
+        )  # fmt: skip
+
+    @staticmethod
+    def _class_mask(j: JointMeasure, m: Moments) -> np.ndarray | None:
+        """Per moment, whether its class is one ``j`` names (None: ``j`` names none)."""
+        if not j.classes:
+            return None
+        if m.cls is None:  # a kind without classes (the vocabulary check refuses it)
+            return np.zeros(len(m), bool)
+        named = np.zeros(256, bool)
+        named[[m.classes.index(c) for c in j.classes if c in m.classes]] = True
+        return named[m.cls]
 
     def _hits(
         self, today: Today, j: JointMeasure, target: str, m: Moments
@@ -199,9 +245,10 @@ class JointMeasures:
         cache = self._represented_today
         if cache is None or cache[0] != today.day:
             cache = self._represented_today = (today.day, {})
-        found = cache[1].get(id(t))
+        key = repr(t)
+        found = cache[1].get(key)
         if found is None:
-            found = cache[1][id(t)] = self._representatives(today.sim, t)
+            found = cache[1][key] = self._representatives(today.sim, t)
         reps_s, ev_s, bad_s = found
         if not len(reps_s):
             return np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool)
@@ -214,8 +261,14 @@ class JointMeasures:
         """Legal representatives of the companies ``t`` triggers (sorted), with the event
         and wrongful flag of their first such company."""
         companies = sim.population.companies
-        hit_c, event_c, bad_c = self._trigger(t, np.arange(len(companies)))
-        reps = companies.legal_rep[hit_c].astype(np.int64)
+        # A list's trigger holds for its members only: look up those, not every company.
+        who = (
+            np.flatnonzero(self.lists.book(t.on_list).listed)
+            if t.on_list is not None
+            else np.arange(len(companies))
+        )
+        hit_c, event_c, bad_c = self._trigger(t, who)
+        reps = companies.legal_rep[who[hit_c]].astype(np.int64)
         # one triggering company per representative (the first); wrongful if all are
         order = np.argsort(reps, kind="stable")
         return reps[order], event_c[hit_c][order], bad_c[hit_c][order]

@@ -52,11 +52,14 @@ class Lists:
         return self.books[lid][0].entity
 
     def publish(self, view: SystemView, system: str) -> None:
-        """Share the person blacklists' membership with behaviour, and the journal of
-        every public list with other policies."""
+        """Share the blacklists' membership with behaviour (companies' apart: whose legal
+        representatives are barred), and the journal of every public list with other
+        policies."""
         for lid, (spec, book) in self.books.items():
             if spec.kind == "blacklist" and spec.entity == "person":
                 view.publish_list(f"{system}.{lid}", book.listed, book.since)
+            elif spec.kind == "blacklist" and spec.entity == "company":
+                view.publish_company_list(f"{system}.{lid}", book.listed, book.since)
         for lid, journal in self.journals.items():
             view.publish_journal(f"{system}.{lid}", journal)
 

@@ -389,6 +389,11 @@ class JointMeasure(Strict):
     id: Ident
     when: Trigger
     moments: list[Ident] = Field(min_length=1, description="Resource moment kinds.")
+    classes: list[Ident] = Field(
+        default_factory=list,
+        description="Only attempts of these classes of the moment kinds (a train and seat "
+        "class: `kinds.classes`, docs/catalogue.md); empty: every attempt.",
+    )
     effect: Literal["blocked", "priced_up", "favoured"]
     price_factor: float = Field(1.0, gt=0, le=100)
     applies_to: list[AppliesTo] = Field(

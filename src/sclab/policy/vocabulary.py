@@ -4,7 +4,8 @@ Core object:
     :func:`check_names`: every event kind of a filter (counters, score deltas, rules,
         factor inputs, a list's ``delete_on``), every source a filter names, the platform
         and post kinds (kept as per-person totals) and the attributes of factor inputs,
-        and the resource moments of joint measures must be in the catalogue
+        and the resource moments of joint measures (with the classes a measure names,
+        which must be classes of each of its moment kinds) must be in the catalogue
         (:mod:`sclab.engine.catalogue`) of the components that run. The first that is not
         is a :class:`~sclab.policy.loader.PolicyError` at its line, with the nearest
         valid name: ``my.yaml:12: rules[0].when.events.kinds[0]: unknown event kind
@@ -89,6 +90,10 @@ def check_names(policy: Policy, doc: LocatedYAML, catalogue: Catalogue) -> None:
             why = catalogue.problem(moment, "moment")
             if why:
                 fail(why, ("joint", j, "moments", m))
+            for c, name in enumerate(measure.classes):
+                why = catalogue.unknown_class(moment, name)
+                if why:
+                    fail(why, ("joint", j, "classes", c))
 
 
 def _filters(policy: Policy) -> Iterator[tuple[EventFilter, Loc, str | None]]:

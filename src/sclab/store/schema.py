@@ -193,6 +193,12 @@ TABLES: dict[str, list[Column]] = {
         C("beneficiary", "BIGINT", "whom it was for (the child, for a school place)"),
         L("outcome", "moment_outcome", "allowed, blocked, priced_up or favoured"),
         C("price_factor", "REAL", "price relative to the normal price"),
+        L(
+            "class",
+            "moment_class",
+            "the class attempted (rail_ticket: the train and seat class, e.g. g_second, "
+            "d_first, ordinary_hard); NULL for a kind without classes (kinds.classes)",
+        ),
     ],
     "aggregates": [
         C("entity_id", "BIGINT", "person_id or company_id"),
@@ -250,6 +256,7 @@ TABLES: dict[str, list[Column]] = {
         C("kept", "VARCHAR", "acts: each (one by one), totals (per person only) or both"),
         C("produced_by", "VARCHAR", "stage:component that produces it in this run"),
         C("meaning", "VARCHAR", "what one such act, record or attempt is"),
+        C("classes", "VARCHAR", "moments: the classes an attempt may be of, comma-separated"),
     ],
     "daily_stats": [
         C("day", "INTEGER", "simulation day (0 to days - 1)"),

@@ -12,6 +12,16 @@ spills over from a company onto its legal representative):
     "company_tax_arrears", "environmental_violation", "product_quality_violation",
     "contract_breach".
 
+Court stream (company judgment debtors): a company fails to perform a judgment at
+``company_non_performance_per_year`` ("company_non_performance", with ``amount`` and
+``legal_rep``; listing flow from the SPC's figures, one listing in eight a company) and,
+once unresolved, performs later at ``company_performance_hazard_per_day``
+("company_judgment_performed"). Day 0 starts warm: the companies unresolved on day 0 after
+the list's history since October 2013 are drawn in ``setup`` and emitted on the first
+step with ``occurred_day`` < 0, their true past day (as the people's court pipeline of
+:mod:`sclab.world.state_data` does). The court pack lists them; Art. 3 of the 2015 SPC
+Provisions binds their legal representatives.
+
 Rates: a company of sector s and size class z has, for act kind k, the yearly rate
 ``<k>_per_year × sector_multipliers[k][s] × size_multipliers[k][z] × rate_multiplier``,
 spread evenly over days. Sectors missing from ``sector_multipliers[k]`` get 1; sectors
@@ -41,17 +51,20 @@ past records together.
 
 COST MODEL: companies are grouped once in setup into rate classes (sector × size, at most
 a few dozen; :class:`sclab.world.sampling.RateClasses`). A day costs, per kind and class,
-O(k) draws for its k events (O(max_propensity · k) with a company multiplier present).
-Nothing is drawn per company per day.
+O(k) draws for its k events (O(max_propensity · k) with a company multiplier present),
+and for the court stream O(unresolved company debtors) (a few per cent of companies).
+The warm start costs one O(companies) draw in setup.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sclab.engine.acts import Acts
 from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity_company_key
 from sclab.engine.registry import register
@@ -77,6 +90,18 @@ CONDUCT = (
              "broken", entity="company"),
 )  # fmt: skip
 KINDS = tuple(k.name for k in CONDUCT)
+
+#: Company judgment debtors (the court stream, :meth:`CompanyConduct._court`).
+COMPANY_NON_PERFORMANCE = "company_non_performance"
+COMPANY_PERFORMED = "company_judgment_performed"
+COURT = (
+    Kind.act(COMPANY_NON_PERFORMANCE, "courts", False, "a company that lost a civil "
+             "judgment not performing it by the deadline", entity="company"),
+    Kind.act(COMPANY_PERFORMED, "courts", True, "a company performing a judgment it had "
+             "not performed by the deadline", entity="company"),
+)  # fmt: skip
+#: The SPC list went online on 1 October 2013: the company court history starts there.
+LIST_LAUNCH = dt.date(2013, 10, 1)
 
 
 class SizeFactors(BaseModel):
@@ -219,6 +244,42 @@ class CompanyConductParams(SourceParams):
         "State Administration of Taxation, 2016/2018), which also covers one-year counting "
         "windows; 0: none.",
     )
+    company_non_performance_per_year: float = Field(
+        12.88e6 * 0.125 / 5.25 / 38e6,
+        ge=0,
+        le=10,
+        description="Company judgment debtors who do not perform (and are listed) per "
+        "company-year: 12.88 million SPC listings from October 2013 to the end of 2018 "
+        "(5.25 years; SPC white paper, 27 February 2019), of which companies were one in "
+        "eight when the list was last split (over 100,000 companies and almost 700,000 "
+        "individuals, SPC database, Supreme People's Court Monitor, 20 December 2014), "
+        "over about 38 million enterprises (Assumption on the denominator, as above) = "
+        "0.0081. The share of companies is an Assumption for later years (0.1-0.3).",
+    )
+    company_performance_hazard_per_day: float = Field(
+        3.5e-4,
+        ge=0,
+        le=1,
+        description="Daily probability that a company debtor performs later: the hazard "
+        "the SPC's 3.51M of 12.88M performed by end-2018 imply for all debtors "
+        "(state_data); Assumption that companies perform as people do.",
+    )
+    company_court_history_days: int | None = Field(
+        None,
+        ge=0,
+        le=36_500,
+        description="Warm start of company debtors: days of history before day 0 whose "
+        "unresolved debtors are drawn at setup. None: from 1 October 2013 (the list's "
+        "launch) to the start date; 0: none. At the defaults and 2,106 days (8 July 2019) "
+        "3.3 % of companies are unresolved on day 0.",
+    )
+    company_debt_median_cny: float = Field(
+        300_000.0,
+        gt=0,
+        le=1e10,
+        description="Assumption (100,000-1,000,000): median sum a company debtor owes, "
+        "micro company (size factors scale it).",
+    )
     amount_size_factor: SizeFactors = Field(
         default_factory=lambda: SizeFactors(micro=1.0, small=3.0, medium=10.0, large=30.0),
         description="Assumption: amounts scale with company size class.",
@@ -264,8 +325,8 @@ class CompanyConduct:
         self.params = params
 
     def kinds(self) -> tuple[Kind, ...]:
-        """Act kinds this source may write."""
-        return CONDUCT
+        """Act kinds this source may write (the court stream's only when its rate is not 0)."""
+        return CONDUCT + (COURT if self.params.company_non_performance_per_year > 0 else ())
 
     def setup(self, sim: Simulation) -> None:
         p = self.params
@@ -288,6 +349,7 @@ class CompanyConduct:
         self.size_amount = p.amount_size_factor.array()
         self._past = PastActs(self.name)
         self._warm_start(sim)
+        self._setup_court(sim)
 
     def _warm_start(self, sim: Simulation) -> None:
         """Each kind's acts on the ``history_days`` days before day 0, class by class at
@@ -327,6 +389,8 @@ class CompanyConduct:
         self._past.emit(sim, day)  # the warm start's acts, on the first step
         p = self.params
         companies = sim.population.companies
+        if self._court_on:
+            self._court(sim, day)
         for kind in KINDS:
             daily = self.daily[kind]
             if not daily.any():
@@ -342,6 +406,93 @@ class CompanyConduct:
                 day, self.name, kind, who, entity_type="company",
                 amount=amount, legal_rep=companies.legal_rep[who].astype(np.int64),
             )  # fmt: skip
+
+    # -- company judgment debtors ----------------------------------------------------
+
+    def _setup_court(self, sim: Simulation) -> None:
+        """The unresolved company debtors on day 0 (the warm start), drawn once.
+
+        A company defaults at the daily rate f and, once unresolved, performs at the
+        daily hazard h; over H days of history it is unresolved on day 0 with
+        probability f (1 - (1 - h)^H) / h (few companies default twice: O(f H)), its
+        default day -a drawn with P(a) proportional to (1 - h)^(a - 1), 1 <= a <= H.
+        """
+        p = self.params
+        n = len(sim.population.companies)
+        self._court_on = p.company_non_performance_per_year > 0
+        self.unresolved = np.empty(0, np.int64)  # sorted company ids
+        self._court_history: tuple[np.ndarray, np.ndarray] | None = None
+        if not self._court_on:
+            return
+        self._court_daily = p.company_non_performance_per_year * p.rate_multiplier / DAYS_PER_YEAR
+        days = p.company_court_history_days
+        if days is None:
+            days = max(0, (sim.scenario.start_date - LIST_LAUNCH).days)
+        if days == 0 or n == 0:
+            return
+        h = p.company_performance_hazard_per_day
+        survive = (1.0 - h) ** np.arange(days)  # a = 1..H
+        rng = sim.rng(f"{self.name}/court_history", 0)
+        share = min(1.0, self._court_daily * float(survive.sum()))
+        who = np.flatnonzero(rng.random(n) < share)
+        ago = 1 + rng.choice(days, size=len(who), p=survive / survive.sum())
+        self.unresolved = who.astype(np.int64)
+        self._court_history = (self.unresolved, -ago.astype(np.int32))
+
+    def _court(self, sim: Simulation, day: int) -> None:
+        """Company debtors who fail to perform today, and those who perform late.
+
+        Cost: O(new debtors) draws (a count, then who) and O(unresolved) for late
+        performance.
+        """
+        p = self.params
+        companies = sim.population.companies
+        rng = sim.rng(f"{self.name}/court", day)
+        if self._court_history is not None:
+            # The warm start's debtors, once, as acts of their true past day (the records
+            # sensor records them as of that day; the policy lists them from it).
+            who, occurred = self._court_history
+            self._court_history = None
+            self._add_debtors(sim, rng, day, who, occurred_day=occurred)
+        # Today's late performances, among those unresolved before today.
+        performed = self.unresolved[
+            rng.random(len(self.unresolved)) < p.company_performance_hazard_per_day
+        ]
+        if len(performed):
+            self.unresolved = np.setdiff1d(self.unresolved, performed, assume_unique=True)
+            sim.acts.add(
+                day, self.name, COMPANY_PERFORMED, performed, entity_type="company",
+                legal_rep=companies.legal_rep[performed].astype(np.int64),
+            )  # fmt: skip
+        # Every company at the same daily probability: a binomial count, then who.
+        n = len(companies)
+        new = np.sort(rng.choice(n, size=rng.binomial(n, self._court_daily), replace=False))
+        new = new[~np.isin(new, self.unresolved, assume_unique=True)]
+        if len(new):
+            self._add_debtors(sim, rng, day, new)
+            self.unresolved = np.union1d(self.unresolved, new)
+
+    def _add_debtors(
+        self,
+        sim: Simulation,
+        rng: np.random.Generator,
+        day: int,
+        who: np.ndarray,
+        **extra: np.ndarray,
+    ) -> None:
+        companies = sim.population.companies
+        median = self.params.company_debt_median_cny * self.size_amount[companies.size[who]]
+        amount = lognormal_amounts(rng, len(who), median, self.params.amount_sigma)
+        columns = {"amount": amount, "legal_rep": companies.legal_rep[who].astype(np.int64)}
+        if "occurred_day" in extra:
+            # Past acts: appended without ActLog.add, which would count them in the run's
+            # true act totals (true_act_totals counts the run).
+            sim.acts.today.append(
+                Acts(day, self.name, COMPANY_NON_PERFORMANCE, who, "company",
+                     {**columns, **extra})
+            )  # fmt: skip
+            return
+        sim.acts.add(day, self.name, COMPANY_NON_PERFORMANCE, who, entity_type="company", **columns)
 
     def finish(self, sim: Simulation) -> None:
         pass

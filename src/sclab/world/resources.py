@@ -11,7 +11,7 @@ Core objects:
 People are grouped by rate class (:class:`sclab.world.sampling.RateClasses`), so that a
 kind's attempts are drawn per class as a count and then who.
 
-Kinds (``sim.moments`` kind names): ``flight_ticket``, ``rail_ticket`` (high-speed rail),
+Kinds (``sim.moments`` kind names): ``flight_ticket``, ``rail_ticket`` (every rail trip),
 ``hotel_booking``, ``luxury_hotel``, ``travel_abroad``, ``loan_application``,
 ``job_application``, ``insurance_purchase``, ``bike_rental``, ``car_rental`` and
 ``school_place``. Each attempt is one moment with the attempting person as actor; the policy
@@ -31,6 +31,16 @@ average synthetic resident; a richer city should raise them. Rates are per day
 ``propensity(kind)`` per person when a behaviour component adjusts that kind (people may
 stop trying once blocked).
 
+Rail tickets have a class (``Moments.cls``, the catalogue's ``classes`` of the kind:
+:data:`RAIL_CLASSES`), because the 2015 SPC Provisions bar some trains and seats only
+(every seat of a G-series train, first class and above on D/C trains, soft sleepers). Each
+attempt has a purpose (business, family visit, leisure) drawn by the traveller's income
+decile, then a train and a seat (:class:`RailChoice`: published shares of trips on EMU
+trains and of first-class seats, income gradients and purposes' odds as Assumptions). A
+person who has learnt what they are barred from (:mod:`sclab.engine.avoidance`, written
+by behaviour) takes a class among the others, in proportion to their usual shares; an
+attempt of a kind without classes is given up when the person avoids the kind (bit 0).
+
 School places: each child aged 6 or 12 (school entry ages, configurable) on the yearly
 application day may have a private-school application filed by a parent. The parent is an
 adult aged 25-50 of the child's district drawn in ``setup`` (synthetic populations have no
@@ -38,10 +48,11 @@ households; Assumption) and published as :attr:`Resources.parent_of_child`.
 
 Cost model: ages, classes and parents are computed once in ``setup`` (O(n)). A day costs,
 per recorded kind, one Poisson draw per rate class (1,280 classes) plus O(k log k) for its
-k attempts (sorted); when a behaviour adjusts a kind, one O(n) maximum over its propensity
-array bounds the thinning. Aggregated rentals cost O(1) a day (one float32 O(n) add while
-a multiplier exists) and O(n) per kind when read. School applications cost O(children of
-entry age) once a year.
+k attempts (sorted); rail attempts add O(k log 180) for their purpose and class, and
+looking up who avoids what costs O(k) once someone does; when a behaviour adjusts a
+kind, one O(n) maximum over its propensity array bounds the thinning. Aggregated rentals
+cost O(1) a day (one float32 O(n) add while a multiplier exists) and O(n) per kind when
+read. School applications cost O(children of entry age) once a year.
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sclab.arrays import union_sorted
 from sclab.engine.ages import ages
+from sclab.engine.avoidance import avoided
 from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity, propensity_key
 from sclab.engine.registry import register
@@ -78,7 +90,7 @@ RENTAL_KINDS = ("bike_rental", "car_rental")
 SCHOOL_PLACE = "school_place"
 _MOMENTS = {
     "flight_ticket": ("travel", "buying an air ticket"),
-    "rail_ticket": ("travel", "buying a high-speed rail ticket"),
+    "rail_ticket": ("travel", "buying a rail ticket, of a train and seat class"),
     "hotel_booking": ("travel", "booking a hotel room"),
     "luxury_hotel": ("travel", "booking a room in a star-rated luxury hotel"),
     "travel_abroad": ("travel", "leaving the country on an outbound trip"),
@@ -92,7 +104,19 @@ _MOMENTS = {
 #: The kinds drawn at a rate each (school places follow their own rules).
 KINDS = tuple(k for k in _MOMENTS if k != SCHOOL_PLACE)
 #: The moment kinds, and the rentals as acts (per-person counts, see Resources.kinds).
-MOMENT_KINDS = tuple(Kind.moment(k, domain, meaning) for k, (domain, meaning) in _MOMENTS.items())
+#: The classes of a rail ticket, in code order: the train (G-series high-speed; D- or
+#: C-series bullet train; ordinary train) and the seat (business or first class and above;
+#: second class; soft sleeper; hard seat or hard sleeper), as the 2015 SPC Provisions
+#: Art. 3 distinguish them.
+RAIL_CLASSES = ("g_first", "g_second", "dc_first", "dc_second", "soft_sleeper", "hard_seat_sleeper")
+RAIL = "rail_ticket"
+#: Why a trip is made: the purpose shifts the train and seat chosen.
+PURPOSES = ("business", "family", "leisure")
+_CLASSES = {RAIL: RAIL_CLASSES}
+MOMENT_KINDS = tuple(
+    Kind.moment(k, domain, meaning, classes=_CLASSES.get(k, ()))
+    for k, (domain, meaning) in _MOMENTS.items()
+)
 RENTAL_ACTS = tuple(
     Kind.act(k, "travel", True, _MOMENTS[k][1], kept="totals") for k in RENTAL_KINDS
 )
@@ -146,6 +170,176 @@ class MomentRate(BaseModel):
         return check_age_keys(v, AGE_BANDS)
 
 
+def _logistic(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1.0 - p)))
+
+
+class RailChoice(BaseModel):
+    """Which train and seat class a rail ticket is for.
+
+    Each attempt has a purpose (business, family, leisure), drawn by the traveller's
+    income decile; then a train (high-speed EMU or ordinary; among EMUs a G-series or a
+    D/C-series train) and a seat (first class and above or second class on an EMU; soft
+    sleeper or hard seat/sleeper on an ordinary train), each a logistic choice whose log
+    odds move linearly with the income decile (``*_income_ratio``: odds of the top decile
+    over the bottom one) and by the purpose's odds multiplier. The shares are those of the
+    population's attempts: the intercepts are solved in ``setup`` so that, over the run's
+    rail attempts, the EMU share is ``emu_share`` and so on.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    emu_share: float = Field(
+        2.29 / 3.57,
+        gt=0,
+        lt=1,
+        description="Share of rail trips on EMU (bullet) trains: 2.29 of 3.57 billion in "
+        "2019 (China State Railway Group, January 2020) = 0.641; 2018: over three fifths "
+        "(China Railway, May 2019).",
+    )
+    g_share_of_emu: float = Field(
+        0.6,
+        gt=0,
+        lt=1,
+        description="Assumption (0.5-0.75): share of EMU trips on G-series trains (the "
+        "rest D- and C-series); no published split by train series was found.",
+    )
+    first_share_of_emu: float = Field(
+        38 / 556,
+        gt=0,
+        lt=1,
+        description="Share of EMU trips in first class or above: the seats of a CR400AF "
+        "(8 cars: 10 business, 28 first, 518 second; Railway Journal, 2017) = 0.068, "
+        "taking trips to fill seats alike (Assumption: 0.04-0.12).",
+    )
+    soft_sleeper_share: float = Field(
+        0.03,
+        gt=0,
+        lt=1,
+        description="Assumption (0.01-0.06): share of ordinary-train trips in a soft "
+        "sleeper (few cars of a long-distance train; most ordinary trips are short, seated).",
+    )
+    business_share: float = Field(
+        0.25,
+        gt=0,
+        lt=1,
+        description="Assumption (0.15-0.35): share of rail trips made on business; the "
+        "rest are family visits (family_share of them) and leisure.",
+    )
+    family_share_of_private: float = Field(
+        0.6,
+        gt=0,
+        lt=1,
+        description="Assumption (0.4-0.75): share of private rail trips that visit family "
+        "(the rest: leisure and travel).",
+    )
+    business_income_ratio: float = Field(
+        4.0,
+        gt=0,
+        le=1000,
+        description="Assumption (2-8): odds of a business trip, top decile / bottom.",
+    )
+    emu_income_ratio: float = Field(
+        6.0,
+        gt=0,
+        le=1000,
+        description="Assumption (3-12): odds of an EMU train, top decile / bottom.",
+    )
+    g_income_ratio: float = Field(
+        2.0,
+        gt=0,
+        le=1000,
+        description="Assumption (1-4): odds of a G train among EMUs, top / bottom.",
+    )
+    first_income_ratio: float = Field(
+        8.0,
+        gt=0,
+        le=1000,
+        description="Assumption (4-20): odds of first class, top decile / bottom (the fare "
+        "is about 1.6 times second class).",
+    )
+    soft_sleeper_income_ratio: float = Field(
+        4.0, gt=0, le=1000, description="Assumption (2-8): odds of a soft sleeper, top / bottom."
+    )
+    business_odds: dict[str, float] = Field(
+        default_factory=lambda: {"emu": 2.0, "g": 1.5, "first": 3.0, "soft_sleeper": 2.0},
+        description="Assumption: odds multipliers of a business trip for an EMU, a G train, "
+        "first class and a soft sleeper (employers pay for speed and comfort; 1-4 each).",
+    )
+    leisure_odds: dict[str, float] = Field(
+        default_factory=lambda: {"emu": 1.2, "g": 1.0, "first": 1.2, "soft_sleeper": 1.2},
+        description="Assumption: the same for a leisure trip (family visits: 1).",
+    )
+
+    @field_validator("business_odds", "leisure_odds")
+    @classmethod
+    def _odds_keys(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(_CHOICES))
+        if unknown:
+            expected = ", ".join(_CHOICES)
+            raise ValueError(f"unknown choice '{unknown[0]}'; expected some of {expected}")
+        if any(not 0 < x <= 100 for x in v.values()):
+            raise ValueError("odds multipliers must be in (0, 100]")
+        return v
+
+    def table(self, weight: np.ndarray) -> np.ndarray:
+        """P(purpose, class | income decile): shape (10, purposes, classes).
+
+        ``weight`` is each decile's share of the run's rail attempts: the intercepts are
+        solved so that the attempts' shares are the published ones.
+        """
+        d = (np.arange(10) - 4.5) / 9.0
+        p_business = _solve(self.business_share, np.log(self.business_income_ratio) * d, weight)
+        private = 1.0 - p_business
+        purpose = np.stack(
+            [p_business, private * self.family_share_of_private,
+             private * (1 - self.family_share_of_private)], axis=1,
+        )  # fmt: skip
+        odds = np.ones((len(PURPOSES), len(_CHOICES)))
+        for i, given in ((0, self.business_odds), (2, self.leisure_odds)):
+            for name, x in given.items():
+                odds[i, _CHOICES.index(name)] = x
+        log_odds = np.log(odds)  # (purpose, choice)
+
+        def choice(share: float, ratio: float, c: int, w: np.ndarray) -> np.ndarray:
+            slope = np.log(ratio) * d[:, None] + log_odds[None, :, c]  # (decile, purpose)
+            return _solve(share, slope, w)
+
+        w_dp = weight[:, None] * purpose  # attempts by decile and purpose
+        emu = choice(self.emu_share, self.emu_income_ratio, 0, w_dp)
+        g = choice(self.g_share_of_emu, self.g_income_ratio, 1, w_dp * emu)
+        first = choice(self.first_share_of_emu, self.first_income_ratio, 2, w_dp * emu)
+        soft = choice(self.soft_sleeper_share, self.soft_sleeper_income_ratio, 3, w_dp * (1 - emu))
+        classes = np.stack(
+            [emu * g * first, emu * g * (1 - first), emu * (1 - g) * first,
+             emu * (1 - g) * (1 - first), (1 - emu) * soft, (1 - emu) * (1 - soft)], axis=2,
+        )  # fmt: skip
+        return purpose[:, :, None] * classes
+
+
+#: The choices whose odds a purpose moves.
+_CHOICES = ("emu", "g", "first", "soft_sleeper")
+
+
+def _solve(share: float, slope: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``logistic(a + slope)`` with the intercept ``a`` such that its mean weighted by
+    ``weight`` (same shape) is ``share`` (bisection on the log odds)."""
+    total = float(weight.sum())
+    if total <= 0:
+        return _logistic(_logit(share) + slope)
+    lo, hi = -50.0, 50.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if float((weight * _logistic(mid + slope)).sum()) / total < share:
+            lo = mid
+        else:
+            hi = mid
+    return _logistic((lo + hi) / 2 + slope)
+
+
 def _by_age(*multipliers: float) -> dict[str, float]:
     """Age multipliers in the order of :data:`AGE_BANDS`."""
     return dict(zip(AGE_BANDS, multipliers, strict=True))
@@ -162,9 +356,9 @@ _DEFAULTS: dict[str, MomentRate] = {
         migrant=0.7,
     ),
     "rail_ticket": MomentRate(
-        per_year=2.29e9 / CHINA_POPULATION_2019,
+        per_year=3.57e9 / CHINA_POPULATION_2019,
         age=_by_age(0.4, 0.7, 1.4, 1.3, 1.1, 0.9, 0.7, 0.4),
-        income_ratio=4.0,
+        income_ratio=2.0,
         rural=0.5,
         migrant=1.5,
     ),
@@ -244,9 +438,16 @@ class ResourcesParams(SourceParams):
     )
     rail_ticket: MomentRate = _rate_field(
         "rail_ticket",
-        "High-speed rail (the seats blacklists bar). per_year: 2.29 billion bullet-train "
-        "passenger trips in 2019 (China State Railway Group, Jan 2020; all rail: 3.57 "
-        "billion) / 1,400.05 million = 1.636. Shape: Assumption.",
+        "Every rail trip, of any train and class (rail_classes chooses them). per_year: "
+        "3.57 billion rail passenger trips in 2019 (China State Railway Group, 2019 "
+        "results, January 2020) / 1,400.05 million = 2.550. income_ratio 2 (Assumption: "
+        "1.5-4; the train and class chosen carry the rest of the income gradient). Shape: "
+        "Assumption.",
+    )
+    rail_classes: RailChoice = Field(
+        default_factory=lambda: RailChoice(),
+        description="Which train and seat class a rail ticket is for, by income and "
+        "purpose (see RailChoice).",
     )
     hotel_booking: MomentRate = _rate_field(
         "hotel_booking",
@@ -391,6 +592,7 @@ class Resources:
         self.rates: dict[str, np.ndarray] = {}
         for kind in KINDS:
             self.rates[kind] = self._class_rates(getattr(p, kind), axes, n)
+        self._setup_rail(sim, axes)
         # Aggregated rentals are only ever per-person totals: accrue, draw when read.
         self._lazy: dict[str, LazyPoisson] = {}
         if not p.record_rentals:
@@ -417,6 +619,17 @@ class Resources:
             return np.zeros(self.classes.n_classes)
         per_day = rate.per_year * self.params.rate_multiplier / DAYS_PER_YEAR
         return per_day * mult / mean
+
+    def _setup_rail(self, sim: Simulation, axes: tuple[np.ndarray, ...]) -> None:
+        """The rail tickets' P(purpose, class | income decile), from the run's attempts."""
+        weight = np.bincount(axes[1], weights=self.classes.size * self.rates[RAIL], minlength=10)
+        #: P(purpose, class | decile): shape (10, purposes, classes).
+        self.rail_table = self.params.rail_classes.table(weight)
+        # One draw per attempt picks its (purpose, class) cell: decile d's cells cover
+        # [d, d + 1) in a single increasing table, searched at d + u.
+        cells = np.cumsum(self.rail_table.reshape(10, -1), axis=1)
+        cells[:, -1] = 1.0  # no rounding gap at the end of a decile
+        self._rail_cells = (np.arange(10)[:, None] + cells).ravel()
 
     def _setup_school(self, sim: Simulation, age: np.ndarray) -> None:
         p = self.params
@@ -455,6 +668,15 @@ class Resources:
                 continue
             rng = sim.rng(f"{self.name}/{kind}", day)
             who = self._draw(sim, rng, kind)
+            if kind == RAIL:
+                who, cls = self._rail_classes(sim, rng, who)
+                if len(who):
+                    sim.moments.add(day, self.name, kind, who, cls=cls, classes=RAIL_CLASSES)
+                continue
+            gave_up = avoided(sim, kind)
+            if gave_up is not None and len(who):
+                # A kind without classes: bit 0 set = the person no longer tries it.
+                who = who[(gave_up[who] & 1) == 0]
             if len(who):
                 sim.moments.add(day, self.name, kind, who)
         if day in self._applicants:
@@ -464,6 +686,40 @@ class Resources:
         """Today's attempts of ``kind`` (sorted actors, repeats = several attempts)."""
         who, _ = self.classes.events(rng, self.rates[kind], propensity(sim, kind))
         return self._sort(who)
+
+    def _rail_classes(
+        self, sim: Simulation, rng: np.random.Generator, who: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each rail attempt's purpose and class (uint8 codes into RAIL_CLASSES).
+
+        A person who avoids some classes (:mod:`sclab.engine.avoidance`) keeps the purpose
+        drawn and takes a class among the others, in proportion to their usual shares;
+        with every class avoided the attempt is given up (and dropped).
+        """
+        if not len(who):
+            return who, np.empty(0, np.uint8)
+        decile = sim.population.citizens.income_decile[who].astype(np.intp)
+        n_cells = len(PURPOSES) * len(RAIL_CLASSES)
+        cell = np.searchsorted(self._rail_cells, decile + rng.random(len(who)), side="right")
+        cell = np.minimum(cell - decile * n_cells, n_cells - 1)
+        cls = cell % len(RAIL_CLASSES)
+        bits = avoided(sim, RAIL)
+        if bits is not None:
+            mine = bits[who]
+            at = np.flatnonzero(mine)
+            if len(at):
+                # Same purpose; a class among those still attempted, in proportion to the
+                # usual shares (given up when none is left).
+                purpose = cell[at] // len(RAIL_CLASSES)
+                allowed = (mine[at, None] >> np.arange(len(RAIL_CLASSES), dtype=np.uint8)) & 1
+                cum = np.cumsum(self.rail_table[decile[at], purpose] * (allowed == 0), axis=1)
+                total = cum[:, -1]
+                u = rng.random(len(at))
+                cls[at] = (u[:, None] * total[:, None] > cum).sum(axis=1)
+                keep = np.ones(len(who), bool)
+                keep[at] = total > 0
+                who, cls = who[keep], cls[keep]
+        return who, np.minimum(cls, len(RAIL_CLASSES) - 1).astype(np.uint8)
 
     def _settle(self, sim: Simulation, kind: str) -> None:
         """Draw a rental kind's per-person totals accrued since the last settle."""
