@@ -45,6 +45,7 @@ def test_assessment_rows_link_every_event_in_their_windows(tmp_path: Path, write
             # What the rest of the pack reads: posts, and the moments of its measures.
             {"use": "social_media"},
             {"use": "resources"},
+            {"use": "company_conduct"},  # the court pack lists company debtors too
         ],
         sensors=[{"use": "records", "params": {"id_typo_rate": 0.05}}],
         policies=[
@@ -70,6 +71,7 @@ def test_assessment_rows_link_every_event_in_their_windows(tmp_path: Path, write
         JOIN events e ON e.event_id = d.event_id
         LEFT JOIN list_entries l ON l.event_id = e.event_id AND l.entity_id = s.entity_id
                                  AND l.system = 'court-defaulters'
+                                 AND l.entity_type = 'person'
         WHERE e.attributed_to <> s.entity_id OR e.recorded_day > s.day
            OR (e.kind NOT IN ({kinds}) AND l.entry_id IS NULL)
     """).fetchone()[0]  # fmt: skip
@@ -99,6 +101,7 @@ def test_assessment_rows_link_every_event_in_their_windows(tmp_path: Path, write
     on_list = con.execute("""
         SELECT count(*) FROM score_changes s JOIN list_entries l
           ON l.entity_id = s.entity_id AND l.system = 'court-defaulters'
+             AND l.entity_type = 'person'
          AND l.start_day < s.day AND coalesce(l.end_day, 1000000) >= s.day
         WHERE s.rule_id LIKE '%:assessment'
     """).fetchone()[0]  # fmt: skip
@@ -139,6 +142,7 @@ def test_voluntary_score_keeps_platform_state_for_participants_only(tmp_path, wr
             {"use": "social_media"},
             {"use": "state_data"},
             {"use": "resources"},
+            {"use": "company_conduct"},  # the court pack lists company debtors too
         ],
         sensors=[{"use": "records"}],
         policies=[

@@ -23,7 +23,7 @@ def test_published_standings_match_the_scores_every_day(write_scenario) -> None:
         days=40,
         population={"size": 6000},
         sources=[{"use": "payments"}, {"use": "state_data", "params": {"rate_multiplier": 30}},
-                 {"use": "social_media"}, {"use": "resources"}],
+                 {"use": "social_media"}, {"use": "resources"}, {"use": "company_conduct"}],
         sensors=[{"use": "records"}],
         policies=[{"use": "pack", "params": {"pack": "court-defaulters"}},
                   {"use": "pack", "params": {"pack": "rongcheng"}},

@@ -245,7 +245,10 @@ def test_only_what_a_policy_can_see_is_recorded(write_scenario, tmp_path: Path) 
         days=1,
         population={"size": 5000},
         companies={"per_1000_people": 200},
-        sources=[{"use": "company_conduct", "params": {"history_days": 1000}}],
+        # Without the company court stream, whose debtors from before the run are the
+        # court's warm start (world/company_conduct.py), not this history.
+        sources=[{"use": "company_conduct", "params": {
+            "history_days": 1000, "company_non_performance_per_year": 0}}],
         sensors=[{"use": "records"}],
         policies=[{"use": "pack", "params": {
             "pack": _reader(tmp_path, ["contract_breach"], "company", window=100)}}],
@@ -286,6 +289,7 @@ def test_every_rongcheng_grade_is_populated_and_its_measures_fire(
             {"use": "state_data", "params": {"rate_multiplier": 16}},
             {"use": "payments", "params": {"rate_multiplier": 2}},
             {"use": "resources", "params": {"rate_multiplier": 5}},
+            {"use": "company_conduct"},  # the court pack lists company debtors too
         ],
         sensors=[{"use": "records"}],
         policies=[{"use": "pack", "params": {"pack": "court-defaulters"}},
