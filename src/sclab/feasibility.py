@@ -268,13 +268,12 @@ class MemoryModel:
 
 #: Runs with any component (source, sensor, policy or behaviour): the full ``composite``
 #: world (every source, sensor and behaviour, the five packs side by side), the most
-#: memory any combination of built-in components takes. Least-squares fit to the peak RSS
-#: of one-year runs at 1M people (mean degree 6, 12 and 24), 3M (12 and 24) and 9.3M (12),
-#: each within 30 MB of it: docs/performance.md, "Memory model of the feasibility check";
-#: plus 6 B a person added since for the streets' routes and habits (two 2-byte
-#: intersection ids, a 1-byte habit level, a rate class widened from 1 to 2 bytes).
-#: At 9.3M people and degree 12 it gives 397 B a person.
-WITH_COMPONENTS = MemoryModel(fixed=400e6, per_person=258.0, per_tie_end=8.0)
+#: memory any combination of built-in components takes. The fixed part and the tie ends
+#: are the least-squares fit of docs/performance.md ("Memory model of the feasibility
+#: check"); the bytes a person were raised to 860 when the warm starts began to carry
+#: every past record one by one: one-year runs peak at 1,331 MiB at 1M people (the model:
+#: 3 % less) and at 987-997 B a person at 9.3M (degree 12; the model: 999 B).
+WITH_COMPONENTS = MemoryModel(fixed=400e6, per_person=860.0, per_tie_end=8.0)
 
 #: Runs that only generate and store the population (no component), fitted the same way
 #: to runs at 1M people (degree 12 and 24) and 3M (degree 12).
