@@ -7,6 +7,7 @@ deviation is at most sqrt(expected); checks allow 5 standard deviations (false a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,10 +29,22 @@ from sclab.world.company_conduct import (
 
 
 def build(
-    write_scenario, size: int, per_1000: float, days: int, seed: int = 7, **params: Any
+    write_scenario,
+    size: int,
+    per_1000: float,
+    days: int,
+    seed: int = 7,
+    reader: str | None = None,
+    **params: Any,
 ) -> Simulation:
+    """A run of company conduct alone; with ``reader`` (a policy file) also the records
+    sensor and that policy, so that the past records it reads are emitted."""
     from tests.conftest import build_simulation, small_scenario
 
+    readers = {} if reader is None else {
+        "sensors": [{"use": "records"}],
+        "policies": [{"use": "pack", "params": {"pack": reader}}],
+    }  # fmt: skip
     doc = small_scenario(
         seed=seed,
         days=days,
@@ -39,6 +52,7 @@ def build(
         companies={"per_1000_people": per_1000},
         # The run's own acts: no warm start (tested in tests/test_warm_start.py).
         sources=[{"use": "company_conduct", "params": {"history_days": 0, **params}}],
+        **readers,
     )
     return build_simulation(write_scenario(doc))
 
@@ -180,12 +194,21 @@ def test_same_seed_same_acts_and_different_seed_different(write_scenario) -> Non
     assert a != c
 
 
-def test_company_debtors_arrive_perform_and_start_warm(write_scenario) -> None:
+def test_company_debtors_arrive_perform_and_start_warm(write_scenario, tmp_path: Path) -> None:
     days = 60
     rate, hazard = 0.05, 0.01
+    # A policy reads the debtors' records, so their history is emitted (a past no policy
+    # reads is not: world/history.py).
+    reader = tmp_path / "reader.yaml"
+    reader.write_text(
+        "id: reader\ntitle: reads\ncounters:\n  - {id: c, entity: company, "
+        "events: {kinds: [company_non_performance]}, window_days: 3650}\n",
+        encoding="utf-8",
+    )
     sim = build(
-        write_scenario, 40_000, 500, days, company_non_performance_per_year=rate,
-        company_performance_hazard_per_day=hazard, company_court_history_days=400,
+        write_scenario, 40_000, 500, days, reader=str(reader),
+        company_non_performance_per_year=rate, company_performance_hazard_per_day=hazard,
+        company_court_history_days=400,
     )  # fmt: skip
     acts = run(sim)
     n = len(sim.population.companies)

@@ -64,7 +64,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sclab.engine.acts import Acts
 from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity_company_key
 from sclab.engine.registry import register
@@ -421,7 +420,6 @@ class CompanyConduct:
         n = len(sim.population.companies)
         self._court_on = p.company_non_performance_per_year > 0
         self.unresolved = np.empty(0, np.int64)  # sorted company ids
-        self._court_history: tuple[np.ndarray, np.ndarray] | None = None
         if not self._court_on:
             return
         self._court_daily = p.company_non_performance_per_year * p.rate_multiplier / DAYS_PER_YEAR
@@ -437,7 +435,13 @@ class CompanyConduct:
         who = np.flatnonzero(rng.random(n) < share)
         ago = 1 + rng.choice(days, size=len(who), p=survive / survive.sum())
         self.unresolved = who.astype(np.int64)
-        self._court_history = (self.unresolved, -ago.astype(np.int32))
+        # Emitted on the first step as acts of their true past day, like the conduct's
+        # history (the records sensor records them as of that day; the policy lists them
+        # from it).
+        self._past.add(
+            COMPANY_NON_PERFORMANCE, self.unresolved, -ago.astype(np.int32),
+            self._debt_columns(rng, sim, self.unresolved), entity_type="company",
+        )  # fmt: skip
 
     def _court(self, sim: Simulation, day: int) -> None:
         """Company debtors who fail to perform today, and those who perform late.
@@ -448,12 +452,6 @@ class CompanyConduct:
         p = self.params
         companies = sim.population.companies
         rng = sim.rng(f"{self.name}/court", day)
-        if self._court_history is not None:
-            # The warm start's debtors, once, as acts of their true past day (the records
-            # sensor records them as of that day; the policy lists them from it).
-            who, occurred = self._court_history
-            self._court_history = None
-            self._add_debtors(sim, rng, day, who, occurred_day=occurred)
         # Today's late performances, among those unresolved before today.
         performed = self.unresolved[
             rng.random(len(self.unresolved)) < p.company_performance_hazard_per_day
@@ -469,30 +467,20 @@ class CompanyConduct:
         new = np.sort(rng.choice(n, size=rng.binomial(n, self._court_daily), replace=False))
         new = new[~np.isin(new, self.unresolved, assume_unique=True)]
         if len(new):
-            self._add_debtors(sim, rng, day, new)
+            sim.acts.add(
+                day, self.name, COMPANY_NON_PERFORMANCE, new, entity_type="company",
+                **self._debt_columns(rng, sim, new),
+            )  # fmt: skip
             self.unresolved = np.union1d(self.unresolved, new)
 
-    def _add_debtors(
-        self,
-        sim: Simulation,
-        rng: np.random.Generator,
-        day: int,
-        who: np.ndarray,
-        **extra: np.ndarray,
-    ) -> None:
+    def _debt_columns(
+        self, rng: np.random.Generator, sim: Simulation, who: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """The sum each debtor company owes, and its legal representative."""
         companies = sim.population.companies
         median = self.params.company_debt_median_cny * self.size_amount[companies.size[who]]
         amount = lognormal_amounts(rng, len(who), median, self.params.amount_sigma)
-        columns = {"amount": amount, "legal_rep": companies.legal_rep[who].astype(np.int64)}
-        if "occurred_day" in extra:
-            # Past acts: appended without ActLog.add, which would count them in the run's
-            # true act totals (true_act_totals counts the run).
-            sim.acts.today.append(
-                Acts(day, self.name, COMPANY_NON_PERFORMANCE, who, "company",
-                     {**columns, **extra})
-            )  # fmt: skip
-            return
-        sim.acts.add(day, self.name, COMPANY_NON_PERFORMANCE, who, entity_type="company", **columns)
+        return {"amount": amount, "legal_rep": companies.legal_rep[who].astype(np.int64)}
 
     def finish(self, sim: Simulation) -> None:
         pass
