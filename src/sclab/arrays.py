@@ -4,6 +4,8 @@ Core object:
     :func:`union_sorted`: the sorted distinct values of several int64 arrays (sets of
         people, of tie positions), cheaper than ``np.union1d`` for the mostly sorted parts
         the simulation joins.
+    :func:`lex_order`: the order of ``np.lexsort`` over integer keys, by one sort of a
+        packed int64 key when the keys' ranges fit in 63 bits.
 """
 
 from __future__ import annotations
@@ -26,3 +28,37 @@ def union_sorted(*parts: np.ndarray) -> np.ndarray:
     if len(joined) < 2:
         return joined
     return joined[np.concatenate([[True], joined[1:] != joined[:-1]])]
+
+
+def lex_order(*keys: np.ndarray) -> np.ndarray:
+    """The stable order sorting by ``keys`` (the last key primary, as ``np.lexsort``).
+
+    Integer keys whose ranges together fit in 63 bits are packed into one int64 and
+    sorted once (several times faster than a lexicographic sort of tens of millions of
+    rows); otherwise ``np.lexsort``. The order is the same either way.
+    """
+    arrays = [np.asarray(k) for k in keys]
+    if not arrays or len(arrays[0]) == 0:
+        return np.empty(0, dtype=np.int64)
+    packed = np.zeros(len(arrays[0]), dtype=np.int64)
+    bits = 0
+    for a in arrays:  # least significant first
+        if a.dtype.kind not in "iub":
+            return np.lexsort(arrays)
+        lo, hi = int(a.min()), int(a.max())
+        width = max(hi - lo, 0).bit_length()
+        if bits + width > 63:
+            return np.lexsort(arrays)
+        if width:
+            packed |= (a.astype(np.int64) - lo) << bits
+        bits += width
+    n = len(packed)
+    index_width = max(n - 1, 0).bit_length()
+    if bits + index_width <= 63:
+        # With the position as the least significant part every key is distinct, and
+        # the unstable sort (introsort: about three times faster than the stable one
+        # on int64) gives the stable order.
+        packed <<= index_width
+        packed |= np.arange(n, dtype=np.int64)
+        return np.argsort(packed)
+    return np.argsort(packed, kind="stable")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sclab.arrays import lex_order
 from sclab.engine.ages import ages
 from sclab.parallel import map_blocks
 from sclab.policy.grades import GradeRules
@@ -224,9 +225,13 @@ def window_events(f: FactorState, who: np.ndarray) -> tuple[np.ndarray, np.ndarr
     if f.who is not None:
         ent = f.who[ent].astype(np.int64)  # participant positions back to entities
     ev = np.concatenate([v for _, v in parts])
-    # One link per (row, event): an event may feed several inputs of the score.
-    pairs = np.unique(np.stack([ent, ev]), axis=1)
-    return pairs[0], pairs[1]
+    # One link per (row, event), sorted by entity then event: an event may feed several
+    # inputs of the score.
+    order = lex_order(ev, ent)
+    ent, ev = ent[order], ev[order]
+    first = np.ones(len(ent), bool)
+    first[1:] = (ent[1:] != ent[:-1]) | (ev[1:] != ev[:-1])
+    return ent[first], ev[first]
 
 
 def _input(

@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from sclab.arrays import lex_order
 from sclab.engine.catalogue import Catalogue, Kind, KindError
 from sclab.engine.events import NO_ENTITY
 from sclab.engine.registry import register
@@ -665,7 +666,7 @@ class RecordsSensor:
         groups: list[tuple[int, int, slice | np.ndarray]]
         if act_day is not None:
             # One batch per delivery day, oldest acts first; each record keeps its act day.
-            order = np.lexsort((attributed, act_day, due))
+            order = lex_order(attributed, act_day, due)
             a_sorted, d_sorted = act_day[order], due[order]
             cuts = np.flatnonzero(d_sorted[1:] != d_sorted[:-1])
             bounds = np.concatenate([[0], cuts + 1, [len(order)]])

@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sclab.arrays import lex_order
 from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity_company_key
 from sclab.engine.registry import register
@@ -374,7 +375,7 @@ class CompanyConduct:
                 continue
             who = np.concatenate([w for w, _ in parts])
             day = np.concatenate([d for _, d in parts])
-            order = np.lexsort((who, day))
+            order = lex_order(who, day)
             who, day = who[order], day[order]
             median = p.median(kind) * self.size_amount[companies.size[who]]
             amount = lognormal_amounts(rng, len(who), median, p.amount_sigma)

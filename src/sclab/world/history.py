@@ -43,7 +43,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sclab.arrays import lex_order
 from sclab.engine.acts import Acts
+from sclab.engine.ages import ages
 from sclab.engine.feedback import FOREVER
 
 if TYPE_CHECKING:
@@ -80,12 +82,32 @@ def past_events(
     total = int(counts.sum())
     who = np.asarray(pool)[rng.integers(0, len(pool), total)].astype(np.int64)
     day = -np.repeat(np.arange(1, days + 1, dtype=np.int32), counts)
-    order = np.lexsort((who, day))
+    order = lex_order(who, day)
     return who[order], day[order]
 
 
 def adult_on(sim: Simulation, who: np.ndarray, day: np.ndarray, age: int) -> np.ndarray:
-    """Whether each person had reached ``age`` on (past) simulation day ``day``."""
+    """Whether each person had reached ``age`` on (past) simulation day ``day``.
+
+    Date arithmetic only where it can matter: people younger than ``age`` on day 0 were
+    younger before, and people who on day 0 are older than ``age`` by more whole years
+    than the oldest day lies back were of age on every day; the rest (a few birth years)
+    are dated exactly.
+    """
+    who = np.asarray(who)
+    day = np.asarray(day)
+    if len(who) == 0:
+        return np.zeros(0, bool)
+    now = ages(sim)[who]
+    years_back = int(-min(int(day.min()), 0)) // 365 + 1
+    out = now >= age + years_back
+    edge = np.flatnonzero(~out & (now >= age))
+    if len(edge):
+        out[edge] = _adult_on_exact(sim, who[edge], day[edge], age)
+    return out
+
+
+def _adult_on_exact(sim: Simulation, who: np.ndarray, day: np.ndarray, age: int) -> np.ndarray:
     born = sim.population.citizens.birth_day[who].astype(np.int64).astype("datetime64[D]")
     month = born.astype("datetime64[M]")
     # The birthday in the year of majority (29 February rolls to 1 March, as age_on).

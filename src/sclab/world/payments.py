@@ -90,6 +90,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sclab.arrays import lex_order
 from sclab.engine.ages import ages
 from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity, propensity_key
@@ -646,7 +647,7 @@ class PaymentsSource:
             return
         who, day = np.concatenate(parts_who), np.concatenate(parts_day)
         amount = np.concatenate(parts_amount)
-        order = np.lexsort((who, day))
+        order = lex_order(who, day)
         who, day, amount = who[order], day[order], amount[order]
         ok = adult_on(sim, who, day, self.params.bill_min_age)
         who, day, amount = who[ok], day[ok], amount[ok]
@@ -688,7 +689,7 @@ class PaymentsSource:
                 parts_who.append(who)
                 parts_day.append(day)
             who, day = np.concatenate(parts_who), np.concatenate(parts_day)
-            order = np.lexsort((who, day))
+            order = lex_order(who, day)
             who, day = who[order], day[order]
             ok = adult_on(sim, who, day, p.loan_min_age)
             who, day = who[ok], day[ok]
