@@ -423,8 +423,8 @@ class _Tables:
         return _rows(
             self.con,
             "SELECT event_id, day, recorded_day, kind::VARCHAR AS kind, true_actor, "
-            "attributed_to, error::VARCHAR AS error, amount, ground, place_id, match_score "
-            "FROM events WHERE entity_type = ? AND (attributed_to = ? OR true_actor = ?) "
+            "attributed_to, error::VARCHAR AS error, amount, ground, place_id, match_score, "
+            "records, last_day FROM events WHERE entity_type = ? AND (attributed_to = ? OR true_actor = ?) "
             "ORDER BY event_id",
             self.type,
             self.id,
@@ -438,6 +438,12 @@ class _Tables:
             truth = e["true_actor"]
             wrong = truth != e["attributed_to"] or e["error"] is not None
             facts = [f"recorded on day {e['recorded_day']}"]
+            if (e["records"] or 1) > 1:
+                # A bundle: several records from before the run that no policy tells apart.
+                facts = [
+                    f"{e['records']} records of acts from day {e['day']} to day "
+                    f"{e['last_day']}, the first recorded on day {e['recorded_day']}"
+                ]
             for name in ("amount", "ground", "place_id", "match_score"):
                 if e[name] is not None:
                     value = e[name]
@@ -474,7 +480,9 @@ class _Tables:
             if e["true_actor"] != self.id:
                 continue
             candidates = {e["kind"], self.of_act.get(e["kind"]) or e["kind"]}
-            if not any((e["day"], k) in have for k in candidates):
+            # A bundle's first and last records are of acts on its first and last days.
+            days = {e["day"]} if e["last_day"] is None else {e["day"], e["last_day"]}
+            if not all(any((d, k) in have for k in candidates) for d in days):
                 out.append((int(e["event_id"]), int(e["day"]), e["kind"]))
         return out
 

@@ -49,14 +49,19 @@ class EventBatch:
     attributed_to: np.ndarray  # int64, NO_ENTITY for none
     event_id: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    # The first row of each bundle (records sharing one event id and one stored row, see
+    # EventLog.record); None: every row is its own event.
+    bundle_starts: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.true_actor.shape[0])
 
     def columns(self) -> dict[str, Any]:
-        """Columns for the ``events`` table (NO_ENTITY becomes NULL)."""
+        """Columns for the ``events`` table (NO_ENTITY becomes NULL): one row per event,
+        a bundle's row standing for its records (see :meth:`EventLog.record`)."""
+        if self.bundle_starts is not None:
+            return self._bundle_columns(self.bundle_starts)
         n = len(self)
-
         act_day = self.extra.get("act_day")
         cols: dict[str, Any] = {
             "event_id": self.event_id,
@@ -67,11 +72,51 @@ class EventBatch:
             "entity_type": constant_labels(self.entity_type, n),
             "true_actor": nullable(self.true_actor, n),  # NO_ENTITY (-1) is NULL
             "attributed_to": nullable(self.attributed_to, n),
+            "records": _ones(n),
         }
         for name, values in self.extra.items():
             if name not in ("recorded_day", "act_day"):
                 cols[name] = values
         return cols
+
+    def _bundle_columns(self, starts: np.ndarray) -> dict[str, Any]:
+        """One row per bundle: its first act day and last (rows are in act-day order
+        within a bundle), its earliest recording day, its records' total amount and
+        lowest match score; the other columns are equal within a bundle."""
+        n = len(self)
+        k = len(starts)
+        ends = np.append(starts[1:], n) - 1
+        act_day = np.asarray(self.extra.get("act_day", np.full(n, self.day, np.int32)))
+        made = np.asarray(self.extra.get("recorded_day", np.full(n, self.day, np.int32)))
+        cols: dict[str, Any] = {
+            "event_id": self.event_id[starts],
+            "day": act_day[starts],
+            "recorded_day": np.minimum.reduceat(made, starts),
+            "source": constant_labels(self.source, k),
+            "kind": constant_labels(self.kind, k),
+            "entity_type": constant_labels(self.entity_type, k),
+            "true_actor": nullable(self.true_actor[starts], k),
+            "attributed_to": nullable(self.attributed_to[starts], k),
+            "records": np.diff(np.append(starts, n)).astype(np.int32),
+            "last_day": act_day[ends],
+        }
+        for name, values in self.extra.items():
+            if name in ("recorded_day", "act_day"):
+                continue
+            if isinstance(values, pa.Array):
+                cols[name] = values.take(pa.array(starts))
+            elif name == "amount":
+                cols[name] = np.add.reduceat(np.asarray(values, np.float64), starts)
+            elif name == "match_score":
+                cols[name] = np.minimum.reduceat(values, starts)
+            else:
+                cols[name] = np.asarray(values)[starts]
+        return cols
+
+
+def _ones(n: int) -> np.ndarray:
+    """``n`` ones (int32): the ``records`` column of rows that are one record each."""
+    return np.ones(n, np.int32)
 
 
 class EventLog:
@@ -96,14 +141,35 @@ class EventLog:
         true_actor: np.ndarray,
         attributed_to: np.ndarray,
         entity_type: str = "person",
+        bundle_starts: np.ndarray | None = None,
         **extra: np.ndarray | pa.Array,
     ) -> EventBatch:
-        """Record a batch of events; returns it with ``event_id`` filled in."""
+        """Record a batch of events; returns it with ``event_id`` filled in.
+
+        ``bundle_starts``: the first row of each run of rows that are one *bundle*: records
+        that no reader tells apart (a person's records of one kind from before the run,
+        none of which leaves any policy's sight during the run). A bundle is one event:
+        its rows share one id, the readers of the day's batches see each record, and the
+        events table stores one row for it with its number of ``records`` (see
+        :meth:`EventBatch.columns`). Rows of a bundle are in act-day order.
+        """
         true_actor = np.asarray(true_actor, dtype=np.int64)
         attributed_to = np.asarray(attributed_to, dtype=np.int64)
         if true_actor.shape != attributed_to.shape:
             raise ValueError("true_actor and attributed_to must have the same length")
         n = len(true_actor)
+        if bundle_starts is None:
+            ids = np.arange(self.next_id, self.next_id + n, dtype=np.int64)
+            k = n
+        else:
+            bundle_starts = np.asarray(bundle_starts, np.int64)
+            k = len(bundle_starts)
+            if n and (k == 0 or bundle_starts[0] != 0 or (np.diff(bundle_starts) <= 0).any()):
+                raise ValueError("bundle_starts must start at 0 and increase")
+            ids = np.repeat(
+                np.arange(self.next_id, self.next_id + k, dtype=np.int64),
+                np.diff(np.append(bundle_starts, n)),
+            )
         batch = EventBatch(
             day=day,
             source=source,
@@ -111,11 +177,12 @@ class EventLog:
             entity_type=entity_type,
             true_actor=true_actor,
             attributed_to=attributed_to,
-            event_id=np.arange(self.next_id, self.next_id + n, dtype=np.int64),
+            event_id=ids,
             # Arrow arrays (e.g. nullable strings) pass through unconverted.
             extra={k: v if isinstance(v, pa.Array) else np.asarray(v) for k, v in extra.items()},
+            bundle_starts=bundle_starts,
         )
-        self.next_id += n
+        self.next_id += k
         self.counts[(source, kind)] = self.counts.get((source, kind), 0) + n
         self.today.append(batch)
         return batch

@@ -135,6 +135,11 @@ class SystemView:
         # of it after the record was made (FOREVER: as long as it lasts); kinds no policy
         # reads are absent. Policies fill it in setup; warm starts read it.
         self.record_horizons: dict[str, int] = {}
+        # Per recorded kind, the shortest such horizon, and the kinds some policy reads
+        # record by record (a rule, a list's counter, a deletion), which the records
+        # sensor never bundles (see bundle_horizon).
+        self._shortest_horizons: dict[str, int] = {}
+        self._read_each: set[str] = set()
         self._company_lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.severity: dict[str, float] = {}
         self.detection: dict[str, float] = {}
@@ -154,10 +159,27 @@ class SystemView:
         """A policy shares a blacklist's membership and entry days, by reference."""
         self._lists[name] = (listed, since)
 
-    def reads_records(self, kind: str, days: int) -> None:
+    def reads_records(self, kind: str, days: int, *, one_by_one: bool = False) -> None:
         """A policy acts on records of ``kind`` for ``days`` days after they are made
-        (:data:`FOREVER`: with no end); the view keeps the longest over the policies."""
+        (:data:`FOREVER`: with no end); the view keeps the longest over the policies.
+
+        ``one_by_one``: the policy reads each record as such (a rule on single events, a
+        list's counter, a deletion), not only how many there are (a points delta, a
+        factor score's window).
+        """
         self.record_horizons[kind] = max(days, self.record_horizons.get(kind, 0))
+        self._shortest_horizons[kind] = min(days, self._shortest_horizons.get(kind, FOREVER))
+        if one_by_one:
+            self._read_each.add(kind)
+
+    def bundle_horizon(self, kind: str) -> int | None:
+        """How long after they are made records of ``kind`` may be stored together (one
+        events row for a person's records that no policy tells apart during the run):
+        the shortest horizon of the policies reading the kind, or None when some policy
+        reads its records one by one or none reads it (:mod:`sclab.sensors.records`)."""
+        if kind in self._read_each or kind not in self._shortest_horizons:
+            return None
+        return self._shortest_horizons[kind]
 
     def publish_journal(self, name: str, journal: ListJournal) -> None:
         """A policy shares the journal of one of its public lists (``<system>.<list>``)."""

@@ -65,11 +65,16 @@ class Points:
                     if restore and d.delta < 0:
                         keep = made + restore > today.day
                     if keep.any():
+                        # One change per event: the records of a bundle (one event id,
+                        # in consecutive rows, see sclab.engine.events) change the score
+                        # together, by the delta times their number.
+                        event = p.event_id[keep]
+                        first = np.flatnonzero(np.r_[True, event[1:] != event[:-1]])
+                        records = np.diff(np.r_[first, len(event)])
                         self.change(
-                            today, sid, p.entity[keep],
-                            np.full(int(keep.sum()), d.delta, np.float32),
-                            delta_rule_id(sid, d), p.event_id[keep], p.erroneous[keep], None,
-                            made[keep],
+                            today, sid, p.entity[keep][first],
+                            (d.delta * records).astype(np.float32), delta_rule_id(sid, d),
+                            event[first], p.erroneous[keep][first], None, made[keep][first],
                         )  # fmt: skip
 
                 routes.append(Route(d.events, pts.spec.entity, take))

@@ -169,12 +169,12 @@ def publish_record_horizons(policy: Policy, view: SystemView) -> None:
     from sclab.engine.feedback import FOREVER
     from sclab.policy.schema import FactorScore
 
-    def reads(kinds: list[str], days: int) -> None:
+    def reads(kinds: list[str], days: int, one_by_one: bool = False) -> None:
         for kind in kinds:
-            view.reads_records(kind, days)
+            view.reads_records(kind, days, one_by_one=one_by_one)
 
     for c in policy.counters:
-        reads(c.events.kinds, c.window_days)
+        reads(c.events.kinds, c.window_days, one_by_one=True)
     for score in policy.scores:
         if isinstance(score, FactorScore):
             for factor in score.factors:
@@ -188,7 +188,7 @@ def publish_record_horizons(policy: Policy, view: SystemView) -> None:
     for r in policy.rules:
         # Sanctions and lifts are not decided on records made before the run.
         if r.when.events is not None and any(e.list or e.score_delta for e in r.effects):
-            reads(r.when.events.kinds, FOREVER)
+            reads(r.when.events.kinds, FOREVER, one_by_one=True)
     for spec in policy.lists:
         if spec.delete_on is not None:
-            reads(spec.delete_on.kinds, FOREVER)
+            reads(spec.delete_on.kinds, FOREVER, one_by_one=True)

@@ -38,6 +38,15 @@ act day in the batch's ``act_day`` column (the events table's ``day``). ``occurr
 is not copied into the record. Cost: one record batch per kind and delivery day (a few on
 day 0 for a whole history, whatever its length), then O(records) vectorised.
 
+Bundles: a history holds several records of one kind for many people (five years of late
+bills, tickets and volunteer sessions since Rongcheng's points began), and the policies
+that only count or add them up (points deltas, factor windows; ``SystemView.bundle_horizon``)
+cannot tell apart a person's records that stay in their sight for the whole run. Those
+are recorded as one *bundle* (``EventLog.record``): the policies read each record, and the
+events table keeps one row with the number of ``records`` (``bundle_past_records``). A
+record that leaves some policy's sight during the run is bundled only with those made on
+its own day, so every expiry and restoration falls on the same day as without bundles.
+
 The population-mean surname share is the mean over people of their own surname's share,
 so with elasticity 1 and no cap the mean same-name error rate over people is exactly
 ``misattribution_rate``. People whose surname nobody else carries cannot be confused by
@@ -236,6 +245,13 @@ class RecordsParams(BaseModel):
     match_score: MatchScore = Field(
         default_factory=MatchScore,
         description="Linkage confidence laws for correct and wrong person links.",
+    )
+    bundle_past_records: bool = Field(
+        True,
+        description="Store a person's records of one kind from before the run that no "
+        "policy tells apart during it as one events row with their number of records (a "
+        "bundle); the policies still read every record. False: one row per record (the "
+        "same decisions, more rows).",
     )
 
 
@@ -708,7 +724,12 @@ class RecordsSensor:
     def _record(self, sim: Simulation, p: _Pending) -> None:
         known = p.true_actor != NO_ENTITY
         if known.all():
-            self._record_part(sim, p, None, with_score=True)
+            horizon = sim.view.bundle_horizon(p.kind)
+            if p.made_on is not None and horizon is not None and self.params.bundle_past_records:
+                order, starts = self._bundles(p, horizon)
+                self._record_part(sim, p, order, with_score=True, bundle_starts=starts)
+            else:
+                self._record_part(sim, p, None, with_score=True)
             return
         # Unidentified acts go in a batch of their own so that their match score and
         # (unknown) district are NULL rather than NaN or -1.
@@ -716,8 +737,37 @@ class RecordsSensor:
             self._record_part(sim, p, np.flatnonzero(known), with_score=True)
         self._record_part(sim, p, np.flatnonzero(~known), with_score=False)
 
+    def _bundles(self, p: _Pending, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """The order of the records of a delivery made before today that puts each bundle
+        together (in act-day order), and the first position of each bundle.
+
+        A bundle is the records of one true actor attributed to one entity with one
+        error (and equal place and ground) whose policies see them for the whole run
+        (made ``horizon`` days or less before the end: ``horizon`` is the shortest time
+        a reading policy acts on a record): nothing in the run tells them apart. A record
+        that leaves some policy's sight during the run is bundled only with records made
+        on its own day.
+        """
+        assert p.made_on is not None
+        made = p.made_on.astype(np.int64)
+        timing = np.where(made + horizon >= self._days, self._days, made)
+        act_day = p.act_day if p.act_day is not None else np.full(len(made), p.day, np.int32)
+        order = lex_order(act_day, timing, p.error, p.attributed_to)
+        keys = [p.attributed_to, p.error, timing, p.true_actor, *p.passthrough.values()]
+        new = np.zeros(len(order), bool)
+        new[:1] = True
+        for key in keys:
+            k = np.asarray(key)[order]
+            new[1:] |= k[1:] != k[:-1]
+        return order, np.flatnonzero(new)
+
     def _record_part(
-        self, sim: Simulation, p: _Pending, sel: np.ndarray | None, with_score: bool
+        self,
+        sim: Simulation,
+        p: _Pending,
+        sel: np.ndarray | None,
+        with_score: bool,
+        bundle_starts: np.ndarray | None = None,
     ) -> None:
         def take(a: np.ndarray) -> np.ndarray:
             return a if sel is None else a[sel]
@@ -748,5 +798,6 @@ class RecordsSensor:
             true_actor=true_actor,
             attributed_to=take(p.attributed_to),
             entity_type=p.entity_type,
+            bundle_starts=bundle_starts,
             **extra,
         )

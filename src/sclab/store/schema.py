@@ -141,6 +141,15 @@ TABLES: dict[str, list[Column]] = {
         C("amount", "DOUBLE", "money involved (yuan), if any"),
         C("ground", "TINYINT", "court ground of non-performance (2017 provisions art. 1: 1-6)"),
         L("error", "record_error", "record error type when attribution is wrong, else NULL"),
+        C(
+            "records",
+            "INTEGER",
+            "records the row stands for: 1, or a bundle's number of records (a person's "
+            "records of one kind from before the run that no policy tells apart during it: "
+            "day is the first act's day, last_day the last's, recorded_day the earliest, "
+            "amount the total, match_score the lowest)",
+        ),
+        C("last_day", "INTEGER", "a bundle's last act day (NULL for a single record)"),
     ],
     "score_changes": [
         C("change_id", "BIGINT", "unique per run (key for decision_events)"),
