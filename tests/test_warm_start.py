@@ -361,3 +361,60 @@ def test_late_bill_history_is_each_payers_dues_times_their_late_share(
             adult = adult_on(sim, people[at], np.full(len(at), b), 18)
             expected += float(src._p_late[src._decile[people[at]]][adult].sum())
     assert abs(len(who) - expected) < 5 * np.sqrt(expected), (len(who), expected)
+
+
+def test_bundles_store_fewer_rows_and_change_no_decision(write_scenario, tmp_path: Path) -> None:
+    """A person's past records that no policy tells apart are one events row (a bundle);
+    with bundles off every record is a row. The decisions are the same either way: final
+    scores, list entries, sanctions and the records counted (sum of ``records``)."""
+    import duckdb
+
+    from sclab.run import run_scenario
+    from sclab.targets import load_scenario
+
+    def run(bundle: bool) -> duckdb.DuckDBPyConnection:
+        doc = small_scenario(
+            days=40,
+            population={"size": 8_000},
+            sources=[
+                {"use": "state_data", "params": {"rate_multiplier": 8}},
+                {"use": "payments", "params": {"rate_multiplier": 2}},
+                {"use": "resources"},
+                {"use": "company_conduct"},
+                {"use": "social_media"},
+            ],
+            sensors=[{"use": "records", "params": {"bundle_past_records": bundle}}],
+            policies=[{"use": "pack", "params": {"pack": p}}
+                      for p in ("court-defaulters", "rongcheng", "sesame")],
+        )  # fmt: skip
+        path = write_scenario(doc, f"bundle-{bundle}.yaml")
+        result = run_scenario(load_scenario(str(path)), tmp_path / f"run-{bundle}")
+        return duckdb.connect(str(result.database), read_only=True)
+
+    on, off = run(True), run(False)
+    same = [
+        "SELECT system, score, entity_id, value, grade FROM final_scores ORDER BY ALL",
+        "SELECT entity_id, list, start_day, end_day, wrongful FROM list_entries ORDER BY ALL",
+        "SELECT entity_id, day, kind, domain, wrongful FROM sanctions ORDER BY ALL",
+        "SELECT kind, sum(records), count(*) FILTER (WHERE error IS NOT NULL) > 0, "
+        "round(sum(amount), 2) FROM events GROUP BY kind ORDER BY kind",
+    ]
+    for sql in same[:3]:
+        assert on.execute(sql).fetchall() == off.execute(sql).fetchall(), sql
+    # Records per kind and their amounts are kept; only the number of rows differs.
+    assert on.execute(same[3]).fetchall() == off.execute(same[3]).fetchall()
+    rows_on = on.execute("SELECT count(*), sum(records) FROM events").fetchall()[0]
+    rows_off = off.execute("SELECT count(*), sum(records) FROM events").fetchall()[0]
+    assert rows_off[0] == rows_off[1] == rows_on[1]
+    assert rows_on[0] < 0.8 * rows_off[0], (rows_on, rows_off)
+    # A bundle holds one person's records of one kind with one truth, in act-day order.
+    bad = on.execute(
+        "SELECT count(*) FROM events WHERE records > 1 AND (day > last_day OR day >= 0)"
+    ).fetchall()[0][0]
+    assert bad == 0
+    # Every record in a bundle is also in the run without bundles, for the same person.
+    per_person = (
+        "SELECT attributed_to, true_actor, kind, error, sum(records) FROM events "
+        "WHERE day < 0 GROUP BY ALL ORDER BY ALL"
+    )
+    assert on.execute(per_person).fetchall() == off.execute(per_person).fetchall()

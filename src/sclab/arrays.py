@@ -43,7 +43,7 @@ def lex_order(*keys: np.ndarray) -> np.ndarray:
     packed = np.zeros(len(arrays[0]), dtype=np.int64)
     bits = 0
     for a in arrays:  # least significant first
-        if a.dtype.kind not in "iub":
+        if a.dtype.kind not in "iub" or a.dtype == np.uint64:
             return np.lexsort(arrays)
         lo, hi = int(a.min()), int(a.max())
         width = max(hi - lo, 0).bit_length()

@@ -424,8 +424,8 @@ class _Tables:
             self.con,
             "SELECT event_id, day, recorded_day, kind::VARCHAR AS kind, true_actor, "
             "attributed_to, error::VARCHAR AS error, amount, ground, place_id, match_score, "
-            "records, last_day FROM events WHERE entity_type = ? AND (attributed_to = ? OR true_actor = ?) "
-            "ORDER BY event_id",
+            "records, last_day FROM events WHERE entity_type = ? "
+            "AND (attributed_to = ? OR true_actor = ?) ORDER BY event_id",
             self.type,
             self.id,
             self.id,

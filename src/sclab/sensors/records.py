@@ -381,6 +381,24 @@ def same_name_rates(surname: np.ndarray, base: float, elasticity: float, cap: fl
     return p
 
 
+def beta_draws(rng: np.random.Generator, a: float, b: float, n: int) -> np.ndarray:
+    """``n`` draws of Beta(a, b) as float32.
+
+    Beta(a, 1) is U ** (1 / a) for U uniform (its CDF is x ** a), and Beta(1, b) is
+    1 - U ** (1 / b): one uniform and one power per draw, several times cheaper than the
+    general sampler, which serves the other laws. Correct links' scores are Beta(20, 1)
+    by default, and every record gets one.
+    """
+    if b == 1.0:
+        u = rng.random(n, dtype=np.float32)
+        return np.power(u, np.float32(1.0 / a), out=u)
+    if a == 1.0:
+        u = rng.random(n, dtype=np.float32)
+        np.power(u, np.float32(1.0 / b), out=u)
+        return np.subtract(np.float32(1.0), u, out=u)
+    return rng.beta(a, b, n).astype(np.float32)
+
+
 def error_column(codes: np.ndarray) -> pa.DictionaryArray:
     """Error codes as an Arrow dictionary column (NULL where there is no error)."""
     import pyarrow as pa
@@ -550,12 +568,10 @@ class RecordsSensor:
         if acts.entity_type == "person":
             self._link(rng, actor, known, attributed, error)
             ms = self.params.match_score
-            wrong = error != NO_ERROR
-            draws = rng.beta(
-                np.where(wrong, ms.wrong_alpha, ms.correct_alpha),
-                np.where(wrong, ms.wrong_beta, ms.correct_beta),
-            ).astype(np.float32)
-            score[known] = draws[known]
+            wrong = np.flatnonzero((error != NO_ERROR) & known)
+            right = np.flatnonzero((error == NO_ERROR) & known)
+            score[right] = beta_draws(rng, ms.correct_alpha, ms.correct_beta, len(right))
+            score[wrong] = beta_draws(rng, ms.wrong_alpha, ms.wrong_beta, len(wrong))
         else:
             # Companies are linked by USCC, whose check character catches typos.
             score[known] = 1.0
@@ -575,7 +591,7 @@ class RecordsSensor:
             if len(stale):
                 ms = self.params.match_score
                 if acts.entity_type == "person":
-                    s_score = rng.beta(ms.correct_alpha, ms.correct_beta, len(stale))
+                    s_score = beta_draws(rng, ms.correct_alpha, ms.correct_beta, len(stale))
                 else:
                     s_score = np.ones(len(stale))
                 self._enqueue(

@@ -1,0 +1,35 @@
+"""The base layer's array helpers against NumPy's own (hypothesis properties)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from sclab.arrays import lex_order, union_sorted
+
+_ints = st.sampled_from([np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.integers(0, 60), st.integers(1, 4))
+def test_lex_order_is_lexsort(data: st.DataObject, n: int, k: int) -> None:
+    """Same order as ``np.lexsort`` (stable, last key primary), whether the keys pack into
+    one int64 or not (wide keys fall back to lexsort)."""
+    keys = []
+    for _ in range(k):
+        dtype = data.draw(_ints)
+        info = np.iinfo(dtype)
+        wide = data.draw(st.booleans())
+        lo, hi = (int(info.min), int(info.max)) if wide else (-3, 5)
+        lo, hi = max(lo, int(info.min)), min(hi, int(info.max))
+        keys.append(data.draw(hnp.arrays(dtype, n, elements=st.integers(lo, hi))))
+    assert (lex_order(*keys) == np.lexsort(keys)).all()
+
+
+@given(st.lists(st.lists(st.integers(-50, 50), max_size=30), max_size=5))
+def test_union_sorted_is_union1d(parts: list[list[int]]) -> None:
+    arrays = [np.array(p, dtype=np.int64) for p in parts]
+    expected = np.unique(np.concatenate(arrays)) if arrays else np.empty(0, np.int64)
+    assert (union_sorted(*arrays) == expected).all()
