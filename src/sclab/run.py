@@ -220,6 +220,7 @@ def run_scenario(
         db.flush()  # the days' rows first: their buffers go before the end's bulk inserts
         for batch in sim.aggregates.rows():
             db.append("aggregates", batch)
+        db.append("moment_counts", sim.moments.count_columns())
         kinds = sorted(sim.acts.totals)
         db.append(
             "true_act_totals",

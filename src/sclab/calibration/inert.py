@@ -17,7 +17,7 @@ component that produces each kind of the run):
 - a source: an act of one of its kinds (``true_act_totals`` or ``aggregates``);
 - a sensor: a record of one of its kinds in ``events`` (for the cameras, an
   identification that named someone);
-- a source of resource moments: a moment in ``resource_moments``.
+- a source of resource moments: an attempt in ``moment_counts``.
 
 A policy rule has fired when its id is on a score change, list entry or sanction of its
 system; a joint measure has applied when a sanction of its system carries its id on one
@@ -79,7 +79,7 @@ def _silent_components(con: duckdb.DuckDBPyConnection) -> list[Inert]:
         "act": _names(con, "SELECT kind FROM true_act_totals WHERE acts > 0")
         | _names(con, "SELECT DISTINCT kind FROM aggregates WHERE count > 0"),
         "event": _names(con, "SELECT DISTINCT kind FROM events"),
-        "moment": _names(con, "SELECT DISTINCT kind FROM resource_moments"),
+        "moment": _names(con, "SELECT DISTINCT kind FROM moment_counts WHERE attempts > 0"),
     }
     produces: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     rows = con.execute(

@@ -6,7 +6,8 @@ Core objects:
         behaviour to learn from; running totals for calibration.
     :class:`Moments`: a batch of resource moments (buying a flight ticket, applying for a
         school place...), each with an outcome the policy stage may change.
-    :class:`MomentLog`: today's moments; written to ``resource_moments`` at the end of day.
+    :class:`MomentLog`: today's moments; at the end of the day those a measure decided or
+        watched go to ``resource_moments`` and every one is counted (``moment_counts``).
     :class:`Aggregates`: per-entity counters for high-volume streams (posts, purchases) that
         are stored as totals rather than one row per event.
 
@@ -124,17 +125,44 @@ class Moments:
     # catalogue: a train and seat class); None for a kind without classes.
     cls: np.ndarray | None = None
     classes: tuple[str, ...] = ()
+    # For a subset of a day's batch (see subset): each moment's position in the batch.
+    positions: np.ndarray | None = None
+    # Per moment, whether a measure's condition held for whom it names (see watch);
+    # None: for none.
+    watched: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.actor.shape[0])
 
+    def watch(self, held: np.ndarray) -> None:
+        """Mark the moments for whose actor (or beneficiary) a measure's condition held,
+        whatever their outcome: they are stored one by one (``resource_moments``) even
+        when allowed (a listed person buying a permitted seat)."""
+        if held.any():
+            if self.watched is None:
+                self.watched = np.zeros(len(self), bool)
+            self.watched |= held
+
+    def subset(self, at: np.ndarray) -> Moments:
+        """The moments at positions ``at`` (copies), remembering their positions for ids."""
+        part = Moments(
+            self.day, self.source, self.kind, self.actor[at], self.entity_type,
+            self.outcome[at], self.price_factor[at], list(self.decided_by),
+            None if self.beneficiary is None else self.beneficiary[at],
+            None if self.cls is None else self.cls[at], self.classes,
+        )  # fmt: skip
+        part.positions = np.asarray(at, np.int64)
+        return part
+
     def columns(self, first_id: int) -> dict[str, Any]:
-        """Columns for the ``resource_moments`` table."""
+        """Columns for the ``resource_moments`` table: ids from ``first_id`` on in the
+        order of the day's attempts (a subset keeps its attempts' own ids)."""
         import pyarrow as pa
 
         n = len(self)
+        offsets = np.arange(n, dtype=np.int64) if self.positions is None else self.positions
         columns = {
-            "moment_id": np.arange(first_id, first_id + n, dtype=np.int64),
+            "moment_id": first_id + offsets,
             "day": np.full(n, self.day, np.int32),
             "kind": constant_labels(self.kind, n),
             "entity_type": constant_labels(self.entity_type, n),
@@ -153,12 +181,16 @@ class Moments:
 
 
 class MomentLog:
-    """Today's resource moments; handed to a sink at the end of the day.
+    """Today's resource moments; at the end of the day, those a measure decided go to a
+    sink and every moment is counted.
 
     Args:
-        sink: Called with each day's batches (e.g. a database append).
-        record_kinds: Kinds stored one row per moment; other kinds are only counted
-            (bike and car rentals happen daily for millions of people).
+        sink: Called with each day's batches of the moments a measure decided or
+            watched (e.g. a database append): those whose outcome is not ``allowed`` or
+            whose actor a measure's condition held for (:meth:`Moments.watch`), with their
+            ids (every attempt is numbered, so the ids of the stored ones have gaps).
+        record_kinds: Kinds whose decided moments are stored one row per moment; other
+            kinds are only counted.
     """
 
     def __init__(
@@ -171,6 +203,8 @@ class MomentLog:
         self.today: list[Moments] = []
         self.next_id = 0
         self.totals: dict[tuple[str, str], int] = {}
+        # Every attempt, per (day, kind, class, entity type, outcome): moment_counts.
+        self._counts: dict[tuple[int, str, str | None, str, str], int] = {}
 
     def add(
         self,
@@ -216,15 +250,43 @@ class MomentLog:
 
     def end_day(self) -> None:
         for m in self.today:
-            for code, label in enumerate(OUTCOMES):
-                k = int((m.outcome == code).sum())
-                if k:
-                    self.totals[(m.kind, label)] = self.totals.get((m.kind, label), 0) + k
+            if not len(m):
+                continue
+            n_out = len(OUTCOMES)
+            classes = m.classes if m.cls is not None else (None,)
+            cell = m.outcome.astype(np.int64)
+            if m.cls is not None:
+                cell += m.cls.astype(np.int64) * n_out
+            per_cell = np.bincount(cell, minlength=len(classes) * n_out)
+            for at in np.flatnonzero(per_cell):
+                cls, label = classes[at // n_out], OUTCOMES[at % n_out]
+                k = int(per_cell[at])
+                self.totals[(m.kind, label)] = self.totals.get((m.kind, label), 0) + k
+                key = (m.day, m.kind, cls, m.entity_type, label)
+                self._counts[key] = self._counts.get(key, 0) + k
             stored = self.record_kinds is None or m.kind in self.record_kinds
-            if self.sink is not None and len(m) and stored:
-                self.sink(m, self.next_id)
-                self.next_id += len(m)
+            kept = m.outcome != ALLOWED
+            if m.watched is not None:
+                kept |= m.watched
+            decided = np.flatnonzero(kept)
+            if self.sink is not None and stored and len(decided):
+                self.sink(m.subset(decided), self.next_id)
+            self.next_id += len(m)
         self.today = []
+
+    def count_columns(self) -> dict[str, Any]:
+        """Columns for the ``moment_counts`` table: every attempt so far, counted."""
+        import pyarrow as pa
+
+        keys = sorted(self._counts, key=lambda k: (k[0], k[1], k[2] or "", k[3], k[4]))
+        return {
+            "day": np.array([k[0] for k in keys], np.int32),
+            "kind": [k[1] for k in keys],
+            "class": pa.array([k[2] for k in keys], type=pa.string()),  # NULL: no class
+            "entity_type": [k[3] for k in keys],
+            "outcome": [k[4] for k in keys],
+            "attempts": np.array([self._counts[k] for k in keys], np.int64),
+        }
 
 
 class Aggregates:

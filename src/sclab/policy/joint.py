@@ -83,7 +83,13 @@ class JointMeasures:
             sel = None if barred is None else np.flatnonzero(barred)
             part = m if sel is None else self._subset(m, sel)
             for target in j.applies_to:
+                if sel is not None:
+                    # Attempts of the classes the measure permits are watched too (a
+                    # listed person buying a second-class D train seat), not decided.
+                    m.watch(self._hits(today, j, target, m)[0])
                 hit, entity, event, bad = self._hits(today, j, target, part)
+                if sel is None:
+                    m.watch(hit)
                 hit &= part.outcome != BLOCKED
                 if not hit.any():
                     continue

@@ -194,7 +194,7 @@ TABLES: dict[str, list[Column]] = {
         C("wrongful", "BOOLEAN", "rests on a misattributed or erroneous record"),
     ],
     "resource_moments": [
-        C("moment_id", "BIGINT", "unique, in order of attempt"),
+        C("moment_id", "BIGINT", "unique, in order of attempt (every attempt is numbered)"),
         C("day", "INTEGER", "simulation day"),
         L("kind", "moment_kind", "flight_ticket, rail_ticket, hotel_booking, school_place..."),
         L("entity_type", "entity_type", "'person' or 'company'"),
@@ -208,6 +208,14 @@ TABLES: dict[str, list[Column]] = {
             "the class attempted (rail_ticket: the train and seat class, e.g. g_second, "
             "d_first, ordinary_hard); NULL for a kind without classes (kinds.classes)",
         ),
+    ],
+    "moment_counts": [
+        C("day", "INTEGER", "simulation day"),
+        L("kind", "moment_kind", "flight_ticket, rail_ticket, hotel_booking, school_place..."),
+        L("class", "moment_class", "the class attempted; NULL for a kind without classes"),
+        L("entity_type", "entity_type", "'person' or 'company'"),
+        L("outcome", "moment_outcome", "allowed, blocked, priced_up or favoured"),
+        C("attempts", "BIGINT", "attempts that day of that kind, class and outcome"),
     ],
     "aggregates": [
         C("entity_id", "BIGINT", "person_id or company_id"),
@@ -312,6 +320,13 @@ DAILY_MEASURES: dict[str, str] = {
 
 #: Paragraphs the reference prints below a table's columns.
 TABLE_NOTES: dict[str, str] = {
+    "resource_moments": "One row per attempt that a measure decided (blocked, priced up or "
+    "favoured) or watched (the measure's condition held for the person, e.g. a listed "
+    "debtor buying a seat the measure permits); the other attempts, which went ahead as "
+    "for anyone, are counted in `moment_counts` only (tens of millions a year at city "
+    "scale). `sclab explain` runs the scenario again and shows a person's every attempt.",
+    "moment_counts": "Every attempt, decided or not, counted per day, kind, class, entity "
+    "type and outcome: the denominators of `resource_moments`.",
     "run_info": "One row. With `policies`, it makes a run directory enough to audit and to "
     "reproduce the run: `sclab rerun DIR --out NEW` runs `scenario_yaml` again, compiling "
     "the recorded policy texts.",
