@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sclab.policy.grades import GradeRules
+from sclab.policy.grades import GradeRules, capped_deltas
 from sclab.policy.publish import Standings, report_caught
 from sclab.policy.routing import Picked, Route, made_before_today
 from sclab.policy.rows import Rows
@@ -50,9 +50,11 @@ class Points:
 
                 def take(today: Today, p: Picked, sid: str = sid, d: PointsDelta = d) -> None:
                     made = made_before_today(p.batch, today.day)
+                    pts = self.states[sid]
                     if made is None:
                         self.change(
-                            today, sid, p.entity, np.full(len(p.entity), d.delta, np.float32),
+                            today, sid, p.entity,
+                            capped_deltas(pts.spec.grades, d, p.entity, pts.value),
                             delta_rule_id(sid, d), p.event_id, p.erroneous, p.batch.kind,
                         )  # fmt: skip
                         return
@@ -67,7 +69,7 @@ class Points:
                     if keep.any():
                         self.change(
                             today, sid, p.entity[keep],
-                            np.full(int(keep.sum()), d.delta, np.float32),
+                            capped_deltas(pts.spec.grades, d, p.entity[keep], pts.value),
                             delta_rule_id(sid, d), p.event_id[keep], p.erroneous[keep], None,
                             made[keep],
                         )  # fmt: skip
