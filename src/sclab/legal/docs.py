@@ -144,6 +144,7 @@ def markdown(policies: Iterable[Policy], catalogue: Catalogue) -> str:
         "Each pack's rules against every clause (the reasons: `sclab check-policy PACK`). "
         f"Verdicts: {', '.join(VERDICTS)}.\n"
     )
+    policies = list(policies)
     for p in policies:
-        parts.append(_pack_table(p, assess(p, catalogue)))
+        parts.append(_pack_table(p, assess(p, catalogue, policies)))
     return "\n".join(parts)
