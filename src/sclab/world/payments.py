@@ -60,18 +60,19 @@ The three streams:
 
 Warm start of the loans (``loan_history_days`` H > 0): a loan book is a stock, and one
 that starts empty defaults too little for its first months (a default takes three missed
-monthly instalments, and the stock of open loans fills over the longest term). So in setup,
-from the sub-stream ``<name>/history/loans``, loans are drawn on every past day back to
-H days plus a loan's longest life (the longest term and :data:`LOAN_OVERRUN_MONTHS`), per
-income-decile class at its take-up probability (base rates: behaviour is not known before
-the run), by people of lending age on that day, with principals and terms as in the run;
-each runs through its instalments due before day 0 with the run's miss law. Those still
-open on day 0 go into the book with their state (instalments paid, misses in a row,
-instalments fallen due, next due day), so the run's first months see the steady state's
-dues, misses and defaults; their missed instalments and defaults on days -H..-1 are past
-acts (``occurred_day``, :mod:`sclab.world.history`), with their ``loan_id``. Cost, once:
-O(past loans x instalments), in chunks of :data:`LOAN_HISTORY_CHUNK_DAYS` days of take-up
-(at the defaults about 0.96 past loans per eligible person, a year's chunk at a time).
+monthly instalments, and the stock of open loans fills over the longest term). So in
+setup, from the sub-stream ``<name>/history/loans``, loans are drawn on every past day
+back to H days plus a loan's longest life (the longest term and
+:data:`LOAN_OVERRUN_MONTHS`), per income-decile class at its take-up probability (base
+rates: behaviour is not known before the run), by people of lending age on that day, with
+principals and terms as in the run; each runs through its instalments due before day 0
+with the run's miss law. Those still open on day 0 go into the book with their state
+(instalments paid, misses in a row, instalments fallen due, next due day), so the run's
+first months see the steady state's dues, misses and defaults; their missed instalments
+and defaults on days -H..-1 are past acts (``occurred_day``, :mod:`sclab.world.history`),
+with their ``loan_id``. Cost, once: O(past loans + their past instalments) (the loans
+still due shrink at each instalment), in chunks of :data:`LOAN_HISTORY_CHUNK_DAYS` days of
+take-up; at the defaults about 0.96 past loans per eligible person.
 
 Ages are ages on day 0 (``sclab.engine.ages.ages``): nobody changes class during a run.
 
@@ -716,7 +717,7 @@ class PaymentsSource:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Loans taken on past days -hi <= t < -lo (by class: its take-up probability a
         day, :func:`~sclab.world.history.past_events`) by people of lending age then:
-        (borrower, day taken), oldest first, then by borrower."""
+        (borrower, day taken), class by class (the past acts are sorted once made)."""
         classes = self._loan_classes
         parts_who, parts_day = [], []
         for c in range(classes.n_classes):
@@ -727,8 +728,6 @@ class PaymentsSource:
             parts_who.append(who)
             parts_day.append(day - lo)
         who, day = np.concatenate(parts_who), np.concatenate(parts_day)
-        order = np.lexsort((who, day))
-        who, day = who[order], day[order]
         ok = adult_on(sim, who, day, self.params.loan_min_age)
         return who[ok], day[ok]
 
@@ -760,10 +759,8 @@ class PaymentsSource:
         next_due = instalment_due_day(taken, 0)
         live = np.ones(k, bool)
         q_first = self._q_first[self._decile[who]]
-        while True:
-            due = np.flatnonzero(live & (next_due < 0))
-            if len(due) == 0:
-                break
+        due = np.flatnonzero(next_due < 0)  # the loans with an instalment due before day 0
+        while len(due):
             q = np.where(run[due] == 0, q_first[due], self._q_repeat)
             missed = rng.random(len(due)) < q
             ok, miss = due[~missed], due[missed]
@@ -786,6 +783,8 @@ class PaymentsSource:
             })  # fmt: skip
             dues[due] += 1
             next_due[due] = instalment_due_day(taken[due], dues[due])
+            # A closed loan, or one whose next instalment falls on day 0 or later, is done.
+            due = due[live[due] & (next_due[due] < 0)]
         left = np.flatnonzero(live)
         book.append(
             loan_id=ids[left], borrower=who[left], principal=principal[left],
