@@ -18,13 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import build_simulation, run_cli, run_keeping_acts, small_scenario
-from tests.test_policy_engine import run_policy
 from tests.test_scenario_errors import assert_one_line_error
 
 from sclab.engine.ages import ages
 from sclab.engine.simulation import DAYS_PER_YEAR
 from sclab.policy.grades import capped_deltas, grade_ceiling
 from sclab.policy.schema import Grade, PointsDelta
+from test_policy_engine import run_policy
 
 GRADES = [Grade(name="A", min=960), Grade(name="B", min=850), Grade(name="C", min=600),
           Grade(name="D")]  # fmt: skip
