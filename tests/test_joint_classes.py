@@ -380,3 +380,26 @@ def test_the_class_table_meets_its_shares_for_any_attempt_weights(
     assert (by_class[0] + by_class[2]) / by_class[:4].sum() == pytest.approx(first, abs=1e-9)
     by_purpose = (w[:, None] * table.sum(axis=2)).sum(axis=0) / w.sum()
     assert by_purpose[0] == pytest.approx(choice.business_share, abs=1e-9)
+
+
+def test_the_corporate_list_bars_its_representatives_trains_as_the_court_does(
+    tmp_path: Path,
+) -> None:
+    """A company listed for serious dishonesty (a second environmental violation within a
+    year) bars its legal representative from a G-series seat, and no other passenger; a
+    second-class seat on a D-series train stays open (Fagai Caijin [2018] No. 384)."""
+    everyone = range(300)
+    events = [{"day": d, "kind": "environmental_violation", "person": 0, "entity": "company"}
+              for d in (0, 1)]  # fmt: skip
+    moments = [{"day": 3, "kind": "rail_ticket", "person": p, "class": "g_second"}
+               for p in everyone]  # fmt: skip
+    moments += [{"day": 3, "kind": "rail_ticket", "person": p, "class": "dc_second"}
+                for p in everyone]  # fmt: skip
+    con = run_policy(tmp_path, "corporate", events, days=4, moments=moments)
+    (rep,) = con.execute(
+        "SELECT legal_rep_person_id FROM companies WHERE company_id = 0"
+    ).fetchall()[0]
+    blocked = con.execute(
+        "SELECT DISTINCT actor, kind, class FROM resource_moments WHERE outcome = 'blocked'"
+    ).fetchall()
+    assert blocked == [(rep, "rail_ticket", "g_second")]

@@ -333,3 +333,30 @@ def test_the_legal_fields_change_no_result(tmp_path: Path) -> None:
     for table in ("policies", "run_info"):
         hashes[0].pop(table), hashes[1].pop(table)
     assert hashes[0] == hashes[1]
+
+
+def test_a_list_delta_rests_on_what_puts_people_on_the_list() -> None:
+    """Rongcheng's deduction for a court listing is judged like its event deltas, on the
+    conduct behind the listing (the court pack's rule: non-performance); without the
+    publishing policy its facts are unknown, which is never permitted."""
+    rongcheng, court = load_policy("rongcheng"), load_policy("court-defaulters")
+    alone = {(v.rule_id, v.clause): v for v in assess(rongcheng, CATALOGUE)}
+    read = {(v.rule_id, v.clause): v for v in assess(rongcheng, CATALOGUE, [court])}
+    rule = "court_defaulter_listed"
+    for clause in ("eu-ai-act-5-1-c-ii", "cn-2020-49-proportion"):
+        assert read[(rule, clause)].verdict == "permitted"
+        assert "non_performance" in read[(rule, clause)].reason
+        assert alone[(rule, clause)].verdict == "needs review"
+        assert "court-defaulters.dishonest_debtors" in alone[(rule, clause)].reason
+    # The measures on Rongcheng's grades rest on the listing's conduct too.
+    assert "non_performance" not in alone[("grade_d_loans", "eu-ai-act-5-1-c-i")].reason
+    assert {c.id for c in CLAUSES} == {c for (r, c) in read if r == rule}
+
+
+def test_check_policy_reads_the_built_in_lists() -> None:
+    out = run_cli("check-policy", "rongcheng", "--json")
+    assert out.returncode == 0, out.stderr
+    verdicts = json.loads(out.stdout)["verdicts"]
+    listed = [v for v in verdicts if v["rule_id"] == "court_defaulter_listed"]
+    assert len(listed) == len(CLAUSES)
+    assert any("non_performance" in v["reason"] for v in listed)

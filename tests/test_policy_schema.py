@@ -256,17 +256,23 @@ def test_corporate_company_list_and_spill_over(demo: Catalogue, packs: dict[str,
     assert all(e.list.list == "serious_dishonesty" for r in p.rules for e in r.effects if e.list)
     tax = next(r for r in p.rules if r.when.events is not None)
     assert tax.when.events is not None and tax.when.events.min_amount == 100_000
-    by_target = {
-        tuple(m.applies_to): (set(m.moments), m.effect)
-        for m in p.joint
-        if m.when.on_list == "serious_dishonesty"
+    spill = [m for m in p.joint if m.when.on_list == "serious_dishonesty"]
+    # No company moments exist to bar (procurement, subsidies): the spill-over alone, on
+    # what the SPC's Art. 3 bars a listed company's representative (the court pack's
+    # representatives and representatives_rail): flights, hotels, travel abroad and the
+    # higher classes of train.
+    assert {tuple(m.applies_to) for m in spill} == {("legal_representative",)}
+    assert all(m.effect == "blocked" for m in spill)
+    barred = {(k, c) for m in spill for k in m.moments for c in (m.classes or [None])}
+    court = load_policy("court-defaulters")
+    by_court = {
+        (k, c)
+        for m in court.joint
+        if m.id in ("representatives", "representatives_rail")
+        for k in m.moments
+        for c in (m.classes or [None])
     }
-    # No company moments exist to bar (procurement, subsidies): the spill-over alone.
-    assert set(by_target) == {("legal_representative",)}
-    assert by_target[("legal_representative",)] == (
-        {"flight_ticket", "luxury_hotel", "travel_abroad"},
-        "blocked",
-    )
+    assert barred == by_court
 
 
 # -- composite -------------------------------------------------------------------------

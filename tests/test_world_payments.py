@@ -469,3 +469,80 @@ def test_paid_bills_are_exact_whenever_they_are_read(tmp_path) -> None:
     late_once = (late == 1) & paid_once
     assert late_once.sum() > 0 and np.all(counts(sim, "bill_paid_on_time")[late_once] == 1)
     np.testing.assert_allclose(amounts[late_once], bill[late_once], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- warm start of the loans
+
+# Loans that reach their steady state within a year, at rates that give thousands open.
+STEADY_LOANS: dict[str, Any] = {
+    **FAST_LOANS,
+    "loan_term_months": {3: 0.5, 6: 0.5},
+    "instalment_miss_probability": 0.1,
+}
+
+
+def test_the_loan_book_opens_at_its_steady_state(tmp_path) -> None:
+    """Open loans form an M/G/inf queue, whose stationary count is Poisson: the warm
+    start's book on day 0 and a cold run's book a year in (its mean over 60 days, no more
+    variable) agree to 5 s.d. of the difference, sqrt(2 E); so do the instalments missed in
+    the first 30 days of the warm run and in 30 days of the cold run's steady state. The
+    cold run's first month, by contrast, misses under a fifth as many."""
+    history = 400
+    warm = build(tmp_path, {**STEADY_LOANS, "loan_history_days": history}, 30, size=20_000)
+    cold = build(tmp_path, STEADY_LOANS, 360, size=20_000)
+    open_day0 = component(warm).open_loans
+    warm_seen = run(warm, 30)
+    stock = []
+    end_day = cold.acts.end_day
+    cold_seen: list[Acts] = []
+
+    def keep() -> None:
+        cold_seen.extend(cold.acts.today)
+        stock.append(component(cold).open_loans)
+        end_day()
+
+    cold.acts.end_day = keep  # type: ignore[method-assign]
+    for _ in range(360):
+        cold.step()
+    steady = float(np.mean(stock[300:360]))
+    assert steady > 3000
+    assert abs(open_day0 - steady) < 5 * np.sqrt(2 * steady), (open_day0, steady)
+
+    def missed(seen: list[Acts], lo: int, hi: int) -> int:
+        return sum(
+            len(a) for a in seen
+            if a.kind == "loan_instalment_missed" and "occurred_day" not in a.extra
+            and lo <= a.day < hi
+        )  # fmt: skip
+
+    first, later = missed(warm_seen, 0, 30), missed(cold_seen, 300, 330)
+    assert later > 300
+    assert abs(first - later) < 5 * np.sqrt(2 * later), (first, later)
+    assert missed(cold_seen, 0, 30) < later / 5
+
+
+def test_the_loans_open_on_day_0_carry_their_past_arrears(tmp_path) -> None:
+    """A loan open on day 0 with k misses in a row has a past missed instalment of its own,
+    its latest, with missed_in_a_row k; a past default closed its loan after
+    default_after_missed misses in a row; every past act lies in the history window."""
+    history = 400
+    sim = build(tmp_path, {**STEADY_LOANS, "loan_history_days": history}, 1, size=20_000)
+    book = component(sim)._book
+    ids = book["loan_id"][: book.n].copy()
+    in_a_row = book["missed_in_a_row"][: book.n].copy()
+    assert (book["next_due"][: book.n] >= 0).all()
+    past = component(sim)._past._acts  # drawn at setup (emitted if a policy reads them)
+    day = np.concatenate([a.extra["occurred_day"] for a in past])
+    assert day.min() >= -history and day.max() < 0
+    latest: dict[int, int] = {}
+    for a in sorted((a for a in past if a.kind == "loan_instalment_missed"), key=lambda a: 0):
+        order = np.argsort(a.extra["occurred_day"], kind="stable")
+        for lid, k in zip(a.extra["loan_id"][order], a.extra["missed_in_a_row"][order],
+                          strict=True):  # fmt: skip
+            latest[int(lid)] = int(k)
+    arrears = np.flatnonzero(in_a_row > 0)
+    assert len(arrears) > 50
+    assert all(latest.get(int(ids[i])) == int(in_a_row[i]) for i in arrears)
+    dead = np.concatenate([a.extra["loan_id"] for a in past if a.kind == "loan_default"])
+    assert len(dead) > 20 and not np.isin(dead, ids).any()
+    assert all(latest[int(lid)] == 3 for lid in dead)  # default_after_missed

@@ -622,7 +622,7 @@ def check_policy(
     import json
 
     from sclab.legal import assess, worst
-    from sclab.targets import builtin_catalogue, load_checked_policies
+    from sclab.targets import builtin_catalogue, builtin_policies, load_checked_policies
 
     levels = {"prohibited": ("prohibited",), "needs-review": ("prohibited", "needs review")}
     if fail_on is not None and fail_on not in levels:
@@ -631,7 +631,10 @@ def check_policy(
         )
     bundle, members = load_checked_policies(policy)
     catalogue = builtin_catalogue()
-    verdicts = [v for p in members for v in assess(p, catalogue)]
+    # Lists a policy reads: those of the policies checked together, else the built-in
+    # packs' (as for the names it uses, and as `sclab run` adds them).
+    others = [*members, *(b for b in builtin_policies() if b.id not in {p.id for p in members})]
+    verdicts = [v for p in members for v in assess(p, catalogue, others)]
     if as_json:
         doc = {
             "policy": policy,

@@ -233,7 +233,7 @@ def load_checked_policies(name_or_path: str) -> tuple[Bundle | None, list[Policy
     read = [read_policy(name) for name in names]
     # Other systems' lists: those of the policies checked together, else those of the
     # built-in packs (which `sclab run` adds to a pack that reads them).
-    published = published_lists(_builtin_policies()) | published_lists([p for p, _ in read])
+    published = published_lists(builtin_policies()) | published_lists([p for p, _ in read])
     policies = []
     for policy, doc in read:
         check_names(policy, doc, builtin_catalogue())
@@ -242,7 +242,7 @@ def load_checked_policies(name_or_path: str) -> tuple[Bundle | None, list[Policy
     return bundle, policies
 
 
-def _builtin_policies() -> list[Policy]:
+def builtin_policies() -> list[Policy]:
     """Every built-in pack that is a policy (not a bundle)."""
     from sclab.policy.loader import builtin_packs, is_bundle, load_policy
 
@@ -256,7 +256,7 @@ def _with_lists_they_read(packs: list[str]) -> list[str]:
 
     out = list(packs)
     systems = {load_policy(p).system_name for p in out}
-    by_system = {p.system_name: p.id for p in _builtin_policies()}
+    by_system = {p.system_name: p.id for p in builtin_policies()}
     i = 0
     while i < len(out):
         for name, _, _ in load_policy(out[i]).list_references():

@@ -47,8 +47,9 @@ DOMAINS: dict[str, str] = {
     "utility arrears; applying for a loan or insurance",
     "consumption": "what people buy, by category",
     "speech": "posts by stance and the likes and shares they draw",
-    "traffic": "use of the road: crossings, jaywalks, traffic tickets",
+    "traffic": "use of the road: crossings, jaywalks, traffic tickets, drunk driving",
     "courts": "civil cases: suits, judgments and their performance",
+    "crime": "criminal convictions (other than for conduct on the road)",
     "tax": "tax owed and not paid, by people and companies",
     "administration": "penalties of administrative authorities and violations found by "
     "regulators (environment, product quality)",

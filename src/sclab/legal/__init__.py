@@ -18,6 +18,7 @@ reads; missing means "not stated". ``docs/legal.md`` documents it clause by clau
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,11 +52,14 @@ class Verdict:
         return asdict(self)
 
 
-def assess(policy: Policy, catalogue: Catalogue) -> list[Verdict]:
-    """Every rule, points delta and joint measure of ``policy`` under every clause, in
-    the order of the policy, then of :data:`~sclab.legal.clauses.CLAUSES`."""
+def assess(policy: Policy, catalogue: Catalogue, others: Sequence[Policy] = ()) -> list[Verdict]:
+    """Every rule, points delta (on events or on another system's list) and joint measure
+    of ``policy`` under every clause, in the order of the policy, then of
+    :data:`~sclab.legal.clauses.CLAUSES`. ``others``: the policies whose public lists
+    ``policy`` may read (a list delta rests on what puts entities on the list); a list
+    published by none of them has unknown facts ("needs review")."""
     out = []
-    for d in decisions(policy, catalogue):
+    for d in decisions(policy, catalogue, others):
         for c in CLAUSES:
             verdict, reason = RULES[c.id](d)
             out.append(Verdict(policy.id, d.rule_id, c.id, verdict, reason))
@@ -71,7 +75,8 @@ def worst(verdicts: list[Verdict]) -> str | None:
 #: The columns of ``law_verdicts``, with their meaning.
 COLUMNS = {
     "policy_id": "the policy's id",
-    "rule_id": "a rule, points delta (its rule id) or joint measure of the policy",
+    "rule_id": "a rule, points delta (its rule id; on events or on another system's "
+    "list) or joint measure of the policy",
     "clause": "the clause (`docs/legal.md`)",
     "verdict": "prohibited, needs review, permitted or not applicable",
     "reason": "what the verdict turns on, in one sentence",
@@ -115,10 +120,11 @@ def assess_run(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
     cursor = con.execute("SELECT * FROM kinds")
     columns = [c[0] for c in cursor.description or ()]
     catalogue = catalogue_from_rows([dict(zip(columns, r, strict=True)) for r in cursor.fetchall()])
-    verdicts: list[Verdict] = []
+    policies = []
     for source, text in con.execute(
         "SELECT source, yaml FROM policies ORDER BY policy_id"
     ).fetchall():
         doc = load_yaml(text, f"{source} (recorded in the run's policies table)", PolicyError)
-        verdicts += assess(validate(doc, Policy, PolicyError), catalogue)
+        policies.append(validate(doc, Policy, PolicyError))
+    verdicts = [v for p in policies for v in assess(p, catalogue, policies)]
     return {"law_verdicts": verdict_table(verdicts)}

@@ -5,13 +5,18 @@ Core objects:
         post total, a citizen attribute, or the scores of a person's ties, with the facts
         the clauses turn on (domain, lawful, biometric, real-time, minor, whether more or
         less of it can lower the standing).
-    :class:`Decision`: one row of the verdict tables: a rule, a points delta or a joint
-        measure, with the evidence it rests on, its effects, the contexts they reach,
-        whom it treats and its stated legal basis and human review.
-    :func:`decisions`: the decisions of a policy, read against a catalogue of kinds.
+    :class:`Decision`: one row of the verdict tables: a rule, a points delta (on recorded
+        events, or on another system's list: ``list_deltas``) or a joint measure, with the
+        evidence it rests on, its effects, the contexts they reach, whom it treats and its
+        stated legal basis and human review.
+    :func:`decisions`: the decisions of a policy, read against a catalogue of kinds and
+        the other policies whose lists it reads.
 
 A rule's reach follows the policy's own references: a rule that lists an entity reaches
-the joint measures on that list (a listing means its measures). A score change is one
+the joint measures on that list (a listing means its measures). A points delta for an
+entry on another system's list rests on what puts entities on that list (the publishing
+policy's listing rules, when it is among the policies given; otherwise on the list alone,
+whose facts are unknown). A score change is one
 contribution to a score among many: the measures on the score and its grades are judged
 on their own rows, with everything the score rests on. The facts of kinds come from the
 catalogue (:mod:`sclab.engine.catalogue`), so a verdict rests on what the run's
@@ -20,7 +25,8 @@ components declare, never on a kind's name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from sclab.engine.catalogue import Catalogue
 from sclab.legal.clauses import MINOR_CONDUCT
@@ -29,6 +35,7 @@ from sclab.policy.schema import (
     FactorScore,
     HumanReview,
     JointMeasure,
+    ListDelta,
     ListSpec,
     PointsDelta,
     PointsScore,
@@ -112,15 +119,20 @@ class Decision:
         return [e for e in self.evidence if e.lowers]
 
 
-def decisions(policy: Policy, catalogue: Catalogue) -> list[Decision]:
-    """The decisions of ``policy``: its rules, then its points deltas, then its joint
-    measures, in the order written."""
-    reader = _Reader(policy, catalogue)
+def decisions(
+    policy: Policy, catalogue: Catalogue, others: Sequence[Policy] = ()
+) -> list[Decision]:
+    """The decisions of ``policy``: its rules, then its points deltas (each score's deltas
+    on events, then its list deltas), then its joint measures, in the order written.
+    ``others``: policies whose public lists ``policy`` may read (``list_deltas``)."""
+    reader = _Reader(policy, catalogue, others)
     out = [reader.rule(r) for r in policy.rules]
     for s in policy.scores:
         if isinstance(s, PointsScore):
             for d in s.deltas:
                 out.append(reader.delta(s, d.rule_id or f"{s.id}:{d.events.kinds[0]}", d))
+            for ld in s.list_deltas:
+                out.append(reader.list_delta(s, ld.rule_id or f"{s.id}:{ld.listed_on}", ld))
     out += [reader.joint(m) for m in policy.joint]
     return out
 
@@ -128,9 +140,17 @@ def decisions(policy: Policy, catalogue: Catalogue) -> list[Decision]:
 class _Reader:
     """Follows a policy's references to the evidence and the reach of each decision."""
 
-    def __init__(self, policy: Policy, catalogue: Catalogue) -> None:
+    def __init__(self, policy: Policy, catalogue: Catalogue, others: Sequence[Policy] = ()) -> None:
         self.policy = policy
         self.catalogue = catalogue
+        # Public lists of the other policies, by the name a list delta reads them by.
+        self.published = {
+            f"{o.system_name}.{x.id}": (o, x.id)
+            for o in others
+            if o.id != policy.id
+            for x in o.lists
+            if x.public
+        }
         self.counters = {c.id: c for c in policy.counters}
         self.scores = {s.id: s for s in policy.scores}
         self.lists = {x.id: x for x in policy.lists}
@@ -159,7 +179,8 @@ class _Reader:
     def score_evidence(self, score_id: str) -> list[Evidence]:
         score = self.scores[score_id]
         if isinstance(score, PointsScore):
-            return [e for d in score.deltas for e in self._events(d.events, d.delta < 0)]
+            events = [e for d in score.deltas for e in self._events(d.events, d.delta < 0)]
+            return events + [e for d in score.list_deltas for e in self.listed_evidence(d)]
         assert isinstance(score, FactorScore)
         out: list[Evidence] = []
         for factor in score.factors:
@@ -177,6 +198,17 @@ class _Reader:
                 elif inp.source == "ties":
                     out.append(Evidence("ties", RELATIONSHIPS, True))
         return out
+
+    def listed_evidence(self, d: ListDelta) -> list[Evidence]:
+        """What a list delta rests on: what puts entities on the other system's list (its
+        publishing policy's listing rules), or, that policy not given, the list itself
+        with unknown facts (domain None)."""
+        found = self.published.get(d.listed_on)
+        if found is None:
+            return [Evidence(f"list {d.listed_on}", None, None, lowers=d.delta < 0)]
+        other, list_id = found
+        evidence, _ = _Reader(other, self.catalogue).list_evidence(list_id)
+        return [replace(e, lowers=d.delta < 0) for e in evidence]
 
     def list_evidence(self, list_id: str) -> tuple[list[Evidence], bool]:
         """What puts entities on a list, and whether any of it is an evaluation over time."""
@@ -280,6 +312,24 @@ class _Reader:
             entity=score.entity,
             treated=("self",),
             evidence=tuple(self._events(d.events, d.delta < 0)),
+            over_time=True,
+            effects=frozenset({"score_down" if d.delta < 0 else "score_up"}),
+            contexts=(),
+            lists=(),
+            legal_basis=basis,
+            human_review=review,
+        )
+
+    def list_delta(self, score: PointsScore, rule_id: str, d: ListDelta) -> Decision:
+        # A score change like an event delta's, resting on the conduct behind the listing.
+        basis, review = self.stated(None, None)
+        return Decision(
+            policy=self.policy,
+            rule_id=rule_id,
+            part="points",
+            entity=score.entity,
+            treated=("self",),
+            evidence=tuple(self.listed_evidence(d)),
             over_time=True,
             effects=frozenset({"score_down" if d.delta < 0 else "score_up"}),
             contexts=(),

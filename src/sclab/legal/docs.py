@@ -19,9 +19,10 @@ INTRO = """\
 # The law, rule by rule
 
 `sclab check-policy FILE|PACK` (and `sclab.legal.assess_run` for the policies recorded
-in a run, the `law_verdicts` table) reads every rule, points delta and joint measure of
-a policy against the clauses below and gives, for each, a verdict and its reason in one
-sentence. Generated from the code (`make docs`).
+in a run, the `law_verdicts` table) reads every rule, points delta (on recorded events,
+or on another system's list) and joint measure of a policy against the clauses below
+and gives, for each, a verdict and its reason in one sentence. Generated from the code
+(`make docs`).
 
 Verdicts are findings about a design, not errors: a valid policy exits 0 whatever they
 say. sclab's policies run in no jurisdiction; reading them against EU law is a benchmark
@@ -68,17 +69,21 @@ published, the field is left out and a comment in the pack says why.
 
 ## What each rule decides
 
-The rows of the tables are a policy's rules, points deltas (by their rule id) and joint
-measures. For each, sclab follows the policy's own references to what it rests on and
-what it reaches:
+The rows of the tables are a policy's rules, points deltas (by their rule id; a points
+score's `list_deltas` among them) and joint measures. For each, sclab follows the
+policy's own references to what it rests on and what it reaches:
 
 - **Rests on**: the recorded event kinds of its condition (directly, through a counter,
   or through a score and its grades); for a joint measure, what puts entities on its
-  list, or what its score rests on. A factor score rests on every input: event kinds,
-  platform and post totals, citizen attributes (context `characteristics`, except the
-  income decile: `finance`) and the scores of one's ties (context `relationships`). The
-  facts of each kind (domain, lawful, biometric, real-time) come from the catalogue
-  (`docs/catalogue.md`; a run's own, in `assess_run`).
+  list, or what its score rests on. A points delta for an entry on another system's list
+  (`list_deltas`) rests on what puts entities on that list: the publishing policy's
+  listing rules (the policies checked or run together, else the built-in packs); a list
+  none of them publishes has unknown facts, so its verdicts need review. A factor score
+  rests on every input: event kinds, platform and post totals, citizen attributes
+  (context `characteristics`, except the income decile: `finance`) and the scores of
+  one's ties (context `relationships`). The facts of each kind (domain, lawful,
+  biometric, real-time) come from the catalogue (`docs/catalogue.md`; a run's own, in
+  `assess_run`).
 - **Effects**: a rule's sanctions, the lists it enters and the joint measures on those
   lists (a listing means its measures), and score changes. A score change is one
   contribution among many: the measures on a score and its grades are judged on their
@@ -144,6 +149,7 @@ def markdown(policies: Iterable[Policy], catalogue: Catalogue) -> str:
         "Each pack's rules against every clause (the reasons: `sclab check-policy PACK`). "
         f"Verdicts: {', '.join(VERDICTS)}.\n"
     )
+    policies = list(policies)
     for p in policies:
-        parts.append(_pack_table(p, assess(p, catalogue)))
+        parts.append(_pack_table(p, assess(p, catalogue, policies)))
     return "\n".join(parts)

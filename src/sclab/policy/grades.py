@@ -1,11 +1,16 @@
-"""Rules on scores: entering a grade, falling below a score.
+"""Rules on scores: entering a grade, falling below a score; deltas capped at a grade.
 
-Core object:
+Core objects:
     :class:`GradeRules`: after the scores of some entities moved (a points change, a
         factor assessment), fires the rules whose ``when`` names a set of grades (for the
         entities that entered it) or a score and ``below`` (for those that crossed it), with
         the wrongful flag of :class:`~sclab.policy.provenance.Provenance` and the latest
         event behind the score.
+    :func:`grade_ceiling`: the highest value inside a grade (one point below the next
+        higher grade's min).
+    :func:`capped_deltas`: a points delta's change per record, where the delta has a
+        ``grade_cap`` (a record that puts the entity directly in a grade). Cost: O(records)
+        (one ``np.unique`` over the day's matching records).
 """
 
 from __future__ import annotations
@@ -16,12 +21,41 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sclab.policy.provenance import Provenance, Targets
-from sclab.policy.schema import Rule
+from sclab.policy.schema import Grade, PointsDelta, Rule
 from sclab.policy.scores import Scores
 from sclab.policy.today import Today
 
 if TYPE_CHECKING:
     from sclab.policy.effects import Effects
+
+
+def grade_ceiling(grades: Sequence[Grade], name: str) -> float:
+    """The highest value in grade ``name``: one point below the next higher grade's min
+    (points are whole numbers in every pack; a grade applies from its min up to that)."""
+    names = [g.name for g in grades]
+    above = grades[names.index(name) - 1].min
+    assert above is not None  # only the lowest grade omits min, and it is not above another
+    return float(above) - 1.0
+
+
+def capped_deltas(
+    grades: Sequence[Grade], delta: PointsDelta, entity: np.ndarray, value: np.ndarray
+) -> np.ndarray:
+    """The change each record of ``entity`` makes under ``delta`` (float32, one per record).
+
+    Without ``grade_cap``: ``delta.delta`` each. With it, an entity's first record takes
+    its score (``value``, indexed by entity) straight to at most the grade's ceiling
+    (:func:`grade_ceiling`), or by ``delta.delta`` if that goes lower, and its further
+    records that day by ``delta.delta`` (<= 0, so the score stays in the grade or below).
+    """
+    out = np.full(len(entity), delta.delta, np.float32)
+    if delta.grade_cap is None or len(entity) == 0:
+        return out
+    ceiling = grade_ceiling(grades, delta.grade_cap)
+    _, first = np.unique(entity, return_index=True)
+    current = value[entity[first]].astype(np.float64)
+    out[first] = np.minimum(delta.delta, ceiling - current).astype(np.float32)
+    return out
 
 
 class GradeRules:

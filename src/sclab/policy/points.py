@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sclab.policy.grades import GradeRules
+from sclab.policy.grades import GradeRules, capped_deltas
 from sclab.policy.publish import Standings, report_caught
 from sclab.policy.routing import Picked, Route, made_before_today
 from sclab.policy.rows import Rows
@@ -50,9 +50,11 @@ class Points:
 
                 def take(today: Today, p: Picked, sid: str = sid, d: PointsDelta = d) -> None:
                     made = made_before_today(p.batch, today.day)
+                    pts = self.states[sid]
                     if made is None:
                         self.change(
-                            today, sid, p.entity, np.full(len(p.entity), d.delta, np.float32),
+                            today, sid, p.entity,
+                            capped_deltas(pts.spec.grades, d, p.entity, pts.value),
                             delta_rule_id(sid, d), p.event_id, p.erroneous, p.batch.kind,
                         )  # fmt: skip
                         return
@@ -67,14 +69,17 @@ class Points:
                     if keep.any():
                         # One change per event: the records of a bundle (one event id,
                         # in consecutive rows, see sclab.engine.events) change the score
-                        # together, by the delta times their number.
+                        # together, by the sum of their records' changes.
                         event = p.event_id[keep]
                         first = np.flatnonzero(np.r_[True, event[1:] != event[:-1]])
-                        records = np.diff(np.r_[first, len(event)])
+                        per_record = capped_deltas(
+                            pts.spec.grades, d, p.entity[keep], pts.value
+                        ).astype(np.float64)
                         self.change(
                             today, sid, p.entity[keep][first],
-                            (d.delta * records).astype(np.float32), delta_rule_id(sid, d),
-                            event[first], p.erroneous[keep][first], None, made[keep][first],
+                            np.add.reduceat(per_record, first).astype(np.float32),
+                            delta_rule_id(sid, d), event[first], p.erroneous[keep][first],
+                            None, made[keep][first],
                         )  # fmt: skip
 
                 routes.append(Route(d.events, pts.spec.entity, take))

@@ -143,9 +143,12 @@ def publish_incentives(
                 bump(k, sev / (r.when.above + 1))
     for pts in scores.points.values():
         for d in pts.spec.deltas:
-            if d.delta < 0:
+            if d.delta < 0 or d.grade_cap is not None:
+                # A record that drops the score into a grade at once is as grave as a
+                # deduction gets.
+                sev = 1.0 if d.grade_cap is not None else abs(d.delta) / 100
                 for k in d.events.kinds:
-                    bump(k, abs(d.delta) / 100)
+                    bump(k, sev)
     for f in scores.factors.values():
         for factor in f.spec.factors:
             for i in factor.inputs:

@@ -110,6 +110,13 @@ class PointsDelta(Strict):
     events: EventFilter
     delta: Points
     rule_id: Ident | None = Field(None, description="Defaults to '<score id>:<first kind>'.")
+    grade_cap: Annotated[str, Field(min_length=1, max_length=20)] | None = Field(
+        None,
+        description="A grade of the score: the record puts the entity directly in this "
+        "grade or below it (the score drops at once to at most one point below the next "
+        "higher grade's min, then by delta for any further record). Needs a delta <= 0 and "
+        "a grade with a grade above it.",
+    )
 
 
 #: A list another policy of the run publishes, named ``<system>.<list id>`` (e.g.
@@ -151,6 +158,23 @@ class PointsScore(Strict):
     @model_validator(mode="after")
     def _grades_ordered(self) -> PointsScore:
         _check_grades(self.grades)
+        names = [g.name for g in self.grades]
+        for j, d in enumerate(self.deltas):
+            if d.grade_cap is None:
+                continue
+            loc = ("deltas", j, "grade_cap")
+            if d.grade_cap not in names:
+                have = ", ".join(names) or "none defined"
+                raise FieldError(
+                    f"grade_cap names unknown grade '{d.grade_cap}' (grades: {have})", loc
+                )
+            if names.index(d.grade_cap) == 0:
+                raise FieldError(
+                    f"grade_cap '{d.grade_cap}' is the top grade: it has no upper bound to cap at",
+                    loc,
+                )
+            if d.delta > 0:
+                raise FieldError("grade_cap needs a delta of 0 or less (a deduction)", loc)
         return self
 
 

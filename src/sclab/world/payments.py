@@ -58,6 +58,22 @@ The three streams:
     amounts, whenever they are drawn. Aggregated paid bills are priced the same way, each
     paid bill at the person's bill amount.
 
+Warm start of the loans (``loan_history_days`` H > 0): a loan book is a stock, and one
+that starts empty defaults too little for its first months (a default takes three missed
+monthly instalments, and the stock of open loans fills over the longest term). So in
+setup, from the sub-stream ``<name>/history/loans``, loans are drawn on every past day
+back to H days plus a loan's longest life (the longest term and
+:data:`LOAN_OVERRUN_MONTHS`), per income-decile class at its take-up probability (base
+rates: behaviour is not known before the run), by people of lending age on that day, with
+principals and terms as in the run; each runs through its instalments due before day 0
+with the run's miss law. Those still open on day 0 go into the book with their state
+(instalments paid, misses in a row, instalments fallen due, next due day), so the run's
+first months see the steady state's dues, misses and defaults; their missed instalments
+and defaults on days -H..-1 are past acts (``occurred_day``, :mod:`sclab.world.history`),
+with their ``loan_id``. Cost, once: O(past loans + their past instalments) (the loans
+still due shrink at each instalment), in chunks of :data:`LOAN_HISTORY_CHUNK_DAYS` days of
+take-up; at the defaults about 0.96 past loans per eligible person.
+
 Ages are ages on day 0 (``sclab.engine.ages.ages``): nobody changes class during a run.
 
 Behaviour hooks (propensity kinds): ``bill_late``, ``loan_taken``, ``loan_instalment_missed``
@@ -256,6 +272,13 @@ DEFAULT_PURCHASES: dict[str, PurchaseCategory] = {
 }
 
 _LATE_RISK = (2.0, 1.7, 1.45, 1.25, 1.1, 0.95, 0.85, 0.75, 0.65, 0.55)
+#: Months past its term a loan taken before day 0 may still be open: each miss moves an
+#: instalment to the end of the schedule, and being open 12 months past the term takes 12
+#: misses none of which made a default (at the default rates, below 1e-9 a loan).
+LOAN_OVERRUN_MONTHS = 12
+#: Days of past take-up the warm start runs together (bounds its memory; no effect on
+#: the draws' law).
+LOAN_HISTORY_CHUNK_DAYS = 365
 
 
 #: Act kinds of bills and loans (purchases are ``purchase_<category>``). A late bill, a
@@ -367,11 +390,13 @@ class PaymentsParams(SourceParams):
         1825,
         ge=0,
         le=36_500,
-        description="Warm start: days of missed instalments and defaults drawn at setup, at "
-        "the steady-state rates of the loan model (expected misses and defaults per loan, by "
-        "term and income decile, times the take-up rate). Default: 5 years (Art. 16 of the "
-        "2013 Regulation, as for late bills), which also covers the whole of Rongcheng's "
-        "personal credit records (since January 2016 at the default start date); 0: none.",
+        description="Warm start: loans taken before day 0 run their schedules at setup with "
+        "the run's own rates; those still outstanding on day 0 open the run (with their "
+        "instalments paid, arrears and next due day) and their missed instalments and "
+        "defaults of the last loan_history_days days are past records. Default: 5 years "
+        "(Art. 16 of the 2013 Regulation, as for late bills), which also covers the whole of "
+        "Rongcheng's personal credit records (since January 2016 at the default start "
+        "date); 0: none (no loan open on day 0).",
     )
     purchases: dict[str, PurchaseCategory] = Field(
         default_factory=lambda: dict(DEFAULT_PURCHASES),
@@ -574,6 +599,7 @@ class PaymentsSource:
         self._term_p = self._term_p / self._term_p.sum()
         self._book = _LoanBook()
         self._next_loan_id = 0
+        self._past_loan_ids = 0  # loans of the warm start take the first ids
 
         # Purchases: one shared class key (age group × sex × decile) over app users; age
         # groups cut at every band edge of every category, so each rate is constant within.
@@ -657,52 +683,116 @@ class PaymentsSource:
         )
 
     def _loan_history(self, sim: Simulation, days: int) -> None:
-        """Missed instalments and defaults on each of ``days`` past days, per income
-        decile class: the class's daily take-up times the expected misses (defaults) per
-        loan of its decile, over the term shares (:func:`loan_outcomes`), by people who
-        were of lending age then. Each act stands for an instalment of a loan from before
-        the run (``loan_id`` -1, ``missed_in_a_row`` 1); amounts: a principal drawn as for
-        a new loan, over a term drawn from the term shares."""
-        p = self.params
+        """The loan book on day 0 and the arrears of the ``days`` days before it: loans
+        taken before day 0 run their schedules to day 0 with the run's own law (base
+        rates), so the loans still outstanding on day 0 open the run with their schedules
+        and arrears, and their missed instalments and defaults of the last ``days`` days
+        are past acts (module docstring, "Warm start of the loans")."""
         classes = self._loan_classes
         if days <= 0 or classes.n_classes == 0:
             return
         rng = sim.rng(f"{self.name}/history/loans", 0)
-        class_decile = classes.keys(self._decile.astype(np.int64))
-        for kind in ("loan_instalment_missed", "loan_default"):
-            parts_who, parts_day = [], []
-            for c in range(classes.n_classes):
-                if classes.size[c] == 0:
-                    continue
-                d = int(class_decile[c])
-                misses, defaults = 0.0, 0.0
-                for term, share in zip(self._terms, self._term_p, strict=True):
-                    m, f = loan_outcomes(
-                        int(term), min(1.0, float(self._q_first[d])), self._q_repeat,
-                        p.default_after_missed,
-                    )  # fmt: skip
-                    misses += share * m
-                    defaults += share * f
-                per_loan = misses if kind == "loan_instalment_missed" else defaults
-                pool = classes.members[classes.start[c] : classes.start[c] + classes.size[c]]
-                who, day = past_events(rng, pool, float(self._loan_p[c]) * per_loan, days)
-                parts_who.append(who)
-                parts_day.append(day)
-            who, day = np.concatenate(parts_who), np.concatenate(parts_day)
-            order = lex_order(who, day)
-            who, day = who[order], day[order]
-            ok = adult_on(sim, who, day, p.loan_min_age)
-            who, day = who[ok], day[ok]
-            k = len(who)
-            median = p.loan_amount_median_yuan * self._income_factor(self._decile[who])
-            principal = lognormal_amounts(rng, k, median, p.loan_amount_sigma, decimals=2)
-            term = rng.choice(self._terms, size=k, p=self._term_p)
-            extra = {"amount": np.round(principal / term, 2), "loan_id": np.full(k, -1, np.int64)}
-            if kind == "loan_instalment_missed":
-                extra["missed_in_a_row"] = np.ones(k, np.int64)
-            else:
-                extra["amount"] = np.round(principal / 2, 2)  # about half left at default
-            self._past.add(kind, who, day, extra)
+        # Loans taken up to a lifetime before the window still have instalments in it.
+        life = int(instalment_due_day(0, int(self._terms.max()) + LOAN_OVERRUN_MONTHS))
+        span = days + life
+        book = self._book
+        acts: dict[str, list[dict[str, np.ndarray]]] = {"miss": [], "default": []}
+        # Oldest loans first, a chunk of days at a time: loans are independent, so running
+        # them by chunk bounds the memory without changing their law.
+        for hi in range(span, 0, -LOAN_HISTORY_CHUNK_DAYS):
+            lo = max(hi - LOAN_HISTORY_CHUNK_DAYS, 0)
+            who, taken = self._past_loans(sim, rng, lo, hi)
+            self._run_past_loans(rng, who, taken, -days, acts, book)
+        self._next_loan_id = int(self._past_loan_ids)
+        for kind, key in (("loan_instalment_missed", "miss"), ("loan_default", "default")):
+            if not acts[key]:
+                continue
+            cols = {c: np.concatenate([a[c] for a in acts[key]]) for c in acts[key][0]}
+            order = lex_order(cols["who"], cols["day"])
+            cols = {c: v[order] for c, v in cols.items()}
+            who, day = cols.pop("who"), cols.pop("day")
+            self._past.add(kind, who, day, cols)
+
+    def _past_loans(
+        self, sim: Simulation, rng: np.random.Generator, lo: int, hi: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Loans taken on past days -hi <= t < -lo (by class: its take-up probability a
+        day, :func:`~sclab.world.history.past_events`) by people of lending age then:
+        (borrower, day taken), class by class (the past acts are sorted once made)."""
+        classes = self._loan_classes
+        parts_who, parts_day = [], []
+        for c in range(classes.n_classes):
+            if classes.size[c] == 0:
+                continue
+            pool = classes.members[classes.start[c] : classes.start[c] + classes.size[c]]
+            who, day = past_events(rng, pool, float(self._loan_p[c]), hi - lo)
+            parts_who.append(who)
+            parts_day.append(day - lo)
+        who, day = np.concatenate(parts_who), np.concatenate(parts_day)
+        ok = adult_on(sim, who, day, self.params.loan_min_age)
+        return who[ok], day[ok]
+
+    def _run_past_loans(
+        self,
+        rng: np.random.Generator,
+        who: np.ndarray,
+        taken: np.ndarray,
+        first_day: int,
+        acts: dict[str, list[dict[str, np.ndarray]]],
+        book: _LoanBook,
+    ) -> None:
+        """Run loans taken on past days through their instalments due before day 0 (as
+        ``_loans`` does in the run, at base rates); keep the misses and defaults from
+        ``first_day`` on in ``acts`` and add the loans still open on day 0 to ``book``."""
+        p = self.params
+        k = len(who)
+        if k == 0:
+            return
+        median = p.loan_amount_median_yuan * self._income_factor(self._decile[who])
+        principal = lognormal_amounts(rng, k, median, p.loan_amount_sigma, decimals=2)
+        term = rng.choice(self._terms, size=k, p=self._term_p)
+        instalment = np.round(principal / term, 2)
+        ids = np.arange(self._past_loan_ids, self._past_loan_ids + k, dtype=np.int64)
+        self._past_loan_ids += k
+        paid = np.zeros(k, np.int16)
+        run = np.zeros(k, np.int16)
+        dues = np.zeros(k, np.int16)
+        next_due = instalment_due_day(taken, 0)
+        live = np.ones(k, bool)
+        q_first = self._q_first[self._decile[who]]
+        due = np.flatnonzero(next_due < 0)  # the loans with an instalment due before day 0
+        while len(due):
+            q = np.where(run[due] == 0, q_first[due], self._q_repeat)
+            missed = rng.random(len(due)) < q
+            ok, miss = due[~missed], due[missed]
+            paid[ok] += 1
+            run[ok] = 0
+            run[miss] += 1
+            gone = miss[run[miss] >= p.default_after_missed]
+            live[ok[paid[ok] >= term[ok]]] = False
+            live[gone] = False
+            seen = miss[next_due[miss] >= first_day]
+            acts["miss"].append({
+                "who": who[seen], "day": next_due[seen], "amount": instalment[seen],
+                "missed_in_a_row": run[seen].astype(np.int64), "loan_id": ids[seen],
+            })  # fmt: skip
+            seen = gone[next_due[gone] >= first_day]
+            acts["default"].append({
+                "who": who[seen], "day": next_due[seen],
+                "amount": np.round((term[seen] - paid[seen]) * instalment[seen], 2),
+                "loan_id": ids[seen],
+            })  # fmt: skip
+            dues[due] += 1
+            next_due[due] = instalment_due_day(taken[due], dues[due])
+            # A closed loan, or one whose next instalment falls on day 0 or later, is done.
+            due = due[live[due] & (next_due[due] < 0)]
+        left = np.flatnonzero(live)
+        book.append(
+            loan_id=ids[left], borrower=who[left], principal=principal[left],
+            instalment=instalment[left], n_instalments=term[left], paid=paid[left],
+            missed_in_a_row=run[left], dues=dues[left], taken_day=taken[left],
+            next_due=next_due[left],
+        )  # fmt: skip
 
     def _emit(
         self,

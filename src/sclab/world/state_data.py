@@ -23,6 +23,13 @@ Streams (each can be switched off with ``enabled_streams`` or by setting its rat
       ``traffic_ticket`` (driving-licence holders), ``administrative_penalty`` (adults), all
       with ``amount`` in CNY, and ``heroic_act`` (adults; e.g. Rongcheng adds 30 points for
       heroic deeds), without amount.
+    * The gravest records, without amount: ``criminal_conviction`` (adults: a
+      first-instance conviction for any offence but dangerous driving) and
+      ``drunk_driving`` (driving-licence holders: a conviction for drunk driving, a crime
+      since 1 May 2011), each drawn by sex (:meth:`StateData._by_sex`: men's and women's
+      pools at the rates that give the published overall rate and the assumed men's
+      share). No published breakdown by age was found: every adult (licence holder) of a
+      sex has the same rate.
     * Civic conduct that points schemes reward, without amount: ``volunteer_service`` (a
       session of a registered volunteer, a fixed share of adults drawn at setup),
       ``voluntary_blood_donation`` (people aged 18 to 55, at the national rate per head
@@ -152,6 +159,8 @@ StreamName = Literal[
     "traffic_ticket",
     "administrative_penalty",
     "heroic_act",
+    "criminal_conviction",
+    "drunk_driving",
     "volunteer_service",
     "voluntary_blood_donation",
     "charitable_donation",
@@ -198,6 +207,11 @@ STREAM_KINDS = {
                                        "a warning)"),
     "heroic_act": Kind.act("heroic_act", "civic", True, "a heroic deed commended by the "
                            "authorities"),
+    "criminal_conviction": Kind.act("criminal_conviction", "crime", False, "a first-instance "
+                                    "criminal conviction (any offence but dangerous driving)"),
+    "drunk_driving": Kind.act("drunk_driving", "traffic", False, "a conviction for drunk "
+                              "driving (the crime of dangerous driving, Criminal Law Art. "
+                              "133-1, since 1 May 2011; driving-licence holders)"),
     "volunteer_service": Kind.act("volunteer_service", "civic", True, "a session of "
                                   "registered volunteer service (about two hours)"),
     "voluntary_blood_donation": Kind.act("voluntary_blood_donation", "civic", True,
@@ -385,6 +399,42 @@ class StateDataParams(SourceParams):
         description="Assumption: officially commended heroic deeds (jianyi yongwei) per adult "
         "per year; very rare.",
     )
+    criminal_convictions_per_adult_year: float = Field(
+        1.09e-3,
+        ge=0,
+        le=1,
+        description="Criminal convictions other than for dangerous driving per adult per "
+        "year: the SPC's 2021 work report gives 1,527,000 people convicted at first instance "
+        "in 2020 and 289,000 dangerous-driving cases (drunk driving and the like) concluded; "
+        "(1.527M - 0.289M) / 1.14 billion adults = 1.09e-3 (2015: 1,232,000 convicted in "
+        "all, SPC 2016 work report).",
+    )
+    criminal_conviction_male_share: float = Field(
+        0.88,
+        ge=0,
+        le=1,
+        description="Assumption (range 0.85-0.92): men's share of those convicted; no "
+        "national breakdown by sex was found. Drawn among adults, men and women at the "
+        "rates that give this share and the overall rate.",
+    )
+    drunk_driving_per_driver_year: float = Field(
+        6.1e-4,
+        ge=0,
+        le=1,
+        description="Drunk-driving convictions per driving-licence holder per year: 289,000 "
+        "dangerous-driving cases concluded in 2020 (SPC 2021 work report) over 476 million "
+        "licence holders (Ministry of Public Security, September 2021); the police handled "
+        "247,000 drunk-driving cases from January to mid-October 2019 (Ministry of Public "
+        "Security via Xinhua, 17 October 2019), about 310,000 a year.",
+    )
+    drunk_driving_male_share: float = Field(
+        0.95,
+        ge=0,
+        le=1,
+        description="Assumption (range 0.90-0.98): men's share of drunk-driving convictions; "
+        "no national breakdown by sex was found. Drawn among licence holders as for "
+        "convictions.",
+    )
 
     volunteer_share_of_adults: float = Field(
         0.055,
@@ -548,6 +598,19 @@ class CaseBook:
         return sum(getattr(self, name).nbytes for name in self._ARRAYS)
 
 
+def _merged(drawn: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Past events of a stream's parts (:func:`past_events` each) as one: oldest first,
+    then by person."""
+    if len(drawn) == 1:
+        return drawn[0]
+    if not drawn:
+        return np.empty(0, np.int64), np.empty(0, np.int32)
+    who = np.concatenate([w for w, _ in drawn])
+    day = np.concatenate([d for _, d in drawn])
+    order = np.lexsort((who, day))
+    return who[order], day[order]
+
+
 @register("sources", "state_data", StateDataParams)
 class StateData:
     """Civil court cases and judgment performance, arrears, tickets, penalties, honours."""
@@ -573,6 +636,17 @@ class StateData:
             adult & (c.occupation == OCCUPATIONS.index("self_employed"))
         ).astype(ids)
         self.drivers = np.flatnonzero(c.driver_licence).astype(ids)
+        # Convictions are drawn by sex (each sex's pool at its own rate), from pools made
+        # once here: a day costs O(events), as for the other streams.
+        p = self.params
+        self.convictions = self._by_sex(
+            c.male, self.adults, p.criminal_convictions_per_adult_year / DAYS_PER_YEAR,
+            p.criminal_conviction_male_share,
+        )  # fmt: skip
+        self.drunk_drivers = self._by_sex(
+            c.male, self.drivers, p.drunk_driving_per_driver_year / DAYS_PER_YEAR,
+            p.drunk_driving_male_share,
+        )  # fmt: skip
         self.decile = c.income_decile
         self.enabled = frozenset(self.params.enabled_streams)
         age = ages(sim)
@@ -593,10 +667,23 @@ class StateData:
             days = self.history_days(sim.scenario.start_date)
             if days > 0 and len(self.adults):
                 self._warm_start(sim, days)
-        p = self.params
         days = days_since(sim.scenario.start_date, p.history_since, p.history_days)
         if days > 0:
             self._simple_history(sim, days)
+
+    @staticmethod
+    def _by_sex(
+        male: np.ndarray, pool: np.ndarray, daily: float, male_share: float
+    ) -> list[tuple[np.ndarray, float]]:
+        """``pool`` split into its men and women, each with the daily probability that
+        gives ``male_share`` of the events and ``daily`` per member overall; empty parts
+        are left out."""
+        is_male = male[pool]
+        parts = []
+        for members, share in ((pool[is_male], male_share), (pool[~is_male], 1 - male_share)):
+            if len(members):
+                parts.append((members, daily * share * len(pool) / len(members)))
+        return parts
 
     def history_days(self, start_date: dt.date) -> int:
         """Days of court history before day 0 (``court_history_days``, see its description)."""
@@ -698,29 +785,32 @@ class StateData:
 
     def _simple_streams(
         self,
-    ) -> list[tuple[str, np.ndarray, float, tuple[float, float] | None]]:
-        """(act kind = stream name, eligible pool, daily probability before
-        ``rate_multiplier``, log-normal amount (median, sigma) or None) of each stream but
-        the court pipeline."""
+    ) -> list[tuple[str, list[tuple[np.ndarray, float]], tuple[float, float] | None]]:
+        """(act kind = stream name, parts: (eligible pool, daily probability before
+        ``rate_multiplier``) each, log-normal amount (median, sigma) or None) of each
+        stream but the court pipeline. A stream with several parts (one pool per sex)
+        draws them one after the other from its one random stream."""
         p = self.params
         return [
-            ("tax_arrears", self.self_employed,
-             p.tax_arrears_per_self_employed_year / DAYS_PER_YEAR,
+            ("tax_arrears",
+             [(self.self_employed, p.tax_arrears_per_self_employed_year / DAYS_PER_YEAR)],
              (p.tax_arrears_median_cny, p.tax_arrears_sigma)),
-            ("utility_arrears", self.adults,
-             p.utility_arrears_per_adult_month / DAYS_PER_MONTH,
+            ("utility_arrears", [(self.adults, p.utility_arrears_per_adult_month / DAYS_PER_MONTH)],
              (p.utility_arrears_median_cny, p.utility_arrears_sigma)),
-            ("traffic_ticket", self.drivers,
-             p.traffic_tickets_per_driver_year / DAYS_PER_YEAR, None),
-            ("administrative_penalty", self.adults,
-             p.administrative_penalty_per_adult_year / DAYS_PER_YEAR,
+            ("traffic_ticket", [(self.drivers, p.traffic_tickets_per_driver_year / DAYS_PER_YEAR)],
+             None),
+            ("administrative_penalty",
+             [(self.adults, p.administrative_penalty_per_adult_year / DAYS_PER_YEAR)],
              (p.administrative_penalty_median_cny, p.administrative_penalty_sigma)),
-            ("heroic_act", self.adults, p.heroic_acts_per_adult_year / DAYS_PER_YEAR, None),
-            ("volunteer_service", self.volunteers,
-             p.volunteer_sessions_per_year / DAYS_PER_YEAR, None),
-            ("voluntary_blood_donation", self.donor_ages, self.blood_rate / DAYS_PER_YEAR, None),
-            ("charitable_donation", self.adults,
-             p.charitable_donations_per_adult_year / DAYS_PER_YEAR, None),
+            ("heroic_act", [(self.adults, p.heroic_acts_per_adult_year / DAYS_PER_YEAR)], None),
+            ("criminal_conviction", self.convictions, None),
+            ("drunk_driving", self.drunk_drivers, None),
+            ("volunteer_service",
+             [(self.volunteers, p.volunteer_sessions_per_year / DAYS_PER_YEAR)], None),
+            ("voluntary_blood_donation", [(self.donor_ages, self.blood_rate / DAYS_PER_YEAR)],
+             None),
+            ("charitable_donation",
+             [(self.adults, p.charitable_donations_per_adult_year / DAYS_PER_YEAR)], None),
         ]  # fmt: skip
 
     def _amounts(
@@ -738,11 +828,13 @@ class StateData:
         """The streams' acts on the ``days`` days before day 0 (:mod:`sclab.world.history`):
         each stream from its own sub-stream ``<name>/history/<kind>``, at base rates, by
         people who were adults (18 for blood donors) on the act's day."""
-        for kind, pool, rate, lognormal in self._simple_streams():
+        for kind, parts, lognormal in self._simple_streams():
             if kind not in self.enabled:
                 continue
             rng = sim.rng(f"{self.name}/history/{kind}", 0)
-            who, day = past_events(rng, pool, rate * self.params.rate_multiplier, days)
+            drawn = [past_events(rng, pool, rate * self.params.rate_multiplier, days)
+                     for pool, rate in parts]  # fmt: skip
+            who, day = _merged(drawn)
             adult = self.params.adult_age if kind != "voluntary_blood_donation" else 18
             ok = adult_on(sim, who, day, adult)
             who, day = who[ok], day[ok]
@@ -755,13 +847,16 @@ class StateData:
         if "court" in self.enabled:
             self._court(sim, day)
         scale = self.params.rate_multiplier
-        for kind, pool, rate, lognormal in self._simple_streams():
+        for kind, parts, lognormal in self._simple_streams():
             if kind not in self.enabled:
                 continue
+            if not parts:
+                continue
             rng = sim.rng(f"{self.name}/{kind}", day)
-            who = draw_with_multiplier(
-                rng, pool, rate * scale, propensity(sim, kind), self.params.max_propensity
-            )
+            mult = propensity(sim, kind)
+            drawn = [draw_with_multiplier(rng, pool, rate * scale, mult, self.params.max_propensity)
+                     for pool, rate in parts]  # fmt: skip
+            who = drawn[0] if len(drawn) == 1 else np.sort(np.concatenate(drawn))
             if len(who) == 0:
                 continue
             amount = self._amounts(rng, kind, len(who), lognormal)
