@@ -589,13 +589,39 @@ def binomial_blocks(
     return np.concatenate([w for w, _ in parts]), np.concatenate([g for _, g in parts])
 
 
+#: Days in one period of a lazily aggregated stream: the acts of each period are drawn as
+#: per-person candidate totals keyed by the period (see :class:`LazyPoisson`).
+PERIOD_DAYS = 365
+
+
 class LazyPoisson:
-    """Exposure of one aggregated Poisson stream since its last draw.
+    """Exposure of one aggregated Poisson stream since its last draw, drawn on common
+    random numbers.
 
     Person i of class c has, on day d, Poisson(rate[c] × accept[i] × m_i(d)) events, m the
     behaviour multiplier (1 without one). Summed over the days accrued that is
     Poisson(rate[c] × accept[i] × E_i) with the exposure E_i = Σ_d m_i(d): :meth:`accrue`
-    keeps it, :meth:`draw` draws the totals once.
+    keeps it, :meth:`draw` draws the totals.
+
+    *Common random numbers.* The draws do not depend on who reads the stream, or when.
+    Days are cut into fixed periods of :data:`PERIOD_DAYS` days (the last one ending with
+    the run, when the key knows the run's days), and each person's acts
+    at multiplier 1 over a whole period (the *candidates*, Poisson(rate[c] × accept[i] ×
+    period days)) are drawn from the generator keyed (component, stream, district,
+    period), for everyone at once, whoever asks first. A read before the period ends
+    takes the candidates of the days since the reader's last read out of those left, by a
+    binomial split in proportion to days (a homogeneous Poisson process: given the count,
+    the times are uniform); the rest stay for later reads. However the reads split a
+    period, everyone's total at its end is its candidates. A person whose multiplier was
+    not 1 keeps each candidate of a span with probability min(1, E_i / days) (thinning:
+    exact, since the candidates' times are uniform over the span) and, where E_i exceeds
+    the days, has Poisson(rate × (E_i - days)) more from a stream of its own. So two runs
+    that differ only in their readers, or in behaviour that leaves a person's multiplier
+    at 1, give that person the same total for every period that ends within both runs;
+    where a multiplier differs, the person's acts are a thinning of the same candidates
+    (fewer acts are a subset, as tight a coupling as the law allows). How the splits and
+    thinnings of a period fall may depend on the reads (same law, another realisation):
+    they only ever concern the days before a read, or people whose behaviour differed.
 
     Multipliers change rarely and for few people, so the exposure is kept as
     ``offset_i + days_i × m_i`` with ``m`` the multiplier array as it is now: a day costs
@@ -607,19 +633,28 @@ class LazyPoisson:
 
     A *focus* group (:meth:`set_focus`: people whose totals someone reads often, e.g. a
     voluntary score's participants) can be drawn alone (:meth:`draw_focus`), the others
-    accruing on: ``days_i`` is then the days since the last draw of i's group. Sums of
-    Poisson counts are Poisson, so the totals follow the same law however the draws are
-    split; a monthly reader of four people in ten draws four in ten a month, the rest
-    once at the end.
+    accruing on: ``days_i`` is then the days since the last draw of i's group. A period's
+    candidates left after a read are kept per person (2 or 4 bytes) until the period
+    ends for both groups.
+
+    Cost: an unread run of at most one period draws once, as a single Poisson total per
+    person; a read draws the candidates once per period (then keeps them) and one
+    binomial per person of the group read; thinning adds one binomial per person with
+    candidates and a multiplier below 1.
 
     Args:
         classes: Who may have events, grouped by rate class.
         rate: Per class, the daily rate.
+        key: The stream's generators (component, stream; by period). Without one, the
+            generator passed to each draw stands for it (for tests of the law).
     """
 
-    def __init__(self, classes: RateClasses, rate: np.ndarray) -> None:
+    def __init__(self, classes: RateClasses, rate: np.ndarray, key: Any = None) -> None:
         self.classes = classes
         self.rate = np.asarray(rate, dtype=np.float64)
+        self.key = key
+        #: Days accrued since the start.
+        self.day = 0
         #: Days accrued since the last draw (of the people outside the focus group).
         self.days = 0
         #: Per person, whether in the focus group (None: no focus group).
@@ -631,8 +666,18 @@ class LazyPoisson:
         #: Per person, exposure credited at earlier multipliers minus ``days_i`` × the
         #: earlier ones (None: zero for everyone).
         self.offset: np.ndarray | None = None
-        #: Draws made so far: a source's partition key for the stream of the next draw.
+        #: Draws made so far.
         self.draws = 0
+        # Per period begun but not ended for everyone, the candidates left per person.
+        self._left: dict[int, np.ndarray] = {}
+        self._fallback: np.random.Generator | None = None
+
+    def _rng(self, purpose: str, period: int) -> np.random.Generator:
+        if self.key is not None:
+            return self.key.rng(purpose, period=period)  # type: ignore[no-any-return]
+        if self._fallback is None:
+            raise RuntimeError("a LazyPoisson without a key draws from the generator passed")
+        return self._fallback.spawn(1)[0]
 
     def follow(self, state: Any, name: str) -> None:
         """Credit every write to the multiplier array ``name`` of ``state`` (a
@@ -683,6 +728,7 @@ class LazyPoisson:
         """
         if mult is not self.mult:
             self._switch(mult)
+        self.day += 1
         self.days += 1
         if self.focus is not None:
             self.focus_days += 1
@@ -740,27 +786,108 @@ class LazyPoisson:
             out += self.offset[people]
         return out
 
-    def _weight(self, people: slice | np.ndarray) -> np.ndarray:
-        """:meth:`exposure` in float32 and at least 0: the weights of a draw, which asks
-        block by block."""
-        weight = self.exposure(people, np.float32)
-        if self.offset is not None:
-            np.maximum(weight, 0.0, out=weight)  # rounding must not make it negative
-        return weight
+    def _bounds(self, day: int) -> tuple[int, int, int]:
+        """(period, its first day, the day after its last) of the period holding ``day``:
+        periods of :data:`PERIOD_DAYS` days, the last one ending with the run."""
+        period = day // PERIOD_DAYS
+        end = (period + 1) * PERIOD_DAYS
+        last = None if self.key is None else self.key.days
+        if last is not None and day < last:
+            end = min(end, last)
+        return period, period * PERIOD_DAYS, end
 
-    def draw(self, rng: np.random.Generator) -> np.ndarray:
-        """Per person, the total events since their last draw (see ``totals``); then reset."""
-        same_days = self.focus is None or self.focus_days == self.days
-        if self.mult is None and self.offset is None and same_days:
-            counts = self.classes.totals(rng, self.rate * self.days)
+    def _candidates(self, period: int, days: int) -> np.ndarray:
+        """Per person, the candidates of ``period`` (``days`` long) not yet taken (drawn on
+        first need)."""
+        left = self._left.get(period)
+        if left is None:
+            left = self.classes.totals(self._rng("candidates", period), self.rate * days)
+        return left
+
+    def _take(
+        self, only: np.ndarray | None, days: int, name: str, others_at: int | None = None
+    ) -> np.ndarray:
+        """Per person of ``only`` (everyone if None), the candidates of the last ``days``
+        days, taken out of each period's; then thinned by the group's exposure.
+        ``others_at``: the day up to which the people outside ``only`` have taken theirs
+        (a period's candidates are kept until both groups are past its end)."""
+        n = self.classes.n_people
+        taken = np.zeros(n, np.int32)
+        at, now = self.day - days, self.day
+        while at < now:
+            period, first, end = self._bounds(at)
+            upto = min(now, end)
+            left = self._candidates(period, end - first)
+            mine = left if only is None else np.where(only, left, 0)
+            if upto == end:
+                part = mine
+            else:
+                rng = self._rng(f"split/{name}", upto)  # keyed by the day of the split
+                who, got = binomial_blocks(rng, mine, (upto - at) / (end - at))
+                part = np.zeros(n, np.int32)
+                part[who] = got
+            taken += part
+            if upto == end and (only is None or (others_at is not None and others_at >= end)):
+                self._left.pop(period, None)
+            else:
+                rest = left - part
+                dtype = np.uint16 if int(rest.max(initial=0)) < 1 << 16 else np.int32
+                self._left[period] = rest.astype(dtype, copy=False)
+            at = upto
+        if self.mult is None and self.offset is None:
+            return taken
+        return self._thin(taken, only, days, name)
+
+    def _thin(self, taken: np.ndarray, only: np.ndarray | None, days: int, name: str) -> np.ndarray:
+        """Keep each candidate with probability min(1, E_i / days); add Poisson(rate ×
+        (E_i - days)) where the exposure exceeds the days."""
+        who = np.flatnonzero(taken)
+        share = self.exposure(who) / days
+        below = share < 1.0
+        thin = who[below]
+        rng = self._rng(f"thin/{name}", self.day)
+        gens = block_generators(rng, len(thin))
+        trials, p = taken[thin], np.maximum(share[below], 0.0)
+
+        def keep(i: int, lo: int, hi: int) -> None:
+            taken[thin[lo:hi]] = gens[i].binomial(trials[lo:hi], p[lo:hi])
+
+        map_blocks(keep, len(thin))
+        # A bound on E_i / days: is any exposure above the days?
+        over = 1.0 if self.mult is None else float(self.mult.max(initial=0.0))
+        if self.offset is not None:
+            over += max(float(self.offset.max(initial=0.0)), 0.0) / days
+        if over > 1.0:
+            day_count = np.float64(days)
+
+            def extra(people: slice | np.ndarray) -> np.ndarray:
+                return np.maximum(self.exposure(people) - day_count, 0.0)
+
+            rng = self._rng(f"over/{name}", self.day)
+            taken += self.classes.totals(rng, self.rate, extra, only=only)
+        return taken
+
+    def draw(self, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Per person, the total events since their last draw; then reset.
+
+        ``rng`` is used only by a stream without a key (see the class)."""
+        self._fallback = rng
+        if self.focus is not None and self.focus_days != self.days:
+            # Two groups with different days since their last draw: each its own span.
+            counts = np.zeros(self.classes.n_people, np.int32)
+            if self.focus_days:
+                counts += self._take(self.focus, self.focus_days, "focus", self.day - self.days)
+            counts += self._take(~self.focus, self.days, "others", self.day)
+        elif self.days:
+            counts = self._take(None, self.days, "all")
         else:
-            counts = self.classes.totals(rng, self.rate, self._weight)
+            counts = np.zeros(self.classes.n_people, np.int32)
         self.days = self.focus_days = 0
         self.offset = None
         self.draws += 1
         return counts
 
-    def draw_focus(self, rng: np.random.Generator) -> np.ndarray:
+    def draw_focus(self, rng: np.random.Generator | None = None) -> np.ndarray:
         """Per person, the total events of the focus group since its last draw (0 for
         everyone else, whose exposure accrues on); then reset the group's.
 
@@ -769,10 +896,11 @@ class LazyPoisson:
         """
         if self.focus is None:
             raise RuntimeError("no focus group to draw: set_focus first")
-        if self.mult is None and self.offset is None:
-            counts = self.classes.totals(rng, self.rate * self.focus_days, only=self.focus)
+        self._fallback = rng
+        if self.focus_days:
+            counts = self._take(self.focus, self.focus_days, "focus", self.day - self.days)
         else:
-            counts = self.classes.totals(rng, self.rate, self._weight, only=self.focus)
+            counts = np.zeros(self.classes.n_people, np.int32)
         if self.offset is not None:
             if not self.days:  # nothing pending for anyone: the offsets all go
                 self.offset = None
