@@ -137,19 +137,22 @@ def run_measures(run_dir: Path) -> dict[tuple[str, str], float]:
     return out
 
 
-def _effects_of(run: dict[tuple[str, str], float], twin: dict[tuple[str, str], float]):
-    """(effect, group, value) of one pair."""
+def _effects_of(
+    run: dict[tuple[str, str], float],
+    twin: dict[tuple[str, str], float],
+    keys: set[tuple[str, str]],
+) -> list[tuple[str, str, float]]:
+    """(effect, group, value) of one pair, for the measures ``keys`` (absent: 0)."""
 
     def diff(key: tuple[str, str]) -> float:
-        return run.get(key, 0.0) - twin.get(key, 0.0)
+        return run.get(key, 0.0) - twin.get(key, 0.0) + 0.0  # + 0.0: no negative zero
 
-    keys = set(run) | set(twin)
     rows: list[tuple[str, str, float]] = []
-    for (measure, group) in sorted(keys):
+    for measure, group in sorted(keys):
         if measure == "critical_posts":
-            rows.append(("chilling", group, -diff((measure, group))))
+            rows.append(("chilling", group, 0.0 - diff((measure, group))))
         elif measure == "acts" and group in VIOLATIONS:
-            rows.append(("deterrence", group, -diff((measure, group))))
+            rows.append(("deterrence", group, 0.0 - diff((measure, group))))
         elif measure == "acts":
             rows.append(("debts_repaid", group, diff((measure, group))))
         elif measure == "purchases":
@@ -158,8 +161,8 @@ def _effects_of(run: dict[tuple[str, str], float], twin: dict[tuple[str, str], f
             rows.append(("network", group, diff((measure, group))))
         elif measure == "innocent":
             rows.append(("innocent_sanctioned", group, diff((measure, group))))
-    prevented = sum(-diff(("acts", k)) for k in VIOLATIONS)
-    for (measure, group) in sorted(keys):
+    prevented = sum(0.0 - diff(("acts", k)) for k in VIOLATIONS)
+    for measure, group in sorted(keys):
         if measure == "innocent":
             added = diff((measure, group))
             # Nobody more sanctioned costs nothing, whatever was prevented.
@@ -188,9 +191,13 @@ def paired_effects(pairs: list[tuple[Path, Path]], level: float = 0.95) -> dict[
     interval over the K paired differences, at ``level``)."""
     per: dict[tuple[str, str], list[float]] = {}
     cols: dict[str, list[object]] = {"effect": [], "group": [], "replicate": [], "value": []}
-    for k, (run, twin) in enumerate(pairs):
+    for run, twin in pairs:
         check_comparable(run, twin)
-        for effect, group, value in _effects_of(run_measures(run), run_measures(twin)):
+    measured = [(run_measures(run), run_measures(twin)) for run, twin in pairs]
+    # Every group any replicate has: a replicate without it counts 0 on both sides.
+    keys = {key for pair in measured for side in pair for key in side}
+    for k, (run_m, twin_m) in enumerate(measured):
+        for effect, group, value in _effects_of(run_m, twin_m, keys):
             for name, v in zip(cols, (effect, group, k, value), strict=True):
                 cols[name].append(v)
             per.setdefault((effect, group), []).append(value)

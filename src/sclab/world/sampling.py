@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 
 from sclab.parallel import block_generators, map_blocks, parallel_map
+from sclab.rng import StreamKey
 
 #: Largest number of values one vectorised chunk allocates (bounds transient memory).
 CHUNK = 1 << 20
@@ -649,7 +650,9 @@ class LazyPoisson:
             generator passed to each draw stands for it (for tests of the law).
     """
 
-    def __init__(self, classes: RateClasses, rate: np.ndarray, key: Any = None) -> None:
+    def __init__(
+        self, classes: RateClasses, rate: np.ndarray, key: StreamKey | None = None
+    ) -> None:
         self.classes = classes
         self.rate = np.asarray(rate, dtype=np.float64)
         self.key = key
@@ -674,7 +677,7 @@ class LazyPoisson:
 
     def _rng(self, purpose: str, period: int) -> np.random.Generator:
         if self.key is not None:
-            return self.key.rng(purpose, period=period)  # type: ignore[no-any-return]
+            return self.key.rng(purpose, period=period)
         if self._fallback is None:
             raise RuntimeError("a LazyPoisson without a key draws from the generator passed")
         return self._fallback.spawn(1)[0]
