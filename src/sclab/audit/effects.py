@@ -24,6 +24,8 @@ Measures (all from the stored tables; ``docs/effects.md``):
       non-performance of judgments), and ``debts_repaid`` (judgments performed, run −
       twin);
     * ``purchase_shifting``: purchases by category (run − twin, negative: not made);
+    * ``tie_pruning``: online interactions lost (twin − run): likes and shares that
+      pruned ties (and posts not written) no longer bring;
     * ``innocent_sanctioned``: people with an adverse decision that is not rightful
       (error, someone else's conduct, by design), by system (run − twin);
     * ``price``: innocent people sanctioned per violation prevented, by system (the
@@ -120,9 +122,13 @@ def run_measures(run_dir: Path) -> dict[tuple[str, str], float]:
             out[("acts", kind)] = float(acts.get(kind, 0))
         for kind, n in con.execute(
             "SELECT kind::VARCHAR, sum(count) FROM aggregates "
-            "WHERE kind::VARCHAR LIKE 'purchase_%' GROUP BY 1"
+            "WHERE kind::VARCHAR LIKE 'purchase_%' OR kind::VARCHAR = 'online_interactions' "
+            "GROUP BY 1"
         ).fetchall():
-            out[("purchases", kind.removeprefix("purchase_"))] = float(n)
+            if kind == "online_interactions":
+                out[("interactions", "online")] = float(n)
+            else:
+                out[("purchases", kind.removeprefix("purchase_"))] = float(n)
         _materialise(con)
         for system, n in con.execute(
             "SELECT system::VARCHAR, count(*) FROM audit_harm_decisions "
@@ -157,6 +163,8 @@ def _effects_of(
             rows.append(("debts_repaid", group, diff((measure, group))))
         elif measure == "purchases":
             rows.append(("purchase_shifting", group, diff((measure, group))))
+        elif measure == "interactions":
+            rows.append(("tie_pruning", "interactions_lost", 0.0 - diff((measure, group))))
         elif measure == "spillover":
             rows.append(("network", group, diff((measure, group))))
         elif measure == "innocent":
