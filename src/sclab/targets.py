@@ -350,6 +350,9 @@ def twin_scenario(scenario: Scenario, twin: str) -> Scenario:
             {"use": "pack", "params": {"pack": p}} for p in _with_lists_they_read(packs)
         ]
     located = LocatedYAML(data=doc, source=f"twin ({twin}) of {scenario.name}")
-    out = validate(located, Scenario, ScenarioError)
-    check_components(out, located)
-    return out
+    checked = validate(located, Scenario, ScenarioError)
+    check_components(checked, located)
+    # The policies validated, everything else the very objects of the run: validating a
+    # scenario again may round its shares differently (renormalised floats), which would
+    # draw another population.
+    return scenario.model_copy(update={"name": checked.name, "policies": checked.policies})

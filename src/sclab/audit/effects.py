@@ -193,14 +193,19 @@ def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, 
     return mean, mean - half, mean + half
 
 
-def paired_effects(pairs: list[tuple[Path, Path]], level: float = 0.95) -> dict[str, pa.Table]:
+def paired_effects(
+    pairs: list[tuple[Path, Path]], level: float = 0.95, *, same_world: bool = True
+) -> dict[str, pa.Table]:
     """The effects of K (run, twin) pairs: ``effects`` (one row per effect, group and
     replicate: run − twin signed as named) and ``effects_summary`` (mean and the t
-    interval over the K paired differences, at ``level``)."""
+    interval over the K paired differences, at ``level``). ``same_world=False`` skips
+    the check that each pair is one world (only to measure what pairing gains against
+    independent seeds, :mod:`sclab.audit.pairing`)."""
     per: dict[tuple[str, str], list[float]] = {}
     cols: dict[str, list[object]] = {"effect": [], "group": [], "replicate": [], "value": []}
     for run, twin in pairs:
-        check_comparable(run, twin)
+        if same_world:
+            check_comparable(run, twin)
     measured = [(run_measures(run), run_measures(twin)) for run, twin in pairs]
     # Every group any replicate has: a replicate without it counts 0 on both sides.
     keys = {key for pair in measured for side in pair for key in side}
