@@ -200,7 +200,7 @@ def paired_effects(
     replicate: run − twin signed as named) and ``effects_summary`` (mean and the t
     interval over the K paired differences, at ``level``). ``same_world=False`` skips
     the check that each pair is one world (only to measure what pairing gains against
-    independent seeds, :mod:`sclab.audit.pairing`)."""
+    independent seeds, :mod:`sclab.pairing`)."""
     per: dict[tuple[str, str], list[float]] = {}
     cols: dict[str, list[object]] = {"effect": [], "group": [], "replicate": [], "value": []}
     for run, twin in pairs:

@@ -813,7 +813,10 @@ class LazyPoisson:
         """Per person of ``only`` (everyone if None), the candidates of the last ``days``
         days, taken out of each period's; then thinned by the group's exposure.
         ``others_at``: the day up to which the people outside ``only`` have taken theirs
-        (a period's candidates are kept until both groups are past its end)."""
+        (a period's candidates are kept until both groups are past its end).
+
+        Block by block on the cores and in place: the candidates left are the only
+        whole-population array besides the result."""
         n = self.classes.n_people
         taken = np.zeros(n, np.int32)
         at, now = self.day - days, self.day
@@ -821,21 +824,33 @@ class LazyPoisson:
             period, first, end = self._bounds(at)
             upto = min(now, end)
             left = self._candidates(period, end - first)
-            mine = left if only is None else np.where(only, left, 0)
-            if upto == end:
-                part = mine
-            else:
-                rng = self._rng(f"split/{name}", upto)  # keyed by the day of the split
-                who, got = binomial_blocks(rng, mine, (upto - at) / (end - at))
-                part = np.zeros(n, np.int32)
-                part[who] = got
-            taken += part
+            share = (upto - at) / (end - at)
+            # Keyed by the day of the split (a split to the period's end takes them all).
+            gens = block_generators(self._rng(f"split/{name}", upto), n) if share < 1 else None
+
+            def take(
+                i: int,
+                lo: int,
+                hi: int,
+                left: np.ndarray = left,
+                gens: list[np.random.Generator] | None = gens,
+                share: float = share,
+            ) -> None:
+                have = left[lo:hi]
+                mine = have != 0
+                if only is not None:
+                    mine &= only[lo:hi]
+                at_ = np.flatnonzero(mine)
+                got = have[at_] if gens is None else binomial(gens[i], have[at_], share)
+                taken[lo:hi][at_] += got.astype(np.int32, copy=False)
+                have[at_] -= got.astype(have.dtype, copy=False)
+
+            map_blocks(take, n)
             if upto == end and (only is None or (others_at is not None and others_at >= end)):
                 self._left.pop(period, None)
             else:
-                rest = left - part
-                dtype = np.uint16 if int(rest.max(initial=0)) < 1 << 16 else np.int32
-                self._left[period] = rest.astype(dtype, copy=False)
+                small = left.dtype != np.uint16 and int(left.max(initial=0)) < 1 << 16
+                self._left[period] = left.astype(np.uint16) if small else left
             at = upto
         if self.mult is None and self.offset is None:
             return taken

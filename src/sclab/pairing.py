@@ -7,7 +7,7 @@ Core object:
         variance of the K paired differences, of the K independent differences, and their
         ratio.
 
-Run as ``python -m sclab.audit.pairing SCENARIO --twin none --replicates K
+Run as ``python -m sclab.pairing SCENARIO --twin none --replicates K
 [--population N] [--days D] --out DIR``; it prints the table as Markdown (the one in
 ``docs/effects.md`` was made so). Cost: 3K runs of the scenario.
 """
