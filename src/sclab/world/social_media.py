@@ -37,11 +37,12 @@ Model:
     aggregates are read (at the end of the run, or when a component reads them earlier);
     interactions are then Binomial(Σ over days of posts × active online degree,
     interaction_probability) per author, the sum of the per-post draws. Each stance is
-    drawn on its own, with the interactions its posts drew: a score that reads positive
-    energy posts every month draws that stance alone, the others accrue until something
-    reads them. Stances drawn together (a read of the interactions draws every stance)
-    draw their interactions together, one binomial per author on the trials summed over
-    them: the same law, at one pass instead of one per stance.
+    drawn on its own: a score that reads positive energy posts every month draws that
+    stance alone, the others accrue until something reads them. The posts drawn note
+    their interaction trials (posts × degree), and the interactions are drawn when they
+    are read (which draws every stance first) or at the end: one binomial per author on
+    the trials summed so far, the same law as one draw per post, and a read of posts
+    alone never splits the interactions' draw.
 
     Degrees change only when ties are pruned (the ``tie_pruning`` behaviour component,
     weekly, in the behaviour stage, after that day's posts), so for each author the run
