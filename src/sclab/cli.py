@@ -211,7 +211,7 @@ def run(
     target = out if out is not None else Path("runs") / spec.name
     twin_spec = twin_scenario(spec, twin) if twin is not None else None  # errors first
     if replicates > 1:
-        _check_replicates_dir(target, force)
+        _check_replicates_dir(target, force, replicates)
     pairs: list[tuple[Path, Path]] = []
     for k in range(replicates):
         one = spec if replicates == 1 else spec.model_copy(update={"seed": spec.seed + k})
@@ -256,9 +256,10 @@ def run(
         out_console.print(f"Effects: {escape(str(path.resolve()))}")
 
 
-def _check_replicates_dir(target: Path, force: bool) -> None:
+def _check_replicates_dir(target: Path, force: bool, replicates: int) -> None:
     """The directory of replicates: absent, empty, or (with --force) one holding only
-    replicate directories and effects.duckdb."""
+    replicate directories and effects.duckdb; replicates beyond the K asked for (run
+    directories, checked as --force checks them) are removed."""
     if not target.exists():
         target.mkdir(parents=True)
         return
@@ -279,6 +280,20 @@ def _check_replicates_dir(target: Path, force: bool) -> None:
             "replace it",
             source=str(target),
         )
+    import shutil
+
+    from sclab.store.output import check_replaceable
+
+    stale = [
+        target / n
+        for n in names
+        if n.startswith("replicate-")
+        and not (n.removeprefix("replicate-").isdigit() and int(n[10:]) <= replicates)
+    ]
+    for path in stale:
+        check_replaceable(path, force=True)  # only a run directory sclab wrote
+    for path in stale:
+        shutil.rmtree(path)
 
 
 def _effects_table(summary: Any) -> Table:
