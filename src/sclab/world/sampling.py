@@ -853,7 +853,7 @@ class LazyPoisson:
             share = (upto - at) / (end - at)
             if share == 1 and only is None and at == self.day - days:
                 # Everyone's candidates to the period's end, first: taken whole, no pass.
-                taken = left.astype(np.int32)
+                taken = left.astype(np.int32, copy=False)  # the draw's own array
                 self._left.pop(period, None)
                 at = upto
                 continue
@@ -930,10 +930,9 @@ class LazyPoisson:
         self._fallback = rng
         if self.focus is not None and self.focus_days != self.days:
             # Two groups with different days since their last draw: each its own span.
-            counts = np.zeros(self.classes.n_people, np.int32)
+            counts = self._take(~self.focus, self.days, "others", self.day - self.focus_days)
             if self.focus_days:
-                counts += self._take(self.focus, self.focus_days, "focus", self.day - self.days)
-            counts += self._take(~self.focus, self.days, "others", self.day)
+                counts += self._take(self.focus, self.focus_days, "focus", self.day)
         elif self.days:
             counts = self._take(None, self.days, "all")
         else:
