@@ -294,6 +294,7 @@ def test_reading_mid_run_draws_what_is_pending_and_keeps_the_rates(tmp_path) -> 
     got = counts(sim, INTERACTIONS)
     expected = trials.sum() * P_INTERACT
     assert abs(got.sum() - expected) < Z * np.sqrt(expected)
+    assert np.all(got <= trials)  # no post draws more interactions than its author's ties
 
 
 # --- pruned ties: the source stays lazy, epoch by epoch ------------------------------------
