@@ -764,3 +764,21 @@ def test_float16_multipliers_draw_as_their_float32_copies() -> None:
     who16, _ = classes.events(np.random.default_rng(3), rate, small16, 2.0)
     who32, _ = classes.events(np.random.default_rng(3), rate, small32, 2.0)
     assert len(who16) > 100_000 and np.array_equal(who16, who32)
+
+
+def test_binomial_each_follows_each_entrys_law() -> None:
+    # Means below and above SMALL_MEAN, per-entry probabilities: each entry's sample mean
+    # and variance over 4,000 draws within 5 standard errors of its law's.
+    from sclab.world.sampling import binomial_each
+
+    trials = np.array([0, 1, 3, 10, 40, 200, 7])
+    p = np.array([0.5, 0.9, 0.2, 0.05, 0.3, 0.01, 0.0])
+    rng = np.random.default_rng(12)
+    draws = np.stack([binomial_each(rng, trials, p) for _ in range(4000)])
+    mean, var = trials * p, trials * p * (1 - p)
+    assert np.all(draws <= trials) and np.all(draws >= 0)
+    se = np.sqrt(var / 4000) + 1e-12
+    assert np.all(np.abs(draws.mean(0) - mean) <= 5 * se)
+    assert draws[:, 0].max() == 0 and draws[:, 6].max() == 0
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        binomial_each(rng, trials[:1], np.array([1.0]))

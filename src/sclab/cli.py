@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -35,12 +35,13 @@ from rich.table import Table
 from rich.text import Text
 
 from sclab.calibration import CalibrationRow
-from sclab.errors import SclabError
+from sclab.errors import OutputError, SclabError
 from sclab.explain import Story, summary
 from sclab.legal import Verdict
 from sclab.policy.schema import Policy
 from sclab.run import Reporter, RunResult, run_scenario
 from sclab.scenario import builtin_scenarios
+from sclab.store.manifest import Manifest
 from sclab.targets import load_run_target
 from sclab.version import __version__
 
@@ -186,21 +187,158 @@ def run(
             "(for machines with swap)."
         ),
     ] = False,
+    twin: Annotated[
+        str | None,
+        typer.Option(
+            help="Also run a twin on the same random numbers into OUT/twin: 'none' (no "
+            "policy), a policy pack or a policy file (the baseline); effects go to "
+            "OUT/effects.duckdb (docs/effects.md)."
+        ),
+    ] = None,
+    replicates: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Run K seeds (seed, seed + 1, ...) into OUT/replicate-1 ... OUT/replicate-K, "
+            "each with its twin.",
+        ),
+    ] = 1,
 ) -> None:
     """Generate a population, simulate the scenario and write run.duckdb + manifest.json."""
+    from sclab.targets import twin_scenario
+
     spec = load_run_target(scenario, {"--population": population, "--days": days, "--seed": seed})
     target = out if out is not None else Path("runs") / spec.name
-    start = time.perf_counter()
-    with _progress(spec.population.size, quiet) as progress:
-        result = run_scenario(
-            spec,
-            target,
-            force=force,
-            reporter=RichReporter(progress),
-            check_memory=not skip_memory_check,
+    twin_spec = twin_scenario(spec, twin) if twin is not None else None  # errors first
+    if replicates > 1:
+        _check_replicates_dir(target, force, replicates)
+    pairs: list[tuple[Path, Path]] = []
+    for k in range(replicates):
+        one = spec if replicates == 1 else spec.model_copy(update={"seed": spec.seed + k})
+        where = target if replicates == 1 else target / f"replicate-{k + 1}"
+        start = time.perf_counter()
+        with _progress(one.population.size, quiet) as progress:
+            result = run_scenario(
+                one,
+                where,
+                force=force,
+                reporter=RichReporter(progress),
+                check_memory=not skip_memory_check,
+            )
+        _summary(result, time.perf_counter() - start)
+        out_console.print(f"Output: {escape(str(result.out.resolve()))}")
+        if twin_spec is None:
+            continue
+        twin_one = twin_spec.model_copy(update={"seed": one.seed})
+        with _progress(one.population.size, quiet) as progress:
+            twin_result = run_scenario(
+                twin_one,
+                where / "twin",
+                reporter=RichReporter(progress),
+                check_memory=not skip_memory_check,
+            )
+        manifest = Manifest.read(where)
+        manifest.add_file(twin_result.out, "twin", baseline=twin)
+        manifest.write()
+        out_console.print(f"Twin ({escape(str(twin))}): {escape(str(twin_result.out.resolve()))}")
+        pairs.append((where, twin_result.out))
+    if pairs:
+        from sclab.audit.effects import paired_effects, save_effects
+
+        tables = paired_effects(pairs)
+        path = target / "effects.duckdb"
+        save_effects(tables, path)
+        if replicates == 1:
+            manifest = Manifest.read(target)
+            manifest.add_file(path, "effects")
+            manifest.write()
+        out_console.print(_effects_table(tables["effects_summary"]))
+        out_console.print(f"Effects: {escape(str(path.resolve()))}")
+
+
+def _check_replicates_dir(target: Path, force: bool, replicates: int) -> None:
+    """The directory of replicates: absent, empty, or (with --force) one holding only
+    replicate directories and effects.duckdb; replicates beyond the K asked for (run
+    directories, checked as --force checks them) are removed."""
+    if not target.exists():
+        target.mkdir(parents=True)
+        return
+    if not target.is_dir():
+        raise OutputError("exists and is not a directory", source=str(target))
+    names = [p.name for p in target.iterdir()]
+    if not names:
+        return
+    if not force:
+        raise OutputError(
+            "already exists; pass --force to replace it or choose another --out",
+            source=str(target),
         )
-    _summary(result, time.perf_counter() - start)
-    out_console.print(f"Output: {escape(str(result.out.resolve()))}")
+    foreign = [n for n in names if not (n.startswith("replicate-") or n == "effects.duckdb")]
+    if foreign:
+        raise OutputError(
+            f"holds files sclab did not write ({', '.join(sorted(foreign))}); refusing to "
+            "replace it",
+            source=str(target),
+        )
+    import shutil
+
+    from sclab.store.output import check_replaceable
+
+    stale = [
+        target / n
+        for n in names
+        if n.startswith("replicate-")
+        and not (n.removeprefix("replicate-").isdigit() and int(n[10:]) <= replicates)
+    ]
+    for path in stale:
+        check_replaceable(path, force=True)  # only a run directory sclab wrote
+    for path in stale:
+        shutil.rmtree(path)
+
+
+def _effects_table(summary: Any) -> Table:
+    """The effects' means and intervals as a table."""
+    table = Table(title="Effects (run − twin, signed as named)", title_justify="left")
+    for col in ("effect", "group", "K", "mean", "interval"):
+        table.add_column(col, justify="right" if col in ("K", "mean", "interval") else "left")
+    for row in summary.to_pylist():
+        low, high = row["low"], row["high"]
+        interval = "-" if low != low else f"[{_signed(low)}, {_signed(high)}]"
+        table.add_row(
+            row["effect"], row["group"], str(row["replicates"]), _signed(row["mean"]), interval
+        )
+    return table
+
+
+def _signed(x: float) -> str:
+    if x != x:
+        return "n/a"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Argument(help="A run directory (the system).")],
+    b: Annotated[Path, typer.Argument(help="A run directory of the same world (the twin).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the effects as JSON.")] = False,
+) -> None:
+    """Effects of A against B: two runs of the same population, seed and scenario apart
+    from its policies (refused otherwise), as paired differences A − B."""
+    import json
+    import warnings
+
+    from sclab.audit.effects import paired_effects
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tables = paired_effects([(a, b)])
+    for w in caught:
+        console.print(f"warning: {escape(str(w.message))}")
+    if as_json:
+        rows = tables["effects"].to_pylist()
+        sys.stdout.write(json.dumps({"a": str(a), "b": str(b), "effects": rows}, indent=2) + "\n")
+        return
+    out_console.print(_effects_table(tables["effects_summary"]))
 
 
 @app.command()

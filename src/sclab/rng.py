@@ -1,8 +1,19 @@
 """Named, seeded random streams: the only source of randomness in sclab.
 
-Core object:
+Core objects:
     :class:`Streams`: hands out :class:`numpy.random.Generator` objects keyed by a
         component name, an optional partition (a district) and an optional day.
+    :class:`StreamKey`: one stream of one component, whose generators are keyed by
+        (component, stream, district, period): the key layout every draw follows.
+
+The key layout, defined once: a generator is keyed by the *component* (its registered
+name), the *stream* within it (an act kind, a purpose such as ``totals``), the *district*
+(the partition a scale-out would give one worker; None for citywide draws) and the
+*period* (a day, or the index of a fixed block of days). The district and period slots
+never count draws: a draw's key must not depend on how often, or when, someone read the
+stream before, so that two runs that differ only in who reads draw the same numbers.
+``Streams.get(name, partition=..., day=...)`` is the same layout with ``name`` =
+``component/stream``, ``partition`` = district and ``day`` = period.
 
 Why keyed streams rather than one generator passed around: a component's draws must not
 shift when another component is switched on, and a district's draws must not depend on
@@ -61,4 +72,39 @@ class Streams:
         """A fresh generator for (name, partition, day); equal keys give equal streams."""
         return np.random.Generator(
             np.random.PCG64(self.seed_sequence(name, partition=partition, day=day))
+        )
+
+
+class StreamKey:
+    """The generators of one stream of one component, keyed by (district, period).
+
+    Args:
+        streams: The run's :class:`Streams`.
+        component: The component's registered name (``social_media``).
+        stream: The stream within it (``post_critical``).
+        days: The run's number of days, if known: a stream drawn by periods of days ends
+            its last period with the run (see :class:`sclab.world.sampling.LazyPoisson`).
+
+    Example:
+        >>> key = StreamKey(Streams(7), "social_media", "post_critical")
+        >>> a = key.rng("candidates", period=0).random()
+        >>> b = Streams(7).get("social_media/post_critical/candidates", day=0).random()
+        >>> a == b
+        True
+    """
+
+    def __init__(
+        self, streams: Streams, component: str, stream: str, days: int | None = None
+    ) -> None:
+        self.streams = streams
+        self.component = component
+        self.stream = stream
+        self.days = days
+
+    def rng(
+        self, purpose: str, *, period: int | None = None, district: int | None = None
+    ) -> np.random.Generator:
+        """The generator of (component, stream/purpose, district, period)."""
+        return self.streams.get(
+            f"{self.component}/{self.stream}/{purpose}", partition=district, day=period
         )

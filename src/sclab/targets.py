@@ -322,3 +322,37 @@ def load_run_target(name_or_path: str, overrides: dict[str, Any] | None = None) 
     scenario = apply_overrides(validate(doc, Scenario, ScenarioError), overrides)
     check_components(scenario, doc)
     return scenario
+
+
+def twin_scenario(scenario: Scenario, twin: str) -> Scenario:
+    """The scenario a run's twin runs: the same world and seed, with no policy (``none``),
+    or with a baseline policy pack or policy file (and the built-in packs publishing the
+    lists it reads) instead of the scenario's policies.
+
+    Raises:
+        SclabError: the baseline is neither ``none`` nor a pack or policy file.
+    """
+    doc = scenario.model_dump()
+    doc["name"] = f"{scenario.name}-twin"
+    if twin == "none":
+        doc["policies"] = []
+    else:
+        if not looks_like_policy(twin):
+            raise SclabError(
+                "expected 'none', a policy pack or a policy file", source="--twin", field=twin
+            )
+        from sclab.policy.loader import is_bundle, load_bundle, load_policy
+
+        packs = list(load_bundle(twin)[0].packs) if is_bundle(twin) else [twin]
+        if not is_bundle(twin):
+            load_policy(twin)  # a one-line error from the file itself
+        doc["policies"] = [
+            {"use": "pack", "params": {"pack": p}} for p in _with_lists_they_read(packs)
+        ]
+    located = LocatedYAML(data=doc, source=f"twin ({twin}) of {scenario.name}")
+    checked = validate(located, Scenario, ScenarioError)
+    check_components(checked, located)
+    # The policies validated, everything else the very objects of the run: validating a
+    # scenario again may round its shares differently (renormalised floats), which would
+    # draw another population.
+    return scenario.model_copy(update={"name": checked.name, "policies": checked.policies})

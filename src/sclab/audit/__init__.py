@@ -12,6 +12,8 @@ Core objects:
         :meth:`Audit.summary` (the headline figures, as plain data),
         :meth:`Audit.save` (``audit.duckdb`` beside the run, in its manifest) and
         :meth:`Audit.load` (a stored audit).
+    :func:`effects`: the effects of runs against their twins (paired differences with
+        intervals over replicates: :mod:`sclab.audit.effects`, ``docs/effects.md``).
 
 Each part is a module with ``compute(con) -> dict[str, pyarrow.Table]`` over a read-only
 connection to the run; the audit is computed after the run, from the recorded history,
@@ -43,7 +45,17 @@ from sclab.audit.storage import open_run, read_audit, write_audit
 from sclab.store.manifest import Manifest, NotARunError
 from sclab.version import __version__
 
-__all__ = ["PARTS", "Audit", "AuditError", "audit"]
+__all__ = ["PARTS", "Audit", "AuditError", "audit", "effects"]
+
+
+def effects(pairs: list[tuple[Path | str, Path | str]], level: float = 0.95) -> dict[str, pa.Table]:
+    """The effects of (run, twin) directory pairs, one pair per replicate: the tables
+    ``effects`` (per effect, group and replicate) and ``effects_summary`` (mean and the t
+    interval at ``level`` over the paired differences). Refuses pairs that are not the
+    same world (:class:`sclab.audit.effects.NotComparableError`)."""
+    from sclab.audit.effects import paired_effects
+
+    return paired_effects([(Path(a), Path(b)) for a, b in pairs], level)
 
 
 def _law(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:

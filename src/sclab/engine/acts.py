@@ -296,8 +296,10 @@ class Aggregates:
     totals). A source whose stream only ever ends up as totals may also :meth:`defer` it:
     it accrues the stream's exposure cheaply each day and draws the totals in a ``settle``
     callback, which runs when ``counts[key]`` or ``amounts[key]`` of one of its kinds is
-    read, or at :meth:`rows`. Readers therefore always see every act up to now; a read
-    mid-run splits the pending draw in two (same law, another realisation).
+    read, or at :meth:`rows`. Readers therefore always see every act up to now. Whether
+    a read splits the realisation is the source's affair: sclab's lazy streams draw each
+    fixed period once, whoever reads (:class:`sclab.world.sampling.LazyPoisson`), so a
+    read changes when acts are seen, not which.
 
     Args:
         sizes: Entities per type, e.g. ``{"person": n}``.

@@ -45,7 +45,7 @@ from sclab.engine.registry import REGISTRY, STAGES
 from sclab.engine.statearrays import Declaration, StateDeclarations
 from sclab.population import Population, SocialGraph
 from sclab.population.bits import PackedBools
-from sclab.rng import Streams
+from sclab.rng import StreamKey, Streams
 from sclab.scenario.schema import Scenario
 
 DAYS_PER_YEAR = 365.0
@@ -357,6 +357,11 @@ class Simulation:
     ) -> np.random.Generator:
         """The random stream of component ``name`` for a day (and partition)."""
         return self.streams.get(name, day=day, partition=partition)
+
+    def stream_key(self, component: str, stream: str) -> StreamKey:
+        """The generators of one stream of a component, keyed by (district, period): see
+        :mod:`sclab.rng` for the key layout."""
+        return StreamKey(self.streams, component, stream, self.scenario.days)
 
     def step(self, before_day_ends: Callable[[Simulation], None] | None = None) -> None:
         """Advance one day through every stage.

@@ -621,7 +621,9 @@ class PaymentsSource:
         if not p.record_every_event:
             for name in p.purchases:
                 kind = f"purchase_{name}"
-                self._lazy[kind] = LazyPoisson(self._buy, self._buy_rates[name])
+                self._lazy[kind] = LazyPoisson(
+                    self._buy, self._buy_rates[name], sim.stream_key(self.name, kind)
+                )
                 self._lazy[kind].follow(sim.state, propensity_key(kind))
                 settle = partial(self._settle_purchases, sim, name)
                 price = partial(self._price_purchases, sim)
@@ -958,8 +960,7 @@ class PaymentsSource:
         focus_only = focus_only and lazy.focus_alone
         if not (lazy.focus_days if focus_only else lazy.pending):
             return
-        rng = sim.rng(f"{self.name}/{kind}/totals", partition=lazy.draws)
-        sim.aggregates.add_counts(kind, lazy.draw_focus(rng) if focus_only else lazy.draw(rng))
+        sim.aggregates.add_counts(kind, lazy.draw_focus() if focus_only else lazy.draw())
 
     def _price_purchases(self, sim: Simulation, kind: str, counts: np.ndarray) -> np.ndarray:
         """Summed lognormal amounts of ``counts`` purchases of ``kind`` per person."""

@@ -597,7 +597,9 @@ class Resources:
         self._lazy: dict[str, LazyPoisson] = {}
         if not p.record_rentals:
             for kind in RENTAL_KINDS:
-                self._lazy[kind] = LazyPoisson(self.classes, self.rates[kind])
+                self._lazy[kind] = LazyPoisson(
+                    self.classes, self.rates[kind], sim.stream_key(self.name, kind)
+                )
                 self._lazy[kind].follow(sim.state, propensity_key(kind))
                 sim.aggregates.defer([kind], partial(self._settle, sim, kind))
         self._setup_school(sim, age)
@@ -726,8 +728,7 @@ class Resources:
         lazy = self._lazy[kind]
         if not lazy.pending:
             return
-        rng = sim.rng(f"{self.name}/{kind}/totals", partition=lazy.draws)
-        sim.aggregates.add_counts(kind, lazy.draw(rng))
+        sim.aggregates.add_counts(kind, lazy.draw())
 
     def _school_day(self, sim: Simulation, day: int) -> None:
         p = self.params

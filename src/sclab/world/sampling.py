@@ -8,8 +8,8 @@ Core objects:
     :func:`thinned`: the same with per-person probabilities, by thinning from a bound.
     :func:`draw_with_multiplier`: who, in a pool, has an event at a common probability
         times a per-entity behaviour multiplier.
-    :func:`poisson`, :func:`binomial`: draws with a mean (trials) per entry, by
-        inversion for small means.
+    :func:`poisson`, :func:`binomial`, :func:`binomial_each`: draws with a mean (trials,
+        probabilities) per entry, by inversion for small means.
     :func:`multinomial_split`: a total split over people in proportion to weights.
     :func:`thin`, :func:`bound_of`: keep candidates with given probabilities; the thinning
         bound of a multiplier array.
@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 
 from sclab.parallel import block_generators, map_blocks, parallel_map
+from sclab.rng import StreamKey
 
 #: Largest number of values one vectorised chunk allocates (bounds transient memory).
 CHUNK = 1 << 20
@@ -204,38 +205,62 @@ def binomial(rng: np.random.Generator, trials: np.ndarray, p: float) -> np.ndarr
     return out
 
 
+def binomial_each(rng: np.random.Generator, trials: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Binomial(trials[i], p[i]) per entry (int64), p in [0, 1), exactly: as
+    :func:`binomial`, with one probability per entry (by inversion below a mean of
+    :data:`SMALL_MEAN`, several times faster than NumPy's sampler there)."""
+    trials = np.asarray(trials, dtype=np.int64)
+    p = np.asarray(p, dtype=np.float64)
+    if len(p) and not (float(p.min()) >= 0.0 and float(p.max()) < 1.0):
+        raise ValueError("p must be in [0, 1) for every entry")
+    u = rng.random(len(trials))
+    term = np.exp(trials * np.log1p(-p))  # P(K = 0) = (1 - p) ** trials
+    out = (u > term).astype(np.int64)
+    large = trials * p >= SMALL_MEAN
+    if large.any():
+        out[large] = rng.binomial(trials[large], p[large])
+    odds = p / (1.0 - p)
+    _invert(out, np.flatnonzero(out.astype(bool) & ~large), u, term, trials * odds, odds, trials)
+    return out
+
+
 def _invert(
     out: np.ndarray,
     searching: np.ndarray,
     u: np.ndarray,
     term: np.ndarray,
     a: np.ndarray,
-    b: float,
+    b: float | np.ndarray,
     cap: np.ndarray | None,
 ) -> None:
     """Finish draws by inversion: the count is the first k with u <= P(K <= k).
 
     Each entry has one uniform ``u``; ``term`` is P(K = 0) and the next terms follow as
-    P(K = k) = P(K = k - 1) · (a - b · (k - 1)) / k. The entries ``searching`` (those
-    with u above P(K = 0)) are written into ``out``; the CDF is summed a few terms per
-    pass, vectorised over the entries still searching. ``cap`` bounds a count (binomial
-    trials) where only rounding could pass it.
+    P(K = k) = P(K = k - 1) · (a - b · (k - 1)) / k (``b`` one value, or one per
+    entry). The entries ``searching`` (those with u above P(K = 0)) are written into
+    ``out``; the CDF is summed a few terms per pass, vectorised over the entries still
+    searching. ``cap`` bounds a count (binomial trials) where only rounding could pass
+    it.
     """
     # In slices that stay in a core's cache: the search makes a dozen passes over its
     # arrays, and over a block's 190,000 entries they spill to memory (a mean of 1, one
     # thread: 12 ns a draw in 32,768-entry slices, 22 ns in one). Each entry's count
     # depends on its own uniform alone, so slicing changes nothing.
     everyone, u_all, term_all, a_all = searching, u, term, a
+    b_each = b if isinstance(b, np.ndarray) else None  # one per entry, or one for all
+    each = b_each is not None
     for lo in range(0, len(everyone), _INVERSION_SLICE):
         searching = everyone[lo : lo + _INVERSION_SLICE]
         u, term, a = u_all[searching], term_all[searching], a_all[searching]
+        if b_each is not None:
+            b = b_each[searching]
         limit = None if cap is None else cap[searching]
         cdf = term.copy()
         k = 0  # every entry still searching has a count above k
         while len(searching):
             below = np.zeros(len(searching), np.int32)  # new CDF terms still below u
             for step in range(1, _INVERSION_TERMS + 1):
-                if b:
+                if each or b:
                     term *= (a - b * (k + step - 1)) * (1.0 / (k + step))
                 else:
                     term *= a * (1.0 / (k + step))
@@ -251,6 +276,8 @@ def _invert(
                 out[searching[more]] = k if limit is None else np.minimum(k, limit[more])
                 break
             searching, u, term, cdf, a = searching[more], u[more], term[more], cdf[more], a[more]
+            if isinstance(b, np.ndarray):
+                b = b[more]
             if limit is not None:
                 limit = limit[more]
 
@@ -589,13 +616,39 @@ def binomial_blocks(
     return np.concatenate([w for w, _ in parts]), np.concatenate([g for _, g in parts])
 
 
+#: Days in one period of a lazily aggregated stream: the acts of each period are drawn as
+#: per-person candidate totals keyed by the period (see :class:`LazyPoisson`).
+PERIOD_DAYS = 365
+
+
 class LazyPoisson:
-    """Exposure of one aggregated Poisson stream since its last draw.
+    """Exposure of one aggregated Poisson stream since its last draw, drawn on common
+    random numbers.
 
     Person i of class c has, on day d, Poisson(rate[c] × accept[i] × m_i(d)) events, m the
     behaviour multiplier (1 without one). Summed over the days accrued that is
     Poisson(rate[c] × accept[i] × E_i) with the exposure E_i = Σ_d m_i(d): :meth:`accrue`
-    keeps it, :meth:`draw` draws the totals once.
+    keeps it, :meth:`draw` draws the totals.
+
+    *Common random numbers.* The draws do not depend on who reads the stream, or when.
+    Days are cut into fixed periods of :data:`PERIOD_DAYS` days (the last one ending with
+    the run, when the key knows the run's days), and each person's acts
+    at multiplier 1 over a whole period (the *candidates*, Poisson(rate[c] × accept[i] ×
+    period days)) are drawn from the generator keyed (component, stream, district,
+    period), for everyone at once, whoever asks first. A read before the period ends
+    takes the candidates of the days since the reader's last read out of those left, by a
+    binomial split in proportion to days (a homogeneous Poisson process: given the count,
+    the times are uniform); the rest stay for later reads. However the reads split a
+    period, everyone's total at its end is its candidates. A person whose multiplier was
+    not 1 keeps each candidate of a span with probability min(1, E_i / days) (thinning:
+    exact, since the candidates' times are uniform over the span) and, where E_i exceeds
+    the days, has Poisson(rate × (E_i - days)) more from a stream of its own. So two runs
+    that differ only in their readers, or in behaviour that leaves a person's multiplier
+    at 1, give that person the same total for every period that ends within both runs;
+    where a multiplier differs, the person's acts are a thinning of the same candidates
+    (fewer acts are a subset, as tight a coupling as the law allows). How the splits and
+    thinnings of a period fall may depend on the reads (same law, another realisation):
+    they only ever concern the days before a read, or people whose behaviour differed.
 
     Multipliers change rarely and for few people, so the exposure is kept as
     ``offset_i + days_i × m_i`` with ``m`` the multiplier array as it is now: a day costs
@@ -607,19 +660,30 @@ class LazyPoisson:
 
     A *focus* group (:meth:`set_focus`: people whose totals someone reads often, e.g. a
     voluntary score's participants) can be drawn alone (:meth:`draw_focus`), the others
-    accruing on: ``days_i`` is then the days since the last draw of i's group. Sums of
-    Poisson counts are Poisson, so the totals follow the same law however the draws are
-    split; a monthly reader of four people in ten draws four in ten a month, the rest
-    once at the end.
+    accruing on: ``days_i`` is then the days since the last draw of i's group. A period's
+    candidates left after a read are kept per person (2 or 4 bytes) until the period
+    ends for both groups.
+
+    Cost: an unread run of at most one period draws once, as a single Poisson total per
+    person; a read draws the candidates once per period (then keeps them) and one
+    binomial per person of the group read; thinning adds one binomial per person with
+    candidates and a multiplier below 1.
 
     Args:
         classes: Who may have events, grouped by rate class.
         rate: Per class, the daily rate.
+        key: The stream's generators (component, stream; by period). Without one, the
+            generator passed to each draw stands for it (for tests of the law).
     """
 
-    def __init__(self, classes: RateClasses, rate: np.ndarray) -> None:
+    def __init__(
+        self, classes: RateClasses, rate: np.ndarray, key: StreamKey | None = None
+    ) -> None:
         self.classes = classes
         self.rate = np.asarray(rate, dtype=np.float64)
+        self.key = key
+        #: Days accrued since the start.
+        self.day = 0
         #: Days accrued since the last draw (of the people outside the focus group).
         self.days = 0
         #: Per person, whether in the focus group (None: no focus group).
@@ -631,8 +695,18 @@ class LazyPoisson:
         #: Per person, exposure credited at earlier multipliers minus ``days_i`` × the
         #: earlier ones (None: zero for everyone).
         self.offset: np.ndarray | None = None
-        #: Draws made so far: a source's partition key for the stream of the next draw.
+        #: Draws made so far.
         self.draws = 0
+        # Per period begun but not ended for everyone, the candidates left per person.
+        self._left: dict[int, np.ndarray] = {}
+        self._fallback: np.random.Generator | None = None
+
+    def _rng(self, purpose: str, period: int) -> np.random.Generator:
+        if self.key is not None:
+            return self.key.rng(purpose, period=period)
+        if self._fallback is None:
+            raise RuntimeError("a LazyPoisson without a key draws from the generator passed")
+        return self._fallback.spawn(1)[0]
 
     def follow(self, state: Any, name: str) -> None:
         """Credit every write to the multiplier array ``name`` of ``state`` (a
@@ -683,6 +757,7 @@ class LazyPoisson:
         """
         if mult is not self.mult:
             self._switch(mult)
+        self.day += 1
         self.days += 1
         if self.focus is not None:
             self.focus_days += 1
@@ -740,27 +815,134 @@ class LazyPoisson:
             out += self.offset[people]
         return out
 
-    def _weight(self, people: slice | np.ndarray) -> np.ndarray:
-        """:meth:`exposure` in float32 and at least 0: the weights of a draw, which asks
-        block by block."""
-        weight = self.exposure(people, np.float32)
-        if self.offset is not None:
-            np.maximum(weight, 0.0, out=weight)  # rounding must not make it negative
-        return weight
+    def _bounds(self, day: int) -> tuple[int, int, int]:
+        """(period, its first day, the day after its last) of the period holding ``day``:
+        periods of :data:`PERIOD_DAYS` days, the last one ending with the run."""
+        period = day // PERIOD_DAYS
+        end = (period + 1) * PERIOD_DAYS
+        last = None if self.key is None else self.key.days
+        if last is not None and day < last:
+            end = min(end, last)
+        return period, period * PERIOD_DAYS, end
 
-    def draw(self, rng: np.random.Generator) -> np.ndarray:
-        """Per person, the total events since their last draw (see ``totals``); then reset."""
-        same_days = self.focus is None or self.focus_days == self.days
-        if self.mult is None and self.offset is None and same_days:
-            counts = self.classes.totals(rng, self.rate * self.days)
+    def _candidates(self, period: int, days: int) -> np.ndarray:
+        """Per person, the candidates of ``period`` (``days`` long) not yet taken (drawn on
+        first need)."""
+        left = self._left.get(period)
+        if left is None:
+            left = self.classes.totals(self._rng("candidates", period), self.rate * days)
+        return left
+
+    def _take(
+        self, only: np.ndarray | None, days: int, name: str, others_at: int | None = None
+    ) -> np.ndarray:
+        """Per person of ``only`` (everyone if None), the candidates of the last ``days``
+        days, taken out of each period's; then thinned by the group's exposure.
+        ``others_at``: the day up to which the people outside ``only`` have taken theirs
+        (a period's candidates are kept until both groups are past its end).
+
+        Block by block on the cores and in place: the candidates left are the only
+        whole-population array besides the result."""
+        n = self.classes.n_people
+        taken = np.zeros(n, np.int32)
+        at, now = self.day - days, self.day
+        while at < now:
+            period, first, end = self._bounds(at)
+            upto = min(now, end)
+            left = self._candidates(period, end - first)
+            share = (upto - at) / (end - at)
+            if share == 1 and only is None and at == self.day - days:
+                # Everyone's candidates to the period's end, first: taken whole, no pass.
+                taken = left.astype(np.int32, copy=False)  # the draw's own array
+                self._left.pop(period, None)
+                at = upto
+                continue
+            # Keyed by the day of the split (a split to the period's end takes them all).
+            gens = block_generators(self._rng(f"split/{name}", upto), n) if share < 1 else None
+
+            def take(
+                i: int,
+                lo: int,
+                hi: int,
+                left: np.ndarray = left,
+                gens: list[np.random.Generator] | None = gens,
+                share: float = share,
+                taken: np.ndarray = taken,
+            ) -> None:
+                have = left[lo:hi]
+                mine = have != 0
+                if only is not None:
+                    mine &= only[lo:hi]
+                at_ = np.flatnonzero(mine)
+                got = have[at_] if gens is None else binomial(gens[i], have[at_], share)
+                taken[lo:hi][at_] += got.astype(np.int32, copy=False)
+                have[at_] -= got.astype(have.dtype, copy=False)
+
+            map_blocks(take, n)
+            if upto == end and (only is None or (others_at is not None and others_at >= end)):
+                self._left.pop(period, None)
+            else:
+                small = left.dtype != np.uint16 and int(left.max(initial=0)) < 1 << 16
+                self._left[period] = left.astype(np.uint16) if small else left
+            at = upto
+        if self.mult is None and self.offset is None:
+            return taken
+        return self._thin(taken, only, days, name)
+
+    def _thin(self, taken: np.ndarray, only: np.ndarray | None, days: int, name: str) -> np.ndarray:
+        """Keep each candidate with probability min(1, E_i / days); add Poisson(rate ×
+        (E_i - days)) where the exposure exceeds the days (members of ``only``, or
+        everyone, in no class: none).
+
+        One pass in fixed blocks on the cores, each block from its own generator: a person
+        needs at most one draw (a thinning, or acts above multiplier 1)."""
+        n = self.classes.n_people
+        class_of = self.classes.class_of()
+        outside = self.classes.n_classes
+        accept = self.classes.accept
+        gens = block_generators(self._rng(f"thin/{name}", self.day), n)
+        span = np.float64(days)
+
+        def block(i: int, lo: int, hi: int) -> None:
+            have = taken[lo:hi]
+            exposure = self.exposure(slice(lo, hi))
+            below = np.flatnonzero((have > 0) & (exposure < span))
+            if len(below):
+                share = np.maximum(exposure[below] / span, 0.0)
+                have[below] = binomial_each(gens[i], have[below], share)
+            above = exposure > span
+            if only is not None:
+                above &= only[lo:hi]
+            at = np.flatnonzero(above & (class_of[lo:hi] != outside))
+            if len(at):
+                lam = self.rate[class_of[lo:hi][at]] * (exposure[at] - span)
+                if accept is not None:
+                    lam *= accept[lo:hi][at]
+                have[at] += poisson(gens[i], lam)
+
+        map_blocks(block, n)
+        return taken
+
+    def draw(self, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Per person, the total events since their last draw; then reset.
+
+        ``rng`` is used only by a stream without a key (see the class)."""
+        self._fallback = rng
+        if self.focus is not None and self.focus_days != self.days:
+            # Two groups with different days since their last draw: each its own span.
+            counts = self._take(~self.focus, self.days, "others", self.day - self.focus_days)
+            if self.focus_days:
+                counts += self._take(self.focus, self.focus_days, "focus", self.day)
+        elif self.days:
+            counts = self._take(None, self.days, "all")
         else:
-            counts = self.classes.totals(rng, self.rate, self._weight)
+            counts = np.zeros(self.classes.n_people, np.int32)
         self.days = self.focus_days = 0
         self.offset = None
         self.draws += 1
         return counts
 
-    def draw_focus(self, rng: np.random.Generator) -> np.ndarray:
+    def draw_focus(self, rng: np.random.Generator | None = None) -> np.ndarray:
         """Per person, the total events of the focus group since its last draw (0 for
         everyone else, whose exposure accrues on); then reset the group's.
 
@@ -769,10 +951,11 @@ class LazyPoisson:
         """
         if self.focus is None:
             raise RuntimeError("no focus group to draw: set_focus first")
-        if self.mult is None and self.offset is None:
-            counts = self.classes.totals(rng, self.rate * self.focus_days, only=self.focus)
+        self._fallback = rng
+        if self.focus_days:
+            counts = self._take(self.focus, self.focus_days, "focus", self.day - self.days)
         else:
-            counts = self.classes.totals(rng, self.rate, self._weight, only=self.focus)
+            counts = np.zeros(self.classes.n_people, np.int32)
         if self.offset is not None:
             if not self.days:  # nothing pending for anyone: the offsets all go
                 self.offset = None

@@ -37,11 +37,12 @@ Model:
     aggregates are read (at the end of the run, or when a component reads them earlier);
     interactions are then Binomial(Σ over days of posts × active online degree,
     interaction_probability) per author, the sum of the per-post draws. Each stance is
-    drawn on its own, with the interactions its posts drew: a score that reads positive
-    energy posts every month draws that stance alone, the others accrue until something
-    reads them. Stances drawn together (a read of the interactions draws every stance)
-    draw their interactions together, one binomial per author on the trials summed over
-    them: the same law, at one pass instead of one per stance.
+    drawn on its own: a score that reads positive energy posts every month draws that
+    stance alone, the others accrue until something reads them. The posts drawn note
+    their interaction trials (posts × degree), and the interactions are drawn when they
+    are read (which draws every stance first) or at the end: one binomial per author on
+    the trials summed so far, the same law as one draw per post, and a read of posts
+    alone never splits the interactions' draw.
 
     Degrees change only when ties are pruned (the ``tie_pruning`` behaviour component,
     weekly, in the behaviour stage, after that day's posts), so for each author the run
@@ -257,7 +258,11 @@ class SocialMediaSource:
         self.active_degree = self._recount(sim)
         # An upper bound of every active degree (they only fall, but for a recount).
         self._max_degree = int(self.active_degree.max(initial=0))
-        self._interaction_draws = 0  # interaction draws so far: their streams' partitions
+        # Per person, the interaction trials (posts × degree) of the posts drawn so far
+        # whose interactions are not: drawn when the interactions are read, or at the end,
+        # so that a read of posts alone never splits the interactions' draw.
+        self._trials: np.ndarray | None = None
+        self._trials_bound = 0
         self._ties = TieReader()
         self._ties.changes(sim)  # the degrees above are those of the ties as they are now
         # Pending epochs: per pruning round, its sequence number, the authors whose degree
@@ -280,7 +285,9 @@ class SocialMediaSource:
         self._lazy: dict[str, LazyPoisson] = {}
         if not p.record_every_event:
             for stance, kind in STANCES.items():
-                self._lazy[kind] = LazyPoisson(self._classes, self._stance_rate(stance))
+                self._lazy[kind] = LazyPoisson(
+                    self._classes, self._stance_rate(stance), sim.stream_key(self.name, kind)
+                )
                 self._lazy[kind].follow(sim.state, propensity_key(kind))
                 self._first_epoch[kind] = self._first_focus_epoch[kind] = 0
                 # Reading one stance draws that stance only (a score reading positive
@@ -292,7 +299,7 @@ class SocialMediaSource:
                 )
             sim.aggregates.defer(
                 [INTERACTIONS],
-                lambda focus_only=False: self._settle(sim, None, focus_only),
+                lambda focus_only=False: self._settle(sim, None, focus_only, interactions=True),
                 on_focus=self._set_focus,
             )
 
@@ -416,11 +423,16 @@ class SocialMediaSource:
                 sim.aggregates.add(INTERACTIONS, np.repeat(who, got))
 
     def _settle(
-        self, sim: Simulation, kinds: tuple[str, ...] | None = None, focus_only: bool = False
+        self,
+        sim: Simulation,
+        kinds: tuple[str, ...] | None = None,
+        focus_only: bool = False,
+        interactions: bool = False,
     ) -> None:
         """Draw the posts of ``kinds`` (default: every stance) accrued since their last
-        draw, then the interactions those posts drew; with ``focus_only``, the focus
-        group's alone (the others' accrue on).
+        draw, and note the interaction trials those posts hold; with ``interactions``,
+        draw the interactions of every post drawn so far. With ``focus_only``, the posts
+        of the focus group alone (the others' accrue on).
 
         A person's interactions on posts are Binomial(Σ over posts of the active online
         degree when posted, interaction_probability): Σ over epochs of posts × degree,
@@ -431,8 +443,8 @@ class SocialMediaSource:
         per stance or per post. Never follows a change of ties itself: posts read after a
         pruning round but before the next day were made before that round.
         """
-        trials: np.ndarray | None = None  # per person, summed over the stances drawn
-        bound = 0  # the largest count trials may hold
+        trials = self._trials  # per person, summed over the stances drawn
+        bound = 0 if trials is None else self._trials_bound  # the largest count trials may hold
         for kind in self._lazy if kinds is None else kinds:
             counts, changed, by_epoch = self._settle_stance(sim, kind, focus_only)
             if counts is None:
@@ -448,12 +460,14 @@ class SocialMediaSource:
                 # Authors whose degree changed: their posts' trials by epoch instead.
                 was = counts[changed].astype(np.int64) * self.active_degree[changed]
                 trials[changed] += (by_epoch - was).astype(trials.dtype)
-        if trials is not None:
-            rng = sim.rng(f"{self.name}/{INTERACTIONS}/totals", partition=self._interaction_draws)
-            self._interaction_draws += 1
+        self._trials, self._trials_bound = trials, bound
+        if trials is not None and interactions:
+            # Keyed by the day: however the posts were drawn, one draw of the trials.
+            rng = sim.rng(f"{self.name}/{INTERACTIONS}/totals", day=sim.day)
             p = self.params.interaction_probability
             authors, got = binomial_blocks(rng, trials, p)
             sim.aggregates.add_counts(INTERACTIONS, got, people=authors)
+            self._trials, self._trials_bound = None, 0
         # Rounds no stance (of either group) still needs are forgotten.
         pointers = [*self._first_epoch.values(), *self._first_focus_epoch.values()]
         first = min(pointers, default=self._next_epoch)
@@ -477,15 +491,14 @@ class SocialMediaSource:
         none = np.empty(0, np.int64)
         if not (lazy.focus_days if focus_only else lazy.pending):
             return None, none, none
-        settle = lazy.draws  # this stance's partition key: its streams never shift others'
         changed = union_sorted(*(rows for rows, _, _ in epochs))
         total = lazy.exposure(changed)  # read before the draw resets it
-        rng = sim.rng(f"{self.name}/{kind}/totals", partition=settle)
-        counts = lazy.draw_focus(rng) if focus_only else lazy.draw(rng)
+        day = lazy.day  # keys the epochs' split: a stance's streams never shift another's
+        counts = lazy.draw_focus() if focus_only else lazy.draw()
         sim.aggregates.add_counts(kind, counts)
         if not len(changed):
             return counts, none, none
-        split = sim.rng(f"{self.name}/epochs/{kind}/totals", partition=settle)
+        split = sim.rng(f"{self.name}/epochs/{kind}/{'focus' if focus_only else 'all'}", day)
         by_epoch = self._epoch_trials(split, epochs, changed, counts[changed], total)
         return counts, changed, by_epoch
 
@@ -513,9 +526,10 @@ class SocialMediaSource:
         return out
 
     def finish(self, sim: Simulation) -> None:
-        """Draw the aggregated posts still pending (reading them would do it too)."""
+        """Draw the aggregated posts still pending, and their interactions (reading them
+        would do it too)."""
         if self._lazy:
-            self._settle(sim)
+            self._settle(sim, interactions=True)
 
 
 def _add_trials(trials: np.ndarray, counts: np.ndarray, degree: np.ndarray) -> None:

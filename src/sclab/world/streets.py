@@ -590,7 +590,6 @@ class Streets:
         self._prop_days = 0
         self._lawful_run_by_district = np.zeros(n_districts, np.int64)
         self._counted_run_by_district = np.zeros(n_districts, np.int64)
-        self._settled = 0
         sim.aggregates.defer([CROSSING, JAYWALK], partial(self._settle, sim))
 
         self.jaywalks_today = np.zeros(k, np.int32)
@@ -1190,8 +1189,7 @@ class Streets:
         capture = self.capture if self._mode == _CAPTURED and self.capture else 0.0
         a, b, g = self._home_part, self._second_part, self._other_part
         stays = ~self._away_c
-        rng = sim.rng(f"{self.name}/crossers", partition=self._settled)
-        self._settled += 1
+        rng = sim.rng(f"{self.name}/crossers", day=sim.day)  # keyed by the day it settles
         # One generator per district (the same on any number of cores); districts split
         # on the cores, each writing its own residents' counts and returning the counts
         # of the commuters who come in (written after: they live elsewhere).
