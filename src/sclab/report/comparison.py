@@ -234,6 +234,9 @@ def _effect_chart(
             "high": r["high"],
             "replicates": r["replicates"],
             "effect": r["effect"].replace("_", " "),
+            # As stored in effects_summary: the spec's data names its rows there.
+            "effect_id": r["effect"],
+            "group_id": r["group"],
         }
         for r in rows
     ]
