@@ -364,6 +364,11 @@ def test_replicates_are_reported_with_their_intervals(replicates: Path) -> None:
     assert all(v[0] == 2 for v in drawn.values())
     jay = drawn[("deterrence", "jaywalk")]
     assert jay[2] is not None and jay[2] <= jay[1] <= jay[3]
+    import vl_convert
+
+    intervals = next(c for c in page.charts if c.id == "chart-effects-deterrence")
+    assert "layer" in intervals.spec  # a point and its interval per group
+    assert vl_convert.vegalite_to_svg(intervals.spec).lstrip().startswith("<svg")
     section = "".join(next(s for s in page.sections if s.id == "effects").parts)
     assert "Each replicate&#x27;s paired difference (deterrence)" in section
     with duckdb.connect(str(replicates / "effects.duckdb"), read_only=True) as con:
