@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine (python3, pip, make):
-#   make demo   install, run the built-in default scenario, its audit and its report, say
-#               what to open
+#   make demo   install, run the built-in default scenario with its twin (the same world
+#               without policies), its audit and its report, say what to open
 #   make test   install, then run the linters (ruff, the import contracts, mypy) and the tests
 PYTHON ?= python3
 VENV   ?= .venv
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/sclab run demo --out runs/demo --force
+	$(BIN)/sclab run demo --out runs/demo --force --twin none
 	$(BIN)/sclab audit runs/demo
 	$(BIN)/sclab report runs/demo
 	@echo ""
@@ -28,6 +28,8 @@ demo: $(STAMP)
 	@echo '  query the database:  $(BIN)/python -c "import duckdb; duckdb.connect(\"runs/demo/audit.duckdb\", read_only=True).sql(\"FROM harm_by_class\").show()"'
 	@echo "                       (the run's tables: runs/demo/run.duckdb, docs/database.md; the audit's: docs/audit.md)"
 	@echo "  explain a person:    $(BIN)/sclab explain runs/demo --person ID"
+	@echo "  compare:             $(BIN)/sclab compare runs/demo runs/demo/twin   (the effects, docs/effects.md;"
+	@echo "                       the report's last section draws them: what the system changed)"
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests

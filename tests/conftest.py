@@ -98,10 +98,10 @@ HOSTILE_SCENARIO = '<iframe src="https://example.com/"></iframe> "quoted" & more
 
 @pytest.fixture(scope="session")
 def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    """A small run of the default scenario's systems in which a policy's title, a rule's
-    description and the scenario's description carry markup, reported with
-    ``sclab report`` (which audits it first). Returns the run directory and the
-    report command's completed process."""
+    """A small run of the default scenario's systems, with its twin (no policy), in which
+    a policy's title, a rule's description and the scenario's description carry markup,
+    reported with ``sclab report`` (which audits it first and compares it with its
+    twin). Returns the run directory and the report command's completed process."""
     from sclab.policy.loader import pack_text
     from sclab.scenario import read_scenario
 
@@ -120,7 +120,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     scenario_path = base / "hostile.yaml"
     scenario_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     out = base / "run"
-    proc = run_cli("run", scenario_path, "--out", out, "--quiet")
+    proc = run_cli("run", scenario_path, "--out", out, "--quiet", "--twin", "none")
     assert proc.returncode == 0, proc.stderr
     reported = run_cli("report", out)
     assert reported.returncode == 0, reported.stderr

@@ -34,14 +34,23 @@ from sclab.report import (
 )
 from sclab.report import settings as settings_module
 from sclab.report.data import RunData, open_run_data
-from sclab.report.html import Page, script_json
+from sclab.report.html import Page, fmt, script_json
 from sclab.scenario import read_scenario
 from sclab.sensors.face_recognition import expected_fpir
 from sclab.store.manifest import Manifest, NotARunError
 
-#: Every section the report has on a run of the default scenario (no --compare).
+#: Every section the report has on a run of the default scenario with its twin.
 SECTIONS = ("about", "headline", "ran", "systems", "cameras", "fairness", "law",
-            "calibration", "cite")  # fmt: skip
+            "calibration", "effects", "cite")  # fmt: skip
+#: The comparison's charts: chart id → the effects they draw.
+EFFECT_CHARTS = {
+    "chart-effects-chilling": {"chilling"},
+    "chart-effects-network": {"network"},
+    "chart-effects-deterrence": {"deterrence", "debts_repaid"},
+    "chart-effects-purchases": {"purchase_shifting"},
+    "chart-effects-innocent": {"innocent_sanctioned"},
+    "chart-effects-price": {"price"},
+}
 #: The tags the report's own markup uses; anything else came from the input unescaped.
 OWN_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "nav",
@@ -194,7 +203,7 @@ def test_refusals_are_one_line_and_write_nothing(hostile_run, tmp_path: Path) ->
     assert "no such directory" in _one_line_error(run_cli("report", tmp_path / "missing"))
     (tmp_path / "notes").mkdir()
     line = _one_line_error(run_cli("report", run_dir, "--compare", tmp_path / "notes"))
-    assert "is not an sclab run" in line
+    assert "is not a run directory" in line
     foreign = tmp_path / "thesis.html"
     foreign.write_text("<p>my thesis</p>", encoding="utf-8")
     line = _one_line_error(run_cli("report", run_dir, "--out", foreign))
@@ -262,16 +271,127 @@ def test_size_does_not_grow_with_the_population(two_sizes: dict[int, Path]) -> N
     assert max(sizes.values()) < 5 * 2**20
 
 
-def test_compare_puts_two_runs_side_by_side(two_sizes: dict[int, Path], tmp_path: Path) -> None:
+def test_compare_refuses_another_world_in_one_line(
+    two_sizes: dict[int, Path], tmp_path: Path
+) -> None:
     a, b = two_sizes[1000], two_sizes[10000]
-    out = write_report(a, tmp_path / "compare.html", compare=b)
+    out = tmp_path / "compare.html"
+    line = _one_line_error(run_cli("report", a, "--compare", b, "--out", out))
+    assert "different population (1000 against 10000)" in line
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------ comparison
+
+
+def _summary(path: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """(effect, group) → (replicates, mean, low, high), NaN as None, from effects.duckdb."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(
+            'SELECT effect, "group", replicates, mean, low, high FROM effects_summary'
+        ).fetchall()
+    nan = lambda x: None if isinstance(x, float) and math.isnan(x) else x  # noqa: E731
+    return {(e, g): (k, nan(m), nan(lo), nan(hi)) for e, g, k, m, lo, hi in rows}
+
+
+def _drawn(charts: list[Any]) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """What the comparison's charts draw, read back from their specs' inline data."""
+    out = {}
+    for chart in charts:
+        if chart.id not in EFFECT_CHARTS:
+            continue
+        values = chart.spec["data"]["values"]
+        assert {v["effect_id"] for v in values} == EFFECT_CHARTS[chart.id]
+        for v in values:
+            out[(v["effect_id"], v["group_id"])] = (v["replicates"], v["mean"], v["low"], v["high"])
+    return out
+
+
+def test_the_comparison_with_the_twin_draws_the_effects_tables(hostile_run) -> None:
+    run_dir, _ = hostile_run
+    stored = _summary(run_dir / "effects.duckdb")
+    page = build_report(run_dir)  # the twin's effects by default
+    assert {c.id for c in page.charts} >= EFFECT_CHARTS.keys()
+    drawn = _drawn(page.charts)
+    assert drawn == {k: v for k, v in stored.items() if k[0] != "tie_pruning"}
+    assert stored[("deterrence", "jaywalk")][1] > 0  # the cameras deter: not all zeros
+    section = "".join(next(s for s in page.sections if s.id == "effects").parts)
+    assert f"<dd>{run_dir / 'twin'}</dd>" in section and "<dd>none</dd>" in section
+    lost = stored[("tie_pruning", "interactions_lost")][1]
+    assert f'<td>interactions_lost</td><td class="n">{fmt(lost)}</td>' in section
+    prevented = sum(v[1] for k, v in stored.items() if k[0] == "deterrence")
+    innocent = sum(v[1] for k, v in stored.items() if k[0] == "innocent_sanctioned")
+    headline = "".join(next(s for s in page.sections if s.id == "headline").parts)
+    assert f"{fmt(round(prevented, 1))} violations prevented, {fmt(innocent)} more" in headline
+    # No interval from one pair: bars, and no table of replicates.
+    assert all(c.spec.get("mark", {}).get("type") == "bar" for c in page.charts
+               if c.id in EFFECT_CHARTS)  # fmt: skip
+    assert "Each replicate" not in section
+
+
+def test_compare_with_any_run_of_the_same_world(hostile_run, tmp_path: Path) -> None:
+    run_dir, _ = hostile_run
+    out = tmp_path / "against-itself.html"
+    done = run_cli("report", run_dir, "--compare", run_dir, "--out", out)
+    assert done.returncode == 0, done.stderr
     doc = Parsed(out.read_text(encoding="utf-8"))
-    assert [x.get("id") for t, x in doc.tags if t == "section"][:3] == [
-        "about", "headline", "compare",
-    ]  # fmt: skip
-    page = build_report(a, compare=b)
-    part = "".join(next(s for s in page.sections if s.id == "compare").parts)
-    assert '<td>population</td><td class="n">1,000</td><td class="n">10,000</td>' in part
+    specs = json.loads(doc.scripts[0])
+    values = [v for cid in EFFECT_CHARTS if cid in specs for v in specs[cid]["data"]["values"]]
+    # A run against itself: every effect is exactly 0 (the price too: nobody added).
+    assert values and all(v["mean"] == 0 for v in values)
+    assert f"another run of the same world ({run_dir})" in doc.plain
+
+
+@pytest.fixture(scope="module")
+def replicates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("replicates") / "reps"
+    args = ("--population", "1500", "--days", "15", "--quiet", "--twin", "none")
+    done = run_cli("run", "demo", *args, "--replicates", "2", "--out", out)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_replicates_are_reported_with_their_intervals(replicates: Path) -> None:
+    done = run_cli("report", replicates)
+    assert done.returncode == 0, done.stderr
+    first = replicates / "replicate-1"
+    assert f"reporting {first} with the effects of all of them" in done.stdout
+    assert (first / REPORT).is_file() and not (replicates / REPORT).exists()
+    stored = _summary(replicates / "effects.duckdb")
+    page = build_report(replicates)
+    drawn = _drawn(page.charts)
+    assert drawn == {k: v for k, v in stored.items() if k[0] != "tie_pruning"}
+    assert all(v[0] == 2 for v in drawn.values())
+    jay = drawn[("deterrence", "jaywalk")]
+    assert jay[2] is not None and jay[2] <= jay[1] <= jay[3]
+    import vl_convert
+
+    intervals = next(c for c in page.charts if c.id == "chart-effects-deterrence")
+    assert "layer" in intervals.spec  # a point and its interval per group
+    assert vl_convert.vegalite_to_svg(intervals.spec).lstrip().startswith("<svg")
+    section = "".join(next(s for s in page.sections if s.id == "effects").parts)
+    assert "Each replicate&#x27;s paired difference (deterrence)" in section
+    with duckdb.connect(str(replicates / "effects.duckdb"), read_only=True) as con:
+        second = con.execute(
+            "SELECT value FROM effects WHERE effect = 'deterrence' AND \"group\" = 'jaywalk' "
+            "AND replicate = 1"
+        ).fetchall()[0][0]
+    assert f'<td>prevented: jaywalks</td><td class="n">2</td><td class="n">{fmt(second)}</td>' in (
+        section
+    )
+
+
+def test_the_law_names_each_clause(hostile_run) -> None:
+    from sclab.legal.clauses import CLAUSES
+
+    run_dir, _ = hostile_run
+    text = Parsed((run_dir / REPORT).read_text(encoding="utf-8")).plain
+    law = text.split("Each rule against the law", 2)[-1].split("Calibration and validation")[0]
+    for c in CLAUSES:
+        assert c.label in law and c.title in law and c.id in law, c.id
+    page = build_report(run_dir)  # from Python without the clauses: ids alone
+    chart = next(c for c in page.charts if c.id == "chart-law")
+    assert {r["clause"] for r in chart.rows} == {c.id for c in CLAUSES}
 
 
 # ------------------------------------------------------------------ properties
@@ -391,9 +511,10 @@ def test_expected_false_matches_agree_with_the_simulation(busy_cameras: Path) ->
     for series in {r["series"] for r in curve}:
         rates = [r["rate"] for r in curve if r["series"] == series]
         assert rates == sorted(rates) and rates[-1] > 0.99
-    # A run without policies still has every section, saying what it lacks.
+    # A run without policies (nor twin) still has every section but the comparison,
+    # saying what it lacks.
     page = build_report(busy_cameras, matcher=matcher)
-    assert [s.id for s in page.sections] == list(SECTIONS)
+    assert [s.id for s in page.sections] == [s for s in SECTIONS if s != "effects"]
     ran = "".join(next(s for s in page.sections if s.id == "ran").parts)
     assert "No policy ran" in ran
     assert any(c.id == "chart-camera-expected" for c in page.charts)

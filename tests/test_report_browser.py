@@ -1,6 +1,7 @@
 """The report in a real browser: headless Chromium, cut off the network, loads the file
 and renders every chart, with no console error, no request leaving the file, and the
-markup planted in a policy and a scenario shown as text and never run.
+markup planted in a policy and a scenario shown as text and never run; the run has a
+twin, so the comparison's charts are among them.
 
 Chromium comes from the system (Debian's ``chromium``; ``.ci/run`` installs it). Outside
 CI a machine without it skips this test, saying why; in CI (``CI`` set) it fails instead.
@@ -70,6 +71,8 @@ def test_report_renders_offline_in_chromium(hostile_run, chromium: str) -> None:
     assert errors == []
     assert [u for u in requests if not u.startswith(("file:", "data:", "blob:"))] == []
     assert len(charts) >= 10
+    # With its twin: the comparison's charts are drawn as well.
+    assert {"chart-effects-deterrence", "chart-effects-price"} <= {c["id"] for c in charts}
     assert (int(rendered), int(failed)) == (len(charts), 0)
     for chart in charts:
         assert chart["svg"] and chart["marks"] > 0, chart

@@ -577,10 +577,20 @@ def audit_run(
 
 @app.command("report")
 def report_run(
-    run_dir: Annotated[Path, typer.Argument(help="A finished run's directory (sclab run --out).")],
+    run_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="A finished run's directory (sclab run --out), or a directory of "
+            "replicates (its first replicate is reported with the effects of all)."
+        ),
+    ],
     compare: Annotated[
         Path | None,
-        typer.Option(help="Another run directory: its headline numbers beside this run's."),
+        typer.Option(
+            help="Another run of the same world (same population, seed and scenario apart "
+            "from its policies): the effects of this run against it. Default: the run's "
+            "twin, when it has one."
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="The HTML file to write (default: DIR/report.html).")
@@ -588,24 +598,46 @@ def report_run(
 ) -> None:
     """Write one self-contained HTML report of a run (offline: scripts, styles and data
     inline): what it is, the headline harm, what ran, each system, the cameras, fairness,
-    the law and calibration. A run without an audit is audited first (DIR/audit.duckdb)."""
-    from sclab.report import MissingAuditError, write_report
+    the law, calibration and, against its twin or --compare, what the system changed.
+    A run without an audit is audited first (DIR/audit.duckdb)."""
+    import warnings
+
+    from sclab.legal.clauses import CLAUSES
+    from sclab.report import ClauseFacts, Effects, MissingAuditError, write_report
     from sclab.report.data import open_run_data
+    from sclab.report.effects import run_of
 
-    for directory in (run_dir, *((compare,) if compare is not None else ())):
-        try:
-            open_run_data(directory).close()
-        except MissingAuditError:
-            from sclab.audit import audit
+    reported = run_of(run_dir)
+    if reported != run_dir:
+        _say(f"{run_dir} holds replicates: reporting {reported} with the effects of all of them")
+    effects = None
+    if compare is not None:
+        from sclab.audit.effects import paired_effects
 
-            _say(f"{directory} has no audit yet: auditing it first (sclab audit {directory})")
-            audit(directory).save()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tables = paired_effects([(reported, compare)])  # refuses another world
+        for w in caught:
+            console.print(f"warning: {escape(str(w.message))}")
+        effects = Effects.from_tables(
+            tables,
+            against=str(compare),
+            source=f"computed by sclab report from {reported} and {compare} (as sclab compare)",
+        )
+    try:
+        open_run_data(reported).close()
+    except MissingAuditError:
+        from sclab.audit import audit
+
+        _say(f"{reported} has no audit yet: auditing it first (sclab audit {reported})")
+        audit(reported).save()
     path = write_report(
-        run_dir,
+        reported,
         out,
-        compare=compare,
-        matcher=_recorded_matcher(run_dir),
+        effects=effects,
+        matcher=_recorded_matcher(reported),
         components=_component_defaults(),
+        clauses=[ClauseFacts(c.id, c.label, c.title) for c in CLAUSES],
     )
     _say(f"Report: {path.resolve()} ({path.stat().st_size / 2**20:,.1f} MiB; open it in a browser)")
 

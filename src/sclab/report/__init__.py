@@ -7,12 +7,16 @@ Core objects:
     :func:`write_report`: the page as one self-contained HTML file (default
         ``DIR/report.html``), written atomically, never over a file sclab did not write,
         and registered in the run's manifest when it lies inside the run directory.
-    :class:`MatcherFacts`, :class:`ComponentParam`: the face matcher's settings and the
-        components' parameter defaults, which ``sclab report`` resolves from the scenario
-        as run and the component registry (the report itself imports no component).
+    :class:`MatcherFacts`, :class:`ComponentParam`, :class:`ClauseFacts`: the face
+        matcher's settings, the components' parameter defaults and the legal clauses'
+        labels, which ``sclab report`` resolves from the scenario as run, the component
+        registry and ``sclab.legal`` (the report itself imports none of them).
+    :class:`Effects`: the run's effects against its twin or another run of the same
+        world (read from ``effects.duckdb``; ``sclab report --compare`` computes them).
     :class:`ReportError`, :class:`MissingAuditError`: one-line refusals (exit code 2).
 
-The report reads the run's manifest, ``run.duckdb`` and ``audit.duckdb`` only (an
+The report reads the run's manifest, ``run.duckdb``, ``audit.duckdb`` and the effects
+tables (``effects.duckdb``, beside the run or its directory of replicates) only (an
 import-linter contract keeps the engine, the components and the audit's code out of it):
 ``sclab report`` runs the audit first when the run has none. The file holds the charting
 libraries (Vega, Vega-Lite, Vega-Embed from vl-convert's offline bundle: about 0.9 MB)
@@ -34,16 +38,20 @@ import functools
 import os
 from pathlib import Path
 
-from sclab.report import sections
+from sclab.report import comparison, sections
 from sclab.report.camera import MatcherFacts
-from sclab.report.data import MissingAuditError, ReportError, RunData, open_run_data
+from sclab.report.data import MissingAuditError, ReportError, open_run_data
+from sclab.report.effects import Effects, find_effects, run_of
 from sclab.report.html import SIGNATURE, Page
+from sclab.report.sections import ClauseFacts
 from sclab.report.settings import ComponentParam
 from sclab.store.manifest import Manifest
 
 __all__ = [
     "REPORT",
+    "ClauseFacts",
     "ComponentParam",
+    "Effects",
     "MatcherFacts",
     "MissingAuditError",
     "ReportError",
@@ -70,53 +78,59 @@ def javascript() -> str:
 def build_report(
     run_dir: Path | str,
     *,
-    compare: Path | str | None = None,
+    effects: Effects | None = None,
     matcher: MatcherFacts | None = None,
     components: list[ComponentParam] | None = None,
+    clauses: list[ClauseFacts] | None = None,
 ) -> Page:
-    """The report of the audited run in ``run_dir`` (and, with ``compare``, its headline
-    numbers beside another audited run's). ``matcher`` and ``components`` are what the
-    run's tables do not hold: the face matcher's resolved settings and the components'
-    parameter defaults (``sclab report`` passes both).
+    """The report of the audited run in ``run_dir`` (a directory of replicates: its
+    first), with the comparison sections when it has effects: ``effects`` if given
+    (another run's, from :func:`sclab.audit.effects`), else those stored beside it
+    (:func:`~sclab.report.effects.find_effects`: its twin's, or its replicates'). ``matcher``,
+    ``components`` and ``clauses`` are what the run's tables do not hold: the face
+    matcher's resolved settings, the components' parameter defaults and the legal
+    clauses' labels (``sclab report`` passes all three).
 
     Raises:
         NotARunError, MissingAuditError, ReportError: see :func:`open_run_data`.
     """
-    data = open_run_data(Path(run_dir))
-    other: RunData | None = None
+    run_dir = run_of(Path(run_dir))
+    data = open_run_data(run_dir)
     try:
-        if compare is not None:
-            other = open_run_data(Path(compare))
+        if effects is None:
+            effects = find_effects(run_dir)
         title = f"sclab report: {data.info.get('scenario')}"
         page = Page(title)
         created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
         sections.about(page, data, matcher, components)
         sections.headline(page, data)
-        if other is not None:
-            sections.compare(page, data, other)
+        if effects is not None:
+            comparison.summary_line(page, effects)
         sections.what_ran(page, data)
         sections.systems(page, data)
         sections.cameras(page, data, matcher)
         sections.fairness(page, data)
-        sections.law(page, data)
+        sections.law(page, data, clauses)
         sections.calibration(page, data)
+        if effects is not None:
+            comparison.comparison(page, effects)
         sections.cite(page, data, created)
         return page
     finally:
         data.close()
-        if other is not None:
-            other.close()
 
 
 def write_report(
     run_dir: Path | str,
     out: Path | str | None = None,
     *,
-    compare: Path | str | None = None,
+    effects: Effects | None = None,
     matcher: MatcherFacts | None = None,
     components: list[ComponentParam] | None = None,
+    clauses: list[ClauseFacts] | None = None,
 ) -> Path:
-    """Write the report of ``run_dir`` to ``out`` (default ``run_dir/report.html``).
+    """Write the report of ``run_dir`` to ``out`` (default ``run_dir/report.html``; for a
+    directory of replicates, its first replicate's); see :func:`build_report`.
 
     The file is written beside its target and renamed into place (a reader sees the old
     report or the new one). An existing ``out`` is replaced only if sclab wrote it: inside
@@ -126,12 +140,14 @@ def write_report(
     Raises:
         ReportError: ``out`` is a directory, or a file sclab did not write.
     """
-    run_dir = Path(run_dir)
+    run_dir = run_of(Path(run_dir))
     target = Path(out) if out is not None else run_dir / REPORT
     manifest = Manifest.read(run_dir)
     inside = _inside(target, run_dir)
     _check_target(target, run_dir, manifest, inside)
-    page = build_report(run_dir, compare=compare, matcher=matcher, components=components)
+    page = build_report(
+        run_dir, effects=effects, matcher=matcher, components=components, clauses=clauses
+    )
     text = page.document(javascript())
     tmp = target.with_name(f".{target.name}.writing-{os.getpid()}")
     try:

@@ -3,9 +3,10 @@ ran, then each system, the cameras, fairness, the law, calibration, and how to c
 
 Core objects: one function per section, each ``(page, data, ...) -> None`` adding a
 section to the :class:`~sclab.report.html.Page` from a :class:`~sclab.report.data.RunData`
-(and :func:`compare` from two). Every number comes from an aggregate query over the
-run's tables or the audit's (``docs/report.md`` says which); every piece of text read
-from the run (scenario, policies, reasons) reaches the page through the page's escaping.
+(:mod:`sclab.report.comparison` has the sections of a comparison). Every number comes
+from an aggregate query over the run's tables or the audit's (``docs/report.md`` says
+which); every piece of text read from the run (scenario, policies, reasons) reaches the
+page through the page's escaping.
 
 COST MODEL: each query groups the run's decision or daily tables (O(rows) in DuckDB, the
 largest being ``harm_decisions``); what comes back is bounded by days x lists, months x
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -835,7 +837,29 @@ VERDICT_MARKS = {
 }
 
 
-def law(page: Page, data: RunData) -> None:
+@dataclass(frozen=True)
+class ClauseFacts:
+    """A legal clause as the report names it (``sclab report`` passes them from
+    ``sclab.legal.clauses``, which the report does not import).
+
+    Attributes:
+        id: The ``clause`` column of ``law_verdicts``.
+        label: Its short name (``AI 5(1)(c)(i)``).
+        title: Its subject in a few words.
+    """
+
+    id: str
+    label: str
+    title: str
+
+
+def _clause_name(clause: str, known: dict[str, ClauseFacts]) -> str:
+    """``label: title (id)`` for a known clause, the id alone otherwise."""
+    c = known.get(clause)
+    return f"{c.label}: {c.title} ({clause})" if c else clause
+
+
+def law(page: Page, data: RunData, clauses: list[ClauseFacts] | None = None) -> None:
     page.section("law", "Each rule against the law")
     if not data.has("law_verdicts", "audit"):
         page.p("This audit has no legal verdicts (made by an older sclab).")
@@ -853,12 +877,20 @@ def law(page: Page, data: RunData) -> None:
         "and China's own provisions (docs/legal.md says how each verdict is reached). A "
         "verdict is sclab's reading of the rule's text, not a court's."
     )
+    known = {c.id: c for c in clauses or []}
     counts: dict[tuple[str, str], int] = {}
     for v in verdicts:
         counts[(v["clause"], v["verdict"])] = counts.get((v["clause"], v["verdict"]), 0) + 1
     order = list(VERDICT_MARKS)
     rows = [
-        {"clause": c, "verdict": v, "rules": n, "order": order.index(v) if v in order else 9}
+        {
+            "clause": known[c].label if c in known else c,
+            "id": c,
+            "title": known[c].title if c in known else None,
+            "verdict": v,
+            "rules": n,
+            "order": order.index(v) if v in order else 9,
+        }
         for (c, v), n in sorted(counts.items())
     ]
     page.chart(
@@ -875,9 +907,27 @@ def law(page: Page, data: RunData) -> None:
                 "permitted": "#2ca02c",
                 "not applicable": "#dddddd",
             },
+            columns=[
+                ("clause", "clause"),
+                ("title", "what it is about"),
+                ("id", "clause id"),
+                ("verdict", "verdict"),
+                ("rules", "rules and measures"),
+            ],
         )
     )
-    clauses = sorted({v["clause"] for v in verdicts})
+    ids = sorted({v["clause"] for v in verdicts})
+    if known:
+        page.table(
+            [("label", "clause"), ("title", "what it is about"), ("id", "clause id")],
+            [
+                {"label": known[c].label, "title": known[c].title, "id": c}
+                if c in known
+                else {"label": c, "title": None, "id": c}
+                for c in ids
+            ],
+            "The clauses (docs/legal.md gives what each says and how its verdict is reached)",
+        )
     matrix: dict[tuple[str, str], dict[str, Any]] = {}
     for v in verdicts:
         row = matrix.setdefault(
@@ -887,7 +937,11 @@ def law(page: Page, data: RunData) -> None:
         if v["verdict"] == "prohibited":
             row["flag"] = True
     page.table(
-        [("policy", "policy"), ("rule", "rule"), *((c, c) for c in clauses)],
+        [
+            ("policy", "policy"),
+            ("rule", "rule"),
+            *((c, known[c].label if c in known else c) for c in ids),
+        ],
         list(matrix.values()),
         "Verdicts, rule by rule (highlighted: a prohibition applies)",
         flag="flag",
@@ -900,7 +954,11 @@ def law(page: Page, data: RunData) -> None:
             ("verdict", "verdict"),
             ("reason", "reason"),
         ],
-        [v for v in verdicts if v["verdict"] != "not applicable"],
+        [
+            v | {"clause": _clause_name(v["clause"], known)}
+            for v in verdicts
+            if v["verdict"] != "not applicable"
+        ],
         collapsed="The reason of every verdict that applies",
     )
 
@@ -968,68 +1026,6 @@ def calibration(page: Page, data: RunData) -> None:
             [r for r in rows if r["role"] == role],
             f"{role.capitalize()} figures",
         )
-
-
-# ------------------------------------------------------------------------ comparison
-
-
-def compare(page: Page, a: RunData, b: RunData) -> None:
-    """Side-by-side headline numbers of two runs, from their audits."""
-    page.section("compare", "Compared with another run")
-    page.p(
-        f"Headline numbers of this run ({a.run_dir}) beside those of {b.run_dir}, each from "
-        "its own audit. A difference mixes what differs between the runs' settings with "
-        "chance (another seed draws other people and acts); per 100,000 people makes runs of "
-        "different sizes comparable, not different periods."
-    )
-    rows = []
-    for label, key in (
-        ("scenario", "scenario"),
-        ("seed", "seed"),
-        ("population", "population"),
-        ("days", "days"),
-    ):
-        pair = [d.info.get(key) for d in (a, b)]
-        if key == "seed":
-            pair = [str(v) for v in pair]  # an identifier, not a quantity
-        rows.append({"measure": label, "a": pair[0], "b": pair[1]})
-    stats = [_headline_numbers(a), _headline_numbers(b)]
-    for key in stats[0]:
-        rows.append({"measure": key, "a": stats[0][key], "b": stats[1].get(key)})
-    page.table(
-        [("measure", "measure"), ("a", "this run"), ("b", "the other run")],
-        rows,
-        "Headline numbers side by side",
-    )
-
-
-def _headline_numbers(data: RunData) -> dict[str, Any]:
-    population = int(data.info["population"]) or 1
-    out: dict[str, Any] = {}
-    harmed = data.value(
-        "SELECT count(DISTINCT entity) FROM audit.harm_decisions WHERE entity_type = 'person'"
-    )
-    out["people with an adverse decision"] = harmed
-    out["... per 100,000 people"] = round(1e5 * harmed / population, 1)
-    classes = {r["class"]: r for r in data.rows("SELECT * FROM audit.harm_by_class")}
-    for name in CLASSES:
-        people = int(classes.get(name, {}).get("people") or 0)
-        out[f"people harmed {name.replace('_', ' ')}"] = people
-        out[f"... {name.replace('_', ' ')} per 100,000 people"] = round(
-            1e5 * people / population, 1
-        )
-        out[f"decisions {name.replace('_', ' ')}"] = int(
-            classes.get(name, {}).get("decisions") or 0
-        )
-    if data.has("redress_overview", "audit"):
-        r = data.rows(
-            "SELECT sum(wrongful_entries) AS w, sum(wrongful_corrected) AS c, "
-            "sum(wrongful_still_listed) AS s FROM audit.redress_overview"
-        )[0]
-        out["wrongful list entries"] = int(r["w"] or 0)
-        out["... corrected"] = int(r["c"] or 0)
-        out["... still listed at the end"] = int(r["s"] or 0)
-    return out
 
 
 # ------------------------------------------------------------------------ cite
