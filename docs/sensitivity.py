@@ -127,8 +127,11 @@ def rongcheng_pack(deltas: dict[str, int], folder: Path) -> str:
     return str(path)
 
 
-def scenario(world: str, population: int, change: dict[str, Any], tmp: Path) -> Scenario:
-    doc = load_run_target("nanjing", {"--population": population}).model_dump(mode="json")
+def scenario(
+    world: str, population: int, seed: int | None, change: dict[str, Any], tmp: Path
+) -> Scenario:
+    overrides = {"--population": population, "--seed": seed}
+    doc = load_run_target("nanjing", overrides).model_dump(mode="json")
     if world == "composite":
         doc["policies"] += [{"use": "pack", "params": {"pack": p}} for p in OTHER_PACKS]
     for stage, components in change.items():
@@ -170,14 +173,75 @@ def measure(run: Path) -> dict[str, Any]:
     return out
 
 
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def tables(results: list[dict[str, Any]]) -> str:
+    """The section's tables in Markdown, from the JSON lines of earlier runs (the last line
+    of each world, variant and seed counts)."""
+    latest = {(r["world"], r["variant"], r.get("seed")): r for r in results}
+    lines: list[str] = []
+    composite = [r for (w, _, seed), r in latest.items() if w == "composite" and seed is None]
+    if composite:
+        lines += [
+            "| Assumption: value | flight blocks | rail blocks | listings | standing | Futian "
+            "| discredited (wrongly named) | most of one person "
+            "| Rongcheng AAA / AA / A / B / C / D |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for r in composite:
+            grades = " / ".join(f"{r['grades'][g]:,}" for g in GRADES)
+            lines.append(
+                f"| {r['variant']} | {_ratio(r['flight'])} | {_ratio(r['rail'])} "
+                f"| {_ratio(r['listings'])} | {_ratio(r['standing'])} | {_ratio(r['futian'])} "
+                f"| {r['discredited']:.0f} ({r['wrongly_named']:.0f}) "
+                f"| {r['most_of_one_person']} | {grades} |"
+            )
+        lines.append("")
+    city = [r for (w, _, seed), r in latest.items() if w == "nanjing" and seed is None]
+    if city:
+        lines += [
+            "| Assumption: value | identifications | Futian | discredited | of them wrongly "
+            "named | most of one person |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for r in city:
+            lines.append(
+                f"| {r['variant']} | {r['identifications']:,} | {_ratio(r['futian'])} "
+                f"| {r['discredited']:.0f} | {r['wrongly_named']:.0f} "
+                f"| {r['most_of_one_person']} |"
+            )
+        lines.append("")
+    seeds = [r for (_, _, seed), r in latest.items() if seed is not None]
+    if seeds:
+        lines += [
+            "| world | Assumption: value | seed | identifications | Futian | discredited "
+            "(wrongly named) | most of one person |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for r in seeds:
+            lines.append(
+                f"| {r['world']} | {r['variant']} | {r['seed']} | {r['identifications']:,} "
+                f"| {_ratio(r['futian'])} | {r['discredited']:.0f} ({r['wrongly_named']:.0f}) "
+                f"| {r['most_of_one_person']} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("world", choices=("composite", "nanjing"))
+    parser.add_argument("world", choices=("composite", "nanjing", "table"))
     parser.add_argument("--out", type=Path, default=Path("runs/sensitivity"))
     parser.add_argument("--only", nargs="*", help="variant names (default: all of the world)")
     parser.add_argument("--keep", action="store_true", help="keep the run directories")
     parser.add_argument("--population", type=int, help="instead of the world's (quick checks)")
+    parser.add_argument("--seed", type=int, help="instead of the scenario's (noise checks)")
     args = parser.parse_args()
+    if args.world == "table":
+        with (args.out / "results.jsonl").open() as f:
+            print(tables([json.loads(line) for line in f]))
+        return
     if args.world == "composite":
         population, variants = (
             1_000_000,
@@ -193,10 +257,16 @@ def main() -> None:
         variants = {k: v for k, v in variants.items() if k in args.only}
     args.out.mkdir(parents=True, exist_ok=True)
     for name, change in variants.items():
-        target = args.out / f"{args.world}-{name.replace(' ', '_')}"
+        suffix = "" if args.seed is None else f"-seed{args.seed}"
+        target = args.out / f"{args.world}-{name.replace(' ', '_')}{suffix}"
         with tempfile.TemporaryDirectory() as tmp:
-            run_scenario(scenario(args.world, population, change, Path(tmp)), target, force=True)
-        result = {"world": args.world, "population": population, "variant": name, **measure(target)}
+            run_scenario(
+                scenario(args.world, population, args.seed, change, Path(tmp)), target, force=True
+            )
+        result = {"world": args.world, "population": population, "variant": name}
+        if args.seed is not None:
+            result["seed"] = args.seed
+        result.update(measure(target))
         print(json.dumps(result), flush=True)
         with (args.out / "results.jsonl").open("a") as f:
             f.write(json.dumps(result) + "\n")
