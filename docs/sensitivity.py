@@ -177,6 +177,26 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _composite_table(rows: list[dict[str, Any]], seeds: bool) -> list[str]:
+    seed_head, seed_rule = ("| seed ", "| ---: ") if seeds else ("", "")
+    lines = [
+        f"| Assumption: value {seed_head}| flight blocks | rail blocks | listings | standing "
+        "| Futian | discredited (wrongly named) | most of one person "
+        "| Rongcheng AAA / AA / A / B / C / D |",
+        f"| --- {seed_rule}| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        grades = " / ".join(f"{r['grades'][g]:,}" for g in GRADES)
+        seed = f"| {r['seed']} " if seeds else ""
+        lines.append(
+            f"| {r['variant']} {seed}| {_ratio(r['flight'])} | {_ratio(r['rail'])} "
+            f"| {_ratio(r['listings'])} | {_ratio(r['standing'])} | {_ratio(r['futian'])} "
+            f"| {r['discredited']:.0f} ({r['wrongly_named']:.0f}) "
+            f"| {r['most_of_one_person']} | {grades} |"
+        )
+    return [*lines, ""]
+
+
 def tables(results: list[dict[str, Any]]) -> str:
     """The section's tables in Markdown, from the JSON lines of earlier runs (the last line
     of each world, variant and seed counts)."""
@@ -184,21 +204,7 @@ def tables(results: list[dict[str, Any]]) -> str:
     lines: list[str] = []
     composite = [r for (w, _, seed), r in latest.items() if w == "composite" and seed is None]
     if composite:
-        lines += [
-            "| Assumption: value | flight blocks | rail blocks | listings | standing | Futian "
-            "| discredited (wrongly named) | most of one person "
-            "| Rongcheng AAA / AA / A / B / C / D |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-        ]
-        for r in composite:
-            grades = " / ".join(f"{r['grades'][g]:,}" for g in GRADES)
-            lines.append(
-                f"| {r['variant']} | {_ratio(r['flight'])} | {_ratio(r['rail'])} "
-                f"| {_ratio(r['listings'])} | {_ratio(r['standing'])} | {_ratio(r['futian'])} "
-                f"| {r['discredited']:.0f} ({r['wrongly_named']:.0f}) "
-                f"| {r['most_of_one_person']} | {grades} |"
-            )
-        lines.append("")
+        lines += _composite_table(composite, seeds=False)
     city = [r for (w, _, seed), r in latest.items() if w == "nanjing" and seed is None]
     if city:
         lines += [
@@ -213,20 +219,10 @@ def tables(results: list[dict[str, Any]]) -> str:
                 f"| {r['most_of_one_person']} |"
             )
         lines.append("")
-    seeds = [r for (_, _, seed), r in latest.items() if seed is not None]
+    seeds = [r for (w, _, seed), r in latest.items() if w == "composite" and seed is not None]
     if seeds:
-        lines += [
-            "| world | Assumption: value | seed | identifications | Futian | discredited "
-            "(wrongly named) | most of one person |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
-        ]
-        for r in seeds:
-            lines.append(
-                f"| {r['world']} | {r['variant']} | {r['seed']} | {r['identifications']:,} "
-                f"| {_ratio(r['futian'])} | {r['discredited']:.0f} ({r['wrongly_named']:.0f}) "
-                f"| {r['most_of_one_person']} |"
-            )
-    return "\n".join(lines)
+        lines += _composite_table(sorted(seeds, key=lambda r: r["variant"]), seeds=True)
+    return "\n".join(lines).rstrip("\n")
 
 
 def main() -> None:
