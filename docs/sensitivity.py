@@ -149,9 +149,10 @@ def scenario(
 
 def measure(run: Path) -> dict[str, Any]:
     table = {r.figure: r for r in calibrate(run).rows}
-    out: dict[str, Any] = {
-        k: None if table[f].ratio is None else round(table[f].ratio, 3) for k, f in RATIOS.items()
-    }
+    out: dict[str, Any] = {}
+    for key, figure in RATIOS.items():
+        ratio = table[figure].ratio
+        out[key] = None if ratio is None else round(ratio, 3)
     out["discredited"] = table["nanjing_discredited"].simulated
     out["wrongly_named"] = table["nanjing_discredited_wrongly_identified"].simulated
     con = duckdb.connect(str(run / "run.duckdb"), read_only=True)
