@@ -142,8 +142,8 @@ def test_the_built_in_scenarios_fit() -> None:
 
 
 def test_memory_estimate_follows_the_measured_runs() -> None:
-    """The composite year at 9.3M people measured 987-997 B a person (BENCHMARKS.md); the
-    model follows it within 5 %, and grows with size and degree."""
+    """The composite year at 9.3M people measured 1,039-1,046 B a person (BENCHMARKS.md);
+    the model follows it within 5 %, and grows with size and degree."""
     nanjing = load_scenario("nanjing")
     per_person = estimate_peak_bytes(nanjing) / nanjing.population.size
     assert 940 <= per_person <= 1045
