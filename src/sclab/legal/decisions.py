@@ -304,24 +304,16 @@ class _Reader:
 
     def delta(self, score: PointsScore, rule_id: str, d: PointsDelta) -> Decision:
         # Like a rule's score change: the measures on the score have their own rows.
-        basis, review = self.stated(None, None)
-        return Decision(
-            policy=self.policy,
-            rule_id=rule_id,
-            part="points",
-            entity=score.entity,
-            treated=("self",),
-            evidence=tuple(self._events(d.events, d.delta < 0)),
-            over_time=True,
-            effects=frozenset({"score_down" if d.delta < 0 else "score_up"}),
-            contexts=(),
-            lists=(),
-            legal_basis=basis,
-            human_review=review,
-        )
+        return self._points(score, rule_id, tuple(self._events(d.events, d.delta < 0)), d.delta)
 
     def list_delta(self, score: PointsScore, rule_id: str, d: ListDelta) -> Decision:
         # A score change like an event delta's, resting on the conduct behind the listing.
+        return self._points(score, rule_id, tuple(self.listed_evidence(d)), d.delta)
+
+    def _points(
+        self, score: PointsScore, rule_id: str, evidence: tuple[Evidence, ...], delta: float
+    ) -> Decision:
+        """A points change of ``delta`` resting on ``evidence``."""
         basis, review = self.stated(None, None)
         return Decision(
             policy=self.policy,
@@ -329,9 +321,9 @@ class _Reader:
             part="points",
             entity=score.entity,
             treated=("self",),
-            evidence=tuple(self.listed_evidence(d)),
+            evidence=evidence,
             over_time=True,
-            effects=frozenset({"score_down" if d.delta < 0 else "score_up"}),
+            effects=frozenset({"score_down" if delta < 0 else "score_up"}),
             contexts=(),
             lists=(),
             legal_basis=basis,
