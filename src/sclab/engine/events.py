@@ -72,7 +72,7 @@ class EventBatch:
             "entity_type": constant_labels(self.entity_type, n),
             "true_actor": nullable(self.true_actor, n),  # NO_ENTITY (-1) is NULL
             "attributed_to": nullable(self.attributed_to, n),
-            "records": _ones(n),
+            "records": np.ones(n, np.int32),  # one record a row
         }
         for name, values in self.extra.items():
             if name not in ("recorded_day", "act_day"):
@@ -112,11 +112,6 @@ class EventBatch:
             else:
                 cols[name] = np.asarray(values)[starts]
         return cols
-
-
-def _ones(n: int) -> np.ndarray:
-    """``n`` ones (int32): the ``records`` column of rows that are one record each."""
-    return np.ones(n, np.int32)
 
 
 class EventLog:

@@ -77,19 +77,17 @@ class JointMeasures:
             return
         order = {"blocked": 0, "priced_up": 1, "favoured": 2}
         for j in sorted(measures, key=lambda x: order[x.effect]):
-            # A measure on some classes looks at the attempts of those classes only (its
-            # triggers are looked up for them alone).
+            # A measure on some classes decides the attempts of those classes only; its
+            # trigger is looked up for every attempt, since those of the classes it
+            # permits are watched too (a listed person buying a second-class D seat).
             barred = self._class_mask(j, m)
             sel = None if barred is None else np.flatnonzero(barred)
             part = m if sel is None else self._subset(m, sel)
             for target in j.applies_to:
+                hit, entity, event, bad = self._hits(today, j, target, m)
+                m.watch(hit)
                 if sel is not None:
-                    # Attempts of the classes the measure permits are watched too (a
-                    # listed person buying a second-class D train seat), not decided.
-                    m.watch(self._hits(today, j, target, m)[0])
-                hit, entity, event, bad = self._hits(today, j, target, part)
-                if sel is None:
-                    m.watch(hit)
+                    hit, entity, event, bad = hit[sel], entity[sel], event[sel], bad[sel]
                 hit &= part.outcome != BLOCKED
                 if not hit.any():
                     continue
