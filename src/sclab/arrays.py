@@ -55,10 +55,13 @@ def lex_order(*keys: np.ndarray) -> np.ndarray:
     n = len(packed)
     index_width = max(n - 1, 0).bit_length()
     if bits + index_width <= 63:
-        # With the position as the least significant part every key is distinct, and
-        # the unstable sort (introsort: about three times faster than the stable one
-        # on int64) gives the stable order.
+        # With the position as the least significant part every key is distinct, so an
+        # unstable sort gives the stable order; and sorting the values themselves (then
+        # reading the positions back from the low bits) is about three times faster than
+        # an argsort, which moves an index beside every value.
         packed <<= index_width
         packed |= np.arange(n, dtype=np.int64)
-        return np.argsort(packed)
+        packed.sort()
+        packed &= (1 << index_width) - 1
+        return packed
     return np.argsort(packed, kind="stable")

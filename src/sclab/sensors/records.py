@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sclab.arrays import lex_order
+from sclab.draws import bernoulli_sparse
 from sclab.engine.catalogue import Catalogue, Kind, KindError
 from sclab.engine.events import NO_ENTITY
 from sclab.engine.registry import register
@@ -455,6 +455,11 @@ class RecordsSensor:
         self._p_same = same_name_rates(
             cit.surname, p.misattribution_rate, p.surname_elasticity, p.misattribution_cap
         )
+        # The highest linkage-error probability of any record: candidates for an error are
+        # drawn at this rate and kept at each record's own (see _link).
+        self._p_link_max = min(float(self._p_same.max(initial=0.0)) + p.id_typo_rate, 1.0)
+        # Thin-file class per person (see _capture_probability): one byte each.
+        self._file_class = cit.migrant.astype(np.uint8) | (~cit.payment_app).astype(np.uint8) << 1
         codes = np.array([d.code for d in sim.scenario.geography.districts], dtype=np.int32)
         self._codes = codes
         # Person ids follow district order; fall back to an explicit order otherwise.
@@ -519,19 +524,24 @@ class RecordsSensor:
 
     # -- one batch of acts ------------------------------------------------------------
 
-    def _capture_probability(self, sim: Simulation, acts: Acts, rule: _Rule) -> np.ndarray:
-        q = np.full(len(acts), rule.capture, dtype=np.float64)
+    def _capture_probability(self, acts: Acts, rule: _Rule) -> np.ndarray:
+        """Per act, the probability that it is recorded: the kind's capture times the
+        actor's thin-file multipliers (looked up by the actor's file class, one gather)."""
         if acts.entity_type != "person":
-            return q
-        cit = sim.population.citizens
+            return np.full(len(acts), rule.capture, dtype=np.float64)
         thin = self.params.thin_file
-        known = acts.actor != NO_ENTITY
-        who = acts.actor[known]
-        mult = np.where(cit.migrant[who], thin.migrant_capture, 1.0)
+        # File class: 1 for a migrant, + 2 without a payment app; 4 for no known actor.
+        table = np.full(5, rule.capture, dtype=np.float64)
+        table[[1, 3]] *= thin.migrant_capture
         if rule.payment:
-            mult = mult * np.where(cit.payment_app[who], 1.0, thin.no_payment_app_capture)
-        q[known] *= mult
-        return q
+            table[[2, 3]] *= thin.no_payment_app_capture
+        actor = acts.actor
+        if (actor != NO_ENTITY).all():
+            return table[self._file_class[actor]]
+        known = actor != NO_ENTITY
+        cls = np.full(len(actor), 4, dtype=np.uint8)
+        cls[known] = self._file_class[actor[known]]
+        return table[cls]
 
     def _delays(self, rng: np.random.Generator, mean: float, k: int) -> np.ndarray:
         if mean <= 0 or k == 0:
@@ -545,7 +555,7 @@ class RecordsSensor:
         self, sim: Simulation, day: int, acts: Acts, rule: _Rule, rng: np.random.Generator
     ) -> np.ndarray:
         """Turn one batch of acts into pending records; returns per-act capture probability."""
-        q = self._capture_probability(sim, acts, rule)
+        q = self._capture_probability(acts, rule)
         n = len(acts)
         if n == 0:
             return q
@@ -617,12 +627,24 @@ class RecordsSensor:
         attributed: np.ndarray,
         error: np.ndarray,
     ) -> None:
-        """Misattribute some person records in place (same name, then ID typo)."""
+        """Misattribute some person records in place (same name, then ID typo).
+
+        A record goes to a namesake with its actor's surname's probability, else to a
+        wrong ID with ``id_typo_rate``. Both are below a percent, so the errors are drawn by
+        thinning: candidates at the highest rate of any record (O(errors), no pass over
+        every record), each kept as a same-name error with probability ``p_same /
+        p_max`` and as an ID typo with ``id_typo_rate / p_max``: the same law as one
+        uniform per record.
+        """
+        p_max = self._p_link_max
         pos = np.flatnonzero(known)
+        if p_max <= 0 or len(pos) == 0:
+            return
+        pos = pos[bernoulli_sparse(rng, len(pos), p_max)]
         who = actor[pos]
         surname = self._surname[who].astype(np.int64)
         p_same = self._p_same[surname]
-        u = rng.random(len(pos))
+        u = rng.random(len(pos)) * p_max
         same = u < p_same
         typo = ~same & (u < p_same + self.params.id_typo_rate)
 
@@ -679,41 +701,39 @@ class RecordsSensor:
     ) -> None:
         """Bucket records by recording day; drop those due after the run.
 
-        With ``act_day`` (acts from before the run), by act day and delivery day, records
-        made before today being delivered today.
+        With ``act_day`` (acts from before the run), by delivery day: records made before
+        today are delivered today, in the order they came in (by actor, then oldest
+        first: :mod:`sclab.world.history`), which is nearly the order of their bundles
+        (:meth:`_bundles`), so the one sort there runs over nearly ordered data and no
+        column is moved here for the bulk of a history.
         """
         due = recorded_day if act_day is None else np.maximum(recorded_day, day)
-        keep = due < self._days
-        sel: slice | np.ndarray  # the rows kept, then each group's rows
-        if not keep.all():
-            sel = np.flatnonzero(keep)
-            recorded_day, actor, attributed = recorded_day[sel], actor[sel], attributed[sel]
-            error, score, district = error[sel], score[sel], district[sel]
-            amount = None if amount is None else amount[sel]
-            place = {k: v[sel] for k, v in place.items()}
-            due = due[sel]
-            act_day = None if act_day is None else act_day[sel]
-        if len(recorded_day) == 0:
+        groups: list[tuple[int, int, slice | np.ndarray]] = []
+        if len(due) == 0:
             return
-        groups: list[tuple[int, int, slice | np.ndarray]]
-        if act_day is not None:
-            # One batch per delivery day, oldest acts first; each record keeps its act day.
-            order = lex_order(attributed, act_day, due)
-            a_sorted, d_sorted = act_day[order], due[order]
-            cuts = np.flatnonzero(d_sorted[1:] != d_sorted[:-1])
-            bounds = np.concatenate([[0], cuts + 1, [len(order)]])
-            groups = [
-                (int(a_sorted[a:b].min()), int(d_sorted[a]), order[a:b])
-                for a, b in pairwise(bounds)
-            ]
-        elif recorded_day.min() == recorded_day.max():
-            groups = [(day, int(recorded_day[0]), slice(None))]
+        first = int(due[0])
+        if (due == first).all():
+            if first < self._days:
+                aday = day if act_day is None else int(act_day.min())
+                groups.append((aday, first, slice(None)))
         else:
-            order = np.argsort(recorded_day, kind="stable")
-            rd = recorded_day[order]
-            cuts = np.flatnonzero(rd[1:] != rd[:-1]) + 1
-            bounds = np.concatenate([[0], cuts, [len(rd)]])
-            groups = [(day, int(rd[a]), order[a:b]) for a, b in pairwise(bounds)]
+            if act_day is not None:
+                now = due == day
+                held = np.flatnonzero(now)
+                if len(held):
+                    groups.append((int(act_day[held].min()), day, held))
+                rest = np.flatnonzero(~now & (due < self._days))
+            else:
+                rest = np.flatnonzero(due < self._days)
+            order = rest[np.argsort(due[rest], kind="stable")]
+            d_sorted = due[order]
+            cuts = np.flatnonzero(d_sorted[1:] != d_sorted[:-1]) + 1
+            bounds = np.concatenate([[0], cuts, [len(order)]]).astype(np.int64)
+            for a, b in pairwise(bounds):
+                if b > a:
+                    rows = order[a:b]
+                    aday = day if act_day is None else int(act_day[rows].min())
+                    groups.append((aday, int(d_sorted[a]), rows))
         for aday, rday, sel in groups:
             made = recorded_day[sel]
             self._queue[rday].append(
@@ -742,8 +762,8 @@ class RecordsSensor:
         if known.all():
             horizon = sim.view.bundle_horizon(p.kind)
             if p.made_on is not None and horizon is not None and self.params.bundle_past_records:
-                order, starts = self._bundles(p, horizon)
-                self._record_part(sim, p, order, with_score=True, bundle_starts=starts)
+                starts = self._bundles(p, horizon)
+                self._record_part(sim, p, None, with_score=True, bundle_starts=starts)
             else:
                 self._record_part(sim, p, None, with_score=True)
             return
@@ -753,29 +773,32 @@ class RecordsSensor:
             self._record_part(sim, p, np.flatnonzero(known), with_score=True)
         self._record_part(sim, p, np.flatnonzero(~known), with_score=False)
 
-    def _bundles(self, p: _Pending, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-        """The order of the records of a delivery made before today that puts each bundle
-        together (in act-day order), and the first position of each bundle.
+    def _bundles(self, p: _Pending, horizon: int) -> np.ndarray:
+        """The first position of each bundle of a delivery made before today.
 
-        A bundle is the records of one true actor attributed to one entity with one
-        error (and equal place and ground) whose policies see them for the whole run
-        (made ``horizon`` days or less before the end: ``horizon`` is the shortest time
-        a reading policy acts on a record): nothing in the run tells them apart. A record
-        that leaves some policy's sight during the run is bundled only with records made
-        on its own day.
+        A bundle is a run of consecutive records of one true actor attributed to one
+        entity with one error (and equal place and ground) whose policies see them for the
+        whole run (made ``horizon`` days or less before the end: ``horizon`` is the
+        shortest time a reading policy acts on a record): nothing in the run tells them
+        apart. A record that leaves some policy's sight during the run is bundled only
+        with records made on its own day.
+
+        Records arrive by actor, then oldest first (:mod:`sclab.world.history`), so a
+        person's records of a kind are already together and in act-day order: runs are
+        found in that order, without a sort. A record that breaks a run (a namesake's
+        record between two of one's own) only splits a bundle in two, which changes
+        rows, never decisions.
         """
         assert p.made_on is not None
         made = p.made_on.astype(np.int64)
         timing = np.where(made + horizon >= self._days, self._days, made)
-        act_day = p.act_day if p.act_day is not None else np.full(len(made), p.day, np.int32)
-        order = lex_order(act_day, timing, p.error, p.attributed_to)
         keys = [p.attributed_to, p.error, timing, p.true_actor, *p.passthrough.values()]
-        new = np.zeros(len(order), bool)
+        new = np.zeros(len(made), bool)
         new[:1] = True
         for key in keys:
-            k = np.asarray(key)[order]
+            k = np.asarray(key)
             new[1:] |= k[1:] != k[:-1]
-        return order, np.flatnonzero(new)
+        return np.flatnonzero(new)
 
     def _record_part(
         self,

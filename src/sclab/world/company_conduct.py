@@ -375,7 +375,7 @@ class CompanyConduct:
                 continue
             who = np.concatenate([w for w, _ in parts])
             day = np.concatenate([d for _, d in parts])
-            order = lex_order(who, day)
+            order = lex_order(day, who)  # by company, then oldest first
             who, day = who[order], day[order]
             median = p.median(kind) * self.size_amount[companies.size[who]]
             amount = lognormal_amounts(rng, len(who), median, p.amount_sigma)

@@ -15,8 +15,9 @@ Core objects:
     :func:`past_events`: per past day, who in a pool had an event at a daily probability:
         (who, day) with day < 0.
     :func:`adult_on`: whether each person had reached an age on a (past) day.
-    :class:`PastActs`: the acts drawn at setup, emitted once on the first step, oldest
-        first, outside the run's totals (``true_act_totals`` counts the run's acts).
+    :class:`PastActs`: the acts drawn at setup, emitted once on the first step, by
+        person then oldest first, outside the run's totals (``true_act_totals`` counts
+        the run's acts).
 
 Law: the stream's own. A pool of m members each with probability p of an event on a day
 has Binomial(m, p) events that day, on uniform members (drawn with replacement: a member
@@ -74,7 +75,10 @@ def past_events(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Who in ``pool`` had an event on each of the ``days`` days before day 0.
 
-    Returns (who as int64, day as int32 in [-days, -1]), oldest first, then by person.
+    Returns (who as int64, day as int32 in [-days, -1]) by person, then oldest first:
+    the order in which the records sensor keeps a history (by the entity a record is
+    attributed to, mostly its actor), so that its sorts and gathers run over nearly
+    ordered data instead of moving tens of millions of rows at random.
     """
     if days <= 0 or daily <= 0 or len(pool) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int32)
@@ -82,7 +86,7 @@ def past_events(
     total = int(counts.sum())
     who = np.asarray(pool)[rng.integers(0, len(pool), total)].astype(np.int64)
     day = -np.repeat(np.arange(1, days + 1, dtype=np.int32), counts)
-    order = lex_order(who, day)
+    order = lex_order(day, who)
     return who[order], day[order]
 
 

@@ -107,6 +107,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sclab.arrays import lex_order
+from sclab.draws import bernoulli_sparse
 from sclab.engine.ages import ages
 from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity, propensity_key
@@ -117,7 +118,6 @@ from sclab.world.history import PastActs, adult_on, past_events
 from sclab.world.sampling import (
     LazyPoisson,
     RateClasses,
-    bernoulli_sparse,
     bound_of,
     lognormal_amounts,
     lognormal_sums,
@@ -645,7 +645,7 @@ class PaymentsSource:
         Drawn per day of the month and income decile: the payers of that class times the
         past days with that day of the month are independent trials at the class's
         probability, whose successes are drawn sparsely (O(late bills),
-        :func:`~sclab.world.sampling.bernoulli_sparse`), 280 draws in all.
+        :func:`~sclab.draws.bernoulli_sparse`), 280 draws in all.
         """
         if days <= 0 or len(self._bill_people) == 0:
             return
@@ -675,7 +675,7 @@ class PaymentsSource:
             return
         who, day = np.concatenate(parts_who), np.concatenate(parts_day)
         amount = np.concatenate(parts_amount)
-        order = lex_order(who, day)
+        order = lex_order(day, who)  # by person, then oldest first (sclab.world.history)
         who, day, amount = who[order], day[order], amount[order]
         ok = adult_on(sim, who, day, self.params.bill_min_age)
         who, day, amount = who[ok], day[ok], amount[ok]
@@ -710,7 +710,7 @@ class PaymentsSource:
             if not acts[key]:
                 continue
             cols = {c: np.concatenate([a[c] for a in acts[key]]) for c in acts[key][0]}
-            order = lex_order(cols["who"], cols["day"])
+            order = lex_order(cols["day"], cols["who"])  # by person, then oldest first
             cols = {c: v[order] for c, v in cols.items()}
             who, day = cols.pop("who"), cols.pop("day")
             self._past.add(kind, who, day, cols)

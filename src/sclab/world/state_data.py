@@ -599,15 +599,15 @@ class CaseBook:
 
 
 def _merged(drawn: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Past events of a stream's parts (:func:`past_events` each) as one: oldest first,
-    then by person."""
+    """Past events of a stream's parts (:func:`past_events` each) as one: by person, then
+    oldest first."""
     if len(drawn) == 1:
         return drawn[0]
     if not drawn:
         return np.empty(0, np.int64), np.empty(0, np.int32)
     who = np.concatenate([w for w, _ in drawn])
     day = np.concatenate([d for _, d in drawn])
-    order = np.lexsort((who, day))
+    order = np.lexsort((day, who))
     return who[order], day[order]
 
 
@@ -767,8 +767,8 @@ class StateData:
         who, age = np.concatenate(parts_who), np.concatenate(parts_age)
         ok = self._adult_on(sim, who, -age)
         who, age = who[ok], age[ok]
-        # Oldest first, then by person: the order acts (and later records) are made in.
-        order = np.lexsort((who, -age))
+        # By person, then oldest first: the order of every history (sclab.world.history).
+        order = np.lexsort((-age, who))
         who, day = who[order], (-age[order]).astype(np.int32)
         k = len(who)
         first = book.n
