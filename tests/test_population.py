@@ -215,3 +215,20 @@ def test_apportion_is_exact_and_fair(total: int, weights: list[float]) -> None:
 def test_age_on_matches_calendar_arithmetic(birth: dt.date, on: dt.date) -> None:
     expected = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
     assert age_on(np.array([day_number(birth)]), on)[0] == expected
+
+
+@given(
+    st.lists(st.integers(-45_000, 20_000), min_size=1, max_size=300),
+    st.dates(dt.date(1990, 1, 1), dt.date(2040, 12, 31)),
+)
+def test_age_on_by_table_is_calendar_age(births: list[int], date: dt.date) -> None:
+    # Looked up from a table of the birth days' range (many people) or computed directly
+    # (few): either way the completed years of the calendar.
+    born = np.array(births * 50, dtype=np.int64)
+    expected = []
+    for b in born[: len(births)]:
+        birth = dt.date(1970, 1, 1) + dt.timedelta(days=int(b))
+        had = (date.month, date.day) >= (birth.month, birth.day)
+        expected.append(date.year - birth.year - (not had))
+    assert age_on(born, date).tolist() == expected * 50
+    assert age_on(born[: len(births)], date).tolist() == expected

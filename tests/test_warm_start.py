@@ -418,3 +418,42 @@ def test_bundles_store_fewer_rows_and_change_no_decision(write_scenario, tmp_pat
         "WHERE day < 0 GROUP BY ALL ORDER BY ALL"
     )
     assert on.execute(per_person).fetchall() == off.execute(per_person).fetchall()
+
+
+def test_every_history_comes_by_person_then_oldest_first(
+    write_scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The records sensor finds bundles as runs of a history in the order it comes in
+    (no sort): every source must hand its past acts over by entity, then oldest first."""
+    from sclab.run import run_scenario
+    from sclab.targets import load_scenario
+    from sclab.world import history
+
+    seen: dict[str, tuple[int, bool]] = {}
+    add = history.PastActs.add
+
+    def checked(self: Any, kind: str, who: Any, day: Any, *args: Any, **kwargs: Any) -> None:
+        w, d = np.asarray(who), np.asarray(day)
+        ordered = (np.diff(w) > 0) | ((np.diff(w) == 0) & (np.diff(d) >= 0))
+        seen[kind] = (len(w), bool(ordered.all()))
+        add(self, kind, who, day, *args, **kwargs)
+
+    monkeypatch.setattr(history.PastActs, "add", checked)
+    doc = small_scenario(
+        days=2,
+        population={"size": 5_000},
+        sources=[
+            {"use": "state_data", "params": {"rate_multiplier": 8}},
+            {"use": "payments"},
+            {"use": "resources"},
+            {"use": "company_conduct"},
+            {"use": "social_media"},
+        ],
+        sensors=[{"use": "records"}],
+        policies=[{"use": "pack", "params": {"pack": p}}
+                  for p in ("court-defaulters", "rongcheng", "sesame", "corporate")],
+    )  # fmt: skip
+    run_scenario(load_scenario(str(write_scenario(doc))), tmp_path / "run")
+    assert {"bill_late", "traffic_ticket", "non_performance", "company_tax_arrears"} <= set(seen)
+    assert all(ok for _, ok in seen.values()), seen
+    assert sum(n for n, _ in seen.values()) > 10_000

@@ -37,8 +37,24 @@ def day_number(date: dt.date) -> int:
 
 
 def age_on(birth_day: np.ndarray, date: dt.date) -> np.ndarray:
-    """Completed years of age on ``date`` for birth days given as days since 1970-01-01."""
-    born = np.asarray(birth_day, dtype="int64").astype("datetime64[D]")
+    """Completed years of age on ``date`` for birth days given as days since 1970-01-01.
+
+    Calendar arithmetic is done once per distinct day of the birth days' range (a
+    century is 36,525 days) and looked up per person: one gather from a table that stays
+    in cache, instead of four passes of datetime conversions over millions of people.
+    """
+    born = np.asarray(birth_day, dtype="int64")
+    if len(born) == 0:
+        return np.empty(0, np.int16)
+    lo, hi = int(born.min()), int(born.max())
+    if hi - lo + 1 >= len(born):
+        return _age_on_exact(born, date)
+    table = _age_on_exact(np.arange(lo, hi + 1, dtype=np.int64), date)
+    return table[born - lo]
+
+
+def _age_on_exact(birth_day: np.ndarray, date: dt.date) -> np.ndarray:
+    born = birth_day.astype("datetime64[D]")
     years = born.astype("datetime64[Y]").astype(np.int64) + 1970
     months = born.astype("datetime64[M]").astype(np.int64) % 12 + 1
     days = (born - born.astype("datetime64[M]")).astype(np.int64) + 1

@@ -655,7 +655,7 @@ class PaymentsSource:
         dom = (dates - dates.astype("datetime64[M]")).astype(np.int64) + 1
         parts_who, parts_day, parts_amount = [], [], []
         for d in range(1, LAST_DUE_DAY + 1):
-            backs = back[dom == d]
+            backs = back[dom == d][::-1]  # oldest first
             lo, hi = int(self._bill_offsets[d - 1]), int(self._bill_offsets[d])
             if len(backs) == 0 or hi == lo:
                 continue
@@ -675,7 +675,10 @@ class PaymentsSource:
             return
         who, day = np.concatenate(parts_who), np.concatenate(parts_day)
         amount = np.concatenate(parts_amount)
-        order = lex_order(day, who)  # by person, then oldest first (sclab.world.history)
+        # By person, then oldest first (sclab.world.history): every payer is in one part
+        # (their due day and decile), in person order and oldest first within it, so a
+        # stable sort by person (a merge of the parts' runs) is enough.
+        order = np.argsort(who, kind="stable")
         who, day, amount = who[order], day[order], amount[order]
         ok = adult_on(sim, who, day, self.params.bill_min_age)
         who, day, amount = who[ok], day[ok], amount[ok]
