@@ -386,10 +386,12 @@ class Simulation:
         if before_day_ends is not None:
             before_day_ends(self)
         t0 = time.perf_counter()
+        # Today's true acts first: nothing below reads them, and on day 0 they hold a
+        # whole history, which is then gone before the day's rows are stored.
+        self.acts.end_day()
         self.events.end_day()
         self.decisions.end_day()
         self.moments.end_day()
-        self.acts.end_day()
         self.view.end_day()
         self._charge("engine:end_of_day", t0)
 
