@@ -66,7 +66,7 @@ def _factor_state(s: FactorScore, members: np.ndarray, sim: Simulation) -> Facto
         who = np.flatnonzero(members).astype(np.int32 if n < 2**31 else np.int64)
     m = n if who is None else len(who)
     hidden = [
-        WindowCounter(m, i.window_days)
+        WindowCounter(m, i.window_days, end=sim.scenario.days)
         if i.source == "events" and i.window_days is not None  # the schema requires it
         else None
         for f in s.factors for i in f.inputs

@@ -45,34 +45,75 @@ def search_sorted(
 
 
 def count_by_entity(
-    entity: np.ndarray, n: int, flags: np.ndarray | None = None
+    entity: np.ndarray,
+    n: int,
+    flags: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(unique entities, events per entity, flagged events per entity), O(k log k)."""
+    """(unique entities, events per entity, flagged events per entity), O(k log k).
+
+    ``weight``: per row, how many events it stands for (default 1).
+    """
     if len(entity) == 0:
         empty = np.empty(0, np.int64)
         return empty, empty, empty
     order = np.argsort(entity, kind="stable")
     e = entity[order]
     starts = np.flatnonzero(np.r_[True, e[1:] != e[:-1]])
-    counts = np.diff(np.r_[starts, len(e)])
-    flagged = (
-        np.add.reduceat(flags[order].astype(np.int64), starts)
-        if flags is not None
-        else np.zeros(len(starts), np.int64)
-    )
+    if weight is None:
+        counts = np.diff(np.r_[starts, len(e)])
+        w = None
+    else:
+        w = weight[order].astype(np.int64)
+        counts = np.add.reduceat(w, starts)
+    if flags is None:
+        flagged = np.zeros(len(starts), np.int64)
+    else:
+        f = flags[order].astype(np.int64)
+        flagged = np.add.reduceat(f if w is None else f * w, starts)
     return e[starts], counts, flagged
+
+
+def _runs(
+    entity: np.ndarray, wrongful: np.ndarray, event_id: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Consecutive rows with one (entity, event id, flag) as one row with a weight: the
+    records of a bundle (one event id, consecutive, see sclab.engine.events) are kept
+    once. Weight None: every row is its own."""
+    entity = entity.astype(np.int64)
+    wrongful = wrongful.astype(bool)
+    event_id = event_id.astype(np.int64)
+    if len(entity) < 2:
+        return entity, wrongful, event_id, None
+    same = (
+        (entity[1:] == entity[:-1])
+        & (event_id[1:] == event_id[:-1])
+        & (wrongful[1:] == wrongful[:-1])
+    )
+    if not same.any():
+        return entity, wrongful, event_id, None
+    starts = np.flatnonzero(np.r_[True, ~same])
+    weight = np.diff(np.r_[starts, len(entity)]).astype(np.uint32)
+    return entity[starts], wrongful[starts], event_id[starts], weight
 
 
 @dataclass
 class WindowCounter:
-    """Events per entity within the last ``window`` days."""
+    """Events per entity within the last ``window`` days.
+
+    ``end``: the run's last day + 1, if known: events that leave the window only then or
+    later are kept together (they never expire in the run), so that a person's bundled
+    records from before the run are one row whatever days they were made on.
+    """
 
     n: int
     window: int
+    end: int | None = None
     count: np.ndarray = field(init=False)
     bad: np.ndarray = field(init=False)
-    # expiry day -> (entities, wrongful flags, event ids) added on day - window
-    _queue: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = field(
+    # expiry day -> (entities, wrongful flags, event ids, weights or None) added on
+    # day - window; the records of a bundle are one row with their number as its weight
+    _queue: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]] = field(
         init=False, default_factory=dict
     )
 
@@ -103,9 +144,7 @@ class WindowCounter:
         # Saturating add: a uint16 counter stops at 65535 rather than wrapping.
         self.count[people] = np.minimum(self.count[people].astype(np.int64) + counts, 65535)
         self.bad[people] = np.minimum(self.bad[people].astype(np.int64) + bad, 65535)
-        self._queue.setdefault(day + self.window, []).append(
-            (entity.astype(np.int64), wrongful.astype(bool), event_id.astype(np.int64))
-        )
+        self._queue.setdefault(day + self.window, []).append(_runs(entity, wrongful, event_id))
         return people
 
     def _add_dated(
@@ -118,6 +157,8 @@ class WindowCounter:
     ) -> np.ndarray:
         """:meth:`add` for records made on past days ``made`` (grouped by expiry day)."""
         leave = np.asarray(made, np.int64) + self.window
+        if self.end is not None:
+            leave = np.minimum(leave, self.end)
         inside = np.flatnonzero(leave > day)
         if len(inside) == 0:
             return np.empty(0, np.int64)
@@ -134,20 +175,20 @@ class WindowCounter:
         cuts = np.flatnonzero(leave[order][1:] != leave[order][:-1]) + 1
         for part in np.split(order, cuts):
             self._queue.setdefault(int(leave[part[0]]), []).append(
-                (entity[part].astype(np.int64), wrongful[part].astype(bool),
-                 event_id[part].astype(np.int64))
-            )  # fmt: skip
+                _runs(entity[part], wrongful[part], event_id[part])
+            )
         return people
 
     def expire(self, day: int) -> None:
         """Drop the events that leave the window on ``day``."""
-        for entity, wrongful, _ in self._queue.pop(day, []):
-            people, counts, bad = count_by_entity(entity, self.n, wrongful)
+        for entity, wrongful, _, weight in self._queue.pop(day, []):
+            people, counts, bad = count_by_entity(entity, self.n, wrongful, weight)
             self.count[people] -= counts.astype(np.uint16)
             self.bad[people] -= bad.astype(np.uint16)
 
     def events_of(self, entities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(entity, event id) pairs of all events in the window of the given entities."""
+        """(entity, event id) pairs of all events in the window of the given entities
+        (a bundle's records, one event, are one pair)."""
         parts_e, parts_id = [], []
         # Many entities (an assessment): one n-byte mask, then a lookup per queued event,
         # O(n + events in the window). Few (a threshold crossed today): a sorted search.
@@ -156,7 +197,7 @@ class WindowCounter:
             mask = np.zeros(self.n, bool)
             mask[entities] = True
         for batches in self._queue.values():
-            for entity, _, event_id in batches:
+            for entity, _, event_id, _ in batches:
                 hit = np.isin(entity, entities) if few else mask[entity]
                 if hit.any():
                     parts_e.append(entity[hit])
