@@ -67,6 +67,20 @@ class GradeRules:
         self.scores = scores
         self.provenance = provenance
         self.effects: Effects | None = None
+        # Per (rule, score), whether each grade index is in the rule's set (None: the rule
+        # names a grade the score does not have): a lookup instead of two np.isin a call.
+        self._in_set: dict[tuple[int, str], np.ndarray | None] = {}
+
+    def _grade_set(self, k: int, rule: Rule, sid: str) -> np.ndarray | None:
+        key = (k, sid)
+        if key not in self._in_set:
+            names = [g.name for g in self.scores.state(sid).spec.grades]
+            table = None
+            if all(g in names for g in rule.when.grade):
+                table = np.zeros(len(names), bool)
+                table[[names.index(g) for g in rule.when.grade]] = True
+            self._in_set[key] = table
+        return self._in_set[key]
 
     def fire(
         self,
@@ -85,13 +99,15 @@ class GradeRules:
         """
         assert self.effects is not None
         spec = self.scores.state(sid).spec
-        names = [g.name for g in spec.grades]
         prov = self.provenance
-        for rule in self.rules:
-            if rule.when.grade and all(g in names for g in rule.when.grade):
-                target = np.array([names.index(g) for g in rule.when.grade])
-                entered = np.isin(after, target) & ~np.isin(before, target)
+        # Most moves (a few points) change nobody's grade: then no grade rule can fire.
+        regraded = bool((after != before).any())
+        for k, rule in enumerate(self.rules):
+            in_set = self._grade_set(k, rule, sid) if rule.when.grade and regraded else None
+            if in_set is not None:
+                entered = in_set[after] & ~in_set[before]
                 if entered.any():
+                    target = np.flatnonzero(in_set)
                     who = people[entered]
                     bad = prov.grade_wrongful(sid, who, target)
                     found = Targets(spec.entity, who, prov.last_event(sid, who), bad)
