@@ -130,6 +130,11 @@ def run_measures(run_dir: Path) -> dict[tuple[str, str], float]:
             else:
                 out[("purchases", kind.removeprefix("purchase_"))] = float(n)
         _materialise(con)
+        # Every system the run has counts, with 0 where nobody was touched, so that a
+        # system that spilled over onto nobody shows a measured 0, not a missing row.
+        for (system,) in con.execute("SELECT DISTINCT system::VARCHAR FROM policies").fetchall():
+            out[("spillover", system)] = 0.0
+            out[("innocent", system)] = 0.0
         for system, n in con.execute(
             "SELECT system::VARCHAR, count(*) FROM audit_harm_decisions "
             "WHERE spillover AND entity_type = 'person' GROUP BY 1"
