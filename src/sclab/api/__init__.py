@@ -1,7 +1,7 @@
 """sclab from Python: run scenarios, open runs, analyse them (docs/api.md).
 
 Core objects:
-    :class:`Scenario` (:mod:`sclab.api.scenarios`): load a scenario with keyword and path
+    :class:`Scenario` (:mod:`sclab.api.scenario`): load a scenario with keyword and path
         overrides, change its policies, run it (with its twin and replicates).
     :func:`simulate`: load and run in one call.
     :func:`open_run` (``sclab.open``) and :class:`Run` (:mod:`sclab.api.runs`): a finished
@@ -25,7 +25,7 @@ from sclab.api.catalogue import (
 from sclab.api.frames import FrameError, as_frame
 from sclab.api.overrides import OverrideError
 from sclab.api.runs import Analysis, Run, UnknownTableError, open_run
-from sclab.api.scenarios import RunObserver, Scenario, simulate
+from sclab.api.scenario import RunObserver, Scenario, simulate
 
 __all__ = [
     "Analysis",

@@ -59,7 +59,7 @@ def pack_text(name: str) -> str:
 
     Example:
         >>> import sclab
-        >>> sclab.pack_text("nanjing").startswith("id:")
+        >>> "id: nanjing" in sclab.pack_text("nanjing")
         True
     """
     from sclab.policy.loader import pack_text as text
@@ -111,11 +111,23 @@ class PolicyCheck:
 
     def fails(self, fail_on: str) -> bool:
         """Whether a verdict is as serious as ``fail_on`` (``prohibited`` or
-        ``needs-review``, which includes prohibited)."""
+        ``needs-review``, which includes prohibited).
+
+        Example:
+            >>> import sclab
+            >>> sclab.check_policy("nanjing").fails("needs-review")
+            True
+        """
         return self.worst in FAIL_LEVELS[fail_on]
 
     def to_json(self) -> dict[str, Any]:
-        """Plain data (``sclab check-policy --json``)."""
+        """Plain data (``sclab check-policy --json``).
+
+        Example:
+            >>> import sclab
+            >>> sclab.check_policy("rongcheng").to_json()["policies"]
+            ['rongcheng']
+        """
         return {
             "policy": self.name,
             "valid": True,

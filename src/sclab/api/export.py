@@ -14,7 +14,6 @@ so a file sclab did not write is never overwritten. Cost: DuckDB writes each tab
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import duckdb
 
@@ -33,7 +32,7 @@ def export_tables(
     con: duckdb.DuckDBPyConnection,
     tables: dict[str, str],
     to: Path,
-    format: Literal["parquet", "csv"] | str,
+    format: str,
     force: bool,
     run_dir: Path,
 ) -> list[Path]:

@@ -58,7 +58,9 @@ def apply_paths(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario:
         loc = locate(scenario, str(path))
         _set(data, loc, value)
         locations[str(path)] = loc
-    doc = LocatedYAML(data=data, source=SOURCE)
+    # Every path of the document "located" (at no line), so that a refusal names the
+    # field it refuses, as it would in a file.
+    doc = LocatedYAML(data=data, source=SOURCE, lines=dict.fromkeys(_paths(data), 0))
     from sclab.targets import check_components
 
     try:
@@ -188,12 +190,30 @@ def _set(data: Any, loc: tuple[str | int, ...], value: Any) -> None:
         here[loc[-1]] = value
 
 
+def _paths(data: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Every path of a plain document: mapping keys and list indices, nested."""
+    items = data.items() if isinstance(data, dict) else enumerate(data)
+    out = []
+    for key, value in items:
+        here = (*prefix, key)
+        out.append(here)
+        if isinstance(value, dict | list):
+            out += _paths(value, here)
+    return out
+
+
 def _blame(exc: ScenarioError, locations: dict[str, tuple[str | int, ...]]) -> OverrideError:
-    """The error of a validation, said of the override whose value it refuses."""
+    """The error of a validation, said of the override whose value it refuses: the one at
+    or above the field refused, else the only one below it."""
     field = exc.field or ""
-    for path, loc in locations.items():
-        at = dotted(loc)
-        if field == at or field.startswith((f"{at}.", f"{at}[")) or at.startswith(f"{field}."):
-            return OverrideError(exc.message, source=SOURCE, field=path)
+    at = {path: dotted(loc) for path, loc in locations.items()}
+    exact = [p for p, d in at.items() if field == d or field.startswith((f"{d}.", f"{d}["))]
+    below = [p for p, d in at.items() if field and d.startswith((f"{field}.", f"{field}["))]
+    for found in (exact, below):
+        if len(found) == 1:
+            return OverrideError(exc.message, source=SOURCE, field=found[0])
+    heads = {p.split(".")[0] for p in below}
+    if len(heads) == 1:  # several parameters of one component, refused together
+        return OverrideError(exc.message, source=SOURCE, field=heads.pop())
     # A check across fields (two components, a share total): the message names them.
     return OverrideError(exc.message, source=SOURCE, field=exc.field)

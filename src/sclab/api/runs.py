@@ -22,11 +22,12 @@ charts of an analysis read the audit's aggregates only (small, whatever the popu
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -36,7 +37,7 @@ from sclab.errors import SclabError
 from sclab.store.manifest import Manifest
 
 if TYPE_CHECKING:
-    from sclab.api.scenarios import RunObserver, Scenario
+    from sclab.api.scenario import RunObserver, Scenario
     from sclab.calibration import Figure
     from sclab.policy.schema import Policy
     from sclab.report import ComponentParam, MatcherFacts
@@ -81,6 +82,14 @@ class Analysis:
 
         Raises:
             UnknownTableError: no such table in this analysis.
+
+        Example:
+            >>> import sclab, tempfile
+            >>> run = sclab.simulate("demo", population=2_000, days=5,
+            ...                      out=f"{tempfile.mkdtemp()}/demo")
+            >>> c = run.calibrate()
+            >>> c.table(as_="pandas").shape[0] == c.table("calibration").num_rows
+            True
         """
         key = name if name is not None else next(iter(self.tables))
         if key not in self.tables:
@@ -168,7 +177,7 @@ class Run:
             >>> run.scenario.name, run.scenario.days
             ('demo', 5)
         """
-        from sclab.api.scenarios import Scenario
+        from sclab.api.scenario import Scenario
         from sclab.rerun import read_recorded_run
 
         return Scenario(read_recorded_run(self.directory).scenario)
@@ -182,7 +191,7 @@ class Run:
             >>> run = sclab.simulate("rongcheng", population=2_000, days=5,
             ...                      out=f"{tempfile.mkdtemp()}/r")
             >>> sorted(run.policies)
-            ['court', 'rongcheng']
+            ['court-defaulters', 'rongcheng']
         """
         from sclab.audit.policies import read_policies
 
@@ -218,7 +227,7 @@ class Run:
             2000
         """
         with self._connect() as con:
-            table = con.execute(query, list(params or [])).to_arrow_table()
+            table = con.sql(query, params=list(params or [])).to_arrow_table()
         return as_frame(table, as_)
 
     def table(self, name: str, as_: FrameKind = "arrow") -> Any:
@@ -245,7 +254,7 @@ class Run:
     def export(
         self,
         to: str | Path,
-        format: Literal["parquet", "csv"] = "parquet",
+        format: str = "parquet",
         tables: Iterable[str] | None = None,
         *,
         force: bool = False,
@@ -439,6 +448,7 @@ class Run:
         *,
         compare: str | Path | Run | None = None,
         note: Callable[[str], None] | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> Path:
         """Write the run's offline HTML report (docs/report.md), auditing it first if it
         has no audit, and return its path.
@@ -448,6 +458,8 @@ class Run:
             compare: Another run of the same world to show the effects against (default:
                 the run's twin, when it has one).
             note: Receives a line when the run is audited first.
+            warn: Receives each warning of the comparison (runs of different sclab
+                versions); default: Python's ``warnings``.
 
         Example:
             >>> import sclab, tempfile
@@ -465,7 +477,14 @@ class Run:
             from sclab.audit.effects import paired_effects
 
             b = compare.directory if isinstance(compare, Run) else Path(compare)
-            tables = paired_effects([(self.directory, b)])  # refuses another world
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                tables = paired_effects([(self.directory, b)])  # refuses another world
+            for w in caught:
+                if warn is None:
+                    warnings.warn(str(w.message), stacklevel=2)
+                else:
+                    warn(str(w.message))
             effects = Effects.from_tables(
                 tables,
                 against=str(b),
@@ -536,7 +555,7 @@ class Run:
         """
         import time
 
-        from sclab.api.scenarios import RunObserver
+        from sclab.api.scenario import RunObserver
         from sclab.rerun import read_recorded_run, rerun
 
         watch = observer or RunObserver()
@@ -599,7 +618,7 @@ def component_defaults() -> list[ComponentParam]:
 
     Example:
         >>> from sclab.api.runs import component_defaults
-        >>> any(p.component == "sensors.cameras" and p.name == "capture"
+        >>> any(p.component == "sensors.cameras" and p.param == "capture"
         ...     for p in component_defaults())
         True
     """

@@ -45,7 +45,18 @@ EFFECTS = "effects.duckdb"
 
 
 class RunObserver:
-    """What a caller sees of :meth:`Scenario.run`. Every method is an optional no-op."""
+    """What a caller sees of :meth:`Scenario.run`. Every method is an optional no-op.
+
+    Example:
+        >>> import sclab, tempfile
+        >>> class Count(sclab.RunObserver):
+        ...     def finished(self, result, seconds, twin):
+        ...         print("twin" if twin else "run", result.scenario.population.size)
+        >>> _ = sclab.simulate("demo", population=2_000, days=5, twin="none",
+        ...                    out=f"{tempfile.mkdtemp()}/demo", observer=Count())
+        run 2000
+        twin 2000
+    """
 
     def progress(self, scenario: ScenarioSpec) -> AbstractContextManager[Reporter]:
         """A context that shows the progress of one run of ``scenario``."""
@@ -100,13 +111,14 @@ class Scenario:
                 :mod:`sclab.api.overrides`).
 
         Raises:
-            ScenarioError: the file, a field or an override does not validate (one line:
-                file or ``overrides``, line, field, what was expected).
+            ScenarioError: the file, a field or an override does not validate (one line,
+                as the command line says it: file, ``--population`` or ``overrides``,
+                line, field, what was expected).
 
         Example:
             >>> import sclab
             >>> sclab.Scenario.load("sesame", population=2_000, days=5).policies
-            ['court-defaulters', 'sesame']
+            ['sesame', 'court-defaulters']
             >>> sclab.Scenario.load("demo", overrides={"cameras.capturee": 0.1})
             ... # doctest: +ELLIPSIS
             Traceback (most recent call last):
@@ -116,13 +128,7 @@ class Scenario:
 
         options = {KEYWORDS[k]: v for k, v in (("population", population), ("days", days),
                                                ("seed", seed))}  # fmt: skip
-        try:
-            spec = load_run_target(str(name_or_path), options)
-        except ScenarioError as exc:
-            keyword = {v: k for k, v in KEYWORDS.items()}.get(exc.source or "")
-            if keyword is None:
-                raise
-            raise ScenarioError(exc.message, field=keyword) from None
+        spec = load_run_target(str(name_or_path), options)
         return cls(spec).with_overrides(overrides or {})
 
     @property
@@ -202,7 +208,13 @@ class Scenario:
         )
 
     def to_yaml(self) -> str:
-        """The scenario as a YAML document (``sclab run FILE`` runs it)."""
+        """The scenario as a YAML document (``sclab run FILE`` runs it).
+
+        Example:
+            >>> import sclab
+            >>> print(sclab.Scenario.load("demo").to_yaml().splitlines()[0])
+            name: demo
+        """
         import yaml
 
         return str(yaml.safe_dump(self.spec.model_dump(mode="json"), sort_keys=False))
@@ -355,7 +367,7 @@ def simulate(
         >>> run = sclab.simulate("composite", population=2_000, days=5, seed=1,
         ...                      out=f"{tempfile.mkdtemp()}/composite")
         >>> run.scenario.policies
-        ['sesame', 'rongcheng', 'nanjing', 'court-defaulters', 'corporate']
+        ['court-defaulters', 'corporate', 'nanjing', 'rongcheng', 'sesame']
     """
     scenario = Scenario.load(
         name_or_path, population=population, days=days, seed=seed, overrides=overrides
