@@ -81,8 +81,9 @@ def locate(scenario: Scenario, path: str) -> tuple[str | int, ...]:
     """
     parts = path.split(".")
     if not all(parts):
-        raise OverrideError("expected a dotted path such as cameras.capture", source=SOURCE,
-                            field=path)  # fmt: skip
+        raise OverrideError(
+            "expected a dotted path such as cameras.capture", source=SOURCE, field=path
+        )
     head = parts[0]
     if head in Scenario.model_fields:
         return _field_path(scenario, path, parts)

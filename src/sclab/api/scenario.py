@@ -126,8 +126,8 @@ class Scenario:
         """
         from sclab.targets import load_run_target
 
-        options = {KEYWORDS[k]: v for k, v in (("population", population), ("days", days),
-                                               ("seed", seed))}  # fmt: skip
+        given = {"population": population, "days": days, "seed": seed}
+        options = {KEYWORDS[k]: v for k, v in given.items()}
         spec = load_run_target(str(name_or_path), options)
         return cls(spec).with_overrides(overrides or {})
 
