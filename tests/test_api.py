@@ -202,6 +202,23 @@ def test_explain_tells_the_story_of_the_command_line(composite: sclab.Run) -> No
     assert json.loads(done.stdout) == json.loads(json.dumps(story.result.to_json()))
 
 
+def test_a_story_charts_the_scores_it_tables(composite: sclab.Run) -> None:
+    changed = composite.sql(
+        "SELECT entity_id, count(*) AS n FROM score_changes WHERE entity_type = 'person' "
+        "GROUP BY ALL ORDER BY n DESC, entity_id LIMIT 1"
+    ).to_pylist()[0]
+    story = composite.explain(person=changed["entity_id"], reproduce_acts=False)
+    scores = story.table("scores").to_pylist()
+    assert len(scores) == changed["n"]
+    assert [r["delta"] for r in scores if r["delta"] is not None]
+    (chart,) = story.charts.values()
+    (values,) = chart.to_dict()["datasets"].values()
+    assert [(v["day"], v["value"]) for v in values] == [(r["day"], r["value"]) for r in scores]
+    nobody = composite.explain(company=1, reproduce_acts=False)
+    if nobody.table("scores").num_rows == 0:
+        assert nobody.charts == {}
+
+
 def test_the_command_line_audit_is_the_apis(composite: sclab.Run) -> None:
     done = run_cli("audit", composite.directory, "--json")
     assert done.returncode == 0, done.stderr

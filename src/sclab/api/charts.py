@@ -3,10 +3,10 @@
 Core objects:
     :func:`to_altair`: a chart's Vega-Lite spec (as the report builds it,
         :mod:`sclab.report.charts`) to the Altair chart Jupyter draws inline.
-    :func:`fairness_charts`, :func:`calibration_charts`, :func:`comparison_charts`: the
-        charts of an analysis, drawn by the report's own chart functions from the
-        analysis's tables (a fairness grouping of two attributes, a figures file of the
-        user's: what the report itself does not draw).
+    :func:`fairness_charts`, :func:`calibration_charts`, :func:`comparison_charts`,
+        :func:`score_charts`: the charts of an analysis, drawn by the report's own chart
+        functions from the analysis's tables (a fairness grouping of two attributes, a
+        figures file of the user's, one person's scores: what the report does not draw).
     :func:`stacked`: several charts one above the other (how an analysis shows itself).
     :func:`grouping`: a fairness grouping checked and put in the audit's order.
 
@@ -149,6 +149,27 @@ def fairness_charts(groups: pa.Table, decisions: pa.Table, cols: Sequence[str]) 
         )
         out[chart.id] = to_altair(chart.spec)
     return out
+
+
+def score_charts(scores: pa.Table, entity_id: int) -> dict[str, Any]:
+    """One entity's scores after each change, as steps over the days (the report's line
+    chart); none when no score of theirs changed."""
+    from sclab.report import charts
+
+    rows = [{k: r[k] for k in ("day", "score", "value", "rule")} for r in scores.to_pylist()]
+    if not rows:
+        return {}
+    chart = charts.lines(
+        "chart-story-scores",
+        f"The scores of {entity_id} after each change, by day.",
+        rows,
+        x=("day", "day"),
+        y=("value", "score"),
+        series=("score", "system: score"),
+        columns=[("day", "day"), ("score", "system: score"), ("value", "score"), ("rule", "rule")],
+        step=True,
+    )
+    return {chart.id: to_altair(chart.spec)}
 
 
 def calibration_charts(table: pa.Table) -> dict[str, Any]:

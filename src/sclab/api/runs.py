@@ -364,7 +364,8 @@ class Run:
     ) -> Analysis:
         """One person's (or company's) story (docs/explain.md): true acts (reproduced by
         running the recorded scenario again in memory), records, decisions with their
-        rules, events and harm classes.
+        rules, events and harm classes; their scores day by day (table ``scores``, and
+        a chart when a score of theirs changed).
 
         Raises:
             UnknownEntityError: no such person or company.
@@ -376,7 +377,10 @@ class Run:
             >>> story = run.explain(person=1)
             >>> story.result.entity_id, story.result.faithful
             (1, True)
+            >>> list(story.tables)
+            ['story', 'scores']
         """
+        from sclab.api.charts import score_charts
         from sclab.explain import explain
 
         story = explain(
@@ -388,7 +392,15 @@ class Run:
              ("kind", pa.string()), ("detail", pa.string()), ("rule", pa.string()),
              ("events", pa.list_(pa.int64())), ("wrong", pa.bool_()), ("harm", pa.string())]
         )  # fmt: skip
-        return Analysis("explain", story, {"story": pa.Table.from_pylist(rows, schema)})
+        entity = "company" if company is not None else "person"
+        scores = self.sql(
+            "SELECT day, system::VARCHAR || ': ' || score::VARCHAR AS score, value, delta, "
+            "rule_id::VARCHAR AS rule, wrongful FROM score_changes "
+            "WHERE entity_type = ? AND entity_id = ? ORDER BY day, change_id",
+            [entity, story.entity_id],
+        )
+        tables = {"story": pa.Table.from_pylist(rows, schema), "scores": scores}
+        return Analysis("explain", story, tables, lambda: score_charts(scores, story.entity_id))
 
     def calibrate(self, figures: str | Path | list[Figure] | None = None) -> Analysis:
         """The run beside the published figures (docs/calibration.md): simulated (scaled
