@@ -32,11 +32,13 @@ from sclab.api import (
     scenarios,
     simulate,
 )
-from sclab.api import open_run as open
+from sclab.api import open_run as open  # noqa: F401  (sclab.open; see __all__)
 from sclab.run import RunResult, run_scenario
 from sclab.targets import load_scenario
 from sclab.version import __version__
 
+# ``sclab.open`` is left out of ``__all__``: ``from sclab import *`` must not shadow the
+# built-in ``open``.
 __all__ = [
     "Analysis",
     "Run",
@@ -47,7 +49,6 @@ __all__ = [
     "check_policy",
     "components",
     "load_scenario",
-    "open",
     "pack_text",
     "packs",
     "run_scenario",
