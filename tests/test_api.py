@@ -219,6 +219,7 @@ def test_a_story_charts_the_scores_it_tables(composite: sclab.Run) -> None:
     nobody = composite.explain(company=1, reproduce_acts=False)
     if nobody.table("scores").num_rows == 0:
         assert nobody.charts == {}
+        assert "text/html" in nobody._repr_mimebundle_()  # its story, as a table
 
 
 def test_the_command_line_audit_is_the_apis(composite: sclab.Run) -> None:

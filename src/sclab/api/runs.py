@@ -98,13 +98,20 @@ class Analysis:
             )
         return as_frame(self.tables[key], as_)
 
+    def __repr__(self) -> str:
+        return f"Analysis({self.name!r}, tables: {', '.join(self.tables) or 'none'})"
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        """In Jupyter: the charts one above the other, else the first table."""
         from sclab.api.charts import stacked
 
         chart = stacked(list(self.charts.values()))
-        if chart is None:
+        if chart is not None:
+            return chart._repr_mimebundle_(include, exclude)
+        if not self.tables:
             return {"text/plain": repr(self)}
-        return chart._repr_mimebundle_(include, exclude)
+        frame = self.table(as_="pandas")
+        return {"text/plain": repr(frame), "text/html": frame._repr_html_()}
 
 
 def open_run(directory: str | Path, *, check: bool = True) -> Run:
