@@ -20,9 +20,9 @@ from tests.conftest import HOSTILE_RULE, HOSTILE_SCENARIO, HOSTILE_TITLE, run_cl
 from tests.test_layers import ROOT, SRC, lint_imports
 
 from sclab import load_scenario, run_scenario
+from sclab.api.runs import recorded_matcher as _recorded_matcher
 from sclab.audit import audit
 from sclab.audit.fairness import wilson_interval
-from sclab.cli import _recorded_matcher
 from sclab.report import (
     REPORT,
     MissingAuditError,

@@ -9,15 +9,49 @@ The data flow, one package per step::
 
     scenario → population → world → sensors → policy → store → audit → report
 
-Quick start from Python::
+Quick start from Python (docs/api.md)::
 
-    from sclab import load_scenario, run_scenario
-    result = run_scenario(load_scenario("demo"), "runs/demo")
-    print(result.database)
+    import sclab
+    run = sclab.simulate("composite", population=20_000, days=60, out="runs/mine")
+    run.audit().result.harm                  # adverse decisions by harm class
+    run.fairness(by=["sex", "migrant"])      # rates by group, with the report's charts
+    run.explain(person=42).result.rows       # one person's story
+    other = run.scenario.with_policies("rongcheng").run("runs/other")
+    run.compare(other)                       # what the difference in policies changed
 """
 
+from sclab.api import (
+    Analysis,
+    Run,
+    RunObserver,
+    Scenario,
+    check_policy,
+    components,
+    pack_text,
+    packs,
+    scenarios,
+    simulate,
+)
+from sclab.api import open_run as open  # noqa: F401  (sclab.open; see __all__)
 from sclab.run import RunResult, run_scenario
 from sclab.targets import load_scenario
 from sclab.version import __version__
 
-__all__ = ["RunResult", "__version__", "load_scenario", "run_scenario"]
+# ``sclab.open`` is left out of ``__all__``: ``from sclab import *`` must not shadow the
+# built-in ``open``.
+__all__ = [
+    "Analysis",
+    "Run",
+    "RunObserver",
+    "RunResult",
+    "Scenario",
+    "__version__",
+    "check_policy",
+    "components",
+    "load_scenario",
+    "pack_text",
+    "packs",
+    "run_scenario",
+    "scenarios",
+    "simulate",
+]

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -34,19 +35,17 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from sclab import api
 from sclab.calibration import CalibrationRow
-from sclab.errors import OutputError, SclabError
+from sclab.errors import SclabError
 from sclab.explain import Story, summary
 from sclab.legal import Verdict
 from sclab.policy.schema import Policy
-from sclab.run import Reporter, RunResult, run_scenario
-from sclab.scenario import builtin_scenarios
-from sclab.store.manifest import Manifest
-from sclab.targets import load_run_target
+from sclab.run import Reporter, RunResult
 from sclab.version import __version__
 
-if TYPE_CHECKING:  # the report (and Altair) are imported by `sclab report` only
-    from sclab.report import ComponentParam, MatcherFacts
+if TYPE_CHECKING:
+    from sclab.scenario.schema import Scenario as ScenarioSpec
 
 app = typer.Typer(
     name="sclab",
@@ -205,95 +204,38 @@ def run(
     ] = 1,
 ) -> None:
     """Generate a population, simulate the scenario and write run.duckdb + manifest.json."""
-    from sclab.targets import twin_scenario
+    spec = api.Scenario.load(scenario, population=population, days=days, seed=seed)
+    spec.run(
+        out,
+        twin=twin,
+        replicates=replicates,
+        force=force,
+        check_memory=not skip_memory_check,
+        observer=_RichObserver(quiet),
+    )
 
-    spec = load_run_target(scenario, {"--population": population, "--days": days, "--seed": seed})
-    target = out if out is not None else Path("runs") / spec.name
-    twin_spec = twin_scenario(spec, twin) if twin is not None else None  # errors first
-    if replicates > 1:
-        _check_replicates_dir(target, force, replicates)
-    pairs: list[tuple[Path, Path]] = []
-    for k in range(replicates):
-        one = spec if replicates == 1 else spec.model_copy(update={"seed": spec.seed + k})
-        where = target if replicates == 1 else target / f"replicate-{k + 1}"
-        start = time.perf_counter()
-        with _progress(one.population.size, quiet) as progress:
-            result = run_scenario(
-                one,
-                where,
-                force=force,
-                reporter=RichReporter(progress),
-                check_memory=not skip_memory_check,
-            )
-        _summary(result, time.perf_counter() - start)
-        out_console.print(f"Output: {escape(str(result.out.resolve()))}")
-        if twin_spec is None:
-            continue
-        twin_one = twin_spec.model_copy(update={"seed": one.seed})
-        with _progress(one.population.size, quiet) as progress:
-            twin_result = run_scenario(
-                twin_one,
-                where / "twin",
-                reporter=RichReporter(progress),
-                check_memory=not skip_memory_check,
-            )
-        manifest = Manifest.read(where)
-        manifest.add_file(twin_result.out, "twin", baseline=twin)
-        manifest.write()
-        out_console.print(f"Twin ({escape(str(twin))}): {escape(str(twin_result.out.resolve()))}")
-        pairs.append((where, twin_result.out))
-    if pairs:
-        from sclab.audit.effects import paired_effects, save_effects
 
-        tables = paired_effects(pairs)
-        path = target / "effects.duckdb"
-        save_effects(tables, path)
-        if replicates == 1:
-            manifest = Manifest.read(target)
-            manifest.add_file(path, "effects")
-            manifest.write()
+class _RichObserver(api.RunObserver):
+    """Progress bars while a run runs, its summary when done, the effects as a table."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    @contextmanager
+    def progress(self, scenario: ScenarioSpec) -> Iterator[Reporter]:
+        with _progress(scenario.population.size, self.quiet) as progress:
+            yield RichReporter(progress)
+
+    def finished(self, result: RunResult, seconds: float, twin: str | None) -> None:
+        if twin is None:
+            _summary(result, seconds)
+            out_console.print(f"Output: {escape(str(result.out.resolve()))}")
+        else:
+            out_console.print(f"Twin ({escape(str(twin))}): {escape(str(result.out.resolve()))}")
+
+    def effects(self, tables: dict[str, Any], path: Path) -> None:
         out_console.print(_effects_table(tables["effects_summary"]))
         out_console.print(f"Effects: {escape(str(path.resolve()))}")
-
-
-def _check_replicates_dir(target: Path, force: bool, replicates: int) -> None:
-    """The directory of replicates: absent, empty, or (with --force) one holding only
-    replicate directories and effects.duckdb; replicates beyond the K asked for (run
-    directories, checked as --force checks them) are removed."""
-    if not target.exists():
-        target.mkdir(parents=True)
-        return
-    if not target.is_dir():
-        raise OutputError("exists and is not a directory", source=str(target))
-    names = [p.name for p in target.iterdir()]
-    if not names:
-        return
-    if not force:
-        raise OutputError(
-            "already exists; pass --force to replace it or choose another --out",
-            source=str(target),
-        )
-    foreign = [n for n in names if not (n.startswith("replicate-") or n == "effects.duckdb")]
-    if foreign:
-        raise OutputError(
-            f"holds files sclab did not write ({', '.join(sorted(foreign))}); refusing to "
-            "replace it",
-            source=str(target),
-        )
-    import shutil
-
-    from sclab.store.output import check_replaceable
-
-    stale = [
-        target / n
-        for n in names
-        if n.startswith("replicate-")
-        and not (n.removeprefix("replicate-").isdigit() and int(n[10:]) <= replicates)
-    ]
-    for path in stale:
-        check_replaceable(path, force=True)  # only a run directory sclab wrote
-    for path in stale:
-        shutil.rmtree(path)
 
 
 def _effects_table(summary: Any) -> Table:
@@ -327,11 +269,9 @@ def compare(
     import json
     import warnings
 
-    from sclab.audit.effects import paired_effects
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        tables = paired_effects([(a, b)])
+        tables = api.open_run(a, check=False).compare(b).result
     for w in caught:
         console.print(f"warning: {escape(str(w.message))}")
     if as_json:
@@ -356,11 +296,7 @@ def calibrate(
     (no published figure) in separate tables."""
     import json
 
-    from sclab.calibration import calibrate as calibrate_run
-    from sclab.calibration import load_figures
-
-    chosen = load_figures(figures) if figures is not None else None
-    table = calibrate_run(run_dir, chosen)
+    table = api.open_run(run_dir, check=False).calibrate(figures).result
     if as_json:
         sys.stdout.write(json.dumps(table.to_dict(), indent=2) + "\n")
         return
@@ -425,8 +361,6 @@ def rerun(
     """Run a run again from its own directory (its recorded scenario and policy texts) and
     check that every table comes out the same; exit 1 if some table differs."""
     from sclab.rerun import read_recorded_run
-    from sclab.rerun import rerun as rerun_recorded
-    from sclab.version import __version__
 
     recorded = read_recorded_run(run_dir)
     if recorded.sclab_version != __version__:
@@ -438,12 +372,9 @@ def rerun(
             highlight=False,
             soft_wrap=True,
         )
-    start = time.perf_counter()
-    scenario = recorded.scenario
-    with _progress(scenario.population.size, quiet) as progress:
-        outcome = rerun_recorded(recorded, out, force=force, reporter=RichReporter(progress))
-    _summary(outcome.result, time.perf_counter() - start)
-    out_console.print(f"Output: {escape(str(outcome.result.out.resolve()))}")
+    outcome = api.open_run(run_dir, check=False).rerun(
+        out, force=force, observer=_RichObserver(quiet)
+    )
     if not outcome.compared:
         _say(f"Not compared: {run_dir}'s table hashes were made with another DuckDB version.")
     elif outcome.differing:
@@ -473,9 +404,7 @@ def explain(
     and attempts, each decision with its rule, events and harm class."""
     import json
 
-    from sclab.explain import explain as explain_entity
-
-    story = explain_entity(run_dir, person=person, company=company)
+    story = api.open_run(run_dir, check=False).explain(person, company=company).result
     if as_json:
         sys.stdout.write(json.dumps(story.to_json(), indent=1) + "\n")
         return
@@ -530,10 +459,8 @@ def audit_run(
     system, kind and domain, and redress of list entries; stored in DIR/audit.duckdb."""
     import json
 
-    from sclab.audit import audit
-
-    result = audit(run_dir)
-    path = result.save()
+    result = api.open_run(run_dir, check=False).audit(recompute=True).result
+    path = Path(run_dir) / "audit.duckdb"
     summary = result.summary()
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
@@ -600,124 +527,16 @@ def report_run(
     inline): what it is, the headline harm, what ran, each system, the cameras, fairness,
     the law, calibration and, against its twin or --compare, what the system changed.
     A run without an audit is audited first (DIR/audit.duckdb)."""
-    import warnings
-
-    from sclab.legal.clauses import CLAUSES
-    from sclab.report import ClauseFacts, Effects, MissingAuditError, write_report
-    from sclab.report.data import open_run_data
-    from sclab.report.effects import run_of
-
-    reported = run_of(run_dir)
-    if reported != run_dir:
-        _say(f"{run_dir} holds replicates: reporting {reported} with the effects of all of them")
-    effects = None
-    if compare is not None:
-        from sclab.audit.effects import paired_effects
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            tables = paired_effects([(reported, compare)])  # refuses another world
-        for w in caught:
-            console.print(f"warning: {escape(str(w.message))}")
-        effects = Effects.from_tables(
-            tables,
-            against=str(compare),
-            source=f"computed by sclab report from {reported} and {compare} (as sclab compare)",
+    reported = api.open_run(run_dir, check=False)
+    if reported.directory != run_dir:
+        _say(
+            f"{run_dir} holds replicates: reporting {reported.directory} with the effects of "
+            "all of them"
         )
-    try:
-        open_run_data(reported).close()
-    except MissingAuditError:
-        from sclab.audit import audit
-
-        _say(f"{reported} has no audit yet: auditing it first (sclab audit {reported})")
-        audit(reported).save()
-    path = write_report(
-        reported,
-        out,
-        effects=effects,
-        matcher=_recorded_matcher(reported),
-        components=_component_defaults(),
-        clauses=[ClauseFacts(c.id, c.label, c.title) for c in CLAUSES],
+    path = reported.report(
+        out, compare=compare, note=_say, warn=lambda w: console.print(f"warning: {escape(w)}")
     )
     _say(f"Report: {path.resolve()} ({path.stat().st_size / 2**20:,.1f} MiB; open it in a browser)")
-
-
-def _component_defaults() -> list[ComponentParam]:
-    """Every built-in component's parameters with their defaults and documentation (a
-    nested model's fields one level down: ``matcher.fmr``), for the report."""
-    from pydantic import BaseModel
-
-    from sclab.engine.registry import STAGES
-    from sclab.report import ComponentParam
-    from sclab.run import load_builtin_components
-
-    registry = load_builtin_components()
-    out: list[ComponentParam] = []
-
-    def add(component: str, prefix: str, model: type[BaseModel]) -> None:
-        for name, info in model.model_fields.items():
-            ann = info.annotation
-            if prefix == "" and isinstance(ann, type) and issubclass(ann, BaseModel):
-                add(component, f"{name}.", ann)
-                continue
-            default = None if info.is_required() else info.get_default(call_default_factory=True)
-            if isinstance(default, BaseModel):
-                default = default.model_dump(mode="json")
-            elif isinstance(default, tuple):
-                default = list(default)
-            out.append(ComponentParam(component, prefix + name, default, info.description or ""))
-
-    for stage in STAGES:
-        for name in registry.available(stage):
-            add(f"{stage}.{name}", "", registry.entry(stage, name).params)
-    return out
-
-
-def _recorded_matcher(run_dir: Path) -> MatcherFacts | None:
-    """The face matcher's settings as the run's recorded scenario set them (None without
-    cameras), resolved by the matcher's own model so that the report need not import it."""
-    from pydantic import ValidationError
-
-    from sclab.report import MatcherFacts
-    from sclab.report.data import open_run_data
-    from sclab.report.settings import scenario_document
-    from sclab.sensors import face_recognition as fr
-
-    data = open_run_data(run_dir)
-    try:
-        text = data.info.get("scenario_yaml")
-    finally:
-        data.close()
-    doc = scenario_document(str(text or ""))
-    cameras = [
-        s
-        for s in doc.get("sensors") or []
-        if isinstance(s, dict) and s.get("use") == "cameras" and s.get("enabled", True)
-    ]
-    if not cameras:
-        return None
-    params = (cameras[0].get("params") or {}).get("matcher") or {}
-    try:
-        matcher = fr.MatcherParams.model_validate(params)
-    except ValidationError:
-        return None  # made by another sclab: the report says the expected rate is not drawn
-    s = matcher.settings()
-    return MatcherFacts(
-        preset=matcher.preset,
-        fmr=s.fmr,
-        fnir=s.fnir,
-        female_fmr=s.female_fmr,
-        age_fmr=dict(s.age_fmr),
-        ethnic_fmr=dict(s.ethnic_fmr),
-        other_ethnic_fmr=s.other_ethnic_fmr,
-        condition_fmr={
-            "night": s.night[0],
-            "helmet": s.helmet[0],
-            "sunglasses": s.sunglasses[0],
-            "mask": s.mask[0],
-        },
-        source=fr.PRESETS[matcher.preset].source,
-    )
 
 
 def _say(message: str) -> None:
@@ -725,13 +544,13 @@ def _say(message: str) -> None:
     out_console.print(Text(message), highlight=False, soft_wrap=True)
 
 
-@app.command()
-def scenarios() -> None:
+@app.command("scenarios")
+def scenarios_command() -> None:
     """List the built-in scenarios."""
     table = Table(show_header=True)
     table.add_column("name", style="bold")
     table.add_column("description")
-    for name, desc in builtin_scenarios().items():
+    for name, desc in api.scenarios().items():
         table.add_row(escape(name), escape(desc))
     out_console.print(table)
 
@@ -745,16 +564,14 @@ app.add_typer(packs_app, name="packs")
 
 
 @packs_app.callback()
-def packs(ctx: typer.Context) -> None:
+def packs_command(ctx: typer.Context) -> None:
     """List the built-in policy packs with one-line descriptions."""
     if ctx.invoked_subcommand is not None:
         return
-    from sclab.policy.loader import builtin_packs
-
     table = Table(show_header=True)
     table.add_column("pack", style="bold")
     table.add_column("what it models")
-    for name, title in builtin_packs().items():
+    for name, title in api.packs().items():
         table.add_row(escape(name), escape(title))
     out_console.print(table)
 
@@ -762,9 +579,7 @@ def packs(ctx: typer.Context) -> None:
 @packs_app.command("show")
 def packs_show(name: Annotated[str, typer.Argument(help="Pack name.")]) -> None:
     """Print a pack's YAML (copy it to a file, edit it, run it with sclab run FILE)."""
-    from sclab.policy.loader import pack_text
-
-    sys.stdout.write(pack_text(name))
+    sys.stdout.write(api.pack_text(name))
 
 
 @app.command("check-policy")
@@ -791,35 +606,20 @@ def check_policy(
     """
     import json
 
-    from sclab.legal import assess, worst
-    from sclab.targets import builtin_catalogue, builtin_policies, load_checked_policies
-
-    levels = {"prohibited": ("prohibited",), "needs-review": ("prohibited", "needs review")}
-    if fail_on is not None and fail_on not in levels:
+    if fail_on is not None and fail_on not in ("prohibited", "needs-review"):
         raise typer.BadParameter(
             f"'{fail_on}'; expected prohibited or needs-review", param_hint="--fail-on"
         )
-    bundle, members = load_checked_policies(policy)
-    catalogue = builtin_catalogue()
-    # Lists a policy reads: those of the policies checked together, else the built-in
-    # packs' (as for the names it uses, and as `sclab run` adds them).
-    others = [*members, *(b for b in builtin_policies() if b.id not in {p.id for p in members})]
-    verdicts = [v for p in members for v in assess(p, catalogue, others)]
+    check = api.check_policy(policy)
     if as_json:
-        doc = {
-            "policy": policy,
-            "valid": True,
-            "policies": [p.id for p in members],
-            "verdicts": [v.as_dict() for v in verdicts],
-        }
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(check.to_json(), indent=2, ensure_ascii=False) + "\n")
     else:
-        if bundle is not None:
-            out_console.print(f"{escape(bundle.id)}: {escape(bundle.title)}")
-        for p in members:
+        if check.bundle is not None:
+            out_console.print(f"{escape(check.bundle.id)}: {escape(check.bundle.title)}")
+        for p in check.policies:
             _describe_policy(p)
-            _print_verdicts(p, [v for v in verdicts if v.policy_id == p.id])
-    if fail_on is not None and worst(verdicts) in levels[fail_on]:
+            _print_verdicts(p, [v for v in check.verdicts if v.policy_id == p.id])
+    if fail_on is not None and check.fails(fail_on):
         raise typer.Exit(1)
 
 
@@ -894,18 +694,34 @@ def _describe_policy(p: Policy) -> None:
 @app.command()
 def components() -> None:
     """List the sources, sensors, policies and behaviour a scenario can name."""
-    from sclab.engine.registry import STAGES
-    from sclab.run import load_builtin_components
-
-    registry = load_builtin_components()
     table = Table(show_header=True)
     table.add_column("stage", style="bold")
     table.add_column("name", style="bold")
     table.add_column("what it does")
-    for stage in STAGES:
-        for name in registry.available(stage):
-            table.add_row(stage, escape(name), escape(registry.entry(stage, name).summary))
+    for stage, named in api.components().items():
+        for name, what in named.items():
+            table.add_row(stage, escape(name), escape(what))
     out_console.print(table)
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (sclab run --out).")],
+    to: Annotated[Path, typer.Option("--to", help="The directory to write (a new one).")],
+    format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    tables: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated tables (default: every table of the run and its audit)."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an earlier export in --to.")] = False,
+) -> None:
+    """Write the tables of a run (and of its audit) as one Parquet or CSV file each, with
+    a manifest.json listing them; never over a file sclab did not write."""
+    chosen = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
+    paths = api.open_run(run_dir).export(to, format, chosen, force=force)
+    _say(f"Exported {len(paths)} tables ({format}) to {to.resolve()}")
 
 
 @app.command()

@@ -332,24 +332,45 @@ def twin_scenario(scenario: Scenario, twin: str) -> Scenario:
     Raises:
         SclabError: the baseline is neither ``none`` nor a pack or policy file.
     """
-    doc = scenario.model_dump()
-    doc["name"] = f"{scenario.name}-twin"
-    if twin == "none":
-        doc["policies"] = []
-    else:
-        if not looks_like_policy(twin):
-            raise SclabError(
-                "expected 'none', a policy pack or a policy file", source="--twin", field=twin
-            )
-        from sclab.policy.loader import is_bundle, load_bundle, load_policy
+    return replace_policies(
+        scenario, [] if twin == "none" else [twin], f"{scenario.name}-twin", "--twin"
+    )
 
-        packs = list(load_bundle(twin)[0].packs) if is_bundle(twin) else [twin]
-        if not is_bundle(twin):
-            load_policy(twin)  # a one-line error from the file itself
-        doc["policies"] = [
-            {"use": "pack", "params": {"pack": p}} for p in _with_lists_they_read(packs)
-        ]
-    located = LocatedYAML(data=doc, source=f"twin ({twin}) of {scenario.name}")
+
+def replace_policies(
+    scenario: Scenario, policies: list[str], name: str, option: str = "policies"
+) -> Scenario:
+    """The same world and seed named ``name``, with ``policies`` (packs, bundles or policy
+    files, and the built-in packs publishing the lists they read) instead of the
+    scenario's own; no policy at all for an empty list.
+
+    Raises:
+        SclabError: one of ``policies`` is not a pack or policy file (``option`` names
+            where it was given).
+    """
+    from sclab.policy.loader import is_bundle, load_bundle, load_policy
+
+    doc = scenario.model_dump()
+    doc["name"] = name
+    packs: list[str] = []
+    for policy in policies:
+        if not looks_like_policy(policy):
+            expected = (
+                "'none', a policy pack or a policy file"
+                if option == "--twin"
+                else ("a policy pack or a policy file")
+            )
+            raise SclabError(f"expected {expected}", source=option, field=policy)
+        if is_bundle(policy):
+            packs += load_bundle(policy)[0].packs
+        else:
+            load_policy(policy)  # a one-line error from the file itself
+            packs.append(policy)
+    doc["policies"] = [{"use": "pack", "params": {"pack": p}} for p in _with_lists_they_read(packs)]
+    label = " + ".join(policies) or "none"
+    located = LocatedYAML(data=doc, source=f"{scenario.name} with policies {label}")
+    if option == "--twin":
+        located.source = f"twin ({label}) of {scenario.name}"
     checked = validate(located, Scenario, ScenarioError)
     check_components(checked, located)
     # The policies validated, everything else the very objects of the run: validating a

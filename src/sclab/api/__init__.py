@@ -1,0 +1,47 @@
+"""sclab from Python: run scenarios, open runs, analyse them (docs/api.md).
+
+Core objects:
+    :class:`Scenario` (:mod:`sclab.api.scenario`): load a scenario with keyword and path
+        overrides, change its policies, run it (with its twin and replicates).
+    :func:`simulate`: load and run in one call.
+    :func:`open_run` (``sclab.open``) and :class:`Run` (:mod:`sclab.api.runs`): a finished
+        run's tables, SQL, export and analyses (audit, fairness, explain, calibrate,
+        compare, report, charts), each an :class:`Analysis`.
+    :func:`check_policy`, :func:`packs`, :func:`scenarios`, :func:`components`
+        (:mod:`sclab.api.catalogue`): what sclab offers to run, and a policy's verdicts.
+
+The command line is this package printed: each command calls one of these. Nothing here
+registers a component on import (they register when a run or a check first needs them).
+"""
+
+from sclab.api.catalogue import (
+    PolicyCheck,
+    check_policy,
+    components,
+    pack_text,
+    packs,
+    scenarios,
+)
+from sclab.api.frames import FrameError, as_frame
+from sclab.api.overrides import OverrideError
+from sclab.api.runs import Analysis, Run, UnknownTableError, open_run
+from sclab.api.scenario import RunObserver, Scenario, simulate
+
+__all__ = [
+    "Analysis",
+    "FrameError",
+    "OverrideError",
+    "PolicyCheck",
+    "Run",
+    "RunObserver",
+    "Scenario",
+    "UnknownTableError",
+    "as_frame",
+    "check_policy",
+    "components",
+    "open_run",
+    "pack_text",
+    "packs",
+    "scenarios",
+    "simulate",
+]
