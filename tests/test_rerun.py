@@ -153,3 +153,19 @@ def test_a_rerun_that_differs_names_the_tables_and_exits_1(
     proc = run_cli("rerun", copy, "--out", tmp_path / "new", "--quiet")
     assert proc.returncode == 1, proc.stderr
     assert "Differs from" in proc.stdout and "events (1 of" in proc.stdout
+
+
+def test_rerun_from_python_warns_about_another_sclab_version(
+    file_policy_run: Path, tmp_path: Path
+) -> None:
+    import sclab
+
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("run.duckdb", "manifest.json"):
+        (old / name).write_bytes((file_policy_run / name).read_bytes())
+    con = duckdb.connect(str(old / "run.duckdb"))
+    con.execute("UPDATE run_info SET sclab_version = '0.0.1'")
+    con.close()
+    with pytest.warns(UserWarning, match=r"made by sclab 0\.0\.1"):
+        sclab.open(old, check=False).rerun(tmp_path / "new")

@@ -360,21 +360,18 @@ def rerun(
 ) -> None:
     """Run a run again from its own directory (its recorded scenario and policy texts) and
     check that every table comes out the same; exit 1 if some table differs."""
-    from sclab.rerun import read_recorded_run
+    import warnings
 
-    recorded = read_recorded_run(run_dir)
-    if recorded.sclab_version != __version__:
-        console.print(
-            Text(
-                f"warning: {run_dir} was made by sclab {recorded.sclab_version}, this is "
-                f"sclab {__version__}: its tables may come out different"
-            ),
-            highlight=False,
-            soft_wrap=True,
+    def show(message: Warning | str, *_: object, **__: object) -> None:
+        # Printed as they come (before the run's progress), not after the run.
+        console.print(Text(f"warning: {message}"), highlight=False, soft_wrap=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        outcome = api.open_run(run_dir, check=False).rerun(
+            out, force=force, observer=_RichObserver(quiet)
         )
-    outcome = api.open_run(run_dir, check=False).rerun(
-        out, force=force, observer=_RichObserver(quiet)
-    )
     if not outcome.compared:
         _say(f"Not compared: {run_dir}'s table hashes were made with another DuckDB version.")
     elif outcome.differing:

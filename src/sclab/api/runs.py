@@ -35,6 +35,7 @@ import pyarrow as pa
 from sclab.api.frames import FrameKind, as_frame
 from sclab.errors import SclabError
 from sclab.store.manifest import Manifest
+from sclab.version import __version__
 
 if TYPE_CHECKING:
     from sclab.api.scenario import RunObserver, Scenario
@@ -579,6 +580,12 @@ class Run:
 
         watch = observer or RunObserver()
         recorded = read_recorded_run(self.directory)
+        if recorded.sclab_version != __version__:
+            warnings.warn(
+                f"{self.directory} was made by sclab {recorded.sclab_version}, this is "
+                f"sclab {__version__}: its tables may come out different",
+                stacklevel=2,
+            )
         start = time.perf_counter()
         with watch.progress(recorded.scenario) as reporter:
             outcome = rerun(recorded, Path(out), force=force, reporter=reporter)
