@@ -147,3 +147,16 @@ def test_a_planted_effect_is_covered_at_the_stated_rate() -> None:
         assert not math.isnan(low)
         covered += low <= planted <= high
     assert 0.895 <= covered / intervals <= 1.0, covered
+
+
+def test_chilling_by_every_group_adds_up_to_the_same_total(twin_run: Path) -> None:
+    from sclab.audit.effects import paired_effects
+
+    rows = paired_effects([(twin_run, twin_run / "twin")])["effects"].to_pylist()
+    total = sum(r["value"] for r in rows if r["effect"] == "chilling")
+    by_group = [r for r in rows if r["effect"] == "chilling_by_group"]
+    dimensions = {r["group"].split(": ")[0] for r in by_group}
+    assert dimensions == {"sex", "registration", "age"}
+    for dim in dimensions:
+        part = sum(r["value"] for r in by_group if r["group"].startswith(dim + ": "))
+        assert part == pytest.approx(total), dim

@@ -45,6 +45,7 @@ SECTIONS = ("about", "headline", "ran", "systems", "cameras", "fairness", "law",
 #: The comparison's charts: chart id → the effects they draw.
 EFFECT_CHARTS = {
     "chart-effects-chilling": {"chilling"},
+    "chart-effects-chilling-groups": {"chilling_by_group"},
     "chart-effects-network": {"network"},
     "chart-effects-deterrence": {"deterrence", "debts_repaid"},
     "chart-effects-purchases": {"purchase_shifting"},

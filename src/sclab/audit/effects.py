@@ -17,6 +17,8 @@ that a positive value is what its name says (posts *not written*, violations
 
 Measures (all from the stored tables; ``docs/effects.md``):
     * ``chilling``: lawful critical posts not written, by education (twin − run);
+      ``chilling_by_group`` the same by sex, registration (local or migrant) and age band
+      (each dimension adds up to the same total);
     * ``network``: adverse decisions (score losses, list entries, sanctions) on people
       that name someone other than the one whose record triggered them, by system (run −
       twin);
@@ -45,6 +47,13 @@ import pyarrow as pa
 import yaml
 
 from sclab.errors import SclabError
+
+#: Age bands of chilling_by_group (SQL over the citizens' age on day 0): the young adults
+#: who post most, then decades.
+_AGE_BANDS = (
+    "CASE WHEN age < 18 THEN 'under 18' WHEN age < 30 THEN '18-29' WHEN age < 45 THEN '30-44' "
+    "WHEN age < 60 THEN '45-59' ELSE '60 and over' END"
+)
 
 #: True act kinds whose prevention is deterrence.
 VIOLATIONS = ("jaywalk", "bill_late", "loan_instalment_missed", "non_performance")
@@ -117,6 +126,16 @@ def run_measures(run_dir: Path) -> dict[tuple[str, str], float]:
             "AND a.entity_type = 'person' AND a.kind = 'post_critical' GROUP BY 1"
         ).fetchall():
             out[("critical_posts", str(edu))] = float(n)
+        for group, n in con.execute(
+            "SELECT g, coalesce(sum(n), 0) FROM (SELECT c.person_id, c.sex, c.migrant, c.age, "
+            "sum(a.count) AS n FROM citizens c LEFT JOIN aggregates a "
+            "ON a.entity_id = c.person_id AND a.entity_type = 'person' "
+            "AND a.kind = 'post_critical' GROUP BY ALL) "
+            "CROSS JOIN LATERAL (VALUES ('sex: ' || sex::VARCHAR), "
+            "('registration: ' || CASE WHEN migrant THEN 'migrant' ELSE 'local' END), "
+            f"('age: ' || {_AGE_BANDS})) t(g) GROUP BY g"
+        ).fetchall():
+            out[("critical_posts_by", str(group))] = float(n)
         acts = dict(con.execute("SELECT kind::VARCHAR, acts FROM true_act_totals").fetchall())
         for kind in (*VIOLATIONS, "judgment_performed"):
             out[("acts", kind)] = float(acts.get(kind, 0))
@@ -162,6 +181,8 @@ def _effects_of(
     for measure, group in sorted(keys):
         if measure == "critical_posts":
             rows.append(("chilling", group, 0.0 - diff((measure, group))))
+        elif measure == "critical_posts_by":
+            rows.append(("chilling_by_group", group, 0.0 - diff((measure, group))))
         elif measure == "acts" and group in VIOLATIONS:
             rows.append(("deterrence", group, 0.0 - diff((measure, group))))
         elif measure == "acts":

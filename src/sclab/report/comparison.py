@@ -118,6 +118,12 @@ def _chilling(page: Page, eff: Effects) -> None:
         "education.",
         ("education", "posts not written"),
     )  # fmt: skip
+    _effect_chart(
+        page, eff, "chilling_by_group", "chart-effects-chilling-groups",
+        "The same posts not written by sex, registration (local or migrant) and age band; "
+        "each of the three adds up to the total above.",
+        ("group", "posts not written"),
+    )  # fmt: skip
 
 
 def _network(page: Page, eff: Effects) -> None:
