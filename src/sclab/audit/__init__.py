@@ -185,10 +185,16 @@ class Audit:
         return cls(Path(run_dir), read_audit(Path(run_dir)))
 
 
-def audit(run_dir: Path | str) -> Audit:
+def audit(run_dir: Path | str, *, memory_limit: int | None = None) -> Audit:
     """Compute the audit of the finished run in ``run_dir``: its tables go to a staging
     directory in the run directory, removed unless :meth:`Audit.save` moves them into
     place (the run's own files are never written).
+
+    Args:
+        run_dir: The run directory.
+        memory_limit: Bytes of memory DuckDB may use before it spills to disk (default:
+            :func:`sclab.audit.storage.memory_limit_bytes`, from the memory available).
+            The tables do not depend on it.
 
     Raises:
         NotARunError: ``run_dir`` is not a run.
@@ -199,7 +205,7 @@ def audit(run_dir: Path | str) -> Audit:
     staging: Staging | None = None
     try:
         staging = Staging(run_dir)
-        staging.attach(con)
+        staging.attach(con, memory_limit)
         staging.put(con, "audit_info", _info(con, run_dir))
         for compute in PARTS:
             for name, table in compute(con).items():
