@@ -53,13 +53,13 @@ REQUIRED_TABLES = (
 
 #: Share of the memory available when the audit starts that its DuckDB connection may use
 #: (:func:`memory_limit_bytes`).
-MEMORY_SHARE = 0.5
+MEMORY_SHARE = 0.25
 #: The least memory limit given to DuckDB, however little is available: below it DuckDB
 #: spills the smallest queries (it needs some room per thread and operator).
 MIN_MEMORY_LIMIT = 256 * 2**20
 #: The most: beyond it no query of the audit of a city-sized year runs faster (it spills
 #: a few joins and sorts at 9.3M people, BENCHMARKS.md), and the machine keeps the rest.
-MAX_MEMORY_LIMIT = 4 * 2**30
+MAX_MEMORY_LIMIT = 2 * 2**30
 
 
 def available_memory() -> int:
