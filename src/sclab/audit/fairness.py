@@ -59,16 +59,22 @@ received) cell weighted by its number of people, with the decision as a control 
 Every metric here is a weighted sum over people (rate, false-positive rate, counts), so
 the cells give exactly what one row per person gives; the tests check it.
 
-Cost: one SQL pass over the decision rows and their events, one over the people, then two
-``MetricFrame`` per grouping over at most 4 cells per (decision, group): it grows with
-decisions × groups (Fairlearn spends a millisecond or two per group and metric), not with
-the population.
+Cost: in DuckDB, one pass over the decision rows and their events into a temporary table
+of flags (a decision's code, a person id, two booleans: a row per person who received a
+decision or committed its act), then one ``GROUPING SETS`` pass over the flags joined to
+the people's attributes (enums, small integers, an age band's index) for all 21 groupings,
+and one over the people for the groups' sizes. Python receives only the cells, turned into
+text, and runs two ``MetricFrame`` per grouping over at most 4 cells per (decision,
+group): its memory and time grow with decisions × groups (Fairlearn spends a millisecond
+or two per group and metric), not with the population. Only :func:`people` and
+:func:`person_arrays` (notebooks, tests) build a row per person.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -102,6 +108,13 @@ AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
     (55, 64, "55-64"),
     (65, None, "65+"),
 )
+
+#: People per slice of the per-person passes (the flags, and the flags joined to the
+#: people's attributes): each slice's joins and aggregates hold about this many people's
+#: rows, so that their hash tables stay within DuckDB's memory limit (a join's table
+#: cannot spill all of itself). Measured: the composite year's audit at 1M people runs
+#: within the least limit, 256 MiB (BENCHMARKS.md); 9.3M people are 10 slices.
+PEOPLE_PER_SLICE = 1_000_000
 
 #: A rate whose denominator has fewer people is flagged as too small to judge.
 #: Assumption: the usual rule of thumb for a normal approximation (range 20-50).
@@ -264,10 +277,10 @@ def people(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return df
 
 
-#: Per decision (its code), the people who received it or committed its act: the
-#: definitions of the module's docstring over compact keys (a decision's code, a row's
-#: table as a boolean and its key), so that the joins and aggregates DuckDB may spill
-#: carry ids and codes, not text.
+#: Per decision (its code), the people of one slice (``{slice:column}``: a condition on
+#: a person id, :func:`_slices`) who received it or committed its act: the definitions of
+#: the module's docstring over compact keys (a decision's code, a row's table as a
+#: boolean and its key), so that the joins and aggregates carry ids and codes, not text.
 _FLAGS = """
     WITH codes AS (SELECT * FROM audit_fairness_decisions),
     decision_rows AS (
@@ -278,14 +291,14 @@ _FLAGS = """
          AND k.system IS NOT DISTINCT FROM s.system::VARCHAR
          AND k.kind IS NOT DISTINCT FROM s.kind::VARCHAR
          AND k.domain IS NOT DISTINCT FROM s.domain::VARCHAR
-        WHERE s.entity_type = 'person'
+        WHERE s.entity_type = 'person' AND {slice:s.entity_id}
         UNION ALL
         SELECT k.decision, false, l.entry_id, l.entity_id, l.event_id
         FROM list_entries l JOIN codes k
           ON k.decision_table = 'list_entries'
          AND k.system IS NOT DISTINCT FROM l.system::VARCHAR
          AND k.kind = 'listed' AND k.domain IS NOT DISTINCT FROM l.list::VARCHAR
-        WHERE l.entity_type = 'person'),
+        WHERE l.entity_type = 'person' AND {slice:l.entity_id}),
     links AS (
         SELECT decision_table::VARCHAR = 'sanctions' AS sanction, decision_key, event_id
         FROM decision_events
@@ -302,7 +315,7 @@ _FLAGS = """
         JOIN list_entries l ON l.system::VARCHAR = s.system::VARCHAR AND l.event_id = s.event_id
         JOIN decision_events d
           ON d.decision_table = 'list_entries' AND d.decision_key = l.entry_id
-        WHERE s.entity_type = 'person'),
+        WHERE s.entity_type = 'person' AND {slice:s.entity_id}),
     recipients AS (
         SELECT r.decision, r.person_id,
                coalesce(bool_or(e.entity_type = 'person' AND e.true_actor = r.person_id),
@@ -314,11 +327,41 @@ _FLAGS = """
     doers AS (
         SELECT DISTINCT a.decision, e.true_actor AS person_id
         FROM audit_fairness_acts a JOIN events e ON e.kind::VARCHAR = a.act
-        WHERE e.entity_type = 'person' AND e.true_actor IS NOT NULL)
+        WHERE e.entity_type = 'person' AND e.true_actor IS NOT NULL
+          AND {slice:e.true_actor})
     SELECT decision, person_id, r.person_id IS NOT NULL AS received,
            coalesce(r.truth, true) AS truth
     FROM recipients r FULL JOIN doers d USING (decision, person_id)
 """
+
+
+def _slices(con: duckdb.DuckDBPyConnection) -> list[Callable[[str], str]]:
+    """Slices of consecutive person ids of about :data:`PEOPLE_PER_SLICE` people each,
+    as functions of a column to an SQL condition; together they hold every id once
+    (those outside ``citizens``' range and NULL in the first or last slice)."""
+    lo, hi = con.execute("SELECT min(person_id), max(person_id) FROM citizens").fetchall()[0]
+    n = 1 if lo is None else max(1, math.ceil((hi - lo + 1) / PEOPLE_PER_SLICE))
+    if n == 1:
+        return [lambda column: "true"]
+    cuts = [lo + i * PEOPLE_PER_SLICE for i in range(1, n)]
+
+    def between(low: int | None, high: int | None) -> Callable[[str], str]:
+        def condition(column: str) -> str:
+            if low is None:
+                return f"{column} < {high}"
+            if high is None:
+                return f"({column} >= {low} OR {column} IS NULL)"
+            return f"{column} >= {low} AND {column} < {high}"
+
+        return condition
+
+    edges: list[int | None] = [None, *cuts, None]
+    return [between(a, b) for a, b in itertools.pairwise(edges)]
+
+
+def _in_slice(sql: str, person_in: Callable[[str], str]) -> str:
+    """``sql`` with each ``{slice:column}`` replaced by the slice's condition on it."""
+    return re.sub(r"\{slice:([a-z_.]+)\}", lambda m: person_in(m[1]), sql)
 
 
 def _prepare(con: duckdb.DuckDBPyConnection) -> list[Decision]:
@@ -361,7 +404,13 @@ def _prepare(con: duckdb.DuckDBPyConnection) -> list[Decision]:
                 con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM audit_fairness_small")
             finally:
                 con.unregister("audit_fairness_small")
-        con.execute(f"CREATE TEMP TABLE audit_fairness_flags AS {_FLAGS}")
+        for i, person_in in enumerate(_slices(con)):
+            sql = _in_slice(_FLAGS, person_in)
+            con.execute(
+                f"CREATE TEMP TABLE audit_fairness_flags AS {sql}"
+                if i == 0
+                else f"INSERT INTO audit_fairness_flags {sql}"
+            )
     rows = con.execute(
         "SELECT decision_table, system, kind, domain FROM audit_fairness_decisions "
         "ORDER BY decision"
@@ -418,14 +467,30 @@ def _all_cells(
     codes = _prepare(con)
     wanted = [i for i, d in enumerate(codes) if d in set(only)]
     sizes_all = _grouped(con, _PEOPLE_VALUES, [], sets)
-    marked_all = _grouped(
-        con,
-        f"SELECT f.decision, f.truth, f.received, p.* EXCLUDE (person_id) "
-        f"FROM audit_fairness_flags f JOIN ({_PEOPLE_VALUES}) p USING (person_id) "
-        f"WHERE f.decision IN ({', '.join(map(str, wanted)) or 'NULL'})",
-        ["decision", "truth", "received"],
-        sets,
-    )
+    keys = ["decision", "truth", "received"]
+    sliced = [
+        _grouped(
+            con,
+            f"SELECT f.decision, f.truth, f.received, p.* EXCLUDE (person_id) "
+            f"FROM audit_fairness_flags f "
+            f"JOIN ({_PEOPLE_VALUES} WHERE {person_in('c.person_id')}) p USING (person_id) "
+            f"WHERE f.decision IN ({', '.join(map(str, wanted)) or 'NULL'}) "
+            f"AND {person_in('f.person_id')}",
+            keys,
+            sets,
+        )
+        for person_in in _slices(con)
+    ]
+    # Counts of people add up over the slices (each person is in one).
+    marked_all = {
+        cols: sliced[0][cols]
+        if len(sliced) == 1
+        else pd.concat([s[cols] for s in sliced])
+        .groupby([*keys, *cols], dropna=False, sort=False)["count"]
+        .sum()
+        .reset_index()
+        for cols in sets
+    }
     labels = [codes[i].label for i in wanted]
     out = {}
     for cols in sets:
