@@ -19,6 +19,7 @@ from tests.conftest import run_cli
 
 from sclab.audit import audit, harm
 from sclab.audit.storage import (
+    BYTES_PER_PERSON,
     MAX_MEMORY_LIMIT,
     MIN_MEMORY_LIMIT,
     Query,
@@ -120,17 +121,27 @@ def test_another_process_staging_directory_is_left_alone(composite_run: Path) ->
         alive.rmdir()
 
 
-@given(st.integers(min_value=0, max_value=2**44), st.integers(min_value=0, max_value=2**44))
-def test_the_memory_limit_is_a_share_of_the_available_memory_within_bounds(a: int, b: int) -> None:
-    la, lb = memory_limit_bytes(a), memory_limit_bytes(b)
+@given(
+    st.integers(min_value=0, max_value=10**8),
+    st.integers(min_value=0, max_value=2**44),
+    st.integers(min_value=0, max_value=2**44),
+)
+def test_the_memory_limit_grows_with_people_within_the_memory_available(
+    people: int, a: int, b: int
+) -> None:
+    la, lb = memory_limit_bytes(people, a), memory_limit_bytes(people, b)
     assert MIN_MEMORY_LIMIT <= la <= MAX_MEMORY_LIMIT
+    assert la == MIN_MEMORY_LIMIT or la <= a / 4  # never more than a quarter of it
     if a <= b:
         assert la <= lb  # more available never gives less
-    if MIN_MEMORY_LIMIT * 4 <= a <= MAX_MEMORY_LIMIT * 4:
-        assert la == a // 4
+        assert memory_limit_bytes(people, a) <= memory_limit_bytes(people + 1000, a)
+    if MIN_MEMORY_LIMIT <= people * BYTES_PER_PERSON <= min(a / 4, MAX_MEMORY_LIMIT):
+        assert la == people * BYTES_PER_PERSON
 
 
-def test_the_default_limit_follows_the_memory_available_now(composite_run: Path) -> None:
+def test_the_default_limit_follows_the_run_and_the_memory_available(
+    composite_run: Path,
+) -> None:
     con = open_run(composite_run)
     staging = Staging(composite_run)
     try:
@@ -139,8 +150,12 @@ def test_the_default_limit_follows_the_memory_available_now(composite_run: Path)
     finally:
         con.close()
         staging.remove()
-    mib = memory_limit_bytes() / 2**20
-    assert got in {f"{mib:.1f} MiB", f"{mib / 1024:.1f} GiB"}
+    # 20,000 people want 10 MB: the least limit.
+    assert memory_limit_bytes(20000) == MIN_MEMORY_LIMIT
+    assert got == "256.0 MiB"
+    assert memory_limit_bytes(10**6, available=16 * 2**30) == 512 * 10**6
+    assert memory_limit_bytes(10**7, available=16 * 2**30) == MAX_MEMORY_LIMIT
+    assert memory_limit_bytes(10**7, available=2 * 2**30) == 2**29  # a quarter of it
 
 
 @pytest.mark.parametrize("by", [["system"], ["system", "decision_table", "kind"], ["domain"]])

@@ -18,10 +18,10 @@ Core objects:
         registered in ``manifest.json``. ``run.duckdb`` is only ever read.
     :func:`read_audit`: the tables of a stored ``audit.duckdb``.
 
-Memory: the audit's DuckDB connection gets :func:`memory_limit_bytes` and spills to the
-staging directory beyond it, so the audit of a run whose decisions outgrow the memory
-slows down rather than dies; the Python side holds group-level tables only (the
-row-level tables are written by DuckDB).
+Memory: the audit's DuckDB connection gets :func:`memory_limit_bytes` (from the run's
+population and the memory available) and spills to the staging directory beyond it, so
+the audit of a run whose decisions outgrow the memory slows down rather than dies; the
+Python side holds group-level tables only (the row-level tables are written by DuckDB).
 """
 
 from __future__ import annotations
@@ -52,13 +52,20 @@ REQUIRED_TABLES = (
 )  # fmt: skip
 
 #: Share of the memory available when the audit starts that its DuckDB connection may use
-#: (:func:`memory_limit_bytes`).
+#: at most (:func:`memory_limit_bytes`): the rest is the machine's (other processes, the
+#: kernel's cache of the run file DuckDB reads through) and the audit's Python side
+#: (interpreter, Arrow, pandas and Fairlearn over group-level cells: about 0.3 GB).
 MEMORY_SHARE = 0.25
-#: The least memory limit given to DuckDB, however little is available: below it DuckDB
-#: spills the smallest queries (it needs some room per thread and operator).
+#: DuckDB's memory per person of the run: the audit's working set (decisions, flags,
+#: events joined) grows with the population. Measured on the composite year at 1M
+#: people: 512 MiB gives the same time as 4 GiB, with 0.8 GB of peak memory in all
+#: (BENCHMARKS.md).
+BYTES_PER_PERSON = 512
+#: The least memory limit, however small the run or the memory available: DuckDB needs
+#: some room per thread and operator (the audit of a 20,000-person run fails under 48 MiB).
 MIN_MEMORY_LIMIT = 256 * 2**20
-#: The most: beyond it no query of the audit of a city-sized year runs faster (it spills
-#: a few joins and sorts at 9.3M people, BENCHMARKS.md), and the machine keeps the rest.
+#: The most: at 9.3M people 2 GiB (2.5 GB of peak memory in all) took as long as 4 GiB;
+#: 6 GiB was about 30 % faster on a loaded machine for 6.5 GB (BENCHMARKS.md).
 MAX_MEMORY_LIMIT = 2 * 2**30
 
 
@@ -76,19 +83,19 @@ def available_memory() -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
-def memory_limit_bytes(available: int | None = None) -> int:
-    """The audit's DuckDB memory limit: :data:`MEMORY_SHARE` of the memory available when
-    it starts, within [:data:`MIN_MEMORY_LIMIT`, :data:`MAX_MEMORY_LIMIT`].
+def memory_limit_bytes(people: int, available: int | None = None) -> int:
+    """The audit's DuckDB memory limit for a run of ``people``: :data:`BYTES_PER_PERSON`
+    per person, but no more than :data:`MEMORY_SHARE` of the memory ``available`` (now,
+    by default) nor :data:`MAX_MEMORY_LIMIT`, and no less than :data:`MIN_MEMORY_LIMIT`.
 
-    Why: the available memory, not the physical memory (DuckDB's own default is 80 % of
-    it), because other processes hold the rest; half of it, because the audit's Python
-    side (interpreter, Arrow, pandas, Fairlearn over group-level cells: about 0.5 GB) and
-    the kernel's cache of the run file that DuckDB reads through need room beside it; at
-    most :data:`MAX_MEMORY_LIMIT`, because more buys no speed and the run's own
-    processes may start meanwhile.
+    Why the memory available and not the physical memory (DuckDB's own default is 80 % of
+    the physical memory): other processes hold the rest. Why a limit at all: beyond it
+    DuckDB spills to the staging directory instead of growing until the kernel kills the
+    process; the tables do not depend on it.
     """
     free = available_memory() if available is None else available
-    return int(min(MAX_MEMORY_LIMIT, max(MIN_MEMORY_LIMIT, free * MEMORY_SHARE)))
+    want = min(people * BYTES_PER_PERSON, free * MEMORY_SHARE, MAX_MEMORY_LIMIT)
+    return int(max(MIN_MEMORY_LIMIT, want))
 
 
 @dataclass(frozen=True)
@@ -169,9 +176,12 @@ class Staging:
 
     def attach(self, con: duckdb.DuckDBPyConnection, memory_limit: int | None = None) -> None:
         """Give ``con`` (a connection from :func:`open_run`) the memory limit
-        (:func:`memory_limit_bytes` by default) and the spill directory, and attach the
-        audit database to it as ``audit_out``."""
-        limit = memory_limit_bytes() if memory_limit is None else memory_limit
+        (:func:`memory_limit_bytes` of the run's population by default) and the spill
+        directory, and attach the audit database to it as ``audit_out``."""
+        if memory_limit is None:
+            people = con.execute("SELECT max(population) FROM run_info").fetchall()[0][0]
+            memory_limit = memory_limit_bytes(int(people or 0))
+        limit = memory_limit
         con.execute(f"SET memory_limit = '{int(limit)}B'")
         con.execute(f"SET temp_directory = '{_quoted(self.spill)}'")
         con.execute(f"ATTACH '{_quoted(self.database)}' AS audit_out (READ_WRITE)")
