@@ -64,8 +64,8 @@ BYTES_PER_PERSON = 512
 #: The least memory limit, however small the run or the memory available: DuckDB needs
 #: some room per thread and operator (the audit of a 20,000-person run fails under 48 MiB).
 MIN_MEMORY_LIMIT = 256 * 2**20
-#: The most: at 9.3M people 2 GiB (2.5 GB of peak memory in all) took as long as 4 GiB;
-#: 6 GiB was about 30 % faster on a loaded machine for 6.5 GB (BENCHMARKS.md).
+#: The most: on the composite year at 9.3M people 2 GiB (2.5 GB of peak memory in all)
+#: runs as fast as 4 GiB; more memory buys little (BENCHMARKS.md).
 MAX_MEMORY_LIMIT = 2 * 2**30
 
 
