@@ -65,7 +65,8 @@ BYTES_PER_PERSON = 512
 #: some room per thread and operator (the audit of a 20,000-person run fails under 48 MiB).
 MIN_MEMORY_LIMIT = 256 * 2**20
 #: The most: on the composite year at 9.3M people 2 GiB (2.5 GB of peak memory in all)
-#: runs as fast as 4 GiB; more memory buys little (BENCHMARKS.md).
+#: runs as fast as 4 GiB, and 6 GiB saves about a third of the time for 6.5 GB of peak
+#: memory (BENCHMARKS.md): the audit is not worth most of a shared machine.
 MAX_MEMORY_LIMIT = 2 * 2**30
 
 
