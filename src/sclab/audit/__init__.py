@@ -193,7 +193,8 @@ def audit(run_dir: Path | str, *, memory_limit: int | None = None) -> Audit:
     Args:
         run_dir: The run directory.
         memory_limit: Bytes of memory DuckDB may use before it spills to disk (default:
-            :func:`sclab.audit.storage.memory_limit_bytes`, from the memory available).
+            :func:`sclab.audit.storage.memory_limit_bytes`: from the run's population and
+            the memory available).
             The tables do not depend on it.
 
     Raises:
