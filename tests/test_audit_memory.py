@@ -91,34 +91,27 @@ def test_the_staging_directory_goes_with_an_unsaved_audit(composite_run: Path) -
     assert _partials(composite_run) == []
 
 
-def test_a_saved_audit_leaves_only_files_the_manifest_lists(composite_run: Path) -> None:
-    a = audit(composite_run)
-    path = a.save()
-    assert a.save() == path  # saving again: already in place
-    assert Manifest.read(composite_run).foreign_paths() == []
-    assert a.tables["audit_info"].num_rows == 1  # read from the saved database
-
-
-def test_a_killed_audits_staging_directory_is_removed_by_the_next(composite_run: Path) -> None:
-    # A process that has ended, as a killed audit's would have.
+def test_saving_moves_the_audit_into_place_and_clears_staging_left_by_dead_audits(
+    composite_run: Path,
+) -> None:
+    # A process that has ended, as a killed audit's would have, and one still alive.
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
-    left = composite_run / f".audit.duckdb.partial-{int(done.stdout)}@{HOST}-abcd1234"
-    (left / "spill").mkdir(parents=True)
-    (left / "audit.duckdb").write_bytes(b"half written")
-    audit(composite_run).save()
-    assert not left.exists()
-    assert Manifest.read(composite_run).foreign_paths() == []
-
-
-def test_another_process_staging_directory_is_left_alone(composite_run: Path) -> None:
+    dead = composite_run / f".audit.duckdb.partial-{int(done.stdout)}@{HOST}-abcd1234"
+    (dead / "spill").mkdir(parents=True)
+    (dead / "audit.duckdb").write_bytes(b"half written")
     alive = composite_run / f".audit.duckdb.partial-{os.getppid()}@{HOST}-abcd1234"
     alive.mkdir()
     try:
-        audit(composite_run).save()
-        assert alive.exists()
+        a = audit(composite_run)
+        path = a.save()
+        assert not dead.exists() and alive.exists()
+        assert a.save() == path  # saving again: already in place
+        assert Manifest.read(composite_run).foreign_paths() == [alive.name + "/"]
+        assert a.tables["audit_info"].num_rows == 1  # read from the saved database
     finally:
         alive.rmdir()
+    assert Manifest.read(composite_run).foreign_paths() == []
 
 
 @given(
