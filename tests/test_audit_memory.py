@@ -8,6 +8,7 @@ import gc
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -177,3 +178,26 @@ def test_harm_counts_equal_count_distinct(composite_run: Path, by: list[str]) ->
         con.close()
     assert got == want
     assert len(got) > 1
+
+
+def test_a_run_directory_that_cannot_be_written_is_audited_elsewhere(
+    composite_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audit(composite_run).save()
+    want = table_hashes(composite_run / "audit.duckdb")
+    mkdtemp = tempfile.mkdtemp
+
+    def refuse_the_run_directory(prefix: str, dir: str | Path | None = None) -> str:
+        if dir is not None and Path(dir) == composite_run:
+            raise PermissionError(13, "Permission denied")
+        return mkdtemp(prefix=prefix, dir=dir)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse_the_run_directory)
+    a = audit(composite_run)
+    assert isinstance(a.tables, StoredTables)
+    assert a.tables.path.parent.parent == Path(tempfile.gettempdir())
+    assert _partials(composite_run) == []
+    monkeypatch.undo()
+    a.save()  # writable after all: copied into place
+    assert table_hashes(composite_run / "audit.duckdb") == want
+    assert Manifest.read(composite_run).foreign_paths() == []

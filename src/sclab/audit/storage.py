@@ -155,22 +155,25 @@ class Staging:
     - ``audit.duckdb``: the audit's tables, written as they are computed;
     - ``spill``: DuckDB's temporary files beyond its memory limit.
 
-    Stale staging directories of audits whose process has ended are removed first.
+    Stale staging directories of audits whose process has ended are removed first. A run
+    directory that cannot be written (a run read from someone else's files) is audited in
+    the system's temporary directory instead; saving it there fails as it always did.
     """
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
-        remove_stale_staging(self.run_dir, lambda _: None)
+        prefix = f".{AUDIT_DB}.partial-{os.getpid()}@{HOST}-"
         try:
-            self.directory = Path(
-                tempfile.mkdtemp(
-                    prefix=f".{AUDIT_DB}.partial-{os.getpid()}@{HOST}-", dir=self.run_dir
-                )
-            )
-        except OSError as exc:
-            raise AuditError(
-                f"cannot write the audit here ({exc.strerror or exc})", source=str(self.run_dir)
-            ) from None
+            remove_stale_staging(self.run_dir, lambda _: None)
+            self.directory = Path(tempfile.mkdtemp(prefix=prefix, dir=self.run_dir))
+        except OSError:
+            try:
+                self.directory = Path(tempfile.mkdtemp(prefix=prefix))
+            except OSError as exc:
+                raise AuditError(
+                    f"cannot write the audit anywhere ({exc.strerror or exc})",
+                    source=str(self.run_dir),
+                ) from None
         self.database = self.directory / AUDIT_DB
         self.spill = self.directory / "spill"
         self.names: list[str] = []
@@ -216,7 +219,12 @@ class Staging:
         """
         manifest = Manifest.read(self.run_dir)
         target = _replaceable(self.run_dir, manifest)
-        os.replace(self.database, target)
+        if self.directory.parent.resolve() == self.run_dir.resolve():
+            os.replace(self.database, target)
+        else:  # staged elsewhere: copied, then renamed in place
+            write_audit(self.run_dir, StoredTables(self.database, self.names))
+            self.remove()
+            return target
         manifest.add_file(target, "audit")
         manifest.write()
         self.remove()
