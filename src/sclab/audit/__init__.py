@@ -3,8 +3,8 @@
 Core objects:
     :func:`audit`: a run directory → its :class:`Audit`, computed from ``run.duckdb``
         (read only, never altered) by the parts in :data:`PARTS`.
-    :class:`Audit`: the audit's tables by name (``harm_*``: :mod:`sclab.audit.harm`;
-        ``redress_*``: :mod:`sclab.audit.redress`; ``fairness_*``:
+    :class:`Audit`: the audit's tables by name, read when asked for (``harm_*``:
+        :mod:`sclab.audit.harm`; ``redress_*``: :mod:`sclab.audit.redress`; ``fairness_*``:
         :mod:`sclab.audit.fairness`; ``law_verdicts``: :mod:`sclab.legal`;
         ``calibration``: :mod:`sclab.calibration`; ``audit_info``), with a small
         vocabulary: :attr:`Audit.harm` (the overview by harm class),
@@ -16,8 +16,16 @@ Core objects:
         intervals over replicates: :mod:`sclab.audit.effects`, ``docs/effects.md``).
 
 Each part is a module with ``compute(con) -> dict[str, pyarrow.Table]`` over a read-only
-connection to the run; the audit is computed after the run, from the recorded history,
-never inside a simulation step. Computing it twice gives identical tables.
+connection to the run; a table with a row per decision is given instead as a
+:class:`sclab.audit.storage.Query` on that connection, which DuckDB writes into the audit
+database without passing it through Python. The audit is computed after the run, from the
+recorded history, never inside a simulation step, into a staging directory beside the run
+(:class:`sclab.audit.storage.Staging`), with DuckDB's memory limited and spilling to disk
+beyond it. Computing it twice gives identical tables.
+
+Cost: every part is SQL grouped inside DuckDB; Python holds tables of groups (classes,
+systems, kinds, decisions × groups), never one row per person or per decision, so its
+memory does not grow with the population.
 
 From a notebook::
 
@@ -31,7 +39,7 @@ From a notebook::
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +49,7 @@ import pyarrow as pa
 
 from sclab.audit import fairness, harm, redress
 from sclab.audit.policies import AuditError
-from sclab.audit.storage import open_run, read_audit, write_audit
+from sclab.audit.storage import Query, Staging, StoredTables, open_run, read_audit, write_audit
 from sclab.store.manifest import Manifest, NotARunError
 from sclab.version import __version__
 
@@ -73,7 +81,7 @@ def _calibration(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
 
 
 #: The parts of the audit, in order: each computes its tables from the run's connection.
-PARTS: tuple[Callable[[duckdb.DuckDBPyConnection], dict[str, pa.Table]], ...] = (
+PARTS: tuple[Callable[[duckdb.DuckDBPyConnection], Mapping[str, pa.Table | Query]], ...] = (
     harm.compute,
     redress.compute,
     fairness.compute,
@@ -92,10 +100,12 @@ GROUPS = {
 
 @dataclass(frozen=True)
 class Audit:
-    """The audit of the run in ``run_dir``: its tables by name."""
+    """The audit of the run in ``run_dir``: its tables by name (a mapping that reads each
+    table from the audit's database when asked for: :class:`StoredTables`, or any
+    mapping of Arrow tables)."""
 
     run_dir: Path
-    tables: dict[str, pa.Table]
+    tables: Mapping[str, pa.Table]
 
     @property
     def harm(self) -> pa.Table:
@@ -165,6 +175,8 @@ class Audit:
     def save(self) -> Path:
         """Write the tables to ``audit.duckdb`` in the run directory (atomically, registered
         in its manifest) and return its path."""
+        if isinstance(self.tables, StoredTables):
+            return self.tables.save(self.run_dir)
         return write_audit(self.run_dir, self.tables)
 
     @classmethod
@@ -173,9 +185,17 @@ class Audit:
         return cls(Path(run_dir), read_audit(Path(run_dir)))
 
 
-def audit(run_dir: Path | str) -> Audit:
-    """Compute the audit of the finished run in ``run_dir`` (nothing is written; see
-    :meth:`Audit.save`).
+def audit(run_dir: Path | str, *, memory_limit: int | None = None) -> Audit:
+    """Compute the audit of the finished run in ``run_dir``: its tables go to a staging
+    directory in the run directory, removed unless :meth:`Audit.save` moves them into
+    place (the run's own files are never written).
+
+    Args:
+        run_dir: The run directory.
+        memory_limit: Bytes of memory DuckDB may use before it spills to disk (default:
+            :func:`sclab.audit.storage.memory_limit_bytes`: from the run's population and
+            the memory available).
+            The tables do not depend on it.
 
     Raises:
         NotARunError: ``run_dir`` is not a run.
@@ -183,13 +203,21 @@ def audit(run_dir: Path | str) -> Audit:
     """
     run_dir = Path(run_dir)
     con = open_run(run_dir)
+    staging: Staging | None = None
     try:
-        tables: dict[str, pa.Table] = {"audit_info": _info(con, run_dir)}
+        staging = Staging(run_dir)
+        staging.attach(con, memory_limit)
+        staging.put(con, "audit_info", _info(con, run_dir))
         for compute in PARTS:
-            tables.update(compute(con))
-    finally:
+            for name, table in compute(con).items():
+                staging.put(con, name, table)
         con.close()
-    return Audit(run_dir, tables)
+        return Audit(run_dir, staging.tables())
+    except BaseException:
+        con.close()
+        if staging is not None:
+            staging.remove()
+        raise
 
 
 def _info(con: duckdb.DuckDBPyConnection, run_dir: Path) -> pa.Table:

@@ -59,16 +59,22 @@ received) cell weighted by its number of people, with the decision as a control 
 Every metric here is a weighted sum over people (rate, false-positive rate, counts), so
 the cells give exactly what one row per person gives; the tests check it.
 
-Cost: one SQL pass over the decision rows and their events, one over the people, then two
-``MetricFrame`` per grouping over at most 4 cells per (decision, group): it grows with
-decisions × groups (Fairlearn spends a millisecond or two per group and metric), not with
-the population.
+Cost: in DuckDB, one pass over the decision rows and their events into a temporary table
+of flags (a decision's code, a person id, two booleans: a row per person who received a
+decision or committed its act), then one ``GROUPING SETS`` pass over the flags joined to
+the people's attributes (enums, small integers, an age band's index) for all 21 groupings,
+and one over the people for the groups' sizes. Python receives only the cells, turned into
+text, and runs two ``MetricFrame`` per grouping over at most 4 cells per (decision,
+group): its memory and time grow with decisions × groups (Fairlearn spends a millisecond
+or two per group and metric), not with the population. Only :func:`people` and
+:func:`person_arrays` (notebooks, tests) build a row per person.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -102,6 +108,13 @@ AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
     (55, 64, "55-64"),
     (65, None, "65+"),
 )
+
+#: People per slice of the per-person passes (the flags, and the flags joined to the
+#: people's attributes): each slice's joins and aggregates hold about this many people's
+#: rows, so that their hash tables stay within DuckDB's memory limit (a join's table
+#: cannot spill all of itself). Measured: the composite year's audit at 1M people runs
+#: within the least limit, 256 MiB (BENCHMARKS.md); 9.3M people are 10 slices.
+PEOPLE_PER_SLICE = 1_000_000
 
 #: A rate whose denominator has fewer people is flagged as too small to judge.
 #: Assumption: the usual rule of thumb for a normal approximation (range 20-50).
@@ -196,61 +209,213 @@ def decisions(con: duckdb.DuckDBPyConnection) -> list[Decision]:
     return [Decision(*r) for r in rows]
 
 
-def _age_band_sql() -> str:
+def _age_band_sql(age: str = "age") -> str:
+    """The band label of ``age`` (text, as the tables show it)."""
     cases = " ".join(
-        f"WHEN age BETWEEN {lo} AND {hi} THEN '{label}'"
+        f"WHEN {age} BETWEEN {lo} AND {hi} THEN '{label}'"
         if hi is not None
-        else f"WHEN age >= {lo} THEN '{label}'"
+        else f"WHEN {age} >= {lo} THEN '{label}'"
         for lo, hi, label in AGE_BANDS
     )
     return f"CASE {cases} END"
 
 
+def _age_band_index_sql(age: str) -> str:
+    """The band's index in :data:`AGE_BANDS` (a compact value to group by)."""
+    cases = " ".join(
+        f"WHEN {age} BETWEEN {lo} AND {hi} THEN {i}"
+        if hi is not None
+        else f"WHEN {age} >= {lo} THEN {i}"
+        for i, (lo, hi, _) in enumerate(AGE_BANDS)
+    )
+    return f"(CASE {cases} END)::TINYINT"
+
+
+#: Completed years at the run's start date.
+_AGE = "date_sub('year', c.birth_date, (SELECT start_date FROM run_info))"
+
+#: Each group attribute as a compact value of ``citizens`` (an enum, a small integer, a
+#: boolean, an age band's index): what the per-person join and grouping carry.
+_ATTRIBUTE_VALUES: dict[str, str] = {
+    "sex": "c.sex",
+    "ethnic_group": "c.ethnic_group",
+    "age_band": _age_band_index_sql(_AGE),
+    "district": "c.district_code",
+    "migrant": "c.migrant",
+    "income_decile": "c.income_decile",
+}
+
+#: Each attribute's value as the text the tables show, applied to grouped rows only.
+_ATTRIBUTE_TEXT: dict[str, str] = {
+    "sex": "sex::VARCHAR",
+    "ethnic_group": "ethnic_group::VARCHAR",
+    "age_band": "CASE age_band "
+    + " ".join(f"WHEN {i} THEN '{label}'" for i, (_, _, label) in enumerate(AGE_BANDS))
+    + " END",
+    "district": "district::VARCHAR",
+    "migrant": "CASE WHEN migrant THEN 'migrant' ELSE 'local' END",
+    "income_decile": "income_decile::VARCHAR",
+}
+
+#: One row per person with the attributes' compact values.
+_PEOPLE_VALUES = (
+    "SELECT c.person_id, "
+    + ", ".join(f"{v} AS {a}" for a, v in _ATTRIBUTE_VALUES.items())
+    + " FROM citizens c"
+)
+
+
 def people(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """One row per person: ``person_id`` and the group attributes, as text."""
-    age = "date_sub('year', c.birth_date, (SELECT start_date FROM run_info))"
-    sql = f"""
-        SELECT person_id, sex, ethnic_group, {_age_band_sql()} AS age_band, district,
-               migrant, income_decile
-        FROM (SELECT c.person_id, c.sex::VARCHAR AS sex,
-                     c.ethnic_group::VARCHAR AS ethnic_group, {age} AS age,
-                     c.district_code::VARCHAR AS district,
-                     CASE WHEN c.migrant THEN 'migrant' ELSE 'local' END AS migrant,
-                     c.income_decile::VARCHAR AS income_decile
-              FROM citizens c)
-        ORDER BY person_id
-    """
-    df: pd.DataFrame = con.execute(sql).df()
+    """One row per person: ``person_id`` and the group attributes, as text (for
+    notebooks and :func:`person_arrays`; the tables never build it)."""
+    text = ", ".join(f"{_ATTRIBUTE_TEXT[a]} AS {a}" for a in GROUP_ATTRIBUTES)
+    df: pd.DataFrame = con.execute(
+        f"SELECT person_id, {text} FROM ({_PEOPLE_VALUES}) ORDER BY person_id"
+    ).df()
     for a in GROUP_ATTRIBUTES:
         df[a] = df[a].astype(str)
     return df
 
 
-def _flags(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per decision, the people who received it or committed its act (all others did
-    neither): ``decision, person_id, received, truth``."""
-    sql = f"""
-        WITH {_DECISION_ROWS},
-        recipients AS (
-            SELECT decision_table, system, kind, domain, person_id, bool_or(own_act) AS truth
-            FROM row_truth GROUP BY ALL),
-        doers AS (
-            SELECT DISTINCT a.decision_table, a.system, a.kind, a.domain,
-                   e.true_actor AS person_id
-            FROM decision_acts a JOIN events e ON e.kind::VARCHAR = a.act
-            WHERE e.entity_type = 'person' AND e.true_actor IS NOT NULL)
-        SELECT decision_table, system, kind, domain, person_id,
-               r.person_id IS NOT NULL AS received,
-               coalesce(r.truth, true) AS truth
-        FROM recipients r FULL JOIN doers d
-          USING (decision_table, system, kind, domain, person_id)
-    """
-    df: pd.DataFrame = con.execute(sql).df()
-    df["decision"] = [
-        Decision(*r).label
-        for r in zip(df["decision_table"], df["system"], df["kind"], df["domain"], strict=True)
-    ]
-    return df[["decision", "person_id", "received", "truth"]]
+#: Per decision (its code), the people of one slice (``{slice:column}``: a condition on
+#: a person id, :func:`_slices`) who received it or committed its act: the definitions of
+#: the module's docstring over compact keys (a decision's code, a row's table as a
+#: boolean and its key), so that the joins and aggregates carry ids and codes, not text.
+_FLAGS = """
+    WITH codes AS (SELECT * FROM audit_fairness_decisions),
+    decision_rows AS (
+        SELECT k.decision, true AS sanction, s.sanction_id AS decision_key,
+               s.entity_id AS person_id, s.event_id
+        FROM sanctions s JOIN codes k
+          ON k.decision_table = 'sanctions'
+         AND k.system IS NOT DISTINCT FROM s.system::VARCHAR
+         AND k.kind IS NOT DISTINCT FROM s.kind::VARCHAR
+         AND k.domain IS NOT DISTINCT FROM s.domain::VARCHAR
+        WHERE s.entity_type = 'person' AND {slice:s.entity_id}
+        UNION ALL
+        SELECT k.decision, false, l.entry_id, l.entity_id, l.event_id
+        FROM list_entries l JOIN codes k
+          ON k.decision_table = 'list_entries'
+         AND k.system IS NOT DISTINCT FROM l.system::VARCHAR
+         AND k.kind = 'listed' AND k.domain IS NOT DISTINCT FROM l.list::VARCHAR
+        WHERE l.entity_type = 'person' AND {slice:l.entity_id}),
+    links AS (
+        SELECT decision_table::VARCHAR = 'sanctions' AS sanction, decision_key, event_id
+        FROM decision_events
+        WHERE decision_table::VARCHAR IN ('sanctions', 'list_entries')),
+    rests_on AS (
+        SELECT sanction, decision_key, event_id AS rest_event
+        FROM decision_rows WHERE event_id IS NOT NULL
+        UNION
+        SELECT r.sanction, r.decision_key, d.event_id
+        FROM decision_rows r JOIN links d USING (sanction, decision_key)
+        UNION
+        SELECT true, s.sanction_id, d.event_id
+        FROM sanctions s
+        JOIN list_entries l ON l.system::VARCHAR = s.system::VARCHAR AND l.event_id = s.event_id
+        JOIN decision_events d
+          ON d.decision_table = 'list_entries' AND d.decision_key = l.entry_id
+        WHERE s.entity_type = 'person' AND {slice:s.entity_id}),
+    recipients AS (
+        SELECT r.decision, r.person_id,
+               coalesce(bool_or(e.entity_type = 'person' AND e.true_actor = r.person_id),
+                        false) AS truth
+        FROM decision_rows r
+        LEFT JOIN rests_on o USING (sanction, decision_key)
+        LEFT JOIN events e ON e.event_id = o.rest_event
+        GROUP BY r.decision, r.person_id),
+    doers AS (
+        SELECT DISTINCT a.decision, e.true_actor AS person_id
+        FROM audit_fairness_acts a JOIN events e ON e.kind::VARCHAR = a.act
+        WHERE e.entity_type = 'person' AND e.true_actor IS NOT NULL
+          AND {slice:e.true_actor})
+    SELECT decision, person_id, r.person_id IS NOT NULL AS received,
+           coalesce(r.truth, true) AS truth
+    FROM recipients r FULL JOIN doers d USING (decision, person_id)
+"""
+
+
+def _slices(con: duckdb.DuckDBPyConnection) -> list[Callable[[str], str]]:
+    """Slices of consecutive person ids of about :data:`PEOPLE_PER_SLICE` people each,
+    as functions of a column to an SQL condition; together they hold every id once
+    (those outside ``citizens``' range and NULL in the first or last slice)."""
+    lo, hi = con.execute("SELECT min(person_id), max(person_id) FROM citizens").fetchall()[0]
+    n = 1 if lo is None else max(1, math.ceil((hi - lo + 1) / PEOPLE_PER_SLICE))
+    if n == 1:
+        return [lambda column: "true"]
+    cuts = [lo + i * PEOPLE_PER_SLICE for i in range(1, n)]
+
+    def between(low: int | None, high: int | None) -> Callable[[str], str]:
+        def condition(column: str) -> str:
+            if low is None:
+                return f"{column} < {high}"
+            if high is None:
+                return f"({column} >= {low} OR {column} IS NULL)"
+            return f"{column} >= {low} AND {column} < {high}"
+
+        return condition
+
+    edges: list[int | None] = [None, *cuts, None]
+    return [between(a, b) for a, b in itertools.pairwise(edges)]
+
+
+def _in_slice(sql: str, person_in: Callable[[str], str]) -> str:
+    """``sql`` with each ``{slice:column}`` replaced by the slice's condition on it."""
+    return re.sub(r"\{slice:([a-z_.]+)\}", lambda m: person_in(m[1]), sql)
+
+
+def _prepare(con: duckdb.DuckDBPyConnection) -> list[Decision]:
+    """Create, once per connection, the temporary tables the tables are counted from, and
+    return the decisions in the order of their codes (:func:`decisions`' order).
+
+    ``audit_fairness_decisions``: ``decision`` (a code) and the decision's four fields.
+    ``audit_fairness_acts``: ``decision`` and ``act``, the event kinds it rests on.
+    ``audit_fairness_flags``: per decision, the people who received it or committed its
+    act (all others did neither): ``decision, person_id, received, truth``. Rows of codes,
+    ids and booleans: DuckDB holds them (and spills them under its memory limit), Python
+    never does."""
+    present = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'audit_fairness_flags'"
+    ).fetchall()[0][0]
+    if not present:
+        listed = decisions(con)
+        code = {d.label: i for i, d in enumerate(listed)}
+        acts = [(code[label], act) for label, kinds in _acts(con).items() for act in kinds]
+        small = {
+            "audit_fairness_decisions": pa.table(
+                {
+                    "decision": pa.array(range(len(listed)), pa.uint16()),
+                    "decision_table": pa.array([d.table for d in listed], pa.string()),
+                    "system": pa.array([d.system for d in listed], pa.string()),
+                    "kind": pa.array([d.kind for d in listed], pa.string()),
+                    "domain": pa.array([d.domain for d in listed], pa.string()),
+                }
+            ),
+            "audit_fairness_acts": pa.table(
+                {
+                    "decision": pa.array([c for c, _ in acts], pa.uint16()),
+                    "act": pa.array([a for _, a in acts], pa.string()),
+                }
+            ),
+        }
+        for name, table in small.items():
+            con.register("audit_fairness_small", table)
+            try:
+                con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM audit_fairness_small")
+            finally:
+                con.unregister("audit_fairness_small")
+        for i, person_in in enumerate(_slices(con)):
+            sql = _in_slice(_FLAGS, person_in)
+            con.execute(
+                f"CREATE TEMP TABLE audit_fairness_flags AS {sql}"
+                if i == 0
+                else f"INSERT INTO audit_fairness_flags {sql}"
+            )
+    rows = con.execute(
+        "SELECT decision_table, system, kind, domain FROM audit_fairness_decisions "
+        "ORDER BY decision"
+    ).fetchall()
+    return [Decision(*r) for r in rows]
 
 
 def _acts(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
@@ -263,6 +428,110 @@ def _acts(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     for *d, act in rows:
         acts.setdefault(Decision(*d).label, []).append(act)
     return acts
+
+
+def _grouping_id(cols: Sequence[str], used: Sequence[str]) -> int:
+    """DuckDB's ``GROUPING(used...)`` for a grouping by ``cols``: a bit per attribute of
+    ``used``, the first the highest, set when the attribute is not grouped by."""
+    n = len(used)
+    return sum(1 << (n - 1 - i) for i, a in enumerate(used) if a not in cols)
+
+
+def _grouped(
+    con: duckdb.DuckDBPyConnection, source: str, keys: Sequence[str], sets: list[tuple[str, ...]]
+) -> dict[tuple[str, ...], pd.DataFrame]:
+    """Counts of ``source`` (rows with the attributes' compact values and ``keys``) for
+    every grouping of ``sets``, in one pass: per grouping, ``keys``, its attributes as text
+    and ``count``."""
+    used = [a for a in GROUP_ATTRIBUTES if any(a in s for s in sets)]
+    grouping_sets = ", ".join("(" + ", ".join([*keys, *cols]) + ")" for cols in sets)
+    head = "".join(f"{k}, " for k in keys)
+    sql = f"""
+        SELECT {head}{", ".join(f"{_ATTRIBUTE_TEXT[a]} AS {a}" for a in used)},
+               grouping_id, count
+        FROM (SELECT {head}{", ".join(used)}, GROUPING({", ".join(used)}) AS grouping_id,
+                     count(*) AS count
+              FROM ({source}) GROUP BY GROUPING SETS ({grouping_sets}))
+    """
+    df: pd.DataFrame = con.execute(sql).df()
+    ids = df["grouping_id"].to_numpy()
+    return {cols: df.loc[ids == _grouping_id(cols, used), [*keys, *cols, "count"]] for cols in sets}
+
+
+def _all_cells(
+    con: duckdb.DuckDBPyConnection, sets: list[tuple[str, ...]], only: Sequence[Decision]
+) -> dict[tuple[str, ...], pd.DataFrame]:
+    """:func:`cells` of every grouping of ``sets``: two grouped passes in DuckDB (the
+    people, and the flagged people joined to their attributes), then per grouping a few
+    rows per (decision, group) in pandas."""
+    codes = _prepare(con)
+    wanted = [i for i, d in enumerate(codes) if d in set(only)]
+    sizes_all = _grouped(con, _PEOPLE_VALUES, [], sets)
+    keys = ["decision", "truth", "received"]
+    sliced = [
+        _grouped(
+            con,
+            f"SELECT f.decision, f.truth, f.received, p.* EXCLUDE (person_id) "
+            f"FROM audit_fairness_flags f "
+            f"JOIN ({_PEOPLE_VALUES} WHERE {person_in('c.person_id')}) p USING (person_id) "
+            f"WHERE f.decision IN ({', '.join(map(str, wanted)) or 'NULL'}) "
+            f"AND {person_in('f.person_id')}",
+            keys,
+            sets,
+        )
+        for person_in in _slices(con)
+    ]
+    # Counts of people add up over the slices (each person is in one).
+    marked_all = {
+        cols: sliced[0][cols]
+        if len(sliced) == 1
+        else pd.concat([s[cols] for s in sliced])
+        .groupby([*keys, *cols], dropna=False, sort=False)["count"]
+        .sum()
+        .reset_index()
+        for cols in sets
+    }
+    labels = [codes[i].label for i in wanted]
+    out = {}
+    for cols in sets:
+        sizes, marked = sizes_all[cols], marked_all[cols]
+        marked = pd.DataFrame(
+            {
+                "decision": [codes[i].label for i in marked["decision"]],
+                **{a: marked[a].astype(str) for a in cols},
+                "truth": marked["truth"].to_numpy(bool),
+                "received": marked["received"].to_numpy(bool),
+                "count": marked["count"].to_numpy(np.int64),
+            }
+        )
+        sizes = pd.DataFrame(
+            {
+                **{a: sizes[a].astype(str) for a in cols},
+                "people": sizes["count"].to_numpy(np.int64),
+            }
+        ).sort_values(list(cols))
+        out[cols] = _assemble(marked, sizes.reset_index(drop=True), labels, list(cols))
+    return out
+
+
+def _assemble(
+    marked: pd.DataFrame, sizes: pd.DataFrame, labels: list[str], cols: list[str]
+) -> pd.DataFrame:
+    """The cells of one grouping from the flagged people's cells (``marked``) and the
+    groups' sizes: everyone not flagged for a decision neither received it nor committed
+    its act."""
+    per_group = marked.groupby(["decision", *cols], observed=True)["count"].sum()
+    rest = pd.MultiIndex.from_product([labels, range(len(sizes))]).to_frame(
+        index=False, name=["decision", "_g"]
+    )
+    rest = rest.join(sizes, on="_g").drop(columns="_g")
+    rest = rest.join(per_group.rename("flagged"), on=["decision", *cols])
+    rest["count"] = rest["people"] - rest["flagged"].fillna(0).astype(np.int64)
+    rest["truth"] = False
+    rest["received"] = False
+    out = pd.concat([marked, rest[["decision", *cols, "truth", "received", "count"]]])
+    out = out[out["count"] > 0].sort_values(["decision", *cols, "truth", "received"])
+    return out.reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -294,16 +563,23 @@ def _grouping(by: str | Sequence[str]) -> tuple[str, ...]:
 def person_arrays(
     con: duckdb.DuckDBPyConnection, decision: Decision, by: str | Sequence[str]
 ) -> PersonArrays:
-    """The full arrays (one row per person, in ``person_id`` order) of one decision."""
+    """The full arrays (one row per person, in ``person_id`` order) of one decision: for
+    notebooks and the tests, which check the weighted cells against them (it grows with
+    the population; the tables never build it)."""
     cols = _grouping(by)
+    codes = _prepare(con)
     ppl = people(con)
-    flags = _flags(con)
-    mine = flags[flags["decision"] == decision.label]
-    at = ppl["person_id"].searchsorted(mine["person_id"].to_numpy())
     y_true = np.zeros(len(ppl), bool)
     y_pred = np.zeros(len(ppl), bool)
-    y_true[at] = mine["truth"].to_numpy(bool)
-    y_pred[at] = mine["received"].to_numpy(bool)
+    if decision in codes:
+        mine = con.execute(
+            "SELECT f.person_id, f.truth, f.received FROM audit_fairness_flags f "
+            "SEMI JOIN citizens c USING (person_id) WHERE f.decision = ?",
+            [codes.index(decision)],
+        ).fetchnumpy()
+        at = ppl["person_id"].searchsorted(mine["person_id"])
+        y_true[at] = np.asarray(mine["truth"], bool)
+        y_pred[at] = np.asarray(mine["received"], bool)
     return PersonArrays(y_true, y_pred, ppl[list(cols)].reset_index(drop=True))
 
 
@@ -311,41 +587,13 @@ def cells(
     con: duckdb.DuckDBPyConnection,
     by: str | Sequence[str],
     only: Sequence[Decision] | None = None,
-    *,
-    _people: pd.DataFrame | None = None,
-    _flags_df: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Weighted cells: one row per (decision, group, truth, received) that holds people.
 
     Columns: ``decision``, the grouping's attributes, ``truth``, ``received``, ``count``.
     """
-    cols = list(_grouping(by))
-    ppl = people(con) if _people is None else _people
-    flags = _flags(con) if _flags_df is None else _flags_df
-    labels = [d.label for d in (decisions(con) if only is None else only)]
-    flags = flags[flags["decision"].isin(labels)]
-    sizes = ppl.groupby(cols, observed=True).size().rename("people").reset_index()
-    attrs = ppl.set_index("person_id")[cols]
-    flagged = flags.join(attrs, on="person_id")
-    marked = (
-        flagged.groupby(["decision", *cols, "truth", "received"], observed=True)
-        .size()
-        .rename("count")
-        .reset_index()
-    )
-    # Everyone not flagged for a decision neither received it nor committed its act.
-    per_group = marked.groupby(["decision", *cols], observed=True)["count"].sum()
-    rest = pd.MultiIndex.from_product([labels, range(len(sizes))]).to_frame(
-        index=False, name=["decision", "_g"]
-    )
-    rest = rest.join(sizes, on="_g").drop(columns="_g")
-    rest = rest.join(per_group.rename("flagged"), on=["decision", *cols])
-    rest["count"] = rest["people"] - rest["flagged"].fillna(0).astype(np.int64)
-    rest["truth"] = False
-    rest["received"] = False
-    out = pd.concat([marked, rest[["decision", *cols, "truth", "received", "count"]]])
-    out = out[out["count"] > 0].sort_values(["decision", *cols, "truth", "received"])
-    return out.reset_index(drop=True)
+    cols = _grouping(by)
+    return _all_cells(con, [cols], _prepare(con) if only is None else only)[cols]
 
 
 def _count(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
@@ -757,24 +1005,30 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
         between-group difference and ratio), ``fairness_decisions`` (one row per
         decision: its acts and counts) and ``fairness_rules`` (the rules applied).
     """
-    ppl = people(con)
-    flags = _flags(con)
+    all_decisions = _prepare(con)
     acts = _acts(con)
-    all_decisions = decisions(con)
     by_label = {d.label: d for d in all_decisions}
+    population = int(con.execute("SELECT count(*) FROM citizens").fetchall()[0][0])
     group_frames, summary_frames = [], []
     # Groups are groups of people: a run without citizens (or decisions) has none.
-    if all_decisions and len(ppl):
-        for cols in groupings():
-            c = cells(con, cols, all_decisions, _people=ppl, _flags_df=flags)
+    if all_decisions and population:
+        for cols, c in _all_cells(con, groupings(), all_decisions).items():
             g, s = _grouping_tables(c, list(cols), by_label, acts)
             group_frames.append(g)
             summary_frames.append(s)
     groups = pd.concat(group_frames) if group_frames else pd.DataFrame()
     summary = pd.concat(summary_frames) if summary_frames else pd.DataFrame()
+    counts = {
+        code: (recipients, wrongly, doers)
+        for code, recipients, wrongly, doers in con.execute(
+            "SELECT decision, count(*) FILTER (WHERE received), "
+            "count(*) FILTER (WHERE received AND NOT truth), count(*) FILTER (WHERE truth) "
+            "FROM audit_fairness_flags GROUP BY decision"
+        ).fetchall()
+    }
     dec_rows = []
-    for d in all_decisions:
-        mine = flags[flags["decision"] == d.label]
+    for code, d in enumerate(all_decisions):
+        recipients, wrongly, doers = counts.get(code, (0, 0, 0))
         kinds = acts.get(d.label)
         dec_rows.append(
             {
@@ -785,12 +1039,10 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
                 "domain": d.domain,
                 "beneficial": d.beneficial,
                 "acts": ",".join(kinds) if kinds else None,
-                "population": len(ppl),
-                "recipients": int(mine["received"].sum()),
-                "wrongly_received": (
-                    int((mine["received"] & ~mine["truth"]).sum()) if kinds else None
-                ),
-                "doers": int(mine["truth"].sum()) if kinds else None,
+                "population": population,
+                "recipients": int(recipients),
+                "wrongly_received": int(wrongly) if kinds else None,
+                "doers": int(doers) if kinds else None,
             }
         )
     return {

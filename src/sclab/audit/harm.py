@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from sclab.audit.policies import register_facts
+from sclab.audit.storage import Query
 from sclab.policy.schema import BENEFICIAL_SANCTION_KINDS
 
 #: Harm classes in order of precedence, then the remainder.
@@ -188,6 +189,10 @@ def _materialise(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE TEMP TABLE audit_harm_decisions AS {classify_sql()}")
 
 
+#: The decisions classified, in order (``_materialise`` first).
+_CLASSIFIED = "SELECT * FROM audit_harm_decisions ORDER BY decision_table, decision_key"
+
+
 def classify(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """One row per adverse decision of the run read through ``con``.
 
@@ -201,42 +206,50 @@ def classify(con: duckdb.DuckDBPyConnection) -> pa.Table:
     and ``lawful_basis`` (no record of unlawful conduct is among those it rests on).
     """
     _materialise(con)
-    return con.sql(
-        "SELECT * FROM audit_harm_decisions ORDER BY decision_table, decision_key"
-    ).to_arrow_table()
+    return con.sql(_CLASSIFIED).to_arrow_table()
 
 
 def _counts(by: list[str]) -> str:
     """Counts of ``audit_harm_decisions`` grouped by ``by``: decisions, people and
-    companies per class, and the shares of errors and of harm."""
-    cols = ["count(*) AS decisions"]
-    cols += [f"count(*) FILTER (WHERE class = '{c}') AS {c}" for c in CLASSES]
-    cols.append(
+    companies per class, and the shares of errors and of harm.
+
+    Distinct entities are counted in two steps, first per (group, entity), then per
+    group: one hash aggregate DuckDB can spill, where ten ``count(DISTINCT ...)`` would
+    each keep a set of entities per group in memory."""
+    group = ", ".join(by)
+    inner = ["count(*) AS decisions"]
+    inner += [f"count(*) FILTER (WHERE class = '{c}') AS {c}" for c in CLASSES]
+    inner.append(
         "count(*) FILTER (WHERE class = 'other_conduct' AND erroneous_flag) "
         "AS other_conduct_erroneous"
     )
-    cols.append("count(*) FILTER (WHERE class = 'error' AND spillover) AS error_spillover")
+    inner.append("count(*) FILTER (WHERE class = 'error' AND spillover) AS error_spillover")
+    sums = ["decisions", *CLASSES, "other_conduct_erroneous", "error_spillover"]
+    cols = [f"sum({s})::BIGINT AS {s}" for s in sums]
     for who in ("person", "company"):
         name = "people" if who == "person" else "companies"
-        cols.append(f"count(DISTINCT entity) FILTER (WHERE entity_type = '{who}') AS {name}")
+        cols.append(f"count(entity) FILTER (WHERE entity_type = '{who}') AS {name}")
         cols += [
-            f"count(DISTINCT entity) FILTER (WHERE entity_type = '{who}' AND class = '{c}') "
-            f"AS {name}_{c}"
+            f"count(entity) FILTER (WHERE entity_type = '{who}' AND {c} > 0) AS {name}_{c}"
             for c in CLASSES
         ]
-    cols.append("round(count(*) FILTER (WHERE class = 'error') / count(*), 6) AS error_share")
-    cols.append("round(count(*) FILTER (WHERE class <> 'rightful') / count(*), 6) AS harm_share")
-    group = ", ".join(by)
+    cols.append("round(sum(error)::BIGINT / sum(decisions)::BIGINT, 6) AS error_share")
+    cols.append(
+        "round(sum(decisions - rightful)::BIGINT / sum(decisions)::BIGINT, 6) AS harm_share"
+    )
     return (
-        f"SELECT {group}, {', '.join(cols)} FROM audit_harm_decisions "
+        f"SELECT {group}, {', '.join(cols)} "
+        f"FROM (SELECT {group}, entity_type, entity, {', '.join(inner)} "
+        f"      FROM audit_harm_decisions GROUP BY {group}, entity_type, entity) "
         f"GROUP BY {group} ORDER BY {group}"
     )
 
 
-def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table | Query]:
     """The harm tables of the run read through ``con``.
 
-    ``harm_decisions``: :func:`classify`. ``harm_by_class``: per class, decisions,
+    ``harm_decisions``: :func:`classify`, as a :class:`Query` (a row per adverse decision:
+    DuckDB writes it, Python never holds it). ``harm_by_class``: per class, decisions,
     distinct people and companies and the class's share of all adverse decisions.
     ``harm_by_system``, ``harm_by_kind`` (per system, decision table and kind) and
     ``harm_by_domain``: per group, decisions and distinct people and companies in each
@@ -245,17 +258,19 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
     days listed within the run (entries from before day 0 counted from day 0, open
     entries to the last day).
     """
-    out = {"harm_decisions": classify(con)}
+    _materialise(con)
+    out: dict[str, pa.Table | Query] = {"harm_decisions": Query(_CLASSIFIED)}
     classes = ", ".join(f"('{c}', {i})" for i, c in enumerate(CLASSES))
     out["harm_by_class"] = con.sql(
         f"""
-        SELECT c.class, count(d.class) AS decisions,
-               count(DISTINCT d.entity) FILTER (WHERE d.entity_type = 'person') AS people,
-               count(DISTINCT d.entity) FILTER (WHERE d.entity_type = 'company') AS companies,
-               round(count(d.class) / greatest(1, (SELECT count(*) FROM audit_harm_decisions)),
-                     6) AS share
+        SELECT c.class, coalesce(sum(d.decisions), 0)::BIGINT AS decisions,
+               count(d.entity) FILTER (WHERE d.entity_type = 'person') AS people,
+               count(d.entity) FILTER (WHERE d.entity_type = 'company') AS companies,
+               round(coalesce(sum(d.decisions), 0)::BIGINT
+                     / greatest(1, (SELECT count(*) FROM audit_harm_decisions)), 6) AS share
         FROM (VALUES {classes}) c(class, o)
-        LEFT JOIN audit_harm_decisions d ON d.class = c.class
+        LEFT JOIN (SELECT class, entity_type, entity, count(*) AS decisions
+                   FROM audit_harm_decisions GROUP BY ALL) d ON d.class = c.class
         GROUP BY c.class, c.o ORDER BY c.o
         """
     ).to_arrow_table()

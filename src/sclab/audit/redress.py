@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from sclab.audit.policies import register_facts
+from sclab.audit.storage import Query
 
 #: End reasons that correct an entry (the others: ``expired``, still listed).
 CORRECTIONS = ("objection_upheld", "appeal_upheld", "repaired", "performed")
@@ -92,16 +93,16 @@ LEFT JOIN calendar cp ON cp.day = p.performance_day
 """
 
 
-def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table | Query]:
     """The redress tables of the run read through ``con``.
 
-    ``redress_entries``: one row per blacklist entry: how it ended (``end_reason``;
-    ``still_listed`` when open at the run's end), whether that corrected it, the days it
-    lasted, and for a correction with a deadline the ``delay`` (in ``delay_unit``) and the
-    ``deadline`` (``within_deadline``). ``redress_by_reason``: per system, list,
-    ``wrongful`` and end reason, entries, days listed (median, mean, max), and how many
-    were corrected within and after the deadline. ``redress_overview``: per system and
-    list, entries and wrongful entries, wrongful entries corrected (and their share, and
+    ``redress_entries`` (a :class:`Query`: DuckDB writes it): one row per blacklist entry:
+    how it ended (``end_reason``; ``still_listed`` when open at the run's end), whether that
+    corrected it, the days it lasted, and for a correction with a deadline the ``delay`` (in
+    ``delay_unit``) and the ``deadline`` (``within_deadline``). ``redress_by_reason``: per
+    system, list, ``wrongful`` and end reason, entries, days listed (median, mean, max), and
+    how many were corrected within and after the deadline. ``redress_overview``: per system
+    and list, entries and wrongful entries, wrongful entries corrected (and their share, and
     the median days to correction), expired uncorrected and still listed at the end; the
     same for rightful entries, to compare.
     """
@@ -111,8 +112,8 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
         "CREATE OR REPLACE TEMP TABLE audit_redress AS SELECT *, delay <= deadline "
         f"AS within_deadline FROM ({ENTRIES_SQL.format(corrections=corrections)})"
     )
-    out = {
-        "redress_entries": con.sql("SELECT * FROM audit_redress ORDER BY entry_id").to_arrow_table()
+    out: dict[str, pa.Table | Query] = {
+        "redress_entries": Query("SELECT * FROM audit_redress ORDER BY entry_id")
     }
     out["redress_by_reason"] = con.sql(
         """
