@@ -23,7 +23,7 @@ charts of an analysis read the audit's aggregates only (small, whatever the popu
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -69,7 +69,7 @@ class Analysis:
 
     name: str
     result: Any
-    tables: dict[str, pa.Table]
+    tables: Mapping[str, pa.Table]
     make_charts: Callable[[], dict[str, Any]] = field(repr=False, default=dict)
 
     @cached_property

@@ -115,11 +115,22 @@ def check_comparable(a: Path, b: Path) -> None:
 
 def run_measures(run_dir: Path) -> dict[tuple[str, str], float]:
     """Per (measure, group), the run's value (see the module's list)."""
+    import tempfile
+
     from sclab.audit.harm import _materialise
+    from sclab.audit.storage import memory_limit_bytes
 
     out: dict[tuple[str, str], float] = {}
-    with duckdb.connect(str(Path(run_dir) / "run.duckdb"), read_only=True) as con:
+    with (
+        tempfile.TemporaryDirectory(prefix="sclab-effects-") as spill,
+        duckdb.connect(str(Path(run_dir) / "run.duckdb"), read_only=True) as con,
+    ):
         con.execute("SET enable_progress_bar = false")
+        # The audit's memory rule: the decisions classified (a row each) spill to a
+        # temporary directory of the system's rather than grow without bound.
+        people = con.execute("SELECT count(*) FROM citizens").fetchall()[0][0]
+        con.execute(f"SET memory_limit = '{memory_limit_bytes(int(people))}B'")
+        con.execute(f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'")
         for edu, n in con.execute(
             "SELECT c.education::VARCHAR, coalesce(sum(a.count), 0) FROM citizens c "
             "LEFT JOIN aggregates a ON a.entity_id = c.person_id "
