@@ -99,14 +99,20 @@ def test_rerun_compiles_the_recorded_policy_not_the_edited_file(
     assert changed["score_changes"] != first["score_changes"]
 
 
-def test_rerun_warns_about_another_sclab_version(file_policy_run: Path, tmp_path: Path) -> None:
+def _made_by_an_older_sclab(run: Path, tmp_path: Path) -> Path:
+    """A copy of ``run`` whose run_info says it was made by sclab 0.0.1."""
     old = tmp_path / "old"
     old.mkdir()
     for name in ("run.duckdb", "manifest.json"):
-        (old / name).write_bytes((file_policy_run / name).read_bytes())
+        (old / name).write_bytes((run / name).read_bytes())
     con = duckdb.connect(str(old / "run.duckdb"))
     con.execute("UPDATE run_info SET sclab_version = '0.0.1'")
     con.close()
+    return old
+
+
+def test_rerun_warns_about_another_sclab_version(file_policy_run: Path, tmp_path: Path) -> None:
+    old = _made_by_an_older_sclab(file_policy_run, tmp_path)
     proc = run_cli("rerun", old, "--out", tmp_path / "new", "--quiet")
     assert proc.returncode == 0, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
@@ -160,12 +166,6 @@ def test_rerun_from_python_warns_about_another_sclab_version(
 ) -> None:
     import sclab
 
-    old = tmp_path / "old"
-    old.mkdir()
-    for name in ("run.duckdb", "manifest.json"):
-        (old / name).write_bytes((file_policy_run / name).read_bytes())
-    con = duckdb.connect(str(old / "run.duckdb"))
-    con.execute("UPDATE run_info SET sclab_version = '0.0.1'")
-    con.close()
+    old = _made_by_an_older_sclab(file_policy_run, tmp_path)
     with pytest.warns(UserWarning, match=r"made by sclab 0\.0\.1"):
         sclab.open(old, check=False).rerun(tmp_path / "new")

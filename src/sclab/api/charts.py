@@ -104,49 +104,17 @@ def fairness_charts(groups: pa.Table, decisions: pa.Table, cols: Sequence[str]) 
     """Per decision that named someone: rate and false-positive rate by group with 95%
     intervals, faint where the group is too small to judge (the report's fairness chart,
     for this grouping)."""
-    from sclab.report import charts
+    from sclab.report.sections import fairness_chart, fairness_rows
 
     out: dict[str, Any] = {}
     rows_of = groups.to_pylist()
     for k, d in enumerate(r for r in decisions.to_pylist() if r["recipients"]):
-        truth = d.get("wrongly_received") is not None
-        rows = []
-        for g in (r for r in rows_of if r["decision"] == d["decision"]):
-            label = " / ".join(f"{c}: {g[f'group_{i + 1}']}" for i, c in enumerate(cols))
-            rows.append(
-                {"group": label, "measure": "rate", "value": g["rate"],
-                 "lower": g["rate_lower"], "upper": g["rate_upper"], "people": g["people"],
-                 "received": g["recipients"], "small": bool(g["rate_small"])}
-            )  # fmt: skip
-            if truth and g["fpr"] is not None:
-                rows.append(
-                    {"group": label, "measure": "false-positive rate", "value": g["fpr"],
-                     "lower": g["fpr_lower"], "upper": g["fpr_upper"],
-                     "people": g["non_doers"], "received": g["false_positives"],
-                     "small": bool(g["fpr_small"])}
-                )  # fmt: skip
-        chart = charts.intervals(
-            f"chart-fairness-{k}",
-            f"{d['decision']}: rate and false-positive rate by {' x '.join(cols)}, with 95% "
-            "intervals (faint: too small to judge).",
-            rows,
-            category=("group", "group"),
-            value=("value", "share of the group"),
-            lower="lower",
-            upper="upper",
-            series=("measure", "measure"),
-            faint="small",
-            columns=[
-                ("group", "group"),
-                ("measure", "measure"),
-                ("people", "people (denominator)"),
-                ("received", "received"),
-                ("value", "rate"),
-                ("lower", "95% lower"),
-                ("upper", "95% upper"),
-                ("small", "too small to judge"),
-            ],
-        )
+        mine = [r for r in rows_of if r["decision"] == d["decision"]]
+        labels = [
+            " / ".join(f"{c}: {g[f'group_{i + 1}']}" for i, c in enumerate(cols)) for g in mine
+        ]
+        rows = fairness_rows(mine, labels, d.get("wrongly_received") is not None)
+        chart = fairness_chart(k, d["decision"], rows, " x ".join(cols))
         out[chart.id] = to_altair(chart.spec)
     return out
 
@@ -175,30 +143,15 @@ def score_charts(scores: pa.Table, entity_id: int) -> dict[str, Any]:
 def calibration_charts(table: pa.Table) -> dict[str, Any]:
     """Simulated / published for each comparable figure on a log scale, beside its
     tolerance band (the report's calibration chart)."""
-    from sclab.report import charts
+    from sclab.report.sections import calibration_chart
 
-    keys = ("figure", "role", "ratio", "tolerance_low", "tolerance_high", "verdict")
     rows = sorted(
-        ({k: r[k] for k in keys} for r in table.to_pylist() if (r["ratio"] or 0) > 0),
+        (r for r in table.to_pylist() if (r["ratio"] or 0) > 0),
         key=lambda r: (r["role"], r["figure"]),
     )
     if not rows:
         return {}
-    chart = charts.ratios(
-        "chart-calibration",
-        "Simulated / published for each comparable figure (log scale), beside its "
-        "tolerance band (green); the dashed line is equality.",
-        rows,
-        category=("figure", "figure"),
-        columns=[
-            ("figure", "figure"),
-            ("role", "role"),
-            ("ratio", "ratio"),
-            ("tolerance_low", "band low"),
-            ("tolerance_high", "band high"),
-            ("verdict", "verdict"),
-        ],
-    )
+    chart = calibration_chart(rows)
     return {chart.id: to_altair(chart.spec)}
 
 

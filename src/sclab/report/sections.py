@@ -764,34 +764,7 @@ def fairness(page: Page, data: RunData) -> None:
             [d["decision"]],
         )
         truth = d.get("wrongly_received") is not None
-        rows = []
-        for g in groups:
-            label = f"{g['attribute']}: {g['grp']}"
-            rows.append(
-                {
-                    "group": label,
-                    "measure": "rate",
-                    "value": g["rate"],
-                    "lower": g["rate_lower"],
-                    "upper": g["rate_upper"],
-                    "people": g["people"],
-                    "received": g["recipients"],
-                    "small": bool(g["rate_small"]),
-                }
-            )
-            if truth and g["fpr"] is not None:
-                rows.append(
-                    {
-                        "group": label,
-                        "measure": "false-positive rate",
-                        "value": g["fpr"],
-                        "lower": g["fpr_lower"],
-                        "upper": g["fpr_upper"],
-                        "people": g["non_doers"],
-                        "received": g["false_positives"],
-                        "small": bool(g["fpr_small"]),
-                    }
-                )
+        rows = fairness_rows(groups, [f"{g['attribute']}: {g['grp']}" for g in groups], truth)
         what = "a reward" if d.get("beneficial") else "an adverse decision"
         wrong = (
             f"; {int(d['wrongly_received']):,} of them had not committed the act it answers"
@@ -800,30 +773,57 @@ def fairness(page: Page, data: RunData) -> None:
         )
         page.heading(d["decision"])
         page.p(f"{what.capitalize()}: {int(d['recipients']):,} people received it{wrong}.")
-        page.chart(
-            charts.intervals(
-                f"chart-fairness-{k}",
-                f"{d['decision']}: rate and false-positive rate by group, with 95% intervals "
-                "(faint: too small to judge).",
-                rows,
-                category=("group", "group"),
-                value=("value", "share of the group"),
-                lower="lower",
-                upper="upper",
-                series=("measure", "measure"),
-                faint="small",
-                columns=[
-                    ("group", "group"),
-                    ("measure", "measure"),
-                    ("people", "people (denominator)"),
-                    ("received", "received"),
-                    ("value", "rate"),
-                    ("lower", "95% lower"),
-                    ("upper", "95% upper"),
-                    ("small", "too small to judge"),
-                ],
-            )
-        )
+        page.chart(fairness_chart(k, d["decision"], rows, "group"))
+
+
+def fairness_rows(
+    groups: list[dict[str, Any]], labels: list[str], truth: bool
+) -> list[dict[str, Any]]:
+    """The fairness chart's rows: per group (``labels``, one a group), its rate and, where
+    the decision answers an act (``truth``), its false-positive rate, each with its
+    interval, denominator and small-group flag."""
+    rows: list[dict[str, Any]] = []
+    for g, label in zip(groups, labels, strict=True):
+        rows.append(
+            {"group": label, "measure": "rate", "value": g["rate"],
+             "lower": g["rate_lower"], "upper": g["rate_upper"], "people": g["people"],
+             "received": g["recipients"], "small": bool(g["rate_small"])}
+        )  # fmt: skip
+        if truth and g["fpr"] is not None:
+            rows.append(
+                {"group": label, "measure": "false-positive rate", "value": g["fpr"],
+                 "lower": g["fpr_lower"], "upper": g["fpr_upper"],
+                 "people": g["non_doers"], "received": g["false_positives"],
+                 "small": bool(g["fpr_small"])}
+            )  # fmt: skip
+    return rows
+
+
+def fairness_chart(k: int, decision: str, rows: list[dict[str, Any]], by: str) -> charts.Chart:
+    """Decision ``k``'s rate and false-positive rate by group (``by`` names the grouping
+    in the caption), with 95% intervals, faint where a group is too small to judge."""
+    return charts.intervals(
+        f"chart-fairness-{k}",
+        f"{decision}: rate and false-positive rate by {by}, with 95% intervals "
+        "(faint: too small to judge).",
+        rows,
+        category=("group", "group"),
+        value=("value", "share of the group"),
+        lower="lower",
+        upper="upper",
+        series=("measure", "measure"),
+        faint="small",
+        columns=[
+            ("group", "group"),
+            ("measure", "measure"),
+            ("people", "people (denominator)"),
+            ("received", "received"),
+            ("value", "rate"),
+            ("lower", "95% lower"),
+            ("upper", "95% upper"),
+            ("small", "too small to judge"),
+        ],
+    )
 
 
 # ------------------------------------------------------------------------ the law
@@ -980,36 +980,7 @@ def calibration(page: Page, data: RunData) -> None:
     )
     comparable = [r for r in rows if r.get("ratio") is not None and r["ratio"] > 0]
     if comparable:
-        page.chart(
-            charts.ratios(
-                "chart-calibration",
-                "Simulated / published for each comparable figure (log scale), beside its "
-                "tolerance band (green); the dashed line is equality.",
-                [
-                    {
-                        k: r[k]
-                        for k in (
-                            "figure",
-                            "role",
-                            "ratio",
-                            "tolerance_low",
-                            "tolerance_high",
-                            "verdict",
-                        )
-                    }
-                    for r in comparable
-                ],
-                category=("figure", "figure"),
-                columns=[
-                    ("figure", "figure"),
-                    ("role", "role"),
-                    ("ratio", "ratio"),
-                    ("tolerance_low", "band low"),
-                    ("tolerance_high", "band high"),
-                    ("verdict", "verdict"),
-                ],
-            )
-        )
+        page.chart(calibration_chart(comparable))
     for role in sorted({str(r["role"]) for r in rows}):
         page.table(
             [
@@ -1029,6 +1000,30 @@ def calibration(page: Page, data: RunData) -> None:
 
 
 # ------------------------------------------------------------------------ cite
+
+
+#: The columns of the calibration chart's rows (and of its table of numbers).
+CALIBRATION_COLUMNS = ("figure", "role", "ratio", "tolerance_low", "tolerance_high", "verdict")
+
+
+def calibration_chart(comparable: list[dict[str, Any]]) -> charts.Chart:
+    """Simulated / published for each comparable figure (rows of ``audit.calibration``
+    with a positive ratio) on a log scale, beside its tolerance band."""
+    return charts.ratios(
+        "chart-calibration",
+        "Simulated / published for each comparable figure (log scale), beside its "
+        "tolerance band (green); the dashed line is equality.",
+        [{k: r[k] for k in CALIBRATION_COLUMNS} for r in comparable],
+        category=("figure", "figure"),
+        columns=[
+            ("figure", "figure"),
+            ("role", "role"),
+            ("ratio", "ratio"),
+            ("tolerance_low", "band low"),
+            ("tolerance_high", "band high"),
+            ("verdict", "verdict"),
+        ],
+    )
 
 
 def cite(page: Page, data: RunData, created: str) -> None:
