@@ -66,7 +66,7 @@ class EventBatch:
         cols: dict[str, Any] = {
             "event_id": self.event_id,
             "day": np.full(n, self.day, np.int32) if act_day is None else act_day,
-            "recorded_day": self.extra.get("recorded_day", np.full(n, self.day, np.int32)),
+            "recorded_day": _day_column(self, "recorded_day"),
             "source": constant_labels(self.source, n),
             "kind": constant_labels(self.kind, n),
             "entity_type": constant_labels(self.entity_type, n),
@@ -86,8 +86,8 @@ class EventBatch:
         n = len(self)
         k = len(starts)
         ends = np.append(starts[1:], n) - 1
-        act_day = np.asarray(self.extra.get("act_day", np.full(n, self.day, np.int32)))
-        made = np.asarray(self.extra.get("recorded_day", np.full(n, self.day, np.int32)))
+        act_day = _day_column(self, "act_day")
+        made = _day_column(self, "recorded_day")
         cols: dict[str, Any] = {
             "event_id": self.event_id[starts],
             "day": act_day[starts],
@@ -222,6 +222,15 @@ def _join_key(batch: EventBatch) -> tuple[Any, ...]:
     return (batch.source, batch.kind, batch.entity_type, columns)
 
 
+def _day_column(batch: EventBatch, name: str) -> np.ndarray:
+    """The batch's day column ``name`` as int32, its ``day`` on every row where it has none
+    (made only then: a day's history holds tens of millions of rows)."""
+    values = batch.extra.get(name)
+    if values is None:
+        return np.full(len(batch), batch.day, np.int32)
+    return np.asarray(values, np.int32)
+
+
 def _join(parts: list[EventBatch]) -> EventBatch:
     """One batch holding the rows of ``parts`` (same key, see :func:`_join_key`) in order."""
     first = parts[0]
@@ -234,16 +243,9 @@ def _join(parts: list[EventBatch]) -> EventBatch:
             extra[name] = pa.concat_arrays(values)
         else:
             extra[name] = np.concatenate(values)
-    extra["recorded_day"] = np.concatenate(
-        [
-            np.asarray(p.extra.get("recorded_day", np.full(len(p), p.day)), dtype=np.int32)
-            for p in parts
-        ]
-    )
+    extra["recorded_day"] = np.concatenate([_day_column(p, "recorded_day") for p in parts])
     if any("act_day" in p.extra for p in parts):
-        extra["act_day"] = np.concatenate(
-            [np.asarray(p.extra.get("act_day", np.full(len(p), p.day)), np.int32) for p in parts]
-        )
+        extra["act_day"] = np.concatenate([_day_column(p, "act_day") for p in parts])
     return EventBatch(
         day=min(p.day for p in parts),
         source=first.source,
