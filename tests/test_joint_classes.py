@@ -105,6 +105,17 @@ def test_a_listed_person_is_barred_from_g_seats_first_class_and_soft_sleepers(
     assert blocked == [("flights", 1), ("g_and_first", 3), ("soft_sleepers", 1)]
 
 
+def _representative_blocked(con: Any) -> tuple[int, list[tuple[Any, ...]]]:
+    """Company 0's legal representative, and every (actor, kind, class) blocked."""
+    (rep,) = con.execute(
+        "SELECT legal_rep_person_id FROM companies WHERE company_id = 0"
+    ).fetchall()[0]
+    blocked = con.execute(
+        "SELECT DISTINCT actor, kind, class FROM resource_moments WHERE outcome = 'blocked'"
+    ).fetchall()
+    return rep, blocked
+
+
 def test_the_legal_representative_of_a_listed_company_carries_its_restrictions(
     tmp_path: Path,
 ) -> None:
@@ -116,12 +127,7 @@ def test_the_legal_representative_of_a_listed_company_carries_its_restrictions(
     moments += [{"day": 2, "kind": "rail_ticket", "person": p, "class": "dc_second"}
                 for p in everyone]  # fmt: skip
     con = run_policy(tmp_path, ART3, events, days=3, moments=moments)
-    (rep,) = con.execute(
-        "SELECT legal_rep_person_id FROM companies WHERE company_id = 0"
-    ).fetchall()[0]
-    blocked = con.execute(
-        "SELECT DISTINCT actor, kind, class FROM resource_moments WHERE outcome = 'blocked'"
-    ).fetchall()
+    rep, blocked = _representative_blocked(con)
     assert sorted(blocked, key=str) == [
         (rep, "flight_ticket", None),
         (rep, "rail_ticket", "g_second"),
@@ -396,10 +402,5 @@ def test_the_corporate_list_bars_its_representatives_trains_as_the_court_does(
     moments += [{"day": 3, "kind": "rail_ticket", "person": p, "class": "dc_second"}
                 for p in everyone]  # fmt: skip
     con = run_policy(tmp_path, "corporate", events, days=4, moments=moments)
-    (rep,) = con.execute(
-        "SELECT legal_rep_person_id FROM companies WHERE company_id = 0"
-    ).fetchall()[0]
-    blocked = con.execute(
-        "SELECT DISTINCT actor, kind, class FROM resource_moments WHERE outcome = 'blocked'"
-    ).fetchall()
+    rep, blocked = _representative_blocked(con)
     assert blocked == [(rep, "rail_ticket", "g_second")]

@@ -536,9 +536,9 @@ class RecordsSensor:
         if rule.payment:
             table[[2, 3]] *= thin.no_payment_app_capture
         actor = acts.actor
-        if (actor != NO_ENTITY).all():
-            return table[self._file_class[actor]]
         known = actor != NO_ENTITY
+        if known.all():
+            return table[self._file_class[actor]]
         cls = np.full(len(actor), 4, dtype=np.uint8)
         cls[known] = self._file_class[actor[known]]
         return table[cls]
@@ -703,9 +703,8 @@ class RecordsSensor:
 
         With ``act_day`` (acts from before the run), by delivery day: records made before
         today are delivered today, in the order they came in (by actor, then oldest
-        first: :mod:`sclab.world.history`), which is nearly the order of their bundles
-        (:meth:`_bundles`), so the one sort there runs over nearly ordered data and no
-        column is moved here for the bulk of a history.
+        first: :mod:`sclab.world.history`), the order in which :meth:`_bundles` finds
+        their bundles as runs; no column of the bulk of a history is sorted or moved.
         """
         due = recorded_day if act_day is None else np.maximum(recorded_day, day)
         groups: list[tuple[int, int, slice | np.ndarray]] = []

@@ -737,6 +737,17 @@ class PaymentsSource:
         ok = adult_on(sim, who, day, self.params.loan_min_age)
         return who[ok], day[ok]
 
+    def _new_loans(
+        self, rng: np.random.Generator, who: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(principal in yuan, term in months) of loans taken by ``who``: log-normal around
+        the median scaled by the borrower's income, terms by their shares. The run and the
+        warm start draw their loans alike."""
+        p = self.params
+        median = p.loan_amount_median_yuan * self._income_factor(self._decile[who])
+        principal = lognormal_amounts(rng, len(who), median, p.loan_amount_sigma, decimals=2)
+        return principal, rng.choice(self._terms, size=len(who), p=self._term_p)
+
     def _run_past_loans(
         self,
         rng: np.random.Generator,
@@ -753,9 +764,7 @@ class PaymentsSource:
         k = len(who)
         if k == 0:
             return
-        median = p.loan_amount_median_yuan * self._income_factor(self._decile[who])
-        principal = lognormal_amounts(rng, k, median, p.loan_amount_sigma, decimals=2)
-        term = rng.choice(self._terms, size=k, p=self._term_p)
+        principal, term = self._new_loans(rng, who)
         instalment = np.round(principal / term, 2)
         ids = np.arange(self._past_loan_ids, self._past_loan_ids + k, dtype=np.int64)
         self._past_loan_ids += k
@@ -926,9 +935,7 @@ class PaymentsSource:
         k = len(takers)
         if k == 0:
             return
-        median = p.loan_amount_median_yuan * self._income_factor(self._decile[takers])
-        principal = lognormal_amounts(rng, k, median, p.loan_amount_sigma, decimals=2)
-        term = rng.choice(self._terms, size=k, p=self._term_p)
+        principal, term = self._new_loans(rng, takers)
         ids = np.arange(self._next_loan_id, self._next_loan_id + k, dtype=np.int64)
         self._next_loan_id += k
         book.append(
