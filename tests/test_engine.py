@@ -15,7 +15,7 @@ from sclab.engine import REGISTRY, Simulation, register
 from sclab.engine.catalogue import Kind
 from sclab.engine.events import NO_ENTITY
 from sclab.engine.statearrays import StateArray
-from sclab.rng import Streams
+from sclab.rng import Streams, _name_key
 from sclab.run import run_scenario
 from sclab.targets import load_scenario
 
@@ -131,8 +131,24 @@ def test_streams_are_reproducible_and_keyed(seed: int, name: str) -> None:
         s.get(name + "x", partition=3, day=5),
         s.get(name, day=5),
         Streams(seed ^ 1).get(name, partition=3, day=5),
+        Streams(seed, city=320100).get(name, partition=3, day=5),
     ):
         assert not np.array_equal(a, other.integers(0, 2**62, 4))
+
+
+@given(seed=st.integers(0, 2**63 - 1), city=st.integers(0, 999_999))
+def test_a_city_slot_keys_a_city_apart_and_leaves_one_city_runs_alone(seed: int, city: int) -> None:
+    one_city = Streams(seed).get("payments/bill", day=3).integers(0, 2**62, 4)
+    mine = Streams(seed, city=city).get("payments/bill", day=3).integers(0, 2**62, 4)
+    again = Streams(seed, city=city).get("payments/bill", day=3).integers(0, 2**62, 4)
+    other = Streams(seed, city=city + 1).get("payments/bill", day=3).integers(0, 2**62, 4)
+    assert np.array_equal(mine, again)  # whichever worker builds it
+    assert not np.array_equal(mine, one_city) and not np.array_equal(mine, other)
+    # A one-city run's keys are those it always had: (name, district + 1, day + 1).
+    legacy = np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(_name_key("payments/bill"), 0, 4)))
+    )
+    assert np.array_equal(one_city, legacy.integers(0, 2**62, 4))
 
 
 def test_adding_a_component_does_not_change_the_population(write_scenario, tmp_path) -> None:

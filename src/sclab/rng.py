@@ -15,6 +15,12 @@ stream before, so that two runs that differ only in who reads draw the same numb
 ``Streams.get(name, partition=..., day=...)`` is the same layout with ``name`` =
 ``component/stream``, ``partition`` = district and ``day`` = period.
 
+A region of several cities (a partitioned run, :mod:`sclab.region`) adds one slot in front:
+the *city* (its GB/T 2260 prefecture code). Each city's simulation draws from
+``Streams(seed, city=code)``, so a city draws the same numbers whichever worker runs it
+and whichever other cities run beside it. A run of one city has no city slot: its draws
+are those it always had.
+
 Why keyed streams rather than one generator passed around: a component's draws must not
 shift when another component is switched on, and a district's draws must not depend on
 which worker computes it or in which order. Each key maps to its own
@@ -49,21 +55,28 @@ class Streams:
         True
     """
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, city: int | None = None) -> None:
         if seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed}")
+        if city is not None and city < 0:
+            raise ValueError(f"city must be a non-negative code, got {city}")
         self.seed = int(seed)
+        #: The city slot (a region's city code), or None for a run of one city.
+        self.city = None if city is None else int(city)
 
     def seed_sequence(
         self, name: str, *, partition: int | None = None, day: int | None = None
     ) -> np.random.SeedSequence:
         """The SeedSequence behind :meth:`get` (for spawning or for a worker process)."""
         # +1 keeps "no partition"/"no day" (0) distinct from partition 0 / day 0.
-        key = (
+        key: tuple[int, ...] = (
             _name_key(name),
             0 if partition is None else partition + 1,
             0 if day is None else day + 1,
         )
+        if self.city is not None:
+            # A key one longer than any one-city key: never equal to one of them.
+            key = (self.city, *key)
         return np.random.SeedSequence(self.seed, spawn_key=key)
 
     def get(
