@@ -39,7 +39,6 @@ GENERATION_SCENARIO = "nanjing"
 def measure_generation(population: int) -> dict[str, Any]:
     """Generate the Nanjing population of the given size; stage times and peak memory."""
     from sclab.population import generate_population
-    from sclab.rng import Streams
     from sclab.run import peak_rss_bytes
     from sclab.targets import load_scenario
 
@@ -54,7 +53,7 @@ def measure_generation(population: int) -> dict[str, Any]:
             marks[stage] = now - last[0]
             last[0] = now
 
-    pop = generate_population(scenario, Streams(scenario.seed), progress)
+    pop = generate_population(scenario, scenario.streams(), progress)
     total = time.perf_counter() - start
     return {
         "population": population,

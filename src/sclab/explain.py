@@ -54,7 +54,6 @@ from sclab.policy.loader import PolicyError, pinned_policy_texts
 from sclab.policy.schema import Policy
 from sclab.population import generate_population
 from sclab.rerun import DATABASE, RecordedRun, read_recorded_run
-from sclab.rng import Streams
 from sclab.run import load_builtin_components
 from sclab.store.description import policy_sources
 from sclab.store.manifest import NotARunError
@@ -288,7 +287,7 @@ def reproduce(
             source=str(recorded.directory),
         )
     check_feasibility(scenario)  # the rerun needs the run's memory: refuse what cannot fit
-    streams = Streams(scenario.seed)
+    streams = scenario.streams()
     population = generate_population(scenario, streams)
     observer = _Observer(entity_type, entity_id)
     # No sinks: the events, decisions and moments are numbered and decided as in the run,

@@ -52,11 +52,10 @@ def builtin_labels() -> dict[str, tuple[str, ...]]:
     """Label set → the labels a run of :func:`builtin_scenario` declares, sorted."""
     from sclab.engine.simulation import Simulation
     from sclab.population import generate_population
-    from sclab.rng import Streams
     from sclab.store.population import population_labels
 
     scenario = builtin_scenario()
-    streams = Streams(scenario.seed)
+    streams = scenario.streams()
     sim = Simulation.assemble(scenario, streams, generate_population(scenario, streams))
     labels: dict[str, set[str]] = {
         name: set(values) for name, values in population_labels(scenario).items()

@@ -36,7 +36,6 @@ from sclab.engine.registry import REGISTRY, Registry
 from sclab.engine.simulation import Simulation
 from sclab.feasibility import check_feasibility
 from sclab.population import generate_population
-from sclab.rng import Streams
 from sclab.scenario.schema import Scenario
 from sclab.store.database import RunDatabase
 from sclab.store.description import policies_columns, policy_sources, run_info_columns
@@ -157,7 +156,7 @@ def run_scenario(
     timings: dict[str, float] = {}
     db: RunDatabase | None = None
     try:
-        streams = Streams(scenario.seed)
+        streams = scenario.streams()
         t0 = time.perf_counter()
         rep.phase("population", 1.0)
         population = generate_population(

@@ -192,11 +192,8 @@ class LearnWhenBlocked:
         ``known_at_start``, and act on it with the kind's share."""
         listed = np.flatnonzero(sim.view.listed)
         before = listed[sim.view.listed_since_of(listed) < 0]
-        companies = sim.view.listed_companies()
-        if companies is not None:
-            on, since = companies
-            reps = sim.population.companies.legal_rep[on & (since < 0)]
-            before = np.union1d(before, reps.astype(np.int64))
+        reps, since = sim.view.listed_representatives(sim.population.companies.legal_rep)
+        before = np.union1d(before, reps[since < 0])
         if not len(before):
             return
         rng = sim.rng(f"{self.name}/known_at_start")
@@ -209,10 +206,7 @@ class LearnWhenBlocked:
 
     def _forget(self, sim: Simulation) -> None:
         """Those no longer listed, nor representing a listed company, try every class."""
-        companies = sim.view.listed_companies()
-        reps = np.empty(0, np.int64)
-        if companies is not None:
-            reps = np.unique(sim.population.companies.legal_rep[companies[0]].astype(np.int64))
+        reps, _ = sim.view.listed_representatives(sim.population.companies.legal_rep)
         for kind, people in self.learnt.items():
             if not len(people):
                 continue

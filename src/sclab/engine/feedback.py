@@ -7,6 +7,8 @@ Core objects:
     :class:`ListJournal`: the entries one policy opened and closed on one of its public
         lists, day by day, so that another policy can read them sparsely (a points delta
         for an entry on the court's list, a factor input "is listed").
+    :class:`ListedElsewhere`: in a region of several cities, the people here who
+        represent a company listed in another city (exchanged at day boundaries).
 
 Policies read each other's lists only through journals, and only as of the end of the
 previous day (:meth:`ListJournal.day`): what one policy sees of another never depends on
@@ -22,12 +24,30 @@ sanction on any act), so behaviour stays at its baseline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from sclab.parallel import map_blocks
 
 #: A record horizon without end (:meth:`SystemView.reads_records`).
 FOREVER = np.iinfo(np.int32).max
+
+#: For listed companies, the event behind each entry and whether it is wrongful.
+Provenance = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class ListedElsewhere:
+    """People of this city who represent a company of another city of the region that
+    stood on a company list there at the end of yesterday (by person)."""
+
+    person: np.ndarray  # int64, local person id
+    company: np.ndarray  # int64, the company's region-wide id
+    since: np.ndarray  # int32, the entry's first day
+    event: np.ndarray  # int64, the region-wide id of the event behind the entry
+    wrongful: np.ndarray  # bool, whether the entry rests on a wrong record
 
 
 class ListJournal:
@@ -141,6 +161,11 @@ class SystemView:
         self._shortest_horizons: dict[str, int] = {}
         self._read_each: set[str] = set()
         self._company_lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._company_provenance: dict[str, Provenance] = {}
+        # In a region of several cities: per company list, the people here who represent
+        # a company that stood on it in another city at the end of yesterday (the region
+        # exchanges them at day boundaries, sclab.region).
+        self._elsewhere: dict[str, ListedElsewhere] = {}
         self.severity: dict[str, float] = {}
         self.detection: dict[str, float] = {}
         self.scores_speech = False
@@ -194,10 +219,73 @@ class SystemView:
         """The names of every published journal."""
         return sorted(self._journals)
 
-    def publish_company_list(self, name: str, listed: np.ndarray, since: np.ndarray) -> None:
+    def publish_company_list(
+        self,
+        name: str,
+        listed: np.ndarray,
+        since: np.ndarray,
+        provenance: Provenance | None = None,
+    ) -> None:
         """A policy shares a blacklist of companies (membership and entry days, per
-        company_id), by reference: their legal representatives may be barred."""
+        company_id), by reference: their legal representatives may be barred.
+
+        ``provenance(companies)``: for listed companies, the event behind each entry and
+        whether it is wrongful; what another city of a region is told along with the
+        listing (:meth:`company_listings`)."""
         self._company_lists[name] = (listed, since)
+        if provenance is not None:
+            self._company_provenance[name] = provenance
+
+    def company_lists(self) -> list[str]:
+        """The names of the published company blacklists."""
+        return list(self._company_lists)
+
+    def company_listings(
+        self, name: str, companies: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Of ``companies``, those on company list ``name`` now: (company, entry day, event,
+        wrongful). What a city tells the others of a region about the companies they
+        represent. O(len(companies))."""
+        listed, since = self._company_lists[name]
+        on = companies[listed[companies]]
+        provenance = self._company_provenance.get(name)
+        if provenance is None:
+            event, wrongful = np.full(len(on), -1, np.int64), np.zeros(len(on), bool)
+        else:
+            event, wrongful = provenance(on)
+        return on, since[on].astype(np.int32), event, wrongful
+
+    def receive_listed_elsewhere(self, name: str, entries: ListedElsewhere) -> None:
+        """The people here who represent a company on list ``name`` in another city (the
+        region's exchange at the start of a day: the lists as they stood yesterday)."""
+        self._elsewhere[name] = entries
+
+    def listed_elsewhere(self, name: str) -> ListedElsewhere | None:
+        """:meth:`receive_listed_elsewhere`'s entries of list ``name``, if any."""
+        return self._elsewhere.get(name)
+
+    def listed_representatives(self, legal_rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """People representing a company on some company blacklist, here or in another
+        city of the region, with the earliest entry day among those companies (unique,
+        ascending). ``legal_rep``: per company here, its representative (-1: none here).
+        O(companies x lists)."""
+        people: list[np.ndarray] = []
+        days: list[np.ndarray] = []
+        local = self.listed_companies()
+        if local is not None:
+            on = np.flatnonzero(local[0] & (legal_rep >= 0))
+            people.append(legal_rep[on].astype(np.int64))
+            days.append(local[1][on].astype(np.int32))
+        for entries in self._elsewhere.values():
+            people.append(entries.person)
+            days.append(entries.since)
+        if not people:
+            return np.empty(0, np.int64), np.empty(0, np.int32)
+        who, day = np.concatenate(people), np.concatenate(days)
+        order = np.lexsort((day, who))
+        who, day = who[order], day[order]
+        first = np.r_[True, who[1:] != who[:-1]] if len(who) else np.empty(0, bool)
+        return who[first], day[first]
 
     def listed_companies(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(on some published company blacklist, the earliest entry day there) per

@@ -167,8 +167,9 @@ class PolicyEngine:
         self.grades.effects = self.effects
         self.counters = Counters(p.counters, p.rules, sizes, self.lists, self.effects, self.rows)
         self.joint = JointMeasures(
-            p.joint, self.members, self.lists, self.scores, self.provenance, self.rows
-        )
+            p.joint, self.members, self.lists, self.scores, self.provenance, self.rows,
+            system=self.system,
+        )  # fmt: skip
         # Within a batch the consumers read in this order (their decisions draw from the
         # day's stream): counters, factor inputs, points deltas, rules on single events,
         # deletion on performance.

@@ -48,8 +48,10 @@ class JointMeasures:
         scores: Scores,
         provenance: Provenance,
         rows: Rows,
+        system: str = "",
     ) -> None:
         self.joint = list(joint)
+        self.system = system
         self.members = members
         self.lists = lists
         self.scores = scores
@@ -263,7 +265,8 @@ class JointMeasures:
 
     def _representatives(self, sim: Simulation, t: Trigger) -> tuple[np.ndarray, ...]:
         """Legal representatives of the companies ``t`` triggers (sorted), with the event
-        and wrongful flag of their first such company."""
+        and wrongful flag of their first such company: companies here, then (in a region
+        of several cities) companies of other cities on the same list as of yesterday."""
         companies = sim.population.companies
         # A list's trigger holds for its members only: look up those, not every company.
         who = (
@@ -273,9 +276,19 @@ class JointMeasures:
         )
         hit_c, event_c, bad_c = self._trigger(t, who)
         reps = companies.legal_rep[who[hit_c]].astype(np.int64)
+        event, bad = event_c[hit_c], bad_c[hit_c]
+        here = reps >= 0  # a company represented from another city has nobody here
+        reps, event, bad = reps[here], event[here], bad[here]
+        elsewhere = (
+            None if t.on_list is None else sim.view.listed_elsewhere(f"{self.system}.{t.on_list}")
+        )
+        if elsewhere is not None and len(elsewhere.person):
+            reps = np.concatenate([reps, elsewhere.person])
+            event = np.concatenate([event, elsewhere.event])
+            bad = np.concatenate([bad, elsewhere.wrongful])
         # one triggering company per representative (the first); wrongful if all are
         order = np.argsort(reps, kind="stable")
-        return reps[order], event_c[hit_c][order], bad_c[hit_c][order]
+        return reps[order], event[order], bad[order]
 
     def _tie_hits(
         self, sim: Simulation, t: Trigger, actor: np.ndarray, entity: np.ndarray

@@ -59,7 +59,9 @@ class Lists:
             if spec.kind == "blacklist" and spec.entity == "person":
                 view.publish_list(f"{system}.{lid}", book.listed, book.since)
             elif spec.kind == "blacklist" and spec.entity == "company":
-                view.publish_company_list(f"{system}.{lid}", book.listed, book.since)
+                view.publish_company_list(
+                    f"{system}.{lid}", book.listed, book.since, book.provenance
+                )
         for lid, journal in self.journals.items():
             view.publish_journal(f"{system}.{lid}", journal)
 

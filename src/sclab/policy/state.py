@@ -242,6 +242,12 @@ class ListBook:
         self.entry = np.full(self.cap, -1, np.int64)  # list_entries.entry_id
         self.free = list(range(self.cap - 1, -1, -1))
 
+    def provenance(self, entities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For listed ``entities``: the event behind each one's entry, and whether the
+        entry is wrongful (what a company's listing tells another city of a region)."""
+        slot = self.slot[entities]
+        return self.event[slot], self.wrongful[slot]
+
     def _grow(self, need: int) -> None:
         while len(self.free) < need:
             old = self.cap

@@ -33,12 +33,24 @@ from sclab.population.graph import (
     SocialGraph,
     build_social_graph,
 )
+from sclab.population.regional import representatives_here, represented_elsewhere
 from sclab.rng import Streams
 from sclab.scenario.schema import Scenario, SocialGraphSpec
 
-__all__ = ["Citizens", "Companies", "Population", "SocialGraph", "generate_population"]
+__all__ = [
+    "NO_REPRESENTATIVE",
+    "Citizens",
+    "Companies",
+    "Population",
+    "SocialGraph",
+    "company_count",
+    "generate_population",
+]
 
 Progress = Callable[[str, float], None]
+
+#: ``Companies.legal_rep`` of a company whose legal representative lives in another city.
+NO_REPRESENTATIVE = -1
 
 
 @dataclass
@@ -49,11 +61,21 @@ class Population:
     companies: Companies
     graph: SocialGraph
     district_sizes: np.ndarray  # int64, people per district in scenario order
+    #: In a region of several cities (:mod:`sclab.population.regional`): the people here
+    #: who represent a company of another city (local person id) and that company's
+    #: region-wide id, by company. A company here represented from elsewhere has
+    #: ``legal_rep`` -1 (:data:`NO_REPRESENTATIVE`).
+    representing: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def nbytes(self) -> int:
         """Bytes held by all population arrays."""
         return self.citizens.nbytes + self.companies.nbytes + self.graph.nbytes
+
+
+def company_count(people: int, per_1000_people: float) -> int:
+    """How many companies a population of ``people`` has (shared among its districts)."""
+    return round(people * per_1000_people / 1000)
 
 
 def graph_spec(spec: SocialGraphSpec) -> GraphSpec:
@@ -114,7 +136,7 @@ def generate_population(
 
     age = citizens.age(start)
     n_companies = apportion(
-        round(scenario.population.size * scenario.companies.per_1000_people / 1000),
+        company_count(scenario.population.size, scenario.companies.per_1000_people),
         sizes.astype(float),
     )
     offsets = np.concatenate([[0], np.cumsum(sizes)])
@@ -145,4 +167,29 @@ def generate_population(
         streams.get("social-graph"),
     )
     report("social graph", 1.0)
-    return Population(citizens=citizens, companies=companies, graph=graph, district_sizes=sizes)
+    representing = None
+    if scenario.city is not None:
+        representing = _regional_links(scenario, companies, age)
+        report("links across cities", 1.0)
+    return Population(
+        citizens=citizens,
+        companies=companies,
+        graph=graph,
+        district_sizes=sizes,
+        representing=representing,
+    )
+
+
+def _regional_links(
+    scenario: Scenario, companies: Companies, age: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the region's links to this city: its companies represented from elsewhere
+    lose their local representative; returns the people here who represent another
+    city's companies (see :attr:`Population.representing`)."""
+    key = scenario.city
+    assert key is not None
+    links = represented_elsewhere(key, scenario.seed)
+    companies.legal_rep[links[key.index].company] = NO_REPRESENTATIVE
+    spec = scenario.companies
+    eligible = np.flatnonzero((age >= spec.legal_rep_min_age) & (age <= spec.legal_rep_max_age))
+    return representatives_here(key, links, eligible)

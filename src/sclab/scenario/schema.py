@@ -22,6 +22,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from sclab.rng import Streams
+
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 MAX_POPULATION = 100_000_000
 SHARE_TOLERANCE = 1e-3
@@ -402,6 +404,55 @@ class OutputSpec(Strict):
     ties: bool = Field(True, description="Write the tie graph (one row per tie).")
 
 
+class RegionMember(Strict):
+    """One city of a region as every other city sees it: enough to draw the links."""
+
+    code: int = Field(ge=110000, le=829999, description="The city's GB/T 2260 code.")
+    people: int = Field(gt=0, description="Its synthetic people.")
+    companies: int = Field(ge=0, description="Its synthetic companies.")
+
+
+class CityKey(Strict):
+    """A city's place in a region of several cities (:mod:`sclab.region` sets it on each
+    city's scenario; a scenario of one city has none).
+
+    The code is the city slot of every stream the city draws from
+    (:class:`sclab.rng.Streams`), so a city draws the same numbers whichever worker runs
+    it; the region's cities (code, people, companies) give each city's ids an offset that
+    makes them unique across the region, and let each city draw the links across cities
+    by itself (:mod:`sclab.population.regional`).
+    """
+
+    region: str = Field(min_length=1, description="The region's name.")
+    index: int = Field(ge=0, description="The city's place in the region's list of cities.")
+    cities: list[RegionMember] = Field(min_length=1, description="Every city of the region.")
+    represented_elsewhere: Share = Field(
+        0.0,
+        description="Share of a city's companies whose legal representative lives in another.",
+    )
+
+    @model_validator(mode="after")
+    def _index_in_range(self) -> CityKey:
+        if self.index >= len(self.cities):
+            raise ValueError(f"index {self.index} is past the region's {len(self.cities)} cities")
+        return self
+
+    @property
+    def code(self) -> int:
+        """The city's own code: its streams' city slot."""
+        return self.cities[self.index].code
+
+    @property
+    def person_offset(self) -> int:
+        """Region-wide id of the city's first person."""
+        return sum(c.people for c in self.cities[: self.index])
+
+    @property
+    def company_offset(self) -> int:
+        """Region-wide id of the city's first company."""
+        return sum(c.companies for c in self.cities[: self.index])
+
+
 class Scenario(Strict):
     """One scenario file: the root of a run's configuration."""
 
@@ -432,6 +483,14 @@ class Scenario(Strict):
         default_factory=list, description="Policy packs or files (scores, lists, sanctions)."
     )
     output: OutputSpec = Field(default_factory=OutputSpec)
+    city: CityKey | None = Field(
+        None,
+        description="Set by a region on each of its cities (`sclab.region`); absent for one city.",
+    )
+
+    def streams(self) -> Streams:
+        """The run's random streams: keyed by the seed, and by the city in a region."""
+        return Streams(self.seed, city=None if self.city is None else self.city.code)
 
     @model_validator(mode="after")
     def _district_keys(self) -> Scenario:

@@ -122,7 +122,8 @@ def write_population(
                 "size": categorical(co.size[s], labels["company_size"]),
                 "employees": co.employees[s],
                 "district_code": codes[co.district[s]],
-                "legal_rep_person_id": co.legal_rep[s],
+                # NULL for a company represented from another city of a region.
+                "legal_rep_person_id": np.ma.masked_less(co.legal_rep[s], 0),
                 "founded_date": dates(co.founded_day[s]),
             },
         )
