@@ -2,6 +2,8 @@
 
 Core objects:
     :func:`run_scenario`: the whole job behind ``sclab run``, usable from a notebook.
+    :class:`StagedRun`: the same job a stage at a time (made, each day, the end), for
+        runs stepped side by side (the cities of a region).
     :class:`RunResult`: where the output went, row counts, timings and memory.
     :class:`Reporter`: how progress is shown (the CLI passes a Rich one; the default is
         silent).
@@ -17,13 +19,14 @@ enough to audit it and to run it again (:mod:`sclab.rerun`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import platform
 import resource
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,80 +144,133 @@ def run_scenario(
         OutputError: ``out`` exists without ``force``, holds files sclab did not write,
             or cannot be written.
     """
-    # Component modules are imported here, not at the top: `import sclab` leaves the
-    # registry to whoever fills it (tests/test_layers.py).
-    from sclab.policy.histograms import ScoreHistograms
-    from sclab.policy.loader import pinned_policy_texts
+    run = StagedRun(
+        scenario, out, force=force, reporter=reporter, check_memory=check_memory,
+        policy_texts=policy_texts,
+    )  # fmt: skip
+    with run.aborting():
+        while not run.days_done:
+            run.step()
+        return run.end()
 
-    load_builtin_components()
-    check_feasibility(scenario, memory=check_memory)
-    rep = reporter or Reporter()
-    created = dt.datetime.now(dt.UTC)  # for the reader only; never feeds randomness
-    # Each policy's text is read once: the run compiles exactly the text it records.
-    texts = dict(policy_texts) if policy_texts is not None else read_policy_texts(scenario)
-    output = OutputDirectory(Path(out), force, note=rep.note)
-    timings: dict[str, float] = {}
-    db: RunDatabase | None = None
-    try:
-        streams = scenario.streams()
-        t0 = time.perf_counter()
-        rep.phase("population", 1.0)
-        population = generate_population(
-            scenario, streams, lambda stage, done: rep.advance("population", done)
-        )
-        rep.end_phase("population")
-        timings["population"] = time.perf_counter() - t0
 
-        def append(table: str, columns: Mapping[str, Any]) -> None:
-            """The simulation's sinks: called from the first day on, once ``db`` exists."""
-            assert db is not None
-            db.append(table, columns, buffered=True)
+class StagedRun:
+    """One run, a stage at a time: made (population, components, database, set-up), then
+    :meth:`step` day by day, then :meth:`end` (settle, write the results, the manifest,
+    commit the directory). :func:`run_scenario` is all three; a region steps its cities'
+    runs side by side, day by day (:mod:`sclab.region`).
 
-        # The components first (without their state): the database's label columns are
-        # ENUMs of the labels they declare.
-        with pinned_policy_texts(texts):
-            sim = Simulation.assemble(
-                scenario,
-                streams,
-                population,
-                sink=lambda b: append("events", b.columns()),
-                moment_sink=lambda m, first: append("resource_moments", m.columns(first)),
-                decision_sink=append,
+    Whatever fails, inside :meth:`aborting`, leaves the output directory as it was before.
+    The arguments are those of :func:`run_scenario`.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        out: Path,
+        *,
+        force: bool = False,
+        reporter: Reporter | None = None,
+        check_memory: bool = True,
+        policy_texts: Mapping[str, str] | None = None,
+    ) -> None:
+        # Component modules are imported here, not at the top: `import sclab` leaves the
+        # registry to whoever fills it (tests/test_layers.py).
+        from sclab.policy.histograms import ScoreHistograms
+        from sclab.policy.loader import pinned_policy_texts
+
+        load_builtin_components()
+        check_feasibility(scenario, memory=check_memory)
+        self.scenario = scenario
+        self.out = Path(out)
+        self.rep = rep = reporter or Reporter()
+        self.created = dt.datetime.now(dt.UTC)  # for the reader only; never feeds randomness
+        # Each policy's text is read once: the run compiles exactly the text it records.
+        texts = dict(policy_texts) if policy_texts is not None else read_policy_texts(scenario)
+        self.output = OutputDirectory(self.out, force, note=rep.note)
+        self.timings: dict[str, float] = {}
+        self.db: RunDatabase | None = None
+        with self.aborting():
+            streams = scenario.streams()
+            t0 = time.perf_counter()
+            rep.phase("population", 1.0)
+            population = generate_population(
+                scenario, streams, lambda stage, done: rep.advance("population", done)
             )
-        db = RunDatabase(
-            output.staging / "run.duckdb", {**population_labels(scenario), **sim.labels()}
-        )
-        describe_run(db, scenario, sim, texts, created)
-        db.append("kinds", sim.catalogue().columns())  # what can happen in this run
-        t0 = time.perf_counter()
-        rep.phase("write population", 1.0)
-        write_population(
-            db, scenario, population, lambda stage, done: rep.advance("write population", done)
-        )
-        rep.end_phase("write population")
-        timings["write_population"] = time.perf_counter() - t0
+            rep.end_phase("population")
+            self.timings["population"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        sim.setup()
-        timings["setup_components"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        rep.phase("simulate", scenario.days, "days")
-        db.set_threads(1)  # the writer overlaps the simulation: one core each
-        db.set_memory_limit(db.RUN_MEMORY_LIMIT)  # the simulation's state needs the room
-        histograms = ScoreHistograms(sim)
+            def append(table: str, columns: Mapping[str, Any]) -> None:
+                """The simulation's sinks: called from the first day on, once ``db`` exists."""
+                assert self.db is not None
+                self.db.append(table, columns, buffered=True)
 
-        def day_done(day: int) -> None:
-            rep.advance("simulate", day + 1)
-            histograms.observe(day)  # after the day's steps: the month's last scores
+            # The components first (without their state): the database's label columns are
+            # ENUMs of the labels they declare.
+            with pinned_policy_texts(texts):
+                sim = Simulation.assemble(
+                    scenario,
+                    streams,
+                    population,
+                    sink=lambda b: append("events", b.columns()),
+                    moment_sink=lambda m, first: append("resource_moments", m.columns(first)),
+                    decision_sink=append,
+                )
+            self.sim = sim
+            self.db = db = RunDatabase(
+                self.output.staging / "run.duckdb",
+                {**population_labels(scenario), **sim.labels()},
+            )
+            describe_run(db, scenario, sim, texts, self.created)
+            db.append("kinds", sim.catalogue().columns())  # what can happen in this run
+            t0 = time.perf_counter()
+            rep.phase("write population", 1.0)
+            write_population(
+                db, scenario, population, lambda stage, done: rep.advance("write population", done)
+            )
+            rep.end_phase("write population")
+            self.timings["write_population"] = time.perf_counter() - t0
 
-        sim.run(on_day=day_done, finish=False)
+            t0 = time.perf_counter()
+            sim.setup()
+            self.timings["setup_components"] = time.perf_counter() - t0
+            self.histograms = ScoreHistograms(sim)
+            self._simulating = 0.0
+
+    @property
+    def days_done(self) -> bool:
+        """Whether every day of the scenario has been stepped."""
+        return self.sim.day + 1 >= self.scenario.days
+
+    def step(self) -> int:
+        """Simulate the next day; returns its number."""
+        assert self.db is not None
+        t0 = time.perf_counter()
+        if self.sim.day < 0:
+            self.rep.phase("simulate", self.scenario.days, "days")
+            self.db.set_threads(1)  # the writer overlaps the simulation: one core each
+            self.db.set_memory_limit(self.db.RUN_MEMORY_LIMIT)  # the state needs the room
+        self.sim.step()
+        day = self.sim.day
+        self.rep.advance("simulate", day + 1)
+        self.histograms.observe(day)  # after the day's steps: the month's last scores
+        self._simulating += time.perf_counter() - t0
+        return day
+
+    def end(self) -> RunResult:
+        """After the last day: settle, write the results and summaries, close the
+        database, write the manifest and move the directory into place."""
+        sim, db, scenario, timings = self.sim, self.db, self.scenario, self.timings
+        assert db is not None and self.days_done
+        population = sim.population
+        t0 = time.perf_counter()
         state_bytes = population.nbytes + sim.state.nbytes
         sim.release_ties()  # the end's settles and writes must not sit on top of the ties
         sim.finish()
         db.set_threads(2)
         db.set_memory_limit(db.end_memory_limit(len(population.citizens)))
-        rep.end_phase("simulate")
-        timings["simulate"] = time.perf_counter() - t0
+        self.rep.end_phase("simulate")
+        timings["simulate"] = self._simulating + time.perf_counter() - t0
         t0 = time.perf_counter()
         db.flush()  # the days' rows first: their buffers go before the end's bulk inserts
         for batch in sim.aggregates.rows():
@@ -228,16 +284,16 @@ def run_scenario(
         db.flush()
         timings["write_results"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        summarise_run(db, scenario, histograms)
+        summarise_run(db, scenario, self.histograms)
         inert = record_inert(db)
         counts = db.row_counts()
         timings["summarise"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         db.close()
-        db = None
+        self.db = None
         timings["close_database"] = time.perf_counter() - t0
         result = RunResult(
-            out=Path(out),
+            out=self.out,
             scenario=scenario,
             row_counts=counts,
             timings=timings,
@@ -250,15 +306,27 @@ def run_scenario(
             },
         )
         t0 = time.perf_counter()
-        write_manifest(output.staging, result, created)
+        write_manifest(self.output.staging, result, self.created)
         result.timings["manifest"] = time.perf_counter() - t0
-        output.commit()
+        self.output.commit()
         return result
-    except BaseException:
-        if db is not None:
-            db.abort()
-        output.abort()
-        raise
+
+    @contextlib.contextmanager
+    def aborting(self) -> Iterator[None]:
+        """Whatever escapes (an error, Ctrl-C) aborts the run: the database is dropped and
+        the output directory left as it was before."""
+        try:
+            yield
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Drop what this run wrote (idempotent)."""
+        if self.db is not None:
+            self.db.abort()
+            self.db = None
+        self.output.abort()
 
 
 def describe_run(

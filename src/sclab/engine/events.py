@@ -119,11 +119,16 @@ class EventLog:
 
     Args:
         sink: Called with each batch once its day is over (e.g. a database append).
+        first_id: The first event id (a region's city: its index times
+            :attr:`CITY_ID_STRIDE`).
     """
 
-    def __init__(self, sink: Callable[[EventBatch], None] | None = None) -> None:
+    #: Event ids of a region's city start at its index times this.
+    CITY_ID_STRIDE = 1 << 40
+
+    def __init__(self, sink: Callable[[EventBatch], None] | None = None, first_id: int = 0) -> None:
         self.sink = sink
-        self.next_id = 0
+        self.next_id = first_id
         self.today: list[EventBatch] = []
         self.counts: dict[tuple[str, str], int] = {}
         self._joined: tuple[int, list[EventBatch]] = (0, [])  # (batches seen, by_kind())

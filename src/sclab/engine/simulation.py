@@ -291,7 +291,12 @@ class Simulation:
             scenario,
             streams,
             population,
-            EventLog(sink),
+            # A region's cities number their events apart (2**40 ids each), so that a
+            # decision in one city can name the event of another that it rests on.
+            EventLog(
+                sink,
+                0 if scenario.city is None else scenario.city.index * EventLog.CITY_ID_STRIDE,
+            ),
             State(sizes),
             moments=MomentLog(moment_sink),
             view=SystemView(sizes["person"]),
