@@ -202,8 +202,31 @@ def run(
             "each with its twin.",
         ),
     ] = 1,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="For a region (several cities, e.g. 'jiangsu'): run its cities on N local "
+            "Dask workers, or on the Dask scheduler at ADDRESS (tcp://host:port); the "
+            "tables are the same as in one process (docs/scale.md)."
+        ),
+    ] = None,
 ) -> None:
-    """Generate a population, simulate the scenario and write run.duckdb + manifest.json."""
+    """Generate a population, simulate the scenario and write run.duckdb + manifest.json;
+    for a region, each city's run into OUT/cities/ (docs/scale.md)."""
+    if api.is_region(scenario):
+        if twin is not None or replicates != 1:
+            raise SclabError(
+                "a region runs once: --twin and --replicates run one city's scenario",
+                field="--twin" if twin is not None else "--replicates",
+            )
+        _run_region(scenario, population, days, seed, out, force, quiet, skip_memory_check, cluster)
+        return
+    if cluster is not None:
+        raise SclabError(
+            f"'{scenario}' is one city: --cluster spreads the cities of a region over "
+            "workers (e.g. sclab run jiangsu --cluster 2)",
+            field="--cluster",
+        )
     spec = api.Scenario.load(scenario, population=population, days=days, seed=seed)
     spec.run(
         out,
@@ -213,6 +236,61 @@ def run(
         check_memory=not skip_memory_check,
         observer=_RichObserver(quiet),
     )
+
+
+def _cluster(value: str | None) -> int | str | None:
+    """``--cluster``: a number of local workers, or a scheduler's address."""
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    if "://" in value or ":" in value:
+        return value
+    raise SclabError(
+        f"expected a number of workers (2) or a scheduler address (tcp://host:8786), got {value!r}",
+        field="--cluster",
+    )
+
+
+def _run_region(
+    target: str,
+    population: int | None,
+    days: int | None,
+    seed: int | None,
+    out: Path | None,
+    force: bool,
+    quiet: bool,
+    skip_memory_check: bool,
+    cluster: str | None,
+) -> None:
+    """``sclab run REGION``: the cities side by side, then a table of them."""
+    import time
+
+    started = time.perf_counter()
+    with _progress(population or 1_000_000, quiet) as progress:
+        result = api.run_region(
+            target, population=population, days=days, seed=seed, out=out,
+            cluster=_cluster(cluster), force=force, check_memory=not skip_memory_check,
+            reporter=RichReporter(progress),
+        )  # fmt: skip
+    table = Table(title=f"Region {result.region} ({result.workers})", title_justify="left")
+    for col in ("city", "people", "events", "sanctions", "listing-days from other cities"):
+        table.add_column(col, justify="left" if col == "city" else "right")
+    for c in result.cities:
+        table.add_row(
+            escape(c.name.rsplit(".", 1)[-1]),
+            f"{c.people:,}",
+            f"{c.row_counts.get('events', 0):,}",
+            f"{c.row_counts.get('sanctions', 0):,}",
+            f"{c.received:,}",
+        )
+    out_console.print(table)
+    seconds = time.perf_counter() - started
+    out_console.print(
+        f"{result.people:,} people in {len(result.cities)} cities in {seconds:.1f} s; "
+        f"{result.exchanged:,} listing-days crossed city lines"
+    )
+    out_console.print(f"Output: {escape(str(result.out.resolve()))}")
 
 
 class _RichObserver(api.RunObserver):

@@ -7,6 +7,8 @@ Core objects:
     :func:`open_run` (``sclab.open``) and :class:`Run` (:mod:`sclab.api.runs`): a finished
         run's tables, SQL, export and analyses (audit, fairness, explain, calibrate,
         compare, report, charts), each an :class:`Analysis`.
+    :func:`run_region` (:mod:`sclab.api.region`): several cities as partitions of one
+        run, in one process or on Dask.
     :func:`check_policy`, :func:`packs`, :func:`scenarios`, :func:`components`
         (:mod:`sclab.api.catalogue`): what sclab offers to run, and a policy's verdicts.
 
@@ -24,6 +26,7 @@ from sclab.api.catalogue import (
 )
 from sclab.api.frames import FrameError, as_frame
 from sclab.api.overrides import OverrideError
+from sclab.api.region import RegionResult, is_region, run_region
 from sclab.api.runs import Analysis, Run, UnknownTableError, open_run
 from sclab.api.scenario import RunObserver, Scenario, simulate
 
@@ -32,6 +35,7 @@ __all__ = [
     "FrameError",
     "OverrideError",
     "PolicyCheck",
+    "RegionResult",
     "Run",
     "RunObserver",
     "Scenario",
@@ -39,9 +43,11 @@ __all__ = [
     "as_frame",
     "check_policy",
     "components",
+    "is_region",
     "open_run",
     "pack_text",
     "packs",
+    "run_region",
     "scenarios",
     "simulate",
 ]

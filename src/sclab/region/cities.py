@@ -186,3 +186,23 @@ def _geography(
             field=dotted((*at, "districts_from")),
         )
     return named.geography.model_dump()
+
+
+def city_document(doc: LocatedYAML, region: Region, index: int) -> LocatedYAML:
+    """City ``index``'s scenario as a document of the region file: its policies at the
+    lines of the region's ``national`` and the city's ``policies`` entries, everything
+    else at the ``world`` line (the world file itself was checked on its own), so that a
+    component's check (:func:`sclab.targets.check_components`) names the region's line."""
+    lines: dict[tuple[str | int, ...], int] = {}
+    world = doc.line_of(("world",))
+    for stage in ("sources", "sensors", "behaviour"):
+        if world is not None:
+            lines[(stage,)] = world
+    sources = [("national", i) for i in range(len(region.national))] + [
+        ("cities", index, "policies", j) for j in range(len(region.cities[index].policies))
+    ]
+    for k, at in enumerate(sources):
+        for path, line in doc.lines.items():
+            if path[: len(at)] == at:
+                lines[("policies", k, *path[len(at) :])] = line
+    return LocatedYAML(data=None, source=doc.source, lines=lines)

@@ -267,5 +267,3 @@ def _write_manifest(
         created_utc=created.isoformat(timespec="seconds"),
     )
     manifest.write()
-
-
