@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from sclab.errors import ScenarioError
+from sclab.errors import ScenarioError, SclabError
 from sclab.population import company_count
 from sclab.population.geography import apportion
 from sclab.region.schema import Region, RegionCity
@@ -50,7 +50,10 @@ def is_region(name_or_path: str) -> bool:
     path = Path(name_or_path)
     if not path.is_file() or path.suffix not in (".yaml", ".yml"):
         return False
-    doc = read_yaml(path, ScenarioError)
+    try:
+        doc = read_yaml(path, ScenarioError)
+    except SclabError:
+        return False  # not readable as YAML: whoever reads it as a scenario says why
     return isinstance(doc.data, dict) and "cities" in doc.data
 
 

@@ -79,7 +79,11 @@ class Region(Strict):
     start_date: dt.date = Field(dt.date(2019, 7, 8), description="Day 0 in every city.")
     population: int = Field(
         gt=0,
-        description="Synthetic people in all cities together, shared by published population.",
+        le=2_000_000_000,
+        description=(
+            "Synthetic people in all cities together, shared by published population (each "
+            "city at most what one partition holds: population.size of a scenario)."
+        ),
     )
     world: str = Field(
         min_length=1,

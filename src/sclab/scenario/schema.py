@@ -25,6 +25,10 @@ from pydantic_core import PydanticCustomError
 from sclab.rng import Streams
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
+#: The most people one scenario (one city: one partition of a region) may hold: what a
+#: worker of 128 GiB holds at a year's peak of about 950 bytes a person (measured at
+#: 9.3M, BENCHMARKS.md), with room for the interpreter. A region of many cities is bounded
+#: by its partitions, not by its total (docs/scale.md).
 MAX_POPULATION = 100_000_000
 SHARE_TOLERANCE = 1e-3
 
@@ -315,7 +319,11 @@ class Names(Strict):
 class PopulationSpec(Strict):
     """How many people, and the aggregate marginals they are drawn from."""
 
-    size: int = Field(gt=0, le=MAX_POPULATION, description="Number of synthetic citizens.")
+    size: int = Field(
+        gt=0,
+        le=MAX_POPULATION,
+        description="Number of synthetic citizens (at most what one partition holds).",
+    )
     demography: Demography = Field(default_factory=Demography)
     registration: Registration = Field(default_factory=Registration)
     socioeconomics: Socioeconomics = Field(default_factory=Socioeconomics)
