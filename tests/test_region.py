@@ -15,7 +15,7 @@ from sclab.errors import ScenarioError
 from sclab.population import NO_REPRESENTATIVE, generate_population
 from sclab.population.regional import representatives_here, represented_elsewhere
 from sclab.region.cities import city_scenarios, read_region
-from sclab.region.exchange import deliver, outbox
+from sclab.region.exchange import Outbox, deliver, outbox, route
 from sclab.scenario.schema import CityKey, RegionMember
 
 
@@ -119,8 +119,11 @@ def test_a_listing_in_one_city_reaches_the_representative_in_another() -> None:
         "court-defaulters.dishonest", listed, since,
         lambda c: (event[c], c == abroad[0]),
     )  # fmt: skip
-    box = outbox(keys[0], view, abroad)
+    box = outbox(keys[0], view, abroad, links[0].home)
     assert box.size == 2
+    # Routed, the news goes to the city where the representatives live, and only there.
+    shares = route([box, Outbox(1)])
+    assert [sum(b.size for b in share) for share in shares] == [0, 2]
     representing = representatives_here(keys[1], links, np.arange(1000))
     got = deliver(keys[1], representing, [box])["court-defaulters.dishonest"]
     assert sorted(got.company.tolist()) == sorted(abroad[:2].tolist())  # offset 0: city 0

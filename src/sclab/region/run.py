@@ -10,11 +10,12 @@ Core objects:
         actor per city on a cluster's workers).
 
 The day loop: every city publishes its news after set-up (listings from before the run);
-then, each day, every city takes in all the cities' news of the day before, simulates its
-day and publishes its own. A city's day depends on its own state and on yesterday's news
-alone, so the cities of a day run in any order and on any worker, and the result does
-not depend on the number of workers: with one process, or with any number of Dask
-workers, every city's tables are the same (``tests/test_region_run.py``).
+then, each day, every city takes in its share of the cities' news of the day before
+(:func:`~sclab.region.exchange.route`), simulates its day and publishes its own. A
+city's day depends on its own state and on yesterday's news alone, so the cities of a
+day run in any order and on any worker, and the result does not depend on the number of
+workers: with one process, or with any number of Dask workers, every city's tables are
+the same (``tests/test_region_run.py``).
 
 Cost: the news is the listed companies represented from another city (tens of entries a
 day for a region of millions); each day costs one round trip to every worker, about a
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sclab.feasibility import check_feasibility
-from sclab.region.exchange import Outbox
+from sclab.region.exchange import Outbox, route
 from sclab.region.schema import Region
 from sclab.region.worker import CitySummary, CityWorker
 from sclab.run import Reporter, read_policy_texts
@@ -89,7 +90,7 @@ class InProcess:
         return [w.news() for w in self.workers]
 
     def step(self, news: list[Outbox]) -> list[Outbox]:
-        return [w.step(news) for w in self.workers]
+        return [w.step(mine) for w, mine in zip(self.workers, route(news), strict=True)]
 
     def end(self) -> list[CitySummary]:
         return [w.end() for w in self.workers]
@@ -142,7 +143,8 @@ class OnDask:
         return self._all("news")
 
     def step(self, news: list[Outbox]) -> list[Outbox]:
-        return self._all("step", news)
+        calls = [a.step(mine) for a, mine in zip(self.actors, route(news), strict=True)]
+        return [c.result() for c in calls]
 
     def end(self) -> list[CitySummary]:
         return self._all("end")

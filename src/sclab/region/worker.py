@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from sclab.population import NO_REPRESENTATIVE
+from sclab.population.regional import represented_elsewhere
 from sclab.region.exchange import Outbox, deliver, outbox
 from sclab.run import StagedRun
 from sclab.scenario.schema import Scenario
@@ -53,16 +54,21 @@ class CityWorker:
         self.run = StagedRun(scenario, Path(out), check_memory=False, policy_texts=policy_texts)
         companies = self.run.sim.population.companies
         self.represented_elsewhere = np.flatnonzero(companies.legal_rep == NO_REPRESENTATIVE)
+        # Where each one's representative lives (the links every city draws alike).
+        links = represented_elsewhere(self.key, scenario.seed)[self.key.index]
+        assert np.array_equal(links.company, self.represented_elsewhere)
+        self.home = links.home
         self.received = 0
 
     def news(self) -> Outbox:
         """What the other cities need of this one as it stands now (after set-up: the
         listings from before the run; after a day: that day's)."""
-        return outbox(self.key, self.run.sim.view, self.represented_elsewhere)
+        return outbox(self.key, self.run.sim.view, self.represented_elsewhere, self.home)
 
     def step(self, news: list[Outbox]) -> Outbox:
-        """Take in the cities' news of yesterday (every city's: this one's own is skipped),
-        simulate the next day, and return this city's news of today."""
+        """Take in the other cities' news of yesterday for this city
+        (:func:`~sclab.region.exchange.route`), simulate the next day, and return this
+        city's news of today."""
         view = self.run.sim.view
         for name, entries in deliver(self.key, self._representing(), news).items():
             view.receive_listed_elsewhere(name, entries)
