@@ -621,12 +621,14 @@ def _say(message: str) -> None:
 
 @app.command("scenarios")
 def scenarios_command() -> None:
-    """List the built-in scenarios."""
+    """List the built-in scenarios and regions."""
     table = Table(show_header=True)
     table.add_column("name", style="bold")
     table.add_column("description")
     for name, desc in api.scenarios().items():
         table.add_row(escape(name), escape(desc))
+    for name, desc in api.regions().items():
+        table.add_row(escape(name), escape(f"Region: {desc}"))
     out_console.print(table)
 
 

@@ -26,7 +26,7 @@ from sclab.api.catalogue import (
 )
 from sclab.api.frames import FrameError, as_frame
 from sclab.api.overrides import OverrideError
-from sclab.api.region import RegionResult, is_region, run_region
+from sclab.api.region import RegionResult, is_region, regions, run_region
 from sclab.api.runs import Analysis, Run, UnknownTableError, open_run
 from sclab.api.scenario import RunObserver, Scenario, simulate
 
@@ -47,6 +47,7 @@ __all__ = [
     "open_run",
     "pack_text",
     "packs",
+    "regions",
     "run_region",
     "scenarios",
     "simulate",

@@ -17,14 +17,31 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from sclab.errors import ScenarioError
-from sclab.region.cities import city_document, city_scenarios, is_region, read_region
+from sclab.region.cities import (
+    city_document,
+    city_scenarios,
+    is_region,
+    read_region,
+    region_descriptions,
+)
 from sclab.region.run import RegionResult
 from sclab.region.run import run_region as _run_region
 from sclab.region.schema import Region
 from sclab.run import Reporter
 from sclab.targets import check_components
 
-__all__ = ["RegionResult", "is_region", "run_region"]
+__all__ = ["RegionResult", "is_region", "regions", "run_region"]
+
+
+def regions() -> dict[str, str]:
+    """The built-in regions' names and one-line descriptions.
+
+    Example:
+        >>> import sclab
+        >>> list(sclab.api.regions())
+        ['jiangsu']
+    """
+    return region_descriptions()
 
 
 def run_region(

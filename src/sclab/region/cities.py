@@ -43,6 +43,11 @@ def builtin_regions() -> list[str]:
     )
 
 
+def region_descriptions() -> dict[str, str]:
+    """The built-in regions' names and one-line descriptions."""
+    return {name: " ".join(read_region(name)[0].description.split()) for name in builtin_regions()}
+
+
 def is_region(name_or_path: str) -> bool:
     """Whether ``name_or_path`` names a region (a built-in one, or a file with ``cities``)."""
     if name_or_path in builtin_regions():
