@@ -297,7 +297,16 @@ def test_check_policy_is_what_the_command_line_prints() -> None:
 
 # ----------------------------------------------------------------------------- docstrings
 
-API_MODULES = ["scenario", "runs", "frames", "charts", "catalogue", "overrides", "export"]
+API_MODULES = [
+    "scenario",
+    "runs",
+    "frames",
+    "charts",
+    "catalogue",
+    "overrides",
+    "export",
+    "region",
+]
 
 
 def _public_callables() -> list[tuple[str, object]]:

@@ -20,10 +20,10 @@ from sclab.errors import ScenarioError
 from sclab.region.cities import (
     city_document,
     city_scenarios,
-    is_region,
     read_region,
     region_descriptions,
 )
+from sclab.region.cities import is_region as _is_region
 from sclab.region.run import RegionResult
 from sclab.region.run import run_region as _run_region
 from sclab.region.schema import Region
@@ -31,6 +31,17 @@ from sclab.run import Reporter
 from sclab.targets import check_components
 
 __all__ = ["RegionResult", "is_region", "regions", "run_region"]
+
+
+def is_region(name_or_path: str) -> bool:
+    """Whether ``name_or_path`` is a region: a built-in one, or a YAML file with ``cities``.
+
+    Example:
+        >>> import sclab
+        >>> sclab.api.is_region("jiangsu"), sclab.api.is_region("demo")
+        (True, False)
+    """
+    return _is_region(name_or_path)
 
 
 def regions() -> dict[str, str]:
@@ -76,9 +87,9 @@ def run_region(
     Example:
         >>> import sclab, tempfile
         >>> with tempfile.TemporaryDirectory() as d:
-        ...     result = sclab.run_region("jiangsu", population=20_000, days=3, out=d + "/r")
+        ...     result = sclab.run_region("jiangsu", population=13_000, days=1, out=d + "/r")
         >>> len(result.cities), result.people
-        (13, 20000)
+        (13, 13000)
     """
     region, doc = read_region(name_or_path)
     changes = {k: v for k, v in (("days", days), ("seed", seed)) if v is not None}
