@@ -12,6 +12,7 @@ import pytest
 from conftest import run_cli
 from sclab.api import run_region
 from sclab.engine.events import EventLog
+from sclab.errors import ScenarioError
 
 # Four cities of the demo world (three Nanjing districts, then three cities as one
 # district each); half of the companies are represented from another city, so that the
@@ -65,14 +66,22 @@ def one_process(region_file: Path, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def month_in_one_process(region_file: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("month") / "run"
+    run_region(str(region_file), out=out, days=30)
+    return out
+
+
 @pytest.mark.parametrize("workers", [1, 2, 4])
 def test_the_tables_do_not_depend_on_the_workers(
-    region_file: Path, one_process: Path, tmp_path: Path, workers: int
+    region_file: Path, month_in_one_process: Path, tmp_path: Path, workers: int
 ) -> None:
     out = tmp_path / "run"
-    result = run_region(str(region_file), out=out, cluster=workers)
+    result = run_region(str(region_file), out=out, days=30, cluster=workers)
     assert result.workers == f"Dask LocalCluster, {workers} worker(s)"
-    expected = _tables(one_process)
+    assert result.exchanged > 0  # the warm start's listings cross from day 0
+    expected = _tables(month_in_one_process)
     assert len(expected) > 4 * 15
     assert _tables(out) == expected
 
@@ -128,11 +137,22 @@ def test_the_command_line_runs_a_region_and_refuses_what_does_not_apply(
     for args, message in [
         (("demo", "--cluster", "2"), "is one city"),
         ((region_file, "--cluster", "two"), "expected a number of workers"),
-        ((region_file, "--twin", "none"), "a region runs once"),
-        ((region_file, "--days", "0"), "--days"),
     ]:
         bad = run_cli("run", *args, "--out", tmp_path / "x", "--quiet")
         assert bad.returncode == 2, bad.stderr
         assert message in bad.stderr and "Traceback" not in bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"days": 0}, "--days"), ({"population": 3}, "--population"), ({"cluster": 0}, "--cluster")],
+)
+def test_a_bad_option_is_refused_before_anything_runs(
+    region_file: Path, tmp_path: Path, options: dict, message: str
+) -> None:
+    with pytest.raises(ScenarioError) as err:
+        run_region(str(region_file), out=tmp_path / "x", **options)
+    assert message in err.value.one_line()
     assert not (tmp_path / "x").exists()
