@@ -261,9 +261,7 @@ def people_of(scenario: Any) -> list[Person]:
     spec = getattr(scenario, "spec", scenario)
     c = generate_population(spec, Streams(spec.seed)).citizens
     working = set(NanjingParams.from_scenario(spec).working_occupations)
-    routine_of = [
-        WORK if o in working else SCHOOL if o == "student" else HOME for o in OCCUPATIONS
-    ]
+    routine_of = [WORK if o in working else SCHOOL if o == "student" else HOME for o in OCCUPATIONS]
     enrolled = c.in_id_photo_db | c.in_driver_db
     return [
         Person(int(d), int(a), bool(m), bool(u), routine_of[o], bool(e), int(g))
@@ -299,9 +297,9 @@ def busiest_share(sigma: float, share: float) -> float:
     return normal.cdf(sigma - normal.inv_cdf(1.0 - share)) / share
 
 
-def draw_intersections(model: mesa.Model, residents: Sequence[int], p: NanjingParams) -> list[
-    list[tuple[float, bool]]
-]:
+def draw_intersections(
+    model: mesa.Model, residents: Sequence[int], p: NanjingParams
+) -> list[list[tuple[float, bool]]]:
     """Per district, its intersections as (weight, has camera), drawn as sclab does: one
     per ``residents_per_intersection`` residents (at least one), lognormal volumes, cameras
     at the busiest (``camera_share`` of the nominal number in expectation, the fraction
