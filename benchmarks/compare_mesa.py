@@ -48,6 +48,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -194,19 +195,25 @@ def peak_rss_bytes() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
-def run_sclab(scenario: sclab.Scenario, out: Path) -> dict[str, Any]:
-    """One sclab run: its timings and outputs."""
-    t0 = time.perf_counter()
-    run = scenario.run(out, force=True)
-    wall = time.perf_counter() - t0
-    info = run.manifest.info
-    simulate = float(info["timings_seconds"]["simulate"])
+def run_sclab(scenario: sclab.Scenario, out: Path, repeat: int = 1) -> dict[str, Any]:
+    """sclab's run of ``scenario``, ``repeat`` times (the same seed: the same tables): the
+    median simulated seconds, and the outputs."""
+    sims, setups, walls = [], [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run = scenario.run(out, force=True)
+        walls.append(time.perf_counter() - t0)
+        info = run.manifest.info
+        sims.append(float(info["timings_seconds"]["simulate"]))
+        setups.append(float(info["timings_seconds"]["setup_components"]))
+    simulate = statistics.median(sims)
     return {
         "people": scenario.population,
         "days": scenario.days,
         "simulate_seconds": simulate,
-        "setup_seconds": float(info["timings_seconds"]["setup_components"]),
-        "wall_seconds": wall,
+        "simulate_seconds_each": sims,
+        "setup_seconds": statistics.median(setups),
+        "wall_seconds": statistics.median(walls),
         "agent_days_per_second": scenario.population * scenario.days / simulate,
         "peak_rss_bytes": int(info["memory"]["peak_rss_bytes"]),
         "outputs": sclab_outputs(run),
@@ -282,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=None, help="default: the scenario's")
     ap.add_argument("--mesa-seed", type=int, default=1)
     ap.add_argument("--big-population", type=int, default=9_314_700)
+    ap.add_argument("--repeat", type=int, default=3, help="sclab runs at --population (median)")
     ap.add_argument("--skip-big", action="store_true", help="no sclab run at --big-population")
     ap.add_argument("--out", type=Path, default=Path("runs/compare-mesa"))
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -303,8 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         args.population, args.days, seed=args.seed, overrides=overrides, policy_dir=args.out
     )
     print(f"scenario: {scenario.components} with {scenario.policies}")
-    print(f"sclab: {args.population:,} people x {args.days} days ...", flush=True)
-    ours = run_sclab(scenario, args.out / "sclab")
+    print(f"sclab: {args.population:,} people x {args.days} days, {args.repeat} runs ...",
+          flush=True)  # fmt: skip
+    ours = run_sclab(scenario, args.out / "sclab", repeat=args.repeat)
     places = sclab_places(scenario)
     cameras = sum(cam for table in places for _, cam in table)
     print(f"mesa:  the same people and {sum(map(len, places))} intersections "
@@ -320,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         ("agent-days/s", "agent_days_per_second"),
     ):
         print(f"{label:24}{ours[key]:>16,.2f}{theirs[key]:>16,.2f}")
+    each = ", ".join(f"{x:.2f}" for x in ours["simulate_seconds_each"])
+    print(f"sclab simulate s of each run: {each} (median above)")
     ratio = ours["agent_days_per_second"] / theirs["agent_days_per_second"]
     print(f"sclab / mesa agent-days per second: {ratio:,.0f}x "
           f"({agent_days:,} agent-days)")  # fmt: skip
