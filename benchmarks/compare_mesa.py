@@ -119,7 +119,9 @@ def sclab_places(scenario: sclab.Scenario) -> list[list[tuple[float, bool]]]:
     spec = scenario.with_policies().with_overrides({"sensors": []}).spec
     streams = Streams(spec.seed)
     sim = Simulation.build(spec, streams, generate_population(spec, streams))
-    streets = next(c for _, c in sim.components if c.name == "streets")
+    from sclab.world.streets import Streets
+
+    streets = next(c for _, c in sim.components if isinstance(c, Streets))
     places = streets.intersections
     out: list[list[tuple[float, bool]]] = []
     for d in range(len(places.first) - 1):
@@ -162,7 +164,7 @@ def agreement(
 ) -> list[dict[str, Any]]:
     """Per metric: both values, their difference and its expected standard deviation
     (module docstring), and the difference in those deviations (z)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, what in METRICS:
         a, b = ours[key], theirs[key]
         xs = per_person.get(SPREAD_OF.get(key, key))

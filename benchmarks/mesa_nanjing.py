@@ -307,7 +307,7 @@ def draw_intersections(
     large district (at most 0.9 of it)."""
     rnd = model.random
     busiest = busiest_share(p.weight_sigma, p.camera_share)
-    out = []
+    out: list[list[tuple[float, bool]]] = []
     for n in residents:
         if n == 0:
             out.append([])
