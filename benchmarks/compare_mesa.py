@@ -29,16 +29,13 @@ and takes sclab's people and intersections (``places``): the population and the 
 the same, every draw of a day (routes, habits, crossings, captures, searches) is each
 model's own.
 
-Expected agreement: for a total T = sum of per-person counts x_i over n people, two
-independent runs of one model differ by about sqrt(2 n var(x)) (var(x) the per-person
-variance, measured on the Mesa run; it includes the spread of habits and routes, which
-differ between the runs); counts not tied to residents (non-residents' and printed probes)
-are Poisson, sqrt(a + b) (non-residents' probes plus the relative spread of the residents'
-probes, since their number follows the resident jaywalks at the cameras). The per-person
-variance also holds the differences between people, which both runs share, so these
-deviations are upper bounds; none is taken below Poisson's sqrt(a + b), so that a rare
-count the Mesa run did not see still has a spread. A difference within 3 of them is what
-the same model gives.
+Expected agreement: two independent runs of one model differ by about ``sd``. For a total
+of per-person counts x_i over n people, sd = sqrt(2 n var(x)) with var(x) measured on the
+Mesa run: an upper bound, since var(x) also holds the differences between people, which
+both runs share. Counts not tied to residents are Poisson, and the non-residents' probes
+also carry the relative spread of the residents' probes (their number follows the
+resident jaywalks at the cameras). No sd is taken below Poisson's sqrt(a + b), so that a
+rare count the Mesa run did not see still has a spread. ``|z| <= 3`` is agreement.
 """
 
 from __future__ import annotations
@@ -276,7 +273,7 @@ def versions() -> dict[str, str]:
 
     return {
         "python": platform.python_version(),
-        "sclab": sclab.__version__ if hasattr(sclab, "__version__") else "?",
+        "sclab": sclab.__version__,
         "mesa": mesa.__version__,
         "numpy": numpy.__version__,
         "duckdb": duckdb.__version__,
