@@ -36,7 +36,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sclab import api
-from sclab.api.sweep import RunOutcome, SweepObserver
+from sclab.api.sweeps import RunOutcome, SweepObserver
 from sclab.calibration import CalibrationRow
 from sclab.errors import SclabError
 from sclab.explain import Story, summary

@@ -7,7 +7,7 @@ Core objects:
     :func:`open_run` (``sclab.open``) and :class:`Run` (:mod:`sclab.api.runs`): a finished
         run's tables, SQL, export and analyses (audit, fairness, explain, calibrate,
         compare, report, charts), each an :class:`Analysis`.
-    :func:`sweep`, :func:`open_sweep` and :class:`Sweep` (:mod:`sclab.api.sweep`): a
+    :func:`sweep`, :func:`open_sweep` and :class:`Sweep` (:mod:`sclab.api.sweeps`): a
         scenario over a grid of parameter values and replicates, run as Dask tasks, every
         run audited and its headline metrics gathered into one database.
     :func:`check_policy`, :func:`packs`, :func:`scenarios`, :func:`components`
@@ -29,7 +29,7 @@ from sclab.api.frames import FrameError, as_frame
 from sclab.api.overrides import OverrideError
 from sclab.api.runs import Analysis, Run, UnknownTableError, open_run
 from sclab.api.scenario import RunObserver, Scenario, simulate
-from sclab.api.sweep import Sweep, open_sweep, sweep
+from sclab.api.sweeps import Sweep, open_sweep, sweep
 
 __all__ = [
     "Analysis",

@@ -116,9 +116,9 @@ def run_metrics(run: Run) -> list[tuple[str, float | None]]:
 
     Example:
         >>> import sclab, tempfile
-        >>> from sclab.api.sweep import run_metrics
-        >>> run = sclab.simulate("demo", population=2_000, days=5, seed=1,
-        ...                      out=f"{tempfile.mkdtemp()}/demo")
+        >>> from sclab.api.sweeps import run_metrics
+        >>> run = sclab.simulate("nanjing", population=2_000, days=5,
+        ...                      out=f"{tempfile.mkdtemp()}/nanjing")
         >>> _ = run.audit()
         >>> rows = dict(run_metrics(run))
         >>> rows["harmed.people"] >= rows["class.error.people"]
@@ -198,8 +198,8 @@ def execute_run(spec: ScenarioSpec, directory: str, check_memory: bool = True) -
 
     Example:
         >>> import sclab, tempfile
-        >>> from sclab.api.sweep import execute_run
-        >>> spec = sclab.Scenario.load("demo", population=2_000, days=5).spec
+        >>> from sclab.api.sweeps import execute_run
+        >>> spec = sclab.Scenario.load("nanjing", population=2_000, days=5).spec
         >>> out = f"{tempfile.mkdtemp()}/run"
         >>> first, again = execute_run(spec, out), execute_run(spec, out)
         >>> first.status, again.status, first.metrics == again.metrics
@@ -235,7 +235,7 @@ class SweepObserver:
     """What a caller sees of :func:`sweep`. Every method is an optional no-op.
 
     Example:
-        >>> from sclab.api.sweep import SweepObserver
+        >>> from sclab.api.sweeps import SweepObserver
         >>> class Say(SweepObserver):
         ...     def finished(self, run, outcome):
         ...         print(run.name, outcome.status)
@@ -307,8 +307,8 @@ def sweep(
         >>> import sclab, tempfile, pathlib
         >>> tmp = pathlib.Path(tempfile.mkdtemp())
         >>> _ = (tmp / "grid.yaml").write_text("cameras.capture: [0.005, 0.02]\\n")
-        >>> sw = sclab.sweep("demo", tmp / "grid.yaml", replicates=2, population=2_000,
-        ...                  days=5, out=tmp / "sweep")
+        >>> sw = sclab.sweep("nanjing", tmp / "grid.yaml", replicates=2,
+        ...                  population=2_000, days=5, out=tmp / "sweep")
         >>> sw.table("runs", as_="pandas")[["run", "cameras.capture", "replicate", "seed"]]
            run  cameras.capture  replicate      seed
         0    1            0.005          1  20190708
@@ -460,13 +460,14 @@ class _client:
             return self.client, f"the Dask scheduler at {self.address}"
         # One thread a process: a run's own threads (sclab.parallel) use the cores.
         # No memory limit: Dask's would pause or restart a worker in the middle of a
-        # large run; the sweep checked the runs' memory before starting them.
+        # large run; the sweep checked the runs' memory before starting them. The
+        # scheduler's HTTP server (always started) on a free port of this machine only.
         self.cluster = LocalCluster(
             n_workers=self.workers,
             threads_per_worker=1,
             processes=True,
             memory_limit=0,
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
             silence_logs=logging.ERROR,
         )
         self.client = Client(self.cluster)
@@ -655,8 +656,8 @@ def open_sweep(directory: str | Path) -> Sweep:
         >>> import sclab, tempfile, pathlib
         >>> tmp = pathlib.Path(tempfile.mkdtemp())
         >>> _ = (tmp / "grid.yaml").write_text("cameras.capture: [0.005, 0.02]\\n")
-        >>> _ = sclab.sweep("demo", tmp / "grid.yaml", replicates=2, population=2_000,
-        ...                 days=5, out=tmp / "sweep")
+        >>> _ = sclab.sweep("nanjing", tmp / "grid.yaml", replicates=2,
+        ...                 population=2_000, days=5, out=tmp / "sweep")
         >>> sw = sclab.open_sweep(tmp / "sweep")
         >>> sw.parameters, len(sw.runs)
         (['cameras.capture'], 4)
@@ -706,8 +707,8 @@ class Sweep:
             >>> import sclab, tempfile, pathlib
             >>> tmp = pathlib.Path(tempfile.mkdtemp())
             >>> _ = (tmp / "grid.yaml").write_text("cameras.capture: [0.005, 0.02]\\n")
-            >>> sw = sclab.sweep("demo", tmp / "grid.yaml", replicates=2, population=2_000,
-            ...                  days=5, out=tmp / "sweep")
+            >>> sw = sclab.sweep("nanjing", tmp / "grid.yaml", replicates=2,
+            ...                  population=2_000, days=5, out=tmp / "sweep")
             >>> sw.sql('SELECT "cameras.capture", count(*) AS runs FROM runs '
             ...        'GROUP BY ALL ORDER BY 1', as_="pandas")
                cameras.capture  runs
@@ -725,8 +726,8 @@ class Sweep:
             >>> import sclab, tempfile, pathlib
             >>> tmp = pathlib.Path(tempfile.mkdtemp())
             >>> _ = (tmp / "grid.yaml").write_text("cameras.capture: [0.005, 0.02]\\n")
-            >>> sw = sclab.sweep("demo", tmp / "grid.yaml", replicates=2, population=2_000,
-            ...                  days=5, out=tmp / "sweep")
+            >>> sw = sclab.sweep("nanjing", tmp / "grid.yaml", replicates=2,
+            ...                  population=2_000, days=5, out=tmp / "sweep")
             >>> m = sw.table(as_="pandas")
             >>> sorted(set(m["run"])), "harmed.people" in set(m["metric"])
             ([1, 2, 3, 4], True)
@@ -749,8 +750,8 @@ class Sweep:
             >>> import sclab, tempfile, pathlib
             >>> tmp = pathlib.Path(tempfile.mkdtemp())
             >>> _ = (tmp / "grid.yaml").write_text("cameras.capture: [0.005, 0.02]\\n")
-            >>> sw = sclab.sweep("demo", tmp / "grid.yaml", replicates=2, population=2_000,
-            ...                  days=5, out=tmp / "sweep")
+            >>> sw = sclab.sweep("nanjing", tmp / "grid.yaml", replicates=2,
+            ...                  population=2_000, days=5, out=tmp / "sweep")
             >>> run = sw.run(3)
             >>> run.directory.name, run.scenario.seed
             ('3-0.02_r1', 20190708)
@@ -778,9 +779,9 @@ class Sweep:
             >>> import sclab, tempfile, pathlib
             >>> tmp = pathlib.Path(tempfile.mkdtemp())
             >>> _ = (tmp / "grid.yaml").write_text("cameras.capture: [0.005, 0.02]\\n")
-            >>> sw = sclab.sweep("demo", tmp / "grid.yaml", replicates=2, population=2_000,
-            ...                  days=5, out=tmp / "sweep")
-            >>> "kind.nanjing.sanctions.public_display.people_error" in sw.metrics()
+            >>> sw = sclab.sweep("nanjing", tmp / "grid.yaml", replicates=2,
+            ...                  population=2_000, days=5, out=tmp / "sweep")
+            >>> "calibration.nanjing_discredited" in sw.metrics()
             True
         """
         rows = self.sql("SELECT DISTINCT metric FROM metrics ORDER BY metric").to_pylist()
@@ -797,8 +798,8 @@ class Sweep:
             >>> import sclab, tempfile, pathlib
             >>> tmp = pathlib.Path(tempfile.mkdtemp())
             >>> _ = (tmp / "grid.yaml").write_text("cameras.capture: [0.005, 0.02]\\n")
-            >>> sw = sclab.sweep("demo", tmp / "grid.yaml", replicates=2, population=2_000,
-            ...                  days=5, out=tmp / "sweep")
+            >>> sw = sclab.sweep("nanjing", tmp / "grid.yaml", replicates=2,
+            ...                  population=2_000, days=5, out=tmp / "sweep")
             >>> s = sw.summary("harmed.people", as_="pandas")
             >>> list(s.columns), s["replicates"].tolist()
             (['cameras.capture', 'replicates', 'mean', 'low', 'high'], [2, 2])
@@ -846,10 +847,10 @@ class Sweep:
             >>> import sclab, tempfile, pathlib
             >>> tmp = pathlib.Path(tempfile.mkdtemp())
             >>> _ = (tmp / "grid.yaml").write_text("cameras.capture: [0.005, 0.02]\\n")
-            >>> sw = sclab.sweep("demo", tmp / "grid.yaml", replicates=2, population=2_000,
-            ...                  days=5, out=tmp / "sweep")
+            >>> sw = sclab.sweep("nanjing", tmp / "grid.yaml", replicates=2,
+            ...                  population=2_000, days=5, out=tmp / "sweep")
             >>> spec = sw.chart("harmed.people").to_dict()
-            >>> spec["layer"][0]["encoding"]["x"]["field"]
+            >>> spec["layer"][0]["encoding"]["x"]["title"]
             'cameras.capture'
         """
         import altair as alt
