@@ -872,10 +872,10 @@ class Sweep:
                 "also varies: draw it from summary() filtered to one value",
                 source=str(self.directory),
             )
-        frame = self.summary(metric, as_="pandas")
-        numeric = pa.types.is_integer(self.summary(metric).schema.field(x).type) or (
-            pa.types.is_floating(self.summary(metric).schema.field(x).type)
-        )
+        table = self.summary(metric)
+        kind = table.schema.field(x).type
+        numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+        frame = table.to_pandas()
         # Field names with dots are paths to Vega-Lite: renamed for the chart.
         names = {x: "x", **({colour: "colour"} if colour else {})}
         frame = frame.rename(columns=names)
