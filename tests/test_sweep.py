@@ -195,6 +195,29 @@ def test_a_bad_grid_is_one_line_and_starts_no_run(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--workers: the local cluster's"),
+        (["--workers", "64", "--population", "2000000"], "--workers: 64 runs at once need"),
+    ],
+    ids=["workers-with-a-scheduler", "more-workers-than-memory-holds"],
+)
+def test_cluster_options_are_refused_before_any_run(
+    options: list[str], expected: str, world: Path, tmp_path: Path
+) -> None:
+    from sclab.feasibility import available_memory_bytes
+
+    if "64" in options and (available_memory_bytes() or 0) > 64 * 2**30:
+        pytest.skip("this machine could hold 64 runs of 2,000,000 people at once")
+    outcome = invoke(
+        "sweep", world, "--grid", world.parent / "grid.yaml", "--out", tmp_path / "out", *options
+    )
+    assert outcome.code == 2
+    assert expected in outcome.error_line()
+    assert not (tmp_path / "out").exists()
+
+
 def test_one_local_worker_gives_the_runs_two_workers_gave(
     swept: tuple[Path, Any], world: Path
 ) -> None:
@@ -302,3 +325,22 @@ def test_the_examples_in_the_docstrings_run(
         flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
         result = doctest.testmod(mod, optionflags=flags, verbose=False, report=True)
         assert result.failed == 0
+
+
+def test_the_grid_of_the_docs_plans_its_24_runs() -> None:
+    """docs/sweep.md's sensitivity example: 2 capture x 4 matcher presets x 3 replicates,
+    every point's scenario valid (nothing run)."""
+    from sclab.api.grid import plan, read_grid
+
+    base = sclab.Scenario.load("nanjing", population=500_000).spec
+    grid = Path(__file__).resolve().parents[1] / "docs" / "grids" / "nanjing-presets.yaml"
+    runs = plan(read_grid(grid, base), base, 3)
+    assert len(runs) == 24 and runs[-1].name == "24-shenzhen-first-day_mugshot-grade_r3"
+    cameras = [next(s for s in r.spec.sensors if s.use == "cameras").params for r in runs]
+    assert {(c["capture_preset"], c["matcher"]["preset"]) for c in cameras} == {
+        (capture, matcher)
+        for capture in ("futian-busiest", "shenzhen-first-day")
+        for matcher in (
+            "field-south-wales-2017", "field-met-2019", "surveillance-nist-2019", "mugshot-grade"
+        )
+    }  # fmt: skip
