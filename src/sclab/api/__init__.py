@@ -7,6 +7,9 @@ Core objects:
     :func:`open_run` (``sclab.open``) and :class:`Run` (:mod:`sclab.api.runs`): a finished
         run's tables, SQL, export and analyses (audit, fairness, explain, calibrate,
         compare, report, charts), each an :class:`Analysis`.
+    :func:`sweep`, :func:`open_sweep` and :class:`Sweep` (:mod:`sclab.api.sweeps`): a
+        scenario over a grid of parameter values and replicates, run as Dask tasks, every
+        run audited and its headline metrics gathered into one database.
     :func:`check_policy`, :func:`packs`, :func:`scenarios`, :func:`components`
         (:mod:`sclab.api.catalogue`): what sclab offers to run, and a policy's verdicts.
 
@@ -26,6 +29,7 @@ from sclab.api.frames import FrameError, as_frame
 from sclab.api.overrides import OverrideError
 from sclab.api.runs import Analysis, Run, UnknownTableError, open_run
 from sclab.api.scenario import RunObserver, Scenario, simulate
+from sclab.api.sweeps import Sweep, open_sweep, sweep
 
 __all__ = [
     "Analysis",
@@ -35,13 +39,16 @@ __all__ = [
     "Run",
     "RunObserver",
     "Scenario",
+    "Sweep",
     "UnknownTableError",
     "as_frame",
     "check_policy",
     "components",
     "open_run",
+    "open_sweep",
     "pack_text",
     "packs",
     "scenarios",
     "simulate",
+    "sweep",
 ]
