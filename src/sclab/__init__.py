@@ -29,6 +29,7 @@ from sclab.api import (
     components,
     pack_text,
     packs,
+    resume,
     scenarios,
     simulate,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "load_scenario",
     "pack_text",
     "packs",
+    "resume",
     "run_scenario",
     "scenarios",
     "simulate",

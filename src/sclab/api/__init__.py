@@ -4,6 +4,7 @@ Core objects:
     :class:`Scenario` (:mod:`sclab.api.scenario`): load a scenario with keyword and path
         overrides, change its policies, run it (with its twin and replicates).
     :func:`simulate`: load and run in one call.
+    :func:`resume`: continue a run with checkpoints that was stopped or killed.
     :func:`open_run` (``sclab.open``) and :class:`Run` (:mod:`sclab.api.runs`): a finished
         run's tables, SQL, export and analyses (audit, fairness, explain, calibrate,
         compare, report, charts), each an :class:`Analysis`.
@@ -25,7 +26,7 @@ from sclab.api.catalogue import (
 from sclab.api.frames import FrameError, as_frame
 from sclab.api.overrides import OverrideError
 from sclab.api.runs import Analysis, Run, UnknownTableError, open_run
-from sclab.api.scenario import RunObserver, Scenario, simulate
+from sclab.api.scenario import RunObserver, Scenario, resume, simulate
 
 __all__ = [
     "Analysis",
@@ -42,6 +43,7 @@ __all__ = [
     "open_run",
     "pack_text",
     "packs",
+    "resume",
     "scenarios",
     "simulate",
 ]
