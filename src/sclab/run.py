@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cloudpickle
 import duckdb
 import numpy as np
 
@@ -53,6 +52,7 @@ from sclab.store.checkpoint import (
     CheckpointRecord,
     Resumable,
     ResumeError,
+    StatePickler,
     discard_log,
     durable_row_counts,
     fault_point,
@@ -290,7 +290,7 @@ class Checkpoints:
         fault_point(f"checkpoint-{day}-database")
         with sinks_detached(sim):
             state = self.resumable.write_state(
-                day, lambda f: cloudpickle.Pickler(f, protocol=5).dump((sim, histograms))
+                day, lambda f: StatePickler(f).dump_state((sim, histograms))
             )
         fault_point(f"checkpoint-{day}-record")
         seconds = time.perf_counter() - t0

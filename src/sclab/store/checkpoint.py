@@ -52,7 +52,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import cloudpickle
 import duckdb
+import numpy as np
 
 from sclab.errors import SclabError
 
@@ -175,6 +177,50 @@ class _HashingWriter:
             then, self._then = self._then, None
             then()
         return view.nbytes
+
+
+class StatePickler(cloudpickle.Pickler):
+    """Pickles a run's state: ``cloudpickle`` (closures and lambdas by value) with
+    protocol 5 (NumPy arrays written from their own memory, no copy).
+
+    Read-only arrays (the state arrays that watchers guard, see
+    :meth:`sclab.engine.simulation.State.watch`) are made writeable while they are
+    written, so that they load into writeable memory, and marked read-only again on
+    both sides: pickled as they are, they would load over immutable bytes that
+    :meth:`~sclab.engine.simulation.State.write` could never write again.
+    """
+
+    def __init__(self, file: Any) -> None:
+        super().__init__(file, protocol=5)
+        self._guarded: list[np.ndarray] = []
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is np.ndarray and not obj.flags.writeable:
+            try:
+                obj.flags.writeable = True
+            except ValueError:  # read-only memory (a broadcast view...): as it is
+                return super().reducer_override(obj)
+            self._guarded.append(obj)
+            return (_read_only, obj.__reduce_ex__(5)[:3])
+        return super().reducer_override(obj)
+
+    def dump_state(self, state: Any) -> None:
+        """Write ``state``; read-only arrays are read-only again afterwards."""
+        try:
+            self.dump(state)
+        finally:
+            for array in self._guarded:
+                array.flags.writeable = False
+            self._guarded.clear()
+
+
+def _read_only(rebuild: Callable[..., np.ndarray], args: tuple[Any, ...], *state: Any) -> Any:
+    """An array rebuilt from its reduction, then marked read-only (see StatePickler)."""
+    array = rebuild(*args)
+    if state:
+        array.__setstate__(state[0])
+    array.flags.writeable = False
+    return array
 
 
 def _fsync_directory(path: Path) -> None:
