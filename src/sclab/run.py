@@ -597,10 +597,14 @@ def check_unchanged(
             f"{__version__}; resume it with sclab {record.sclab_version}, or {again}",
             source=where,
         )
+    cwd = Path(str(record.run.get("cwd") or "."))
     if load_again is not None and record.origin is not None:
         source = record.origin.get("target", "the scenario")
         try:
-            scenario_now = load_again(record.origin)
+            # From the directory the run started in: the scenario may name policy files
+            # by relative names, as the run read them.
+            with contextlib.chdir(cwd if cwd.is_dir() else Path(".")):
+                scenario_now = load_again(record.origin)
         except SclabError as exc:
             raise ResumeError(
                 f"cannot load {source} again ({exc.one_line()}); restore it, or {again}",
@@ -613,7 +617,6 @@ def check_unchanged(
                 f"{source} changed since the run started ({changed}); restore it, or {again}",
                 source=where,
             )
-    cwd = Path(str(record.run.get("cwd") or "."))
     for source, sha in record.policies.items():
         try:
             text = _policy_text_now(source, cwd)
