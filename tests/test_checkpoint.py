@@ -392,3 +392,22 @@ def test_watched_state_arrays_load_writeable_behind_their_guard() -> None:
     loaded.write(AGE_KEY, 40.0, np.arange(5))
     assert again[:6].tolist() == [40.0] * 5 + [30.0]
     assert loaded_seen == [10, 5]  # the watcher came along, with its list
+
+
+def test_a_scenario_loads_again_from_its_origin_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a resume compares: the scenario loaded again from its recorded origin equals
+    the one the run started with, for a policy file, overrides and changed policies."""
+    from sclab.api.scenario import load_origin
+
+    monkeypatch.chdir(tmp_path)
+    Path("mine.yaml").write_text(sclab.pack_text("rongcheng"), encoding="utf-8")
+    made = [
+        sclab.Scenario.load("mine.yaml", population=2000, days=9),
+        sclab.Scenario.load("demo", seed=4, overrides={"cameras.capture": 0.02}),
+        sclab.Scenario.load("composite").with_overrides(days=12).with_policies("mine.yaml"),
+    ]
+    for scenario in made:
+        origin = json.loads(json.dumps(scenario.origin))  # as a checkpoint records it
+        assert load_origin(origin) == scenario.spec

@@ -134,10 +134,9 @@ class Scenario:
         given = {"population": population, "days": days, "seed": seed}
         options = {KEYWORDS[k]: v for k, v in given.items()}
         spec = load_run_target(str(name_or_path), options)
-        # A file is named by its absolute path: a resume may start in another directory.
-        target = Path(name_or_path)
-        named = str(target.resolve()) if target.is_file() else str(name_or_path)
-        origin = {"target": named, "options": given, "steps": []}
+        # As given: a resume loads it again from the directory the run started in, so
+        # that the policy files it names (relative or not) come out named the same.
+        origin = {"target": str(name_or_path), "options": given, "steps": []}
         return cls(spec, origin).with_overrides(overrides or {})
 
     @property
