@@ -10,6 +10,7 @@ fault_point`): the process kills itself there with SIGKILL, as the kernel would.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ from hypothesis import strategies as st
 
 import sclab
 from sclab.errors import SclabError
+from sclab.run import Reporter
 from sclab.store.checkpoint import KILL_AT, RECORD, Resumable, ResumeError, truncate_to
 from sclab.store.hashes import table_hashes
 from sclab.store.schema import DESCRIPTIVE_TABLES
@@ -72,6 +74,22 @@ def contents(run_dir: Path) -> dict[str, object]:
     return {t: h for t, h in hashes.items() if t not in DESCRIPTIVE_TABLES}
 
 
+class Notes(sclab.RunObserver):
+    """Keeps the notes a run's reporter is given (stale directories removed...)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def progress(self, scenario: object) -> contextlib.AbstractContextManager[Reporter]:
+        lines = self.lines
+
+        class Keep(Reporter):
+            def note(self, message: str) -> None:
+                lines.append(message)
+
+        return contextlib.nullcontext(Keep())
+
+
 def one_line_refusal(proc: subprocess.CompletedProcess[str], *words: str) -> str:
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -97,46 +115,45 @@ def uninterrupted(uninterrupted_run: Path) -> dict[str, object]:
     return contents(uninterrupted_run)
 
 
-@pytest.mark.parametrize(
-    "moment",
-    [
-        "checkpoint-9-record",  # the new state in place, its record not yet
-        "checkpoint-19-database",  # the database checkpointed, no state written
-        "end-commit",  # the run in place, its checkpoint not yet removed
-    ],
-)
-def test_a_run_killed_at_any_moment_resumes_to_identical_tables(
-    moment: str, uninterrupted: dict[str, object], tmp_path: Path
+def test_a_run_killed_as_its_run_ends_is_in_place_and_what_it_left_is_removed(
+    uninterrupted: dict[str, object], tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    killed(out, moment)
-    proc = resumed(out)
-    if moment == "end-commit":
-        one_line_refusal(proc, "is a finished run", "nothing to resume")
-        assert not Resumable(out).exists()  # what it left is removed
-    else:
-        assert proc.returncode == 0, proc.stderr
-        assert not Resumable(out).exists()
+    killed(out, "end-commit")  # the run moved into place, its checkpoint not yet removed
+    one_line_refusal(resumed(out), "is a finished run", "nothing to resume")
+    assert not Resumable(out).exists()
     assert contents(out) == uninterrupted
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing left beside it
 
 
-def test_a_run_killed_again_after_each_resume_still_ends_identical(
+def test_a_run_killed_at_every_kind_of_moment_resumes_each_time_to_identical_tables(
     uninterrupted: dict[str, object], tmp_path: Path
 ) -> None:
+    """Killed, resumed and killed again at each kind of moment, then left to finish."""
     out = tmp_path / "run"
-    killed(out, "day-7")  # mid-day (its steps done, its rows not stored), after day 4's
-    again = resumed(out, kill_at="checkpoint-14-pickle")  # mid-write of a state file
-    assert again.returncode == SIGKILLED, again.stderr
     resumable = Resumable(out)
-    record = resumable.read_record()
-    assert record is not None and record.day == 9  # the half-written one never replaced it
-    assert (resumable.path / "state-14.pickle.tmp").is_file()
-    third = resumed(out, kill_at="end-results")  # the end's rows written, then killed
-    assert third.returncode == SIGKILLED, third.stderr
+    killed(out, "day-7")  # mid-day (its steps done, its rows not stored), after day 4's
+    # Each moment, and the last complete checkpoint it leaves.
+    moments = [
+        ("checkpoint-9-record", 4),  # the new state in place, its record not yet
+        ("checkpoint-14-pickle", 9),  # mid-write of the state file
+        ("checkpoint-19-database", 14),  # the database checkpointed, no state written
+        ("end-results", 24),  # the end's rows written
+    ]
+    for moment, last in moments:
+        proc = resumed(out, kill_at=moment)
+        assert proc.returncode == SIGKILLED, proc.stderr
+        record = resumable.read_record()
+        assert record is not None and record.day == last, moment
+        assert (resumable.path / f"state-{last}.pickle").is_file()
+        if moment == "checkpoint-9-record":  # complete, but no record names it
+            assert (resumable.path / "state-9.pickle").is_file()
+        if moment == "checkpoint-14-pickle":  # a half-written file never replaced a good one
+            assert (resumable.path / "state-14.pickle.tmp").is_file()
     proc = resumed(out)
     assert proc.returncode == 0, proc.stderr
     assert contents(out) == uninterrupted
+    assert not resumable.exists()
     manifest = json.loads((out / "manifest.json").read_text())
     # The last resume started from day 24's checkpoint, the last one before the end.
     assert manifest["checkpoints"]["resumed_from_day"] == 24
@@ -169,9 +186,9 @@ def test_a_run_stopped_before_its_first_checkpoint_cannot_resume_and_is_cleared(
     out = tmp_path / "run"
     killed(out, "day-2")
     one_line_refusal(resumed(out), "before its first checkpoint")
-    proc = sclab_cli("run", *RUN, "--days", "3", "--out", out)
-    assert proc.returncode == 0, proc.stderr
-    assert "stopped before its first checkpoint" in proc.stdout + proc.stderr
+    notes = Notes()
+    sclab.simulate("composite", population=2000, days=3, out=out, observer=notes)
+    assert any("stopped before its first checkpoint" in n for n in notes.lines)
     assert not Resumable(out).exists()
 
 
@@ -309,13 +326,17 @@ def test_a_damaged_state_file_is_refused_and_nothing_is_lost(files_run: Path, da
 
 
 def test_a_new_run_over_an_unfinished_one_needs_force(files_run: Path) -> None:
-    proc = sclab_cli("run", *RUN, "--days", "3", "--out", "run", cwd=files_run)
-    line = one_line_refusal(proc, "unfinished run", "sclab resume run", "--force")
-    assert "day 4" in line
-    assert Resumable(files_run / "run").exists()
-    proc = sclab_cli("run", *RUN, "--days", "3", "--out", "run", "--force", cwd=files_run)
-    assert proc.returncode == 0, proc.stderr
-    assert not Resumable(files_run / "run").exists()
+    out = files_run / "run"
+    with pytest.raises(SclabError) as err:
+        sclab.simulate("composite", population=2000, days=3, out=out)
+    line = str(err.value)
+    for said in ("unfinished run", "checkpoint of day 4", f"sclab resume {out}", "--force"):
+        assert said in line
+    assert Resumable(out).exists()
+    notes = Notes()
+    sclab.simulate("composite", population=2000, days=3, out=out, force=True, observer=notes)
+    assert any("as --force asks" in n for n in notes.lines)
+    assert not Resumable(out).exists()
 
 
 # The database side: cutting tables back to a checkpoint's row counts.
