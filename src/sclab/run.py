@@ -257,7 +257,6 @@ class Checkpoints:
         days: The scenario's days.
         facts: The record's fields that do not change from one checkpoint to the next
             (see :func:`checkpoint_facts`).
-        last: The checkpoint a resumed run started from.
     """
 
     def __init__(
@@ -266,13 +265,11 @@ class Checkpoints:
         every: int,
         days: int,
         facts: Mapping[str, Any],
-        last: CheckpointRecord | None = None,
     ) -> None:
         self.resumable = resumable
         self.every = every
         self.days = days
         self.facts = dict(facts)
-        self.last = last
         self.written: list[dict[str, Any]] = []
 
     def due(self, day: int) -> bool:
@@ -298,7 +295,6 @@ class Checkpoints:
             day=day, state=state, row_counts=counts, seconds=round(seconds, 3), **self.facts
         )
         self.resumable.write_record(record)
-        self.last = record
         self.written.append({"day": day, "seconds": round(seconds, 3), "bytes": state["bytes"]})
         fault_point(f"checkpoint-{day}-done")
 
@@ -479,6 +475,10 @@ def _abort(
         )
 
 
+#: The fields of a checkpoint record that each checkpoint writes anew.
+PER_CHECKPOINT = ("day", "state", "row_counts", "seconds", "extra")
+
+
 def resume_run(
     target: Path,
     *,
@@ -530,25 +530,11 @@ def resume_run(
         resumable.unlock()
         raise
     output = OutputDirectory.reopen(resumable, force=bool(record.run.get("force")))
+    # The next checkpoints record what this one does, and where the resume started.
+    unchanged = {k: v for k, v in vars(record).items() if k not in PER_CHECKPOINT}
+    unchanged["extra"] = {**record.extra, "resumed_from_day": record.day}
     checkpoints = Checkpoints(
-        resumable,
-        int(record.run["checkpoint_every"]),
-        int(record.scenario["days"]),
-        {
-            k: getattr(record, k)
-            for k in (
-                "sclab_version",
-                "scenario",
-                "scenario_sha256",
-                "seed",
-                "population",
-                "policies",
-                "origin",
-                "run",
-            )
-        }
-        | {"extra": {**record.extra, "resumed_from_day": record.day}},
-        last=record,
+        resumable, int(record.run["checkpoint_every"]), int(record.scenario["days"]), unchanged
     )
     db: RunDatabase | None = None
     try:
@@ -557,6 +543,7 @@ def resume_run(
         )
         resumable.tidy(keep=record.state["file"])
         timings: dict[str, float] = {}
+        rep.note(f"resuming {where} after day {record.day} of {record.scenario['days']}")
         t0 = time.perf_counter()
         rep.phase("load checkpoint", 1.0)
         with open(state_path, "rb") as f:
@@ -572,7 +559,6 @@ def resume_run(
         connect_sinks(sim, db)
         timings["reopen_database"] = time.perf_counter() - t0
         created = dt.datetime.fromisoformat(str(record.run["created_utc"]))
-        rep.note(f"resuming {where} after day {record.day} of {sim.scenario.days}")
         return _days_and_end(sim, db, output, histograms, timings, rep, created, checkpoints)
     except BaseException:
         _abort(db, output, checkpoints, rep)

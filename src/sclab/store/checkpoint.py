@@ -9,6 +9,8 @@ Core objects:
     :class:`CheckpointRecord`: what a checkpoint records: the day, the state file with its
         size and SHA-256, every table's row count, and what a resume checks first (sclab
         version, scenario and policy texts, seed, population).
+    :class:`StatePickler`: writes the state (``cloudpickle``, read-only arrays kept
+        writeable in the file).
     :func:`durable_row_counts`: the database made durable at a day boundary, and the row
         count of each table then.
     :func:`truncate_to`: a reopened database cut back to a checkpoint's row counts.
