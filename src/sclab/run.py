@@ -397,7 +397,11 @@ def _days_and_end(
         if checkpoints is not None and checkpoints.due(day):
             checkpoints.write(day, sim, histograms, db)
 
-    sim.run(on_day=day_done, finish=False, before_day_ends=_mid_day_fault())
+    mid_day = _mid_day_fault()
+    if mid_day is None:
+        sim.run(on_day=day_done, finish=False)
+    else:
+        sim.run(on_day=day_done, finish=False, before_day_ends=mid_day)
     state_bytes = population.nbytes + sim.state.nbytes
     sim.release_ties()  # the end's settles and writes must not sit on top of the ties
     sim.finish()
