@@ -265,16 +265,22 @@ def test_event_log_joins_todays_batches_kind_by_kind() -> None:
     a2 = log.record(4, "state", "sued", [3], [4], recorded_day=np.array([5], np.int32))
     log.record(5, "state", "sued", [5], [5])  # today's: no recording day column
     log.record(5, "state", "sued", [6], [6], error=pa.array(["x"]))  # other columns
+    # A history (records of acts from before the run, with their act days) stays apart.
+    history = log.record(
+        -3, "state", "sued", [10, 11], [10, 11],
+        act_day=np.array([-3, -2], np.int32), recorded_day=np.array([-1, 0], np.int32),
+    )  # fmt: skip
     joined = log.by_kind()
     assert log.by_kind() is joined  # computed once while nothing new is recorded
     assert [(b.kind, len(b)) for b in joined] == [
-        ("sued", 4), ("jaywalk_identified", 1), ("sued", 1),
+        ("sued", 4), ("jaywalk_identified", 1), ("sued", 1), ("sued", 2),
     ]  # fmt: skip
+    assert joined[3] is history  # not copied
     sued = joined[0]
     assert sued.day == 3 and sued.attributed_to.tolist() == [1, 2, 4, 5]
     assert sued.event_id.tolist() == [*a1.event_id.tolist(), *a2.event_id.tolist(), 4]
     assert sued.extra["recorded_day"].tolist() == [5, 5, 5, 5]  # the act day where none
-    assert len(log.today) == 5  # the sink still gets every batch as recorded
+    assert len(log.today) == 6  # the sink still gets every batch as recorded
     log.record(5, "state", "sued", [9], [9])
     assert len(log.by_kind()[0]) == 5  # a new batch: joined again
     log.end_day()

@@ -189,14 +189,19 @@ class EventLog:
         and array types); the joined batch keeps the rows in recording order, its ``day``
         is the earliest act day among them, and each row's recording day is in the extra
         ``recorded_day`` (filled with the act day where a batch had none, as the events
-        table stores it). Groups come in the order of their first batch. Computed once
-        per day and kept until another batch is recorded. Cost O(events today).
+        table stores it). A batch of records of acts from before the run (with an
+        ``act_day`` column: a warm start's history, delivered on day 0) is never joined:
+        it is one batch already, and it holds most of day 0's records, which a join would
+        copy once more at the day's peak of memory. Groups come in the order of their
+        first batch. Computed once per day and kept until another batch is recorded.
+        Cost O(events today, histories aside).
         """
         seen, joined = self._joined
         if seen != len(self.today):
-            groups: dict[tuple[Any, ...], list[EventBatch]] = {}
-            for batch in self.today:
-                groups.setdefault(_join_key(batch), []).append(batch)
+            groups: dict[Any, list[EventBatch]] = {}
+            for i, batch in enumerate(self.today):
+                key = i if "act_day" in batch.extra else _join_key(batch)
+                groups.setdefault(key, []).append(batch)
             joined = [parts[0] if len(parts) == 1 else _join(parts) for parts in groups.values()]
             self._joined = (len(self.today), joined)
         return joined
