@@ -204,6 +204,15 @@ def run(
             "each with its twin.",
         ),
     ] = 1,
+    checkpoint_every: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Write a checkpoint after every DAYS days: a run stopped or killed at any "
+            "moment continues with 'sclab resume OUT'.",
+            metavar="DAYS",
+        ),
+    ] = None,
 ) -> None:
     """Generate a population, simulate the scenario and write run.duckdb + manifest.json."""
     spec = api.Scenario.load(scenario, population=population, days=days, seed=seed)
@@ -214,7 +223,19 @@ def run(
         force=force,
         check_memory=not skip_memory_check,
         observer=_RichObserver(quiet),
+        checkpoint_every=checkpoint_every,
     )
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="The run's directory (what --out was).")],
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Continue a run with checkpoints (sclab run --checkpoint-every) that was stopped or
+    killed, from its last complete checkpoint: its tables come out as if it never stopped.
+    Refused if the scenario, a policy file or the sclab version changed since."""
+    api.resume(run_dir, observer=_RichObserver(quiet))
 
 
 class _RichObserver(api.RunObserver):
@@ -906,7 +927,8 @@ def _stop(signum: int, frame: object) -> None:
 def _stopped(signum: int) -> None:
     name = signal.Signals(signum).name
     console.print(
-        f"interrupted by {name}; an unfinished run was removed, any earlier one kept",
+        f"interrupted by {name}; an unfinished run was removed (one with a checkpoint "
+        "is kept for sclab resume), any earlier one kept",
         highlight=False,
         soft_wrap=True,
     )

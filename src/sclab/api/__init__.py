@@ -4,6 +4,7 @@ Core objects:
     :class:`Scenario` (:mod:`sclab.api.scenario`): load a scenario with keyword and path
         overrides, change its policies, run it (with its twin and replicates).
     :func:`simulate`: load and run in one call.
+    :func:`resume`: continue a run with checkpoints that was stopped or killed.
     :func:`open_run` (``sclab.open``) and :class:`Run` (:mod:`sclab.api.runs`): a finished
         run's tables, SQL, export and analyses (audit, fairness, explain, calibrate,
         compare, report, charts), each an :class:`Analysis`.
@@ -28,7 +29,7 @@ from sclab.api.catalogue import (
 from sclab.api.frames import FrameError, as_frame
 from sclab.api.overrides import OverrideError
 from sclab.api.runs import Analysis, Run, UnknownTableError, open_run
-from sclab.api.scenario import RunObserver, Scenario, simulate
+from sclab.api.scenario import RunObserver, Scenario, resume, simulate
 from sclab.api.sweeps import Sweep, open_sweep, sweep
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "open_sweep",
     "pack_text",
     "packs",
+    "resume",
     "scenarios",
     "simulate",
     "sweep",
