@@ -190,6 +190,127 @@ def binomial_each(rng: np.random.Generator, trials: np.ndarray, p: np.ndarray) -
     return out
 
 
+def hypergeometric(
+    rng: np.random.Generator, good: np.ndarray, bad: np.ndarray, sample: np.ndarray
+) -> np.ndarray:
+    """Hypergeometric(good[i], bad[i], sample[i]) per entry (int64), exactly: the successes
+    among ``sample`` items drawn without replacement from ``good`` successes and ``bad``
+    failures (all non-negative, sample <= good + bad).
+
+    An entry drawing everything gets ``good`` and one drawing nothing 0, without a draw.
+    Where the mean sample · good / (good + bad) is below :data:`SMALL_MEAN` and every count
+    from 0 up is possible (sample <= bad), by inversion from one uniform, with P(K = 0) =
+    C(bad, sample) / C(good + bad, sample) (log-gamma) and P(K = k) = P(K = k - 1) · (good -
+    k + 1)(sample - k + 1) / (k (bad - sample + k)); NumPy's sampler (about 150 ns a draw)
+    elsewhere. The uniforms are drawn for every entry first.
+    """
+    good = np.asarray(good, dtype=np.int64)
+    bad = np.asarray(bad, dtype=np.int64)
+    sample = np.asarray(sample, dtype=np.int64)
+    total = good + bad
+    out = np.zeros(len(good), np.int64)
+    whole = sample >= total
+    out[whole] = good[whole]
+    u = rng.random(len(good))
+    drawn = ~whole & (good > 0) & (sample > 0)
+    # Mean below SMALL_MEAN, written without a division: sample · good < SMALL_MEAN · total.
+    small = drawn & (sample <= bad) & (sample * good < SMALL_MEAN * total)
+    large = drawn & ~small
+    if large.any():
+        out[large] = rng.hypergeometric(good[large], bad[large], sample[large])
+    at = np.flatnonzero(small)
+    if not len(at):
+        return out
+    log_fact = _log_factorial(total[at])
+    # In slices that stay in a core's cache, several terms a pass (as _invert).
+    for lo in range(0, len(at), _INVERSION_SLICE):
+        _invert_hypergeometric(out, at[lo : lo + _INVERSION_SLICE], u, good, bad, sample, log_fact)
+    return out
+
+
+def _invert_hypergeometric(
+    out: np.ndarray,
+    at: np.ndarray,
+    u: np.ndarray,
+    good: np.ndarray,
+    bad: np.ndarray,
+    sample: np.ndarray,
+    log_fact: Callable[[np.ndarray], np.ndarray],
+) -> None:
+    """Finish :func:`hypergeometric`'s draws at ``at`` by inversion: the count is the first
+    k with u <= P(K <= k), the CDF summed a few terms a pass over the entries still
+    searching; a count stops at min(good, sample) (only rounding could pass it)."""
+    g, b, n, uu = good[at], bad[at], sample[at], u[at]
+    term = np.exp(log_fact(b) + log_fact(b + g - n) - log_fact(b - n) - log_fact(g + b))
+    cdf = term.copy()
+    top = np.minimum(g, n)
+    gf, nf, slack = g.astype(np.float64), n.astype(np.float64), (b - n).astype(np.float64)
+    k = 0  # every entry still searching has a count of at least k
+    while len(at):
+        below = np.zeros(len(at), np.int32)  # CDF terms still below u, from k on
+        below += uu > cdf
+        for step in range(1, _INVERSION_TERMS):
+            j = k + step
+            term *= (gf - (j - 1)) * (nf - (j - 1)) / (j * (slack + j))
+            cdf += term
+            below += uu > cdf
+        count = np.minimum(k + below, top)
+        found = (below < _INVERSION_TERMS) | (count >= top)
+        out[at[found]] = count[found]
+        more = ~found
+        k += _INVERSION_TERMS
+        j = k
+        term *= (gf - (j - 1)) * (nf - (j - 1)) / (j * (slack + j))
+        cdf += term
+        at, uu, term, cdf, top = at[more], uu[more], term[more], cdf[more], top[more]
+        gf, nf, slack = gf[more], nf[more], slack[more]
+
+
+#: Largest total up to which :func:`_log_factorial` tabulates (a table of 32 MB at most).
+_LOG_FACTORIAL_TABLE = 1 << 22
+
+
+def _log_factorial(totals: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """log(x!) for 0 <= x <= max(totals): looked up in a table of cumulative logs when the
+    largest total allows (a gather, against about 40 ns a log-gamma), else log-gamma."""
+    top = int(totals.max(initial=0))
+    if top > _LOG_FACTORIAL_TABLE:
+        from scipy.special import gammaln
+
+        return lambda x: np.asarray(gammaln(np.asarray(x, np.float64) + 1.0))
+    table = np.zeros(top + 1)
+    np.cumsum(np.log(np.arange(1, top + 1, dtype=np.float64)), out=table[1:])
+    return lambda x: table[x]
+
+
+def binomial_inverted(rng: np.random.Generator, trials: np.ndarray, p: float) -> np.ndarray:
+    """Binomial(trials[i], p) per entry (int64), each from its own uniform alone.
+
+    Entry i's count depends on the i-th uniform and its own trials only, so an entry's
+    draw does not move when other entries' trials differ (which :func:`binomial`, handing
+    large means to NumPy's sampler in sequence, does not promise). By inversion at any
+    mean, from the failures' side when p > 1/2; an entry whose P(K = 0) underflows (more
+    than about 1,000 trials at p = 1/2) is drawn by NumPy's sampler after the others.
+    Cost grows with the mean: for small means (a post's likes) about as :func:`binomial`.
+    """
+    trials = np.asarray(trials, dtype=np.int64)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    if p == 0.0 or p == 1.0:
+        return trials.copy() if p == 1.0 else np.zeros(len(trials), np.int64)
+    flip = p > 0.5
+    q = 1.0 - p if flip else p
+    u = rng.random(len(trials))
+    term = np.exp(trials * np.log1p(-q))  # P(K = 0)
+    out = (u > term).astype(np.int64)
+    odds = q / (1.0 - q)
+    under = term == 0.0
+    _invert(out, np.flatnonzero(out.astype(bool) & ~under), u, term, trials * odds, odds, trials)
+    if under.any():
+        out[under] = rng.binomial(trials[under], q)
+    return trials - out if flip else out
+
+
 def _invert(
     out: np.ndarray,
     searching: np.ndarray,
@@ -431,6 +552,35 @@ class RateClasses:
         pos[small] = self.start[cls[small]] + rng.integers(0, self.size[cls[small]])
         return pos, cls
 
+    def candidates(
+        self,
+        rng: np.random.Generator,
+        rate: np.ndarray,
+        mult: np.ndarray | None = None,
+        bound: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(candidates, their classes, the chance each is kept) of today's events: what
+        :meth:`events` draws before it thins (None: every candidate is kept).
+
+        Class c's candidates number Poisson(size × rate[c] × bound), each on a uniform
+        member; member i's are kept with probability accept[i] × min(mult[i], bound) /
+        bound. A caller that marks each candidate (a post's likes) before thinning gives a
+        person the same marks whatever happened to other candidates.
+        """
+        m_bound = 1.0 if mult is None else (bound_of(mult) if bound is None else float(bound))
+        if m_bound <= 0.0 or self.n_classes == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64), None
+        totals = rng.poisson(self.size * np.asarray(rate, dtype=np.float64) * m_bound)
+        pos, cls = self._uniform_positions(rng, totals)
+        if not len(pos):
+            return np.empty(0, np.int64), cls.astype(np.int64), None
+        who = self.members[pos].astype(np.int64)
+        keep = None if self.accept is None else self.accept[who].astype(np.float64)
+        if mult is not None:
+            share = np.minimum(mult[who].astype(np.float32, copy=False), m_bound) / m_bound
+            keep = share if keep is None else keep * share
+        return who, cls, keep
+
     def events(
         self,
         rng: np.random.Generator,
@@ -442,21 +592,11 @@ class RateClasses:
 
         Person i of class c has Poisson(rate[c] × accept[i] × min(mult[i], bound)) events.
         Each class's total is drawn at rate × bound (default bound: max of ``mult``), each
-        event lands on a uniform member and is kept with probability accept × mult / bound.
-        People come in no particular order (see :class:`IdSorter`).
+        event lands on a uniform member and is kept with probability accept × mult / bound
+        (:meth:`candidates`, then one uniform per candidate from ``rng``). People come in
+        no particular order (see :class:`IdSorter`).
         """
-        m_bound = 1.0 if mult is None else (bound_of(mult) if bound is None else float(bound))
-        if m_bound <= 0.0 or self.n_classes == 0:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        totals = rng.poisson(self.size * np.asarray(rate, dtype=np.float64) * m_bound)
-        pos, cls = self._uniform_positions(rng, totals)
-        if not len(pos):
-            return np.empty(0, np.int64), cls.astype(np.int64)
-        who = self.members[pos].astype(np.int64)
-        keep = None if self.accept is None else self.accept[who].astype(np.float64)
-        if mult is not None:
-            share = np.minimum(mult[who].astype(np.float32, copy=False), m_bound) / m_bound
-            keep = share if keep is None else keep * share
+        who, cls, keep = self.candidates(rng, rate, mult, bound)
         if keep is not None:
             mask = rng.random(len(who)) < keep
             who, cls = who[mask], cls[mask]
@@ -665,7 +805,15 @@ class LazyPoisson:
         self.draws = 0
         # Per period begun but not ended for everyone, the candidates left per person.
         self._left: dict[int, np.ndarray] = {}
+        self._drawn: set[int] = set()  # periods whose candidates have been drawn
         self._fallback: np.random.Generator | None = None
+        #: Called with (period, candidates per person) when a period's candidates are
+        #: drawn, before any is taken (the array must not be kept: it is taken from).
+        self.on_candidates: Callable[[int, np.ndarray], None] | None = None
+        #: The last draw's acts above multiplier 1, as (people, counts) (distinct people;
+        #: None when the draw added none): the rest of each person's total are kept
+        #: candidates.
+        self.last_extra: tuple[np.ndarray, np.ndarray] | None = None
 
     def _rng(self, purpose: str, period: int) -> np.random.Generator:
         if self.key is not None:
@@ -797,6 +945,23 @@ class LazyPoisson:
         left = self._left.get(period)
         if left is None:
             left = self.classes.totals(self._rng("candidates", period), self.rate * days)
+            self._drawn.add(period)
+            if self.on_candidates is not None:
+                self.on_candidates(period, left)
+        return left
+
+    def candidates_left(self, period: int) -> np.ndarray | None:
+        """Per person, the candidates of ``period`` not yet taken by any draw (drawn now if
+        they never were, and kept for the draws to come); None once every one is taken.
+
+        The array is the stream's own: read it, never write it."""
+        if period in self._left:
+            return self._left[period]
+        if period in self._drawn:
+            return None
+        _, first, end = self._bounds(period * PERIOD_DAYS)
+        left = self._candidates(period, end - first)
+        self._left[period] = left
         return left
 
     def _take(
@@ -869,7 +1034,7 @@ class LazyPoisson:
         gens = block_generators(self._rng(f"thin/{name}", self.day), n)
         span = np.float64(days)
 
-        def block(i: int, lo: int, hi: int) -> None:
+        def block(i: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray] | None:
             have = taken[lo:hi]
             exposure = self.exposure(slice(lo, hi))
             below = np.flatnonzero((have > 0) & (exposure < span))
@@ -884,9 +1049,21 @@ class LazyPoisson:
                 lam = self.rate[class_of[lo:hi][at]] * (exposure[at] - span)
                 if accept is not None:
                     lam *= accept[lo:hi][at]
-                have[at] += poisson(gens[i], lam)
+                more = poisson(gens[i], lam)
+                have[at] += more
+                some = np.flatnonzero(more)
+                if len(some):
+                    return at[some] + lo, more[some]
+            return None
 
-        map_blocks(block, n)
+        parts = [part for part in map_blocks(block, n) if part is not None]
+        if parts:
+            if self.last_extra is not None:  # the other group's, drawn first in this draw
+                parts.insert(0, self.last_extra)
+            self.last_extra = (
+                np.concatenate([who for who, _ in parts]).astype(np.int64, copy=False),
+                np.concatenate([more for _, more in parts]),
+            )
         return taken
 
     def draw(self, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -894,6 +1071,7 @@ class LazyPoisson:
 
         ``rng`` is used only by a stream without a key (see the class)."""
         self._fallback = rng
+        self.last_extra = None
         if self.focus is not None and self.focus_days != self.days:
             # Two groups with different days since their last draw: each its own span.
             counts = self._take(~self.focus, self.days, "others", self.day - self.focus_days)
@@ -918,6 +1096,7 @@ class LazyPoisson:
         if self.focus is None:
             raise RuntimeError("no focus group to draw: set_focus first")
         self._fallback = rng
+        self.last_extra = None
         if self.focus_days:
             counts = self._take(self.focus, self.focus_days, "focus", self.day - self.days)
         else:

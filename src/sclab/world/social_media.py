@@ -94,9 +94,15 @@ from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity, propensity_key
 from sclab.engine.registry import register
 from sclab.engine.ties import TieReader
-from sclab.parallel import map_blocks
+from sclab.parallel import block_generators, map_blocks
 from sclab.world.base import SourceParams
-from sclab.world.sampling import LazyPoisson, RateClasses, binomial_blocks
+from sclab.world.sampling import (
+    LazyPoisson,
+    RateClasses,
+    binomial,
+    binomial_inverted,
+    hypergeometric,
+)
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -281,6 +287,18 @@ class SocialMediaSource:
         #: instead (bounds the record's memory at about the size of the user arrays).
         self.epoch_cap = max(1024, len(users) // 4)
 
+        # Interactions on common random numbers (see _hand_out): per period, everyone's
+        # candidates summed over the stances until the period's interactions are drawn;
+        # then the interactions and candidates not yet handed out; the people whose
+        # degree has changed (their interactions come from their trials instead); the
+        # acts above multiplier 1 drawn since the last handout.
+        self._period_candidates: dict[int, np.ndarray] = {}
+        self._ledger: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._direct = np.zeros(0 if p.record_every_event else len(c), bool)
+        self._extra: list[tuple[np.ndarray, np.ndarray]] = []
+        self._interactions_key = sim.stream_key(self.name, INTERACTIONS)
+        self._handouts = (-1, 0)  # (day, handouts made that day): keys each handout
+
         # Aggregated posts are only ever per-person totals: accrue, draw when read.
         self._lazy: dict[str, LazyPoisson] = {}
         if not p.record_every_event:
@@ -289,6 +307,7 @@ class SocialMediaSource:
                     self._classes, self._stance_rate(stance), sim.stream_key(self.name, kind)
                 )
                 self._lazy[kind].follow(sim.state, propensity_key(kind))
+                self._lazy[kind].on_candidates = self._note_candidates
                 self._first_epoch[kind] = self._first_focus_epoch[kind] = 0
                 # Reading one stance draws that stance only (a score reading positive
                 # energy monthly leaves the other stances to accrue until the end).
@@ -340,8 +359,10 @@ class SocialMediaSource:
         if dropped is None:  # an array the pruning record does not know: count it
             if self._lazy:
                 self._settle(sim)
-            self.active_degree = self._recount(sim)
+            old, self.active_degree = self.active_degree, self._recount(sim)
             self._max_degree = int(self.active_degree.max(initial=0))
+            if self._lazy:
+                self._direct |= old != self.active_degree
             return
         g = sim.population.graph
         dropped = dropped[g.online[dropped]]
@@ -358,6 +379,8 @@ class SocialMediaSource:
                 self._next_epoch += 1
                 self._epoch_entries += len(rows)
         self.active_degree[rows] -= lost.astype(np.int32)
+        if self._lazy:
+            self._direct[rows] = True
 
     def _exposure(self, people: np.ndarray) -> np.ndarray:
         """Per stance (rows) and person, the exposure accrued since the last draw.
@@ -413,11 +436,20 @@ class SocialMediaSource:
         for stance, kind in STANCES.items():
             # A stream per stance: chilling one stance never shifts another's draws.
             rng = sim.rng(f"{self.name}/{kind}", day)
-            who, _ = self._classes.events(rng, self._stance_rate(stance), propensity(sim, kind))
+            rate, mult = self._stance_rate(stance), propensity(sim, kind)
+            who, _, keep = self._classes.candidates(rng, rate, mult)
             if not len(who):
                 continue
-            degree = self.active_degree[who]
-            got = rng.binomial(degree, p.interaction_probability).astype(np.int32)
+            # Every candidate's likes, each from its own uniform of a stream of their own,
+            # before thinning: a post someone else did not write moves nobody's likes.
+            likes = sim.rng(f"{self.name}/{INTERACTIONS}/{kind}", day)
+            got = binomial_inverted(likes, self.active_degree[who], p.interaction_probability)
+            if keep is not None:
+                mask = rng.random(len(who)) < keep
+                who, got = who[mask], got[mask]
+            if not len(who):
+                continue
+            got = got.astype(np.int32)
             sim.acts.add(day, self.name, kind, who, interactions=got)
             if got.sum():
                 sim.aggregates.add(INTERACTIONS, np.repeat(who, got))
@@ -462,11 +494,7 @@ class SocialMediaSource:
                 trials[changed] += (by_epoch - was).astype(trials.dtype)
         self._trials, self._trials_bound = trials, bound
         if trials is not None and interactions:
-            # Keyed by the day: however the posts were drawn, one draw of the trials.
-            rng = sim.rng(f"{self.name}/{INTERACTIONS}/totals", day=sim.day)
-            p = self.params.interaction_probability
-            authors, got = binomial_blocks(rng, trials, p)
-            sim.aggregates.add_counts(INTERACTIONS, got, people=authors)
+            self._hand_out(sim, trials)
             self._trials, self._trials_bound = None, 0
         # Rounds no stance (of either group) still needs are forgotten.
         pointers = [*self._first_epoch.values(), *self._first_focus_epoch.values()]
@@ -495,6 +523,8 @@ class SocialMediaSource:
         total = lazy.exposure(changed)  # read before the draw resets it
         day = lazy.day  # keys the epochs' split: a stance's streams never shift another's
         counts = lazy.draw_focus() if focus_only else lazy.draw()
+        if lazy.last_extra is not None:
+            self._extra.append(lazy.last_extra)
         sim.aggregates.add_counts(kind, counts)
         if not len(changed):
             return counts, none, none
@@ -525,11 +555,175 @@ class SocialMediaSource:
                 out.append((rows[keep], exposure[j][keep], degree[keep]))
         return out
 
+    def _note_candidates(self, period: int, candidates: np.ndarray) -> None:
+        """Add one stance's candidates of ``period`` to the period's sum (until the
+        period's interactions are drawn, every stance's are in by then)."""
+        total = self._period_candidates.get(period)
+        if total is None:
+            self._period_candidates[period] = candidates.astype(np.int32)
+            return
+
+        def add(_: int, lo: int, hi: int) -> None:
+            total[lo:hi] += candidates[lo:hi]
+
+        map_blocks(add, len(total))
+
+    def _open_ledger(self, sim: Simulation, period: int) -> None:
+        """Draw ``period``'s interactions at multiplier 1: per person, Binomial(candidates
+        × online degree, interaction_probability), the candidates summed over the
+        stances, the degree the one before any tie was switched off.
+
+        Keyed by (component, ``online_interactions``, period) and drawn for everyone from
+        inputs no policy or reader changes (the candidates; the degree as the population
+        made it), so everyone's draw is the same in any run of the same world. Only the
+        people whose degree never changed use theirs (for them it is the degree of every
+        post)."""
+        for lazy in self._lazy.values():
+            lazy.candidates_left(period)  # every stance's candidates of the period, drawn
+        candidates = self._period_candidates.pop(period)
+        changed = np.flatnonzero(self._direct)
+        first_degree = self._first_degree(sim, changed)
+        n = len(candidates)
+        gens = block_generators(self._interactions_key.rng("period", period=period), n)
+        q = self.params.interaction_probability
+        left = np.zeros(n, np.int32)
+
+        def draw(i: int, lo: int, hi: int) -> None:
+            degree = self.active_degree[lo:hi].astype(np.int64)
+            a, b = np.searchsorted(changed, (lo, hi))
+            degree[changed[a:b] - lo] = first_degree[a:b]
+            trials = candidates[lo:hi] * degree
+            at = np.flatnonzero(trials)
+            left[lo:hi][at] = binomial(gens[i], trials[at], q)
+
+        map_blocks(draw, n)
+        self._ledger[period] = (left, candidates)
+
+    @staticmethod
+    def _first_degree(sim: Simulation, people: np.ndarray) -> np.ndarray:
+        """Online ties of ``people`` (sorted) in the graph, before any was switched off
+        (O(their ties))."""
+        g = sim.population.graph
+        starts = g.indptr[people].astype(np.int64)
+        lengths = g.indptr[people + 1].astype(np.int64) - starts
+        if not len(people) or not int(lengths.sum()):
+            return np.zeros(len(people), np.int64)
+        before = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        where = np.arange(int(lengths.sum()), dtype=np.int64) - before + np.repeat(starts, lengths)
+        owner = np.repeat(np.arange(len(people)), lengths)
+        online = np.asarray(g.online[where], dtype=np.float64)
+        return np.bincount(owner, weights=online, minlength=len(people)).astype(np.int64)
+
+    def _hand_out(self, sim: Simulation, trials: np.ndarray) -> None:
+        """Add the interactions of every post drawn since the last handout.
+
+        *Common random numbers.* For a person whose degree never changed, each period's
+        interactions at multiplier 1 are drawn once (:meth:`_open_ledger`); a handout
+        gives the part belonging to the candidates taken since the last one (per period:
+        the candidates not yet handed out minus those every stance still holds), a
+        Hypergeometric(interactions left; candidates left × degree slots; candidates
+        taken × degree) draw, which leaves the period's draw whole once every candidate
+        is taken, however the reads cut it. Where thinning kept k' of the k candidates
+        taken (a multiplier below 1), the kept posts' interactions are a hypergeometric
+        draw of k' × degree slots out of those of the k; posts above multiplier 1 draw
+        Binomial(posts × degree, p) afresh. Each is the per-post binomial law: a post's
+        likes are independent of which posts were read when, or which were kept. For the
+        people whose degree changed, Binomial(trials, p) on the trials noted by epoch.
+
+        One pass over people in fixed blocks on the cores, each from its own generator
+        (keyed by the day and the handouts made that day), plus the sparse extras."""
+        day, made = self._handouts
+        made = made + 1 if day == sim.day else 0
+        self._handouts = (sim.day, made)
+        for period in sorted(self._period_candidates):
+            self._open_ledger(sim, period)
+        periods = sorted(self._ledger)
+        held = {
+            period: [
+                left
+                for left in (lazy.candidates_left(period) for lazy in self._lazy.values())
+                if left is not None
+            ]
+            for period in periods
+        }
+        extra_who, extra = _summed(self._extra)
+        self._extra = []
+        degree, direct, q = self.active_degree, self._direct, self.params.interaction_probability
+        gens = block_generators(
+            self._interactions_key.rng(f"handout/{made}", period=sim.day), len(degree)
+        )
+
+        def block(i: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+            gen, deg, mine = gens[i], degree[lo:hi].astype(np.int64), ~direct[lo:hi]
+            got = np.zeros(hi - lo, np.int64)
+            taken = np.zeros(hi - lo, np.int64)  # candidates handed out, over the periods
+            for period in periods:
+                left, unhanded = self._ledger[period]
+                k = unhanded[lo:hi].astype(np.int64)
+                for still in held[period]:
+                    k -= still[lo:hi]
+                at = np.flatnonzero((k > 0) & mine)
+                if not len(at):
+                    continue
+                s, r = left[lo:hi][at].astype(np.int64), unhanded[lo:hi][at].astype(np.int64)
+                d, ka = deg[at], k[at]
+                h = hypergeometric(gen, s, r * d - s, ka * d)
+                left[lo:hi][at] = s - h
+                unhanded[lo:hi][at] = r - ka
+                got[at] += h
+                taken[at] += ka
+            t = trials[lo:hi].astype(np.int64)
+            x = np.zeros(hi - lo, np.int64)
+            a, b = np.searchsorted(extra_who, (lo, hi))
+            x[extra_who[a:b] - lo] = extra[a:b]
+            at = np.flatnonzero(mine & (deg > 0) & ((taken > 0) | (x > 0) | (t > 0)))
+            if len(at):
+                d = deg[at]
+                kept = t[at] // d - x[at]  # posts drawn at a constant degree, less extras
+                if (kept < 0).any() or (kept > taken[at]).any() or (t[at] % d).any():
+                    raise RuntimeError("posts drawn and candidates taken disagree")
+                thin = np.flatnonzero(kept < taken[at])
+                if len(thin):
+                    j, dj = at[thin], d[thin]
+                    h = got[j]
+                    got[j] = hypergeometric(gen, h, taken[j] * dj - h, kept[thin] * dj)
+                more = np.flatnonzero(x[at])
+                if len(more):
+                    j = at[more]
+                    got[j] += binomial(gen, x[j] * d[more], q)
+            at = np.flatnonzero(~mine & (t > 0))
+            if len(at):
+                got[at] = binomial(gen, t[at], q)
+            at = np.flatnonzero(got)
+            return at + lo, got[at]
+
+        parts = map_blocks(block, len(degree))
+        if parts:
+            authors = np.concatenate([who for who, _ in parts])
+            sim.aggregates.add_counts(
+                INTERACTIONS, np.concatenate([g for _, g in parts]), people=authors
+            )
+        for period in periods:
+            if not held[period]:  # every candidate of the period handed out
+                del self._ledger[period]
+
     def finish(self, sim: Simulation) -> None:
         """Draw the aggregated posts still pending, and their interactions (reading them
         would do it too)."""
         if self._lazy:
             self._settle(sim, interactions=True)
+
+
+def _summed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(people, counts) of several (people, counts) lists, summed per person (people sorted)."""
+    if not parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    who = np.concatenate([w for w, _ in parts])
+    counts = np.concatenate([c for _, c in parts]).astype(np.int64)
+    order = np.argsort(who, kind="stable")
+    who, counts = who[order], counts[order]
+    firsts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]]) if len(who) else np.empty(0, int)
+    return who[firsts], np.add.reduceat(counts, firsts) if len(firsts) else counts
 
 
 def _add_trials(trials: np.ndarray, counts: np.ndarray, degree: np.ndarray) -> None:
