@@ -654,48 +654,57 @@ class SocialMediaSource:
         )
 
         def block(i: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-            gen, deg, mine = gens[i], degree[lo:hi].astype(np.int64), ~direct[lo:hi]
-            got = np.zeros(hi - lo, np.int64)
-            taken = np.zeros(hi - lo, np.int64)  # candidates handed out, over the periods
+            # Only people with posts drawn since the last handout (at a degree above 0):
+            # the others have nothing to hand out, and whatever candidates they had taken
+            # (all thinned away) stay counted in the ledger until they have some.
+            who = np.flatnonzero(trials[lo:hi]) + lo
+            if not len(who):
+                return who, who
+            gen, t = gens[i], trials[who].astype(np.int64)
+            deg, mine = degree[who].astype(np.int64), ~direct[who]
+            got = np.zeros(len(who), np.int64)
+            taken = np.zeros(len(who), np.int64)  # candidates handed out, over the periods
             for period in periods:
                 left, unhanded = self._ledger[period]
-                k = unhanded[lo:hi].astype(np.int64)
+                k = unhanded[who].astype(np.int64)
                 for still in held[period]:
-                    k -= still[lo:hi]
-                at = np.flatnonzero((k > 0) & mine)
-                if not len(at):
+                    k -= still[who]
+                j = np.flatnonzero((k > 0) & mine)
+                if not len(j):
                     continue
-                s, r = left[lo:hi][at].astype(np.int64), unhanded[lo:hi][at].astype(np.int64)
-                d, ka = deg[at], k[at]
-                h = hypergeometric(gen, s, r * d - s, ka * d)
-                left[lo:hi][at] = s - h
-                unhanded[lo:hi][at] = r - ka
-                got[at] += h
-                taken[at] += ka
-            t = trials[lo:hi].astype(np.int64)
-            x = np.zeros(hi - lo, np.int64)
+                s, r = left[who[j]].astype(np.int64), unhanded[who[j]].astype(np.int64)
+                d, kj = deg[j], k[j]
+                h = hypergeometric(gen, s, r * d - s, kj * d)
+                left[who[j]] = s - h
+                unhanded[who[j]] = r - kj
+                got[j] += h
+                taken[j] += kj
+            x = np.zeros(len(who), np.int64)  # posts above multiplier 1
             a, b = np.searchsorted(extra_who, (lo, hi))
-            x[extra_who[a:b] - lo] = extra[a:b]
-            at = np.flatnonzero(mine & (deg > 0) & ((taken > 0) | (x > 0) | (t > 0)))
-            if len(at):
-                d = deg[at]
-                kept = t[at] // d - x[at]  # posts drawn at a constant degree, less extras
-                if (kept < 0).any() or (kept > taken[at]).any() or (t[at] % d).any():
+            if b > a:  # (an extra post's author without online ties has no trials)
+                place = np.minimum(np.searchsorted(who, extra_who[a:b]), len(who) - 1)
+                hit = who[place] == extra_who[a:b]
+                x[place[hit]] = extra[a:b][hit]
+            j = np.flatnonzero(mine)
+            if len(j):
+                d = deg[j]
+                kept = t[j] // d - x[j]  # posts drawn at a constant degree, less extras
+                if (kept < 0).any() or (kept > taken[j]).any() or (t[j] % d).any():
                     raise RuntimeError("posts drawn and candidates taken disagree")
-                thin = np.flatnonzero(kept < taken[at])
+                thin = np.flatnonzero(kept < taken[j])
                 if len(thin):
-                    j, dj = at[thin], d[thin]
-                    h = got[j]
-                    got[j] = hypergeometric(gen, h, taken[j] * dj - h, kept[thin] * dj)
-                more = np.flatnonzero(x[at])
+                    jt, dt = j[thin], d[thin]
+                    h = got[jt]
+                    got[jt] = hypergeometric(gen, h, taken[jt] * dt - h, kept[thin] * dt)
+                more = np.flatnonzero(x[j])
                 if len(more):
-                    j = at[more]
-                    got[j] += binomial(gen, x[j] * d[more], q)
-            at = np.flatnonzero(~mine & (t > 0))
-            if len(at):
-                got[at] = binomial(gen, t[at], q)
-            at = np.flatnonzero(got)
-            return at + lo, got[at]
+                    jm = j[more]
+                    got[jm] += binomial(gen, x[jm] * d[more], q)
+            j = np.flatnonzero(~mine)
+            if len(j):
+                got[j] = binomial(gen, t[j], q)
+            j = np.flatnonzero(got)
+            return who[j], got[j]
 
         parts = map_blocks(block, len(degree))
         if parts:
