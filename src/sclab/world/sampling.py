@@ -10,12 +10,17 @@ Core objects:
         times a per-entity behaviour multiplier.
     :func:`poisson`, :func:`binomial`, :func:`binomial_each`: draws with a mean (trials,
         probabilities) per entry, by inversion for small means.
+    :func:`binomial_inverted`: a binomial per entry, each from its own uniform alone (an
+        entry's draw never moves with the others').
+    :func:`hypergeometric`: successes in a sample drawn without replacement, per entry
+        (splitting a drawn total between the items read and the rest).
     :func:`multinomial_split`: a total split over people in proportion to weights.
     :func:`thin`, :func:`bound_of`: keep candidates with given probabilities; the thinning
         bound of a multiplier array.
     :class:`RateClasses`: people grouped by rate class (optionally with a per-person
-        acceptance, a rate below the class's): today's Poisson events, today's Bernoulli
-        events, and Poisson totals over many days.
+        acceptance, a rate below the class's): today's Poisson events (or their
+        candidates before thinning), today's Bernoulli events, and Poisson totals over
+        many days.
     :class:`LazyPoisson`: the exposure of an aggregated Poisson stream, accrued daily and
         drawn as per-person totals only when someone reads them (a source registers the
         draw with :meth:`sclab.engine.acts.Aggregates.defer`; reading the aggregates, or
@@ -37,6 +42,10 @@ Laws used, each exact (not an approximation):
       number Poisson(m r), each on a uniform member; a sum of independent Poisson counts
       is Poisson with the summed rate, so a stream whose only output is per-person totals
       is drawn once for any number of days at the accumulated rate (its exposure).
+    * Splitting a binomial: if X ~ Binomial(N, p) counts successes among N trials, the
+      successes among any n of them chosen independently of the outcomes are, given X,
+      Hypergeometric(X, N - X, n), and they are Binomial(n, p), independent of the other
+      N - n trials' successes.
 
 Cost model (n people, k events or candidates, C classes, E expected events):
     * ``bernoulli_sparse`` O(k) (geometric gaps); ``thinned`` and ``draw_with_multiplier``
@@ -51,6 +60,10 @@ Cost model (n people, k events or candidates, C classes, E expected events):
       10 ns (measured at 9.3 million people, 6.5 million members).
     * ``LazyPoisson.accrue`` O(1) a day; O(k) for a change of k people's multiplier;
       ``LazyPoisson.draw`` as ``totals``.
+    * ``hypergeometric`` about as ``binomial`` by inversion (a table of log-factorials
+      up to the largest total), NumPy's sampler (about 150 ns) for means from
+      :data:`SMALL_MEAN`; ``binomial_inverted`` by inversion at any mean (cost grows
+      with the mean).
     * ``lognormal_sums`` O(events) in chunks; ``multinomial_split`` one Poisson draw per
       entry plus O(sqrt(total) · log n); ``binomial_blocks`` one draw per entry with
       trials, in blocks spread over the cores.
@@ -268,18 +281,26 @@ def _invert_hypergeometric(
 
 #: Largest total up to which :func:`_log_factorial` tabulates (a table of 32 MB at most).
 _LOG_FACTORIAL_TABLE = 1 << 22
+#: log(x!) for x = 0, 1, ...: grown (by doubling) as larger totals come, shared by every
+#: call and thread (a replaced table is a new array; readers keep the one they took).
+_log_factorials = np.zeros(1)
 
 
 def _log_factorial(totals: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """log(x!) for 0 <= x <= max(totals): looked up in a table of cumulative logs when the
     largest total allows (a gather, against about 40 ns a log-gamma), else log-gamma."""
+    global _log_factorials
     top = int(totals.max(initial=0))
     if top > _LOG_FACTORIAL_TABLE:
         from scipy.special import gammaln
 
         return lambda x: np.asarray(gammaln(np.asarray(x, np.float64) + 1.0))
-    table = np.zeros(top + 1)
-    np.cumsum(np.log(np.arange(1, top + 1, dtype=np.float64)), out=table[1:])
+    table = _log_factorials
+    if len(table) <= top:
+        size = min(max(top + 1, 2 * len(table), 1 << 16), _LOG_FACTORIAL_TABLE + 1)
+        table = np.zeros(size)
+        np.cumsum(np.log(np.arange(1, size, dtype=np.float64)), out=table[1:])
+        _log_factorials = table
     return lambda x: table[x]
 
 
@@ -769,6 +790,10 @@ class LazyPoisson:
     accruing on: ``days_i`` is then the days since the last draw of i's group. A period's
     candidates left after a read are kept per person (2 or 4 bytes) until the period
     ends for both groups.
+
+    A reader of the stream's candidates (:attr:`on_candidates`, :meth:`candidates_left`)
+    and of the acts above multiplier 1 (:attr:`last_extra`) can hand out marks of the
+    candidates on the same common random numbers (social media's interactions).
 
     Cost: an unread run of at most one period draws once, as a single Poisson total per
     person; a read draws the candidates once per period (then keeps them) and one

@@ -34,15 +34,34 @@ Model:
     Aggregated posts are only ever per-person totals, and a sum of independent Poisson
     counts is Poisson with the summed rate: a day only adds to each stance's exposure
     (:class:`~sclab.world.sampling.LazyPoisson`), and the totals are drawn when the
-    aggregates are read (at the end of the run, or when a component reads them earlier);
-    interactions are then Binomial(Σ over days of posts × active online degree,
-    interaction_probability) per author, the sum of the per-post draws. Each stance is
-    drawn on its own: a score that reads positive energy posts every month draws that
-    stance alone, the others accrue until something reads them. The posts drawn note
-    their interaction trials (posts × degree), and the interactions are drawn when they
-    are read (which draws every stance first) or at the end: one binomial per author on
-    the trials summed so far, the same law as one draw per post, and a read of posts
-    alone never splits the interactions' draw.
+    aggregates are read (at the end of the run, or when a component reads them earlier).
+    Each stance is drawn on its own: a score that reads positive energy posts every month
+    draws that stance alone, the others accrue until something reads them. The posts
+    drawn note their interaction trials (posts × degree), and the interactions are handed
+    out when they are read (which draws every stance first) or at the end, so a read of
+    posts alone never splits them. Per author they are Binomial(Σ over posts of the
+    active online degree when posted, interaction_probability), the sum of the per-post
+    draws, drawn on common random numbers:
+
+    * *Interaction ledger.* Posts are drawn per fixed period as candidates at multiplier 1
+      (:class:`~sclab.world.sampling.LazyPoisson`). For each period, everyone's
+      interactions at multiplier 1 are drawn once, Binomial(the period's candidates of
+      every stance × online degree, p), from the stream keyed (``social_media``,
+      ``online_interactions``, period), with inputs no policy or reader changes (the
+      degree before any tie was switched off). A handout gives each person the part
+      belonging to the candidates taken since the last one: Hypergeometric(interactions
+      left; candidates left × degree slots; candidates taken × degree), so by the
+      period's end the period's draw is handed out whole, however the reads cut it.
+    * *Thinning.* A person whose multiplier fell keeps k' of the k candidates taken; the
+      kept posts' interactions are a hypergeometric draw of k' × degree slots out of the
+      k candidates' (the matching subset's, the same law). Posts above multiplier 1
+      (drawn from a stream of their own) draw Binomial(posts × degree, p) afresh.
+    * *Changed degrees.* An author whose degree has changed (tie pruning, a recount)
+      leaves the ledger for the rest of the run: their interactions are
+      Binomial(trials, p) on the trials noted by epoch (below), the same law.
+
+    So an author whose multipliers stayed 1 and whose degree never changed has the same
+    interactions at the end of any run of the same world, whoever read them and when.
 
     Degrees change only when ties are pruned (the ``tie_pruning`` behaviour component,
     weekly, in the behaviour stage, after that day's posts), so for each author the run
@@ -71,14 +90,21 @@ Cost model (U social-media users, P posts today, k tie ends dropped in a round):
     dropped ends and note their exposure (about 40 bytes per author and round until the
     next draw), never O(ties) or O(U). Drawing the totals (when read, at the end, or
     when the notes reach ``epoch_cap``) costs O(U) per stance drawn (one Poisson draw per user,
-    or O(posts) when they are fewer) plus, once for the stances drawn together, one pass
-    over people and a binomial draw per author for interactions, plus O(noted entries)
-    for the split. The one O(ties) recount is for a
-    ``sim.ties_active`` set outside the pruning record. With ``record_every_event`` a
+    or O(posts) when they are fewer), plus O(noted entries) for the split. Handing out
+    interactions costs one pass over the trials and, per author with posts since the last
+    handout, a hypergeometric draw (by inversion, a few tens of ns) and O(1) gathers;
+    each period adds one O(n) sum of its candidates and one binomial draw per user (its
+    ledger, 2 to 4 bytes per person for each of interactions and candidates while the
+    period is being read; an end-of-run read then draws nothing more for them). People
+    whose degree changed are marked in one byte per person. The one O(ties) recount is
+    for a ``sim.ties_active`` set outside the pruning record. With ``record_every_event`` a
     day costs, per stance, O(classes + P_s) with about 4 classes per doubling of activity
     (a few dozen), thinning from each class's highest rate so that at least 84 % of
-    candidates are kept; plus one O(n) maximum of each multiplier array; plus O(P)
-    binomial draws for interactions; degrees are kept up to date in the same way.
+    candidates are kept; plus one O(n) maximum of each multiplier array; plus one
+    binomial draw per candidate for interactions (each by inversion from its own uniform,
+    so that a candidate's likes never depend on the others': exact whenever the posts
+    are, i.e. when the multipliers' bound is the same); degrees are kept up to date in
+    the same way.
 """
 
 from __future__ import annotations
@@ -597,7 +623,13 @@ class SocialMediaSource:
             left[lo:hi][at] = binomial(gens[i], trials[at], q)
 
         map_blocks(draw, n)
-        self._ledger[period] = (left, candidates)
+        # Two bytes a person where the counts allow (a year's candidates of a user posting
+        # 30 a day fit); they only fall from here.
+        narrow = [
+            a.astype(np.uint16) if int(a.max(initial=0)) < 1 << 16 else a
+            for a in (left, candidates)
+        ]
+        self._ledger[period] = (narrow[0], narrow[1])
 
     @staticmethod
     def _first_degree(sim: Simulation, people: np.ndarray) -> np.ndarray:
