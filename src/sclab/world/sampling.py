@@ -213,24 +213,28 @@ def hypergeometric(
     An entry drawing everything gets ``good`` and one drawing nothing 0, without a draw.
     Where the mean sample · good / (good + bad) is below :data:`SMALL_MEAN` and every count
     from 0 up is possible (sample <= bad), by inversion from one uniform, with P(K = 0) =
-    C(bad, sample) / C(good + bad, sample) (log-gamma) and P(K = k) = P(K = k - 1) · (good -
-    k + 1)(sample - k + 1) / (k (bad - sample + k)); NumPy's sampler (about 150 ns a draw)
-    elsewhere. The uniforms are drawn for every entry first.
+    C(bad, sample) / C(good + bad, sample) (from log-factorials) and P(K = k) = P(K = k -
+    1) · (good - k + 1)(sample - k + 1) / (k (bad - sample + k)); NumPy's sampler (about
+    150 ns a draw) elsewhere. The uniforms are drawn for every entry first.
     """
     good = np.asarray(good, dtype=np.int64)
     bad = np.asarray(bad, dtype=np.int64)
     sample = np.asarray(sample, dtype=np.int64)
     total = good + bad
-    out = np.zeros(len(good), np.int64)
-    whole = sample >= total
-    out[whole] = good[whole]
     u = rng.random(len(good))
-    drawn = ~whole & (good > 0) & (sample > 0)
-    # Mean below SMALL_MEAN, written without a division: sample · good < SMALL_MEAN · total.
-    small = drawn & (sample <= bad) & (sample * good < SMALL_MEAN * total)
-    large = drawn & ~small
-    if large.any():
-        out[large] = rng.hypergeometric(good[large], bad[large], sample[large])
+    # By inversion: a mean below SMALL_MEAN (sample · good < SMALL_MEAN · total, without a
+    # division) and P(K = 0) > 0 (sample <= bad); nothing to draw (good or sample 0) falls
+    # here too, with P(K = 0) = 1.
+    small = sample <= bad
+    small &= sample * good < SMALL_MEAN * total
+    out = np.empty(len(good), np.int64)
+    rest = np.flatnonzero(~small)
+    if len(rest):
+        g, b, n = good[rest], bad[rest], sample[rest]
+        whole = n >= g + b  # everything drawn: every success, without a draw
+        out[rest] = g
+        draw = ~whole & (g > 0) & (n > 0)
+        out[rest[draw]] = rng.hypergeometric(g[draw], b[draw], n[draw])
     at = np.flatnonzero(small)
     if not len(at):
         return out
@@ -254,29 +258,33 @@ def _invert_hypergeometric(
     k with u <= P(K <= k), the CDF summed a few terms a pass over the entries still
     searching; a count stops at min(good, sample) (only rounding could pass it)."""
     g, b, n, uu = good[at], bad[at], sample[at], u[at]
-    term = np.exp(log_fact(b) + log_fact(b + g - n) - log_fact(b - n) - log_fact(g + b))
+    slack = b - n
+    term = log_fact(b)
+    term -= log_fact(slack)
+    term += log_fact(slack + g)
+    term -= log_fact(b + g)
+    np.exp(term, out=term)  # P(K = 0) = C(bad, sample) / C(good + bad, sample)
     cdf = term.copy()
     top = np.minimum(g, n)
-    gf, nf, slack = g.astype(np.float64), n.astype(np.float64), (b - n).astype(np.float64)
+    gf, nf, sf = g.astype(np.float64), n.astype(np.float64), slack.astype(np.float64)
     k = 0  # every entry still searching has a count of at least k
     while len(at):
-        below = np.zeros(len(at), np.int32)  # CDF terms still below u, from k on
-        below += uu > cdf
-        for step in range(1, _INVERSION_TERMS):
+        below = (uu > cdf).astype(np.int32)  # CDF terms below u, from P(K <= k) on
+        for step in range(1, _INVERSION_TERMS + 1):
             j = k + step
-            term *= (gf - (j - 1)) * (nf - (j - 1)) / (j * (slack + j))
+            term *= (gf - (j - 1)) * (nf - (j - 1)) / (j * (sf + j))
             cdf += term
-            below += uu > cdf
+            if step < _INVERSION_TERMS:
+                below += uu > cdf
         count = np.minimum(k + below, top)
         found = (below < _INVERSION_TERMS) | (count >= top)
         out[at[found]] = count[found]
+        if found.all():
+            return
         more = ~found
-        k += _INVERSION_TERMS
-        j = k
-        term *= (gf - (j - 1)) * (nf - (j - 1)) / (j * (slack + j))
-        cdf += term
+        k += _INVERSION_TERMS  # term and cdf are now P(K = k), P(K <= k)
         at, uu, term, cdf, top = at[more], uu[more], term[more], cdf[more], top[more]
-        gf, nf, slack = gf[more], nf[more], slack[more]
+        gf, nf, sf = gf[more], nf[more], sf[more]
 
 
 #: Largest total up to which :func:`_log_factorial` tabulates (a table of 32 MB at most).
@@ -839,6 +847,9 @@ class LazyPoisson:
         #: None when the draw added none): the rest of each person's total are kept
         #: candidates.
         self.last_extra: tuple[np.ndarray, np.ndarray] | None = None
+        #: The last draw's candidates thinned away, as (people, counts) (distinct people;
+        #: None when none were): taken from the candidates left, but not acts.
+        self.last_dropped: tuple[np.ndarray, np.ndarray] | None = None
 
     def _rng(self, purpose: str, period: int) -> np.random.Generator:
         if self.key is not None:
@@ -1059,17 +1070,23 @@ class LazyPoisson:
         gens = block_generators(self._rng(f"thin/{name}", self.day), n)
         span = np.float64(days)
 
-        def block(i: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray] | None:
+        def block(i: int, lo: int, hi: int) -> tuple[np.ndarray, ...]:
             have = taken[lo:hi]
             exposure = self.exposure(slice(lo, hi))
             below = np.flatnonzero((have > 0) & (exposure < span))
+            kept = None
             if len(below):
                 share = np.maximum(exposure[below] / span, 0.0)
-                have[below] = binomial_each(gens[i], have[below], share)
+                kept = binomial_each(gens[i], have[below], share)
+                dropped = have[below] - kept
+                have[below] = kept
+                some = np.flatnonzero(dropped)
+                below, dropped = below[some] + lo, dropped[some]
             above = exposure > span
             if only is not None:
                 above &= only[lo:hi]
             at = np.flatnonzero(above & (class_of[lo:hi] != outside))
+            more = np.empty(0, np.int64)
             if len(at):
                 lam = self.rate[class_of[lo:hi][at]] * (exposure[at] - span)
                 if accept is not None:
@@ -1077,18 +1094,26 @@ class LazyPoisson:
                 more = poisson(gens[i], lam)
                 have[at] += more
                 some = np.flatnonzero(more)
-                if len(some):
-                    return at[some] + lo, more[some]
-            return None
+                at, more = at[some] + lo, more[some]
+            if kept is None:
+                below, dropped = np.empty(0, np.int64), np.empty(0, np.int64)
+            return below, dropped, at, more
 
-        parts = [part for part in map_blocks(block, n) if part is not None]
-        if parts:
-            if self.last_extra is not None:  # the other group's, drawn first in this draw
-                parts.insert(0, self.last_extra)
-            self.last_extra = (
-                np.concatenate([who for who, _ in parts]).astype(np.int64, copy=False),
-                np.concatenate([more for _, more in parts]),
+        parts = map_blocks(block, n)
+        for got, at in ((self.last_dropped, 0), (self.last_extra, 2)):
+            pieces = [(part[at], part[at + 1]) for part in parts if len(part[at])]
+            if not pieces:
+                continue
+            if got is not None:  # the other group's, drawn first in this draw
+                pieces.insert(0, got)
+            joined = (
+                np.concatenate([who for who, _ in pieces]).astype(np.int64, copy=False),
+                np.concatenate([c for _, c in pieces]).astype(np.int64, copy=False),
             )
+            if at == 0:
+                self.last_dropped = joined
+            else:
+                self.last_extra = joined
         return taken
 
     def draw(self, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -1096,7 +1121,7 @@ class LazyPoisson:
 
         ``rng`` is used only by a stream without a key (see the class)."""
         self._fallback = rng
-        self.last_extra = None
+        self.last_extra = self.last_dropped = None
         if self.focus is not None and self.focus_days != self.days:
             # Two groups with different days since their last draw: each its own span.
             counts = self._take(~self.focus, self.days, "others", self.day - self.focus_days)
@@ -1121,7 +1146,7 @@ class LazyPoisson:
         if self.focus is None:
             raise RuntimeError("no focus group to draw: set_focus first")
         self._fallback = rng
-        self.last_extra = None
+        self.last_extra = self.last_dropped = None
         if self.focus_days:
             counts = self._take(self.focus, self.focus_days, "focus", self.day - self.days)
         else:

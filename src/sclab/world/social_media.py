@@ -315,13 +315,14 @@ class SocialMediaSource:
 
         # Interactions on common random numbers (see _hand_out): per period, everyone's
         # candidates summed over the stances until the period's interactions are drawn;
-        # then the interactions and candidates not yet handed out; the people whose
-        # degree has changed (their interactions come from their trials instead); the
-        # acts above multiplier 1 drawn since the last handout.
+        # then its ledger (see _open_ledger); the people whose degree has changed (their
+        # interactions come from their trials instead); the candidates thinned away and
+        # the acts above multiplier 1 drawn since the last handout.
         self._period_candidates: dict[int, np.ndarray] = {}
-        self._ledger: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._ledger: dict[int, np.ndarray] = {}
         self._direct = np.zeros(0 if p.record_every_event else len(c), bool)
         self._extra: list[tuple[np.ndarray, np.ndarray]] = []
+        self._dropped: list[tuple[np.ndarray, np.ndarray]] = []
         self._interactions_key = sim.stream_key(self.name, INTERACTIONS)
         self._handouts = (-1, 0)  # (day, handouts made that day): keys each handout
 
@@ -388,7 +389,7 @@ class SocialMediaSource:
             old, self.active_degree = self.active_degree, self._recount(sim)
             self._max_degree = int(self.active_degree.max(initial=0))
             if self._lazy:
-                self._direct |= old != self.active_degree
+                self._leave_ledger(np.flatnonzero(old != self.active_degree))
             return
         g = sim.population.graph
         dropped = dropped[g.online[dropped]]
@@ -406,7 +407,7 @@ class SocialMediaSource:
                 self._epoch_entries += len(rows)
         self.active_degree[rows] -= lost.astype(np.int32)
         if self._lazy:
-            self._direct[rows] = True
+            self._leave_ledger(rows)
 
     def _exposure(self, people: np.ndarray) -> np.ndarray:
         """Per stance (rows) and person, the exposure accrued since the last draw.
@@ -551,6 +552,8 @@ class SocialMediaSource:
         counts = lazy.draw_focus() if focus_only else lazy.draw()
         if lazy.last_extra is not None:
             self._extra.append(lazy.last_extra)
+        if lazy.last_dropped is not None:
+            self._dropped.append(lazy.last_dropped)
         sim.aggregates.add_counts(kind, counts)
         if not len(changed):
             return counts, none, none
@@ -594,16 +597,24 @@ class SocialMediaSource:
 
         map_blocks(add, len(total))
 
+    def _leave_ledger(self, people: np.ndarray) -> None:
+        """``people``'s degree has just changed: from now on their interactions come from
+        their trials (marked, and their entries in every open ledger void)."""
+        self._direct[people] = True
+        for ledger in self._ledger.values():
+            ledger[people] = _VOID
+
     def _open_ledger(self, sim: Simulation, period: int) -> None:
-        """Draw ``period``'s interactions at multiplier 1: per person, Binomial(candidates
-        × online degree, interaction_probability), the candidates summed over the
-        stances, the degree the one before any tie was switched off.
+        """Draw ``period``'s interactions at multiplier 1: per person, Binomial(slots, p)
+        with slots = candidates × online degree, the candidates summed over the stances,
+        the degree the one before any tie was switched off.
 
         Keyed by (component, ``online_interactions``, period) and drawn for everyone from
         inputs no policy or reader changes (the candidates; the degree as the population
-        made it), so everyone's draw is the same in any run of the same world. Only the
-        people whose degree never changed use theirs (for them it is the degree of every
-        post)."""
+        made it), so everyone's draw is the same in any run of the same world. The ledger
+        keeps, per person, the slots not yet handed out and their interactions, packed in
+        one 64-bit word (slots above, interactions below): one read and one write a
+        person a handout. People whose degree changed hold :data:`_VOID` instead."""
         for lazy in self._lazy.values():
             lazy.candidates_left(period)  # every stance's candidates of the period, drawn
         candidates = self._period_candidates.pop(period)
@@ -612,24 +623,20 @@ class SocialMediaSource:
         n = len(candidates)
         gens = block_generators(self._interactions_key.rng("period", period=period), n)
         q = self.params.interaction_probability
-        left = np.zeros(n, np.int32)
+        ledger = np.zeros(n, np.uint64)
 
         def draw(i: int, lo: int, hi: int) -> None:
             degree = self.active_degree[lo:hi].astype(np.int64)
             a, b = np.searchsorted(changed, (lo, hi))
             degree[changed[a:b] - lo] = first_degree[a:b]
-            trials = candidates[lo:hi] * degree
-            at = np.flatnonzero(trials)
-            left[lo:hi][at] = binomial(gens[i], trials[at], q)
+            slots = candidates[lo:hi] * degree
+            at = np.flatnonzero(slots)
+            got = binomial(gens[i], slots[at], q)
+            ledger[lo:hi][at] = _pack(slots[at], got)
+            ledger[lo:hi][changed[a:b] - lo] = _VOID
 
         map_blocks(draw, n)
-        # Two bytes a person where the counts allow (a year's candidates of a user posting
-        # 30 a day fit); they only fall from here.
-        narrow = [
-            a.astype(np.uint16) if int(a.max(initial=0)) < 1 << 16 else a
-            for a in (left, candidates)
-        ]
-        self._ledger[period] = (narrow[0], narrow[1])
+        self._ledger[period] = ledger
 
     @staticmethod
     def _first_degree(sim: Simulation, people: np.ndarray) -> np.ndarray:
@@ -651,19 +658,22 @@ class SocialMediaSource:
 
         *Common random numbers.* For a person whose degree never changed, each period's
         interactions at multiplier 1 are drawn once (:meth:`_open_ledger`); a handout
-        gives the part belonging to the candidates taken since the last one (per period:
-        the candidates not yet handed out minus those every stance still holds), a
-        Hypergeometric(interactions left; candidates left × degree slots; candidates
-        taken × degree) draw, which leaves the period's draw whole once every candidate
-        is taken, however the reads cut it. Where thinning kept k' of the k candidates
-        taken (a multiplier below 1), the kept posts' interactions are a hypergeometric
-        draw of k' × degree slots out of those of the k; posts above multiplier 1 draw
-        Binomial(posts × degree, p) afresh. Each is the per-post binomial law: a post's
-        likes are independent of which posts were read when, or which were kept. For the
-        people whose degree changed, Binomial(trials, p) on the trials noted by epoch.
+        gives the part belonging to the candidates taken since the last one,
+        Hypergeometric(interactions left; slots left; candidates taken × degree), which
+        leaves the period's draw whole once every candidate is taken, however the reads
+        cut it. Where thinning kept k' of the k candidates taken (a multiplier below 1),
+        the kept posts' interactions are a hypergeometric draw of k' × degree slots out
+        of those of the k; posts above multiplier 1 draw Binomial(posts × degree, p)
+        afresh. Each is the per-post binomial law: a post's likes are independent of
+        which posts were read when, or which were kept. For the people whose degree
+        changed, Binomial(trials, p) on the trials noted by epoch.
 
-        One pass over people in fixed blocks on the cores, each from its own generator
-        (keyed by the day and the handouts made that day), plus the sparse extras."""
+        The candidates a person took since the last handout are their trials over their
+        (constant) degree, plus those thinned away, less the acts above multiplier 1;
+        when two periods are open (a read across a period's end) they are counted per
+        period from the candidates the stances still hold instead. One pass over the
+        trials in fixed blocks on the cores, each block from its own generator (keyed by
+        the day and the handouts made that day), plus the sparse thinned and extras."""
         day, made = self._handouts
         made = made + 1 if day == sim.day else 0
         self._handouts = (sim.day, made)
@@ -679,64 +689,38 @@ class SocialMediaSource:
             for period in periods
         }
         extra_who, extra = _summed(self._extra)
-        self._extra = []
-        degree, direct, q = self.active_degree, self._direct, self.params.interaction_probability
+        dropped_who, dropped = _summed(self._dropped)
+        self._extra, self._dropped = [], []
+        degree, q = self.active_degree, self.params.interaction_probability
         gens = block_generators(
             self._interactions_key.rng(f"handout/{made}", period=sim.day), len(degree)
         )
+        one = self._ledger[periods[0]] if len(periods) == 1 else None
 
         def block(i: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-            # Only people with posts drawn since the last handout (at a degree above 0):
-            # the others have nothing to hand out, and whatever candidates they had taken
-            # (all thinned away) stay counted in the ledger until they have some.
-            who = np.flatnonzero(trials[lo:hi]) + lo
-            if not len(who):
-                return who, who
-            gen, t = gens[i], trials[who].astype(np.int64)
-            deg, mine = degree[who].astype(np.int64), ~direct[who]
-            got = np.zeros(len(who), np.int64)
-            taken = np.zeros(len(who), np.int64)  # candidates handed out, over the periods
-            for period in periods:
-                left, unhanded = self._ledger[period]
-                k = unhanded[who].astype(np.int64)
-                for still in held[period]:
-                    k -= still[who]
-                j = np.flatnonzero((k > 0) & mine)
-                if not len(j):
-                    continue
-                s, r = left[who[j]].astype(np.int64), unhanded[who[j]].astype(np.int64)
-                d, kj = deg[j], k[j]
-                h = hypergeometric(gen, s, r * d - s, kj * d)
-                left[who[j]] = s - h
-                unhanded[who[j]] = r - kj
-                got[j] += h
-                taken[j] += kj
-            x = np.zeros(len(who), np.int64)  # posts above multiplier 1
+            gen = gens[i]
+            # The few people thinned or with acts above multiplier 1 in this block, marked.
             a, b = np.searchsorted(extra_who, (lo, hi))
-            if b > a:  # (an extra post's author without online ties has no trials)
-                place = np.minimum(np.searchsorted(who, extra_who[a:b]), len(who) - 1)
-                hit = who[place] == extra_who[a:b]
-                x[place[hit]] = extra[a:b][hit]
-            j = np.flatnonzero(mine)
-            if len(j):
-                d = deg[j]
-                kept = t[j] // d - x[j]  # posts drawn at a constant degree, less extras
-                if (kept < 0).any() or (kept > taken[j]).any() or (t[j] % d).any():
-                    raise RuntimeError("posts drawn and candidates taken disagree")
-                thin = np.flatnonzero(kept < taken[j])
-                if len(thin):
-                    jt, dt = j[thin], d[thin]
-                    h = got[jt]
-                    got[jt] = hypergeometric(gen, h, taken[jt] * dt - h, kept[thin] * dt)
-                more = np.flatnonzero(x[j])
-                if len(more):
-                    jm = j[more]
-                    got[jm] += binomial(gen, x[jm] * d[more], q)
-            j = np.flatnonzero(~mine)
-            if len(j):
-                got[j] = binomial(gen, t[j], q)
-            j = np.flatnonzero(got)
-            return who[j], got[j]
+            c, e = np.searchsorted(dropped_who, (lo, hi))
+            x = np.zeros(hi - lo, np.int64)
+            x[extra_who[a:b] - lo] = extra[a:b]
+            thinned = np.zeros(hi - lo, np.int64)
+            thinned[dropped_who[c:e] - lo] = dropped[c:e]
+            t = trials[lo:hi]
+            few = np.flatnonzero(x | thinned)
+            plain = (t != 0) & (x == 0) & (thinned == 0)
+            who = np.flatnonzero(plain) + lo  # everyone else with posts
+            if one is not None:
+                got = _hand_out_plain(gen, one, who, trials[who], q)
+            else:
+                got = self._hand_out_periods(gen, periods, held, who, trials[who], 0, 0)
+            if len(few):
+                got_few = self._hand_out_periods(
+                    gen, periods, held, few + lo, t[few], x[few], thinned[few], one is not None
+                )
+                who, got = np.concatenate([who, few + lo]), np.concatenate([got, got_few])
+            keep = np.flatnonzero(got)
+            return who[keep], got[keep]
 
         parts = map_blocks(block, len(degree))
         if parts:
@@ -748,11 +732,110 @@ class SocialMediaSource:
             if not held[period]:  # every candidate of the period handed out
                 del self._ledger[period]
 
+    def _hand_out_periods(
+        self,
+        gen: np.random.Generator,
+        periods: list[int],
+        held: dict[int, list[np.ndarray]],
+        who: np.ndarray,
+        trials: np.ndarray,
+        extra: np.ndarray | int,
+        dropped: np.ndarray | int,
+        by_trials: bool = False,
+    ) -> np.ndarray:
+        """Interactions of ``who`` (sorted) since the last handout, in full: candidates
+        taken per open period (from the candidates the stances still hold, or with
+        ``by_trials`` from the trials, ``dropped`` and ``extra`` when one period is open),
+        thinning, acts above multiplier 1, and people whose degree changed."""
+        t = trials.astype(np.int64)
+        deg = self.active_degree[who].astype(np.int64)
+        got = np.zeros(len(who), np.int64)
+        taken = np.zeros(len(who), np.int64)  # candidates handed out, over the periods
+        direct = self._direct[who]
+        live = np.flatnonzero(~direct & (deg > 0))
+        d = deg[live]
+        x = np.broadcast_to(extra, len(who))[live]
+        for period in periods:
+            ledger = self._ledger[period]
+            slots, left = _unpack(ledger[who[live]])
+            if by_trials:
+                k = t[live] // d + np.broadcast_to(dropped, len(who))[live] - x
+            else:
+                k = slots // d
+                for still in held[period]:
+                    k -= still[who[live]]
+            j = np.flatnonzero(k > 0)
+            if not len(j):
+                continue
+            h = hypergeometric(gen, left[j], slots[j] - left[j], k[j] * d[j])
+            ledger[who[live[j]]] = _pack(slots[j] - k[j] * d[j], left[j] - h)
+            got[live[j]] += h
+            taken[live[j]] += k[j]
+        kept = t[live] // d - x  # posts drawn at a constant degree, less extras
+        if (kept < 0).any() or (kept > taken[live]).any() or (t[live] % d).any():
+            raise RuntimeError("posts drawn and candidates taken disagree")
+        thin = np.flatnonzero(kept < taken[live])
+        if len(thin):
+            j, dj = live[thin], d[thin]
+            h = got[j]
+            got[j] = hypergeometric(gen, h, taken[j] * dj - h, kept[thin] * dj)
+        more = np.flatnonzero(x)
+        if len(more):
+            got[live[more]] += binomial(gen, x[more] * d[more], self.params.interaction_probability)
+        j = np.flatnonzero(direct & (t > 0))
+        if len(j):
+            got[j] = binomial(gen, t[j], self.params.interaction_probability)
+        return got
+
     def finish(self, sim: Simulation) -> None:
         """Draw the aggregated posts still pending, and their interactions (reading them
         would do it too)."""
         if self._lazy:
             self._settle(sim, interactions=True)
+
+
+#: A ledger entry of a person whose degree changed: their interactions come from trials.
+_VOID = np.uint64(2**64 - 1)
+_LOW = np.uint64(2**32 - 1)
+
+
+def _pack(slots: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """Ledger words: slots not yet handed out (high 32 bits), their interactions (low)."""
+    return (slots.astype(np.uint64) << np.uint64(32)) | left.astype(np.uint64)
+
+
+def _unpack(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(slots, interactions) of ledger words, as int64."""
+    return (words >> np.uint64(32)).astype(np.int64), (words & _LOW).astype(np.int64)
+
+
+def _hand_out_plain(
+    gen: np.random.Generator, ledger: np.ndarray, who: np.ndarray, trials: np.ndarray, p: float
+) -> np.ndarray:
+    """Interactions of ``who`` (sorted), none thinned or above multiplier 1, one period
+    open: the slots they took are their trials (candidates × a constant degree), so a
+    read and a write of their ledger word each, and a hypergeometric draw where some
+    interactions are left and some slots stay; Binomial(trials, p) for the people whose
+    degree changed."""
+    words = ledger[who]
+    void = words == _VOID
+    t = trials.astype(np.uint64)
+    slots = words >> np.uint64(32)
+    got = (words & _LOW).astype(np.int64)  # taking every slot left: every interaction left
+    split = np.flatnonzero((t < slots) & (got > 0) & ~void)
+    if len(split):
+        s = got[split]
+        got[split] = hypergeometric(gen, s, slots[split].astype(np.int64) - s, t[split])
+    if ((t > slots) & ~void).any():
+        raise RuntimeError("posts drawn and candidates taken disagree")
+    # Slots and interactions left, in place: (slots - t) above, (left - got) below.
+    words -= (t << np.uint64(32)) + got.astype(np.uint64)
+    words[void] = _VOID
+    ledger[who] = words
+    j = np.flatnonzero(void)
+    if len(j):
+        got[j] = binomial(gen, trials[j], p)
+    return got
 
 
 def _summed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
