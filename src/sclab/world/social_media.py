@@ -702,25 +702,31 @@ class SocialMediaSource:
             # The few people thinned or with acts above multiplier 1 in this block, marked.
             a, b = np.searchsorted(extra_who, (lo, hi))
             c, e = np.searchsorted(dropped_who, (lo, hi))
-            x = np.zeros(hi - lo, np.int64)
-            x[extra_who[a:b] - lo] = extra[a:b]
-            thinned = np.zeros(hi - lo, np.int64)
-            thinned[dropped_who[c:e] - lo] = dropped[c:e]
-            t = trials[lo:hi]
-            few = np.flatnonzero(x | thinned)
-            plain = (t != 0) & (x == 0) & (thinned == 0)
+            ew, dw = extra_who[a:b] - lo, dropped_who[c:e] - lo
+            plain = trials[lo:hi] != 0
+            special = np.zeros(hi - lo, bool)
+            special[ew] = special[dw] = True
+            plain &= ~special
             who = np.flatnonzero(plain) + lo  # everyone else with posts
             if one is not None:
                 got = _hand_out_plain(gen, one, who, trials[who], q)
             else:
                 got = self._hand_out_periods(gen, periods, held, who, trials[who], 0, 0)
-            if len(few):
-                got_few = self._hand_out_periods(
-                    gen, periods, held, few + lo, t[few], x[few], thinned[few], one is not None
-                )
-                who, got = np.concatenate([who, few + lo]), np.concatenate([got, got_few])
-            keep = np.flatnonzero(got)
-            return who[keep], got[keep]
+            if b > a or e > c:
+                few = np.flatnonzero(special)
+                x = np.zeros(len(few), np.int64)
+                x[np.searchsorted(few, ew)] = extra[a:b]
+                thinned = np.zeros(len(few), np.int64)
+                thinned[np.searchsorted(few, dw)] = dropped[c:e]
+                few += lo
+                if one is not None:
+                    got_few = _hand_out_few(gen, one, few, trials[few], degree[few], x, thinned, q)
+                else:
+                    got_few = self._hand_out_periods(
+                        gen, periods, held, few, trials[few], x, thinned
+                    )
+                who, got = np.concatenate([who, few]), np.concatenate([got, got_few])
+            return who, got  # (some 0: adding them costs less than leaving them out)
 
         parts = map_blocks(block, len(degree))
         if parts:
@@ -741,12 +747,11 @@ class SocialMediaSource:
         trials: np.ndarray,
         extra: np.ndarray | int,
         dropped: np.ndarray | int,
-        by_trials: bool = False,
     ) -> np.ndarray:
-        """Interactions of ``who`` (sorted) since the last handout, in full: candidates
-        taken per open period (from the candidates the stances still hold, or with
-        ``by_trials`` from the trials, ``dropped`` and ``extra`` when one period is open),
-        thinning, acts above multiplier 1, and people whose degree changed."""
+        """Interactions of ``who`` (sorted) since the last handout when several periods
+        are open (a read across a period's end): candidates taken per period from the
+        candidates the stances still hold, then thinning (``dropped``: candidates thinned
+        away), acts above multiplier 1 (``extra``), and people whose degree changed."""
         t = trials.astype(np.int64)
         deg = self.active_degree[who].astype(np.int64)
         got = np.zeros(len(who), np.int64)
@@ -758,12 +763,9 @@ class SocialMediaSource:
         for period in periods:
             ledger = self._ledger[period]
             slots, left = _unpack(ledger[who[live]])
-            if by_trials:
-                k = t[live] // d + np.broadcast_to(dropped, len(who))[live] - x
-            else:
-                k = slots // d
-                for still in held[period]:
-                    k -= still[who[live]]
+            k = slots // d
+            for still in held[period]:
+                k -= still[who[live]]
             j = np.flatnonzero(k > 0)
             if not len(j):
                 continue
@@ -818,24 +820,69 @@ def _hand_out_plain(
     interactions are left and some slots stay; Binomial(trials, p) for the people whose
     degree changed."""
     words = ledger[who]
-    void = words == _VOID
     t = trials.astype(np.uint64)
+    void = np.flatnonzero(words == _VOID)
+    words[void] = t[void] << np.uint64(32)  # (as taking every slot, with none left)
     slots = words >> np.uint64(32)
+    if (t > slots).any():
+        raise RuntimeError("posts drawn and candidates taken disagree")
     got = (words & _LOW).astype(np.int64)  # taking every slot left: every interaction left
-    split = np.flatnonzero((t < slots) & (got > 0) & ~void)
+    split = np.flatnonzero((t < slots) & (got > 0))
     if len(split):
         s = got[split]
         got[split] = hypergeometric(gen, s, slots[split].astype(np.int64) - s, t[split])
-    if ((t > slots) & ~void).any():
-        raise RuntimeError("posts drawn and candidates taken disagree")
-    # Slots and interactions left, in place: (slots - t) above, (left - got) below.
+    # Slots and interactions left: (slots - t) above, (left - got) below.
     words -= (t << np.uint64(32)) + got.astype(np.uint64)
     words[void] = _VOID
     ledger[who] = words
-    j = np.flatnonzero(void)
-    if len(j):
-        got[j] = binomial(gen, trials[j], p)
+    if len(void):
+        got[void] = binomial(gen, trials[void], p)
     return got
+
+
+def _hand_out_few(
+    gen: np.random.Generator,
+    ledger: np.ndarray,
+    who: np.ndarray,
+    trials: np.ndarray,
+    degree: np.ndarray,
+    extra: np.ndarray,
+    dropped: np.ndarray,
+    p: float,
+) -> np.ndarray:
+    """Interactions of ``who`` (sorted), each thinned or with acts above multiplier 1,
+    one period open: the slots they took are (trials + (dropped - extra) × degree), those
+    of the posts kept (trials - extra × degree); the taken slots' interactions are drawn
+    from the ledger, the kept ones' from those (hypergeometric), and the extras' afresh
+    (Binomial(extra × degree, p)). People whose degree changed: Binomial(trials, p)."""
+    words = ledger[who]
+    t, d = trials.astype(np.int64), degree.astype(np.int64)
+    void = np.flatnonzero(words == _VOID)
+    live = np.flatnonzero(words != _VOID)
+    slots, left = _unpack(words[live])
+    t_l, d_l, x_l = t[live], d[live], extra[live]
+    kept = t_l - x_l * d_l  # slots of the candidates kept
+    taken = kept + dropped[live] * d_l
+    if (kept < 0).any() or (taken > slots).any():
+        raise RuntimeError("posts drawn and candidates taken disagree")
+    got = left.copy()
+    split = np.flatnonzero((taken < slots) & (left > 0))
+    if len(split):
+        s = left[split]
+        got[split] = hypergeometric(gen, s, slots[split] - s, taken[split])
+    ledger[who[live]] = _pack(slots - taken, left - got)
+    thin = np.flatnonzero((kept < taken) & (got > 0))
+    if len(thin):
+        h = got[thin]
+        got[thin] = hypergeometric(gen, h, taken[thin] - h, kept[thin])
+    more = np.flatnonzero(x_l)
+    if len(more):
+        got[more] += binomial(gen, x_l[more] * d_l[more], p)
+    out = np.zeros(len(who), np.int64)
+    out[live] = got
+    if len(void):
+        out[void] = binomial(gen, t[void], p)
+    return out
 
 
 def _summed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
