@@ -799,9 +799,10 @@ class LazyPoisson:
     candidates left after a read are kept per person (2 or 4 bytes) until the period
     ends for both groups.
 
-    A reader of the stream's candidates (:attr:`on_candidates`, :meth:`candidates_left`)
-    and of the acts above multiplier 1 (:attr:`last_extra`) can hand out marks of the
-    candidates on the same common random numbers (social media's interactions).
+    A reader of the stream's candidates (:attr:`on_candidates`, :meth:`candidates_left`),
+    of those a draw thinned away (:attr:`last_dropped`) and of the acts above multiplier 1
+    (:attr:`last_extra`) can hand out marks of the candidates on the same common random
+    numbers (social media's interactions).
 
     Cost: an unread run of at most one period draws once, as a single Poisson total per
     person; a read draws the candidates once per period (then keeps them) and one

@@ -92,11 +92,13 @@ Cost model (U social-media users, P posts today, k tie ends dropped in a round):
     when the notes reach ``epoch_cap``) costs O(U) per stance drawn (one Poisson draw per user,
     or O(posts) when they are fewer), plus O(noted entries) for the split. Handing out
     interactions costs one pass over the trials and, per author with posts since the last
-    handout, a hypergeometric draw (by inversion, a few tens of ns) and O(1) gathers;
-    each period adds one O(n) sum of its candidates and one binomial draw per user (its
-    ledger, 2 to 4 bytes per person for each of interactions and candidates while the
-    period is being read; an end-of-run read then draws nothing more for them). People
-    whose degree changed are marked in one byte per person. The one O(ties) recount is
+    handout, a read and a write of one ledger word and a hypergeometric draw (by
+    inversion, about twice a binomial's cost; none where the handout takes every slot
+    left, as an end-of-run read does for people nobody read before), plus, for the
+    people thinned or with acts above multiplier 1, a second hypergeometric or binomial
+    draw; each period adds one O(n) sum of its candidates and one binomial draw per user
+    (its ledger: 8 bytes per person while the period is open). People whose degree
+    changed are marked in one byte per person. The one O(ties) recount is
     for a ``sim.ties_active`` set outside the pruning record. With ``record_every_event`` a
     day costs, per stance, O(classes + P_s) with about 4 classes per doubling of activity
     (a few dozen), thinning from each class's highest rate so that at least 84 % of
