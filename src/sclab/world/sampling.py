@@ -235,29 +235,32 @@ def hypergeometric(
         out[rest] = g
         draw = ~whole & (g > 0) & (n > 0)
         out[rest[draw]] = rng.hypergeometric(g[draw], b[draw], n[draw])
-    at = np.flatnonzero(small)
-    if not len(at):
+    if not len(rest):  # (the usual case: slices of the inputs, without copies)
+        log_fact = _log_factorial(total)
+        for lo in range(0, len(good), _INVERSION_SLICE):
+            at = slice(lo, lo + _INVERSION_SLICE)
+            out[at] = _invert_hypergeometric(good[at], bad[at], sample[at], u[at], log_fact)
         return out
-    log_fact = _log_factorial(total[at])
+    small_at = np.flatnonzero(small)
+    log_fact = _log_factorial(total[small_at])
     # In slices that stay in a core's cache, several terms a pass (as _invert).
-    for lo in range(0, len(at), _INVERSION_SLICE):
-        _invert_hypergeometric(out, at[lo : lo + _INVERSION_SLICE], u, good, bad, sample, log_fact)
+    for lo in range(0, len(small_at), _INVERSION_SLICE):
+        at_ = small_at[lo : lo + _INVERSION_SLICE]
+        out[at_] = _invert_hypergeometric(good[at_], bad[at_], sample[at_], u[at_], log_fact)
     return out
 
 
 def _invert_hypergeometric(
-    out: np.ndarray,
-    at: np.ndarray,
+    g: np.ndarray,
+    b: np.ndarray,
+    n: np.ndarray,
     u: np.ndarray,
-    good: np.ndarray,
-    bad: np.ndarray,
-    sample: np.ndarray,
     log_fact: Callable[[np.ndarray], np.ndarray],
-) -> None:
-    """Finish :func:`hypergeometric`'s draws at ``at`` by inversion: the count is the first
-    k with u <= P(K <= k), the CDF summed a few terms a pass over the entries still
+) -> np.ndarray:
+    """:func:`hypergeometric`'s draws by inversion, one uniform each: the count is the
+    first k with u <= P(K <= k), the CDF summed a few terms a pass over the entries still
     searching; a count stops at min(good, sample) (only rounding could pass it)."""
-    g, b, n, uu = good[at], bad[at], sample[at], u[at]
+    out = np.empty(len(g), np.int64)
     slack = b - n
     term = log_fact(b)
     term -= log_fact(slack)
@@ -267,23 +270,28 @@ def _invert_hypergeometric(
     cdf = term.copy()
     top = np.minimum(g, n)
     gf, nf, sf = g.astype(np.float64), n.astype(np.float64), slack.astype(np.float64)
+    at = None  # positions still searching (None: every one)
     k = 0  # every entry still searching has a count of at least k
-    while len(at):
-        below = (uu > cdf).astype(np.int32)  # CDF terms below u, from P(K <= k) on
+    while True:
+        below = (u > cdf).astype(np.int32)  # CDF terms below u, from P(K <= k) on
         for step in range(1, _INVERSION_TERMS + 1):
             j = k + step
             term *= (gf - (j - 1)) * (nf - (j - 1)) / (j * (sf + j))
             cdf += term
             if step < _INVERSION_TERMS:
-                below += uu > cdf
+                below += u > cdf
         count = np.minimum(k + below, top)
         found = (below < _INVERSION_TERMS) | (count >= top)
-        out[at[found]] = count[found]
+        if at is None:
+            out[:] = count  # (those still searching are overwritten below)
+            at = np.arange(len(g))
+        else:
+            out[at[found]] = count[found]
         if found.all():
-            return
+            return out
         more = ~found
         k += _INVERSION_TERMS  # term and cdf are now P(K = k), P(K <= k)
-        at, uu, term, cdf, top = at[more], uu[more], term[more], cdf[more], top[more]
+        at, u, term, cdf, top = at[more], u[more], term[more], cdf[more], top[more]
         gf, nf, sf = gf[more], nf[more], sf[more]
 
 
