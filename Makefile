@@ -32,7 +32,7 @@ demo: $(STAMP)
 	@echo "                       the report's last section draws them: what the system changed)"
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
@@ -49,8 +49,8 @@ docs: $(STAMP)
 	$(BIN)/python -c "from sclab.legal.docs import markdown; from sclab.policy.loader import builtin_packs, is_bundle, load_policy; from sclab.targets import builtin_catalogue; open('docs/legal.md', 'w').write(markdown([load_policy(n) for n in builtin_packs() if not is_bundle(n)], builtin_catalogue()))"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/mypy
 

@@ -128,10 +128,10 @@ def test_failed_run_leaves_the_previous_one(tmp_path: Path, monkeypatch) -> None
     run_module.run_scenario(scenario, out)
     before = (out / "manifest.json").read_text()
 
-    def boom(self, on_day=None, finish=True):
+    def boom(self, before_day_ends=None):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_module.Simulation, "run", boom)
+    monkeypatch.setattr(run_module.Simulation, "step", boom)
     with pytest.raises(KeyboardInterrupt):
         run_module.run_scenario(scenario, out, force=True)
     assert (out / "manifest.json").read_text() == before

@@ -18,6 +18,8 @@ Quick start from Python (docs/api.md)::
     run.explain(person=42).result.rows       # one person's story
     other = run.scenario.with_policies("rongcheng").run("runs/other")
     run.compare(other)                       # what the difference in policies changed
+    sw = sclab.sweep("nanjing", "grid.yaml", replicates=3, population=200_000)
+    sw.summary("harmed.people")              # a metric at each grid point, with intervals
 """
 
 from sclab.api import (
@@ -25,13 +27,17 @@ from sclab.api import (
     Run,
     RunObserver,
     Scenario,
+    Sweep,
     check_policy,
     components,
+    open_sweep,
     pack_text,
     packs,
+    resume,
     run_region,
     scenarios,
     simulate,
+    sweep,
 )
 from sclab.api import open_run as open  # noqa: F401  (sclab.open; see __all__)
 from sclab.run import RunResult, run_scenario
@@ -46,14 +52,18 @@ __all__ = [
     "RunObserver",
     "RunResult",
     "Scenario",
+    "Sweep",
     "__version__",
     "check_policy",
     "components",
     "load_scenario",
+    "open_sweep",
     "pack_text",
     "packs",
+    "resume",
     "run_region",
     "run_scenario",
     "scenarios",
     "simulate",
+    "sweep",
 ]

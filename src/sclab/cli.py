@@ -36,6 +36,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sclab import api
+from sclab.api.sweeps import RunOutcome, SweepObserver
 from sclab.calibration import CalibrationRow
 from sclab.errors import SclabError
 from sclab.explain import Story, summary
@@ -45,6 +46,7 @@ from sclab.run import Reporter, RunResult
 from sclab.version import __version__
 
 if TYPE_CHECKING:
+    from sclab.api.grid import PlannedRun
     from sclab.scenario.schema import Scenario as ScenarioSpec
 
 app = typer.Typer(
@@ -210,15 +212,30 @@ def run(
             "tables are the same as in one process (docs/scale.md)."
         ),
     ] = None,
+    checkpoint_every: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Write a checkpoint after every DAYS days: a run stopped or killed at any "
+            "moment continues with 'sclab resume OUT'.",
+            metavar="DAYS",
+        ),
+    ] = None,
 ) -> None:
     """Generate a population, simulate the scenario and write run.duckdb + manifest.json;
     for a region, each city's run into OUT/cities/ (docs/scale.md)."""
     if api.is_region(scenario):
-        if twin is not None or replicates != 1:
-            raise SclabError(
-                "a region runs once: --twin and --replicates run one city's scenario",
-                field="--twin" if twin is not None else "--replicates",
-            )
+        for option, given in (
+            ("--twin", twin is not None),
+            ("--replicates", replicates != 1),
+            ("--checkpoint-every", checkpoint_every is not None),
+        ):
+            if given:
+                raise SclabError(
+                    f"a region runs once, without checkpoints: {option} applies to one "
+                    "city's scenario",
+                    field=option,
+                )
         _run_region(scenario, population, days, seed, out, force, quiet, skip_memory_check, cluster)
         return
     if cluster is not None:
@@ -235,6 +252,7 @@ def run(
         force=force,
         check_memory=not skip_memory_check,
         observer=_RichObserver(quiet),
+        checkpoint_every=checkpoint_every,
     )
 
 
@@ -293,6 +311,17 @@ def _run_region(
     out_console.print(f"Output: {escape(str(result.out.resolve()))}")
 
 
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="The run's directory (what --out was).")],
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Continue a run with checkpoints (sclab run --checkpoint-every) that was stopped or
+    killed, from its last complete checkpoint: its tables come out as if it never stopped.
+    Refused if the scenario, a policy file or the sclab version changed since."""
+    api.resume(run_dir, observer=_RichObserver(quiet))
+
+
 class _RichObserver(api.RunObserver):
     """Progress bars while a run runs, its summary when done, the effects as a table."""
 
@@ -334,6 +363,119 @@ def _signed(x: float) -> str:
     if x != x:
         return "n/a"
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[
+        str,
+        typer.Argument(
+            help="A built-in scenario or scenario file, or a policy pack or policy file "
+            "(run on the Nanjing world)."
+        ),
+    ],
+    grid: Annotated[
+        Path,
+        typer.Option(
+            help="A YAML file of parameter paths (those of the API's overrides: "
+            "cameras.capture_preset, population.size...) to lists of values (docs/sweep.md)."
+        ),
+    ],
+    replicates: Annotated[
+        int, typer.Option(min=1, help="Runs per grid point; replicate r runs seed + r - 1.")
+    ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="A Dask scheduler's address (tcp://host:8786); its workers need this sclab "
+            "and --out at the same path. Default: a local cluster."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="The sweep's directory (default: sweeps/NAME). The same sweep run again "
+            "into it reuses the runs that finished."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Processes of the local cluster (default: one per two cores, fewer if "
+            "memory holds fewer runs at once)."
+        ),
+    ] = None,
+    population: Annotated[int | None, typer.Option(help="Override population.size.")] = None,
+    days: Annotated[int | None, typer.Option(help="Override the number of days.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    skip_memory_check: Annotated[
+        bool,
+        typer.Option(
+            help="Run even if the estimated peak memory exceeds what is available "
+            "(for machines with swap)."
+        ),
+    ] = False,
+) -> None:
+    """Run a scenario at every point of a grid of parameter values, K replicates each, as
+    Dask tasks; audit every run and gather their headline metrics into OUT/sweep.duckdb.
+    Exit 1 if a run failed (the others are gathered)."""
+    done = api.sweep(
+        scenario,
+        grid,
+        replicates=replicates,
+        out=out,
+        scheduler=scheduler,
+        workers=workers,
+        population=population,
+        days=days,
+        seed=seed,
+        check_memory=not skip_memory_check,
+        observer=_RichSweepObserver(quiet),
+    )
+    counts = {
+        r["status"]: r["n"]
+        for r in done.sql("SELECT status, count(*) AS n FROM runs GROUP BY ALL").to_pylist()
+    }
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    where = done.directory.resolve() / "sweep.duckdb"
+    _say(f"Sweep: {sum(counts.values())} runs ({tally}): {where}")
+    if counts.get("failed"):
+        raise typer.Exit(1)
+
+
+class _RichSweepObserver(SweepObserver):
+    """A progress bar of runs ended out of all, and one line per failed run."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def started(self, runs: list[PlannedRun], cluster: str) -> None:
+        _say(f"{len(runs)} runs on {cluster}")
+        self.bar = Progress(
+            TextColumn("[bold]runs"),
+            BarColumn(),
+            TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=self.quiet or not console.is_terminal,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task("runs", total=len(runs))
+
+    def finished(self, run: PlannedRun, outcome: RunOutcome) -> None:
+        if outcome.status == "failed":
+            line = Text("failed:", style="red")
+            line.append(f" {run.name}: {outcome.error}")
+            console.print(line, highlight=False, soft_wrap=True)
+        if self.bar is not None and self.task is not None:
+            self.bar.advance(self.task)
+
+    def stopped(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 @app.command()
@@ -871,7 +1013,8 @@ def _stop(signum: int, frame: object) -> None:
 def _stopped(signum: int) -> None:
     name = signal.Signals(signum).name
     console.print(
-        f"interrupted by {name}; an unfinished run was removed, any earlier one kept",
+        f"interrupted by {name}; an unfinished run was removed (one with a checkpoint "
+        "is kept for sclab resume), any earlier one kept",
         highlight=False,
         soft_wrap=True,
     )

@@ -21,13 +21,13 @@ import shutil
 import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sclab.api.overrides import apply_paths
 from sclab.errors import OutputError, ScenarioError
-from sclab.run import Reporter, RunResult, run_scenario
+from sclab.run import Reporter, RunResult, resume_run, run_scenario
 from sclab.scenario.schema import Scenario as ScenarioSpec
 from sclab.store.manifest import Manifest
 
@@ -75,6 +75,10 @@ class Scenario:
 
     Attributes:
         spec: The validated scenario model (every field: ``spec.population.size``...).
+        origin: How it was loaded (what :meth:`load` was given, then each override and
+            change of policies), so that a resumed run can load it again and see whether
+            its file changed; None if unknown (a scenario made from a model, or overrides
+            that are not JSON values).
 
     Example:
         >>> import sclab
@@ -87,6 +91,7 @@ class Scenario:
     """
 
     spec: ScenarioSpec
+    origin: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def load(
@@ -129,7 +134,10 @@ class Scenario:
         given = {"population": population, "days": days, "seed": seed}
         options = {KEYWORDS[k]: v for k, v in given.items()}
         spec = load_run_target(str(name_or_path), options)
-        return cls(spec).with_overrides(overrides or {})
+        # As given: a resume loads it again from the directory the run started in, so
+        # that the policy files it names (relative or not) come out named the same.
+        origin = {"target": str(name_or_path), "options": given, "steps": []}
+        return cls(spec, origin).with_overrides(overrides or {})
 
     @property
     def name(self) -> str:
@@ -182,7 +190,8 @@ class Scenario:
         for key, value in fields.items():
             path = {"population": "population.size"}.get(key, key)
             paths[path] = value
-        return Scenario(apply_paths(self.spec, paths))
+        spec = apply_paths(self.spec, paths)
+        return Scenario(spec, _then(self.origin, ["overrides", paths]) if paths else self.origin)
 
     def with_policies(self, *policies: str | Path, name: str | None = None) -> Scenario:
         """The same world and seed with other policies: packs, bundles or policy files
@@ -203,8 +212,10 @@ class Scenario:
         """
         from sclab.targets import replace_policies
 
+        named = [str(p) for p in policies]
         return Scenario(
-            replace_policies(self.spec, [str(p) for p in policies], name or self.spec.name)
+            replace_policies(self.spec, named, name or self.spec.name),
+            _then(self.origin, ["policies", named, name]),
         )
 
     def to_yaml(self) -> str:
@@ -228,6 +239,7 @@ class Scenario:
         force: bool = False,
         check_memory: bool = True,
         observer: RunObserver | None = None,
+        checkpoint_every: int | None = None,
     ) -> Run:
         """Generate the population, simulate, and write the run directory.
 
@@ -241,6 +253,9 @@ class Scenario:
             force: Replace an earlier run in ``out`` (only what sclab wrote).
             check_memory: Refuse a run estimated not to fit in available memory.
             observer: Progress and results as they come (default: silent).
+            checkpoint_every: Write a checkpoint after every this many days, so that a
+                run killed at any moment continues with :func:`resume` (one run: not
+                with ``twin`` or ``replicates``).
 
         Returns:
             The run (with replicates: the first replicate's; its effects cover all).
@@ -261,6 +276,12 @@ class Scenario:
 
         if replicates < 1:
             raise ScenarioError(f"expected at least 1 (got {replicates})", field="replicates")
+        if checkpoint_every is not None and (twin is not None or replicates > 1):
+            raise ScenarioError(
+                "checkpoints cover one run: run without --twin and --replicates, or "
+                "without --checkpoint-every",
+                field="checkpoint_every",
+            )
         watch = observer or RunObserver()
         spec = self.spec
         target = Path(out) if out is not None else Path("runs") / spec.name
@@ -274,7 +295,13 @@ class Scenario:
             start = time.perf_counter()
             with watch.progress(one) as reporter:
                 result = run_scenario(
-                    one, where, force=force, reporter=reporter, check_memory=check_memory
+                    one,
+                    where,
+                    force=force,
+                    reporter=reporter,
+                    check_memory=check_memory,
+                    checkpoint_every=checkpoint_every,
+                    origin=_json_or_none(self.origin),
                 )
             watch.finished(result, time.perf_counter() - start, None)
             if twin_spec is None:
@@ -302,6 +329,78 @@ class Scenario:
                 manifest.write()
             watch.effects(tables, path)
         return open_run(target)
+
+
+def _then(origin: dict[str, Any] | None, step: list[Any]) -> dict[str, Any] | None:
+    """``origin`` with one more step (None stays None)."""
+    if origin is None:
+        return None
+    return {**origin, "steps": [*origin["steps"], step]}
+
+
+def _json_or_none(origin: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``origin`` if it is made of JSON values (what a checkpoint can record), else None."""
+    import json
+
+    try:
+        return None if origin is None else dict(json.loads(json.dumps(origin)))
+    except (TypeError, ValueError):
+        return None
+
+
+def load_origin(origin: Mapping[str, Any]) -> ScenarioSpec:
+    """The scenario an origin describes, loaded again now (:attr:`Scenario.origin`)."""
+    options = origin.get("options") or {}
+    scenario = Scenario.load(str(origin["target"]), **{k: options.get(k) for k in KEYWORDS})
+    for step in origin.get("steps") or []:
+        if step[0] == "overrides":
+            scenario = scenario.with_overrides(step[1])
+        elif step[0] == "policies":
+            scenario = scenario.with_policies(*step[1], name=step[2])
+    return scenario.spec
+
+
+def resume(directory: str | Path, *, observer: RunObserver | None = None) -> Run:
+    """Continue a run with checkpoints (``checkpoint_every``) that was stopped or killed,
+    from its last complete checkpoint (``sclab resume DIR``).
+
+    The run's tables come out identical in content to a run that was never stopped. The
+    scenario is loaded again as the run loaded it, and the policies read again: the
+    resume is refused if either changed, or if this is another sclab version.
+
+    Args:
+        directory: The run's directory (what ``out`` was).
+        observer: Progress and results as they come (default: silent).
+
+    Returns:
+        The finished run.
+
+    Raises:
+        SclabError: nothing to resume (a finished run, no checkpoint), a damaged
+            checkpoint, or a changed scenario, policy or version (one line; nothing on
+            disk is changed).
+
+    Example:
+        >>> import sclab, tempfile
+        >>> sclab.resume(f"{tempfile.mkdtemp()}/nothing")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        sclab.store.checkpoint.ResumeError: .../nothing: has no checkpoint to resume ...
+    """
+    from sclab.api.runs import open_run
+    from sclab.store.checkpoint import Resumable
+
+    target = Path(directory)
+    watch = observer or RunObserver()
+    try:  # the scenario for the progress display; resume_run itself checks everything
+        record = Resumable(target).read_record()
+        spec = None if record is None else ScenarioSpec.model_validate(record.scenario)
+    except (ValueError, OSError, ScenarioError):
+        spec = None
+    start = time.perf_counter()
+    with nullcontext(Reporter()) if spec is None else watch.progress(spec) as reporter:
+        result = resume_run(target, load_again=load_origin, reporter=reporter)
+    watch.finished(result, time.perf_counter() - start, None)
+    return open_run(result.out)
 
 
 def check_replicates_dir(target: Path, force: bool, replicates: int) -> None:
@@ -359,6 +458,7 @@ def simulate(
     force: bool = False,
     check_memory: bool = True,
     observer: RunObserver | None = None,
+    checkpoint_every: int | None = None,
 ) -> Run:
     """Load a scenario (:meth:`Scenario.load`) and run it (:meth:`Scenario.run`).
 
@@ -379,4 +479,5 @@ def simulate(
         force=force,
         check_memory=check_memory,
         observer=observer,
+        checkpoint_every=checkpoint_every,
     )

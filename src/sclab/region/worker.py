@@ -51,7 +51,9 @@ class CityWorker:
             raise ValueError("a city worker runs a city of a region (scenario.city is None)")
         self.key = scenario.city
         # The region checked the memory of the whole: a worker holds some of its cities.
-        self.run = StagedRun(scenario, Path(out), check_memory=False, policy_texts=policy_texts)
+        self.run = StagedRun.start(
+            scenario, Path(out), check_memory=False, policy_texts=policy_texts
+        )
         companies = self.run.sim.population.companies
         self.represented_elsewhere = np.flatnonzero(companies.legal_rep == NO_REPRESENTATIVE)
         # Where each one's representative lives (the links every city draws alike).

@@ -242,6 +242,9 @@ class RunDatabase:
         labels: The run's labels per label set (see :func:`sclab.store.schema.label_columns`;
             :data:`~sclab.store.schema.FIXED_LABELS` are added). Every label a label column
             will hold must be declared here: :meth:`append` refuses others.
+        existing: Open a database this class created before (a run resumed from a
+            checkpoint, :mod:`sclab.store.checkpoint`) instead of creating one; its
+            tables are kept as they are.
     """
 
     #: Held rows, summed over all tables, at which every table's batches are inserted.
@@ -290,7 +293,9 @@ class RunDatabase:
     #: no more CPU than whole batches; smaller ones do (each insert has a fixed cost).
     INSERT_SLICE_ROWS = 122_880
 
-    def __init__(self, path: Path, labels: Mapping[str, Iterable[str]]) -> None:
+    def __init__(
+        self, path: Path, labels: Mapping[str, Iterable[str]], existing: bool = False
+    ) -> None:
         self.path = path
         self.labels = run_labels(labels)
         self._label_index = {k: {x: i for i, x in enumerate(v)} for k, v in self.labels.items()}
@@ -316,7 +321,7 @@ class RunDatabase:
         self._uncommitted = 0
         # Rows per insert statement, or None for whole batches (see set_threads).
         self._slice_rows: int | None = None
-        for stmt in create_statements(self.labels):
+        for stmt in () if existing else create_statements(self.labels):
             self.con.execute(stmt)
         # Work for the writer thread, in order: inserts and settings; None stops it.
         self._queue: queue.Queue[Callable[[], object] | None] = queue.Queue(self.QUEUE_DEPTH)

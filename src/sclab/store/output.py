@@ -10,12 +10,20 @@ Core objects:
         every file in it, is ever replaced.
     :func:`remove_stale_staging`: staging directories left by runs that died (SIGKILL,
         power loss) are removed by the next run in the same parent directory.
+    :func:`clear_resumable`: an unfinished run with checkpoints for the same target
+        (:mod:`sclab.store.checkpoint`) is kept for ``sclab resume`` unless ``--force``
+        discards it.
 
 A staging directory is named ``.NAME.partial-PID@HOST-XXXXXXXX`` after the target ``NAME``,
 the process and the machine that build it; while a finished run replaces an earlier one,
 the earlier one is moved aside as ``.NAME.replaced-PID@HOST-XXXXXXXX`` for a moment. Such a
 directory is stale when its process is no longer alive on this machine (a directory made
 on another machine sharing the file system is left alone: its process cannot be checked).
+
+A run with checkpoints is staged in ``.NAME.resumable/run`` instead
+(:class:`~sclab.store.checkpoint.Resumable`): that directory outlives a killed process on
+purpose, holding the last checkpoint for ``sclab resume``, and the stale-staging sweep
+leaves it alone.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sclab.errors import OutputError
+from sclab.store.checkpoint import Resumable, ResumeError, fault_point
 from sclab.store.manifest import Manifest, NotARunError
 
 #: This machine's name as it appears in staging directory names.
@@ -140,6 +149,51 @@ def remove_stale_staging(parent: Path, note: Callable[[str], None]) -> None:
         note(f"removed {entry}, the {what} left by process {pid}, which has ended")
 
 
+def clear_resumable(target: Path, force: bool, note: Callable[[str], None]) -> None:
+    """Make way for a new run in ``target`` where an unfinished run with checkpoints for it
+    may wait (``.NAME.resumable``).
+
+    Removed, with a note: what a finished run left (it was moved into place, its
+    checkpoints not yet removed), an unfinished run without a complete checkpoint, and
+    with ``force`` any unfinished run.
+
+    Raises:
+        OutputError: an unfinished run with a checkpoint, without ``force``; or one whose
+            process still runs.
+    """
+    resumable = Resumable(target)
+    if not resumable.exists():
+        return
+    try:
+        resumable.lock()
+    except ResumeError as exc:
+        raise OutputError(exc.message, source=exc.source) from None
+    try:
+        record = resumable.read_record()
+    except ResumeError:
+        record = None
+        damaged = True
+    else:
+        damaged = False
+    if not resumable.run_dir.is_dir():
+        what = "what a finished run with checkpoints left"
+    elif record is None and not damaged:
+        what = "an unfinished run stopped before its first checkpoint"
+    elif force:
+        day = "a damaged checkpoint" if record is None else f"its checkpoint of day {record.day}"
+        what = f"the unfinished run with {day}, as --force asks"
+    else:
+        resumable.unlock()
+        day = "a damaged checkpoint" if record is None else f"a checkpoint of day {record.day}"
+        raise OutputError(
+            f"has an unfinished run with {day} in {resumable.path.name}; "
+            f"sclab resume {target} continues it, --force discards it",
+            source=str(target),
+        )
+    resumable.remove()
+    note(f"removed {resumable.path}: {what}")
+
+
 class OutputDirectory:
     """Stage a run next to its target directory; move it into place when complete.
 
@@ -148,29 +202,54 @@ class OutputDirectory:
         force: Replace an existing run there (see :func:`check_replaceable`).
         note: Receives one line per stale staging directory removed from the target's
             parent directory.
+        resumable: Stage in ``.NAME.resumable/run``, beside the checkpoints, where a
+            killed run waits for ``sclab resume`` (:class:`Resumable`).
 
     Raises:
         OutputError: the target may not be written, or its parent cannot be.
     """
 
     def __init__(
-        self, target: Path, force: bool, note: Callable[[str], None] | None = None
+        self,
+        target: Path,
+        force: bool,
+        note: Callable[[str], None] | None = None,
+        resumable: bool = False,
     ) -> None:
         self.target = target
         self.force = force
+        self.resumable: Resumable | None = None
         check_replaceable(target, force)
         self.parent = target.parent if str(target.parent) else Path(".")
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
             remove_stale_staging(self.parent, note or (lambda _: None))
-            self.staging = Path(
-                tempfile.mkdtemp(prefix=_staging_prefix(target, "partial"), dir=self.parent)
-            )
+            clear_resumable(target, force, note or (lambda _: None))
+            if resumable:
+                self.resumable = Resumable(target)
+                self.resumable.create()
+                self.staging = self.resumable.run_dir
+            else:
+                self.staging = Path(
+                    tempfile.mkdtemp(prefix=_staging_prefix(target, "partial"), dir=self.parent)
+                )
         except OSError as exc:
             raise OutputError(
                 f"cannot write here ({exc.strerror or exc}); choose another --out",
                 source=str(target),
             ) from None
+
+    @classmethod
+    def reopen(cls, resumable: Resumable, force: bool) -> OutputDirectory:
+        """The output directory of an unfinished run with checkpoints, to resume it (the
+        caller holds ``resumable``'s lock)."""
+        output = cls.__new__(cls)
+        output.target = resumable.target
+        output.force = force
+        output.resumable = resumable
+        output.parent = resumable.path.parent
+        output.staging = resumable.run_dir
+        return output
 
     def commit(self) -> None:
         """Put the staged run in place of the target.
@@ -193,7 +272,22 @@ class OutputDirectory:
         os.replace(self.staging, self.target)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+        if self.resumable is not None:
+            # Killed here, the next run or resume finds no run/ and removes the rest.
+            fault_point("end-commit")
+            self.resumable.remove()
 
-    def abort(self) -> None:
-        """Remove the staging directory; the target is untouched."""
+    def abort(self, keep_checkpoint: bool = False) -> None:
+        """Remove the staging directory; the target is untouched.
+
+        Args:
+            keep_checkpoint: A run with checkpoints keeps its directory, its database and
+                its last checkpoint for ``sclab resume`` (only its lock is released).
+        """
+        if self.resumable is not None:
+            if keep_checkpoint:
+                self.resumable.unlock()
+            else:
+                self.resumable.remove()
+            return
         shutil.rmtree(self.staging, ignore_errors=True)

@@ -10,12 +10,17 @@ Core objects:
         times a per-entity behaviour multiplier.
     :func:`poisson`, :func:`binomial`, :func:`binomial_each`: draws with a mean (trials,
         probabilities) per entry, by inversion for small means.
+    :func:`binomial_inverted`: a binomial per entry, each from its own uniform alone (an
+        entry's draw never moves with the others').
+    :func:`hypergeometric`: successes in a sample drawn without replacement, per entry
+        (splitting a drawn total between the items read and the rest).
     :func:`multinomial_split`: a total split over people in proportion to weights.
     :func:`thin`, :func:`bound_of`: keep candidates with given probabilities; the thinning
         bound of a multiplier array.
     :class:`RateClasses`: people grouped by rate class (optionally with a per-person
-        acceptance, a rate below the class's): today's Poisson events, today's Bernoulli
-        events, and Poisson totals over many days.
+        acceptance, a rate below the class's): today's Poisson events (or their
+        candidates before thinning), today's Bernoulli events, and Poisson totals over
+        many days.
     :class:`LazyPoisson`: the exposure of an aggregated Poisson stream, accrued daily and
         drawn as per-person totals only when someone reads them (a source registers the
         draw with :meth:`sclab.engine.acts.Aggregates.defer`; reading the aggregates, or
@@ -37,6 +42,10 @@ Laws used, each exact (not an approximation):
       number Poisson(m r), each on a uniform member; a sum of independent Poisson counts
       is Poisson with the summed rate, so a stream whose only output is per-person totals
       is drawn once for any number of days at the accumulated rate (its exposure).
+    * Splitting a binomial: if X ~ Binomial(N, p) counts successes among N trials, the
+      successes among any n of them chosen independently of the outcomes are, given X,
+      Hypergeometric(X, N - X, n), and they are Binomial(n, p), independent of the other
+      N - n trials' successes.
 
 Cost model (n people, k events or candidates, C classes, E expected events):
     * ``bernoulli_sparse`` O(k) (geometric gaps); ``thinned`` and ``draw_with_multiplier``
@@ -51,6 +60,10 @@ Cost model (n people, k events or candidates, C classes, E expected events):
       10 ns (measured at 9.3 million people, 6.5 million members).
     * ``LazyPoisson.accrue`` O(1) a day; O(k) for a change of k people's multiplier;
       ``LazyPoisson.draw`` as ``totals``.
+    * ``hypergeometric`` about as ``binomial`` by inversion (a table of log-factorials
+      up to the largest total), NumPy's sampler (about 150 ns) for means from
+      :data:`SMALL_MEAN`; ``binomial_inverted`` by inversion at any mean (cost grows
+      with the mean).
     * ``lognormal_sums`` O(events) in chunks; ``multinomial_split`` one Poisson draw per
       entry plus O(sqrt(total) · log n); ``binomial_blocks`` one draw per entry with
       trials, in blocks spread over the cores.
@@ -188,6 +201,151 @@ def binomial_each(rng: np.random.Generator, trials: np.ndarray, p: np.ndarray) -
     odds = p / (1.0 - p)
     _invert(out, np.flatnonzero(out.astype(bool) & ~large), u, term, trials * odds, odds, trials)
     return out
+
+
+def hypergeometric(
+    rng: np.random.Generator, good: np.ndarray, bad: np.ndarray, sample: np.ndarray
+) -> np.ndarray:
+    """Hypergeometric(good[i], bad[i], sample[i]) per entry (int64), exactly: the successes
+    among ``sample`` items drawn without replacement from ``good`` successes and ``bad``
+    failures (all non-negative, sample <= good + bad).
+
+    An entry drawing everything gets ``good`` and one drawing nothing 0, without a draw.
+    Where the mean sample · good / (good + bad) is below :data:`SMALL_MEAN` and every count
+    from 0 up is possible (sample <= bad), by inversion from one uniform, with P(K = 0) =
+    C(bad, sample) / C(good + bad, sample) (from log-factorials) and P(K = k) = P(K = k -
+    1) · (good - k + 1)(sample - k + 1) / (k (bad - sample + k)); NumPy's sampler (about
+    150 ns a draw) elsewhere. The uniforms are drawn for every entry first.
+    """
+    good = np.asarray(good, dtype=np.int64)
+    bad = np.asarray(bad, dtype=np.int64)
+    sample = np.asarray(sample, dtype=np.int64)
+    total = good + bad
+    u = rng.random(len(good))
+    # By inversion: a mean below SMALL_MEAN (sample · good < SMALL_MEAN · total, without a
+    # division) and P(K = 0) > 0 (sample <= bad); nothing to draw (good or sample 0) falls
+    # here too, with P(K = 0) = 1.
+    small = sample <= bad
+    small &= sample * good < SMALL_MEAN * total
+    out = np.empty(len(good), np.int64)
+    rest = np.flatnonzero(~small)
+    if len(rest):
+        g, b, n = good[rest], bad[rest], sample[rest]
+        whole = n >= g + b  # everything drawn: every success, without a draw
+        out[rest] = g
+        draw = ~whole & (g > 0) & (n > 0)
+        out[rest[draw]] = rng.hypergeometric(g[draw], b[draw], n[draw])
+    if not len(rest):  # (the usual case: slices of the inputs, without copies)
+        log_fact = _log_factorial(total)
+        for lo in range(0, len(good), _INVERSION_SLICE):
+            at = slice(lo, lo + _INVERSION_SLICE)
+            out[at] = _invert_hypergeometric(good[at], bad[at], sample[at], u[at], log_fact)
+        return out
+    small_at = np.flatnonzero(small)
+    log_fact = _log_factorial(total[small_at])
+    # In slices that stay in a core's cache, several terms a pass (as _invert).
+    for lo in range(0, len(small_at), _INVERSION_SLICE):
+        at_ = small_at[lo : lo + _INVERSION_SLICE]
+        out[at_] = _invert_hypergeometric(good[at_], bad[at_], sample[at_], u[at_], log_fact)
+    return out
+
+
+def _invert_hypergeometric(
+    g: np.ndarray,
+    b: np.ndarray,
+    n: np.ndarray,
+    u: np.ndarray,
+    log_fact: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """:func:`hypergeometric`'s draws by inversion, one uniform each: the count is the
+    first k with u <= P(K <= k), the CDF summed a few terms a pass over the entries still
+    searching; a count stops at min(good, sample) (only rounding could pass it)."""
+    out = np.empty(len(g), np.int64)
+    slack = b - n
+    term = log_fact(b)
+    term -= log_fact(slack)
+    term += log_fact(slack + g)
+    term -= log_fact(b + g)
+    np.exp(term, out=term)  # P(K = 0) = C(bad, sample) / C(good + bad, sample)
+    cdf = term.copy()
+    top = np.minimum(g, n)
+    gf, nf, sf = g.astype(np.float64), n.astype(np.float64), slack.astype(np.float64)
+    at = None  # positions still searching (None: every one)
+    k = 0  # every entry still searching has a count of at least k
+    while True:
+        below = (u > cdf).astype(np.int32)  # CDF terms below u, from P(K <= k) on
+        for step in range(1, _INVERSION_TERMS + 1):
+            j = k + step
+            term *= (gf - (j - 1)) * (nf - (j - 1)) / (j * (sf + j))
+            cdf += term
+            if step < _INVERSION_TERMS:
+                below += u > cdf
+        count = np.minimum(k + below, top)
+        found = (below < _INVERSION_TERMS) | (count >= top)
+        if at is None:
+            out[:] = count  # (those still searching are overwritten below)
+            at = np.arange(len(g))
+        else:
+            out[at[found]] = count[found]
+        if found.all():
+            return out
+        more = ~found
+        k += _INVERSION_TERMS  # term and cdf are now P(K = k), P(K <= k)
+        at, u, term, cdf, top = at[more], u[more], term[more], cdf[more], top[more]
+        gf, nf, sf = gf[more], nf[more], sf[more]
+
+
+#: Largest total up to which :func:`_log_factorial` tabulates (a table of 32 MB at most).
+_LOG_FACTORIAL_TABLE = 1 << 22
+#: log(x!) for x = 0, 1, ...: grown (by doubling) as larger totals come, shared by every
+#: call and thread (a replaced table is a new array; readers keep the one they took).
+_log_factorials = np.zeros(1)
+
+
+def _log_factorial(totals: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """log(x!) for 0 <= x <= max(totals): looked up in a table of cumulative logs when the
+    largest total allows (a gather, against about 40 ns a log-gamma), else log-gamma."""
+    global _log_factorials
+    top = int(totals.max(initial=0))
+    if top > _LOG_FACTORIAL_TABLE:
+        from scipy.special import gammaln
+
+        return lambda x: np.asarray(gammaln(np.asarray(x, np.float64) + 1.0))
+    table = _log_factorials
+    if len(table) <= top:
+        size = min(max(top + 1, 2 * len(table), 1 << 16), _LOG_FACTORIAL_TABLE + 1)
+        table = np.zeros(size)
+        np.cumsum(np.log(np.arange(1, size, dtype=np.float64)), out=table[1:])
+        _log_factorials = table
+    return lambda x: table[x]
+
+
+def binomial_inverted(rng: np.random.Generator, trials: np.ndarray, p: float) -> np.ndarray:
+    """Binomial(trials[i], p) per entry (int64), each from its own uniform alone.
+
+    Entry i's count depends on the i-th uniform and its own trials only, so an entry's
+    draw does not move when other entries' trials differ (which :func:`binomial`, handing
+    large means to NumPy's sampler in sequence, does not promise). By inversion at any
+    mean, from the failures' side when p > 1/2; an entry whose P(K = 0) underflows (more
+    than about 1,000 trials at p = 1/2) is drawn by NumPy's sampler after the others.
+    Cost grows with the mean: for small means (a post's likes) about as :func:`binomial`.
+    """
+    trials = np.asarray(trials, dtype=np.int64)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    if p == 0.0 or p == 1.0:
+        return trials.copy() if p == 1.0 else np.zeros(len(trials), np.int64)
+    flip = p > 0.5
+    q = 1.0 - p if flip else p
+    u = rng.random(len(trials))
+    term = np.exp(trials * np.log1p(-q))  # P(K = 0)
+    out = (u > term).astype(np.int64)
+    odds = q / (1.0 - q)
+    under = term == 0.0
+    _invert(out, np.flatnonzero(out.astype(bool) & ~under), u, term, trials * odds, odds, trials)
+    if under.any():
+        out[under] = rng.binomial(trials[under], q)
+    return trials - out if flip else out
 
 
 def _invert(
@@ -431,6 +589,35 @@ class RateClasses:
         pos[small] = self.start[cls[small]] + rng.integers(0, self.size[cls[small]])
         return pos, cls
 
+    def candidates(
+        self,
+        rng: np.random.Generator,
+        rate: np.ndarray,
+        mult: np.ndarray | None = None,
+        bound: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(candidates, their classes, the chance each is kept) of today's events: what
+        :meth:`events` draws before it thins (None: every candidate is kept).
+
+        Class c's candidates number Poisson(size × rate[c] × bound), each on a uniform
+        member; member i's are kept with probability accept[i] × min(mult[i], bound) /
+        bound. A caller that marks each candidate (a post's likes) before thinning gives a
+        person the same marks whatever happened to other candidates.
+        """
+        m_bound = 1.0 if mult is None else (bound_of(mult) if bound is None else float(bound))
+        if m_bound <= 0.0 or self.n_classes == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64), None
+        totals = rng.poisson(self.size * np.asarray(rate, dtype=np.float64) * m_bound)
+        pos, cls = self._uniform_positions(rng, totals)
+        if not len(pos):
+            return np.empty(0, np.int64), cls.astype(np.int64), None
+        who = self.members[pos].astype(np.int64)
+        keep = None if self.accept is None else self.accept[who].astype(np.float64)
+        if mult is not None:
+            share = np.minimum(mult[who].astype(np.float32, copy=False), m_bound) / m_bound
+            keep = share if keep is None else keep * share
+        return who, cls, keep
+
     def events(
         self,
         rng: np.random.Generator,
@@ -442,21 +629,11 @@ class RateClasses:
 
         Person i of class c has Poisson(rate[c] × accept[i] × min(mult[i], bound)) events.
         Each class's total is drawn at rate × bound (default bound: max of ``mult``), each
-        event lands on a uniform member and is kept with probability accept × mult / bound.
-        People come in no particular order (see :class:`IdSorter`).
+        event lands on a uniform member and is kept with probability accept × mult / bound
+        (:meth:`candidates`, then one uniform per candidate from ``rng``). People come in
+        no particular order (see :class:`IdSorter`).
         """
-        m_bound = 1.0 if mult is None else (bound_of(mult) if bound is None else float(bound))
-        if m_bound <= 0.0 or self.n_classes == 0:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        totals = rng.poisson(self.size * np.asarray(rate, dtype=np.float64) * m_bound)
-        pos, cls = self._uniform_positions(rng, totals)
-        if not len(pos):
-            return np.empty(0, np.int64), cls.astype(np.int64)
-        who = self.members[pos].astype(np.int64)
-        keep = None if self.accept is None else self.accept[who].astype(np.float64)
-        if mult is not None:
-            share = np.minimum(mult[who].astype(np.float32, copy=False), m_bound) / m_bound
-            keep = share if keep is None else keep * share
+        who, cls, keep = self.candidates(rng, rate, mult, bound)
         if keep is not None:
             mask = rng.random(len(who)) < keep
             who, cls = who[mask], cls[mask]
@@ -630,6 +807,11 @@ class LazyPoisson:
     candidates left after a read are kept per person (2 or 4 bytes) until the period
     ends for both groups.
 
+    A reader of the stream's candidates (:attr:`on_candidates`, :meth:`candidates_left`),
+    of those a draw thinned away (:attr:`last_dropped`) and of the acts above multiplier 1
+    (:attr:`last_extra`) can hand out marks of the candidates on the same common random
+    numbers (social media's interactions).
+
     Cost: an unread run of at most one period draws once, as a single Poisson total per
     person; a read draws the candidates once per period (then keeps them) and one
     binomial per person of the group read; thinning adds one binomial per person with
@@ -665,7 +847,18 @@ class LazyPoisson:
         self.draws = 0
         # Per period begun but not ended for everyone, the candidates left per person.
         self._left: dict[int, np.ndarray] = {}
+        self._drawn: set[int] = set()  # periods whose candidates have been drawn
         self._fallback: np.random.Generator | None = None
+        #: Called with (period, candidates per person) when a period's candidates are
+        #: drawn, before any is taken (the array must not be kept: it is taken from).
+        self.on_candidates: Callable[[int, np.ndarray], None] | None = None
+        #: The last draw's acts above multiplier 1, as (people, counts) (distinct people;
+        #: None when the draw added none): the rest of each person's total are kept
+        #: candidates.
+        self.last_extra: tuple[np.ndarray, np.ndarray] | None = None
+        #: The last draw's candidates thinned away, as (people, counts) (distinct people;
+        #: None when none were): taken from the candidates left, but not acts.
+        self.last_dropped: tuple[np.ndarray, np.ndarray] | None = None
 
     def _rng(self, purpose: str, period: int) -> np.random.Generator:
         if self.key is not None:
@@ -797,6 +990,23 @@ class LazyPoisson:
         left = self._left.get(period)
         if left is None:
             left = self.classes.totals(self._rng("candidates", period), self.rate * days)
+            self._drawn.add(period)
+            if self.on_candidates is not None:
+                self.on_candidates(period, left)
+        return left
+
+    def candidates_left(self, period: int) -> np.ndarray | None:
+        """Per person, the candidates of ``period`` not yet taken by any draw (drawn now if
+        they never were, and kept for the draws to come); None once every one is taken.
+
+        The array is the stream's own: read it, never write it."""
+        if period in self._left:
+            return self._left[period]
+        if period in self._drawn:
+            return None
+        _, first, end = self._bounds(period * PERIOD_DAYS)
+        left = self._candidates(period, end - first)
+        self._left[period] = left
         return left
 
     def _take(
@@ -869,24 +1079,50 @@ class LazyPoisson:
         gens = block_generators(self._rng(f"thin/{name}", self.day), n)
         span = np.float64(days)
 
-        def block(i: int, lo: int, hi: int) -> None:
+        def block(i: int, lo: int, hi: int) -> tuple[np.ndarray, ...]:
             have = taken[lo:hi]
             exposure = self.exposure(slice(lo, hi))
             below = np.flatnonzero((have > 0) & (exposure < span))
+            kept = None
             if len(below):
                 share = np.maximum(exposure[below] / span, 0.0)
-                have[below] = binomial_each(gens[i], have[below], share)
+                kept = binomial_each(gens[i], have[below], share)
+                dropped = have[below] - kept
+                have[below] = kept
+                some = np.flatnonzero(dropped)
+                below, dropped = below[some] + lo, dropped[some]
             above = exposure > span
             if only is not None:
                 above &= only[lo:hi]
             at = np.flatnonzero(above & (class_of[lo:hi] != outside))
+            more = np.empty(0, np.int64)
             if len(at):
                 lam = self.rate[class_of[lo:hi][at]] * (exposure[at] - span)
                 if accept is not None:
                     lam *= accept[lo:hi][at]
-                have[at] += poisson(gens[i], lam)
+                more = poisson(gens[i], lam)
+                have[at] += more
+                some = np.flatnonzero(more)
+                at, more = at[some] + lo, more[some]
+            if kept is None:
+                below, dropped = np.empty(0, np.int64), np.empty(0, np.int64)
+            return below, dropped, at, more
 
-        map_blocks(block, n)
+        parts = map_blocks(block, n)
+        for got, at in ((self.last_dropped, 0), (self.last_extra, 2)):
+            pieces = [(part[at], part[at + 1]) for part in parts if len(part[at])]
+            if not pieces:
+                continue
+            if got is not None:  # the other group's, drawn first in this draw
+                pieces.insert(0, got)
+            joined = (
+                np.concatenate([who for who, _ in pieces]).astype(np.int64, copy=False),
+                np.concatenate([c for _, c in pieces]).astype(np.int64, copy=False),
+            )
+            if at == 0:
+                self.last_dropped = joined
+            else:
+                self.last_extra = joined
         return taken
 
     def draw(self, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -894,6 +1130,7 @@ class LazyPoisson:
 
         ``rng`` is used only by a stream without a key (see the class)."""
         self._fallback = rng
+        self.last_extra = self.last_dropped = None
         if self.focus is not None and self.focus_days != self.days:
             # Two groups with different days since their last draw: each its own span.
             counts = self._take(~self.focus, self.days, "others", self.day - self.focus_days)
@@ -918,6 +1155,7 @@ class LazyPoisson:
         if self.focus is None:
             raise RuntimeError("no focus group to draw: set_focus first")
         self._fallback = rng
+        self.last_extra = self.last_dropped = None
         if self.focus_days:
             counts = self._take(self.focus, self.focus_days, "focus", self.day - self.days)
         else:

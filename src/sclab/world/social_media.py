@@ -34,15 +34,34 @@ Model:
     Aggregated posts are only ever per-person totals, and a sum of independent Poisson
     counts is Poisson with the summed rate: a day only adds to each stance's exposure
     (:class:`~sclab.world.sampling.LazyPoisson`), and the totals are drawn when the
-    aggregates are read (at the end of the run, or when a component reads them earlier);
-    interactions are then Binomial(Σ over days of posts × active online degree,
-    interaction_probability) per author, the sum of the per-post draws. Each stance is
-    drawn on its own: a score that reads positive energy posts every month draws that
-    stance alone, the others accrue until something reads them. The posts drawn note
-    their interaction trials (posts × degree), and the interactions are drawn when they
-    are read (which draws every stance first) or at the end: one binomial per author on
-    the trials summed so far, the same law as one draw per post, and a read of posts
-    alone never splits the interactions' draw.
+    aggregates are read (at the end of the run, or when a component reads them earlier).
+    Each stance is drawn on its own: a score that reads positive energy posts every month
+    draws that stance alone, the others accrue until something reads them. The posts
+    drawn note their interaction trials (posts × degree), and the interactions are handed
+    out when they are read (which draws every stance first) or at the end, so a read of
+    posts alone never splits them. Per author they are Binomial(Σ over posts of the
+    active online degree when posted, interaction_probability), the sum of the per-post
+    draws, drawn on common random numbers:
+
+    * *Interaction ledger.* Posts are drawn per fixed period as candidates at multiplier 1
+      (:class:`~sclab.world.sampling.LazyPoisson`). For each period, everyone's
+      interactions at multiplier 1 are drawn once, Binomial(the period's candidates of
+      every stance × online degree, p), from the stream keyed (``social_media``,
+      ``online_interactions``, period), with inputs no policy or reader changes (the
+      degree before any tie was switched off). A handout gives each person the part
+      belonging to the candidates taken since the last one: Hypergeometric(interactions
+      left; candidates left × degree slots; candidates taken × degree), so by the
+      period's end the period's draw is handed out whole, however the reads cut it.
+    * *Thinning.* A person whose multiplier fell keeps k' of the k candidates taken; the
+      kept posts' interactions are a hypergeometric draw of k' × degree slots out of the
+      k candidates' (the matching subset's, the same law). Posts above multiplier 1
+      (drawn from a stream of their own) draw Binomial(posts × degree, p) afresh.
+    * *Changed degrees.* An author whose degree has changed (tie pruning, a recount)
+      leaves the ledger for the rest of the run: their interactions are
+      Binomial(trials, p) on the trials noted by epoch (below), the same law.
+
+    So an author whose multipliers stayed 1 and whose degree never changed has the same
+    interactions at the end of any run of the same world, whoever read them and when.
 
     Degrees change only when ties are pruned (the ``tie_pruning`` behaviour component,
     weekly, in the behaviour stage, after that day's posts), so for each author the run
@@ -71,14 +90,23 @@ Cost model (U social-media users, P posts today, k tie ends dropped in a round):
     dropped ends and note their exposure (about 40 bytes per author and round until the
     next draw), never O(ties) or O(U). Drawing the totals (when read, at the end, or
     when the notes reach ``epoch_cap``) costs O(U) per stance drawn (one Poisson draw per user,
-    or O(posts) when they are fewer) plus, once for the stances drawn together, one pass
-    over people and a binomial draw per author for interactions, plus O(noted entries)
-    for the split. The one O(ties) recount is for a
-    ``sim.ties_active`` set outside the pruning record. With ``record_every_event`` a
+    or O(posts) when they are fewer), plus O(noted entries) for the split. Handing out
+    interactions costs one pass over the trials and, per author with posts since the last
+    handout, a read and a write of one ledger word and a hypergeometric draw (by
+    inversion, about twice a binomial's cost; none where the handout takes every slot
+    left, as an end-of-run read does for people nobody read before), plus, for the
+    people thinned or with acts above multiplier 1, a second hypergeometric or binomial
+    draw; each period adds one O(n) sum of its candidates and one binomial draw per user
+    (its ledger: 8 bytes per person while the period is open). People whose degree
+    changed are marked in one byte per person. The one O(ties) recount is
+    for a ``sim.ties_active`` set outside the pruning record. With ``record_every_event`` a
     day costs, per stance, O(classes + P_s) with about 4 classes per doubling of activity
     (a few dozen), thinning from each class's highest rate so that at least 84 % of
-    candidates are kept; plus one O(n) maximum of each multiplier array; plus O(P)
-    binomial draws for interactions; degrees are kept up to date in the same way.
+    candidates are kept; plus one O(n) maximum of each multiplier array; plus one
+    binomial draw per candidate for interactions (each by inversion from its own uniform,
+    so that a candidate's likes never depend on the others': exact whenever the posts
+    are, i.e. when the multipliers' bound is the same); degrees are kept up to date in
+    the same way.
 """
 
 from __future__ import annotations
@@ -94,9 +122,15 @@ from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity, propensity_key
 from sclab.engine.registry import register
 from sclab.engine.ties import TieReader
-from sclab.parallel import map_blocks
+from sclab.parallel import block_generators, map_blocks
 from sclab.world.base import SourceParams
-from sclab.world.sampling import LazyPoisson, RateClasses, binomial_blocks
+from sclab.world.sampling import (
+    LazyPoisson,
+    RateClasses,
+    binomial,
+    binomial_inverted,
+    hypergeometric,
+)
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -281,6 +315,19 @@ class SocialMediaSource:
         #: instead (bounds the record's memory at about the size of the user arrays).
         self.epoch_cap = max(1024, len(users) // 4)
 
+        # Interactions on common random numbers (see _hand_out): per period, everyone's
+        # candidates summed over the stances until the period's interactions are drawn;
+        # then its ledger (see _open_ledger); the people whose degree has changed (their
+        # interactions come from their trials instead); the candidates thinned away and
+        # the acts above multiplier 1 drawn since the last handout.
+        self._period_candidates: dict[int, np.ndarray] = {}
+        self._ledger: dict[int, np.ndarray] = {}
+        self._direct = np.zeros(0 if p.record_every_event else len(c), bool)
+        self._extra: list[tuple[np.ndarray, np.ndarray]] = []
+        self._dropped: list[tuple[np.ndarray, np.ndarray]] = []
+        self._interactions_key = sim.stream_key(self.name, INTERACTIONS)
+        self._handouts = (-1, 0)  # (day, handouts made that day): keys each handout
+
         # Aggregated posts are only ever per-person totals: accrue, draw when read.
         self._lazy: dict[str, LazyPoisson] = {}
         if not p.record_every_event:
@@ -289,6 +336,7 @@ class SocialMediaSource:
                     self._classes, self._stance_rate(stance), sim.stream_key(self.name, kind)
                 )
                 self._lazy[kind].follow(sim.state, propensity_key(kind))
+                self._lazy[kind].on_candidates = self._note_candidates
                 self._first_epoch[kind] = self._first_focus_epoch[kind] = 0
                 # Reading one stance draws that stance only (a score reading positive
                 # energy monthly leaves the other stances to accrue until the end).
@@ -340,8 +388,10 @@ class SocialMediaSource:
         if dropped is None:  # an array the pruning record does not know: count it
             if self._lazy:
                 self._settle(sim)
-            self.active_degree = self._recount(sim)
+            old, self.active_degree = self.active_degree, self._recount(sim)
             self._max_degree = int(self.active_degree.max(initial=0))
+            if self._lazy:
+                self._leave_ledger(np.flatnonzero(old != self.active_degree))
             return
         g = sim.population.graph
         dropped = dropped[g.online[dropped]]
@@ -358,6 +408,8 @@ class SocialMediaSource:
                 self._next_epoch += 1
                 self._epoch_entries += len(rows)
         self.active_degree[rows] -= lost.astype(np.int32)
+        if self._lazy:
+            self._leave_ledger(rows)
 
     def _exposure(self, people: np.ndarray) -> np.ndarray:
         """Per stance (rows) and person, the exposure accrued since the last draw.
@@ -413,11 +465,20 @@ class SocialMediaSource:
         for stance, kind in STANCES.items():
             # A stream per stance: chilling one stance never shifts another's draws.
             rng = sim.rng(f"{self.name}/{kind}", day)
-            who, _ = self._classes.events(rng, self._stance_rate(stance), propensity(sim, kind))
+            rate, mult = self._stance_rate(stance), propensity(sim, kind)
+            who, _, keep = self._classes.candidates(rng, rate, mult)
             if not len(who):
                 continue
-            degree = self.active_degree[who]
-            got = rng.binomial(degree, p.interaction_probability).astype(np.int32)
+            # Every candidate's likes, each from its own uniform of a stream of their own,
+            # before thinning: a post someone else did not write moves nobody's likes.
+            likes = sim.rng(f"{self.name}/{INTERACTIONS}/{kind}", day)
+            got = binomial_inverted(likes, self.active_degree[who], p.interaction_probability)
+            if keep is not None:
+                mask = rng.random(len(who)) < keep
+                who, got = who[mask], got[mask]
+            if not len(who):
+                continue
+            got = got.astype(np.int32)
             sim.acts.add(day, self.name, kind, who, interactions=got)
             if got.sum():
                 sim.aggregates.add(INTERACTIONS, np.repeat(who, got))
@@ -462,11 +523,7 @@ class SocialMediaSource:
                 trials[changed] += (by_epoch - was).astype(trials.dtype)
         self._trials, self._trials_bound = trials, bound
         if trials is not None and interactions:
-            # Keyed by the day: however the posts were drawn, one draw of the trials.
-            rng = sim.rng(f"{self.name}/{INTERACTIONS}/totals", day=sim.day)
-            p = self.params.interaction_probability
-            authors, got = binomial_blocks(rng, trials, p)
-            sim.aggregates.add_counts(INTERACTIONS, got, people=authors)
+            self._hand_out(sim, trials)
             self._trials, self._trials_bound = None, 0
         # Rounds no stance (of either group) still needs are forgotten.
         pointers = [*self._first_epoch.values(), *self._first_focus_epoch.values()]
@@ -495,6 +552,10 @@ class SocialMediaSource:
         total = lazy.exposure(changed)  # read before the draw resets it
         day = lazy.day  # keys the epochs' split: a stance's streams never shift another's
         counts = lazy.draw_focus() if focus_only else lazy.draw()
+        if lazy.last_extra is not None:
+            self._extra.append(lazy.last_extra)
+        if lazy.last_dropped is not None:
+            self._dropped.append(lazy.last_dropped)
         sim.aggregates.add_counts(kind, counts)
         if not len(changed):
             return counts, none, none
@@ -525,11 +586,317 @@ class SocialMediaSource:
                 out.append((rows[keep], exposure[j][keep], degree[keep]))
         return out
 
+    def _note_candidates(self, period: int, candidates: np.ndarray) -> None:
+        """Add one stance's candidates of ``period`` to the period's sum (until the
+        period's interactions are drawn, every stance's are in by then)."""
+        total = self._period_candidates.get(period)
+        if total is None:
+            self._period_candidates[period] = candidates.astype(np.int32)
+            return
+
+        def add(_: int, lo: int, hi: int) -> None:
+            total[lo:hi] += candidates[lo:hi]
+
+        map_blocks(add, len(total))
+
+    def _leave_ledger(self, people: np.ndarray) -> None:
+        """``people``'s degree has just changed: from now on their interactions come from
+        their trials (marked, and their entries in every open ledger void)."""
+        self._direct[people] = True
+        for ledger in self._ledger.values():
+            ledger[people] = _VOID
+
+    def _open_ledger(self, sim: Simulation, period: int) -> None:
+        """Draw ``period``'s interactions at multiplier 1: per person, Binomial(slots, p)
+        with slots = candidates × online degree, the candidates summed over the stances,
+        the degree the one before any tie was switched off.
+
+        Keyed by (component, ``online_interactions``, period) and drawn for everyone from
+        inputs no policy or reader changes (the candidates; the degree as the population
+        made it), so everyone's draw is the same in any run of the same world. The ledger
+        keeps, per person, the slots not yet handed out and their interactions, packed in
+        one 64-bit word (slots above, interactions below): one read and one write a
+        person a handout. People whose degree changed hold :data:`_VOID` instead."""
+        for lazy in self._lazy.values():
+            lazy.candidates_left(period)  # every stance's candidates of the period, drawn
+        candidates = self._period_candidates.pop(period)
+        changed = np.flatnonzero(self._direct)
+        first_degree = self._first_degree(sim, changed)
+        n = len(candidates)
+        gens = block_generators(self._interactions_key.rng("period", period=period), n)
+        q = self.params.interaction_probability
+        ledger = np.zeros(n, np.uint64)
+
+        def draw(i: int, lo: int, hi: int) -> None:
+            degree = self.active_degree[lo:hi].astype(np.int64)
+            a, b = np.searchsorted(changed, (lo, hi))
+            degree[changed[a:b] - lo] = first_degree[a:b]
+            slots = candidates[lo:hi] * degree
+            at = np.flatnonzero(slots)
+            got = binomial(gens[i], slots[at], q)
+            ledger[lo:hi][at] = _pack(slots[at], got)
+            ledger[lo:hi][changed[a:b] - lo] = _VOID
+
+        map_blocks(draw, n)
+        self._ledger[period] = ledger
+
+    @staticmethod
+    def _first_degree(sim: Simulation, people: np.ndarray) -> np.ndarray:
+        """Online ties of ``people`` (sorted) in the graph, before any was switched off
+        (O(their ties))."""
+        g = sim.population.graph
+        starts = g.indptr[people].astype(np.int64)
+        lengths = g.indptr[people + 1].astype(np.int64) - starts
+        if not len(people) or not int(lengths.sum()):
+            return np.zeros(len(people), np.int64)
+        before = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        where = np.arange(int(lengths.sum()), dtype=np.int64) - before + np.repeat(starts, lengths)
+        owner = np.repeat(np.arange(len(people)), lengths)
+        online = np.asarray(g.online[where], dtype=np.float64)
+        return np.bincount(owner, weights=online, minlength=len(people)).astype(np.int64)
+
+    def _hand_out(self, sim: Simulation, trials: np.ndarray) -> None:
+        """Add the interactions of every post drawn since the last handout.
+
+        *Common random numbers.* For a person whose degree never changed, each period's
+        interactions at multiplier 1 are drawn once (:meth:`_open_ledger`); a handout
+        gives the part belonging to the candidates taken since the last one,
+        Hypergeometric(interactions left; slots left; candidates taken × degree), which
+        leaves the period's draw whole once every candidate is taken, however the reads
+        cut it. Where thinning kept k' of the k candidates taken (a multiplier below 1),
+        the kept posts' interactions are a hypergeometric draw of k' × degree slots out
+        of those of the k; posts above multiplier 1 draw Binomial(posts × degree, p)
+        afresh. Each is the per-post binomial law: a post's likes are independent of
+        which posts were read when, or which were kept. For the people whose degree
+        changed, Binomial(trials, p) on the trials noted by epoch.
+
+        The candidates a person took since the last handout are their trials over their
+        (constant) degree, plus those thinned away, less the acts above multiplier 1;
+        when two periods are open (a read across a period's end) they are counted per
+        period from the candidates the stances still hold instead. One pass over the
+        trials in fixed blocks on the cores, each block from its own generator (keyed by
+        the day and the handouts made that day), plus the sparse thinned and extras."""
+        day, made = self._handouts
+        made = made + 1 if day == sim.day else 0
+        self._handouts = (sim.day, made)
+        for period in sorted(self._period_candidates):
+            self._open_ledger(sim, period)
+        periods = sorted(self._ledger)
+        held = {
+            period: [
+                left
+                for left in (lazy.candidates_left(period) for lazy in self._lazy.values())
+                if left is not None
+            ]
+            for period in periods
+        }
+        extra_who, extra = _summed(self._extra)
+        dropped_who, dropped = _summed(self._dropped)
+        self._extra, self._dropped = [], []
+        degree, q = self.active_degree, self.params.interaction_probability
+        gens = block_generators(
+            self._interactions_key.rng(f"handout/{made}", period=sim.day), len(degree)
+        )
+        one = self._ledger[periods[0]] if len(periods) == 1 else None
+
+        def block(i: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+            gen = gens[i]
+            # The few people thinned or with acts above multiplier 1 in this block, marked.
+            a, b = np.searchsorted(extra_who, (lo, hi))
+            c, e = np.searchsorted(dropped_who, (lo, hi))
+            ew, dw = extra_who[a:b] - lo, dropped_who[c:e] - lo
+            plain = trials[lo:hi] != 0
+            special = np.zeros(hi - lo, bool)
+            special[ew] = special[dw] = True
+            plain &= ~special
+            who = np.flatnonzero(plain) + lo  # everyone else with posts
+            if one is not None:
+                got = _hand_out_plain(gen, one, who, trials[who], q)
+            else:
+                got = self._hand_out_periods(gen, periods, held, who, trials[who], 0, 0)
+            if b > a or e > c:
+                few = np.flatnonzero(special)
+                x = np.zeros(len(few), np.int64)
+                x[np.searchsorted(few, ew)] = extra[a:b]
+                thinned = np.zeros(len(few), np.int64)
+                thinned[np.searchsorted(few, dw)] = dropped[c:e]
+                few += lo
+                if one is not None:
+                    got_few = _hand_out_few(gen, one, few, trials[few], degree[few], x, thinned, q)
+                else:
+                    got_few = self._hand_out_periods(
+                        gen, periods, held, few, trials[few], x, thinned
+                    )
+                who, got = np.concatenate([who, few]), np.concatenate([got, got_few])
+            return who, got  # (some 0: adding them costs less than leaving them out)
+
+        parts = map_blocks(block, len(degree))
+        if parts:
+            authors = np.concatenate([who for who, _ in parts])
+            sim.aggregates.add_counts(
+                INTERACTIONS, np.concatenate([g for _, g in parts]), people=authors
+            )
+        for period in periods:
+            if not held[period]:  # every candidate of the period handed out
+                del self._ledger[period]
+
+    def _hand_out_periods(
+        self,
+        gen: np.random.Generator,
+        periods: list[int],
+        held: dict[int, list[np.ndarray]],
+        who: np.ndarray,
+        trials: np.ndarray,
+        extra: np.ndarray | int,
+        dropped: np.ndarray | int,
+    ) -> np.ndarray:
+        """Interactions of ``who`` (sorted) since the last handout when several periods
+        are open (a read across a period's end): candidates taken per period from the
+        candidates the stances still hold, then thinning (``dropped``: candidates thinned
+        away), acts above multiplier 1 (``extra``), and people whose degree changed."""
+        t = trials.astype(np.int64)
+        deg = self.active_degree[who].astype(np.int64)
+        got = np.zeros(len(who), np.int64)
+        taken = np.zeros(len(who), np.int64)  # candidates handed out, over the periods
+        direct = self._direct[who]
+        live = np.flatnonzero(~direct & (deg > 0))
+        d = deg[live]
+        x = np.broadcast_to(extra, len(who))[live]
+        for period in periods:
+            ledger = self._ledger[period]
+            slots, left = _unpack(ledger[who[live]])
+            k = slots // d
+            for still in held[period]:
+                k -= still[who[live]]
+            j = np.flatnonzero(k > 0)
+            if not len(j):
+                continue
+            h = hypergeometric(gen, left[j], slots[j] - left[j], k[j] * d[j])
+            ledger[who[live[j]]] = _pack(slots[j] - k[j] * d[j], left[j] - h)
+            got[live[j]] += h
+            taken[live[j]] += k[j]
+        kept = t[live] // d - x  # posts drawn at a constant degree, less extras
+        if (kept < 0).any() or (kept > taken[live]).any() or (t[live] % d).any():
+            raise RuntimeError("posts drawn and candidates taken disagree")
+        thin = np.flatnonzero(kept < taken[live])
+        if len(thin):
+            j, dj = live[thin], d[thin]
+            h = got[j]
+            got[j] = hypergeometric(gen, h, taken[j] * dj - h, kept[thin] * dj)
+        more = np.flatnonzero(x)
+        if len(more):
+            got[live[more]] += binomial(gen, x[more] * d[more], self.params.interaction_probability)
+        j = np.flatnonzero(direct & (t > 0))
+        if len(j):
+            got[j] = binomial(gen, t[j], self.params.interaction_probability)
+        return got
+
     def finish(self, sim: Simulation) -> None:
         """Draw the aggregated posts still pending, and their interactions (reading them
         would do it too)."""
         if self._lazy:
             self._settle(sim, interactions=True)
+
+
+#: A ledger entry of a person whose degree changed: their interactions come from trials.
+_VOID = np.uint64(2**64 - 1)
+_LOW = np.uint64(2**32 - 1)
+
+
+def _pack(slots: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """Ledger words: slots not yet handed out (high 32 bits), their interactions (low)."""
+    return (slots.astype(np.uint64) << np.uint64(32)) | left.astype(np.uint64)
+
+
+def _unpack(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(slots, interactions) of ledger words, as int64."""
+    return (words >> np.uint64(32)).astype(np.int64), (words & _LOW).astype(np.int64)
+
+
+def _hand_out_plain(
+    gen: np.random.Generator, ledger: np.ndarray, who: np.ndarray, trials: np.ndarray, p: float
+) -> np.ndarray:
+    """Interactions of ``who`` (sorted), none thinned or above multiplier 1, one period
+    open: the slots they took are their trials (candidates × a constant degree), so a
+    read and a write of their ledger word each, and a hypergeometric draw where some
+    interactions are left and some slots stay; Binomial(trials, p) for the people whose
+    degree changed."""
+    words = ledger[who]
+    t = trials.astype(np.uint64)
+    void = np.flatnonzero(words == _VOID)
+    words[void] = t[void] << np.uint64(32)  # (as taking every slot, with none left)
+    slots = words >> np.uint64(32)
+    if (t > slots).any():
+        raise RuntimeError("posts drawn and candidates taken disagree")
+    got = (words & _LOW).astype(np.int64)  # taking every slot left: every interaction left
+    split = np.flatnonzero((t < slots) & (got > 0))
+    if len(split):
+        s = got[split]
+        got[split] = hypergeometric(gen, s, slots[split].astype(np.int64) - s, t[split])
+    # Slots and interactions left: (slots - t) above, (left - got) below.
+    words -= (t << np.uint64(32)) + got.astype(np.uint64)
+    words[void] = _VOID
+    ledger[who] = words
+    if len(void):
+        got[void] = binomial(gen, trials[void], p)
+    return got
+
+
+def _hand_out_few(
+    gen: np.random.Generator,
+    ledger: np.ndarray,
+    who: np.ndarray,
+    trials: np.ndarray,
+    degree: np.ndarray,
+    extra: np.ndarray,
+    dropped: np.ndarray,
+    p: float,
+) -> np.ndarray:
+    """Interactions of ``who`` (sorted), each thinned or with acts above multiplier 1,
+    one period open: the slots they took are (trials + (dropped - extra) × degree), those
+    of the posts kept (trials - extra × degree); the taken slots' interactions are drawn
+    from the ledger, the kept ones' from those (hypergeometric), and the extras' afresh
+    (Binomial(extra × degree, p)). People whose degree changed: Binomial(trials, p)."""
+    words = ledger[who]
+    t, d = trials.astype(np.int64), degree.astype(np.int64)
+    void = np.flatnonzero(words == _VOID)
+    live = np.flatnonzero(words != _VOID)
+    slots, left = _unpack(words[live])
+    t_l, d_l, x_l = t[live], d[live], extra[live]
+    kept = t_l - x_l * d_l  # slots of the candidates kept
+    taken = kept + dropped[live] * d_l
+    if (kept < 0).any() or (taken > slots).any():
+        raise RuntimeError("posts drawn and candidates taken disagree")
+    got = left.copy()
+    split = np.flatnonzero((taken < slots) & (left > 0))
+    if len(split):
+        s = left[split]
+        got[split] = hypergeometric(gen, s, slots[split] - s, taken[split])
+    ledger[who[live]] = _pack(slots - taken, left - got)
+    thin = np.flatnonzero((kept < taken) & (got > 0))
+    if len(thin):
+        h = got[thin]
+        got[thin] = hypergeometric(gen, h, taken[thin] - h, kept[thin])
+    more = np.flatnonzero(x_l)
+    if len(more):
+        got[more] += binomial(gen, x_l[more] * d_l[more], p)
+    out = np.zeros(len(who), np.int64)
+    out[live] = got
+    if len(void):
+        out[void] = binomial(gen, t[void], p)
+    return out
+
+
+def _summed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(people, counts) of several (people, counts) lists, summed per person (people sorted)."""
+    if not parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    who = np.concatenate([w for w, _ in parts])
+    counts = np.concatenate([c for _, c in parts]).astype(np.int64)
+    order = np.argsort(who, kind="stable")
+    who, counts = who[order], counts[order]
+    firsts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]]) if len(who) else np.empty(0, int)
+    return who[firsts], np.add.reduceat(counts, firsts) if len(firsts) else counts
 
 
 def _add_trials(trials: np.ndarray, counts: np.ndarray, degree: np.ndarray) -> None:
