@@ -145,6 +145,32 @@ def test_a_sweep_opens_as_tables_runs_summaries_and_charts(swept: tuple[Path, An
         sw.summary("class.eror.people")
 
 
+def test_a_sweep_reports_its_headline_across_the_grid(
+    swept: tuple[Path, Any], tmp_path: Path
+) -> None:
+    from sclab.report import ReportError
+    from sclab.report.html import SIGNATURE
+
+    out, _ = swept
+    sw = sclab.open_sweep(out)
+    done = invoke("report", out)
+    assert done.code == 0, done.stderr
+    path = out / "report.html"
+    text = path.read_text()
+    assert SIGNATURE in text and "chart-sweep-class-error-people" in text
+    # Every grid point in the charts' numbers, every run in the runs' table.
+    assert text.count("records.misattribution_rate=0.05, days=20") >= 2
+    assert all(f"<td>{n}</td>" in text for n in range(1, 9))
+    assert sw.report() == path  # its own report is replaced
+    foreign = tmp_path / "mine.html"
+    foreign.write_text("<html>mine</html>")
+    with pytest.raises(ReportError, match="not an sclab report"):
+        sw.report(foreign)
+    assert foreign.read_text() == "<html>mine</html>"
+    bad = invoke("report", out, "--compare", out / sw.runs[0])
+    assert bad.code == 2 and "--compare" in bad.error_line()
+
+
 def test_a_rerun_reuses_the_finished_runs_and_refuses_another_sweep(
     swept: tuple[Path, Any], world: Path, scheduler: str
 ) -> None:

@@ -743,7 +743,20 @@ def report_run(
     """Write one self-contained HTML report of a run (offline: scripts, styles and data
     inline): what it is, the headline harm, what ran, each system, the cameras, fairness,
     the law, calibration and, against its twin or --compare, what the system changed.
-    A run without an audit is audited first (DIR/audit.duckdb)."""
+    A run without an audit is audited first (DIR/audit.duckdb). For a sweep's directory
+    (sclab sweep --out): the headline measures across its grid, with their intervals
+    over replicates, and its runs (docs/sweep.md)."""
+    if (run_dir / "sweep.duckdb").is_file():
+        if compare is not None:
+            raise SclabError(
+                "--compare compares two runs; a sweep's report draws its own runs "
+                "(compare two of them: sclab compare DIR/runs/A DIR/runs/B)",
+                field="--compare",
+            )
+        path = api.open_sweep(run_dir).report(out)
+        size = path.stat().st_size / 2**20
+        _say(f"Report: {path.resolve()} ({size:,.1f} MiB; open it in a browser)")
+        return
     reported = api.open_run(run_dir, check=False)
     if reported.directory != run_dir:
         _say(

@@ -895,6 +895,43 @@ class Sweep:
             title=f"{metric}: mean and 95% interval over replicates", width=420, height=260
         )
 
+    def report(self, path: str | Path | None = None) -> Path:
+        """Write the sweep's offline HTML report (default ``DIR/report.html``): what was
+        swept, the headline measures at every grid point with their intervals over
+        replicates, and the runs (docs/sweep.md). Each run has its own report
+        (``sw.run(n).report()``).
+
+        Raises:
+            ReportError: ``path`` is a directory, or a file sclab did not write.
+
+        Example:
+            >>> import sclab, tempfile, pathlib
+            >>> tmp = pathlib.Path(tempfile.mkdtemp())
+            >>> _ = (tmp / "grid.yaml").write_text("cameras.capture: [0.005, 0.02]\\n")
+            >>> sw = sclab.sweep("nanjing", tmp / "grid.yaml", replicates=2,
+            ...                  population=2_000, days=5, out=tmp / "sweep")
+            >>> sw.report().name
+            'report.html'
+        """
+        from sclab.report import write_page
+        from sclab.report.sweep import HEADLINES, sweep_page
+
+        params = self.parameters
+        info = self.sql("SELECT * FROM sweep").to_pylist()[0]
+        info["values"] = {
+            p: [r[p] for r in self.sql(f'SELECT DISTINCT "{p}" FROM runs ORDER BY 1').to_pylist()]
+            for p in params
+        }
+        held = set(self.metrics())
+        summaries = {m: self.summary(m).to_pylist() for m in HEADLINES if m in held}
+        quoted = ", ".join(f'"{p}"' for p in params)
+        runs = self.sql(
+            f"SELECT run, {quoted}, replicate, seed, status, seconds, status = 'failed' "
+            "AS failed FROM runs ORDER BY run"
+        ).to_pylist()
+        target = Path(path) if path is not None else self.directory / "report.html"
+        return write_page(sweep_page(info, summaries, runs), target, check=True)
+
     def _check_metric(self, metric: str) -> None:
         import difflib
 

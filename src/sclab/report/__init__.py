@@ -7,6 +7,7 @@ Core objects:
     :func:`write_report`: the page as one self-contained HTML file (default
         ``DIR/report.html``), written atomically, never over a file sclab did not write,
         and registered in the run's manifest when it lies inside the run directory.
+    :func:`write_page`: any page so (a sweep's: :mod:`sclab.report.sweep`).
     :class:`MatcherFacts`, :class:`ComponentParam`, :class:`ClauseFacts`: the face
         matcher's settings, the components' parameter defaults and the legal clauses'
         labels, which ``sclab report`` resolves from the scenario as run, the component
@@ -56,6 +57,7 @@ __all__ = [
     "MissingAuditError",
     "ReportError",
     "build_report",
+    "write_page",
     "write_report",
 ]
 
@@ -148,6 +150,27 @@ def write_report(
     page = build_report(
         run_dir, effects=effects, matcher=matcher, components=components, clauses=clauses
     )
+    write_page(page, target)
+    if inside:
+        manifest = Manifest.read(run_dir)  # the latest, should the audit have just run
+        manifest.add_file(target, "report")
+        manifest.write()
+    return target
+
+
+def write_page(page: Page, target: Path, *, check: bool = False) -> Path:
+    """Write ``page`` as one self-contained HTML file at ``target``, beside it first and
+    renamed into place (a reader sees the old file or the new one).
+
+    ``check``: refuse a target that is a directory, a symbolic link, or a file that is
+    not an sclab report (its first bytes carry the report's generator tag); a run's
+    report is checked against its manifest instead (:func:`write_report`).
+
+    Raises:
+        ReportError: with ``check``, a target sclab may not write.
+    """
+    if check:
+        _check_target(target, target.parent, Manifest(target.parent), inside=False)
     text = page.document(javascript())
     tmp = target.with_name(f".{target.name}.writing-{os.getpid()}")
     try:
@@ -155,10 +178,6 @@ def write_report(
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    if inside:
-        manifest = Manifest.read(run_dir)  # the latest, should the audit have just run
-        manifest.add_file(target, "report")
-        manifest.write()
     return target
 
 
