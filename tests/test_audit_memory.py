@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -47,15 +48,22 @@ def composite_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def audited(composite_run: Path) -> dict[str, Any]:
+    """The run's audit tables' hashes, audited once with the default memory limit (the
+    audit is deterministic: every audit of this run must give these)."""
+    audit(composite_run).save()
+    return table_hashes(composite_run / "audit.duckdb")
+
+
 def _partials(run_dir: Path) -> list[str]:
     return sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".audit.duckdb."))
 
 
 def test_tables_are_the_same_when_duckdb_spills_to_disk(
-    composite_run: Path, monkeypatch: pytest.MonkeyPatch
+    composite_run: Path, audited: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    audit(composite_run).save()
-    unlimited = table_hashes(composite_run / "audit.duckdb")
+    unlimited = audited
 
     spilled: list[int] = []
     put = Staging.put
@@ -181,10 +189,9 @@ def test_harm_counts_equal_count_distinct(composite_run: Path, by: list[str]) ->
 
 
 def test_a_run_directory_that_cannot_be_written_is_audited_elsewhere(
-    composite_run: Path, monkeypatch: pytest.MonkeyPatch
+    composite_run: Path, audited: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    audit(composite_run).save()
-    want = table_hashes(composite_run / "audit.duckdb")
+    want = audited
     mkdtemp = tempfile.mkdtemp
 
     def refuse_the_run_directory(prefix: str, dir: str | Path | None = None) -> str:

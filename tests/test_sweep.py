@@ -160,7 +160,7 @@ def test_a_sweep_reports_its_headline_across_the_grid(
     assert SIGNATURE in text and "chart-sweep-class-error-people" in text
     # Every grid point in the charts' numbers, every run in the runs' table.
     assert text.count("records.misattribution_rate=0.05, days=20") >= 2
-    assert all(f"<td>{n}</td>" in text for n in range(1, 9))
+    assert all(f'<td class="n">{n}</td>' in text for n in range(1, 9))
     assert sw.report() == path  # its own report is replaced
     foreign = tmp_path / "mine.html"
     foreign.write_text("<html>mine</html>")

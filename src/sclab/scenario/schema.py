@@ -26,9 +26,9 @@ from sclab.rng import Streams
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 #: The most people one scenario (one city: one partition of a region) may hold: what a
-#: worker of 128 GiB holds at a year's peak of about 950 bytes a person (measured at
-#: 9.3M, BENCHMARKS.md), with room for the interpreter. A region of many cities is bounded
-#: by its partitions, not by its total (docs/scale.md).
+#: worker of 128 GiB holds at a year's peak of about 770 bytes a person (77 GB; measured
+#: at 9.3M, BENCHMARKS.md), with room to spare. A region of many cities is bounded by its
+#: partitions, not by its total (docs/scale.md).
 MAX_POPULATION = 100_000_000
 SHARE_TOLERANCE = 1e-3
 
