@@ -77,14 +77,17 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate
 
 from sclab.policy.schema import BENEFICIAL_SANCTION_KINDS
+
+if TYPE_CHECKING:
+    from fairlearn.metrics import MetricFrame
 
 #: Attributes of ``citizens`` that define groups, in the order of the tables.
 GROUP_ATTRIBUTES: tuple[str, ...] = (
@@ -613,16 +616,21 @@ def _false_positives(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.n
     return float(np.sum(sample_weight * wrong))
 
 
-#: The rates, from Fairlearn: what the tables report and compare.
-#: The notebook MetricFrame's metrics: the two rates and the weighted counts behind them.
-METRICS = {
-    "rate": selection_rate,
-    "fpr": false_positive_rate,
-    "people": _count,
-    "recipients": _recipients,
-    "non_doers": _non_doers,
-    "false_positives": _false_positives,
-}
+def notebook_metrics() -> dict[str, Callable[..., float]]:
+    """The notebook MetricFrame's metrics: the two rates, from Fairlearn (what the tables
+    report and compare), and the weighted counts behind them. Fairlearn (and
+    scikit-learn under it) is imported here, when an audit runs, not when the command
+    line starts."""
+    from fairlearn.metrics import false_positive_rate, selection_rate
+
+    return {
+        "rate": selection_rate,
+        "fpr": false_positive_rate,
+        "people": _count,
+        "recipients": _recipients,
+        "non_doers": _non_doers,
+        "false_positives": _false_positives,
+    }
 
 
 def _frame(
@@ -631,8 +639,11 @@ def _frame(
     sensitive: pd.DataFrame,
     weight: np.ndarray,
     control: pd.Series | None = None,
-    metrics: dict[str, Callable[..., float]] = METRICS,
+    metrics: dict[str, Callable[..., float]] | None = None,
 ) -> MetricFrame:
+    from fairlearn.metrics import MetricFrame
+
+    metrics = notebook_metrics() if metrics is None else metrics
     w = np.asarray(weight, float)
     return MetricFrame(
         metrics=metrics,
@@ -874,6 +885,8 @@ def _compare(
 def _grouping_tables(
     c: pd.DataFrame, cols: list[str], by_label: dict[str, Decision], acts: dict[str, list[str]]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from fairlearn.metrics import selection_rate
+
     rate_mf = _frame(
         c["truth"].to_numpy(),
         c["received"].to_numpy(),
