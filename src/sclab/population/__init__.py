@@ -33,7 +33,7 @@ from sclab.population.graph import (
     SocialGraph,
     build_social_graph,
 )
-from sclab.population.regional import representatives_here, represented_elsewhere
+from sclab.population.regional import Represented, representatives_here, represented_elsewhere
 from sclab.rng import Streams
 from sclab.scenario.schema import Scenario, SocialGraphSpec
 
@@ -66,6 +66,9 @@ class Population:
     #: region-wide id, by company. A company here represented from elsewhere has
     #: ``legal_rep`` -1 (:data:`NO_REPRESENTATIVE`).
     representing: tuple[np.ndarray, np.ndarray] | None = None
+    #: In a region: this city's companies represented from another city, with the index
+    #: of the city where each one's representative lives.
+    represented_from: Represented | None = None
 
     @property
     def nbytes(self) -> int:
@@ -167,9 +170,9 @@ def generate_population(
         streams.get("social-graph"),
     )
     report("social graph", 1.0)
-    representing = None
+    representing = represented_from = None
     if scenario.city is not None:
-        representing = _regional_links(scenario, companies, age)
+        representing, represented_from = _regional_links(scenario, companies, age)
         report("links across cities", 1.0)
     return Population(
         citizens=citizens,
@@ -177,19 +180,22 @@ def generate_population(
         graph=graph,
         district_sizes=sizes,
         representing=representing,
+        represented_from=represented_from,
     )
 
 
 def _regional_links(
     scenario: Scenario, companies: Companies, age: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[tuple[np.ndarray, np.ndarray], Represented]:
     """Apply the region's links to this city: its companies represented from elsewhere
-    lose their local representative; returns the people here who represent another
-    city's companies (see :attr:`Population.representing`)."""
+    lose their local representative. Returns the people here who represent another
+    city's companies and this city's companies represented from elsewhere (see
+    :attr:`Population.representing`, :attr:`Population.represented_from`)."""
     key = scenario.city
     assert key is not None
     links = represented_elsewhere(key, scenario.seed)
-    companies.legal_rep[links[key.index].company] = NO_REPRESENTATIVE
+    mine = links[key.index]
+    companies.legal_rep[mine.company] = NO_REPRESENTATIVE
     spec = scenario.companies
     eligible = np.flatnonzero((age >= spec.legal_rep_min_age) & (age <= spec.legal_rep_max_age))
-    return representatives_here(key, links, eligible)
+    return representatives_here(key, links, eligible), mine

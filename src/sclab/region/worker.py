@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from sclab.population import NO_REPRESENTATIVE
-from sclab.population.regional import represented_elsewhere
 from sclab.region.exchange import Outbox, deliver, outbox
 from sclab.run import StagedRun
 from sclab.scenario.schema import Scenario
@@ -54,12 +52,11 @@ class CityWorker:
         self.run = StagedRun.start(
             scenario, Path(out), check_memory=False, policy_texts=policy_texts
         )
-        companies = self.run.sim.population.companies
-        self.represented_elsewhere = np.flatnonzero(companies.legal_rep == NO_REPRESENTATIVE)
-        # Where each one's representative lives (the links every city draws alike).
-        links = represented_elsewhere(self.key, scenario.seed)[self.key.index]
-        assert np.array_equal(links.company, self.represented_elsewhere)
-        self.home = links.home
+        # This city's companies represented from elsewhere, and where each one's
+        # representative lives (drawn with the population).
+        elsewhere = self.run.sim.population.represented_from
+        assert elsewhere is not None
+        self.represented_elsewhere, self.home = elsewhere.company, elsewhere.home
         self.received = 0
 
     def news(self) -> Outbox:
