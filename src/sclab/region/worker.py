@@ -12,9 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from sclab.region.exchange import Outbox, deliver, outbox
 from sclab.run import StagedRun
@@ -54,9 +51,12 @@ class CityWorker:
         )
         # This city's companies represented from elsewhere, and where each one's
         # representative lives (drawn with the population).
-        elsewhere = self.run.sim.population.represented_from
-        assert elsewhere is not None
+        population = self.run.sim.population
+        elsewhere, representing = population.represented_from, population.representing
+        assert elsewhere is not None and representing is not None  # a city of a region
         self.represented_elsewhere, self.home = elsewhere.company, elsewhere.home
+        # The people here who represent another city's companies, by company.
+        self.representing = representing
         self.received = 0
 
     def news(self) -> Outbox:
@@ -69,7 +69,7 @@ class CityWorker:
         (:func:`~sclab.region.exchange.route`), simulate the next day, and return this
         city's news of today."""
         view = self.run.sim.view
-        for name, entries in deliver(self.key, self._representing(), news).items():
+        for name, entries in deliver(self.key, self.representing, news).items():
             view.receive_listed_elsewhere(name, entries)
             self.received += len(entries.person)
         with self.run.aborting():
@@ -94,14 +94,3 @@ class CityWorker:
     def abort(self) -> None:
         """Drop what the city wrote."""
         self.run.abort()
-
-    def _representing(self) -> tuple[np.ndarray, np.ndarray]:
-        """The people here who represent another city's companies."""
-        found = self.run.sim.population.representing
-        if found is None:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        return found
-
-    def ping(self) -> Any:
-        """Nothing: lets a driver wait until the worker is built."""
-        return self.key.index
