@@ -88,6 +88,8 @@ if TYPE_CHECKING:
 ERRORS = ("same_name", "id_typo", "stale")
 """Labels of the ``error`` column; codes are 1 + index (0: no error)."""
 NO_ERROR, SAME_NAME, ID_TYPO, STALE = 0, 1, 2, 3
+# Index into ERRORS of each code (0 for NO_ERROR, which is stored as NULL).
+_ERROR_INDEX = np.array([0, 0, 1, 2], dtype=np.int8)
 
 
 class KindSettings(BaseModel):
@@ -293,6 +295,11 @@ class _Pending:
 PASSTHROUGH = ("place_id", "ground")
 
 
+def all_known(ids: np.ndarray) -> bool:
+    """Whether every id names an entity (none is ``NO_ENTITY``): one reduction, no mask."""
+    return len(ids) == 0 or int(ids.min()) > NO_ENTITY
+
+
 def draw_other(
     rng: np.random.Generator,
     order: np.ndarray | None,
@@ -404,7 +411,7 @@ def error_column(codes: np.ndarray) -> pa.DictionaryArray:
     import pyarrow as pa
 
     codes = np.asarray(codes)
-    indices = pa.array(np.maximum(codes.astype(np.int8), 1) - 1, mask=codes == NO_ERROR)
+    indices = pa.array(_ERROR_INDEX[codes], mask=codes == NO_ERROR)
     return pa.DictionaryArray.from_arrays(indices, pa.array(list(ERRORS), type=pa.string()))
 
 
@@ -536,9 +543,9 @@ class RecordsSensor:
         if rule.payment:
             table[[2, 3]] *= thin.no_payment_app_capture
         actor = acts.actor
-        known = actor != NO_ENTITY
-        if known.all():
+        if all_known(actor):
             return table[self._file_class[actor]]
+        known = actor != NO_ENTITY
         cls = np.full(len(actor), 4, dtype=np.uint8)
         cls[known] = self._file_class[actor[known]]
         return table[cls]
@@ -554,37 +561,47 @@ class RecordsSensor:
     def _process(
         self, sim: Simulation, day: int, acts: Acts, rule: _Rule, rng: np.random.Generator
     ) -> np.ndarray:
-        """Turn one batch of acts into pending records; returns per-act capture probability."""
+        """Turn one batch of acts into pending records; returns per-act capture probability.
+
+        A history (tens of millions of acts on day 0) makes every temporary count: the
+        all-known case skips the masks of unknown actors, the capture draw's buffer is
+        reused for the stale draw, and a history's act days serve as its recording days
+        when the kind has no delay.
+        """
         q = self._capture_probability(acts, rule)
         n = len(acts)
         if n == 0:
             return q
-        idx = np.flatnonzero(rng.random(n) < q)
+        uniform = rng.random(n)
+        idx = np.flatnonzero(uniform < q)
         k = len(idx)
         if k == 0:
             return q
         actor = acts.actor[idx]
-        known = actor != NO_ENTITY
+        # None: every actor is known (always so for a history), so no mask is needed.
+        known = None if all_known(actor) else actor != NO_ENTITY
         # Acts from before the run (a warm start) carry their true past day.
         occurred = acts.extra.get("occurred_day")
-        act_day = None if occurred is None else np.asarray(occurred, np.int64)[idx]
-        recorded_day = (day if act_day is None else act_day) + self._delays(
-            rng, rule.delay_days_mean, k
+        act_day = (
+            None if occurred is None else np.asarray(occurred)[idx].astype(np.int32, copy=False)
         )
+        recorded_day: np.ndarray
+        if rule.delay_days_mean > 0:
+            delays = self._delays(rng, rule.delay_days_mean, k)
+            recorded_day = (day if act_day is None else act_day) + delays
+        else:
+            recorded_day = np.full(k, day, np.int64) if act_day is None else act_day
 
         attributed = actor.copy()
         error = np.zeros(k, dtype=np.uint8)
-        score = np.full(k, np.nan, dtype=np.float32)
         if acts.entity_type == "person":
-            self._link(rng, actor, known, attributed, error)
-            ms = self.params.match_score
-            wrong = np.flatnonzero((error != NO_ERROR) & known)
-            right = np.flatnonzero((error == NO_ERROR) & known)
-            score[right] = beta_draws(rng, ms.correct_alpha, ms.correct_beta, len(right))
-            score[wrong] = beta_draws(rng, ms.wrong_alpha, ms.wrong_beta, len(wrong))
+            wrong = self._link(rng, actor, known, attributed, error)
+            score = self._match_scores(rng, k, known, wrong)
         else:
             # Companies are linked by USCC, whose check character catches typos.
-            score[known] = 1.0
+            score = np.ones(k, dtype=np.float32)
+            if known is not None:
+                score[~known] = np.nan
 
         district = self._district_codes(sim, acts, idx, actor, known)
         amount = acts.extra.get("amount")
@@ -597,7 +614,11 @@ class RecordsSensor:
         )  # fmt: skip
 
         if rule.stale_rate > 0:
-            stale = np.flatnonzero(known & (rng.random(k) < rule.stale_rate))
+            # The same draws as rng.random(k), into the spent capture draws.
+            hit = rng.random(out=uniform[:k]) < rule.stale_rate
+            if known is not None:
+                hit &= known
+            stale = np.flatnonzero(hit)
             if len(stale):
                 ms = self.params.match_score
                 if acts.entity_type == "person":
@@ -619,15 +640,36 @@ class RecordsSensor:
                 )
         return q
 
+    def _match_scores(
+        self, rng: np.random.Generator, k: int, known: np.ndarray | None, wrong: np.ndarray
+    ) -> np.ndarray:
+        """Match scores of ``k`` person records: the correct links' draws first, in record
+        order, then the wrong links' (at sorted positions ``wrong``); NaN for records of
+        no known actor (``known`` None: every actor is known)."""
+        ms = self.params.match_score
+        right = np.ones(k, dtype=bool) if known is None else known.copy()
+        right[wrong] = False
+        if known is None:
+            score = np.empty(k, dtype=np.float32)
+            n_right = k - len(wrong)
+        else:
+            score = np.full(k, np.nan, dtype=np.float32)
+            n_right = int(np.count_nonzero(right))
+        score[right] = beta_draws(rng, ms.correct_alpha, ms.correct_beta, n_right)
+        score[wrong] = beta_draws(rng, ms.wrong_alpha, ms.wrong_beta, len(wrong))
+        return score
+
     def _link(
         self,
         rng: np.random.Generator,
         actor: np.ndarray,
-        known: np.ndarray,
+        known: np.ndarray | None,
         attributed: np.ndarray,
         error: np.ndarray,
-    ) -> None:
-        """Misattribute some person records in place (same name, then ID typo).
+    ) -> np.ndarray:
+        """Misattribute some person records in place (same name, then ID typo); returns
+        the positions of the misattributed records, sorted (``known`` None: every actor
+        is known).
 
         A record goes to a namesake with its actor's surname's probability, else to a
         wrong ID with ``id_typo_rate``. Both are below a percent, so the errors are drawn by
@@ -637,16 +679,19 @@ class RecordsSensor:
         uniform per record.
         """
         p_max = self._p_link_max
-        pos = np.flatnonzero(known)
-        if p_max <= 0 or len(pos) == 0:
-            return
-        pos = pos[bernoulli_sparse(rng, len(pos), p_max)]
+        n = len(actor) if known is None else int(np.count_nonzero(known))
+        if p_max <= 0 or n == 0:
+            return np.empty(0, dtype=np.int64)
+        pos = bernoulli_sparse(rng, n, p_max)
+        if known is not None:
+            pos = np.flatnonzero(known)[pos]
         who = actor[pos]
         surname = self._surname[who].astype(np.int64)
         p_same = self._p_same[surname]
         u = rng.random(len(pos)) * p_max
         same = u < p_same
         typo = ~same & (u < p_same + self.params.id_typo_rate)
+        wrong = same.copy()
 
         if same.any():
             w = who[same]
@@ -670,13 +715,27 @@ class RecordsSensor:
             rows = pos[typo][ok]
             attributed[rows] = draw_other(rng, self._district_order, start, count, w)
             error[rows] = ID_TYPO
+            wrong[np.flatnonzero(typo)[ok]] = True
+        return pos[wrong]
 
     def _district_codes(
-        self, sim: Simulation, acts: Acts, idx: np.ndarray, actor: np.ndarray, known: np.ndarray
+        self,
+        sim: Simulation,
+        acts: Acts,
+        idx: np.ndarray,
+        actor: np.ndarray,
+        known: np.ndarray | None,
     ) -> np.ndarray:
         given = acts.extra.get("district_code")
         if given is not None:
             return np.asarray(given, np.int32)[idx]
+        if known is None and acts.entity_type in ("person", "company"):
+            of = (
+                self._district
+                if acts.entity_type == "person"
+                else sim.population.companies.district
+            )
+            return self._codes[of[actor]]
         out = np.full(len(idx), -1, dtype=np.int32)
         if acts.entity_type == "person":
             out[known] = self._codes[self._district[actor[known]]]
@@ -705,36 +764,14 @@ class RecordsSensor:
         today are delivered today, in the order they came in (by actor, then oldest
         first: :mod:`sclab.world.history`), the order in which :meth:`_bundles` finds
         their bundles as runs; no column of the bulk of a history is sorted or moved.
+        A history recorded with no delay is all delivered today: one group, no copy.
         """
-        due = recorded_day if act_day is None else np.maximum(recorded_day, day)
-        groups: list[tuple[int, int, slice | np.ndarray]] = []
-        if len(due) == 0:
+        if len(recorded_day) == 0:
             return
-        first = int(due[0])
-        if (due == first).all():
-            if first < self._days:
-                aday = day if act_day is None else int(act_day.min())
-                groups.append((aday, first, slice(None)))
-        else:
-            if act_day is not None:
-                now = due == day
-                held = np.flatnonzero(now)
-                if len(held):
-                    groups.append((int(act_day[held].min()), day, held))
-                rest = np.flatnonzero(~now & (due < self._days))
-            else:
-                rest = np.flatnonzero(due < self._days)
-            order = rest[np.argsort(due[rest], kind="stable")]
-            d_sorted = due[order]
-            cuts = np.flatnonzero(d_sorted[1:] != d_sorted[:-1]) + 1
-            bounds = np.concatenate([[0], cuts, [len(order)]]).astype(np.int64)
-            for a, b in pairwise(bounds):
-                if b > a:
-                    rows = order[a:b]
-                    aday = day if act_day is None else int(act_day[rows].min())
-                    groups.append((aday, int(d_sorted[a]), rows))
-        for aday, rday, sel in groups:
+        for aday, rday, sel in self._due_groups(day, recorded_day, act_day):
             made = recorded_day[sel]
+            # int32 columns; a history with no delay has its act days as recording days
+            # (the same array serves both columns: no copy of either).
             self._queue[rday].append(
                 _Pending(
                     day=aday,
@@ -749,16 +786,52 @@ class RecordsSensor:
                     district_code=district[sel],
                     amount=None if amount is None else amount[sel],
                     passthrough={k: v[sel] for k, v in place.items()},
-                    made_on=made.astype(np.int32) if (made < rday).any() else None,
-                    act_day=None if act_day is None else act_day[sel].astype(np.int32),
+                    made_on=made.astype(np.int32, copy=False) if made.min() < rday else None,
+                    act_day=None if act_day is None else act_day[sel].astype(np.int32, copy=False),
                 )
             )
+
+    def _due_groups(
+        self, day: int, recorded_day: np.ndarray, act_day: np.ndarray | None
+    ) -> list[tuple[int, int, slice | np.ndarray]]:
+        """(act day, delivery day, rows) of each delivery day of some records, in delivery
+        order: records due after the run are left out, and records made before today
+        (acts from before the run, ``act_day``) are delivered today, their act day the
+        earliest of theirs."""
+        if act_day is not None and int(recorded_day.max()) <= day:
+            # All made by today (a history with no delay): one delivery, no mask.
+            return [(int(act_day.min()), day, slice(None))]
+        groups: list[tuple[int, int, slice | np.ndarray]] = []
+        due = recorded_day if act_day is None else np.maximum(recorded_day, day)
+        first = int(due[0])
+        if (due == first).all():
+            if first < self._days:
+                aday = day if act_day is None else int(act_day.min())
+                groups.append((aday, first, slice(None)))
+            return groups
+        if act_day is not None:
+            now = due == day
+            held = np.flatnonzero(now)
+            if len(held):
+                groups.append((int(act_day[held].min()), day, held))
+            rest = np.flatnonzero(~now & (due < self._days))
+        else:
+            rest = np.flatnonzero(due < self._days)
+        order = rest[np.argsort(due[rest], kind="stable")]
+        d_sorted = due[order]
+        cuts = np.flatnonzero(d_sorted[1:] != d_sorted[:-1]) + 1
+        bounds = np.concatenate([[0], cuts, [len(order)]]).astype(np.int64)
+        for a, b in pairwise(bounds):
+            if b > a:
+                rows = order[a:b]
+                aday = day if act_day is None else int(act_day[rows].min())
+                groups.append((aday, int(d_sorted[a]), rows))
+        return groups
 
     # -- recording --------------------------------------------------------------------
 
     def _record(self, sim: Simulation, p: _Pending) -> None:
-        known = p.true_actor != NO_ENTITY
-        if known.all():
+        if all_known(p.true_actor):
             horizon = sim.view.bundle_horizon(p.kind)
             if p.made_on is not None and horizon is not None and self.params.bundle_past_records:
                 starts = self._bundles(p, horizon)
@@ -768,6 +841,7 @@ class RecordsSensor:
             return
         # Unidentified acts go in a batch of their own so that their match score and
         # (unknown) district are NULL rather than NaN or -1.
+        known = p.true_actor != NO_ENTITY
         if known.any():
             self._record_part(sim, p, np.flatnonzero(known), with_score=True)
         self._record_part(sim, p, np.flatnonzero(~known), with_score=False)
@@ -789,14 +863,20 @@ class RecordsSensor:
         rows, never decisions.
         """
         assert p.made_on is not None
-        made = p.made_on.astype(np.int64)
-        timing = np.where(made + horizon >= self._days, self._days, made)
+        made = p.made_on
+        # Made `horizon` days or less before the end (made + horizon >= days): one timing.
+        timing = np.where(made >= self._days - horizon, self._days, made)
         keys = [p.attributed_to, p.error, timing, p.true_actor, *p.passthrough.values()]
-        new = np.zeros(len(made), bool)
+        n = len(made)
+        new = np.empty(n, bool)
         new[:1] = True
-        for key in keys:
+        # One buffer for every key's comparison of neighbours (a history: tens of millions).
+        differs = np.empty(max(n - 1, 0), bool)
+        np.not_equal(keys[0][1:], keys[0][:-1], out=new[1:])
+        for key in keys[1:]:
             k = np.asarray(key)
-            new[1:] |= k[1:] != k[:-1]
+            np.not_equal(k[1:], k[:-1], out=differs)
+            new[1:] |= differs
         return np.flatnonzero(new)
 
     def _record_part(
@@ -821,7 +901,7 @@ class RecordsSensor:
         if with_score:
             extra["match_score"] = take(p.match_score)
         district = take(p.district_code)
-        if (district >= 0).all():
+        if len(district) == 0 or district.min() >= 0:
             extra["district_code"] = district
         if p.act_day is not None:
             extra["act_day"] = take(p.act_day)
