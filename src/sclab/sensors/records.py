@@ -67,7 +67,8 @@ records wait in a day-indexed queue of compact arrays (about 40 bytes per record
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
@@ -266,6 +267,9 @@ class _Rule:
     stale_rate: float
     stale_after_days: int
     payment: bool
+    # Capture probability of a person's act by the actor's file class (see
+    # RecordsSensor._capture_probability), computed once with the rule.
+    capture_by_class: np.ndarray = field(compare=False, repr=False)
 
 
 @dataclass
@@ -406,13 +410,29 @@ def beta_draws(rng: np.random.Generator, a: float, b: float, n: int) -> np.ndarr
     return rng.beta(a, b, n).astype(np.float32)
 
 
+@cache
+def _error_labels() -> pa.Array:
+    import pyarrow as pa
+
+    return pa.array(list(ERRORS), type=pa.string())
+
+
 def error_column(codes: np.ndarray) -> pa.DictionaryArray:
-    """Error codes as an Arrow dictionary column (NULL where there is no error)."""
+    """Error codes as an Arrow dictionary column (NULL where there is no error).
+
+    Built from its buffers (validity bits and int8 indices): some forty of these a day,
+    mostly of a few rows, where ``pa.array`` costs more in conversion than in data.
+    """
     import pyarrow as pa
 
     codes = np.asarray(codes)
-    indices = pa.array(_ERROR_INDEX[codes], mask=codes == NO_ERROR)
-    return pa.DictionaryArray.from_arrays(indices, pa.array(list(ERRORS), type=pa.string()))
+    none = codes == NO_ERROR
+    nulls = int(np.count_nonzero(none))
+    valid = None if nulls == 0 else pa.py_buffer(np.packbits(~none, bitorder="little"))
+    indices = pa.Array.from_buffers(
+        pa.int8(), len(codes), [valid, pa.py_buffer(_ERROR_INDEX[codes])], null_count=nulls
+    )
+    return pa.DictionaryArray.from_arrays(indices, _error_labels())
 
 
 @register("sensors", "records", RecordsParams)
@@ -493,12 +513,21 @@ class RecordsSensor:
                         return getattr(layer, field)
                 return default
 
+            capture = pick("capture", p.capture)
+            payment = source in p.thin_file.payment_sources
+            thin = p.thin_file
+            # File class: 1 for a migrant, + 2 without a payment app; 4 for no known actor.
+            table = np.full(5, capture, dtype=np.float64)
+            table[[1, 3]] *= thin.migrant_capture
+            if payment:
+                table[[2, 3]] *= thin.no_payment_app_capture
             rule = _Rule(
-                capture=pick("capture", p.capture),
+                capture=capture,
                 delay_days_mean=pick("delay_days_mean", p.delay_days_mean),
                 stale_rate=pick("stale_rate", p.stale_rate),
                 stale_after_days=int(pick("stale_after_days", p.stale_after_days)),
-                payment=source in p.thin_file.payment_sources,
+                payment=payment,
+                capture_by_class=table,
             )
         self._rules[key] = rule
         return rule
@@ -536,12 +565,7 @@ class RecordsSensor:
         actor's thin-file multipliers (looked up by the actor's file class, one gather)."""
         if acts.entity_type != "person":
             return np.full(len(acts), rule.capture, dtype=np.float64)
-        thin = self.params.thin_file
-        # File class: 1 for a migrant, + 2 without a payment app; 4 for no known actor.
-        table = np.full(5, rule.capture, dtype=np.float64)
-        table[[1, 3]] *= thin.migrant_capture
-        if rule.payment:
-            table[[2, 3]] *= thin.no_payment_app_capture
+        table = rule.capture_by_class
         actor = acts.actor
         if all_known(actor):
             return table[self._file_class[actor]]
@@ -647,6 +671,9 @@ class RecordsSensor:
         order, then the wrong links' (at sorted positions ``wrong``); NaN for records of
         no known actor (``known`` None: every actor is known)."""
         ms = self.params.match_score
+        if known is None and len(wrong) == 0:
+            # Every link correct (most days' batches): the draws are the scores.
+            return beta_draws(rng, ms.correct_alpha, ms.correct_beta, k)
         right = np.ones(k, dtype=bool) if known is None else known.copy()
         right[wrong] = False
         if known is None:
@@ -683,6 +710,8 @@ class RecordsSensor:
         if p_max <= 0 or n == 0:
             return np.empty(0, dtype=np.int64)
         pos = bernoulli_sparse(rng, n, p_max)
+        if len(pos) == 0:
+            return pos  # no candidate: no error, and nothing more to draw
         if known is not None:
             pos = np.flatnonzero(known)[pos]
         who = actor[pos]
