@@ -629,7 +629,9 @@ class RecordsSensor:
 
         district = self._district_codes(sim, acts, idx, actor, known)
         amount = acts.extra.get("amount")
-        amount = None if amount is None else np.asarray(amount, np.float64)[idx]
+        if amount is not None:
+            # Gather, then widen: a float32 history converts only what was recorded.
+            amount = np.asarray(amount)[idx].astype(np.float64, copy=False)
         place = {k: np.asarray(acts.extra[k])[idx] for k in PASSTHROUGH if k in acts.extra}
 
         self._enqueue(
