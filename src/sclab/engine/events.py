@@ -166,10 +166,12 @@ class EventLog:
             k = len(bundle_starts)
             if n and (k == 0 or bundle_starts[0] != 0 or (np.diff(bundle_starts) <= 0).any()):
                 raise ValueError("bundle_starts must start at 0 and increase")
-            ids = np.repeat(
-                np.arange(self.next_id, self.next_id + k, dtype=np.int64),
-                np.diff(np.append(bundle_starts, n)),
-            )
+            # Each row's bundle number, counted up at every start (a history's tens of
+            # millions of rows: several times faster than np.repeat over the bundles).
+            ids = np.zeros(n, dtype=np.int64)
+            ids[bundle_starts[1:]] = 1
+            np.cumsum(ids, out=ids)
+            ids += self.next_id
         batch = EventBatch(
             day=day,
             source=source,
