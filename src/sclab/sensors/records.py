@@ -895,8 +895,10 @@ class RecordsSensor:
         """
         assert p.made_on is not None
         made = p.made_on
-        # Made `horizon` days or less before the end (made + horizon >= days): one timing.
-        timing = np.where(made >= self._days - horizon, self._days, made)
+        # Records made `horizon` days or less before the end (made + horizon >= days)
+        # share one timing: capping the day there gives them all one value and leaves
+        # every earlier day distinct.
+        timing = np.minimum(made, self._days - horizon)
         keys = [p.attributed_to, p.error, timing, p.true_actor, *p.passthrough.values()]
         n = len(made)
         new = np.empty(n, bool)
