@@ -269,6 +269,35 @@ def test_released_ties_free_the_graph_and_stop_further_days(write_scenario) -> N
         sim.step()
 
 
+@given(
+    st.lists(st.integers(1, 5), min_size=1, max_size=40),
+    st.integers(0, 1_000),
+)
+def test_a_bundle_is_one_event_id_shared_by_its_rows(sizes: list[int], first: int) -> None:
+    """Bundled rows take one id per bundle, consecutive from the log's next id, and the
+    next batch goes on from there; starts that do not begin at 0 and increase are
+    refused."""
+    from sclab.engine.events import EventLog
+
+    log = EventLog(first_id=first)
+    starts = np.cumsum([0, *sizes[:-1]])
+    n = sum(sizes)
+    who = np.arange(n)
+    batch = log.record(0, "s", "k", who, who, bundle_starts=starts)
+    assert batch.event_id.tolist() == [
+        first + b for b, size in enumerate(sizes) for _ in range(size)
+    ]
+    assert log.record(0, "s", "k", np.array([1]), np.array([1])).event_id.tolist() == [
+        first + len(sizes)
+    ]
+    if n > 1:
+        with pytest.raises(ValueError, match="bundle_starts"):
+            log.record(0, "s", "k", who, who, bundle_starts=np.array([1]))
+    if len(sizes) > 1:
+        with pytest.raises(ValueError, match="bundle_starts"):
+            log.record(0, "s", "k", who, who, bundle_starts=starts[::-1].copy())
+
+
 def test_event_log_joins_todays_batches_kind_by_kind() -> None:
     import pyarrow as pa
 

@@ -580,6 +580,16 @@ def test_params_are_validated() -> None:
     assert records.ERRORS == ("same_name", "id_typo", "stale")
 
 
+@given(st.lists(st.integers(0, len(records.ERRORS)), max_size=300))
+def test_error_column_labels_each_error_and_leaves_the_rest_null(codes: list[int]) -> None:
+    """Code c > 0 reads as ERRORS[c - 1], code 0 as NULL, whatever the mix (none, all,
+    some errors; any length, including a partial last byte of validity bits)."""
+    column = records.error_column(np.array(codes, dtype=np.uint8))
+    column.validate(full=True)
+    assert column.null_count == codes.count(records.NO_ERROR)
+    assert column.to_pylist() == [records.ERRORS[c - 1] if c else None for c in codes]
+
+
 @pytest.mark.parametrize(("a", "b"), [(20.0, 1.0), (1.0, 3.0), (6.0, 2.0)])
 def test_beta_draws_follow_the_beta_law(a: float, b: float) -> None:
     """The shortcut laws (Beta(a, 1), Beta(1, b)) and the general sampler agree with the
