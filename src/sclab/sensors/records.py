@@ -300,7 +300,8 @@ PASSTHROUGH = ("place_id", "ground")
 
 
 def all_known(ids: np.ndarray) -> bool:
-    """Whether every id names an entity (none is ``NO_ENTITY``): one reduction, no mask."""
+    """Whether no id is ``NO_ENTITY`` (-1; entity ids are non-negative): one reduction
+    instead of a mask the size of ``ids``."""
     return len(ids) == 0 or int(ids.min()) > NO_ENTITY
 
 
