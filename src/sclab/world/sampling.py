@@ -28,6 +28,7 @@ Core objects:
     :func:`lognormal_amounts`, :func:`lognormal_sums`: rounded log-normal amounts, and
         per-person sums of many of them.
     :class:`IdSorter`: person ids in increasing order (by marking when they are dense).
+    :class:`BucketedSearch`: a sorted search of many keys over few edges, by table.
     :func:`gamma_levels`: a mean-1 gamma law as equally likely levels (a per-person
         multiplier kept in one byte).
 
@@ -68,6 +69,7 @@ Cost model (n people, k events or candidates, C classes, E expected events):
       entry plus O(sqrt(total) · log n); ``binomial_blocks`` one draw per entry with
       trials, in blocks spread over the cores.
     * ``IdSorter`` O(k log k), or O(k) plus one n-byte scan when k > n / 16.
+    * ``BucketedSearch`` O(k) for k keys, O(buckets) once for its table.
     * ``gamma_levels`` O(levels), once.
 """
 
@@ -488,6 +490,43 @@ class IdSorter:
         if int(times.sum()) != len(who):  # some id came 256 times or more: wrapped
             return np.sort(who)
         return np.repeat(present, times)
+
+
+class BucketedSearch:
+    """``np.searchsorted(edges, keys, side="right")`` for keys in [lo, hi), by table.
+
+    A categorical draw over a few hundred cells searches its cumulative edges once per
+    draw; a binary search per key costs a branch miss per level. The key range is cut
+    into equal buckets, and each bucket holds the answers of the lowest and highest keys
+    that can land in it (widened by a bucket on each side, so rounding in the bucket's
+    index never matters): where they agree that is the answer, read from the table; the
+    few keys in a bucket that straddles an edge are searched. The result is the search's,
+    exactly. Cost: O(k) a call for k keys (plus the straddling ones' searches), once
+    O(buckets) for the table.
+    """
+
+    BUCKETS_PER_UNIT = 4096
+
+    def __init__(self, edges: np.ndarray, lo: float, hi: float) -> None:
+        self.edges = np.asarray(edges, dtype=np.float64)
+        self.lo = float(lo)
+        self.scale = float(self.BUCKETS_PER_UNIT)
+        self.n_buckets = max(int(np.ceil((float(hi) - self.lo) * self.scale)), 1)
+        width = 1.0 / self.scale
+        start = self.lo + np.arange(self.n_buckets + 1) * width
+        self.first = np.searchsorted(self.edges, start[:-1] - width, side="right")
+        self.last = np.searchsorted(self.edges, start[1:] + width, side="right")
+
+    def __call__(self, keys: np.ndarray) -> np.ndarray:
+        keys = np.asarray(keys, dtype=np.float64)
+        bucket = np.floor((keys - self.lo) * self.scale)
+        outside = ~((bucket >= 0) & (bucket < self.n_buckets))  # NaN too: searched
+        index = np.where(outside, 0, bucket).astype(np.intp)
+        out = self.first[index]
+        search = np.flatnonzero((out != self.last[index]) | outside)
+        if len(search):
+            out[search] = np.searchsorted(self.edges, keys[search], side="right")
+        return out
 
 
 class RateClasses:
