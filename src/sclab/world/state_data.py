@@ -139,6 +139,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
+from sclab.arrays import lex_order
 from sclab.engine.ages import ages
 from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity
@@ -607,7 +608,7 @@ def _merged(drawn: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.
         return np.empty(0, np.int64), np.empty(0, np.int32)
     who = np.concatenate([w for w, _ in drawn])
     day = np.concatenate([d for _, d in drawn])
-    order = np.lexsort((day, who))
+    order = lex_order(day, who)  # np.lexsort's order, from one packed sort
     return who[order], day[order]
 
 
@@ -768,7 +769,7 @@ class StateData:
         ok = self._adult_on(sim, who, -age)
         who, age = who[ok], age[ok]
         # By person, then oldest first: the order of every history (sclab.world.history).
-        order = np.lexsort((-age, who))
+        order = lex_order(-age, who)
         who, day = who[order], (-age[order]).astype(np.int32)
         k = len(who)
         first = book.n
