@@ -121,6 +121,7 @@ from sclab.world.sampling import (
     bound_of,
     lognormal_amounts,
     lognormal_sums,
+    stable_order,
 )
 
 if TYPE_CHECKING:
@@ -566,7 +567,7 @@ class PaymentsSource:
         due = rng.integers(1, LAST_DUE_DAY + 1, len(payers))
         median = p.bill_amount_median_yuan * self._income_factor(decile[payers])
         amount = lognormal_amounts(rng, len(payers), median, p.bill_amount_sigma, decimals=2)
-        order = np.argsort(due, kind="stable")
+        order = stable_order(due)
         self._bill_people = payers[order].astype(np.int32)
         self._bill_amount = amount[order].astype(np.float32)  # yuan with cents: 7 digits
         self._bill_offsets = np.searchsorted(due[order], np.arange(1, LAST_DUE_DAY + 2))

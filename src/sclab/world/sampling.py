@@ -28,6 +28,7 @@ Core objects:
     :func:`lognormal_amounts`, :func:`lognormal_sums`: rounded log-normal amounts, and
         per-person sums of many of them.
     :class:`IdSorter`: person ids in increasing order (by marking when they are dense).
+    :func:`stable_order`: a stable argsort, by radix for small integer keys.
     :class:`BucketedSearch`: a sorted search of many keys over few edges, by table.
     :func:`gamma_levels`: a mean-1 gamma law as equally likely levels (a per-person
         multiplier kept in one byte).
@@ -453,6 +454,21 @@ def bound_of(mult: np.ndarray | None) -> float:
     return float(mult.max()) if len(mult) else 0.0
 
 
+def stable_order(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")``, narrowed first when the keys are small.
+
+    Integer keys in [0, 65536) (a class, a decile, a day of the month) are sorted as
+    uint16, or uint8 when they fit: NumPy sorts those by radix, in O(n), several times
+    faster than its merge sort of wider integers. The order is the same.
+    """
+    key = np.asarray(key)
+    if key.dtype.kind in "iu" and key.dtype.itemsize > 2 and len(key):
+        lo, hi = int(key.min()), int(key.max())
+        if lo >= 0 and hi < 1 << 16:
+            key = key.astype(np.uint8 if hi < 1 << 8 else np.uint16)
+    return np.argsort(key, kind="stable")
+
+
 class IdSorter:
     """Sorts person ids (repeats kept) by marking them in reusable per-person buffers.
 
@@ -570,7 +586,7 @@ class RateClasses:
     @classmethod
     def of(cls, class_of: np.ndarray, n_classes: int) -> RateClasses:
         """Everyone, person i in class ``class_of[i]`` (classes 0..n_classes-1, some empty)."""
-        order = np.argsort(class_of, kind="stable")
+        order = stable_order(class_of)
         size = np.bincount(class_of, minlength=n_classes).astype(np.int64)
         return cls(order, np.concatenate([[0], np.cumsum(size)]), len(class_of))
 
@@ -583,7 +599,7 @@ class RateClasses:
         accept: np.ndarray | None = None,
     ) -> RateClasses:
         """``people`` (key aligned with them) with one class per distinct key, in key order."""
-        order = np.argsort(key, kind="stable")
+        order = stable_order(key)
         sorted_key = np.asarray(key)[order]
         if len(order):
             starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
