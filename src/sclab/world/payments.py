@@ -81,7 +81,7 @@ and ``purchase_<category>`` for each category. ``rate_multiplier`` scales loan t
 purchase rates and the late and miss probabilities (clipped at 1); bills stay monthly.
 
 Cost model (n people, payment-app users U, active loans L):
-    Setup is O(n log n) once (due days, bill amounts, rate classes sorted by class).
+    Setup is O(n) once (due days and rate classes put in order by radix sorts).
     A day costs O(late bills) for the bills due that day (thinned from the highest decile
     probability; paid bills are counted, not drawn), plus one O(n) maximum of the
     ``bill_late`` multiplier when it exists; O(L) to find the instalments due (a scan of a
