@@ -148,7 +148,7 @@ from sclab.engine.simulation import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sclab.population.citizens import OCCUPATIONS
 from sclab.world.base import SourceParams
 from sclab.world.history import PastActs, adult_on, days_since, past_events
-from sclab.world.sampling import draw_with_multiplier, lognormal_amounts, thinned
+from sclab.world.sampling import draw_with_multiplier, lognormal_amounts, stable_order, thinned
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -754,10 +754,14 @@ class StateData:
         hazard = p.performance_hazard_per_day if hazard is None else hazard
         age = np.arange(1, days + 1)
         survival = (1.0 - hazard) ** (age - 1.0)
+        # The adults by decile (in id order within one), from one radix sort.
         decile = self.decile[self.adults]
+        by_decile = self.adults[stable_order(decile)]
+        per_decile = np.bincount(decile, minlength=len(p.nonperform_by_decile))
+        bounds = np.concatenate([[0], np.cumsum(per_decile)])
         parts_who, parts_age = [], []
         for k, fail in enumerate(p.nonperform_by_decile):
-            pool = self.adults[decile == k]
+            pool = by_decile[bounds[k] : bounds[k + 1]]
             if len(pool) == 0 or fail <= 0:
                 continue
             counts = rng.binomial(len(pool), np.clip(money * fail * survival, 0.0, 1.0))
