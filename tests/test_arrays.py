@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sclab.arrays import lex_order, union_sorted
+from sclab.arrays import lex_order, union_positions, union_sorted
 
 _ints = st.sampled_from([np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16])
 
@@ -33,3 +33,22 @@ def test_union_sorted_is_union1d(parts: list[list[int]]) -> None:
     arrays = [np.array(p, dtype=np.int64) for p in parts]
     expected = np.unique(np.concatenate(arrays)) if arrays else np.empty(0, np.int64)
     assert (union_sorted(*arrays) == expected).all()
+
+
+@given(
+    st.sets(st.integers(-50, 50), max_size=20),
+    st.sets(st.integers(-50, 50), max_size=60),
+    st.sampled_from([np.int32, np.int64]),
+)
+def test_union_positions_is_union_and_its_searches(
+    few: set[int], many: set[int], dtype: type
+) -> None:
+    """The union of two sorted sets (overlapping or not, either empty) and where each
+    element of both lands in it, as union_sorted and np.searchsorted give them."""
+    a = np.array(sorted(few), dtype=np.int64)
+    b = np.array(sorted(many), dtype=dtype)
+    union, a_at, b_at = union_positions(a, b)
+    expected = union_sorted(a, b)
+    assert union.dtype == np.int64 and (union == expected).all()
+    assert (a_at == np.searchsorted(expected, a)).all()
+    assert (b_at == np.searchsorted(expected, b)).all()

@@ -22,6 +22,7 @@ from sclab.draws import bernoulli_sparse
 from sclab.engine.acts import Aggregates
 from sclab.world import sampling
 from sclab.world.sampling import (
+    BucketedSearch,
     IdSorter,
     LazyPoisson,
     RateClasses,
@@ -32,6 +33,7 @@ from sclab.world.sampling import (
     lognormal_sums,
     multinomial_split,
     poisson,
+    stable_order,
     thin,
     thinned,
 )
@@ -614,6 +616,49 @@ def test_id_sorter_matches_a_sort(n: int, k: int, seed: int) -> None:
         got = sorter(who)
         assert got.dtype == np.int64
         assert np.array_equal(got, np.sort(who))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    m=st.integers(1, 400),
+    span=st.integers(1, 12),
+    grid=st.sampled_from([0, 4, 4096]),
+    seed=SEEDS,
+)
+def test_bucketed_search_matches_searchsorted(m: int, span: int, grid: int, seed: int) -> None:
+    """Exactly np.searchsorted(side="right"), also for keys on an edge, a hair either
+    side of one, outside [lo, hi) and NaN; edges may repeat (a grid puts many on bucket
+    boundaries)."""
+    rng = np.random.default_rng(seed)
+    edges = np.sort(rng.random(m) * span)
+    if grid:
+        edges = np.round(edges * grid) / grid
+    search = BucketedSearch(edges, 0.0, float(span))
+    keys = np.concatenate([
+        rng.integers(0, span, 3000) + rng.random(3000),
+        edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf),
+        [-1.0, 0.0, float(span), np.nextafter(float(span), 0.0), span + 5.0, np.nan],
+    ])  # fmt: skip
+    assert np.array_equal(search(keys), np.searchsorted(edges, keys, side="right"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    high=st.sampled_from([1, 7, 256, 300, 65536, 70000, 2**40]),
+    shift=st.sampled_from([0, -3]),
+    dtype=st.sampled_from([np.int64, np.int32, np.uint32, np.uint16]),
+    k=st.integers(0, 3000),
+    seed=SEEDS,
+)
+def test_stable_order_is_the_stable_argsort(
+    high: int, shift: int, dtype: type, k: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    key = rng.integers(0, high, k) + shift
+    if np.dtype(dtype).kind == "u":
+        key = np.abs(key)
+    key = key.astype(dtype) if np.iinfo(dtype).max >= high else key
+    assert np.array_equal(stable_order(key), np.argsort(key, kind="stable"))
 
 
 # ------------------------------------------------------------------ aggregates

@@ -17,10 +17,11 @@ import pytest
 import yaml
 from tests.conftest import build_simulation, small_scenario
 
+from sclab.arrays import lex_order
 from sclab.engine.simulation import DAYS_PER_YEAR
 from sclab.policy.engine import PolicyEngine
 from sclab.policy.state import WindowCounter
-from sclab.world.history import adult_on, days_since, past_events
+from sclab.world.history import adult_on, by_person_then_day, days_since, past_events
 from sclab.world.payments import loan_outcomes
 
 NO_ERRORS = {
@@ -48,6 +49,20 @@ def test_past_events_law() -> None:
     assert chi2 < days + 6 * np.sqrt(2 * days)
     assert past_events(rng, pool, 0.0, days)[0].size == 0
     assert past_events(rng, pool, p, 0)[0].size == 0
+
+
+@pytest.mark.parametrize("who_high, day_span", [(1, 1), (50, 3), (10**7, 2000), (2**40, 2**30)])
+def test_by_person_then_day_is_the_sorted_pairs(who_high: int, day_span: int) -> None:
+    """The pairs in lex_order(day, who), with their dtypes; repeats kept; the last case
+    does not fit one int64 and takes the fallback."""
+    rng = np.random.default_rng(who_high)
+    for k in (0, 1, 5000):
+        who = rng.integers(0, who_high, k).astype(np.int64)
+        day = (-rng.integers(1, day_span + 1, k)).astype(np.int32)
+        order = lex_order(day, who)
+        got_who, got_day = by_person_then_day(who.copy(), day.copy())
+        assert got_who.dtype == np.int64 and got_day.dtype == np.int32
+        assert np.array_equal(got_who, who[order]) and np.array_equal(got_day, day[order])
 
 
 def test_days_since() -> None:

@@ -4,6 +4,8 @@ Core object:
     :func:`union_sorted`: the sorted distinct values of several int64 arrays (sets of
         people, of tie positions), cheaper than ``np.union1d`` for the mostly sorted parts
         the simulation joins.
+    :func:`union_positions`: the union of a small and a large sorted set, with where
+        each element of both lands in it.
     :func:`lex_order`: the order of ``np.lexsort`` over integer keys, by one sort of a
         packed int64 key when the keys' ranges fit in 63 bits.
 """
@@ -65,3 +67,32 @@ def lex_order(*keys: np.ndarray) -> np.ndarray:
         packed &= (1 << index_width) - 1
         return packed
     return np.argsort(packed, kind="stable")
+
+
+def union_positions(few: np.ndarray, many: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(union, where ``few`` is in it, where ``many`` is in it) of two sorted sets.
+
+    Both arguments are sorted with distinct values (people touched today and their
+    ties). The same as ``u = union_sorted(few, many)`` and ``np.searchsorted(u, few)``,
+    ``np.searchsorted(u, many)``, without the sort and the search of the large set in
+    the union: ``many`` is only searched against the values of ``few`` it lacks (a small,
+    cache-resident array), and the union is written in place from the positions.
+    """
+    few = np.asarray(few, dtype=np.int64)
+    at = np.searchsorted(many, few)
+    shared = np.zeros(len(few), dtype=bool)
+    if len(many):
+        shared = many[np.minimum(at, len(many) - 1)] == few
+    only = np.flatnonzero(~shared)
+    few_only = few[only]
+    many_at = np.searchsorted(few_only, many)
+    many_at += np.arange(len(many))
+    only_at = at[only] + np.arange(len(only))
+    union = np.empty(len(many) + len(only), dtype=np.int64)
+    union[many_at] = many
+    union[only_at] = few_only
+    few_at = np.empty(len(few), dtype=np.int64)
+    few_at[only] = only_at
+    hit = np.flatnonzero(shared)
+    few_at[hit] = many_at[at[hit]]
+    return union, few_at, many_at

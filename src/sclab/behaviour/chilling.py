@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sclab.arrays import union_sorted
+from sclab.arrays import union_positions, union_sorted
 from sclab.engine.propensity import update_propensity
 from sclab.engine.registry import register
 from sclab.engine.ties import active_neighbours
@@ -144,10 +144,10 @@ class Chilling:
         people, own = np.unique(np.asarray(shown, dtype=np.int64), return_counts=True)
         _, saw = active_neighbours(sim, people)
         witnesses, ties = np.unique(saw, return_counts=True)
-        touched = union_sorted(people, witnesses)
+        touched, people_at, witnesses_at = union_positions(people, witnesses)
         stay = np.ones(len(touched), dtype=np.float64)
-        stay[np.searchsorted(touched, people)] *= (1.0 - p.own_sanction_effect) ** own
-        stay[np.searchsorted(touched, witnesses)] *= (1.0 - p.sanction_exposure_effect) ** ties
+        stay[people_at] *= (1.0 - p.own_sanction_effect) ** own
+        stay[witnesses_at] *= (1.0 - p.sanction_exposure_effect) ** ties
         if self.exposure is None:
             self.exposure = np.zeros(len(sim.population.citizens), dtype=np.float32)
         x = 1.0 - (1.0 - self.exposure[touched].astype(np.float64)) * stay

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sclab.arrays import union_sorted
+from sclab.arrays import union_positions
 from sclab.engine.catalogue import Catalogue, KindError
 from sclab.engine.propensity import set_propensity, update_propensity
 from sclab.engine.registry import register
@@ -178,17 +178,28 @@ class Deterrence:
         return float(self.params.elasticity_by_kind.get(kind, self.params.elasticity))
 
     def multiplier(
-        self, kind: str, q: np.ndarray, severity: float, people: np.ndarray | None = None
+        self,
+        kind: str,
+        q: np.ndarray,
+        severity: float,
+        people: np.ndarray | None = None,
+        q_people: np.ndarray | None = None,
     ) -> np.ndarray:
         """``max(floor, 1 - elasticity * q * severity)`` in float32 (exactly 1 if severity 0),
-        for everyone or for ``people`` (``q[people]``), in blocks on the cores."""
+        for everyone or for ``people`` (``q[people]``, or ``q_people`` when the caller
+        holds those values already), in blocks on the cores."""
         size = len(q) if people is None else len(people)
         out = np.empty(size, np.float32)
         scale = np.float32(self.elasticity(kind) * severity)
         floor = np.float32(self.params.floor)
 
         def block(_: int, lo: int, hi: int) -> None:
-            cost = (q[lo:hi] if people is None else q[people[lo:hi]]).astype(np.float32)
+            if people is None:
+                cost = q[lo:hi].astype(np.float32)
+            elif q_people is not None:
+                cost = q_people[lo:hi].astype(np.float32)
+            else:
+                cost = q[people[lo:hi]].astype(np.float32)
             cost *= scale
             np.subtract(np.float32(1.0), cost, out=cost)
             np.maximum(floor, cost, out=out[lo:hi])
@@ -200,10 +211,10 @@ class Deterrence:
         p = self.params
         forget = day > 0 and day % p.decay_every == 0 and p.forgetting > 0
         for kind, q in self.q.items():
-            touched = self._learn(sim, kind, q)
+            touched, q_touched = self._learn(sim, kind, q)
             if forget:
-                touched = self._forget(kind, q)
-            self._update_multiplier(sim, kind, q, touched)
+                touched, q_touched = self._forget(kind, q), None
+            self._update_multiplier(sim, kind, q, touched, q_touched)
 
     def _forget(self, kind: str, q: np.ndarray) -> np.ndarray:
         """Move the learnt probabilities toward the prior; return the people concerned."""
@@ -224,27 +235,36 @@ class Deterrence:
         map_blocks(block, len(learnt))
         return learnt
 
-    def _learn(self, sim: Simulation, kind: str, q: np.ndarray) -> np.ndarray:
-        """Apply today's own and vicarious experiences; return the people touched."""
+    def _learn(
+        self, sim: Simulation, kind: str, q: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Apply today's own and vicarious experiences; return the people touched and
+        their new ``q`` (read again for their multipliers, so kept rather than gathered)."""
         caught = sim.view.caught_today(kind)
         if not len(caught):
-            return caught
+            return caught, None
         people, own = np.unique(caught, return_counts=True)
         _, heard_from = active_neighbours(sim, people)
         if len(q) < 2**31:  # a 32-bit sort is about twice as fast as a 64-bit one
             heard_from = heard_from.astype(np.int32)
         heard, ties = np.unique(heard_from, return_counts=True)
-        touched = union_sorted(people, heard)
+        touched, people_at, heard_at = union_positions(people, heard)
         # Stay-uncaught probability (1 - q) shrinks by a factor per experience (powers
         # from a table: experiences per person and day are few).
         stay = np.ones(len(touched), dtype=np.float64)
-        stay[np.searchsorted(touched, people)] *= _powers(1.0 - self.params.alpha_own, own)
-        stay[np.searchsorted(touched, heard)] *= _powers(1.0 - self.params.alpha_ties, ties)
-        q[touched] = 1.0 - (1.0 - q[touched].astype(np.float64)) * stay
-        return touched
+        stay[people_at] *= _powers(1.0 - self.params.alpha_own, own)
+        stay[heard_at] *= _powers(1.0 - self.params.alpha_ties, ties)
+        learnt = (1.0 - (1.0 - q[touched].astype(np.float64)) * stay).astype(q.dtype)
+        q[touched] = learnt
+        return touched, learnt
 
     def _update_multiplier(
-        self, sim: Simulation, kind: str, q: np.ndarray, touched: np.ndarray
+        self,
+        sim: Simulation,
+        kind: str,
+        q: np.ndarray,
+        touched: np.ndarray,
+        q_touched: np.ndarray | None = None,
     ) -> None:
         severity = float(sim.view.severity.get(kind, 0.0))
         mult = self._mult.get(kind)
@@ -255,7 +275,8 @@ class Deterrence:
         if severity != self._severity.get(kind):
             update_propensity(sim, kind, self.multiplier(kind, q, severity))
         elif len(touched):
-            update_propensity(sim, kind, self.multiplier(kind, q, severity, touched), touched)
+            values = self.multiplier(kind, q, severity, touched, q_touched)
+            update_propensity(sim, kind, values, touched)
         self._severity[kind] = severity
 
     def finish(self, sim: Simulation) -> None:

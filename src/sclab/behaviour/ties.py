@@ -122,15 +122,18 @@ class TiePruning:
         owner, pos = tie_positions(graph.indptr, low_people)
         if not len(pos):
             return
-        neighbour = graph.indices[pos].astype(np.int64)
-        keep = np.ones(len(pos), dtype=bool)
+        # The tie's own flags first, each read for the ties still kept: most ties are
+        # offline (the order of the ties, hence of the draws, is unchanged).
         if self.params.online_only:
-            keep &= graph.online[pos]
+            online = graph.online[pos]
+            owner, pos = owner[online], pos[online]
         if sim.ties_active is not None:
-            keep &= sim.ties_active[pos]
+            active = sim.ties_active[pos]
+            owner, pos = owner[active], pos[active]
+        neighbour = graph.indices[pos].astype(np.int64)
         # A tie between two low scorers appears in both rows; draw it once.
-        keep &= ~low[neighbour] | (owner < neighbour)
-        owner, pos, neighbour = owner[keep], pos[keep], neighbour[keep]
+        once = ~low[neighbour] | (owner < neighbour)
+        owner, pos, neighbour = owner[once], pos[once], neighbour[once]
         if not len(pos):
             return
         rng = sim.rng(self.name, day)

@@ -81,7 +81,7 @@ and ``purchase_<category>`` for each category. ``rate_multiplier`` scales loan t
 purchase rates and the late and miss probabilities (clipped at 1); bills stay monthly.
 
 Cost model (n people, payment-app users U, active loans L):
-    Setup is O(n log n) once (due days, bill amounts, rate classes sorted by class).
+    Setup is O(n) once (due days and rate classes put in order by radix sorts).
     A day costs O(late bills) for the bills due that day (thinned from the highest decile
     probability; paid bills are counted, not drawn), plus one O(n) maximum of the
     ``bill_late`` multiplier when it exists; O(L) to find the instalments due (a scan of a
@@ -114,13 +114,14 @@ from sclab.engine.propensity import propensity, propensity_key
 from sclab.engine.registry import register
 from sclab.engine.simulation import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sclab.world.base import SourceParams
-from sclab.world.history import PastActs, adult_on, past_events
+from sclab.world.history import PastActs, adult_on, by_person_then_day, past_events
 from sclab.world.sampling import (
     LazyPoisson,
     RateClasses,
     bound_of,
     lognormal_amounts,
     lognormal_sums,
+    stable_order,
 )
 
 if TYPE_CHECKING:
@@ -566,7 +567,7 @@ class PaymentsSource:
         due = rng.integers(1, LAST_DUE_DAY + 1, len(payers))
         median = p.bill_amount_median_yuan * self._income_factor(decile[payers])
         amount = lognormal_amounts(rng, len(payers), median, p.bill_amount_sigma, decimals=2)
-        order = np.argsort(due, kind="stable")
+        order = stable_order(due)
         self._bill_people = payers[order].astype(np.int32)
         self._bill_amount = amount[order].astype(np.float32)  # yuan with cents: 7 digits
         self._bill_offsets = np.searchsorted(due[order], np.arange(1, LAST_DUE_DAY + 2))
@@ -653,7 +654,7 @@ class PaymentsSource:
         back = np.arange(1, days + 1)
         dates = np.datetime64(sim.scenario.start_date, "D") - back.astype("timedelta64[D]")
         dom = (dates - dates.astype("datetime64[M]")).astype(np.int64) + 1
-        parts_who, parts_day, parts_amount = [], [], []
+        parts_who, parts_day = [], []
         for d in range(1, LAST_DUE_DAY + 1):
             backs = back[dom == d][::-1]  # oldest first
             lo, hi = int(self._bill_offsets[d - 1]), int(self._bill_offsets[d])
@@ -670,18 +671,17 @@ class PaymentsSource:
                 slot = members[late // len(backs)]
                 parts_who.append(self._bill_people[slot].astype(np.int64))
                 parts_day.append(-backs[late % len(backs)].astype(np.int32))
-                parts_amount.append(self._bill_amount[slot])
         if not parts_who:
             return
-        who, day = np.concatenate(parts_who), np.concatenate(parts_day)
-        amount = np.concatenate(parts_amount)
-        # By person, then oldest first (sclab.world.history): every payer is in one part
-        # (their due day and decile), in person order and oldest first within it, so a
-        # stable sort by person (a merge of the parts' runs) is enough.
-        order = np.argsort(who, kind="stable")
-        who, day, amount = who[order], day[order], amount[order]
+        # By person, then oldest first (sclab.world.history). A payer has one bill slot,
+        # due once on each past day: the (person, day) pairs are distinct and the amount
+        # is the person's, so the pairs are sorted alone and the amounts read after.
+        who, day = by_person_then_day(np.concatenate(parts_who), np.concatenate(parts_day))
         ok = adult_on(sim, who, day, self.params.bill_min_age)
-        who, day, amount = who[ok], day[ok], amount[ok]
+        who, day = who[ok], day[ok]
+        bill_of = np.zeros(len(sim.population.citizens), np.float32)
+        bill_of[self._bill_people] = self._bill_amount
+        amount = bill_of[who]  # in person order: a forward sweep
         days_late = rng.geometric(1.0 / self.params.bill_days_late_mean, len(who))
         self._past.add(
             "bill_late", who, day, {"amount": amount, "days_late": days_late.astype(np.int16)}
@@ -773,33 +773,45 @@ class PaymentsSource:
         dues = np.zeros(k, np.int16)
         next_due = instalment_due_day(taken, 0)
         live = np.ones(k, bool)
-        q_first = self._q_first[self._decile[who]]
-        due = np.flatnonzero(next_due < 0)  # the loans with an instalment due before day 0
-        while len(due):
-            q = np.where(run[due] == 0, q_first[due], self._q_repeat)
-            missed = rng.random(len(due)) < q
-            ok, miss = due[~missed], due[missed]
-            paid[ok] += 1
-            run[ok] = 0
-            run[miss] += 1
-            gone = miss[run[miss] >= p.default_after_missed]
-            live[ok[paid[ok] >= term[ok]]] = False
-            live[gone] = False
-            seen = miss[next_due[miss] >= first_day]
+        # The loans with an instalment due before day 0, and their state, kept compact:
+        # each round filters these short arrays instead of gathering from and scattering
+        # into the whole chunk's (same loans in the same order, so the same draws). A loan
+        # leaving the set writes its state back.
+        at = np.flatnonzero(next_due < 0)
+        a_paid, a_run, a_dues, a_next = paid[at], run[at], dues[at], next_due[at]
+        a_term, a_taken, a_q = term[at], taken[at], self._q_first[self._decile[who[at]]]
+        while len(at):
+            missed = rng.random(len(at)) < np.where(a_run == 0, a_q, self._q_repeat)
+            a_paid += ~missed
+            a_run = np.where(missed, a_run + 1, 0).astype(np.int16)
+            gone = missed & (a_run >= p.default_after_missed)
+            shut = gone | (~missed & (a_paid >= a_term))
+            seen = np.flatnonzero(missed & (a_next >= first_day))
+            loan = at[seen]
             acts["miss"].append({
-                "who": who[seen], "day": next_due[seen], "amount": instalment[seen],
-                "missed_in_a_row": run[seen].astype(np.int64), "loan_id": ids[seen],
+                "who": who[loan], "day": a_next[seen], "amount": instalment[loan],
+                "missed_in_a_row": a_run[seen].astype(np.int64), "loan_id": ids[loan],
             })  # fmt: skip
-            seen = gone[next_due[gone] >= first_day]
+            seen = np.flatnonzero(gone & (a_next >= first_day))
+            loan = at[seen]
             acts["default"].append({
-                "who": who[seen], "day": next_due[seen],
-                "amount": np.round((term[seen] - paid[seen]) * instalment[seen], 2),
-                "loan_id": ids[seen],
+                "who": who[loan], "day": a_next[seen],
+                "amount": np.round((a_term[seen] - a_paid[seen]) * instalment[loan], 2),
+                "loan_id": ids[loan],
             })  # fmt: skip
-            dues[due] += 1
-            next_due[due] = instalment_due_day(taken[due], dues[due])
+            a_dues += 1
+            a_next = instalment_due_day(a_taken, a_dues)
             # A closed loan, or one whose next instalment falls on day 0 or later, is done.
-            due = due[live[due] & (next_due[due] < 0)]
+            stay = ~shut & (a_next < 0)
+            out = np.flatnonzero(~stay)
+            if len(out):
+                gone_at = at[out]
+                live[gone_at[shut[out]]] = False
+                paid[gone_at], run[gone_at] = a_paid[out], a_run[out]
+                dues[gone_at], next_due[gone_at] = a_dues[out], a_next[out]
+                keep = np.flatnonzero(stay)
+                at, a_paid, a_run, a_dues = at[keep], a_paid[keep], a_run[keep], a_dues[keep]
+                a_next, a_term, a_taken, a_q = a_next[keep], a_term[keep], a_taken[keep], a_q[keep]
         left = np.flatnonzero(live)
         book.append(
             loan_id=ids[left], borrower=who[left], principal=principal[left],

@@ -48,7 +48,8 @@ households; Assumption) and published as :attr:`Resources.parent_of_child`.
 
 Cost model: ages, classes and parents are computed once in ``setup`` (O(n)). A day costs,
 per recorded kind, one Poisson draw per rate class (1,280 classes) plus O(k log k) for its
-k attempts (sorted); rail attempts add O(k log 180) for their purpose and class, and
+k attempts (sorted); rail attempts add O(k) for their purpose and class (a table
+lookup, see :class:`~sclab.world.sampling.BucketedSearch`), and
 looking up who avoids what costs O(k) once someone does; when a behaviour adjusts a
 kind, one O(n) maximum over its propensity array bounds the thinning. Aggregated rentals
 cost O(1) a day (one float32 O(n) add while a multiplier exists) and O(n) per kind when
@@ -74,7 +75,7 @@ from sclab.engine.simulation import DAYS_PER_YEAR
 from sclab.population.citizens import OCCUPATIONS
 from sclab.population.geography import age_on
 from sclab.world.base import SourceParams
-from sclab.world.sampling import IdSorter, LazyPoisson, RateClasses
+from sclab.world.sampling import BucketedSearch, IdSorter, LazyPoisson, RateClasses
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -632,6 +633,7 @@ class Resources:
         cells = np.cumsum(self.rail_table.reshape(10, -1), axis=1)
         cells[:, -1] = 1.0  # no rounding gap at the end of a decile
         self._rail_cells = (np.arange(10)[:, None] + cells).ravel()
+        self._rail_search = BucketedSearch(self._rail_cells, 0.0, 10.0)
 
     def _setup_school(self, sim: Simulation, age: np.ndarray) -> None:
         p = self.params
@@ -702,7 +704,7 @@ class Resources:
             return who, np.empty(0, np.uint8)
         decile = sim.population.citizens.income_decile[who].astype(np.intp)
         n_cells = len(PURPOSES) * len(RAIL_CLASSES)
-        cell = np.searchsorted(self._rail_cells, decile + rng.random(len(who)), side="right")
+        cell = self._rail_search(decile + rng.random(len(who)))
         cell = np.minimum(cell - decile * n_cells, n_cells - 1)
         cls = cell % len(RAIL_CLASSES)
         bits = avoided(sim, RAIL)

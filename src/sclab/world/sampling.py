@@ -28,6 +28,8 @@ Core objects:
     :func:`lognormal_amounts`, :func:`lognormal_sums`: rounded log-normal amounts, and
         per-person sums of many of them.
     :class:`IdSorter`: person ids in increasing order (by marking when they are dense).
+    :func:`stable_order`: a stable argsort, by radix for small integer keys.
+    :class:`BucketedSearch`: a sorted search of many keys over few edges, by table.
     :func:`gamma_levels`: a mean-1 gamma law as equally likely levels (a per-person
         multiplier kept in one byte).
 
@@ -68,6 +70,7 @@ Cost model (n people, k events or candidates, C classes, E expected events):
       entry plus O(sqrt(total) · log n); ``binomial_blocks`` one draw per entry with
       trials, in blocks spread over the cores.
     * ``IdSorter`` O(k log k), or O(k) plus one n-byte scan when k > n / 16.
+    * ``BucketedSearch`` O(k) for k keys, O(buckets) once for its table.
     * ``gamma_levels`` O(levels), once.
 """
 
@@ -451,6 +454,21 @@ def bound_of(mult: np.ndarray | None) -> float:
     return float(mult.max()) if len(mult) else 0.0
 
 
+def stable_order(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")``, narrowed first when the keys are small.
+
+    Integer keys in [0, 65536) (a class, a decile, a day of the month) are sorted as
+    uint16, or uint8 when they fit: NumPy sorts those by radix, in O(n), several times
+    faster than its merge sort of wider integers. The order is the same.
+    """
+    key = np.asarray(key)
+    if key.dtype.kind in "iu" and key.dtype.itemsize > 2 and len(key):
+        lo, hi = int(key.min()), int(key.max())
+        if lo >= 0 and hi < 1 << 16:
+            key = key.astype(np.uint8 if hi < 1 << 8 else np.uint16)
+    return np.argsort(key, kind="stable")
+
+
 class IdSorter:
     """Sorts person ids (repeats kept) by marking them in reusable per-person buffers.
 
@@ -488,6 +506,43 @@ class IdSorter:
         if int(times.sum()) != len(who):  # some id came 256 times or more: wrapped
             return np.sort(who)
         return np.repeat(present, times)
+
+
+class BucketedSearch:
+    """``np.searchsorted(edges, keys, side="right")`` for keys in [lo, hi), by table.
+
+    A categorical draw over a few hundred cells searches its cumulative edges once per
+    draw; a binary search per key costs a branch miss per level. The key range is cut
+    into equal buckets, and each bucket holds the answers of the lowest and highest keys
+    that can land in it (widened by a bucket on each side, so rounding in the bucket's
+    index never matters): where they agree that is the answer, read from the table; the
+    few keys in a bucket that straddles an edge are searched. The result is the search's,
+    exactly. Cost: O(k) a call for k keys (plus the straddling ones' searches), once
+    O(buckets) for the table.
+    """
+
+    BUCKETS_PER_UNIT = 4096
+
+    def __init__(self, edges: np.ndarray, lo: float, hi: float) -> None:
+        self.edges = np.asarray(edges, dtype=np.float64)
+        self.lo = float(lo)
+        self.scale = float(self.BUCKETS_PER_UNIT)
+        self.n_buckets = max(int(np.ceil((float(hi) - self.lo) * self.scale)), 1)
+        width = 1.0 / self.scale
+        start = self.lo + np.arange(self.n_buckets + 1) * width
+        self.first = np.searchsorted(self.edges, start[:-1] - width, side="right")
+        self.last = np.searchsorted(self.edges, start[1:] + width, side="right")
+
+    def __call__(self, keys: np.ndarray) -> np.ndarray:
+        keys = np.asarray(keys, dtype=np.float64)
+        bucket = np.floor((keys - self.lo) * self.scale)
+        outside = ~((bucket >= 0) & (bucket < self.n_buckets))  # NaN too: searched
+        index = np.where(outside, 0, bucket).astype(np.intp)
+        out = self.first[index]
+        search = np.flatnonzero((out != self.last[index]) | outside)
+        if len(search):
+            out[search] = np.searchsorted(self.edges, keys[search], side="right")
+        return out
 
 
 class RateClasses:
@@ -531,7 +586,7 @@ class RateClasses:
     @classmethod
     def of(cls, class_of: np.ndarray, n_classes: int) -> RateClasses:
         """Everyone, person i in class ``class_of[i]`` (classes 0..n_classes-1, some empty)."""
-        order = np.argsort(class_of, kind="stable")
+        order = stable_order(class_of)
         size = np.bincount(class_of, minlength=n_classes).astype(np.int64)
         return cls(order, np.concatenate([[0], np.cumsum(size)]), len(class_of))
 
@@ -544,7 +599,7 @@ class RateClasses:
         accept: np.ndarray | None = None,
     ) -> RateClasses:
         """``people`` (key aligned with them) with one class per distinct key, in key order."""
-        order = np.argsort(key, kind="stable")
+        order = stable_order(key)
         sorted_key = np.asarray(key)[order]
         if len(order):
             starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])

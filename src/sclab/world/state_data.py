@@ -139,6 +139,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
+from sclab.arrays import lex_order
 from sclab.engine.ages import ages
 from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity
@@ -147,7 +148,7 @@ from sclab.engine.simulation import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sclab.population.citizens import OCCUPATIONS
 from sclab.world.base import SourceParams
 from sclab.world.history import PastActs, adult_on, days_since, past_events
-from sclab.world.sampling import draw_with_multiplier, lognormal_amounts, thinned
+from sclab.world.sampling import draw_with_multiplier, lognormal_amounts, stable_order, thinned
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -607,7 +608,7 @@ def _merged(drawn: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.
         return np.empty(0, np.int64), np.empty(0, np.int32)
     who = np.concatenate([w for w, _ in drawn])
     day = np.concatenate([d for _, d in drawn])
-    order = np.lexsort((day, who))
+    order = lex_order(day, who)  # np.lexsort's order, from one packed sort
     return who[order], day[order]
 
 
@@ -753,10 +754,14 @@ class StateData:
         hazard = p.performance_hazard_per_day if hazard is None else hazard
         age = np.arange(1, days + 1)
         survival = (1.0 - hazard) ** (age - 1.0)
+        # The adults by decile (in id order within one), from one radix sort.
         decile = self.decile[self.adults]
+        by_decile = self.adults[stable_order(decile)]
+        per_decile = np.bincount(decile, minlength=len(p.nonperform_by_decile))
+        bounds = np.concatenate([[0], np.cumsum(per_decile)])
         parts_who, parts_age = [], []
         for k, fail in enumerate(p.nonperform_by_decile):
-            pool = self.adults[decile == k]
+            pool = by_decile[bounds[k] : bounds[k + 1]]
             if len(pool) == 0 or fail <= 0:
                 continue
             counts = rng.binomial(len(pool), np.clip(money * fail * survival, 0.0, 1.0))
@@ -768,7 +773,7 @@ class StateData:
         ok = self._adult_on(sim, who, -age)
         who, age = who[ok], age[ok]
         # By person, then oldest first: the order of every history (sclab.world.history).
-        order = np.lexsort((-age, who))
+        order = lex_order(-age, who)
         who, day = who[order], (-age[order]).astype(np.int32)
         k = len(who)
         first = book.n

@@ -125,7 +125,14 @@ from sclab.population.citizens import OCCUPATIONS
 from sclab.scenario.schema import OCCUPATIONS_WORKING
 from sclab.world.base import SourceParams
 from sclab.world.resources import age_band, check_age_keys
-from sclab.world.sampling import IdSorter, RateClasses, gamma_levels, multinomial_split, thin
+from sclab.world.sampling import (
+    IdSorter,
+    RateClasses,
+    gamma_levels,
+    multinomial_split,
+    stable_order,
+    thin,
+)
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -1181,7 +1188,7 @@ class Streets:
         # Commuters into each district from the others, grouped by the district they go to.
         away = np.flatnonzero(self._away_c[self._class_of])
         goes_to = self.intersections.district[self._second[away]].astype(np.int64)
-        incoming_order = np.argsort(goes_to, kind="stable")
+        incoming_order = stable_order(goes_to)
         away = away[incoming_order]
         in_bounds = np.concatenate(
             [[0], np.cumsum(np.bincount(goes_to, minlength=self._n_districts))]
