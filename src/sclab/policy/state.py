@@ -57,21 +57,41 @@ def count_by_entity(
     if len(entity) == 0:
         empty = np.empty(0, np.int64)
         return empty, empty, empty
-    order = np.argsort(entity, kind="stable")
-    e = entity[order]
-    starts = np.flatnonzero(np.r_[True, e[1:] != e[:-1]])
+    # The rows mostly come sorted by entity (a day's records, a warm start's history):
+    # the stable sort (timsort) merges such runs in about linear time, and none is needed
+    # when they are sorted already.
+    order = None if is_sorted(entity) else np.argsort(entity, kind="stable")
+    e = entity if order is None else entity[order]
+    starts = np.flatnonzero(run_starts(e))
     if weight is None:
-        counts = np.diff(np.r_[starts, len(e)])
+        counts = np.diff(starts, append=len(e))
         w = None
     else:
-        w = weight[order].astype(np.int64)
+        w = (weight if order is None else weight[order]).astype(np.int64)
         counts = np.add.reduceat(w, starts)
     if flags is None:
         flagged = np.zeros(len(starts), np.int64)
     else:
-        f = flags[order].astype(np.int64)
-        flagged = np.add.reduceat(f if w is None else f * w, starts)
+        f = flags if order is None else flags[order]
+        flagged = (
+            np.add.reduceat(f, starts, dtype=np.int64)
+            if w is None
+            else np.add.reduceat(f.astype(np.int64) * w, starts)
+        )
     return e[starts], counts, flagged
+
+
+def is_sorted(values: np.ndarray) -> bool:
+    """Whether ``values`` never decrease (one pass, no copy of the values)."""
+    return len(values) < 2 or bool(np.all(values[1:] >= values[:-1]))
+
+
+def run_starts(values: np.ndarray) -> np.ndarray:
+    """Per row, whether it starts a run of equal values (the first row always does)."""
+    first = np.empty(len(values), bool)
+    first[:1] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    return first
 
 
 def _runs(
@@ -79,10 +99,11 @@ def _runs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Consecutive rows with one (entity, event id, flag) as one row with a weight: the
     records of a bundle (one event id, consecutive, see sclab.engine.events) are kept
-    once. Weight None: every row is its own."""
-    entity = entity.astype(np.int64)
-    wrongful = wrongful.astype(bool)
-    event_id = event_id.astype(np.int64)
+    once. Weight None: every row is its own. (The rows are kept as given when already of
+    these types: nothing writes to them once queued.)"""
+    entity = entity.astype(np.int64, copy=False)
+    wrongful = wrongful.astype(bool, copy=False)
+    event_id = event_id.astype(np.int64, copy=False)
     if len(entity) < 2:
         return entity, wrongful, event_id, None
     same = (
@@ -156,26 +177,31 @@ class WindowCounter:
         made: np.ndarray,
     ) -> np.ndarray:
         """:meth:`add` for records made on past days ``made`` (grouped by expiry day)."""
-        leave = np.asarray(made, np.int64) + self.window
+        leave = np.add(made, self.window, dtype=np.int64)
         if self.end is not None:
-            leave = np.minimum(leave, self.end)
-        inside = np.flatnonzero(leave > day)
-        if len(inside) == 0:
+            np.minimum(leave, self.end, out=leave)
+        # The records in expiry-day order (stable): each day's records are then one slice,
+        # and those that left their window before today (the earliest days) are cut off
+        # in front. Most records of a long window stay until the end of the run: only the
+        # others need sorting.
+        stays = leave >= self.end if self.end is not None else np.zeros(len(leave), bool)
+        goes = np.flatnonzero(~stays)
+        order = goes[np.argsort(leave[goes], kind="stable")]
+        if len(order) < len(leave):
+            order = np.concatenate([order, np.flatnonzero(stays)])
+        leave = leave[order]
+        first = int(np.searchsorted(leave, day, side="right"))
+        if first == len(leave):
             return np.empty(0, np.int64)
-        entity, wrongful, event_id, leave = (
-            entity[inside],
-            wrongful[inside],
-            event_id[inside],
-            leave[inside],
-        )
+        order, leave = order[first:], leave[first:]
+        entity, wrongful, event_id = entity[order], wrongful[order], event_id[order]
         people, counts, bad = count_by_entity(entity, self.n, wrongful)
         self.count[people] = np.minimum(self.count[people].astype(np.int64) + counts, 65535)
         self.bad[people] = np.minimum(self.bad[people].astype(np.int64) + bad, 65535)
-        order = np.argsort(leave, kind="stable")
-        cuts = np.flatnonzero(leave[order][1:] != leave[order][:-1]) + 1
-        for part in np.split(order, cuts):
-            self._queue.setdefault(int(leave[part[0]]), []).append(
-                _runs(entity[part], wrongful[part], event_id[part])
+        cuts = np.flatnonzero(run_starts(leave))
+        for lo, hi in zip(cuts, np.append(cuts[1:], len(leave)), strict=True):
+            self._queue.setdefault(int(leave[lo]), []).append(
+                _runs(entity[lo:hi], wrongful[lo:hi], event_id[lo:hi])
             )
         return people
 
