@@ -60,6 +60,7 @@ class JointMeasures:
         #: The day and, per trigger (by its text: measures on the same list share it), the
         #: legal representatives it triggers that day.
         self._represented_today: tuple[int, dict[str, tuple[np.ndarray, ...]]] | None = None
+        self._trigger_text: dict[int, str] = {}
 
     def publish(self, view: SystemView) -> None:
         """Tell behaviour which classes of which moment kinds the measures block."""
@@ -251,7 +252,11 @@ class JointMeasures:
         cache = self._represented_today
         if cache is None or cache[0] != today.day:
             cache = self._represented_today = (today.day, {})
-        key = repr(t)
+        # (The text of a trigger, a pydantic repr, is made once per trigger: the policy
+        # holds its triggers for the whole run.)
+        key = self._trigger_text.get(id(t))
+        if key is None:
+            key = self._trigger_text[id(t)] = repr(t)
         found = cache[1].get(key)
         if found is None:
             found = cache[1][key] = self._representatives(today.sim, t)

@@ -18,14 +18,14 @@ from sclab.policy.publish import Standings, report_caught
 from sclab.policy.routing import Picked, Route
 from sclab.policy.rows import Rows
 from sclab.policy.schema import PointsDelta
-from sclab.policy.state import PointsState, grade_of, is_sorted, run_starts
+from sclab.policy.state import PointsState, grade_of, is_sorted, run_ends, run_starts
 from sclab.policy.today import Today
 
 
 def add_wrong(wrong: np.ndarray, entity: np.ndarray, delta: np.ndarray, bad: np.ndarray) -> None:
     """Add to ``wrong`` (per entity) the changes ``delta`` that rest on erroneous events
     (``bad``): only those rows are read, the few a day's changes hold."""
-    at = np.flatnonzero(bad)
+    at = bad.nonzero()[0]
     if len(at):
         np.add.at(wrong, entity[at], delta[at].astype(np.float32))
 
@@ -80,7 +80,7 @@ class Points:
                     # consecutive rows, see sclab.engine.events) change the score together,
                     # by the sum of their records' changes.
                     delta = capped_deltas(pts.spec.grades, d, entity, pts.value)
-                    first = np.flatnonzero(run_starts(event))
+                    first = run_starts(event)
                     if len(first) < len(event):  # (else each record is its own change)
                         delta = np.add.reduceat(delta.astype(np.float64), first)
                         entity, event, bad, made = (a[first] for a in (entity, event, bad, made))
@@ -121,16 +121,17 @@ class Points:
             made = None if made is None else made[order]
         made = None if made is None else np.asarray(made, np.int64)
         # Running value per row: an entity with several events today changes step by step.
-        n = len(entity)
-        starts = np.flatnonzero(run_starts(entity))
-        last = np.append(starts[1:] - 1, n - 1)
+        starts = run_starts(entity)
+        ends = run_ends(starts, len(entity))
+        last = ends - 1
         people = entity[last]
-        csum = np.cumsum(delta.astype(np.float64))
-        base = np.repeat(csum[starts] - delta[starts], np.diff(starts, append=n))
+        csum = delta.astype(np.float64).cumsum()
+        base = (csum[starts] - delta[starts]).repeat(ends - starts)
         running = pts.value[entity].astype(np.float64) + (csum - base)
-        lo = -np.inf if spec.minimum is None else spec.minimum
-        hi = np.inf if spec.maximum is None else spec.maximum
-        running = np.clip(running, lo, hi)
+        if spec.minimum is not None or spec.maximum is not None:
+            lo = -np.inf if spec.minimum is None else spec.minimum
+            hi = np.inf if spec.maximum is None else spec.maximum
+            running = np.clip(running, lo, hi)
         before_grade = pts.grade[people].copy()
         before_value = pts.value[people].copy()
         pts.value[people] = running[last]
@@ -147,7 +148,7 @@ class Points:
             event_id=event_id, wrongful=wrongful, entity_type=spec.entity,
         )  # fmt: skip
         if spec.restore_after_days and event_id is not None:
-            neg = np.flatnonzero(delta < 0)
+            neg = (delta < 0).nonzero()[0]
             if len(neg):
                 back = int(spec.restore_after_days)
                 if made is None:
@@ -157,8 +158,8 @@ class Points:
                     due = made[neg] + back
                     neg = neg[np.argsort(due, kind="stable")]
                     due = made[neg] + back
-                    cuts = np.flatnonzero(run_starts(due))
-                    ends = np.append(cuts[1:], len(neg))
+                    cuts = run_starts(due)
+                    ends = run_ends(cuts, len(neg))
                     groups = [(int(due[c]), neg[c:e]) for c, e in zip(cuts, ends, strict=True)]
                 for when, at in groups:
                     pts.restore.setdefault(when, []).append(

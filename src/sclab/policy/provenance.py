@@ -35,7 +35,8 @@ def erroneous(batch: EventBatch) -> np.ndarray:
     error = batch.extra.get("error")
     if error is not None:
         if isinstance(error, pa.Array):
-            bad |= np.asarray(error.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+            if error.null_count < len(error):  # (most batches hold no record error)
+                bad |= np.asarray(error.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         else:
             bad |= np.array([e is not None for e in error], dtype=bool)
     return bad

@@ -111,8 +111,12 @@ class EventRouter:
     def __init__(self, members: dict[str, np.ndarray], routes: Sequence[Route]) -> None:
         self.members = members
         self.routes = list(routes)
-        # Most of a day's batches are of kinds no filter accepts (for most packs).
-        self.kinds = {k for r in self.routes for k in r.events.kinds}
+        # Per kind, the routes whose filter names it, in the routes' order (most of a
+        # day's batches are of kinds no filter accepts, for most packs).
+        self.by_kind: dict[str, list[Route]] = {}
+        for r in self.routes:
+            for k in dict.fromkeys(r.events.kinds):
+                self.by_kind.setdefault(k, []).append(r)
         # Entity types whose every entity takes part: their routes need no participant test.
         self.everyone = {t: bool(m.all()) for t, m in members.items()}
 
@@ -120,14 +124,15 @@ class EventRouter:
         """Give each route the events of ``batch`` it reads, route after route."""
         if batch.entity_type not in self.members or len(batch) == 0:
             return
-        if batch.kind not in self.kinds:
+        routes = self.by_kind.get(batch.kind)
+        if routes is None:
             return
         members = self.members[batch.entity_type]
         everyone = self.everyone[batch.entity_type]
         # Per batch, computed once when a route first picks something.
         bad: np.ndarray | None = None
         recorded: np.ndarray | None = None
-        for route in self.routes:
+        for route in routes:
             if route.entity is not None and route.entity != batch.entity_type:
                 continue
             ok = matches(route.events, batch)
@@ -140,7 +145,7 @@ class EventRouter:
             if whole and (everyone or not route.participants_only):
                 at = np.arange(len(batch))
             else:
-                at = np.flatnonzero(ok)
+                at = ok.nonzero()[0]
                 if route.participants_only and not everyone:
                     at = at[members[batch.attributed_to[at]]]
                 whole = len(at) == len(batch)

@@ -62,9 +62,9 @@ def count_by_entity(
     # when they are sorted already.
     order = None if is_sorted(entity) else np.argsort(entity, kind="stable")
     e = entity if order is None else entity[order]
-    starts = np.flatnonzero(run_starts(e))
+    starts = run_starts(e)
     if weight is None:
-        counts = np.diff(starts, append=len(e))
+        counts = run_ends(starts, len(e)) - starts
         w = None
     else:
         w = (weight if order is None else weight[order]).astype(np.int64)
@@ -87,11 +87,19 @@ def is_sorted(values: np.ndarray) -> bool:
 
 
 def run_starts(values: np.ndarray) -> np.ndarray:
-    """Per row, whether it starts a run of equal values (the first row always does)."""
+    """Positions of the rows that start a run of equal values (the first row always does)."""
     first = np.empty(len(values), bool)
     first[:1] = True
     np.not_equal(values[1:], values[:-1], out=first[1:])
-    return first
+    return first.nonzero()[0]
+
+
+def run_ends(starts: np.ndarray, n: int) -> np.ndarray:
+    """Where each run of :func:`run_starts` ``starts`` of ``n`` rows ends (exclusive)."""
+    ends = np.empty(len(starts), np.int64)
+    ends[:-1] = starts[1:]
+    ends[-1:] = n
+    return ends
 
 
 def _runs(
@@ -113,8 +121,8 @@ def _runs(
     )
     if not same.any():
         return entity, wrongful, event_id, None
-    starts = np.flatnonzero(np.r_[True, ~same])
-    weight = np.diff(np.r_[starts, len(entity)]).astype(np.uint32)
+    starts = np.concatenate(([0], (~same).nonzero()[0] + 1))
+    weight = (run_ends(starts, len(entity)) - starts).astype(np.uint32)
     return entity[starts], wrongful[starts], event_id[starts], weight
 
 
@@ -198,8 +206,8 @@ class WindowCounter:
         people, counts, bad = count_by_entity(entity, self.n, wrongful)
         self.count[people] = np.minimum(self.count[people].astype(np.int64) + counts, 65535)
         self.bad[people] = np.minimum(self.bad[people].astype(np.int64) + bad, 65535)
-        cuts = np.flatnonzero(run_starts(leave))
-        for lo, hi in zip(cuts, np.append(cuts[1:], len(leave)), strict=True):
+        cuts = run_starts(leave)
+        for lo, hi in zip(cuts, run_ends(cuts, len(leave)), strict=True):
             self._queue.setdefault(int(leave[lo]), []).append(
                 _runs(entity[lo:hi], wrongful[lo:hi], event_id[lo:hi])
             )
