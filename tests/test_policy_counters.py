@@ -1,5 +1,6 @@
-"""Window counters: counts per entity whatever the path taken (a sort for few rows, a table
-for many), and a warm start's records queued by the day they leave their window."""
+"""Policy state: window counters count per entity whatever the path taken (a sort for few
+rows, a table for many) and queue a warm start's records by the day they leave their
+window; a value's grade is the number of grade mins it does not reach."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sclab.policy.state import WindowCounter, count_by_entity, stable_order
+from sclab.policy.schema import Grade
+from sclab.policy.state import WindowCounter, count_by_entity, grade_of, stable_order
 
 
 def _reference(
@@ -79,3 +81,23 @@ def test_past_records_count_until_they_leave_their_window(data: st.DataObject) -
     for day in range(1, end + 1):
         c.expire(day)
     assert not c.count.any() and not c.bad.any()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    mins=st.lists(st.integers(-500, 1500), min_size=1, max_size=6, unique=True),
+    values=st.lists(
+        st.one_of(st.floats(-1000, 2000, width=32), st.just(float("nan"))), max_size=30
+    ),
+)
+def test_a_grade_is_the_number_of_mins_a_value_does_not_reach(
+    mins: list[int], values: list[float]
+) -> None:
+    mins = sorted(mins, reverse=True)  # highest grade first; the lowest has no min
+    grades = [Grade(name=f"g{k}", min=m) for k, m in enumerate(mins)] + [Grade(name="low")]
+    v = np.array(values, np.float32)
+    want = np.array([sum(x < m for m in mins) for x in v.astype(np.float64)], np.uint8)
+    np.testing.assert_array_equal(grade_of(grades, v), want)
+    # Values on a band's min belong to it.
+    on = np.array(mins, np.float32)
+    np.testing.assert_array_equal(grade_of(grades, on), np.arange(len(mins), dtype=np.uint8))

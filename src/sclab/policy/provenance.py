@@ -90,7 +90,9 @@ class Provenance:
         if pts is None:
             return self.factor_wrongful(sid, who)
         honest = grade_of(pts.spec.grades, pts.value[who] - pts.wrong[who])
-        return ~np.isin(honest, target)
+        in_target = np.zeros(256, bool)  # grades are uint8: a lookup, not np.isin
+        in_target[target] = True
+        return ~in_target[honest]
 
     def score_wrongful(self, sid: str, who: np.ndarray, below: float) -> np.ndarray:
         """Without erroneous deductions, each entity's score would not be below ``below``."""

@@ -14,6 +14,7 @@ entries) for the daily expiry check, and 4 bytes per entity (the slot array).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -453,13 +454,18 @@ def grade_of(grades: list, value: np.ndarray) -> np.ndarray:
     """Index of the grade band of each value (0 = highest grade)."""
     if not grades:
         return np.zeros(len(value), np.uint8)
-    # grades run high to low; count the bands whose min the value does not reach (one
-    # pass per band, compared in float64, without an n x bands temporary)
-    idx = np.zeros(len(value), np.uint8)
-    for g in grades:
-        if g.min is not None:
-            idx += np.asarray(value) < np.float64(g.min)
+    # Grades run high to low: the index is the number of bands whose min the value does
+    # not reach, counted by one binary search among the mins (compared in float64; NaN
+    # reaches every min: band 0).
+    mins = _sorted_mins(tuple(g.min for g in grades if g.min is not None))
+    idx = len(mins) - np.searchsorted(mins, np.asarray(value), side="right")
     return np.minimum(idx, len(grades) - 1).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=256)
+def _sorted_mins(mins: tuple[float, ...]) -> np.ndarray:
+    """The grades' mins as a sorted float64 array (made once per set of grades)."""
+    return np.sort(np.array(mins, np.float64))
 
 
 def latest_event(who: np.ndarray, entity: np.ndarray, event_id: np.ndarray) -> np.ndarray:
