@@ -82,7 +82,7 @@ class Points:
                     delta = capped_deltas(pts.spec.grades, d, entity, pts.value)
                     first = run_starts(event)
                     if len(first) < len(event):  # (else each record is its own change)
-                        delta = np.add.reduceat(delta.astype(np.float64), first)
+                        delta = np.add.reduceat(delta, first, dtype=np.float64)
                         entity, event, bad, made = (a[first] for a in (entity, event, bad, made))
                     self.change(
                         today, sid, entity, delta.astype(np.float32, copy=False),
@@ -119,21 +119,22 @@ class Points:
             entity, delta, wrongful = entity[order], delta[order], wrongful[order]
             event_id = None if event_id is None else event_id[order]
             made = None if made is None else made[order]
-        made = None if made is None else np.asarray(made, np.int64)
         # Running value per row: an entity with several events today changes step by step.
         starts = run_starts(entity)
         ends = run_ends(starts, len(entity))
         last = ends - 1
         people = entity[last]
-        csum = delta.astype(np.float64).cumsum()
-        base = (csum[starts] - delta[starts]).repeat(ends - starts)
-        running = pts.value[entity].astype(np.float64) + (csum - base)
+        # (In place where the arrays are fresh: a warm start changes millions of scores.)
+        step = np.cumsum(delta, dtype=np.float64)
+        np.subtract(step, (step[starts] - delta[starts]).repeat(ends - starts), out=step)
+        running = pts.value[entity].astype(np.float64)
+        running += step
         if spec.minimum is not None or spec.maximum is not None:
             lo = -np.inf if spec.minimum is None else spec.minimum
             hi = np.inf if spec.maximum is None else spec.maximum
-            running = np.clip(running, lo, hi)
-        before_grade = pts.grade[people].copy()
-        before_value = pts.value[people].copy()
+            np.clip(running, lo, hi, out=running)
+        before_grade = pts.grade[people]  # (copies: fancy indexing)
+        before_value = pts.value[people]
         pts.value[people] = running[last]
         self.standings.changed(sid, people)
         if event_id is not None:
@@ -151,6 +152,7 @@ class Points:
             neg = (delta < 0).nonzero()[0]
             if len(neg):
                 back = int(spec.restore_after_days)
+                made = None if made is None else np.asarray(made, np.int64)
                 if made is None:
                     groups = [(today.day + back, neg)]
                 else:

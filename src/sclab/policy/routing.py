@@ -132,6 +132,7 @@ class EventRouter:
         # Per batch, computed once when a route first picks something.
         bad: np.ndarray | None = None
         recorded: np.ndarray | None = None
+        every: Picked | None = None  # every event, as the routes that pick all see them
         for route in routes:
             if route.entity is not None and route.entity != batch.entity_type:
                 continue
@@ -143,7 +144,7 @@ class EventRouter:
             # participant.
             whole = int(np.count_nonzero(ok)) == len(batch)
             if whole and (everyone or not route.participants_only):
-                at = np.arange(len(batch))
+                at = np.arange(len(batch)) if every is None else every.at
             else:
                 at = ok.nonzero()[0]
                 if route.participants_only and not everyone:
@@ -157,9 +158,13 @@ class EventRouter:
                 # A route picking every event (a warm start's history, mostly) reads the
                 # batch's own columns: the consumers never write to what they are given.
                 if whole:
-                    entity, event_id, wrong = batch.attributed_to, batch.event_id, bad
-                    made = None if recorded is None else np.minimum(recorded, today.day)
+                    if every is None:
+                        made = None if recorded is None else np.minimum(recorded, today.day)
+                        every = Picked(batch, at, batch.attributed_to, batch.event_id, bad, made)
+                    picked = every
                 else:
-                    entity, event_id, wrong = batch.attributed_to[at], batch.event_id[at], bad[at]
                     made = None if recorded is None else np.minimum(recorded[at], today.day)
-                route.take(today, Picked(batch, at, entity, event_id, wrong, made))
+                    picked = Picked(
+                        batch, at, batch.attributed_to[at], batch.event_id[at], bad[at], made
+                    )
+                route.take(today, picked)
