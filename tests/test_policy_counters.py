@@ -1,6 +1,7 @@
 """Policy state: window counters count per entity whatever the path taken (a sort for few
 rows, a table for many) and queue a warm start's records by the day they leave their
-window; a value's grade is the number of grade mins it does not reach."""
+window; a value's grade is the number of grade mins it does not reach; a voluntary
+score finds its participants' positions alike for few entities and for many."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sclab.policy.schema import Grade
-from sclab.policy.state import WindowCounter, count_by_entity, grade_of, stable_order
+from sclab.policy.state import (
+    FactorState,
+    WindowCounter,
+    count_by_entity,
+    grade_of,
+    stable_order,
+)
 
 
 def _reference(
@@ -101,3 +108,28 @@ def test_a_grade_is_the_number_of_mins_a_value_does_not_reach(
     # Values on a band's min belong to it.
     on = np.array(mins, np.float32)
     np.testing.assert_array_equal(grade_of(grades, on), np.arange(len(mins), dtype=np.uint8))
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_participant_positions_by_search_and_by_table_agree(data: st.DataObject) -> None:
+    n = data.draw(st.integers(1, 200))
+    joined = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    joined[data.draw(st.integers(0, n - 1))] = True
+    who = np.flatnonzero(joined)
+    f = FactorState(
+        spec=None,  # type: ignore[arg-type]  # positions read no spec
+        value=np.full(n, np.nan, np.float32),
+        grade=np.zeros(n, np.uint8),
+        who=who,
+        hidden=[],
+        decayed=[],
+        last_total=[],
+    )
+    k = data.draw(st.sampled_from([1, 2, n // 8 + 1, n, 3 * n]))  # search, then table
+    entities = who[
+        np.array(data.draw(st.lists(st.integers(0, len(who) - 1), min_size=k, max_size=k)))
+    ]
+    got = f.positions(entities)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(who[got], entities)

@@ -431,8 +431,19 @@ class FactorState:
         return len(self.value) if self.who is None else len(self.who)
 
     def positions(self, entities: np.ndarray) -> np.ndarray:
-        """Participant positions of ``entities`` (any order), which must all participate."""
-        return entities if self.who is None else search_sorted(self.who, entities)
+        """Participant positions of ``entities`` (any order), which must all participate.
+
+        A binary search among the participants per entity; for many entities (a warm
+        start's history) a table of everyone's position instead, made for the call:
+        O(entities + n) without the search's cache misses.
+        """
+        if self.who is None:
+            return entities
+        if 8 * len(entities) < len(self.value):
+            return search_sorted(self.who, entities)
+        table = np.zeros(len(self.value), np.int32)  # (fewer than 2**31 participants)
+        table[self.who] = np.arange(len(self.who), dtype=np.int32)
+        return table[entities].astype(np.int64)
 
     def lookup(self, entities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(positions, participates) of any ``entities``: a position is only meaningful where
