@@ -61,6 +61,7 @@ class JointMeasures:
         #: legal representatives it triggers that day.
         self._represented_today: tuple[int, dict[str, tuple[np.ndarray, ...]]] | None = None
         self._trigger_text: dict[int, str] = {}
+        self._by_kind: dict[str, list[JointMeasure]] = {}  # see _measures
 
     def publish(self, view: SystemView) -> None:
         """Tell behaviour which classes of which moment kinds the measures block."""
@@ -74,12 +75,17 @@ class JointMeasures:
         for m in moments:
             self._decide(today, m)
 
+    def _measures(self, kind: str) -> list[JointMeasure]:
+        """The measures on moments of ``kind``, blocks first, then prices, then rewards."""
+        measures = self._by_kind.get(kind)
+        if measures is None:
+            order = {"blocked": 0, "priced_up": 1, "favoured": 2}
+            mine = [j for j in self.joint if kind in j.moments]
+            measures = self._by_kind[kind] = sorted(mine, key=lambda x: order[x.effect])
+        return measures
+
     def _decide(self, today: Today, m: Moments) -> None:
-        measures = [j for j in self.joint if m.kind in j.moments]
-        if not measures:
-            return
-        order = {"blocked": 0, "priced_up": 1, "favoured": 2}
-        for j in sorted(measures, key=lambda x: order[x.effect]):
+        for j in self._measures(m.kind):
             # A measure on some classes decides the attempts of those classes only; its
             # trigger is looked up for every attempt, since those of the classes it
             # permits are watched too (a listed person buying a second-class D seat).
