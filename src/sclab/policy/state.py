@@ -475,8 +475,11 @@ def grade_of(grades: list, value: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=256)
 def _sorted_mins(mins: tuple[float, ...]) -> np.ndarray:
-    """The grades' mins as a sorted float64 array (made once per set of grades)."""
-    return np.sort(np.array(mins, np.float64))
+    """The grades' mins as a sorted float64 array (made once per set of grades; shared,
+    so read-only)."""
+    out = np.sort(np.array(mins, np.float64))
+    out.flags.writeable = False
+    return out
 
 
 def latest_event(who: np.ndarray, entity: np.ndarray, event_id: np.ndarray) -> np.ndarray:
