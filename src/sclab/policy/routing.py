@@ -73,6 +73,12 @@ def _recorded_day(batch: EventBatch, day: int) -> np.ndarray | None:
     return made if (made < day).any() else None
 
 
+def _until(made: np.ndarray, day: int) -> np.ndarray:
+    """``np.minimum(made, day)``: the column itself when every record was made before
+    ``day`` (a warm start's history), as callers only read it."""
+    return made if len(made) and made.max() < day else np.minimum(made, day)
+
+
 @dataclass(frozen=True)
 class Picked:
     """The events of ``batch`` at positions ``at`` that a route picked; ``made``: per
@@ -81,16 +87,23 @@ class Picked:
     are read-only (they may be the batch's own columns)."""
 
     batch: EventBatch
-    at: np.ndarray
+    where: np.ndarray | None  # positions of the picked events (None: every event)
     entity: np.ndarray  # attributed entity per picked event
     event_id: np.ndarray
     erroneous: np.ndarray  # see provenance.erroneous
     made: np.ndarray | None = None
 
+    @property
+    def at(self) -> np.ndarray:
+        """Positions in the batch of the picked events."""
+        return np.arange(len(self.batch)) if self.where is None else self.where
+
     def extra(self, name: str) -> np.ndarray | None:
         """The picked events' values of an extra column (None: the batch has none)."""
         values = self.batch.extra.get(name)
-        return None if values is None else np.asarray(values)[self.at]
+        if values is None:
+            return None
+        return np.asarray(values) if self.where is None else np.asarray(values)[self.where]
 
 
 @dataclass(frozen=True)
@@ -142,25 +155,25 @@ class EventRouter:
             # The one selection every consumer shares: matched and attributed to someone
             # (``matches`` requires both), and (unless the route says otherwise) to a
             # participant.
-            whole = int(np.count_nonzero(ok)) == len(batch)
-            if whole and (everyone or not route.participants_only):
-                at = np.arange(len(batch)) if every is None else every.at
-            else:
+            at: np.ndarray | None = None  # (None: every event)
+            some = route.participants_only and not everyone
+            if some or int(np.count_nonzero(ok)) < len(batch):
                 at = ok.nonzero()[0]
-                if route.participants_only and not everyone:
+                if some:
                     at = at[members[batch.attributed_to[at]]]
-                whole = len(at) == len(batch)
-            if len(at):
+                if len(at) == len(batch):
+                    at = None
+            if at is None or len(at):
                 if bad is None:
                     bad = erroneous(batch)
                     if "recorded_day" in batch.extra:  # (the day is read for those only)
                         recorded = _recorded_day(batch, today.day)
                 # A route picking every event (a warm start's history, mostly) reads the
                 # batch's own columns: the consumers never write to what they are given.
-                if whole:
+                if at is None:
                     if every is None:
-                        made = None if recorded is None else np.minimum(recorded, today.day)
-                        every = Picked(batch, at, batch.attributed_to, batch.event_id, bad, made)
+                        made = None if recorded is None else _until(recorded, today.day)
+                        every = Picked(batch, None, batch.attributed_to, batch.event_id, bad, made)
                     picked = every
                 else:
                     made = None if recorded is None else np.minimum(recorded[at], today.day)
