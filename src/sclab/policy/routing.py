@@ -87,7 +87,7 @@ class Picked:
     are read-only (they may be the batch's own columns)."""
 
     batch: EventBatch
-    where: np.ndarray | None  # positions of the picked events (None: every event)
+    where: np.ndarray | None  # per event of the batch, whether it is picked (None: all are)
     entity: np.ndarray  # attributed entity per picked event
     event_id: np.ndarray
     erroneous: np.ndarray  # see provenance.erroneous
@@ -96,7 +96,7 @@ class Picked:
     @property
     def at(self) -> np.ndarray:
         """Positions in the batch of the picked events."""
-        return np.arange(len(self.batch)) if self.where is None else self.where
+        return np.arange(len(self.batch)) if self.where is None else np.flatnonzero(self.where)
 
     def extra(self, name: str) -> np.ndarray | None:
         """The picked events' values of an extra column (None: the batch has none)."""
@@ -154,30 +154,28 @@ class EventRouter:
                 continue
             # The one selection every consumer shares: matched and attributed to someone
             # (``matches`` requires both), and (unless the route says otherwise) to a
-            # participant.
-            at: np.ndarray | None = None  # (None: every event)
-            some = route.participants_only and not everyone
-            if some or int(np.count_nonzero(ok)) < len(batch):
-                at = ok.nonzero()[0]
-                if some:
-                    at = at[members[batch.attributed_to[at]]]
-                if len(at) == len(batch):
-                    at = None
-            if at is None or len(at):
-                if bad is None:
-                    bad = erroneous(batch)
-                    if "recorded_day" in batch.extra:  # (the day is read for those only)
-                        recorded = _recorded_day(batch, today.day)
-                # A route picking every event (a warm start's history, mostly) reads the
-                # batch's own columns: the consumers never write to what they are given.
-                if at is None:
-                    if every is None:
-                        made = None if recorded is None else _until(recorded, today.day)
-                        every = Picked(batch, None, batch.attributed_to, batch.event_id, bad, made)
-                    picked = every
-                else:
-                    made = None if recorded is None else np.minimum(recorded[at], today.day)
-                    picked = Picked(
-                        batch, at, batch.attributed_to[at], batch.event_id[at], bad[at], made
-                    )
-                route.take(today, picked)
+            # participant. (An unattributed event, -1, reads the last entity's flag here;
+            # ``ok`` is false there.)
+            if route.participants_only and not everyone:
+                ok &= members[batch.attributed_to]
+            picks = int(np.count_nonzero(ok))
+            if picks == 0:
+                continue
+            if bad is None:
+                bad = erroneous(batch)
+                if "recorded_day" in batch.extra:  # (the day is read for those only)
+                    recorded = _recorded_day(batch, today.day)
+            # A route picking every event reads the batch's own columns: the consumers
+            # never write to what they are given. The others get the picked events' values,
+            # taken by the mask (no positions are made unless a consumer asks for them).
+            if picks == len(batch):
+                if every is None:
+                    made = None if recorded is None else _until(recorded, today.day)
+                    every = Picked(batch, None, batch.attributed_to, batch.event_id, bad, made)
+                picked = every
+            else:
+                made = None if recorded is None else np.minimum(recorded[ok], today.day)
+                picked = Picked(
+                    batch, ok, batch.attributed_to[ok], batch.event_id[ok], bad[ok], made
+                )
+            route.take(today, picked)
