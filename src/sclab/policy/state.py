@@ -216,28 +216,35 @@ class WindowCounter:
         leave = np.add(made, self.window, dtype=np.int64)
         if self.end is not None:
             np.minimum(leave, self.end, out=leave)
-        # The records in expiry-day order (stable): each day's records are then one slice,
-        # and those that left their window before today (the earliest days) are cut off
-        # in front. Most records of a long window stay until the end of the run: only the
-        # others need sorting.
-        stays = leave >= self.end if self.end is not None else np.zeros(len(leave), bool)
-        goes = np.flatnonzero(~stays)
-        order = goes[stable_order(leave[goes])]
-        if len(order) < len(leave):
-            order = np.concatenate([order, np.flatnonzero(stays)])
-        leave = leave[order]
-        first = int(np.searchsorted(leave, day, side="right"))
-        if first == len(leave):
+        inside = leave > day  # (those made ``window`` days or more ago are not counted)
+        n_inside = int(np.count_nonzero(inside))
+        if n_inside == 0:
             return np.empty(0, np.int64)
-        order, leave = order[first:], leave[first:]
-        entity, wrongful, event_id = entity[order], wrongful[order], event_id[order]
-        people, counts, bad = count_by_entity(entity, self.n, wrongful)
+        whole = n_inside == len(leave)
+        people, counts, bad = count_by_entity(
+            entity if whole else entity[inside], self.n, wrongful if whole else wrongful[inside]
+        )
         self.count[people] = np.minimum(self.count[people].astype(np.int64) + counts, 65535)
         self.bad[people] = np.minimum(self.bad[people].astype(np.int64) + bad, 65535)
-        cuts = run_starts(leave)
-        for lo, hi in zip(cuts, run_ends(cuts, len(leave)), strict=True):
-            self._queue.setdefault(int(leave[lo]), []).append(
-                _runs(entity[lo:hi], wrongful[lo:hi], event_id[lo:hi])
+        # Queued by the day each record leaves, those days in order, each day's records in
+        # their order. Most records of a long window stay until the end of the run: they
+        # are taken by a mask in their order, and only the others are sorted by day.
+        stays = inside & (leave >= self.end) if self.end is not None else None
+        goes = inside if stays is None else inside & ~stays
+        at = np.flatnonzero(goes)
+        if len(at):
+            at = at[stable_order(leave[at])]
+            when = leave[at]
+            ent, wrong, ev = entity[at], wrongful[at], event_id[at]
+            cuts = run_starts(when)
+            for lo, hi in zip(cuts, run_ends(cuts, len(at)), strict=True):
+                self._queue.setdefault(int(when[lo]), []).append(
+                    _runs(ent[lo:hi], wrong[lo:hi], ev[lo:hi])
+                )
+        if stays is not None and stays.any():
+            assert self.end is not None
+            self._queue.setdefault(self.end, []).append(
+                _runs(entity[stays], wrongful[stays], event_id[stays])
             )
         return people
 
