@@ -23,7 +23,7 @@ from sclab.arrays import union_sorted
 from sclab.policy.effects import Effects
 from sclab.policy.lists import Lists
 from sclab.policy.provenance import Provenance, Targets
-from sclab.policy.routing import Picked, Route, made_before_today
+from sclab.policy.routing import Picked, Route
 from sclab.policy.rows import Rows
 from sclab.policy.schema import Counter, Rule
 from sclab.policy.state import WindowCounter, latest_event
@@ -61,9 +61,7 @@ class Counters:
         for cid, (spec, counter) in self.counters.items():
 
             def take(today: Today, p: Picked, cid: str = cid, c: WindowCounter = counter) -> None:
-                made = made_before_today(p.batch, today.day)
-                made = None if made is None else made[p.at]
-                self._rose[cid].append(c.add(today.day, p.entity, p.erroneous, p.event_id, made))
+                self._rose[cid].append(c.add(today.day, p.entity, p.erroneous, p.event_id, p.made))
 
             routes.append(Route(spec.events, spec.entity, take))
         return routes

@@ -30,7 +30,7 @@ from sclab.policy.lists import Lists
 from sclab.policy.points import Points
 from sclab.policy.provenance import Targets
 from sclab.policy.publish import report_caught
-from sclab.policy.routing import Picked, Route, made_before_today
+from sclab.policy.routing import Picked, Route
 from sclab.policy.rows import Rows
 from sclab.policy.schema import Effect, Rule
 from sclab.policy.today import Today
@@ -53,10 +53,9 @@ class Effects:
                 continue
 
             def take(today: Today, p: Picked, rule: Rule = rule) -> None:
-                made = made_before_today(p.batch, today.day)
                 found = Targets(
                     p.batch.entity_type, p.entity, p.event_id, p.erroneous, p.extra("ground"),
-                    None if made is None else made[p.at],
+                    p.made,
                 )  # fmt: skip
                 self.apply(today, rule, found, p.batch.kind)
 

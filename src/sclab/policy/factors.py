@@ -33,7 +33,7 @@ from sclab.parallel import map_blocks
 from sclab.policy.grades import GradeRules
 from sclab.policy.provenance import Provenance
 from sclab.policy.publish import Standings
-from sclab.policy.routing import Picked, Route, made_before_today
+from sclab.policy.routing import Picked, Route
 from sclab.policy.rows import Rows
 from sclab.policy.state import FactorState, WindowCounter, grade_of, latest_event, search_sorted
 from sclab.policy.today import Today
@@ -90,9 +90,7 @@ class FactorScores:
                 def take(
                     today: Today, p: Picked, f: FactorState = f, h: WindowCounter = hidden
                 ) -> None:
-                    made = made_before_today(p.batch, today.day)
-                    made = None if made is None else made[p.at]
-                    h.add(today.day, f.positions(p.entity), p.erroneous, p.event_id, made)
+                    h.add(today.day, f.positions(p.entity), p.erroneous, p.event_id, p.made)
 
                 routes.append(Route(inp.events, f.spec.entity, take))
         return routes

@@ -60,6 +60,8 @@ class JointMeasures:
         #: The day and, per trigger (by its text: measures on the same list share it), the
         #: legal representatives it triggers that day.
         self._represented_today: tuple[int, dict[str, tuple[np.ndarray, ...]]] | None = None
+        self._trigger_text: dict[int, str] = {}
+        self._by_kind: dict[str, list[JointMeasure]] = {}  # see _measures
 
     def publish(self, view: SystemView) -> None:
         """Tell behaviour which classes of which moment kinds the measures block."""
@@ -73,12 +75,17 @@ class JointMeasures:
         for m in moments:
             self._decide(today, m)
 
+    def _measures(self, kind: str) -> list[JointMeasure]:
+        """The measures on moments of ``kind``, blocks first, then prices, then rewards."""
+        measures = self._by_kind.get(kind)
+        if measures is None:
+            order = {"blocked": 0, "priced_up": 1, "favoured": 2}
+            mine = [j for j in self.joint if kind in j.moments]
+            measures = self._by_kind[kind] = sorted(mine, key=lambda x: order[x.effect])
+        return measures
+
     def _decide(self, today: Today, m: Moments) -> None:
-        measures = [j for j in self.joint if m.kind in j.moments]
-        if not measures:
-            return
-        order = {"blocked": 0, "priced_up": 1, "favoured": 2}
-        for j in sorted(measures, key=lambda x: order[x.effect]):
+        for j in self._measures(m.kind):
             # A measure on some classes decides the attempts of those classes only; its
             # trigger is looked up for every attempt, since those of the classes it
             # permits are watched too (a listed person buying a second-class D seat).
@@ -251,7 +258,11 @@ class JointMeasures:
         cache = self._represented_today
         if cache is None or cache[0] != today.day:
             cache = self._represented_today = (today.day, {})
-        key = repr(t)
+        # (The text of a trigger, a pydantic repr, is made once per trigger: the policy
+        # holds its triggers for the whole run.)
+        key = self._trigger_text.get(id(t))
+        if key is None:
+            key = self._trigger_text[id(t)] = repr(t)
         found = cache[1].get(key)
         if found is None:
             found = cache[1][key] = self._representatives(today.sim, t)

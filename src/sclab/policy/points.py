@@ -15,11 +15,19 @@ import numpy as np
 
 from sclab.policy.grades import GradeRules, capped_deltas
 from sclab.policy.publish import Standings, report_caught
-from sclab.policy.routing import Picked, Route, made_before_today
+from sclab.policy.routing import Picked, Route
 from sclab.policy.rows import Rows
 from sclab.policy.schema import PointsDelta
-from sclab.policy.state import PointsState, grade_of
+from sclab.policy.state import PointsState, grade_of, is_sorted, run_ends, run_starts
 from sclab.policy.today import Today
+
+
+def add_wrong(wrong: np.ndarray, entity: np.ndarray, delta: np.ndarray, bad: np.ndarray) -> None:
+    """Add to ``wrong`` (per entity) the changes ``delta`` that rest on erroneous events
+    (``bad``): only those rows are read, the few a day's changes hold."""
+    at = bad.nonzero()[0]
+    if len(at):
+        np.add.at(wrong, entity[at], delta[at].astype(np.float32))
 
 
 def delta_rule_id(score_id: str, delta: PointsDelta) -> str:
@@ -49,9 +57,8 @@ class Points:
             for d in pts.spec.deltas:
 
                 def take(today: Today, p: Picked, sid: str = sid, d: PointsDelta = d) -> None:
-                    made = made_before_today(p.batch, today.day)
                     pts = self.states[sid]
-                    if made is None:
+                    if p.made is None:
                         self.change(
                             today, sid, p.entity,
                             capped_deltas(pts.spec.grades, d, p.entity, pts.value),
@@ -61,26 +68,26 @@ class Points:
                     # Records made before the run (a warm start): a deduction lapses
                     # ``restore_after_days`` after its record was made, so one that has
                     # already lapsed is not applied; nobody is reported caught today.
-                    made = made[p.at]
-                    keep = np.ones(len(made), bool)
+                    entity, event, bad, made = p.entity, p.event_id, p.erroneous, p.made
                     restore = self.states[sid].spec.restore_after_days
                     if restore and d.delta < 0:
                         keep = made + restore > today.day
-                    if keep.any():
-                        # One change per event: the records of a bundle (one event id,
-                        # in consecutive rows, see sclab.engine.events) change the score
-                        # together, by the sum of their records' changes.
-                        event = p.event_id[keep]
-                        first = np.flatnonzero(np.r_[True, event[1:] != event[:-1]])
-                        per_record = capped_deltas(
-                            pts.spec.grades, d, p.entity[keep], pts.value
-                        ).astype(np.float64)
-                        self.change(
-                            today, sid, p.entity[keep][first],
-                            np.add.reduceat(per_record, first).astype(np.float32),
-                            delta_rule_id(sid, d), event[first], p.erroneous[keep][first],
-                            None, made[keep][first],
-                        )  # fmt: skip
+                        if not keep.any():
+                            return
+                        if not keep.all():
+                            entity, event, bad, made = (a[keep] for a in (entity, event, bad, made))
+                    # One change per event: the records of a bundle (one event id, in
+                    # consecutive rows, see sclab.engine.events) change the score together,
+                    # by the sum of their records' changes.
+                    delta = capped_deltas(pts.spec.grades, d, entity, pts.value)
+                    first = run_starts(event)
+                    if len(first) < len(event):  # (else each record is its own change)
+                        delta = np.add.reduceat(delta, first, dtype=np.float64)
+                        entity, event, bad, made = (a[first] for a in (entity, event, bad, made))
+                    self.change(
+                        today, sid, entity, delta.astype(np.float32, copy=False),
+                        delta_rule_id(sid, d), event, bad, None, made,
+                    )  # fmt: skip
 
                 routes.append(Route(d.events, pts.spec.entity, take))
         return routes
@@ -105,22 +112,29 @@ class Points:
         """
         pts = self.states[sid]
         spec = pts.spec
-        order = np.argsort(entity, kind="stable")
-        entity, delta, wrongful = entity[order], delta[order], wrongful[order]
-        event_id = None if event_id is None else event_id[order]
-        made = None if made is None else np.asarray(made, np.int64)[order]
+        # Rows in entity order (stable). Most batches come sorted by entity already (a
+        # warm start's history, a rule's targets): then they are used as they are.
+        if not is_sorted(entity):
+            order = np.argsort(entity, kind="stable")
+            entity, delta, wrongful = entity[order], delta[order], wrongful[order]
+            event_id = None if event_id is None else event_id[order]
+            made = None if made is None else made[order]
         # Running value per row: an entity with several events today changes step by step.
-        starts = np.flatnonzero(np.r_[True, entity[1:] != entity[:-1]])
-        csum = np.cumsum(delta.astype(np.float64))
-        base = np.repeat(csum[starts] - delta[starts], np.diff(np.r_[starts, len(entity)]))
-        running = pts.value[entity].astype(np.float64) + (csum - base)
-        lo = -np.inf if spec.minimum is None else spec.minimum
-        hi = np.inf if spec.maximum is None else spec.maximum
-        running = np.clip(running, lo, hi)
-        last = np.r_[starts[1:] - 1, len(entity) - 1]
+        starts = run_starts(entity)
+        ends = run_ends(starts, len(entity))
+        last = ends - 1
         people = entity[last]
-        before_grade = pts.grade[people].copy()
-        before_value = pts.value[people].copy()
+        # (In place where the arrays are fresh: a warm start changes millions of scores.)
+        step = np.cumsum(delta, dtype=np.float64)
+        np.subtract(step, (step[starts] - delta[starts]).repeat(ends - starts), out=step)
+        running = pts.value[entity].astype(np.float64)
+        running += step
+        if spec.minimum is not None or spec.maximum is not None:
+            lo = -np.inf if spec.minimum is None else spec.minimum
+            hi = np.inf if spec.maximum is None else spec.maximum
+            np.clip(running, lo, hi, out=running)
+        before_grade = pts.grade[people]  # (copies: fancy indexing)
+        before_value = pts.value[people]
         pts.value[people] = running[last]
         self.standings.changed(sid, people)
         if event_id is not None:
@@ -128,19 +142,29 @@ class Points:
             if len(latest) and latest.max() > np.iinfo(pts.last_event.dtype).max:
                 pts.last_event = pts.last_event.astype(np.int64)  # ids past 2**31: widen
             pts.last_event[people] = latest
-        np.add.at(pts.wrong, entity, np.where(wrongful, delta, 0).astype(np.float32))
+        add_wrong(pts.wrong, entity, delta, wrongful)
         pts.grade[people] = grade_of(spec.grades, pts.value[people])
         self.rows.score_changes(
             today, entity, score=sid, rule_id=rule_id, delta=delta, value=running,
             event_id=event_id, wrongful=wrongful, entity_type=spec.entity,
         )  # fmt: skip
         if spec.restore_after_days and event_id is not None:
-            neg = np.flatnonzero(delta < 0)
+            neg = (delta < 0).nonzero()[0]
             if len(neg):
-                due = (today.day if made is None else made[neg]) + int(spec.restore_after_days)
-                for when in np.unique(due):
-                    at = neg[due == when] if made is not None else neg
-                    pts.restore.setdefault(int(when), []).append(
+                back = int(spec.restore_after_days)
+                made = None if made is None else np.asarray(made, np.int64)
+                if made is None:
+                    groups = [(today.day + back, neg)]
+                else:
+                    # By the day each lapses, in row order within a day.
+                    due = made[neg] + back
+                    neg = neg[np.argsort(due, kind="stable")]
+                    due = made[neg] + back
+                    cuts = run_starts(due)
+                    ends = run_ends(cuts, len(neg))
+                    groups = [(int(due[c]), neg[c:e]) for c, e in zip(cuts, ends, strict=True)]
+                for when, at in groups:
+                    pts.restore.setdefault(when, []).append(
                         (entity[at], -delta[at], event_id[at], wrongful[at])
                     )
         if record_kind is not None and spec.entity == "person":
@@ -162,7 +186,7 @@ class Points:
             for entity, delta, event, bad in pts.restore.pop(today.day, []):
                 # The lapse of a deduction is credit repair, not a new judgment: it carries
                 # the original event for provenance but is never wrongful itself.
-                np.add.at(pts.wrong, entity, np.where(bad, delta, 0).astype(np.float32))
+                add_wrong(pts.wrong, entity, delta.astype(np.float32), bad)
                 self.change(
                     today, sid, entity, delta.astype(np.float32), f"{sid}:restored", event,
                     np.zeros(len(entity), bool), None,

@@ -35,7 +35,8 @@ def erroneous(batch: EventBatch) -> np.ndarray:
     error = batch.extra.get("error")
     if error is not None:
         if isinstance(error, pa.Array):
-            bad |= np.asarray(error.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+            if error.null_count < len(error):  # (most batches hold no record error)
+                bad |= np.asarray(error.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         else:
             bad |= np.array([e is not None for e in error], dtype=bool)
     return bad
@@ -89,7 +90,9 @@ class Provenance:
         if pts is None:
             return self.factor_wrongful(sid, who)
         honest = grade_of(pts.spec.grades, pts.value[who] - pts.wrong[who])
-        return ~np.isin(honest, target)
+        in_target = np.zeros(256, bool)  # grades are uint8: a lookup, not np.isin
+        in_target[target] = True
+        return ~in_target[honest]
 
     def score_wrongful(self, sid: str, who: np.ndarray, below: float) -> np.ndarray:
         """Without erroneous deductions, each entity's score would not be below ``below``."""

@@ -14,6 +14,7 @@ entries) for the daily expiry check, and 4 bytes per entity (the slot array).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -50,28 +51,83 @@ def count_by_entity(
     flags: np.ndarray | None = None,
     weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(unique entities, events per entity, flagged events per entity), O(k log k).
+    """(unique entities, events per entity, flagged events per entity), O(k log k) for
+    ``k`` rows, O(k + n) by a table of the ``n`` entities when the rows are that many.
 
     ``weight``: per row, how many events it stands for (default 1).
     """
     if len(entity) == 0:
         empty = np.empty(0, np.int64)
         return empty, empty, empty
-    order = np.argsort(entity, kind="stable")
-    e = entity[order]
-    starts = np.flatnonzero(np.r_[True, e[1:] != e[:-1]])
+    if 4 * len(entity) >= n:
+        # Many rows (a warm start's history): a count per entity beats any sort. Counts
+        # in float64 are exact (far below 2**53).
+        present = np.bincount(entity, minlength=n)
+        people = present.nonzero()[0]
+        counts = (
+            present[people]
+            if weight is None
+            else np.bincount(entity, weights=weight, minlength=n)[people].astype(np.int64)
+        )
+        if flags is None:
+            flagged = np.zeros(len(people), np.int64)
+        else:
+            per_row = flags if weight is None else flags * weight.astype(np.int64)
+            flagged = np.bincount(entity, weights=per_row, minlength=n)[people].astype(np.int64)
+        return people.astype(entity.dtype, copy=False), counts, flagged
+    # The rows mostly come sorted by entity (a day's records, a warm start's history):
+    # the stable sort (timsort) merges such runs in about linear time, and none is needed
+    # when they are sorted already.
+    order = None if is_sorted(entity) else np.argsort(entity, kind="stable")
+    e = entity if order is None else entity[order]
+    starts = run_starts(e)
     if weight is None:
-        counts = np.diff(np.r_[starts, len(e)])
+        counts = run_ends(starts, len(e)) - starts
         w = None
     else:
-        w = weight[order].astype(np.int64)
+        w = (weight if order is None else weight[order]).astype(np.int64)
         counts = np.add.reduceat(w, starts)
     if flags is None:
         flagged = np.zeros(len(starts), np.int64)
     else:
-        f = flags[order].astype(np.int64)
-        flagged = np.add.reduceat(f if w is None else f * w, starts)
+        f = flags if order is None else flags[order]
+        flagged = (
+            np.add.reduceat(f, starts, dtype=np.int64)
+            if w is None
+            else np.add.reduceat(f.astype(np.int64) * w, starts)
+        )
     return e[starts], counts, flagged
+
+
+def stable_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` for integers; those spanning fewer than 65,536
+    values (days) are sorted as uint16 offsets, by NumPy's radix sort: O(k)."""
+    if len(values) and values.dtype.kind in "iu":
+        lo = int(values.min())
+        if int(values.max()) - lo < 1 << 16:
+            return np.argsort((values - lo).astype(np.uint16), kind="stable")
+    return np.argsort(values, kind="stable")
+
+
+def is_sorted(values: np.ndarray) -> bool:
+    """Whether ``values`` never decrease (one pass, no copy of the values)."""
+    return len(values) < 2 or bool(np.all(values[1:] >= values[:-1]))
+
+
+def run_starts(values: np.ndarray) -> np.ndarray:
+    """Positions of the rows that start a run of equal values (the first row always does)."""
+    first = np.empty(len(values), bool)
+    first[:1] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    return first.nonzero()[0]
+
+
+def run_ends(starts: np.ndarray, n: int) -> np.ndarray:
+    """Where each run of :func:`run_starts` ``starts`` of ``n`` rows ends (exclusive)."""
+    ends = np.empty(len(starts), np.int64)
+    ends[:-1] = starts[1:]
+    ends[-1:] = n
+    return ends
 
 
 def _runs(
@@ -79,10 +135,11 @@ def _runs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Consecutive rows with one (entity, event id, flag) as one row with a weight: the
     records of a bundle (one event id, consecutive, see sclab.engine.events) are kept
-    once. Weight None: every row is its own."""
-    entity = entity.astype(np.int64)
-    wrongful = wrongful.astype(bool)
-    event_id = event_id.astype(np.int64)
+    once. Weight None: every row is its own. (The rows are kept as given when already of
+    these types: nothing writes to them once queued.)"""
+    entity = entity.astype(np.int64, copy=False)
+    wrongful = wrongful.astype(bool, copy=False)
+    event_id = event_id.astype(np.int64, copy=False)
     if len(entity) < 2:
         return entity, wrongful, event_id, None
     same = (
@@ -92,8 +149,8 @@ def _runs(
     )
     if not same.any():
         return entity, wrongful, event_id, None
-    starts = np.flatnonzero(np.r_[True, ~same])
-    weight = np.diff(np.r_[starts, len(entity)]).astype(np.uint32)
+    starts = np.concatenate(([0], (~same).nonzero()[0] + 1))
+    weight = (run_ends(starts, len(entity)) - starts).astype(np.uint32)
     return entity[starts], wrongful[starts], event_id[starts], weight
 
 
@@ -156,26 +213,38 @@ class WindowCounter:
         made: np.ndarray,
     ) -> np.ndarray:
         """:meth:`add` for records made on past days ``made`` (grouped by expiry day)."""
-        leave = np.asarray(made, np.int64) + self.window
+        leave = np.add(made, self.window, dtype=np.int64)
         if self.end is not None:
-            leave = np.minimum(leave, self.end)
-        inside = np.flatnonzero(leave > day)
-        if len(inside) == 0:
+            np.minimum(leave, self.end, out=leave)
+        inside = leave > day  # (those made ``window`` days or more ago are not counted)
+        n_inside = int(np.count_nonzero(inside))
+        if n_inside == 0:
             return np.empty(0, np.int64)
-        entity, wrongful, event_id, leave = (
-            entity[inside],
-            wrongful[inside],
-            event_id[inside],
-            leave[inside],
+        whole = n_inside == len(leave)
+        people, counts, bad = count_by_entity(
+            entity if whole else entity[inside], self.n, wrongful if whole else wrongful[inside]
         )
-        people, counts, bad = count_by_entity(entity, self.n, wrongful)
         self.count[people] = np.minimum(self.count[people].astype(np.int64) + counts, 65535)
         self.bad[people] = np.minimum(self.bad[people].astype(np.int64) + bad, 65535)
-        order = np.argsort(leave, kind="stable")
-        cuts = np.flatnonzero(leave[order][1:] != leave[order][:-1]) + 1
-        for part in np.split(order, cuts):
-            self._queue.setdefault(int(leave[part[0]]), []).append(
-                _runs(entity[part], wrongful[part], event_id[part])
+        # Queued by the day each record leaves, those days in order, each day's records in
+        # their order. Most records of a long window stay until the end of the run: they
+        # are taken by a mask in their order, and only the others are sorted by day.
+        stays = inside & (leave >= self.end) if self.end is not None else None
+        goes = inside if stays is None else inside & ~stays
+        at = np.flatnonzero(goes)
+        if len(at):
+            at = at[stable_order(leave[at])]
+            when = leave[at]
+            ent, wrong, ev = entity[at], wrongful[at], event_id[at]
+            cuts = run_starts(when)
+            for lo, hi in zip(cuts, run_ends(cuts, len(at)), strict=True):
+                self._queue.setdefault(int(when[lo]), []).append(
+                    _runs(ent[lo:hi], wrong[lo:hi], ev[lo:hi])
+                )
+        if stays is not None and stays.any():
+            assert self.end is not None
+            self._queue.setdefault(self.end, []).append(
+                _runs(entity[stays], wrongful[stays], event_id[stays])
             )
         return people
 
@@ -369,8 +438,19 @@ class FactorState:
         return len(self.value) if self.who is None else len(self.who)
 
     def positions(self, entities: np.ndarray) -> np.ndarray:
-        """Participant positions of ``entities`` (any order), which must all participate."""
-        return entities if self.who is None else search_sorted(self.who, entities)
+        """Participant positions of ``entities`` (any order), which must all participate.
+
+        A binary search among the participants per entity; for many entities (a warm
+        start's history) a table of everyone's position instead, made for the call:
+        O(entities + n) without the search's cache misses.
+        """
+        if self.who is None:
+            return entities
+        if 8 * len(entities) < len(self.value):
+            return search_sorted(self.who, entities)
+        table = np.zeros(len(self.value), np.int32)  # (fewer than 2**31 participants)
+        table[self.who] = np.arange(len(self.who), dtype=np.int32)
+        return table[entities].astype(np.int64)
 
     def lookup(self, entities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(positions, participates) of any ``entities``: a position is only meaningful where
@@ -392,13 +472,21 @@ def grade_of(grades: list, value: np.ndarray) -> np.ndarray:
     """Index of the grade band of each value (0 = highest grade)."""
     if not grades:
         return np.zeros(len(value), np.uint8)
-    # grades run high to low; count the bands whose min the value does not reach (one
-    # pass per band, compared in float64, without an n x bands temporary)
-    idx = np.zeros(len(value), np.uint8)
-    for g in grades:
-        if g.min is not None:
-            idx += np.asarray(value) < np.float64(g.min)
+    # Grades run high to low: the index is the number of bands whose min the value does
+    # not reach, counted by one binary search among the mins (compared in float64; NaN
+    # reaches every min: band 0).
+    mins = _sorted_mins(tuple(g.min for g in grades if g.min is not None))
+    idx = len(mins) - np.searchsorted(mins, np.asarray(value), side="right")
     return np.minimum(idx, len(grades) - 1).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=256)
+def _sorted_mins(mins: tuple[float, ...]) -> np.ndarray:
+    """The grades' mins as a sorted float64 array (made once per set of grades; shared,
+    so read-only)."""
+    out = np.sort(np.array(mins, np.float64))
+    out.flags.writeable = False
+    return out
 
 
 def latest_event(who: np.ndarray, entity: np.ndarray, event_id: np.ndarray) -> np.ndarray:

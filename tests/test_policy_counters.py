@@ -1,0 +1,135 @@
+"""Policy state: window counters count per entity whatever the path taken (a sort for few
+rows, a table for many) and queue a warm start's records by the day they leave their
+window; a value's grade is the number of grade mins it does not reach; a voluntary
+score finds its participants' positions alike for few entities and for many."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sclab.policy.schema import Grade
+from sclab.policy.state import (
+    FactorState,
+    WindowCounter,
+    count_by_entity,
+    grade_of,
+    stable_order,
+)
+
+
+def _reference(
+    entity: np.ndarray, flags: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    people = np.unique(entity)
+    counts = np.array([weight[entity == p].sum() for p in people], np.int64)
+    flagged = np.array([(weight * flags)[entity == p].sum() for p in people], np.int64)
+    return people, counts, flagged
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_counts_per_entity_agree_with_a_plain_count(data: st.DataObject) -> None:
+    n = data.draw(st.integers(1, 40))
+    k = data.draw(st.integers(1, 60))  # 4k >= n takes the table, else the sort
+    entity = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k)))
+    if data.draw(st.booleans()):
+        entity.sort()
+    flags = np.array(data.draw(st.lists(st.booleans(), min_size=k, max_size=k)))
+    weighted = data.draw(st.booleans())
+    weight = np.array(
+        data.draw(st.lists(st.integers(1, 5), min_size=k, max_size=k)), np.uint32
+    ) if weighted else np.ones(k, np.uint32)  # fmt: skip
+    # The same rows counted with a population just above and far above 4 k (table, sort).
+    for size in (n, 4 * k + n):
+        people, counts, flagged = count_by_entity(entity, size, flags, weight if weighted else None)
+        want = _reference(entity, flags, weight)
+        for got, expected in zip((people, counts, flagged), want, strict=True):
+            np.testing.assert_array_equal(got, expected)
+            assert got.dtype == np.int64
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.integers(-3000, 3000), max_size=50), wide=st.booleans())
+def test_stable_order_is_numpys_stable_argsort(values: list[int], wide: bool) -> None:
+    a = np.array(values, np.int64)
+    if wide and len(a):
+        a[0] = 1 << 40  # a span past 65,536: the general sort
+    np.testing.assert_array_equal(stable_order(a), np.argsort(a, kind="stable"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_past_records_count_until_they_leave_their_window(data: st.DataObject) -> None:
+    n, window, end = 12, data.draw(st.integers(1, 30)), data.draw(st.integers(1, 40))
+    k = data.draw(st.integers(1, 50))
+    entity = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k)))
+    made = np.array(data.draw(st.lists(st.integers(-40, -1), min_size=k, max_size=k)))
+    bad = np.array(data.draw(st.lists(st.booleans(), min_size=k, max_size=k)))
+    event = np.arange(k, dtype=np.int64)
+    c = WindowCounter(n, window, end)
+    rose = c.add(0, entity, bad, event, made)
+    leave = np.minimum(made + window, end)
+    inside = leave > 0
+    np.testing.assert_array_equal(c.count, np.bincount(entity[inside], minlength=n))
+    np.testing.assert_array_equal(c.bad, np.bincount(entity[inside & bad], minlength=n))
+    np.testing.assert_array_equal(rose, np.unique(entity[inside]))
+    # Each record is queued once, under the day it leaves, in its original order there.
+    assert list(c._queue) == sorted(set(leave[inside].tolist()))
+    for day, parts in c._queue.items():
+        (ent, wrong, ev, weight), *more = parts
+        assert not more and weight is None  # distinct event ids: no bundles
+        at = np.flatnonzero(inside & (leave == day))
+        np.testing.assert_array_equal(ev, event[at])
+        np.testing.assert_array_equal(ent, entity[at])
+        np.testing.assert_array_equal(wrong, bad[at])
+    # And they leave on that day.
+    for day in range(1, end + 1):
+        c.expire(day)
+    assert not c.count.any() and not c.bad.any()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    mins=st.lists(st.integers(-500, 1500), min_size=1, max_size=6, unique=True),
+    values=st.lists(
+        st.one_of(st.floats(-1000, 2000, width=32), st.just(float("nan"))), max_size=30
+    ),
+)
+def test_a_grade_is_the_number_of_mins_a_value_does_not_reach(
+    mins: list[int], values: list[float]
+) -> None:
+    mins = sorted(mins, reverse=True)  # highest grade first; the lowest has no min
+    grades = [Grade(name=f"g{k}", min=m) for k, m in enumerate(mins)] + [Grade(name="low")]
+    v = np.array(values, np.float32)
+    want = np.array([sum(x < m for m in mins) for x in v.astype(np.float64)], np.uint8)
+    np.testing.assert_array_equal(grade_of(grades, v), want)
+    # Values on a band's min belong to it.
+    on = np.array(mins, np.float32)
+    np.testing.assert_array_equal(grade_of(grades, on), np.arange(len(mins), dtype=np.uint8))
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_participant_positions_by_search_and_by_table_agree(data: st.DataObject) -> None:
+    n = data.draw(st.integers(1, 200))
+    joined = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    joined[data.draw(st.integers(0, n - 1))] = True
+    who = np.flatnonzero(joined)
+    f = FactorState(
+        spec=None,  # type: ignore[arg-type]  # positions read no spec
+        value=np.full(n, np.nan, np.float32),
+        grade=np.zeros(n, np.uint8),
+        who=who,
+        hidden=[],
+        decayed=[],
+        last_total=[],
+    )
+    k = data.draw(st.sampled_from([1, 2, n // 8 + 1, n, 3 * n]))  # search, then table
+    entities = who[
+        np.array(data.draw(st.lists(st.integers(0, len(who) - 1), min_size=k, max_size=k)))
+    ]
+    got = f.positions(entities)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(who[got], entities)
