@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sclab.arrays import lex_order, union_positions, union_sorted
+from sclab.arrays import lex_order, stable_order, union_positions, union_sorted
 
 _ints = st.sampled_from([np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16])
 
@@ -52,3 +52,24 @@ def test_union_positions_is_union_and_its_searches(
     assert union.dtype == np.int64 and (union == expected).all()
     assert (a_at == np.searchsorted(expected, a)).all()
     assert (b_at == np.searchsorted(expected, b)).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    high=st.sampled_from([1, 7, 256, 300, 65536, 70000, 2**40]),
+    shift=st.sampled_from([0, -3, -3000]),
+    dtype=st.sampled_from([np.int64, np.int32, np.uint32, np.uint16, np.uint64]),
+    k=st.integers(0, 3000),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_stable_order_is_the_stable_argsort(
+    high: int, shift: int, dtype: type, k: int, seed: int
+) -> None:
+    """The same order as NumPy's stable argsort, whether the keys span little (sorted as
+    narrow offsets from their minimum, negative minimums included) or much."""
+    rng = np.random.default_rng(seed)
+    key = rng.integers(0, high, k) + shift
+    if np.dtype(dtype).kind == "u":
+        key = np.abs(key)
+    key = key.astype(dtype) if np.iinfo(dtype).max >= high else key
+    assert np.array_equal(stable_order(key), np.argsort(key, kind="stable"))

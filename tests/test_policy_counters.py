@@ -15,7 +15,6 @@ from sclab.policy.state import (
     WindowCounter,
     count_by_entity,
     grade_of,
-    stable_order,
 )
 
 
@@ -48,15 +47,6 @@ def test_counts_per_entity_agree_with_a_plain_count(data: st.DataObject) -> None
         for got, expected in zip((people, counts, flagged), want, strict=True):
             np.testing.assert_array_equal(got, expected)
             assert got.dtype == np.int64
-
-
-@settings(max_examples=100, deadline=None)
-@given(values=st.lists(st.integers(-3000, 3000), max_size=50), wide=st.booleans())
-def test_stable_order_is_numpys_stable_argsort(values: list[int], wide: bool) -> None:
-    a = np.array(values, np.int64)
-    if wide and len(a):
-        a[0] = 1 << 40  # a span past 65,536: the general sort
-    np.testing.assert_array_equal(stable_order(a), np.argsort(a, kind="stable"))
 
 
 @settings(max_examples=100, deadline=None)

@@ -33,7 +33,6 @@ from sclab.world.sampling import (
     lognormal_sums,
     multinomial_split,
     poisson,
-    stable_order,
     thin,
     thinned,
 )
@@ -640,25 +639,6 @@ def test_bucketed_search_matches_searchsorted(m: int, span: int, grid: int, seed
         [-1.0, 0.0, float(span), np.nextafter(float(span), 0.0), span + 5.0, np.nan],
     ])  # fmt: skip
     assert np.array_equal(search(keys), np.searchsorted(edges, keys, side="right"))
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    high=st.sampled_from([1, 7, 256, 300, 65536, 70000, 2**40]),
-    shift=st.sampled_from([0, -3]),
-    dtype=st.sampled_from([np.int64, np.int32, np.uint32, np.uint16]),
-    k=st.integers(0, 3000),
-    seed=SEEDS,
-)
-def test_stable_order_is_the_stable_argsort(
-    high: int, shift: int, dtype: type, k: int, seed: int
-) -> None:
-    rng = np.random.default_rng(seed)
-    key = rng.integers(0, high, k) + shift
-    if np.dtype(dtype).kind == "u":
-        key = np.abs(key)
-    key = key.astype(dtype) if np.iinfo(dtype).max >= high else key
-    assert np.array_equal(stable_order(key), np.argsort(key, kind="stable"))
 
 
 # ------------------------------------------------------------------ aggregates

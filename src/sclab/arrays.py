@@ -8,6 +8,7 @@ Core object:
         each element of both lands in it.
     :func:`lex_order`: the order of ``np.lexsort`` over integer keys, by one sort of a
         packed int64 key when the keys' ranges fit in 63 bits.
+    :func:`stable_order`: a stable argsort, by radix for integer keys of a small range.
 """
 
 from __future__ import annotations
@@ -96,3 +97,20 @@ def union_positions(few: np.ndarray, many: np.ndarray) -> tuple[np.ndarray, np.n
     hit = np.flatnonzero(shared)
     few_at[hit] = many_at[at[hit]]
     return union, few_at, many_at
+
+
+def stable_order(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")``, narrowed first when the keys span little.
+
+    Integer keys spanning fewer than 65,536 values (a class, a decile, a day of the
+    month, the days records leave a window) are sorted as uint8 or uint16 offsets from
+    their minimum: NumPy sorts those by radix, in O(n), several times faster than its
+    merge sort of wider integers. The order is the same.
+    """
+    key = np.asarray(key)
+    if key.dtype.kind in "iu" and key.dtype.itemsize > 1 and len(key):
+        lo, hi = int(key.min()), int(key.max())
+        if hi - lo < 1 << 16:
+            narrow = np.uint8 if hi - lo < 1 << 8 else np.uint16
+            key = (key - lo).astype(narrow) if lo else key.astype(narrow)
+    return np.argsort(key, kind="stable")

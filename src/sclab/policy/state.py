@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 
+from sclab.arrays import stable_order
 from sclab.policy.schema import FactorScore, PointsScore
 
 
@@ -97,16 +98,6 @@ def count_by_entity(
             else np.add.reduceat(f.astype(np.int64) * w, starts)
         )
     return e[starts], counts, flagged
-
-
-def stable_order(values: np.ndarray) -> np.ndarray:
-    """``np.argsort(values, kind="stable")`` for integers; those spanning fewer than 65,536
-    values (days) are sorted as uint16 offsets, by NumPy's radix sort: O(k)."""
-    if len(values) and values.dtype.kind in "iu":
-        lo = int(values.min())
-        if int(values.max()) - lo < 1 << 16:
-            return np.argsort((values - lo).astype(np.uint16), kind="stable")
-    return np.argsort(values, kind="stable")
 
 
 def is_sorted(values: np.ndarray) -> bool:

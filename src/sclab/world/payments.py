@@ -106,7 +106,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sclab.arrays import lex_order
+from sclab.arrays import lex_order, stable_order
 from sclab.draws import bernoulli_sparse
 from sclab.engine.ages import ages
 from sclab.engine.catalogue import Kind
@@ -121,7 +121,6 @@ from sclab.world.sampling import (
     bound_of,
     lognormal_amounts,
     lognormal_sums,
-    stable_order,
 )
 
 if TYPE_CHECKING:

@@ -28,7 +28,6 @@ Core objects:
     :func:`lognormal_amounts`, :func:`lognormal_sums`: rounded log-normal amounts, and
         per-person sums of many of them.
     :class:`IdSorter`: person ids in increasing order (by marking when they are dense).
-    :func:`stable_order`: a stable argsort, by radix for small integer keys.
     :class:`BucketedSearch`: a sorted search of many keys over few edges, by table.
     :func:`gamma_levels`: a mean-1 gamma law as equally likely levels (a per-person
         multiplier kept in one byte).
@@ -81,6 +80,7 @@ from typing import Any
 
 import numpy as np
 
+from sclab.arrays import stable_order
 from sclab.draws import bernoulli_sparse
 from sclab.parallel import block_generators, map_blocks, parallel_map
 from sclab.rng import StreamKey
@@ -452,21 +452,6 @@ def bound_of(mult: np.ndarray | None) -> float:
     if mult is None:
         return 1.0
     return float(mult.max()) if len(mult) else 0.0
-
-
-def stable_order(key: np.ndarray) -> np.ndarray:
-    """``np.argsort(key, kind="stable")``, narrowed first when the keys are small.
-
-    Integer keys in [0, 65536) (a class, a decile, a day of the month) are sorted as
-    uint16, or uint8 when they fit: NumPy sorts those by radix, in O(n), several times
-    faster than its merge sort of wider integers. The order is the same.
-    """
-    key = np.asarray(key)
-    if key.dtype.kind in "iu" and key.dtype.itemsize > 2 and len(key):
-        lo, hi = int(key.min()), int(key.max())
-        if lo >= 0 and hi < 1 << 16:
-            key = key.astype(np.uint8 if hi < 1 << 8 else np.uint16)
-    return np.argsort(key, kind="stable")
 
 
 class IdSorter:

@@ -139,7 +139,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from sclab.arrays import lex_order
+from sclab.arrays import lex_order, stable_order
 from sclab.engine.ages import ages
 from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity
@@ -148,7 +148,7 @@ from sclab.engine.simulation import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sclab.population.citizens import OCCUPATIONS
 from sclab.world.base import SourceParams
 from sclab.world.history import PastActs, adult_on, days_since, past_events
-from sclab.world.sampling import draw_with_multiplier, lognormal_amounts, stable_order, thinned
+from sclab.world.sampling import draw_with_multiplier, lognormal_amounts, thinned
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation

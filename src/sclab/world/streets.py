@@ -114,7 +114,7 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 from pydantic import Field, field_validator
 
-from sclab.arrays import union_sorted
+from sclab.arrays import stable_order, union_sorted
 from sclab.engine.ages import ages
 from sclab.engine.catalogue import Kind
 from sclab.engine.places import WatchedPlaces
@@ -130,7 +130,6 @@ from sclab.world.sampling import (
     RateClasses,
     gamma_levels,
     multinomial_split,
-    stable_order,
     thin,
 )
 
