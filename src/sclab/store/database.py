@@ -272,10 +272,13 @@ class RunDatabase:
     #: Bytes per person of the end-of-run cap below :attr:`END_MEMORY_LIMIT`.
     END_MEMORY_PER_PERSON = 28
     #: Queued inserts before ``append`` blocks. A flush queues one insert per table (a
-    #: dozen), so the queue holds a few flushes: what it holds is bounded by
-    #: :attr:`FLUSH_ROWS` rows per flush (a few MB), and a flush never waits for the
-    #: inserts of the one before.
-    QUEUE_DEPTH = 64
+    #: dozen), so the queue holds a few dozen flushes, each at most :attr:`FLUSH_ROWS`
+    #: rows. The writer falls that far behind only after a large insert (a month's
+    #: reassessed scores at city scale), which it slices around the simulation's
+    #: parallel passes; a shallower queue then stops the simulation until the writer
+    #: catches up, leaving a core idle, where a deeper one lets it catch up during the
+    #: serial work of the next days (BENCHMARKS.md).
+    QUEUE_DEPTH = 512
     #: Rows the writer inserts in one transaction at most; the transaction is also
     #: committed when someone waits for the rows (:meth:`wait`, :meth:`flush`, ``close``),
     #: never merely because the queue ran empty. Every commit syncs DuckDB's write-ahead
