@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sclab.policy.factors import TIE_STEPS, ties_mean
+from sclab.policy.factors import TIE_STEPS, _consecutive_runs, ties_mean
 from sclab.policy.state import FactorState
 from sclab.population.bits import PackedBools
 
@@ -104,3 +104,21 @@ def test_ties_mean_of_a_last_row_with_several_ties_before_isolated_people() -> N
     assert got[2] == np.float32(0.75)  # (254 + 127) / (2 x 254)
     assert got[0] == got[1] == np.float32(0.5)  # one unscored tie each: neutral
     assert np.all(got[3:] == np.float32(0.5))  # no ties: neutral
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.integers(0, 4)), min_size=1, max_size=30).filter(
+        lambda rows: any(length for _, length in rows)
+    )
+)
+def test_consecutive_runs_lists_each_rows_positions_in_turn(rows: list[tuple[int, int]]) -> None:
+    # Rows may be empty (anywhere, first and last too), overlap or go backwards.
+    first = np.array([f for f, _ in rows], np.int32)
+    length = np.array([n for _, n in rows], np.int32)
+    ends = np.zeros(len(rows) + 1, np.int32)
+    np.cumsum(length, out=ends[1:])
+    want = [f + i for f, n in rows for i in range(n)]
+    got = _consecutive_runs(first, length, ends)
+    assert got.dtype == np.int32
+    assert got.tolist() == want

@@ -331,18 +331,18 @@ def ties_mean(sim: Simulation, f: FactorState) -> np.ndarray:
             ends = indptr - a  # row r's ties are [ends[r], ends[r + 1]) of the block
             at: slice | np.ndarray = slice(a, int(indptr[-1]))
         else:
-            # The participants' tie ends, row after row: positions in the tie arrays,
-            # in indptr's type (int32 below 2**31 tie ends: half the bytes of int64).
+            # The participants' tie ends, row after row (below): positions in the tie
+            # arrays, in indptr's type (int32 below 2**31 tie ends: half the bytes of int64).
             rows = who[lo:hi]
             first_row, stop_row = int(rows[0]), int(rows[-1]) + 1
             first = g.indptr[rows]
             degree = g.indptr[rows + 1] - first
             ends = np.zeros(hi - lo + 1, g.indptr.dtype)
             np.cumsum(degree, out=ends[1:])
-            at = np.repeat(first - ends[:-1], degree)
-            at += np.arange(len(at), dtype=at.dtype)
         if ends[-1] == 0:
             return
+        if who is not None:
+            at = _consecutive_runs(first, degree, ends)
         v = np.take(vals, g.indices[at])  # take: about 40 % faster than v[idx] here
         # Row sums in one pass (reduceat: a third faster than differences of a running
         # sum, which writes 4 bytes per tie end). Rows starting at the end of ``v``
@@ -375,3 +375,22 @@ def ties_mean(sim: Simulation, f: FactorState) -> np.ndarray:
 
     map_blocks(block, f.participants)
     return out
+
+
+def _consecutive_runs(first: np.ndarray, length: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The positions ``first[r], ..., first[r] + length[r] - 1`` of every row ``r`` in
+    turn (``ends``: the running sum of ``length`` from 0; some length positive).
+
+    A running sum of ones with a jump at each row's start, in ``first``'s type: about
+    half the time of repeating the starts and adding a range, which writes and reads
+    the positions twice over.
+    """
+    at = np.ones(int(ends[-1]), first.dtype)
+    rows = np.flatnonzero(length)  # empty rows have no start of their own
+    start = first[rows]
+    jump = np.empty(len(rows), first.dtype)
+    jump[0] = start[0]
+    # From the last position of the previous non-empty row to this row's first.
+    jump[1:] = start[1:] - (start[:-1] + length[rows[:-1]] - 1)
+    at[ends[rows]] = jump
+    return np.cumsum(at, out=at)

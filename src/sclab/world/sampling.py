@@ -946,7 +946,16 @@ class LazyPoisson:
         everyone's are the same)."""
         if self.focus is None or self.focus_days == self.days:
             return np.float32(self.days)
-        return np.where(self.focus[people], np.float32(self.focus_days), np.float32(self.days))
+        # The others' days plus, for members, the difference: whole days, exact in
+        # float32, and no branch per person (a choice by a scattered mask, np.where's,
+        # costs several times the arithmetic).
+        days = np.multiply(
+            self.focus[people].view(np.uint8),
+            np.float32(self.focus_days - self.days),
+            dtype=np.float32,
+        )
+        days += np.float32(self.days)
+        return days
 
     def accrue(self, mult: np.ndarray | None = None) -> None:
         """One more day, at the multiplier ``mult`` (per person; None: 1 for everyone).
