@@ -49,12 +49,16 @@ def write_scenario(tmp_path: Path):
     return _write
 
 
-def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``sclab`` in a subprocess, as a user would."""
+def run_cli(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``sclab`` in a subprocess, as a user would (``env``: its whole environment;
+    default this process's)."""
     return subprocess.run(
         [sys.executable, "-m", "sclab.cli", *map(str, args)],
         capture_output=True,
         text=True,
+        env=env,
         cwd=cwd,
         check=False,
         timeout=600,

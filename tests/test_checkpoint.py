@@ -27,6 +27,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import run_cli
 
 import sclab
 from sclab.errors import SclabError
@@ -46,15 +47,7 @@ def sclab_cli(*args: str | Path, kill_at: str | None = None, cwd: Path | None = 
     env = {k: v for k, v in os.environ.items() if k != KILL_AT}
     if kill_at is not None:
         env[KILL_AT] = kill_at
-    return subprocess.run(
-        [sys.executable, "-m", "sclab.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        check=False,
-        timeout=600,
-    )
+    return run_cli(*args, cwd=cwd, env=env)
 
 
 def killed(out: Path, at: str, *args: str) -> None:
