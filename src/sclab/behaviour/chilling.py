@@ -29,10 +29,11 @@ Each act kind's multiplier is owned by this component: another behaviour compone
 also write ``post_critical`` or ``post_positive_energy``.
 
 Cost model: per day O(s x mean degree) for s people sanctioned in view (a CSR gather),
-O(e log e) every ``recover_every`` days for the e people still exposed (merging the newly
-exposed into the sorted set, then fading them), and one O(n) pass on the (rare) days when
-speech scoring is switched on or off. Memory: 4 bytes per person for
-the exposure and 4 per kind for the multipliers, each created on first need.
+O(e) every ``recover_every`` days for the e people still exposed (merging the newly
+exposed, sorted runs disjoint from the set, into it, then fading them in blocks on the
+cores), and one O(n) pass on the (rare) days when speech scoring is switched on or off.
+Memory: 4 bytes per person for the exposure and 4 per kind for the multipliers, each
+created on first need.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from sclab.arrays import union_positions, union_sorted
 from sclab.engine.propensity import update_propensity
 from sclab.engine.registry import register
 from sclab.engine.ties import active_neighbours
+from sclab.parallel import map_blocks
 
 if TYPE_CHECKING:
     from sclab.engine.simulation import Simulation
@@ -127,7 +129,7 @@ class Chilling:
     def step(self, sim: Simulation, day: int) -> None:
         touched = self._witness(sim)
         if day > 0 and day % self.params.recover_every == 0:
-            touched = union_sorted(touched, self._recover())
+            touched = self._recover(touched)
         speech = bool(sim.view.scores_speech)
         if speech != self._speech:
             self._speech = speech
@@ -150,37 +152,56 @@ class Chilling:
         stay[witnesses_at] *= (1.0 - p.sanction_exposure_effect) ** ties
         if self.exposure is None:
             self.exposure = np.zeros(len(sim.population.citizens), dtype=np.float32)
-        x = 1.0 - (1.0 - self.exposure[touched].astype(np.float64)) * stay
-        self.exposure[touched] = np.minimum(x, p.max_sanction_chill)
-        # Merged into `exposed` only when needed (weekly), so a day stays O(touched).
-        self._pending.append(touched[self.exposure[touched] > 0])
+        before = self.exposure.take(touched)
+        x = 1.0 - (1.0 - before.astype(np.float64)) * stay
+        self.exposure[touched] = after = np.minimum(x, p.max_sanction_chill).astype(np.float32)
+        # The newly exposed, merged into `exposed` only when needed (weekly), so a day
+        # stays O(touched). The others with exposure are in `exposed` or `_pending`
+        # already, so the sets merged are disjoint and need no search for repeats.
+        self._pending.append(touched[(before == 0) & (after > 0)])
         if self._critical is None:
             self._critical = update_propensity(sim, CRITICAL, np.float32(1.0 - self.speech_chill()))
         return touched
 
     def _merge_exposed(self) -> np.ndarray:
         if self._pending:
-            self.exposed = union_sorted(self.exposed, *self._pending)
+            # Sorted, disjoint runs: a stable sort (timsort) merges them in linear time.
+            exposed = np.concatenate([self.exposed, *self._pending])
+            exposed.sort(kind="stable")
+            self.exposed = exposed
             self._pending = []
         return self.exposed
 
-    def _recover(self) -> np.ndarray:
-        """Fade the exposure of the exposed; return them (their multiplier changes)."""
+    def _recover(self, touched: np.ndarray) -> np.ndarray:
+        """Fade the exposure of the exposed; return them with ``touched`` (today's
+        witnesses): the people whose multiplier changes."""
         if self.exposure is None:
-            return np.empty(0, dtype=np.int64)
+            return touched
         self._merge_exposed()  # also bounds the pending list when nothing fades
         if self.params.recovery == 0:
-            return np.empty(0, dtype=np.int64)
+            return touched
+        # Everyone touched with some exposure is among the exposed; only those still at
+        # none need joining to them (a sort of millions otherwise).
+        unexposed = touched[self.exposure.take(touched) == 0]
         fade = np.float32((1.0 - self.params.recovery) ** self.params.recover_every)
-        who = self.exposed
-        x = self.exposure[who] * fade
-        x[x < _RECOVERED] = 0.0
-        self.exposure[who] = x
-        self.exposed = who[x > 0]
-        return who
+        who, exposure = self.exposed, self.exposure
+
+        def fade_block(_: int, lo: int, hi: int) -> np.ndarray:
+            # In blocks on the cores: by mid-year a third of everyone is exposed. The
+            # exposed are distinct, so blocks touch distinct entries.
+            people = who[lo:hi]
+            x = exposure.take(people)
+            x *= fade
+            x[x < _RECOVERED] = 0.0
+            exposure[people] = x
+            return people[x > 0]
+
+        parts = map_blocks(fade_block, len(who))
+        self.exposed = np.concatenate(parts) if parts else who
+        return union_sorted(unexposed, who) if len(unexposed) else who
 
     def _critical_multiplier(self, people: np.ndarray) -> np.ndarray | np.floating:
-        x = self.exposure[people] if self.exposure is not None else np.float32(0.0)
+        x = self.exposure.take(people) if self.exposure is not None else np.float32(0.0)
         return np.float32(1.0 - self.speech_chill()) * (np.float32(1.0) - x)
 
     def _set_speech(self, sim: Simulation) -> None:
