@@ -213,27 +213,30 @@ class Deterrence:
         for kind, q in self.q.items():
             touched, q_touched = self._learn(sim, kind, q)
             if forget:
-                touched, q_touched = self._forget(kind, q), None
+                touched, q_touched = self._forget(kind, q)
             self._update_multiplier(sim, kind, q, touched, q_touched)
 
-    def _forget(self, kind: str, q: np.ndarray) -> np.ndarray:
-        """Move the learnt probabilities toward the prior; return the people concerned."""
+    def _forget(self, kind: str, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Move the learnt probabilities toward the prior; return the people concerned
+        and their new ``q`` (kept for their multipliers rather than gathered again)."""
         p = self.params
         learnt = self.learnt(kind)
         keep = np.float32((1.0 - p.forgetting) ** p.decay_every)
         prior = np.float32(p.prior)
+        forgot = np.empty(len(learnt), q.dtype)
 
         def block(_: int, lo: int, hi: int) -> None:
             # Distinct people: blocks of them touch distinct entries of q, on the cores.
             who = learnt[lo:hi]
-            x = q[who].astype(np.float32)
+            x = q.take(who).astype(np.float32)
             x -= prior
             x *= keep
             x += prior
-            q[who] = x.astype(q.dtype)  # a contiguous cast, then a plain scatter
+            forgot[lo:hi] = x  # a contiguous cast, then a plain scatter
+            q[who] = forgot[lo:hi]
 
         map_blocks(block, len(learnt))
-        return learnt
+        return learnt, forgot
 
     def _learn(
         self, sim: Simulation, kind: str, q: np.ndarray
