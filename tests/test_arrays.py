@@ -36,15 +36,16 @@ def test_union_sorted_is_union1d(parts: list[list[int]]) -> None:
 
 
 @given(
-    st.sets(st.integers(-50, 50), max_size=20),
+    st.sets(st.integers(-200, 200), max_size=20),
     st.sets(st.integers(-50, 50), max_size=60),
-    st.sampled_from([np.int32, np.int64]),
+    st.sampled_from([np.int8, np.int32, np.int64]),
 )
 def test_union_positions_is_union_and_its_searches(
     few: set[int], many: set[int], dtype: type
 ) -> None:
     """The union of two sorted sets (overlapping or not, either empty) and where each
-    element of both lands in it, as union_sorted and np.searchsorted give them."""
+    element of both lands in it, as union_sorted and np.searchsorted give them, whether
+    ``few`` fits in the type of ``many`` or not."""
     a = np.array(sorted(few), dtype=np.int64)
     b = np.array(sorted(many), dtype=dtype)
     union, a_at, b_at = union_positions(a, b)

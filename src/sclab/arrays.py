@@ -79,14 +79,21 @@ def union_positions(few: np.ndarray, many: np.ndarray) -> tuple[np.ndarray, np.n
     the union: ``many`` is only searched against the values of ``few`` it lacks (a small,
     cache-resident array), and the union is written in place from the positions.
     """
-    few = np.asarray(few, dtype=np.int64)
-    at = np.searchsorted(many, few)
+    few, many = np.asarray(few, dtype=np.int64), np.asarray(many)
+    # Searched in ``many``'s own type (NumPy searches in the common type, so int64 values
+    # would copy a large int32 ``many`` to int64 twice); ``few`` is cast when it fits.
+    few_key = few
+    if many.dtype.kind in "iu" and many.dtype.itemsize < 8 and len(few):
+        info = np.iinfo(many.dtype)
+        if info.min <= few[0] and few[-1] <= info.max:
+            few_key = few.astype(many.dtype)
+    at = np.searchsorted(many, few_key)
     shared = np.zeros(len(few), dtype=bool)
     if len(many):
         shared = many[np.minimum(at, len(many) - 1)] == few
     only = np.flatnonzero(~shared)
     few_only = few[only]
-    many_at = np.searchsorted(few_only, many)
+    many_at = np.searchsorted(few_key[only], many)
     many_at += np.arange(len(many))
     only_at = at[only] + np.arange(len(only))
     union = np.empty(len(many) + len(only), dtype=np.int64)

@@ -144,7 +144,7 @@ class Chilling:
         if not len(shown) or (p.own_sanction_effect == 0 and p.sanction_exposure_effect == 0):
             return np.empty(0, dtype=np.int64)
         people, own = np.unique(np.asarray(shown, dtype=np.int64), return_counts=True)
-        _, saw = active_neighbours(sim, people)
+        saw = active_neighbours(sim, people)
         witnesses, ties = np.unique(saw, return_counts=True)
         touched, people_at, witnesses_at = union_positions(people, witnesses)
         stay = np.ones(len(touched), dtype=np.float64)

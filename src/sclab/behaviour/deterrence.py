@@ -247,10 +247,8 @@ class Deterrence:
         if not len(caught):
             return caught, None
         people, own = np.unique(caught, return_counts=True)
-        _, heard_from = active_neighbours(sim, people)
-        if len(q) < 2**31:  # a 32-bit sort is about twice as fast as a 64-bit one
-            heard_from = heard_from.astype(np.int32)
-        heard, ties = np.unique(heard_from, return_counts=True)
+        # int32 people (the graph's index type): a 32-bit sort is about twice as fast.
+        heard, ties = np.unique(active_neighbours(sim, people), return_counts=True)
         touched, people_at, heard_at = union_positions(people, heard)
         # Stay-uncaught probability (1 - q) shrinks by a factor per experience (powers
         # from a table: experiences per person and day are few).

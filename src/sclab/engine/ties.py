@@ -140,6 +140,19 @@ class TieReader:
         return known
 
 
+def _row_positions(indptr: np.ndarray, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position of every stored CSR entry in the rows of ``people``, each row's length)."""
+    starts = indptr[people]
+    lens = indptr[people + 1] - starts
+    total = int(lens.sum())
+    # Entry k of the output is entry k - (where its row begins in the output) of its row:
+    # one repeat of each row's shift, then a running count (no repeat of the starts and
+    # of the output offsets apart).
+    pos = np.repeat(starts - (np.cumsum(lens) - lens), lens)
+    pos += np.arange(total, dtype=np.int64)
+    return pos, lens
+
+
 def tie_positions(indptr: np.ndarray, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(owner, position) of every stored CSR entry in the rows of ``people``.
 
@@ -147,27 +160,19 @@ def tie_positions(indptr: np.ndarray, people: np.ndarray) -> tuple[np.ndarray, n
     the degrees of ``people``).
     """
     people = np.asarray(people, dtype=np.int64)
-    starts = indptr[people]
-    lens = indptr[people + 1] - starts
-    total = int(lens.sum())
-    if total == 0:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty
-    owner = np.repeat(people, lens)
-    row_first = np.repeat(np.cumsum(lens) - lens, lens)
-    pos = np.repeat(starts, lens) + (np.arange(total, dtype=np.int64) - row_first)
-    return owner, pos
+    pos, lens = _row_positions(indptr, people)
+    return np.repeat(people, lens), pos
 
 
-def active_neighbours(sim: Simulation, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(owner, neighbour) for the active ties of ``people`` (repeats kept).
+def active_neighbours(sim: Simulation, people: np.ndarray) -> np.ndarray:
+    """The neighbours at the other end of the active ties of ``people`` (repeats kept),
+    in the graph's index type (int32 below 2**31 people: half the bytes to sort).
 
     Ties switched off in ``sim.ties_active`` are left out: a dropped contact no longer
-    hears of one's sanctions.
+    hears of one's sanctions. Cost O(sum of the degrees of ``people``).
     """
     graph = sim.population.graph
-    owner, pos = tie_positions(graph.indptr, people)
+    pos, _ = _row_positions(graph.indptr, np.asarray(people, dtype=np.int64))
     if sim.ties_active is not None and len(pos):
-        keep = sim.ties_active[pos]
-        owner, pos = owner[keep], pos[keep]
-    return owner, graph.indices[pos].astype(np.int64)
+        pos = pos[sim.ties_active[pos]]
+    return graph.indices[pos]
