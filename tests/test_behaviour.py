@@ -220,6 +220,32 @@ def test_forgetting_over_learners_equals_forgetting_everyone(write_scenario, mon
     np.testing.assert_array_equal(m, m_dense)
 
 
+def test_float16_tables_are_the_arithmetic(monkeypatch) -> None:
+    """Many people's float16 probabilities are forgotten and priced through tables of every
+    float16 value; the results are those of the arithmetic itself, bit for bit."""
+    import sclab.behaviour.deterrence as deterrence
+
+    params = DeterrenceParams(forgetting=0.01, decay_every=30, elasticity=1.7, floor=0.2)
+    every = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    q = every[np.isfinite(every) & (every >= 0) & (every <= 1)]
+    q = np.tile(q, 1 + 3 * deterrence._TABLE_FROM // len(q))
+    people = np.random.default_rng(5).permutation(len(q))[: 2 * deterrence._TABLE_FROM]
+
+    def forgotten_and_priced() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        det = Deterrence("d", params)
+        det.q = {"jaywalk": q.copy()}
+        _, forgot = det._forget("jaywalk", det.q["jaywalk"])
+        everyone = det.multiplier("jaywalk", det.q["jaywalk"], 0.6)
+        some = det.multiplier("jaywalk", det.q["jaywalk"], 0.6, people)
+        return forgot, det.q["jaywalk"], everyone, some
+
+    tables = forgotten_and_priced()
+    monkeypatch.setattr(deterrence, "_TABLE_FROM", 1 << 40)  # never a table
+    direct = forgotten_and_priced()
+    for a, b in zip(tables, direct, strict=True):
+        np.testing.assert_array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"))
+
+
 @given(
     q=st.floats(0, 1, width=32),
     severity=st.floats(0, 1),

@@ -39,6 +39,7 @@ the multiplier 4 bytes per person per kind once sanctioned.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -193,16 +194,27 @@ class Deterrence:
         scale = np.float32(self.elasticity(kind) * severity)
         floor = np.float32(self.params.floor)
 
-        def block(_: int, lo: int, hi: int) -> None:
-            if people is None:
-                cost = q[lo:hi].astype(np.float32)
-            elif q_people is not None:
-                cost = q_people[lo:hi].astype(np.float32)
-            else:
-                cost = q[people[lo:hi]].astype(np.float32)
+        def of(values: np.ndarray, into: np.ndarray | None = None) -> np.ndarray:
+            cost = values.astype(np.float32)
             cost *= scale
             np.subtract(np.float32(1.0), cost, out=cost)
-            np.maximum(floor, cost, out=out[lo:hi])
+            return np.maximum(floor, cost, out=cost if into is None else into)
+
+        # float16 probabilities take their multiplier from a table of every float16 value
+        # (the same arithmetic, done once per value instead of once per person).
+        table = _by_float16_bits(of) if q.dtype == np.float16 and size > _TABLE_FROM else None
+
+        def block(_: int, lo: int, hi: int) -> None:
+            if people is None:
+                values = q[lo:hi]
+            elif q_people is not None:
+                values = q_people[lo:hi]
+            else:
+                values = q[people[lo:hi]]
+            if table is None:
+                of(values, out[lo:hi])
+            else:
+                out[lo:hi] = table.take(values.view(np.uint16))
 
         map_blocks(block, size)
         return out
@@ -225,15 +237,28 @@ class Deterrence:
         prior = np.float32(p.prior)
         forgot = np.empty(len(learnt), q.dtype)
 
-        def block(_: int, lo: int, hi: int) -> None:
-            # Distinct people: blocks of them touch distinct entries of q, on the cores.
-            who = learnt[lo:hi]
-            x = q.take(who).astype(np.float32)
+        def of(values: np.ndarray) -> np.ndarray:
+            x = values.astype(np.float32)
             x -= prior
             x *= keep
             x += prior
-            forgot[lo:hi] = x  # a contiguous cast, then a plain scatter
-            q[who] = forgot[lo:hi]
+            return x
+
+        # float16 probabilities are forgotten by a table of every float16 value's bits:
+        # the same arithmetic, without two float16 conversions per person.
+        table = None
+        if q.dtype == np.float16 and len(learnt) > _TABLE_FROM:
+            table = _by_float16_bits(lambda v: of(v).astype(np.float16)).view(np.uint16)
+            q_bits, forgot_bits = q.view(np.uint16), forgot.view(np.uint16)
+
+        def block(_: int, lo: int, hi: int) -> None:
+            # Distinct people: blocks of them touch distinct entries of q, on the cores.
+            who = learnt[lo:hi]
+            if table is None:
+                forgot[lo:hi] = of(q.take(who))  # a contiguous cast
+            else:
+                forgot_bits[lo:hi] = table.take(q_bits.take(who))
+            q[who] = forgot[lo:hi]  # a plain scatter
 
         map_blocks(block, len(learnt))
         return learnt, forgot
@@ -282,6 +307,18 @@ class Deterrence:
 
     def finish(self, sim: Simulation) -> None:
         pass
+
+
+#: Fewer people than this are computed directly: below it a table of all 65,536 float16
+#: values costs more than it saves.
+_TABLE_FROM = 1 << 17
+
+
+def _by_float16_bits(fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``fn`` (elementwise) of every float16 value, indexed by the value's 16 bits."""
+    every = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    with np.errstate(all="ignore"):  # NaN and infinite patterns (never held in q)
+        return fn(every)
 
 
 def _powers(base: float, exponents: np.ndarray) -> np.ndarray:
