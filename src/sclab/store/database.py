@@ -442,10 +442,12 @@ class RunDatabase:
         for col in TABLES[table]:
             value = columns.get(col.name)
             if col.labels:
+                nulls = True
                 if value is None or isinstance(value, _RepeatedCode):
                     code = -1 if value is None else value.code
                     value = np.full(n, code, _CODES)
-                arrays.append(_label_column(value, self._label_arrays[col.labels]))
+                    nulls = code < 0  # one label: no search for NULL rows
+                arrays.append(_label_column(value, self._label_arrays[col.labels], nulls))
             else:
                 arrays.append(_joined([(value, n)], col.type))
         return pa.Table.from_arrays(arrays, names=[c.name for c in TABLES[table]])
