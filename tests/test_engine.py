@@ -298,6 +298,30 @@ def test_a_bundle_is_one_event_id_shared_by_its_rows(sizes: list[int], first: in
             log.record(0, "s", "k", who, who, bundle_starts=starts[::-1].copy())
 
 
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=40), st.integers(-2_000, -1))
+def test_a_bundle_made_on_its_act_days_is_stored_as_when_searched(
+    sizes: list[int], last: int
+) -> None:
+    """A history recorded without delay passes one array as act and recording days; its
+    bundles' rows (earliest recording day the first act day) equal those of a copy."""
+    from sclab.engine.events import EventLog
+
+    starts = np.cumsum([0, *sizes[:-1]])
+    n = sum(sizes)
+    who = np.repeat(np.arange(len(sizes)), sizes)
+    days = (last - np.arange(n)[::-1]).astype(np.int32)  # act-day order within bundles
+    shared = EventLog().record(
+        0, "s", "k", who, who, bundle_starts=starts, act_day=days, recorded_day=days
+    )
+    copied = EventLog().record(
+        0, "s", "k", who, who, bundle_starts=starts, act_day=days, recorded_day=days.copy()
+    )
+    for name, values in copied.columns().items():
+        got = shared.columns()[name]
+        if isinstance(values, np.ndarray):
+            assert np.array_equal(got, values), name
+
+
 def test_event_log_joins_todays_batches_kind_by_kind() -> None:
     import pyarrow as pa
 

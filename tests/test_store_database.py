@@ -194,6 +194,23 @@ def test_held_batches_of_mixed_kinds_join_column_by_column(tmp_path: Path) -> No
     ]
 
 
+@pytest.mark.parametrize("buffered", [True, False])
+def test_dictionary_labels_with_nulls_land_as_given(tmp_path: Path, buffered: bool) -> None:
+    """A dictionary label column of narrow indices with some NULLs, or only NULLs, lands
+    as given, held or inserted as it is."""
+    import pyarrow as pa
+
+    db = RunDatabase(tmp_path / "run.duckdb", {"record_error": ["id_typo", "same_name", "stale"]})
+    labels = pa.array(["stale", "same_name", "id_typo"])
+    for ids, indices in (([1, 2, 3], [1, None, 0]), ([4, 5], [None, None])):
+        error = pa.DictionaryArray.from_arrays(pa.array(indices, pa.int8()), labels)
+        db.append("events", {"event_id": np.array(ids), "error": error}, buffered=buffered)
+    db.close()
+    con = duckdb.connect(str(tmp_path / "run.duckdb"), read_only=True)
+    rows = con.execute("SELECT event_id, error FROM events ORDER BY event_id").fetchall()
+    assert rows == [(1, "same_name"), (2, None), (3, "stale"), (4, None), (5, None)]
+
+
 def test_large_inserts_go_in_slices_in_order(tmp_path: Path) -> None:
     """Inserts larger than a slice are cut into slices: every row lands once, in order,
     for flushes of held rows and for batches inserted as given, whether or not the slice

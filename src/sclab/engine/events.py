@@ -85,19 +85,25 @@ class EventBatch:
         lowest match score; the other columns are equal within a bundle."""
         n = len(self)
         k = len(starts)
-        ends = np.append(starts[1:], n) - 1
+        ends = np.empty(k, np.int64)
+        np.subtract(starts[1:], 1, out=ends[:-1])
+        ends[-1:] = n - 1
         act_day = _day_column(self, "act_day")
         made = _day_column(self, "recorded_day")
+        first_day = act_day[starts]
         cols: dict[str, Any] = {
             "event_id": self.event_id[starts],
-            "day": act_day[starts],
-            "recorded_day": np.minimum.reduceat(made, starts),
+            "day": first_day,
+            # Records made on their act day (the one array holds both columns: a history
+            # recorded without delay) were made earliest on the first act day; others
+            # are searched for their earliest.
+            "recorded_day": first_day if made is act_day else np.minimum.reduceat(made, starts),
             "source": constant_labels(self.source, k),
             "kind": constant_labels(self.kind, k),
             "entity_type": constant_labels(self.entity_type, k),
             "true_actor": nullable(self.true_actor[starts], k),
             "attributed_to": nullable(self.attributed_to[starts], k),
-            "records": np.diff(np.append(starts, n)).astype(np.int32),
+            "records": np.diff(starts, append=n).astype(np.int32),
             "last_day": act_day[ends],
         }
         for name, values in self.extra.items():
@@ -166,12 +172,12 @@ class EventLog:
             k = len(bundle_starts)
             if n and (k == 0 or bundle_starts[0] != 0 or (np.diff(bundle_starts) <= 0).any()):
                 raise ValueError("bundle_starts must start at 0 and increase")
-            # Each row's bundle number, counted up at every start (a history's tens of
-            # millions of rows: several times faster than np.repeat over the bundles).
+            # Each row's id, counted up from the first at every start (a history's tens
+            # of millions of rows: several times faster than np.repeat over the bundles).
             ids = np.zeros(n, dtype=np.int64)
             ids[bundle_starts[1:]] = 1
+            ids[:1] = self.next_id
             np.cumsum(ids, out=ids)
-            ids += self.next_id
         batch = EventBatch(
             day=day,
             source=source,
@@ -240,7 +246,10 @@ def _day_column(batch: EventBatch, name: str) -> np.ndarray:
     values = batch.extra.get(name)
     if values is None:
         return np.full(len(batch), batch.day, np.int32)
-    return np.asarray(values, np.int32)
+    # The array itself when it is int32 already (np.asarray(values, np.int32) may make a
+    # new view of it, and a bundle's columns test whether two columns are one array).
+    values = np.asarray(values)
+    return values if values.dtype == np.int32 else values.astype(np.int32)
 
 
 def _join(parts: list[EventBatch]) -> EventBatch:

@@ -801,9 +801,12 @@ class RecordsSensor:
         if len(recorded_day) == 0:
             return
         for aday, rday, sel in self._due_groups(day, recorded_day, act_day):
-            made = recorded_day[sel]
-            # int32 columns; a history with no delay has its act days as recording days
-            # (the same array serves both columns: no copy of either).
+            days = None if act_day is None else act_day[sel].astype(np.int32, copy=False)
+            # int32 columns. A history with no delay has its act days as recording days:
+            # one array object serves both columns (no copy of either; the events table
+            # then takes a bundle's earliest recording day for its first act day, without
+            # a search).
+            made = days if days is not None and recorded_day is act_day else recorded_day[sel]
             self._queue[rday].append(
                 _Pending(
                     day=aday,
@@ -819,7 +822,7 @@ class RecordsSensor:
                     amount=None if amount is None else amount[sel],
                     passthrough={k: v[sel] for k, v in place.items()},
                     made_on=made.astype(np.int32, copy=False) if made.min() < rday else None,
-                    act_day=None if act_day is None else act_day[sel].astype(np.int32, copy=False),
+                    act_day=days,
                 )
             )
 

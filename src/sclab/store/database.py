@@ -397,7 +397,8 @@ class RunDatabase:
         self, table: str, column: str, labels: str, values: Any
     ) -> np.ndarray | _RepeatedCode:
         """Positions of ``values`` in the label set (int16, -1 for NULL); one label repeated
-        (:class:`ConstantLabels`) stays a :class:`_RepeatedCode` until the batch is joined.
+        (:class:`ConstantLabels`), or a dictionary column of NULLs only, stays a
+        :class:`_RepeatedCode` until the batch is joined.
 
         Raises:
             ValueError: A label the run did not declare (DuckDB would fail later, in the
@@ -423,11 +424,18 @@ class RunDatabase:
             unknown = [u for u in used if u is not None and u not in index]
             if unknown:
                 refuse(unknown)
+            if values.null_count == len(values):  # all NULL (most batches' record errors)
+                return _RepeatedCode(-1, len(values))
+            # The last entry, -1, is for NULL rows.
             lookup = np.array([-1 if u is None else index[u] for u in used] + [-1], _CODES)
-            idx = values.indices.to_numpy(zero_copy_only=False)
-            if values.null_count:  # NumPy sees NULL indices as NaN
-                idx = np.where(np.isnan(idx), len(used), idx).astype(np.intp)
-            return lookup[idx]
+            indices = values.indices
+            if indices.null_count:
+                # NULL rows point at the last entry (-1 from the end fits any signed index
+                # type), filled in Arrow: the indices keep their integer type, where NumPy
+                # would make floats 8 bytes wide with NaN for NULL.
+                signed = pa.types.is_signed_integer(indices.type)
+                indices = pc.fill_null(indices, -1 if signed else len(used))
+            return lookup[indices.to_numpy()]
         arr = values if isinstance(values, pa.Array) else pa.array(_plain(values))
         pos = pc.index_in(arr, value_set=self._label_arrays[labels])
         bad = pc.and_(pc.is_null(pos), pc.is_valid(arr))
@@ -442,10 +450,12 @@ class RunDatabase:
         for col in TABLES[table]:
             value = columns.get(col.name)
             if col.labels:
+                nulls = True
                 if value is None or isinstance(value, _RepeatedCode):
                     code = -1 if value is None else value.code
                     value = np.full(n, code, _CODES)
-                arrays.append(_label_column(value, self._label_arrays[col.labels]))
+                    nulls = code < 0  # one label: no search for NULL rows
+                arrays.append(_label_column(value, self._label_arrays[col.labels], nulls))
             else:
                 arrays.append(_joined([(value, n)], col.type))
         return pa.Table.from_arrays(arrays, names=[c.name for c in TABLES[table]])
