@@ -184,7 +184,10 @@ class State:
         arr = self[name]
         watchers = self._watchers.get(name, [])
         where = slice(None) if entities is None else entities
-        old = arr[where].copy() if watchers else None
+        old = None
+        if watchers:
+            # Indexing by entities already copies; only the whole array's view needs one.
+            old = arr.copy() if entities is None else arr[entities]
         arr.flags.writeable = True
         try:
             arr[where] = values
