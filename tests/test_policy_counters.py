@@ -13,6 +13,7 @@ from sclab.policy.schema import Grade
 from sclab.policy.state import (
     FactorState,
     WindowCounter,
+    _runs,
     count_by_entity,
     grade_of,
 )
@@ -40,6 +41,8 @@ def test_counts_per_entity_agree_with_a_plain_count(data: st.DataObject) -> None
     weight = np.array(
         data.draw(st.lists(st.integers(1, 5), min_size=k, max_size=k)), np.uint32
     ) if weighted else np.ones(k, np.uint32)  # fmt: skip
+    # Rows left out by ``where`` count as if they were not there.
+    where = np.array(data.draw(st.lists(st.booleans(), min_size=k, max_size=k)))
     # The same rows counted with a population just above and far above 4 k (table, sort).
     for size in (n, 4 * k + n):
         people, counts, flagged = count_by_entity(entity, size, flags, weight if weighted else None)
@@ -47,6 +50,38 @@ def test_counts_per_entity_agree_with_a_plain_count(data: st.DataObject) -> None
         for got, expected in zip((people, counts, flagged), want, strict=True):
             np.testing.assert_array_equal(got, expected)
             assert got.dtype == np.int64
+        picked = count_by_entity(entity, size, flags, weight if weighted else None, where)
+        want = _reference(entity[where], flags[where], weight[where])
+        for got, expected in zip(picked, want, strict=True):
+            np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_runs_of_picked_rows_are_the_runs_of_the_rows_picked_first(
+    data: st.DataObject,
+) -> None:
+    # Rows as a warm start's bundles come: an event id's rows are consecutive, of one
+    # entity and flag; the rows picked (those staying in a window) are whole bundles, as
+    # a bundle's records share the day they leave (sclab.sensors.records).
+    k = data.draw(st.integers(1, 60))
+    new = np.array(data.draw(st.lists(st.booleans(), min_size=k, max_size=k)))
+    bundle = np.cumsum(new) - new[0]  # (the bundle of each row, from 0)
+    entity = np.array(data.draw(st.lists(st.integers(0, 3), min_size=k, max_size=k)))[bundle]
+    wrongful = np.array(data.draw(st.lists(st.booleans(), min_size=k, max_size=k)))[bundle]
+    event_id = 100 + bundle.astype(np.int64)
+    where = np.array(data.draw(st.lists(st.booleans(), min_size=k, max_size=k)))[bundle]
+    if not where.any():
+        where[0] = True
+    got = _runs(entity, wrongful, event_id, where)
+    want = _runs(entity[where], wrongful[where], event_id[where])
+    for a, b in zip(got[:3], want[:3], strict=True):
+        np.testing.assert_array_equal(a, b)
+    if want[3] is None:
+        assert got[3] is None
+    else:
+        assert got[3] is not None
+        np.testing.assert_array_equal(got[3], want[3])
 
 
 @settings(max_examples=100, deadline=None)
@@ -121,5 +156,5 @@ def test_participant_positions_by_search_and_by_table_agree(data: st.DataObject)
         np.array(data.draw(st.lists(st.integers(0, len(who) - 1), min_size=k, max_size=k)))
     ]
     got = f.positions(entities)
-    assert got.dtype == np.int64
+    assert got.dtype in (np.int32, np.int64)  # the table's int32, the search's int64
     np.testing.assert_array_equal(who[got], entities)
