@@ -158,3 +158,26 @@ def test_participant_positions_by_search_and_by_table_agree(data: st.DataObject)
     got = f.positions(entities)
     assert got.dtype in (np.int32, np.int64)  # the table's int32, the search's int64
     np.testing.assert_array_equal(who[got], entities)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_events_of_entities_come_in_queue_order_however_batches_are_joined(
+    data: st.DataObject,
+) -> None:
+    n = 200  # (up to 3 entities are searched for, more are looked up in a table)
+    c = WindowCounter(n, window=10)
+    for day in range(data.draw(st.integers(1, 12))):
+        k = data.draw(st.integers(0, 8))
+        entity = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k)))
+        c.add(day, entity.astype(np.int64), np.zeros(k, bool), 1000 * day + np.arange(k))
+    who = np.unique(np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=1))))
+    # Each queued batch read alone, in the queue's order.
+    rows = [(e, ev) for parts in c._queue.values() for e, _, ev, _ in parts]
+    want_e = np.concatenate([e[np.isin(e, who)] for e, _ in rows] + [np.empty(0, np.int64)])
+    want_id = np.concatenate([ev[np.isin(e, who)] for e, ev in rows] + [np.empty(0, np.int64)])
+    for join in (1, 5, 1 << 16):
+        c.JOIN_ROWS = join
+        got_e, got_id = c.events_of(who)
+        np.testing.assert_array_equal(got_e, want_e)
+        np.testing.assert_array_equal(got_id, want_id)

@@ -121,19 +121,24 @@ class Provenance:
             return self.factor_wrongful(sid, who)
         return (pts.value[who] - pts.wrong[who]) >= below
 
-    def factor_wrongful(self, sid: str, who: np.ndarray) -> np.ndarray:
+    def factor_wrongful(
+        self, sid: str, who: np.ndarray, at: np.ndarray | None = None
+    ) -> np.ndarray:
         """Whether each entity's factor score rests on an erroneous event in its windows
-        (False for entities that do not take part in the score)."""
+        (False for entities that do not take part in the score). ``at``: the entities'
+        participant positions, when every one takes part and they are known."""
         f = self.scores.factors[sid]
         bad = np.zeros(len(who), bool)
-        at, inside = f.lookup(who)
+        inside = None
+        if at is None:
+            at, inside = f.lookup(who)
         for h in f.hidden:
             if h is not None:
                 bad |= h.bad[at] > 0
         for wrong in f.on_list_wrong:
             if wrong is not None:  # on another system's list by a wrongful entry
                 bad |= wrong[at]
-        return bad & inside
+        return bad if inside is None else bad & inside
 
     def affected_by_errors(self, sid: str, who: np.ndarray) -> np.ndarray:
         """Whether each entity's final score owes something to erroneous events."""

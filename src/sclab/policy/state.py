@@ -15,6 +15,7 @@ entries) for the daily expiry check, and 4 bytes per entity (the slot array).
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -296,7 +297,7 @@ class WindowCounter:
 
     def events_of(self, entities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(entity, event id) pairs of all events in the window of the given entities
-        (a bundle's records, one event, are one pair)."""
+        (a bundle's records, one event, are one pair), in the order they are queued."""
         parts_e, parts_id = [], []
         # Many entities (an assessment): one n-byte mask, then a lookup per queued event,
         # O(n + events in the window). Few (a threshold crossed today): a sorted search.
@@ -304,15 +305,41 @@ class WindowCounter:
         if not few:
             mask = np.zeros(self.n, bool)
             mask[entities] = True
-        for batches in self._queue.values():
-            for entity, _, event_id, _ in batches:
-                hit = np.isin(entity, entities) if few else mask[entity]
-                if hit.any():
-                    parts_e.append(entity[hit])
-                    parts_id.append(event_id[hit])
+        for entity, event_id in self._queued():
+            hit = np.isin(entity, entities) if few else mask[entity]
+            if hit.any():
+                parts_e.append(entity[hit])
+                parts_id.append(event_id[hit])
         if not parts_e:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         return np.concatenate(parts_e), np.concatenate(parts_id)
+
+    #: Rows of queued batches that :meth:`_queued` joins into one before they are read.
+    JOIN_ROWS = 1 << 16
+
+    def _queued(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The queued events' (entities, event ids), in the queue's order, consecutive
+        batches joined up to :attr:`JOIN_ROWS` rows: a long window holds a batch for
+        every day of the run, most of a few hundred rows, and reading each alone costs
+        a few array calls apiece (a batch of more rows comes alone)."""
+        entity: list[np.ndarray] = []
+        event_id: list[np.ndarray] = []
+        rows = 0
+        for batches in self._queue.values():
+            for e, _, ev, _ in batches:
+                if entity and rows + len(e) > self.JOIN_ROWS:
+                    yield _joined(entity), _joined(event_id)
+                    entity, event_id, rows = [], [], 0
+                entity.append(e)
+                event_id.append(ev)
+                rows += len(e)
+        if entity:
+            yield _joined(entity), _joined(event_id)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The parts as one array (the part itself when alone)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 # Why an entry ended (list_entries.end_reason); "lifted": a rule's ``lift`` effect.
@@ -419,8 +446,8 @@ class ListBook:
         self.reason[slots[earlier]] = reason
 
     def due(self, day: int) -> np.ndarray:
-        """Slots whose scheduled end is ``day``."""
-        return np.flatnonzero((self.end == day) & (self.entity >= 0))
+        """Slots whose scheduled end is ``day`` (a free slot's end is ``NO_END``)."""
+        return np.flatnonzero(self.end == day)
 
     def close(self, slots: np.ndarray) -> None:
         entity = self.entity[slots]
