@@ -130,6 +130,9 @@ def test_a_grade_is_the_number_of_mins_a_value_does_not_reach(
     v = np.array(values, np.float32)
     want = np.array([sum(x < m for m in mins) for x in v.astype(np.float64)], np.uint8)
     np.testing.assert_array_equal(grade_of(grades, v), want)
+    # Many values (compared with each min) as few (searched among the mins).
+    many = 5000 // max(len(v), 1)
+    np.testing.assert_array_equal(grade_of(grades, np.tile(v, many)), np.tile(want, many))
     # Values on a band's min belong to it.
     on = np.array(mins, np.float32)
     np.testing.assert_array_equal(grade_of(grades, on), np.arange(len(mins), dtype=np.uint8))

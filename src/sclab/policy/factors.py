@@ -176,6 +176,9 @@ class FactorScores:
         grades = np.empty(f.participants, np.uint8)
         before = np.empty(f.participants, np.uint8)
         old_scores = np.empty(f.participants, np.float32)
+        # Per participant: a change that matters (a row), a move the grade rules see.
+        changed_mask = np.empty(f.participants, bool)
+        moved_mask = np.empty(f.participants, bool)
 
         def publish(_: int, lo: int, hi: int) -> None:
             # Participant blocks on the cores: each touches its own participants' rows.
@@ -185,14 +188,16 @@ class FactorScores:
             new_grade[rows] = grades[lo:hi]
             before[lo:hi] = f.grade[rows]
             old_scores[lo:hi] = old[rows]
+            regraded = grades[lo:hi] != before[lo:hi]
+            changed = np.abs(scores[lo:hi] - old_scores[lo:hi]) >= FACTOR_RECORD_MIN_CHANGE
+            changed |= regraded
+            changed &= ~np.isnan(old_scores[lo:hi])  # (a first score is no change)
+            changed_mask[lo:hi] = changed
+            np.logical_or(regraded, changed, out=moved_mask[lo:hi])
 
         map_blocks(publish, f.participants)
         first = f.last_update < 0
         f.last_update = today.day
-        changed_mask = ~np.isnan(old_scores) & (
-            (np.abs(scores - old_scores) >= FACTOR_RECORD_MIN_CHANGE) | (grades != before)
-        )
-        moved_mask = (before != grades) | changed_mask
         f.value, f.grade = new, new_grade
         self.standings.reassessed(sid)
         at = np.flatnonzero(changed_mask)  # (participant positions, sorted like entities)

@@ -540,12 +540,13 @@ def grade_of(grades: list, value: np.ndarray) -> np.ndarray:
     if not grades:
         return np.zeros(len(value), np.uint8)
     # Grades run high to low: the index is the number of bands whose min the value does
-    # not reach (compared in float64; NaN reaches every min: band 0). For the few mins of
-    # a policy's grades, one comparison per min: several times faster than a binary
-    # search, which also copies float32 values to float64 first.
+    # not reach (compared in float64; NaN reaches every min: band 0). For many values and
+    # the few mins of a policy's grades, one comparison per min: several times faster than
+    # a binary search, which also copies float32 values to float64 first. For a few values
+    # (a day's changes) the search makes fewer array calls.
     mins = _sorted_mins(tuple(g.min for g in grades if g.min is not None))
     value = np.asarray(value)
-    if len(mins) > _FEW_MINS:
+    if len(mins) > _FEW_MINS or value.size < _MANY_VALUES:
         idx = len(mins) - np.searchsorted(mins, value, side="right")
         return np.minimum(idx, len(grades) - 1).astype(np.uint8)
     idx = np.zeros(value.shape, np.uint8)
@@ -554,7 +555,9 @@ def grade_of(grades: list, value: np.ndarray) -> np.ndarray:
     return np.minimum(idx, len(grades) - 1, out=idx)
 
 
-_FEW_MINS = 16  # grade_of compares with up to this many mins, else searches among them
+# grade_of compares many values with up to _FEW_MINS mins, else searches among the mins.
+_FEW_MINS = 16
+_MANY_VALUES = 4096
 
 
 @functools.lru_cache(maxsize=256)
