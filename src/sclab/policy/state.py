@@ -58,7 +58,7 @@ def count_by_entity(
     ``k`` rows, O(k + n) by a table of the ``n`` entities when the rows are that many.
 
     ``weight``: per row, how many events it stands for (default 1). ``where``: per row,
-    whether it is counted (default: every row; rows of no weight).
+    whether it is counted at all (default: every row).
     """
     if len(entity) == 0:
         empty = np.empty(0, np.int64)
@@ -71,9 +71,9 @@ def count_by_entity(
     if 4 * len(entity) < n:
         return _count_sorted(entity, flags, weight)
     # Many rows (a warm start's history): a count per entity beats any sort. Rows left
-    # out (records already out of a window) are the fewer, so they are counted to be
-    # taken off rather than the others copied; flagged rows (erroneous records) are few,
-    # and counted alone. Weighted counts in float64 are exact (far below 2**53).
+    # out (records already out of a window) are usually the fewer, so they are counted to
+    # be taken off rather than the others copied; flagged rows (erroneous records) are
+    # few, and counted alone. Weighted counts in float64 are exact (far below 2**53).
     if weight is None:
         present = np.bincount(entity, minlength=n)
         if where is not None:
