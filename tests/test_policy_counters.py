@@ -13,6 +13,7 @@ from sclab.policy.schema import Grade
 from sclab.policy.state import (
     FactorState,
     WindowCounter,
+    _runs,
     count_by_entity,
     grade_of,
 )
@@ -40,6 +41,8 @@ def test_counts_per_entity_agree_with_a_plain_count(data: st.DataObject) -> None
     weight = np.array(
         data.draw(st.lists(st.integers(1, 5), min_size=k, max_size=k)), np.uint32
     ) if weighted else np.ones(k, np.uint32)  # fmt: skip
+    # Rows left out by ``where`` count as if they were not there.
+    where = np.array(data.draw(st.lists(st.booleans(), min_size=k, max_size=k)))
     # The same rows counted with a population just above and far above 4 k (table, sort).
     for size in (n, 4 * k + n):
         people, counts, flagged = count_by_entity(entity, size, flags, weight if weighted else None)
@@ -47,6 +50,38 @@ def test_counts_per_entity_agree_with_a_plain_count(data: st.DataObject) -> None
         for got, expected in zip((people, counts, flagged), want, strict=True):
             np.testing.assert_array_equal(got, expected)
             assert got.dtype == np.int64
+        picked = count_by_entity(entity, size, flags, weight if weighted else None, where)
+        want = _reference(entity[where], flags[where], weight[where])
+        for got, expected in zip(picked, want, strict=True):
+            np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_runs_of_picked_rows_are_the_runs_of_the_rows_picked_first(
+    data: st.DataObject,
+) -> None:
+    # Rows as a warm start's bundles come: an event id's rows are consecutive, of one
+    # entity and flag; the rows picked (those staying in a window) are whole bundles, as
+    # a bundle's records share the day they leave (sclab.sensors.records).
+    k = data.draw(st.integers(1, 60))
+    new = np.array(data.draw(st.lists(st.booleans(), min_size=k, max_size=k)))
+    bundle = np.cumsum(new) - new[0]  # (the bundle of each row, from 0)
+    entity = np.array(data.draw(st.lists(st.integers(0, 3), min_size=k, max_size=k)))[bundle]
+    wrongful = np.array(data.draw(st.lists(st.booleans(), min_size=k, max_size=k)))[bundle]
+    event_id = 100 + bundle.astype(np.int64)
+    where = np.array(data.draw(st.lists(st.booleans(), min_size=k, max_size=k)))[bundle]
+    if not where.any():
+        where[0] = True
+    got = _runs(entity, wrongful, event_id, where)
+    want = _runs(entity[where], wrongful[where], event_id[where])
+    for a, b in zip(got[:3], want[:3], strict=True):
+        np.testing.assert_array_equal(a, b)
+    if want[3] is None:
+        assert got[3] is None
+    else:
+        assert got[3] is not None
+        np.testing.assert_array_equal(got[3], want[3])
 
 
 @settings(max_examples=100, deadline=None)
@@ -95,6 +130,9 @@ def test_a_grade_is_the_number_of_mins_a_value_does_not_reach(
     v = np.array(values, np.float32)
     want = np.array([sum(x < m for m in mins) for x in v.astype(np.float64)], np.uint8)
     np.testing.assert_array_equal(grade_of(grades, v), want)
+    # Many values (compared with each min) as few (searched among the mins).
+    many = 5000 // max(len(v), 1)
+    np.testing.assert_array_equal(grade_of(grades, np.tile(v, many)), np.tile(want, many))
     # Values on a band's min belong to it.
     on = np.array(mins, np.float32)
     np.testing.assert_array_equal(grade_of(grades, on), np.arange(len(mins), dtype=np.uint8))
@@ -121,5 +159,28 @@ def test_participant_positions_by_search_and_by_table_agree(data: st.DataObject)
         np.array(data.draw(st.lists(st.integers(0, len(who) - 1), min_size=k, max_size=k)))
     ]
     got = f.positions(entities)
-    assert got.dtype == np.int64
+    assert got.dtype in (np.int32, np.int64)  # the table's int32, the search's int64
     np.testing.assert_array_equal(who[got], entities)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_events_of_entities_come_in_queue_order_however_batches_are_joined(
+    data: st.DataObject,
+) -> None:
+    n = 200  # (up to 3 entities are searched for, more are looked up in a table)
+    c = WindowCounter(n, window=10)
+    for day in range(data.draw(st.integers(1, 12))):
+        k = data.draw(st.integers(0, 8))
+        entity = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k)))
+        c.add(day, entity.astype(np.int64), np.zeros(k, bool), 1000 * day + np.arange(k))
+    who = np.unique(np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=1))))
+    # Each queued batch read alone, in the queue's order.
+    rows = [(e, ev) for parts in c._queue.values() for e, _, ev, _ in parts]
+    want_e = np.concatenate([e[np.isin(e, who)] for e, _ in rows] + [np.empty(0, np.int64)])
+    want_id = np.concatenate([ev[np.isin(e, who)] for e, ev in rows] + [np.empty(0, np.int64)])
+    for join in (1, 5, 1 << 16):
+        c.JOIN_ROWS = join
+        got_e, got_id = c.events_of(who)
+        np.testing.assert_array_equal(got_e, want_e)
+        np.testing.assert_array_equal(got_id, want_id)

@@ -1,9 +1,11 @@
 """Event routing: each route gets exactly the events its filter accepts, attributed to
-someone (and to a participant unless it reads everyone), route after route in order."""
+someone (and to a participant unless it reads everyone), route after route in order,
+with the erroneous ones (misattributed, or with a record error) flagged."""
 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,10 +29,16 @@ def test_each_route_picks_matching_named_participants_in_order(data: st.DataObje
     )
     kind = data.draw(st.sampled_from(["fine", "loan_default"]))
     entity_type = data.draw(st.sampled_from(["person", "company"]))
+    # Record errors (a nullable Arrow column, cut from a longer one at some offset).
+    has_error = np.array(data.draw(st.lists(st.booleans(), min_size=size, max_size=size)))
+    cut = data.draw(st.integers(0, 9))
+    errors = pa.array(
+        ["wrong date"] * cut + ["wrong date" if e else None for e in has_error]
+    ).dictionary_encode()[cut:]
     batch = EventBatch(
         day=3, source="records", kind=kind, entity_type=entity_type, true_actor=true_actor,
         attributed_to=attributed, event_id=np.arange(100, 100 + size, dtype=np.int64),
-        extra={"amount": amount},
+        extra={"amount": amount, "error": errors},
     )  # fmt: skip
     # Four routes: two filters, each about persons only or any type, reading participants
     # only or everyone.
@@ -66,4 +74,4 @@ def test_each_route_picks_matching_named_participants_in_order(data: st.DataObje
         np.testing.assert_array_equal(p.entity, attributed[at])
         np.testing.assert_array_equal(p.event_id, batch.event_id[at])
         misattributed = (attributed[at] != true_actor[at]) | (true_actor[at] == NO_ENTITY)
-        np.testing.assert_array_equal(p.erroneous, misattributed)
+        np.testing.assert_array_equal(p.erroneous, misattributed | has_error[at])

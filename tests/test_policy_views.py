@@ -1,8 +1,9 @@
 """The standings a policy publishes to behaviour stay equal to its scores.
 
 The engine refreshes the published standing only for entities whose points changed that
-day (and for everyone after a factor assessment); these tests compare it, day by day,
-with a full recomputation from the scores themselves.
+day (and for everyone after a factor assessment, or when many changed, as on a warm
+start's first day); these tests compare it, day by day, with a full recomputation from
+the scores themselves.
 """
 
 from __future__ import annotations

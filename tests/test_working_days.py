@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from types import SimpleNamespace
 
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +15,7 @@ START = dt.date(2019, 7, 8)  # a Monday
 
 def today(day: int) -> Today:
     sim = SimpleNamespace(date=lambda d: START + dt.timedelta(days=d))
-    return Today(sim, day, np.random.default_rng(0))  # type: ignore[arg-type]
+    return Today(sim, day, "policy:test")  # type: ignore[arg-type]
 
 
 @settings(max_examples=200, deadline=None)

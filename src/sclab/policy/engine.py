@@ -191,7 +191,7 @@ class PolicyEngine:
 
     def step(self, sim: Simulation, day: int) -> None:
         """The policy's day, in the order its decisions are taken."""
-        today = Today(sim, day, sim.rng(self.name, day))
+        today = Today(sim, day, self.name)
         # Yesterday's state moves on first, so that today's records meet today's windows,
         # lists and scores: events recorded ``window_days`` ago stop counting, entries whose
         # end is today leave their lists (or are extended), deductions lapse.

@@ -35,7 +35,14 @@ from sclab.policy.provenance import Provenance
 from sclab.policy.publish import Standings
 from sclab.policy.routing import Picked, Route
 from sclab.policy.rows import Rows
-from sclab.policy.state import FactorState, WindowCounter, grade_of, latest_event, search_sorted
+from sclab.policy.state import (
+    FactorState,
+    WindowCounter,
+    grade_of,
+    run_ends,
+    run_starts,
+    search_sorted,
+)
 from sclab.policy.today import Today
 from sclab.population.bits import PackedBools
 
@@ -169,6 +176,9 @@ class FactorScores:
         grades = np.empty(f.participants, np.uint8)
         before = np.empty(f.participants, np.uint8)
         old_scores = np.empty(f.participants, np.float32)
+        # Per participant: a change that matters (a row), a move the grade rules see.
+        changed_mask = np.empty(f.participants, bool)
+        moved_mask = np.empty(f.participants, bool)
 
         def publish(_: int, lo: int, hi: int) -> None:
             # Participant blocks on the cores: each touches its own participants' rows.
@@ -178,28 +188,29 @@ class FactorScores:
             new_grade[rows] = grades[lo:hi]
             before[lo:hi] = f.grade[rows]
             old_scores[lo:hi] = old[rows]
+            regraded = grades[lo:hi] != before[lo:hi]
+            changed = np.abs(scores[lo:hi] - old_scores[lo:hi]) >= FACTOR_RECORD_MIN_CHANGE
+            changed |= regraded
+            changed &= ~np.isnan(old_scores[lo:hi])  # (a first score is no change)
+            changed_mask[lo:hi] = changed
+            np.logical_or(regraded, changed, out=moved_mask[lo:hi])
 
         map_blocks(publish, f.participants)
         first = f.last_update < 0
         f.last_update = today.day
-        changed_mask = ~np.isnan(old_scores) & (
-            (np.abs(scores - old_scores) >= FACTOR_RECORD_MIN_CHANGE) | (grades != before)
-        )
-        moved_mask = (before != grades) | changed_mask
         f.value, f.grade = new, new_grade
         self.standings.reassessed(sid)
-        who = entities(changed_mask)
+        at = np.flatnonzero(changed_mask)  # (participant positions, sorted like entities)
+        who = at if f.who is None else f.who[at]
         if len(who):
-            ent, ev = window_events(f, who)
+            row, ev = window_events(f, at)
             change_ids = self.rows.score_changes(
                 today, who, score=sid, rule_id=f"{sid}:assessment", delta=new[who] - old[who],
-                value=new[who], event_id=latest_event(who, ent, ev),
-                wrongful=self.provenance.factor_wrongful(sid, who), entity_type=spec.entity,
+                value=new[who], event_id=_latest(len(who), row, ev),
+                wrongful=self.provenance.factor_wrongful(sid, who, at), entity_type=spec.entity,
             )  # fmt: skip
             # Every recorded event inside the score's event windows, per changed row.
-            self.rows.decision_events(
-                today, "score_changes", change_ids[search_sorted(who, ent)], ev
-            )
+            self.rows.decision_events(today, "score_changes", change_ids[row], ev)
         if not first:
             moved = entities(moved_mask)
             self.grade_rules.fire(
@@ -207,29 +218,37 @@ class FactorScores:
             )
 
 
-def window_events(f: FactorState, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(entity, event id) of every recorded event in the ``events`` inputs' windows, and
-    of the entry of each ``list`` input the entity is on."""
-    at = f.positions(who)
+def window_events(f: FactorState, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, event id) of every recorded event in the ``events`` inputs' windows of the
+    participants at positions ``at`` (sorted, distinct), and of the entry of each ``list``
+    input they are on; ``row`` indexes ``at``. Sorted by row, then event, each pair once
+    (an event may feed several inputs of the score)."""
     parts = [h.events_of(at) for h in f.hidden if h is not None]
     for event in f.on_list_event:
         if event is not None:  # the record of the entry that puts one on another's list
             ev = event[at]
             listed = ev >= 0
-            parts.append((at[listed].astype(np.int64), ev[listed]))
+            parts.append((at[listed], ev[listed]))
     if not parts:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    ent = np.concatenate([e for e, _ in parts])
-    if f.who is not None:
-        ent = f.who[ent].astype(np.int64)  # participant positions back to entities
+    pos = np.concatenate([p for p, _ in parts])
     ev = np.concatenate([v for _, v in parts])
-    # One link per (row, event), sorted by entity then event: an event may feed several
-    # inputs of the score.
-    order = lex_order(ev, ent)
-    ent, ev = ent[order], ev[order]
-    first = np.ones(len(ent), bool)
-    first[1:] = (ent[1:] != ent[:-1]) | (ev[1:] != ev[:-1])
-    return ent[first], ev[first]
+    order = lex_order(ev, pos)
+    pos, ev = pos[order], ev[order]
+    first = np.ones(len(pos), bool)
+    first[1:] = (pos[1:] != pos[:-1]) | (ev[1:] != ev[:-1])
+    pos, ev = pos[first], ev[first]
+    return search_sorted(at, pos), ev
+
+
+def _latest(n: int, row: np.ndarray, event_id: np.ndarray) -> np.ndarray:
+    """Per row ``0 .. n - 1``, its latest (largest) event id, or -1: the last of its pairs
+    (``row``, ``event_id``), sorted by row then event (:func:`window_events`)."""
+    out = np.full(n, -1, np.int64)
+    if len(row):
+        last = run_ends(run_starts(row), len(row)) - 1
+        out[row[last]] = event_id[last]
+    return out
 
 
 def _input(

@@ -30,9 +30,34 @@ def add_wrong(wrong: np.ndarray, entity: np.ndarray, delta: np.ndarray, bad: np.
         np.add.at(wrong, entity[at], delta[at].astype(np.float32))
 
 
+def _whole(delta: float) -> bool:
+    """Whether ``delta`` is a whole number that float32 holds exactly: sums of it in
+    float64 are then exact, whatever their order."""
+    return float(delta).is_integer() and abs(delta) < 2**24
+
+
 def delta_rule_id(score_id: str, delta: PointsDelta) -> str:
     """The rule id a points delta's changes carry: its own, or '<score id>:<first kind>'."""
     return delta.rule_id or f"{score_id}:{delta.events.kinds[0]}"
+
+
+def _steps(delta: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per row, the sum of ``delta`` from the start of its run (``starts``: the first row
+    of each run) to the row, in float64: a running sum of all rows less the running sum
+    before the run's first row.
+
+    The runs of several rows are few (an entity with more than one change at once), so
+    the running sum before each run's first row is taken at the first rows and copied to
+    the few others, instead of being repeated over every row.
+    """
+    step = np.cumsum(delta, dtype=np.float64)
+    before = step - delta  # (the running sum before each row; float64)
+    if len(starts) < len(delta):
+        later = np.ones(len(delta), bool)
+        later[starts] = False
+        at = np.flatnonzero(later)
+        before[at] = before[starts[np.searchsorted(starts, at, side="right") - 1]]
+    return np.subtract(step, before, out=step)
 
 
 class Points:
@@ -79,10 +104,16 @@ class Points:
                     # One change per event: the records of a bundle (one event id, in
                     # consecutive rows, see sclab.engine.events) change the score together,
                     # by the sum of their records' changes.
-                    delta = capped_deltas(pts.spec.grades, d, entity, pts.value)
                     first = run_starts(event)
+                    if d.grade_cap is None and _whole(d.delta):
+                        # Each record's change is the delta: a bundle's sum is its number
+                        # of records times it, exactly (whole numbers).
+                        delta = (run_ends(first, len(event)) - first) * np.float64(d.delta)
+                    else:
+                        delta = capped_deltas(pts.spec.grades, d, entity, pts.value)
+                        if len(first) < len(event):
+                            delta = np.add.reduceat(delta, first, dtype=np.float64)
                     if len(first) < len(event):  # (else each record is its own change)
-                        delta = np.add.reduceat(delta, first, dtype=np.float64)
                         entity, event, bad, made = (a[first] for a in (entity, event, bad, made))
                     self.change(
                         today, sid, entity, delta.astype(np.float32, copy=False),
@@ -121,29 +152,29 @@ class Points:
             made = None if made is None else made[order]
         # Running value per row: an entity with several events today changes step by step.
         starts = run_starts(entity)
-        ends = run_ends(starts, len(entity))
-        last = ends - 1
-        people = entity[last]
-        # (In place where the arrays are fresh: a warm start changes millions of scores.)
-        step = np.cumsum(delta, dtype=np.float64)
-        np.subtract(step, (step[starts] - delta[starts]).repeat(ends - starts), out=step)
+        distinct = len(starts) == len(entity)  # (most days, and a warm start's bundles)
+        last = starts if distinct else run_ends(starts, len(entity)) - 1
+        people = entity if distinct else entity[last]
         running = pts.value[entity].astype(np.float64)
-        running += step
+        running += _steps(delta, starts)
         if spec.minimum is not None or spec.maximum is not None:
             lo = -np.inf if spec.minimum is None else spec.minimum
             hi = np.inf if spec.maximum is None else spec.maximum
             np.clip(running, lo, hi, out=running)
-        before_grade = pts.grade[people]  # (copies: fancy indexing)
-        before_value = pts.value[people]
-        pts.value[people] = running[last]
+        # (Copies: fancy indexing. Read by the rules on grades, which records made before
+        # the run do not fire.)
+        before_grade = pts.grade[people] if made is None else None
+        before_value = pts.value[people] if made is None else None
+        value = (running if distinct else running[last]).astype(np.float32)
+        pts.value[people] = value
         self.standings.changed(sid, people)
         if event_id is not None:
-            latest = event_id[last]
+            latest = event_id if distinct else event_id[last]
             if len(latest) and latest.max() > np.iinfo(pts.last_event.dtype).max:
                 pts.last_event = pts.last_event.astype(np.int64)  # ids past 2**31: widen
             pts.last_event[people] = latest
         add_wrong(pts.wrong, entity, delta, wrongful)
-        pts.grade[people] = grade_of(spec.grades, pts.value[people])
+        pts.grade[people] = grade_of(spec.grades, value)
         self.rows.score_changes(
             today, entity, score=sid, rule_id=rule_id, delta=delta, value=running,
             event_id=event_id, wrongful=wrongful, entity_type=spec.entity,
@@ -171,7 +202,7 @@ class Points:
             hurt = entity[delta < 0]
             if len(hurt):
                 report_caught(today.sim, record_kind, hurt)
-        if made is None:
+        if before_grade is not None:
             # Records made before the run moved the score before the run too: its warnings
             # and honours for them were given then (as one-off sanctions of such records
             # are not issued again), so rules on grades fire on the run's changes only.

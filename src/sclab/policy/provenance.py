@@ -31,15 +31,35 @@ from sclab.policy.state import WindowCounter, grade_of
 
 def erroneous(batch: EventBatch) -> np.ndarray:
     """Per recorded event: misattributed, without a true actor, or with a record error."""
-    bad = (batch.attributed_to != batch.true_actor) | (batch.true_actor == NO_ENTITY)
+    bad = batch.attributed_to != batch.true_actor
+    bad |= batch.true_actor == NO_ENTITY
     error = batch.extra.get("error")
     if error is not None:
         if isinstance(error, pa.Array):
             if error.null_count < len(error):  # (most batches hold no record error)
-                bad |= np.asarray(error.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+                bad[present(error)] = True
         else:
             bad |= np.array([e is not None for e in error], dtype=bool)
     return bad
+
+
+def present(values: pa.Array) -> np.ndarray:
+    """Positions of the entries of ``values`` that are not null, in order.
+
+    Read from the validity bitmap a byte (eight entries) at a time: record errors are a
+    few in a thousand, so only the bytes holding one are spread into bits, where a
+    bool per entry would be written and read for every event.
+    """
+    n, start = len(values), values.offset
+    bitmap = values.buffers()[0]
+    if bitmap is None:  # (no entry is null)
+        return np.arange(n)
+    first = start // 8
+    byte = np.frombuffer(bitmap, np.uint8)[first : (start + n + 7) // 8]
+    some = np.flatnonzero(byte)
+    row, bit = np.nonzero(np.unpackbits(byte[some], bitorder="little").reshape(-1, 8))
+    at = (some[row] + first) * 8 + bit - start
+    return at[(at >= 0) & (at < n)]
 
 
 @dataclass(frozen=True)
@@ -101,19 +121,24 @@ class Provenance:
             return self.factor_wrongful(sid, who)
         return (pts.value[who] - pts.wrong[who]) >= below
 
-    def factor_wrongful(self, sid: str, who: np.ndarray) -> np.ndarray:
+    def factor_wrongful(
+        self, sid: str, who: np.ndarray, at: np.ndarray | None = None
+    ) -> np.ndarray:
         """Whether each entity's factor score rests on an erroneous event in its windows
-        (False for entities that do not take part in the score)."""
+        (False for entities that do not take part in the score). ``at``: the entities'
+        participant positions, when every one takes part and they are known."""
         f = self.scores.factors[sid]
         bad = np.zeros(len(who), bool)
-        at, inside = f.lookup(who)
+        inside = None
+        if at is None:
+            at, inside = f.lookup(who)
         for h in f.hidden:
             if h is not None:
                 bad |= h.bad[at] > 0
         for wrong in f.on_list_wrong:
             if wrong is not None:  # on another system's list by a wrongful entry
                 bad |= wrong[at]
-        return bad & inside
+        return bad if inside is None else bad & inside
 
     def affected_by_errors(self, sid: str, who: np.ndarray) -> np.ndarray:
         """Whether each entity's final score owes something to erroneous events."""

@@ -72,7 +72,8 @@ class Standings:
 
     Only the entities whose points changed since the last refresh are recomputed (a day's
     events touch a few thousand people, the view holds everyone); a factor assessment
-    marks the whole score.
+    marks the whole score, and so do changes of one entity in :data:`WHOLE_REFRESH` or
+    more (a warm start's).
     """
 
     def __init__(self, scores: Scores, system: str, view: SystemView) -> None:
@@ -99,8 +100,15 @@ class Standings:
         for sid, arr in self.published.items():
             dirty = self._changed.pop(sid, None)
             src = self.scores.state(sid)
-            if everyone or sid in self._reassessed:
-                # In blocks on the cores (a reassessed score is read whole: 9.3M people).
+            # A reassessed score is read whole (9.3M people), and so is one whose changes
+            # touch many (a warm start's): in blocks on the cores, which for those not
+            # changed writes the standing they have, rather than sorting the changed.
+            if (
+                everyone
+                or sid in self._reassessed
+                or (dirty and WHOLE_REFRESH * sum(len(d) for d in dirty) >= len(arr))
+            ):
+
                 def refresh(
                     _: int,
                     lo: int,
@@ -115,6 +123,11 @@ class Standings:
                 who = union_sorted(*dirty)
                 arr[who] = standing(src, who)
         self._reassessed.clear()
+
+
+#: A score's standings are refreshed whole once the changes since the last refresh
+#: number at least one in this many of its entities.
+WHOLE_REFRESH = 8
 
 
 def publish_incentives(

@@ -74,7 +74,7 @@ def _recorded_day(batch: EventBatch, day: int) -> np.ndarray | None:
 
 
 def _until(made: np.ndarray, day: int) -> np.ndarray:
-    """``np.minimum(made, day)``: the column itself when every record was made before
+    """``np.minimum(made, day)``: ``made`` itself when every record was made before
     ``day`` (a warm start's history), as callers only read it."""
     return made if len(made) and made.max() < day else np.minimum(made, day)
 
@@ -174,7 +174,7 @@ class EventRouter:
                     every = Picked(batch, None, batch.attributed_to, batch.event_id, bad, made)
                 picked = every
             else:
-                made = None if recorded is None else np.minimum(recorded[ok], today.day)
+                made = None if recorded is None else _until(recorded[ok], today.day)
                 picked = Picked(
                     batch, ok, batch.attributed_to[ok], batch.event_id[ok], bad[ok], made
                 )

@@ -15,6 +15,7 @@ entries) for the daily expiry check, and 4 bytes per entity (the slot array).
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -51,31 +52,55 @@ def count_by_entity(
     n: int,
     flags: np.ndarray | None = None,
     weight: np.ndarray | None = None,
+    where: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(unique entities, events per entity, flagged events per entity), O(k log k) for
     ``k`` rows, O(k + n) by a table of the ``n`` entities when the rows are that many.
 
-    ``weight``: per row, how many events it stands for (default 1).
+    ``weight``: per row, how many events it stands for (default 1). ``where``: per row,
+    whether it is counted at all (default: every row).
     """
     if len(entity) == 0:
         empty = np.empty(0, np.int64)
         return empty, empty, empty
-    if 4 * len(entity) >= n:
-        # Many rows (a warm start's history): a count per entity beats any sort. Counts
-        # in float64 are exact (far below 2**53).
+    if where is not None and (4 * len(entity) < n or weight is not None):
+        entity = entity[where]
+        flags = None if flags is None else flags[where]
+        weight = None if weight is None else weight[where]
+        where = None
+    if 4 * len(entity) < n:
+        return _count_sorted(entity, flags, weight)
+    # Many rows (a warm start's history): a count per entity beats any sort. Rows left
+    # out (records already out of a window) are usually the fewer, so they are counted to
+    # be taken off rather than the others copied; flagged rows (erroneous records) are
+    # few, and counted alone. Weighted counts in float64 are exact (far below 2**53).
+    if weight is None:
         present = np.bincount(entity, minlength=n)
+        if where is not None:
+            present -= np.bincount(entity[~where], minlength=n)
         people = present.nonzero()[0]
-        counts = (
-            present[people]
-            if weight is None
-            else np.bincount(entity, weights=weight, minlength=n)[people].astype(np.int64)
-        )
-        if flags is None:
-            flagged = np.zeros(len(people), np.int64)
-        else:
-            per_row = flags if weight is None else flags * weight.astype(np.int64)
-            flagged = np.bincount(entity, weights=per_row, minlength=n)[people].astype(np.int64)
-        return people.astype(entity.dtype, copy=False), counts, flagged
+        counts = present[people]
+    else:
+        people = np.bincount(entity, minlength=n).nonzero()[0]
+        counts = np.bincount(entity, weights=weight, minlength=n)[people].astype(np.int64)
+    if flags is None:
+        flagged = np.zeros(len(people), np.int64)
+    else:
+        marked = np.flatnonzero(flags if where is None else flags & where)
+        flagged = np.bincount(
+            entity[marked], weights=None if weight is None else weight[marked], minlength=n
+        )[people].astype(np.int64, copy=False)
+    return people.astype(entity.dtype, copy=False), counts, flagged
+
+
+def _count_sorted(
+    entity: np.ndarray, flags: np.ndarray | None, weight: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`count_by_entity` by runs of equal entities, sorting the rows first if they
+    are not in order."""
+    if len(entity) == 0:
+        empty = np.empty(0, np.int64)
+        return empty, empty, empty
     # The rows mostly come sorted by entity (a day's records, a warm start's history):
     # the stable sort (timsort) merges such runs in about linear time, and none is needed
     # when they are sorted already.
@@ -122,26 +147,49 @@ def run_ends(starts: np.ndarray, n: int) -> np.ndarray:
 
 
 def _runs(
-    entity: np.ndarray, wrongful: np.ndarray, event_id: np.ndarray
+    entity: np.ndarray,
+    wrongful: np.ndarray,
+    event_id: np.ndarray,
+    where: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Consecutive rows with one (entity, event id, flag) as one row with a weight: the
-    records of a bundle (one event id, consecutive, see sclab.engine.events) are kept
-    once. Weight None: every row is its own. (The rows are kept as given when already of
-    these types: nothing writes to them once queued.)"""
-    entity = entity.astype(np.int64, copy=False)
+    """The rows (those where ``where`` holds, default all) with consecutive rows of one
+    (entity, event id, flag) as one row with a weight: the records of a bundle (one event
+    id, consecutive, see sclab.engine.events) are kept once. Weight None: every row is its
+    own. (The rows are kept as given when every row is its own: nothing writes to them
+    once queued.)
+
+    With ``where``, the runs are found among all the rows and the rows picked once per
+    run, instead of picking every row first. The runs are the same as long as ``where``
+    takes or leaves a bundle's rows together, as a window does: they leave it on one day
+    (sclab.sensors.records bundles records that stay in sight for the whole run, or
+    were made on one day).
+    """
     wrongful = wrongful.astype(bool, copy=False)
-    event_id = event_id.astype(np.int64, copy=False)
-    if len(entity) < 2:
+    if where is None and len(entity) < 2:
         return entity, wrongful, event_id, None
-    same = (
-        (entity[1:] == entity[:-1])
-        & (event_id[1:] == event_id[:-1])
-        & (wrongful[1:] == wrongful[:-1])
-    )
-    if not same.any():
-        return entity, wrongful, event_id, None
-    starts = np.concatenate(([0], (~same).nonzero()[0] + 1))
-    weight = (run_ends(starts, len(entity)) - starts).astype(np.uint32)
+    same = entity[1:] == entity[:-1]
+    same &= event_id[1:] == event_id[:-1]
+    same &= wrongful[1:] == wrongful[:-1]
+    if where is None:
+        if not same.any():
+            return entity, wrongful, event_id, None
+        starts = np.concatenate(([0], (~same).nonzero()[0] + 1))
+        weight = (run_ends(starts, len(entity)) - starts).astype(np.uint32)
+    else:
+        # Row r + 1 goes on with row r's run if both are picked and the same; a picked
+        # row that does not go on with the one before starts a run, and one that the
+        # next does not go on with ends it.
+        same &= where[:-1]
+        same &= where[1:]
+        first = where.copy()
+        first[1:] &= ~same
+        starts = np.flatnonzero(first)
+        if len(starts) == np.count_nonzero(where):
+            weight = None
+        else:
+            last = where.copy()
+            last[:-1] &= ~same
+            weight = (np.flatnonzero(last) - starts + 1).astype(np.uint32)
     return entity[starts], wrongful[starts], event_id[starts], weight
 
 
@@ -204,7 +252,8 @@ class WindowCounter:
         made: np.ndarray,
     ) -> np.ndarray:
         """:meth:`add` for records made on past days ``made`` (grouped by expiry day)."""
-        leave = np.add(made, self.window, dtype=np.int64)
+        # (In ``made``'s own type: days fit int32, half the bytes of int64 per record.)
+        leave = made + self.window
         if self.end is not None:
             np.minimum(leave, self.end, out=leave)
         inside = leave > day  # (those made ``window`` days or more ago are not counted)
@@ -213,7 +262,7 @@ class WindowCounter:
             return np.empty(0, np.int64)
         whole = n_inside == len(leave)
         people, counts, bad = count_by_entity(
-            entity if whole else entity[inside], self.n, wrongful if whole else wrongful[inside]
+            entity, self.n, wrongful, where=None if whole else inside
         )
         self.count[people] = np.minimum(self.count[people].astype(np.int64) + counts, 65535)
         self.bad[people] = np.minimum(self.bad[people].astype(np.int64) + bad, 65535)
@@ -235,7 +284,7 @@ class WindowCounter:
         if stays is not None and stays.any():
             assert self.end is not None
             self._queue.setdefault(self.end, []).append(
-                _runs(entity[stays], wrongful[stays], event_id[stays])
+                _runs(entity, wrongful, event_id, where=stays)
             )
         return people
 
@@ -248,7 +297,7 @@ class WindowCounter:
 
     def events_of(self, entities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(entity, event id) pairs of all events in the window of the given entities
-        (a bundle's records, one event, are one pair)."""
+        (a bundle's records, one event, are one pair), in the order they are queued."""
         parts_e, parts_id = [], []
         # Many entities (an assessment): one n-byte mask, then a lookup per queued event,
         # O(n + events in the window). Few (a threshold crossed today): a sorted search.
@@ -256,15 +305,41 @@ class WindowCounter:
         if not few:
             mask = np.zeros(self.n, bool)
             mask[entities] = True
-        for batches in self._queue.values():
-            for entity, _, event_id, _ in batches:
-                hit = np.isin(entity, entities) if few else mask[entity]
-                if hit.any():
-                    parts_e.append(entity[hit])
-                    parts_id.append(event_id[hit])
+        for entity, event_id in self._queued():
+            hit = np.isin(entity, entities) if few else mask[entity]
+            if hit.any():
+                parts_e.append(entity[hit])
+                parts_id.append(event_id[hit])
         if not parts_e:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         return np.concatenate(parts_e), np.concatenate(parts_id)
+
+    #: Rows of queued batches that :meth:`_queued` joins into one before they are read.
+    JOIN_ROWS = 1 << 16
+
+    def _queued(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The queued events' (entities, event ids), in the queue's order, consecutive
+        batches joined up to :attr:`JOIN_ROWS` rows: a long window holds a batch for
+        every day of the run, most of a few hundred rows, and reading each alone costs
+        a few array calls apiece (a batch of more rows comes alone)."""
+        entity: list[np.ndarray] = []
+        event_id: list[np.ndarray] = []
+        rows = 0
+        for batches in self._queue.values():
+            for e, _, ev, _ in batches:
+                if entity and rows + len(e) > self.JOIN_ROWS:
+                    yield _joined(entity), _joined(event_id)
+                    entity, event_id, rows = [], [], 0
+                entity.append(e)
+                event_id.append(ev)
+                rows += len(e)
+        if entity:
+            yield _joined(entity), _joined(event_id)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The parts as one array (the part itself when alone)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 # Why an entry ended (list_entries.end_reason); "lifted": a rule's ``lift`` effect.
@@ -371,8 +446,8 @@ class ListBook:
         self.reason[slots[earlier]] = reason
 
     def due(self, day: int) -> np.ndarray:
-        """Slots whose scheduled end is ``day``."""
-        return np.flatnonzero((self.end == day) & (self.entity >= 0))
+        """Slots whose scheduled end is ``day`` (a free slot's end is ``NO_END``)."""
+        return np.flatnonzero(self.end == day)
 
     def close(self, slots: np.ndarray) -> None:
         entity = self.entity[slots]
@@ -433,15 +508,16 @@ class FactorState:
 
         A binary search among the participants per entity; for many entities (a warm
         start's history) a table of everyone's position instead, made for the call:
-        O(entities + n) without the search's cache misses.
+        O(entities + n) without the search's cache misses, and int32 positions (fewer
+        than 2**31 participants), half the bytes of the search's.
         """
         if self.who is None:
             return entities
         if 8 * len(entities) < len(self.value):
             return search_sorted(self.who, entities)
-        table = np.zeros(len(self.value), np.int32)  # (fewer than 2**31 participants)
+        table = np.zeros(len(self.value), np.int32)
         table[self.who] = np.arange(len(self.who), dtype=np.int32)
-        return table[entities].astype(np.int64)
+        return table[entities]
 
     def lookup(self, entities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(positions, participates) of any ``entities``: a position is only meaningful where
@@ -464,11 +540,24 @@ def grade_of(grades: list, value: np.ndarray) -> np.ndarray:
     if not grades:
         return np.zeros(len(value), np.uint8)
     # Grades run high to low: the index is the number of bands whose min the value does
-    # not reach, counted by one binary search among the mins (compared in float64; NaN
-    # reaches every min: band 0).
+    # not reach (compared in float64; NaN reaches every min: band 0). For many values and
+    # the few mins of a policy's grades, one comparison per min: several times faster than
+    # a binary search, which also copies float32 values to float64 first. For a few values
+    # (a day's changes) the search makes fewer array calls.
     mins = _sorted_mins(tuple(g.min for g in grades if g.min is not None))
-    idx = len(mins) - np.searchsorted(mins, np.asarray(value), side="right")
-    return np.minimum(idx, len(grades) - 1).astype(np.uint8)
+    value = np.asarray(value)
+    if len(mins) > _FEW_MINS or value.size < _MANY_VALUES:
+        idx = len(mins) - np.searchsorted(mins, value, side="right")
+        return np.minimum(idx, len(grades) - 1).astype(np.uint8)
+    idx = np.zeros(value.shape, np.uint8)
+    for m in mins:  # (float64 scalars: the comparison is in float64)
+        idx += value < m
+    return np.minimum(idx, len(grades) - 1, out=idx)
+
+
+# grade_of compares many values with up to _FEW_MINS mins, else searches among the mins.
+_FEW_MINS = 16
+_MANY_VALUES = 4096
 
 
 @functools.lru_cache(maxsize=256)

@@ -9,6 +9,7 @@ Core object:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,12 +21,19 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Today:
-    """One policy's day: ``sim``, ``day`` and ``rng`` (the stream ``policy:<id>`` of the
-    day; every part draws from this one generator, in the order the engine calls them)."""
+    """One policy's day: ``sim``, ``day`` and ``rng``, the day's generator of the policy's
+    stream ``stream`` (``policy:<id>``): every part draws from this one generator, in the
+    order the engine calls them."""
 
     sim: Simulation
     day: int
-    rng: np.random.Generator
+    stream: str
+
+    @functools.cached_property
+    def rng(self) -> np.random.Generator:
+        """The day's generator, made when first drawn from (on most days a policy draws
+        nothing, and making one costs as much as a day's array calls of a part)."""
+        return self.sim.rng(self.stream, self.day)
 
     def working_days_later(self, n: int) -> int:
         """The day ``n`` working days (Monday to Friday) after today: from a Saturday or a
