@@ -344,6 +344,9 @@ def test_loan_acts_are_consistent(loans) -> None:
     assert component(sim).open_loans == len(taken["loan_id"]) - len(repaid["loan_id"]) - len(
         default["loan_id"]
     )
+    # The book's count of open loans, kept as loans come and close, is its open rows.
+    book = component(sim)._book
+    assert book.n_open == int((book["next_due"][: book.n] >= 0).sum())
 
 
 # ---------------------------------------------------------------- behaviour hooks
@@ -531,6 +534,7 @@ def test_the_loans_open_on_day_0_carry_their_past_arrears(tmp_path) -> None:
     ids = book["loan_id"][: book.n].copy()
     in_a_row = book["missed_in_a_row"][: book.n].copy()
     assert (book["next_due"][: book.n] >= 0).all()
+    assert book.n_open == book.n
     past = component(sim)._past._acts  # drawn at setup (emitted if a policy reads them)
     day = np.concatenate([a.extra["occurred_day"] for a in past])
     assert day.min() >= -history and day.max() < 0

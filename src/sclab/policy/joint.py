@@ -85,6 +85,9 @@ class JointMeasures:
         return measures
 
     def _decide(self, today: Today, m: Moments) -> None:
+        # Measures with the same trigger and target on this batch (a list's measures on
+        # several classes of one kind) share one lookup: it reads no outcome.
+        found: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
         for j in self._measures(m.kind):
             # A measure on some classes decides the attempts of those classes only; its
             # trigger is looked up for every attempt, since those of the classes it
@@ -93,11 +96,14 @@ class JointMeasures:
             sel = None if barred is None else np.flatnonzero(barred)
             part = m if sel is None else self._subset(m, sel)
             for target in j.applies_to:
-                hit, entity, event, bad = self._hits(today, j, target, m)
+                key = (self._text(j.when), target)
+                if key not in found:
+                    found[key] = self._hits(today, j, target, m)
+                hit, entity, event, bad = found[key]
                 m.watch(hit)
                 if sel is not None:
                     hit, entity, event, bad = hit[sel], entity[sel], event[sel], bad[sel]
-                hit &= part.outcome != BLOCKED
+                hit = hit & (part.outcome != BLOCKED)  # a new array: the lookup is shared
                 if not hit.any():
                     continue
                 at = np.flatnonzero(hit)
@@ -258,11 +264,7 @@ class JointMeasures:
         cache = self._represented_today
         if cache is None or cache[0] != today.day:
             cache = self._represented_today = (today.day, {})
-        # (The text of a trigger, a pydantic repr, is made once per trigger: the policy
-        # holds its triggers for the whole run.)
-        key = self._trigger_text.get(id(t))
-        if key is None:
-            key = self._trigger_text[id(t)] = repr(t)
+        key = self._text(t)
         found = cache[1].get(key)
         if found is None:
             found = cache[1][key] = self._representatives(today.sim, t)
@@ -273,6 +275,16 @@ class JointMeasures:
         pos_c = np.minimum(pos, len(reps_s) - 1)
         hit = reps_s[pos_c] == person
         return hit, np.where(hit, ev_s[pos_c], -1), hit & bad_s[pos_c]
+
+    def _text(self, t: Trigger) -> str:
+        """The text of a trigger, by which measures on the same list or grade share it.
+
+        A pydantic repr, made once per trigger: the policy holds its triggers for the
+        whole run."""
+        key = self._trigger_text.get(id(t))
+        if key is None:
+            key = self._trigger_text[id(t)] = repr(t)
+        return key
 
     def _representatives(self, sim: Simulation, t: Trigger) -> tuple[np.ndarray, ...]:
         """Legal representatives of the companies ``t`` triggers (sorted), with the event

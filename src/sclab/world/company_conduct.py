@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sclab.arrays import lex_order
+from sclab.arrays import lex_order, union_sorted
 from sclab.engine.catalogue import Kind
 from sclab.engine.propensity import propensity_company_key
 from sclab.engine.registry import register
@@ -454,11 +454,10 @@ class CompanyConduct:
         companies = sim.population.companies
         rng = sim.rng(f"{self.name}/court", day)
         # Today's late performances, among those unresolved before today.
-        performed = self.unresolved[
-            rng.random(len(self.unresolved)) < p.company_performance_hazard_per_day
-        ]
+        performs = rng.random(len(self.unresolved)) < p.company_performance_hazard_per_day
+        performed = self.unresolved[performs]
         if len(performed):
-            self.unresolved = np.setdiff1d(self.unresolved, performed, assume_unique=True)
+            self.unresolved = self.unresolved[~performs]  # still sorted: no set difference
             sim.acts.add(
                 day, self.name, COMPANY_PERFORMED, performed, entity_type="company",
                 legal_rep=companies.legal_rep[performed].astype(np.int64),
@@ -472,7 +471,7 @@ class CompanyConduct:
                 day, self.name, COMPANY_NON_PERFORMANCE, new, entity_type="company",
                 **self._debt_columns(rng, sim, new),
             )  # fmt: skip
-            self.unresolved = np.union1d(self.unresolved, new)
+            self.unresolved = union_sorted(self.unresolved, new)  # a merge of sorted runs
 
     def _debt_columns(
         self, rng: np.random.Generator, sim: Simulation, who: np.ndarray

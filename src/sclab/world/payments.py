@@ -475,6 +475,9 @@ class _LoanBook:
     """Open loans as parallel compact arrays (closed loans have ``next_due`` = -1)."""
 
     n: int = 0
+    #: Loans among the first ``n`` still open, counted as they come and close: deciding
+    #: whether to compact needs no pass over the book.
+    n_open: int = 0
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
     DTYPES: ClassVar[dict[str, type]] = {
@@ -508,17 +511,22 @@ class _LoanBook:
                 self.arrays[name] = grown
         for name, values in columns.items():
             self.arrays[name][self.n : self.n + k] = values
+        self.n_open += int(np.count_nonzero(self.arrays["next_due"][self.n : self.n + k] >= 0))
         self.n += k
+
+    def close(self, at: np.ndarray) -> None:
+        """Close the open loans at positions ``at`` (distinct): repaid or defaulted."""
+        self.arrays["next_due"][at] = -1
+        self.n_open -= len(at)
 
     def compact(self) -> None:
         """Drop closed loans once they are at least half of the book (amortised O(1))."""
-        open_ = self.arrays["next_due"][: self.n] >= 0
-        n_open = int(open_.sum())
-        if self.n < 1024 or n_open > self.n // 2:
+        if self.n < 1024 or self.n_open > self.n // 2:
             return
+        open_ = self.arrays["next_due"][: self.n] >= 0
         for arr in self.arrays.values():
-            arr[:n_open] = arr[: self.n][open_]
-        self.n = n_open
+            arr[: self.n_open] = arr[: self.n][open_]
+        self.n = self.n_open
 
 
 @register("sources", "payments", PaymentsParams)
@@ -938,8 +946,8 @@ class PaymentsSource:
 
             book["dues"][due] += 1
             book["next_due"][due] = instalment_due_day(book["taken_day"][due], book["dues"][due])
-            book["next_due"][done] = -1
-            book["next_due"][gone] = -1
+            book.close(done)
+            book.close(gone)
             book.compact()
 
         takers = self._loan_classes.bernoulli(rng, self._loan_p, propensity(sim, "loan_taken"))
@@ -1002,4 +1010,4 @@ class PaymentsSource:
     @property
     def open_loans(self) -> int:
         """Number of loans not yet repaid or defaulted."""
-        return int((self._book["next_due"][: self._book.n] >= 0).sum())
+        return self._book.n_open
