@@ -270,11 +270,10 @@ class MemoryModel:
 #: world (every source, sensor and behaviour, the five packs side by side), the most
 #: memory any combination of built-in components takes. The fixed part and the tie ends
 #: are the least-squares fit of docs/performance.md ("Memory model of the feasibility
-#: check"); the bytes a person were raised to 860 when the warm starts began to carry
-#: every past record: one-year runs peak at 1,331 MiB at 1M people (the model: 3 % less)
-#: and at 1,039-1,046 B a person at 9.3M (degree 12; the model: 999 B, 4 % less; the peak
-#: is day 0, with the whole history in memory).
-WITH_COMPONENTS = MemoryModel(fixed=400e6, per_person=860.0, per_tie_end=8.0)
+#: check"); the bytes a person follow the measured peaks of one-year runs, which fall on
+#: day 0 with the whole warm-start history in memory: 1,027 MiB at 1M people (the model:
+#: 4 % more) and 734-769 B a person at 9.3M (degree 12; the model: 759 B).
+WITH_COMPONENTS = MemoryModel(fixed=400e6, per_person=620.0, per_tie_end=8.0)
 
 #: Runs that only generate and store the population (no component), fitted the same way
 #: to runs at 1M people (degree 12 and 24) and 3M (degree 12).
