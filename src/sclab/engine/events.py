@@ -45,8 +45,8 @@ class EventBatch:
     source: str
     kind: str
     entity_type: str
-    true_actor: np.ndarray  # int64, NO_ENTITY for none
-    attributed_to: np.ndarray  # int64, NO_ENTITY for none
+    true_actor: np.ndarray  # int64 (int32 for a history), NO_ENTITY for none
+    attributed_to: np.ndarray  # int64 (int32 for a history), NO_ENTITY for none
     event_id: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     # The first row of each bundle (records sharing one event id and one stored row, see
@@ -159,8 +159,7 @@ class EventLog:
         events table stores one row for it with its number of ``records`` (see
         :meth:`EventBatch.columns`). Rows of a bundle are in act-day order.
         """
-        true_actor = np.asarray(true_actor, dtype=np.int64)
-        attributed_to = np.asarray(attributed_to, dtype=np.int64)
+        true_actor, attributed_to = _entity_ids(true_actor), _entity_ids(attributed_to)
         if true_actor.shape != attributed_to.shape:
             raise ValueError("true_actor and attributed_to must have the same length")
         n = len(true_actor)
@@ -220,13 +219,30 @@ class EventLog:
         return joined
 
     def end_day(self) -> None:
-        """Hand today's batches to the sink and start a new day."""
-        if self.sink is not None:
-            for batch in self.today:
-                if len(batch):
-                    self.sink(batch)
-        self.today = []
+        """Hand today's batches to the sink and start a new day.
+
+        Each batch is let go once it is handed over, so that its arrays are freed as soon
+        as the sink no longer needs them: a day 0 holds a warm start's whole history, and
+        the sink's rows (a bundle's row per event) would otherwise be built while every
+        batch is still held, which is the run's peak of memory.
+        """
+        batches, self.today = self.today, []
         self._joined = (0, [])
+        if self.sink is None:
+            return
+        batches.reverse()  # popped from the end: handed over in recording order
+        while batches:
+            batch = batches.pop()
+            if len(batch):
+                self.sink(batch)
+            del batch
+
+
+def _entity_ids(ids: np.ndarray) -> np.ndarray:
+    """Entity ids as signed integers: int32 as given (a warm start's history, most of day
+    0's records, is kept half as wide), anything else as int64."""
+    ids = np.asarray(ids)
+    return ids if ids.dtype == np.int32 else ids.astype(np.int64, copy=False)
 
 
 def _join_key(batch: EventBatch) -> tuple[Any, ...]:

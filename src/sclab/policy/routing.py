@@ -42,7 +42,9 @@ def matches(f: EventFilter, batch: EventBatch) -> np.ndarray | None:
     ok = batch.attributed_to != NO_ENTITY
     if f.min_amount is not None:
         amount = batch.extra.get("amount")
-        ok &= (np.asarray(amount) >= f.min_amount) if amount is not None else False
+        # Compared in float64 (a history's amounts are float32: the threshold is not
+        # rounded to their precision).
+        ok &= (np.asarray(amount, np.float64) >= f.min_amount) if amount is not None else False
     if f.grounds:
         ground = batch.extra.get("ground")
         ok &= np.isin(np.asarray(ground), f.grounds) if ground is not None else False

@@ -393,6 +393,14 @@ def same_name_rates(surname: np.ndarray, base: float, elasticity: float, cap: fl
     return p
 
 
+def _amounts(amount: np.ndarray, later: bool) -> np.ndarray:
+    """Amounts of pending records, as float64 if delivered ``later`` than today (they then
+    join that day's records of their kind, whose amounts are float64). Records of a
+    history delivered today keep a history's float32: they are most of day 0's memory,
+    and the events table widens them exactly."""
+    return amount.astype(np.float64, copy=False) if later else amount
+
+
 def beta_draws(rng: np.random.Generator, a: float, b: float, n: int) -> np.ndarray:
     """``n`` draws of Beta(a, b) as float32.
 
@@ -631,8 +639,11 @@ class RecordsSensor:
         district = self._district_codes(sim, acts, idx, actor, known)
         amount = acts.extra.get("amount")
         if amount is not None:
-            # Gather, then widen: a float32 history converts only what was recorded.
-            amount = np.asarray(amount)[idx].astype(np.float64, copy=False)
+            # Gather, then widen: a float32 history converts only what was recorded, and
+            # only what is delivered after today (see _enqueue).
+            amount = np.asarray(amount)[idx]
+            if act_day is None:
+                amount = amount.astype(np.float64, copy=False)
         place = {k: np.asarray(acts.extra[k])[idx] for k in PASSTHROUGH if k in acts.extra}
 
         self._enqueue(
@@ -819,7 +830,7 @@ class RecordsSensor:
                     error=error[sel],
                     match_score=score[sel],
                     district_code=district[sel],
-                    amount=None if amount is None else amount[sel],
+                    amount=None if amount is None else _amounts(amount[sel], rday > day),
                     passthrough={k: v[sel] for k, v in place.items()},
                     made_on=made.astype(np.int32, copy=False) if made.min() < rday else None,
                     act_day=days,

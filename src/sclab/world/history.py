@@ -164,7 +164,12 @@ class PastActs:
         """Acts of ``kind`` by ``who`` on past days ``day`` (< 0), with their extras."""
         if len(who):
             extra = {**(extra or {}), "occurred_day": np.asarray(day, np.int32)}
-            self._acts.append(Acts(0, self.source, kind, np.asarray(who), entity_type, extra))
+            who = np.asarray(who)
+            if who.dtype.itemsize > 4 and int(who.max()) <= np.iinfo(np.int32).max:
+                # A history is most of day 0's records; every column the records sensor
+                # gathers from it (actor, attributed entity) is then half as wide.
+                who = who.astype(np.int32)
+            self._acts.append(Acts(0, self.source, kind, who, entity_type, extra))
 
     def __len__(self) -> int:
         return sum(len(a) for a in self._acts)
