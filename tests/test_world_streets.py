@@ -778,3 +778,19 @@ def test_reading_totals_mid_run_keeps_the_law(tmp_path: Path) -> None:
         ):
             e = expected[m].sum()
             _within(observed[m].sum(), e, np.sqrt(e), f"{what}, {label}")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    size=st.sampled_from([0, 1, 5, (1 << 15) - 1, 1 << 15, (1 << 15) + 3, 3 * (1 << 15) + 7]),
+    seed=st.integers(0, 2**31),
+    wide=st.booleans(),
+)
+def test_sum_in_order_adds_as_bincount_does(size: int, seed: int, wide: bool) -> None:
+    """The running sum is bincount's sum, bit for bit (other orders round otherwise)."""
+    from sclab.world.streets import _sum_in_order
+
+    values = np.random.default_rng(seed).lognormal(0.0, 3.0, size)
+    values = values if wide else values.astype(np.float32)
+    expected = np.bincount(np.zeros(size, np.intp), weights=values, minlength=1)[0]
+    assert _sum_in_order(values) == expected

@@ -329,6 +329,19 @@ class StreetsParams(SourceParams):
         return check_age_keys(v, AGE_BANDS)
 
 
+def _capped_rate(prone: np.ndarray, mult: np.ndarray | None, cross: np.ndarray) -> np.ndarray:
+    """float32 ``cross x min(1, prone x mult)`` (``mult`` None: 1), per person: expected
+    jaywalks a day from the crossing rate ``cross`` and the uncapped jaywalk chance."""
+    rate = np.empty(len(prone), np.float32)
+    if mult is None:
+        rate[:] = prone
+    else:
+        np.multiply(prone, mult, out=rate)
+    np.minimum(rate, np.float32(1.0), out=rate)
+    rate *= cross
+    return rate
+
+
 def alias_tables(first: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Walker alias tables within each district block: per place, (keep, alias).
 
@@ -374,6 +387,28 @@ def land_alias(
     j = np.minimum(x.astype(np.int64), k - 1)  # u × k may round up to k
     slot = first[d] + j
     return np.where(x - j < keep[slot], slot, alias[slot]).astype(np.int32)
+
+
+#: Values per running-sum chunk of :func:`_sum_in_order` (float64: 256 KiB, in a core's
+#: L2 cache).
+_SUM_CHUNK = 1 << 15
+
+
+def _sum_in_order(values: np.ndarray) -> float:
+    """The float64 sum of ``values`` added one at a time from 0.0, in order, as
+    ``np.bincount`` adds its weights (``np.sum`` adds pairwise: other roundings).
+
+    A running sum (``np.cumsum``) chunk by chunk, each chunk starting from the total so
+    far."""
+    total = 0.0
+    chunk = np.empty(min(len(values), _SUM_CHUNK), np.float64)
+    for start in range(0, len(values), _SUM_CHUNK):
+        part = chunk[: len(values[start : start + _SUM_CHUNK])]
+        part[:] = values[start : start + _SUM_CHUNK]
+        part[0] += total  # total + x: an addition rounds the same either way round
+        np.cumsum(part, out=part)
+        total = float(part[-1])
+    return total
 
 
 def scale_shares(
@@ -574,8 +609,8 @@ class Streets:
         )
         # Expected flows per intersection: crossings (fixed) and jaywalks at habit x 1.
         cross_parts, self._base_parts = self._parts_everyone(
-            lambda lo, hi: (self._cross32[self._class_of[lo:hi]],
-                            self._jay_rate_everyone(None, lo, hi))
+            lambda lo, hi, cls: (self._cross32.take(cls),
+                                 self._jay_rate_everyone(None, lo, hi, cls))
         )  # fmt: skip
         self.crossing_flow = self._flow(cross_parts)
         self._base_flow = np.clip(self._flow(self._base_parts), 0.0, self.crossing_flow)
@@ -712,12 +747,13 @@ class Streets:
         map_blocks(draw, n)
 
     def _parts_everyone(
-        self, rates: Callable[[int, int], tuple[np.ndarray, ...]]
+        self, rates: Callable[[int, int, np.ndarray], tuple[np.ndarray, ...]]
     ) -> list[list[np.ndarray]]:
-        """For each rate array of ``rates(lo, hi)`` (per-person daily rates of people
-        lo..hi): per intersection the sums of rate x share over people whose home, second
-        place is there, and per district over its residents' other crossings (float64),
-        in one pass over everyone in blocks on the cores, summed block by block in order."""
+        """For each rate array of ``rates(lo, hi, cls)`` (per-person daily rates of people
+        lo..hi, of classes ``cls``): per intersection the sums of rate x share over people
+        whose home, second place is there, and per district over its residents' other
+        crossings (float64), in one pass over everyone in blocks on the cores, summed block
+        by block in order."""
         k, nd = len(self.intersections), self._n_districts
         a32 = self._home_part.astype(np.float32)
         b32 = self._second_part.astype(np.float32)
@@ -725,14 +761,14 @@ class Streets:
 
         def block(_: int, lo: int, hi: int) -> list[list[np.ndarray]]:
             cls = self._class_of[lo:hi]
-            a, b = a32[cls], b32[cls]
-            home, second, district = self._home[lo:hi], self._second[lo:hi], self._district[lo:hi]
+            a, b = a32.take(cls), b32.take(cls)
+            home, second = self._home[lo:hi], self._second[lo:hi]
             out = []
-            for r in rates(lo, hi):
+            for r in rates(lo, hi, cls):
                 out.append([
                     np.bincount(home, weights=a * r, minlength=k + 1)[:k],
                     np.bincount(second, weights=b * r, minlength=k + 1)[:k],
-                    np.bincount(district, weights=r, minlength=nd)[:nd] * other,
+                    self._district_sums(r, lo, hi) * other,
                 ])  # fmt: skip
             return out
 
@@ -744,8 +780,31 @@ class Streets:
                 for t, x in zip(total, part, strict=True):
                     t += x
         if not totals:  # nobody
-            totals = [[np.zeros(k), np.zeros(k), np.zeros(nd)] for _ in rates(0, 0)]
+            nobody = rates(0, 0, self._class_of[:0])
+            totals = [[np.zeros(k), np.zeros(k), np.zeros(nd)] for _ in nobody]
         return totals
+
+    def _district_sums(self, rate: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Per district, the sum of ``rate`` (people lo..hi) over its residents among them:
+        ``np.bincount(district, weights=rate)``, the same float64 additions in the same
+        order.
+
+        People stored district by district make each district's residents a run, summed
+        by a running sum (:func:`_sum_in_order`): bincount's one add per person to a
+        table entry waits for the previous one, several times the cost."""
+        nd = self._n_districts
+        bounds = self._district_bounds
+        if bounds is None:
+            return np.bincount(self._district[lo:hi], weights=rate, minlength=nd)[:nd]
+        out = np.zeros(nd)
+        first = int(np.searchsorted(bounds, lo, side="right")) - 1
+        for d in range(max(first, 0), nd):
+            start, end = max(int(bounds[d]), lo), min(int(bounds[d + 1]), hi)
+            if start >= hi:
+                break
+            if end > start:
+                out[d] = _sum_in_order(rate[start - lo : end - lo])
+        return out
 
     def _flow(self, parts: list[np.ndarray]) -> np.ndarray:
         """Per intersection, the flow of the home, second-place and district parts."""
@@ -972,19 +1031,24 @@ class Streets:
         """Expected jaywalks a day of people of classes ``cls`` at habit x multiplier ``mu``."""
         return self.crossing_rate[cls] * np.minimum(1.0, self.jaywalk_prob[cls] * mu)
 
-    def _jay_rate_everyone(self, mult: np.ndarray | None, lo: int, hi: int) -> np.ndarray:
-        """float32 :meth:`_jay_rate` of people lo..hi at their habits x ``mult``.
+    def _jay_rate_everyone(
+        self, mult: np.ndarray | None, lo: int, hi: int, cls: np.ndarray | None = None
+    ) -> np.ndarray:
+        """float32 :meth:`_jay_rate` of people lo..hi (of classes ``cls``, read if None)
+        at their habits x ``mult``."""
+        cls = self._class_of[lo:hi] if cls is None else cls
+        return _capped_rate(
+            self._prone(cls, lo, hi), None if mult is None else mult[lo:hi], self._cross32.take(cls)
+        )
 
-        Gathers index with the 16-bit classes directly: ``np.take`` would first convert
-        them to a fresh 8-byte-per-person index."""
-        cls = self._class_of[lo:hi]
-        rate = self._share32[cls]
-        rate *= self._habit32[self.habit_level[lo:hi]]
-        if mult is not None:
-            rate *= mult[lo:hi]
-        np.minimum(rate, np.float32(1.0), out=rate)
-        rate *= self._cross32[cls]
-        return rate
+    def _prone(self, cls: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """float32 share x habit of people lo..hi, of classes ``cls``: their chance that a
+        crossing is a jaywalk at multiplier 1, before the cap at 1.
+
+        ``np.take`` gathers from the small tables faster than indexing does."""
+        prone = self._share32.take(cls)
+        prone *= self._habit32.take(self.habit_level[lo:hi])
+        return prone
 
     def _rates_everyone(self, mult: np.ndarray) -> np.ndarray:
         """float32 expected jaywalks a day of everyone at ``mult``, in blocks on the cores."""
@@ -1039,7 +1103,7 @@ class Streets:
             self._bound = float(t["seen"].max()) if n else 0.0
             seen = t["seen"]
             (self._parts,) = self._parts_everyone(
-                lambda lo, hi: (self._jay_rate_everyone(seen, lo, hi),)
+                lambda lo, hi, cls: (self._jay_rate_everyone(seen, lo, hi, cls),)
             )
             self._prop_days += 1
             return np.clip(self._flow(self._parts), 0.0, self.crossing_flow)
@@ -1087,15 +1151,17 @@ class Streets:
         days = self._prop_days
         since, acc, seen = t["since"], t["acc"], t["seen"]
 
-        def fold_and_rate(lo: int, hi: int) -> tuple[np.ndarray]:
-            # Block by block: credit the days at the old multipliers, take the new ones.
+        def fold_and_rate(lo: int, hi: int, cls: np.ndarray) -> tuple[np.ndarray]:
+            # Block by block: credit the days at the old multipliers, take the new ones
+            # (the old and new rates share their gathers).
+            prone, cross = self._prone(cls, lo, hi), self._cross32.take(cls)
             if days:
-                old = self._jay_rate_everyone(seen, lo, hi)
+                old = _capped_rate(prone, seen[lo:hi], cross)
                 np.multiply(old, days - since[lo:hi], out=old, casting="unsafe")
                 acc[lo:hi] += old
                 since[lo:hi] = days
             seen[lo:hi] = mult[lo:hi]
-            return (self._jay_rate_everyone(mult, lo, hi),)
+            return (_capped_rate(prone, mult[lo:hi], cross),)
 
         (self._parts,) = self._parts_everyone(fold_and_rate)
         self._bound = top
