@@ -27,12 +27,7 @@ class DecisionLog:
     """Sanctions, score changes and list entries, streamed to a sink.
 
     Args:
-        sink: Called as ``sink(table, columns)`` for each batch as it is recorded (batches
-            recorded while there is none are held, and handed to it when the day ends if
-            it is back; a checkpoint detaches it). Handing them over at once lets the
-            database take a day 0's millions of rows (a warm start's score changes) while
-            the day goes on, instead of holding them all at the day's end, the run's peak
-            of memory. The arrays must not change after.
+        sink: Called as ``sink(table, columns)`` for each batch at the end of the day.
     """
 
     def __init__(self, sink: Sink | None = None) -> None:
@@ -63,7 +58,7 @@ class DecisionLog:
         self.next_sanction_id += n
         if n == 0:
             return ids
-        self._add(
+        self._today.append(
             (
                 "sanctions",
                 {
@@ -108,7 +103,7 @@ class DecisionLog:
         self.next_change_id += n
         if n == 0:
             return ids
-        self._add(
+        self._today.append(
             (
                 "score_changes",
                 {
@@ -131,17 +126,9 @@ class DecisionLog:
     def rows(self, table: str, columns: dict[str, Any]) -> None:
         """Record a batch for ``list_entries`` or ``decision_events``."""
         if len(next(iter(columns.values()))):
-            self._add((table, columns))
-
-    def _add(self, batch: tuple[str, dict[str, Any]]) -> None:
-        """Hand ``batch`` to the sink, or hold it for the day without one."""
-        if self.sink is not None:
-            self.sink(*batch)
-        else:
-            self._today.append(batch)
+            self._today.append((table, columns))
 
     def end_day(self) -> None:
-        """Hand the batches held for want of a sink to it, if it is back; start a new day."""
         if self.sink is not None:
             for table, columns in self._today:
                 self.sink(table, columns)
