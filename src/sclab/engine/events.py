@@ -242,7 +242,6 @@ class EventLog:
             batch = batches.pop()
             if len(batch):
                 self.sink(batch)
-            del batch
 
 
 def _entity_ids(ids: np.ndarray) -> np.ndarray:
