@@ -403,8 +403,9 @@ def _sum_in_order(values: np.ndarray) -> float:
     total = 0.0
     chunk = np.empty(min(len(values), _SUM_CHUNK), np.float64)
     for start in range(0, len(values), _SUM_CHUNK):
-        part = chunk[: len(values[start : start + _SUM_CHUNK])]
-        part[:] = values[start : start + _SUM_CHUNK]
+        stop = min(start + _SUM_CHUNK, len(values))
+        part = chunk[: stop - start]
+        part[:] = values[start:stop]
         part[0] += total  # total + x: an addition rounds the same either way round
         np.cumsum(part, out=part)
         total = float(part[-1])
