@@ -89,26 +89,25 @@ class JointMeasures:
         # several classes of one kind) share one lookup: it reads no outcome.
         found: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
         for j in self._measures(m.kind):
-            # A measure on some classes decides the attempts of those classes only; its
-            # trigger is looked up for every attempt, since those of the classes it
-            # permits are watched too (a listed person buying a second-class D seat).
-            barred = self._class_mask(j, m)
-            sel = None if barred is None else np.flatnonzero(barred)
-            part = m if sel is None else self._subset(m, sel)
+            named = self._named_classes(j, m)
             for target in j.applies_to:
                 key = (self._text(j.when), target)
                 if key not in found:
                     found[key] = self._hits(today, j, target, m)
                 hit, entity, event, bad = found[key]
+                # Every attempt the trigger holds for is watched, those of the classes a
+                # measure permits too (a listed person buying a second-class D seat).
                 m.watch(hit)
-                if sel is not None:
-                    hit, entity, event, bad = hit[sel], entity[sel], event[sel], bad[sel]
-                hit = hit & (part.outcome != BLOCKED)  # a new array: the lookup is shared
-                if not hit.any():
+                # A list holds few of the day's actors: the rest of the work is on the
+                # moments the trigger holds for, not on the batch.
+                idx = np.flatnonzero(hit)
+                if named is not None and len(idx):
+                    # A measure on some classes decides the attempts of those classes only.
+                    idx = idx[named[m.cls[idx]]] if m.cls is not None else idx[:0]
+                idx = idx[m.outcome[idx] != BLOCKED]  # an earlier block stands
+                if not len(idx):
                     continue
-                at = np.flatnonzero(hit)
-                entity, event, bad = entity[at], event[at], bad[at]
-                idx = at if sel is None else sel[at]
+                entity, event, bad = entity[idx], event[idx], bad[idx]
                 if j.effect == "blocked":
                     m.outcome[idx] = BLOCKED
                     kind = "blocked"
@@ -116,7 +115,7 @@ class JointMeasures:
                         m.kind, m.actor[idx], None if m.cls is None else m.cls[idx]
                     )
                 elif j.effect == "priced_up":
-                    m.outcome[idx] = np.where(m.outcome[idx] == BLOCKED, BLOCKED, PRICED_UP)
+                    m.outcome[idx] = PRICED_UP
                     m.price_factor[idx] *= j.price_factor
                     kind = "priced_up"
                 else:
@@ -124,8 +123,6 @@ class JointMeasures:
                     m.outcome[fav] = FAVOURED
                     m.price_factor[idx] *= j.price_factor
                     kind = "reward"
-                if sel is not None:  # the measure's next target sees these outcomes
-                    part.outcome[at] = m.outcome[idx]
                 m.decided_by.append(f"{self.rows.system}:{j.id}")
                 self.rows.sanction(
                     today, entity, domain=m.kind, kind=kind, rule_id=j.id,
@@ -134,25 +131,15 @@ class JointMeasures:
                 )  # fmt: skip
 
     @staticmethod
-    def _subset(m: Moments, sel: np.ndarray) -> Moments:
-        """The moments ``sel`` of the batch ``m`` (copies: outcomes are written back by
-        the caller)."""
-        return Moments(
-            m.day, m.source, m.kind, m.actor[sel], m.entity_type, m.outcome[sel],
-            m.price_factor[sel], beneficiary=None if m.beneficiary is None else m.beneficiary[sel],
-            cls=None if m.cls is None else m.cls[sel], classes=m.classes,
-        )  # fmt: skip
-
-    @staticmethod
-    def _class_mask(j: JointMeasure, m: Moments) -> np.ndarray | None:
-        """Per moment, whether its class is one ``j`` names (None: ``j`` names none)."""
+    def _named_classes(j: JointMeasure, m: Moments) -> np.ndarray | None:
+        """Per class code (uint8), whether ``j`` names the class (None: ``j`` names none,
+        so it decides every attempt)."""
         if not j.classes:
             return None
-        if m.cls is None:  # a kind without classes (the vocabulary check refuses it)
-            return np.zeros(len(m), bool)
         named = np.zeros(256, bool)
-        named[[m.classes.index(c) for c in j.classes if c in m.classes]] = True
-        return named[m.cls]
+        if m.classes:
+            named[[m.classes.index(c) for c in j.classes if c in m.classes]] = True
+        return named
 
     def _hits(
         self, today: Today, j: JointMeasure, target: str, m: Moments
@@ -257,7 +244,6 @@ class JointMeasures:
     def _represented(
         self, today: Today, t: Trigger, person: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n = len(person)
         # Every company's trigger, once a day per trigger: the day's moment batches of
         # each kind ask again, and nothing a trigger reads changes while moments are
         # decided.
@@ -268,13 +254,7 @@ class JointMeasures:
         found = cache[1].get(key)
         if found is None:
             found = cache[1][key] = self._representatives(today.sim, t)
-        reps_s, ev_s, bad_s = found
-        if not len(reps_s):
-            return np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool)
-        pos = np.searchsorted(reps_s, person)
-        pos_c = np.minimum(pos, len(reps_s) - 1)
-        hit = reps_s[pos_c] == person
-        return hit, np.where(hit, ev_s[pos_c], -1), hit & bad_s[pos_c]
+        return representatives_among(*found, person)
 
     def _text(self, t: Trigger) -> str:
         """The text of a trigger, by which measures on the same list or grade share it.
@@ -287,9 +267,10 @@ class JointMeasures:
         return key
 
     def _representatives(self, sim: Simulation, t: Trigger) -> tuple[np.ndarray, ...]:
-        """Legal representatives of the companies ``t`` triggers (sorted), with the event
-        and wrongful flag of their first such company: companies here, then (in a region
-        of several cities) companies of other cities on the same list as of yesterday."""
+        """Legal representatives of the companies ``t`` triggers (sorted, distinct), with
+        the event of their first such company and whether all of them are wrongful:
+        companies here, then (in a region of several cities) companies of other cities on
+        the same list as of yesterday."""
         companies = sim.population.companies
         # A list's trigger holds for its members only: look up those, not every company.
         who = (
@@ -309,9 +290,7 @@ class JointMeasures:
             reps = np.concatenate([reps, elsewhere.person])
             event = np.concatenate([event, elsewhere.event])
             bad = np.concatenate([bad, elsewhere.wrongful])
-        # one triggering company per representative (the first); wrongful if all are
-        order = np.argsort(reps, kind="stable")
-        return reps[order], event[order], bad[order]
+        return one_per_representative(reps, event, bad)
 
     def _tie_hits(
         self, sim: Simulation, t: Trigger, actor: np.ndarray, entity: np.ndarray
@@ -334,3 +313,49 @@ class JointMeasures:
         bad = np.zeros(n, bool)
         bad[owner[hit_nb & bad_nb]] = True
         return hit, entity, event, bad
+
+
+def one_per_representative(
+    reps: np.ndarray, event: np.ndarray, wrongful: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The triggering companies' (representative, event, wrongful) rows, one per
+    representative, sorted: the event of their first company in the given order, and
+    wrongful only if every listing behind the representative is (one rightful listing
+    is reason enough for the measure)."""
+    order = np.argsort(reps, kind="stable")
+    reps, event, wrongful = reps[order], event[order], wrongful[order]
+    if not len(reps):
+        return reps, event, wrongful
+    starts = np.flatnonzero(np.r_[True, reps[1:] != reps[:-1]])
+    return reps[starts], event[starts], np.logical_and.reduceat(wrongful, starts)
+
+
+def representatives_among(
+    reps: np.ndarray, event: np.ndarray, wrongful: np.ndarray, person: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per attempt by ``person``: is the person one of ``reps`` (sorted, distinct), on
+    which event (-1: none), wrongfully?"""
+    n = len(person)
+    if not len(reps):
+        return np.zeros(n, bool), np.full(n, -1, np.int64), np.zeros(n, bool)
+    if n > 8 * len(reps) and not (person[1:] < person[:-1]).any():
+        # Attempts in actor order (a source's draws are) and far fewer representatives
+        # than attempts (a day's rail tickets are tens of thousands, the representatives
+        # of listed companies a few thousand): each representative is searched among the
+        # attempts, instead of each attempt among the representatives.
+        first = np.searchsorted(person, reps)
+        count = np.searchsorted(person, reps, side="right") - first
+        rows = np.flatnonzero(count)
+        count = count[rows]
+        which = np.repeat(rows, count)  # the representative of each hit, in order
+        at = np.arange(len(which)) + np.repeat(first[rows] - (np.cumsum(count) - count), count)
+        hit = np.zeros(n, bool)
+        hit[at] = True
+        found = np.full(n, -1, np.int64)
+        found[at] = event[which]
+        bad = np.zeros(n, bool)
+        bad[at] = wrongful[which]
+        return hit, found, bad
+    pos = np.minimum(np.searchsorted(reps, person), len(reps) - 1)
+    hit = reps[pos] == person
+    return hit, np.where(hit, event[pos], -1), hit & wrongful[pos]
