@@ -31,7 +31,7 @@ def test_one_row_per_representative_wrongful_only_if_every_listing_is(rows) -> N
         first, all_bad = expected.get(r, (e, True))
         expected[r] = (first, all_bad and b)
     assert list(got_reps) == sorted(expected)
-    assert [(int(e), bool(b)) for e, b in zip(got_event, got_bad)] == [
+    assert [(int(e), bool(b)) for e, b in zip(got_event, got_bad, strict=True)] == [
         expected[r] for r in sorted(expected)
     ]
 
@@ -49,7 +49,7 @@ def test_both_searches_find_the_same_representatives(reps_set, people, in_order,
     bad = np.array([rnd.random() < 0.5 for _ in reps], bool)
     person = np.array(sorted(people) if in_order else people, np.int64)
     hit, found, wrongful = representatives_among(reps, event, bad, person)
-    by_rep = {int(r): (int(e), bool(b)) for r, e, b in zip(reps, event, bad)}
+    by_rep = {int(r): (int(e), bool(b)) for r, e, b in zip(reps, event, bad, strict=True)}
     for i, p in enumerate(person):
         e, b = by_rep.get(int(p), (-1, False))
         assert (bool(hit[i]), int(found[i]), bool(wrongful[i])) == (int(p) in by_rep, e, b)

@@ -254,7 +254,8 @@ class JointMeasures:
         found = cache[1].get(key)
         if found is None:
             found = cache[1][key] = self._representatives(today.sim, t)
-        return representatives_among(*found, person)
+        reps, event, wrongful = found
+        return representatives_among(reps, event, wrongful, person)
 
     def _text(self, t: Trigger) -> str:
         """The text of a trigger, by which measures on the same list or grade share it.
