@@ -29,6 +29,8 @@ def test_audit_command_end_to_end(demo_run: Path) -> None:
     proc = run_cli("audit", demo_run)
     assert proc.returncode == 0, proc.stderr
     assert "rightful" in proc.stdout and str((demo_run / "audit.duckdb").resolve()) in proc.stdout
+    # Printed to a pipe (80 columns), no list name or number is cut short.
+    assert "…" not in proc.stdout
     assert table_hashes(demo_run / "run.duckdb") == run_hashes  # the run is only read
     first = table_hashes(demo_run / "audit.duckdb")
     assert Manifest.read(demo_run).files["audit.duckdb"]["tables"].keys() == first.keys()

@@ -18,6 +18,7 @@ from tests.test_scenario_errors import assert_one_line_error
 from sclab.calibration import METRICS, calibrate, load_figures
 from sclab.calibration.figures import package_figures_path
 from sclab.calibration.table import RunFacts, scale, verdict
+from sclab.cli import _number
 from sclab.errors import SclabError
 from sclab.run import run_scenario
 from sclab.targets import load_run_target
@@ -172,6 +173,11 @@ def test_cli_prints_both_tables_and_json(demo_run: Path) -> None:
     assert js.returncode == 0, js.stderr
     data = json.loads(js.stdout)
     assert data["run"] == {"scenario": "demo", "population": 4000, "days": 30}
+    # Printed to a pipe (80 columns), nothing is cut: every published figure is there whole.
+    assert "…" not in proc.stdout
+    for r in data["calibration"] + data["validation"]:
+        if r["published"] is not None:
+            assert _number(r["published"]) in proc.stdout
     ids = [r["figure"] for r in data["calibration"] + data["validation"] + data["informational"]]
     assert sorted(ids) == sorted(f.id for f in load_figures())
     assert all(r["published"] is None for r in data["informational"])

@@ -292,8 +292,7 @@ def _run_region(
             reporter=RichReporter(progress),
         )  # fmt: skip
     table = Table(title=f"Region {result.region} ({result.workers})", title_justify="left")
-    for col in ("city", "people", "events", "sanctions", "listing-days from other cities"):
-        table.add_column(col, justify="left" if col == "city" else "right")
+    _columns(table, ("city", "people", "events", "sanctions", "listing-days from other cities"))
     for c in result.cities:
         table.add_row(
             escape(c.name.rsplit(".", 1)[-1]),
@@ -348,8 +347,7 @@ class _RichObserver(api.RunObserver):
 def _effects_table(summary: Any) -> Table:
     """The effects' means and intervals as a table."""
     table = Table(title="Effects (run − twin, signed as named)", title_justify="left")
-    for col in ("effect", "group", "K", "mean", "interval"):
-        table.add_column(col, justify="right" if col in ("K", "mean", "interval") else "left")
+    _columns(table, ("effect", "group", "K", "mean", "interval"), text=("effect", "group"))
     for row in summary.to_pylist():
         low, high = row["low"], row["high"]
         interval = "-" if low != low else f"[{_signed(low)}, {_signed(high)}]"
@@ -534,12 +532,12 @@ def calibrate(
 
 def _calibration_table(title: str, rows: list[CalibrationRow]) -> Table:
     table = Table(title=escape(title), title_justify="left", show_header=True)
-    table.add_column("figure", style="bold", no_wrap=True)
-    table.add_column("published", justify="right")
-    table.add_column("simulated", justify="right")
-    table.add_column("ratio", justify="right")
-    table.add_column("verdict")
-    table.add_column("unit / why not comparable")
+    why = "unit / why not comparable"
+    _columns(
+        table, ("figure", "published", "simulated", "ratio", "verdict", why),
+        text=("figure", "verdict", why),
+    )  # fmt: skip
+    table.columns[0].style = "bold"
     styles = {"matches": "green", "too high": "red", "too low": "red"}
     for r in rows:
         table.add_row(
@@ -551,6 +549,19 @@ def _calibration_table(title: str, rows: list[CalibrationRow]) -> Table:
             escape(r.unit if r.simulated is not None else r.note),
         )
     return table
+
+
+def _columns(table: Table, names: tuple[str, ...], text: tuple[str, ...] | None = None) -> None:
+    """Add a table's columns: ``text`` ones (default: the first) left-aligned and folded
+    when narrow, the others numbers, right-aligned and never cut. On a narrow terminal, or
+    in a file (80 columns), names and words wrap and every number keeps its digits: a
+    number cut to "17,460…", or a list's name to "court-defaulter…", would say nothing."""
+    text = names[:1] if text is None else text
+    for name in names:
+        if name in text:
+            table.add_column(name, overflow="fold")
+        else:
+            table.add_column(name, justify="right", no_wrap=True)
 
 
 def _number(x: float) -> str:
@@ -687,8 +698,7 @@ def audit_run(
         f"{run['scenario']}: {run['population']:,} people, {run['days']} days (adverse decisions)"
     )
     classes = Table(title=escape(title), title_justify="left")
-    for col in ("class", "decisions", "people", "companies", "share", "days on lists"):
-        classes.add_column(col, justify="left" if col == "class" else "right")
+    _columns(classes, ("class", "decisions", "people", "companies", "share", "days on lists"))
     for name, c in summary["classes"].items():
         classes.add_row(
             name, f"{c['decisions']:,}", f"{c['people']:,}", f"{c['companies']:,}",
@@ -696,8 +706,7 @@ def audit_run(
         )  # fmt: skip
     out_console.print(classes)
     domains = Table(title="By domain", title_justify="left")
-    for col in ("domain", "decisions", "error", "other_conduct", "design", "rightful"):
-        domains.add_column(col, justify="left" if col == "domain" else "right")
+    _columns(domains, ("domain", "decisions", "error", "other_conduct", "design", "rightful"))
     for d in summary["by_domain"]:
         domains.add_row(
             escape(d["domain"]),
@@ -705,8 +714,7 @@ def audit_run(
         )
     out_console.print(domains)
     redress = Table(title="Wrongful list entries: redress", title_justify="left")
-    for col in ("list", "entries", "corrected", "median days", "expired", "open", "late"):
-        redress.add_column(col, justify="left" if col == "list" else "right")
+    _columns(redress, ("list", "entries", "corrected", "median days", "expired", "open", "late"))
     for r in summary["redress"]:
         median = r["wrongful_median_days_to_correction"]
         redress.add_row(
