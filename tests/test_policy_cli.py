@@ -88,3 +88,23 @@ def test_help_texts_survive_rich_markup() -> None:
         assert Text.from_markup(text).plain == text, text
     shown = run_cli("run", "--help").stdout
     assert "runs/NAME" in shown
+
+
+def test_the_commands_list_gives_each_summary_as_running_text() -> None:
+    """``sclab --help`` lists every command with its docstring's first paragraph, the
+    lines joined and wrapped to the terminal (not the docstring's own line breaks)."""
+    import inspect
+    import os
+
+    from sclab.cli import app, packs_app
+
+    wide = {**os.environ, "COLUMNS": "1000"}
+    shown = run_cli("--help", env=wide).stdout + run_cli("packs", "--help", env=wide).stdout
+    commands = [*app.registered_commands, *packs_app.registered_commands]
+    assert len(commands) >= 10
+    for info in commands:
+        assert info.callback is not None
+        first = inspect.cleandoc(info.callback.__doc__ or "").split("\n\n")[0]
+        summary = " ".join(first.split())
+        assert info.short_help == summary
+        assert summary in shown  # one line at a width that fits it

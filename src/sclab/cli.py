@@ -12,6 +12,7 @@ Core objects:
 
 from __future__ import annotations
 
+import inspect
 import signal
 import sys
 from collections.abc import Iterator
@@ -1040,6 +1041,22 @@ def _stopped(signum: int) -> None:
         soft_wrap=True,
     )
     sys.exit(128 + signum)
+
+
+def _one_line_summaries(*apps: typer.Typer) -> None:
+    """Give every command its docstring's first paragraph on one line as its summary.
+
+    The commands list shows that paragraph, and in Typer's rich mode with its line breaks
+    kept: docstrings wrapped at the code's width printed as ragged half-lines. A command's
+    own ``--help`` is unchanged (Typer joins its lines there)."""
+    for typer_app in apps:
+        for info in typer_app.registered_commands:
+            if info.short_help is None and info.help is None and info.callback is not None:
+                first = inspect.cleandoc(info.callback.__doc__ or "").split("\n\n")[0]
+                info.short_help = " ".join(first.split()) or None
+
+
+_one_line_summaries(app, packs_app)
 
 
 def main() -> None:
