@@ -228,6 +228,9 @@ def test_check_policy_prints_the_matrix_and_reasons() -> None:
     assert "valid" in proc.stdout
     assert "the law, rule by rule" in proc.stdout
     assert "AI 5(1)(h)" in proc.stdout and "prohibited" in proc.stdout
+    # In a pipe (80 columns) no rule id, kind or reason is cut short: Rongcheng has the
+    # longest rule ids of the packs.
+    assert "…" not in run_cli("check-policy", "rongcheng").stdout
 
 
 def test_check_policy_json_and_fail_on() -> None:

@@ -881,7 +881,7 @@ def _print_verdicts(p: Policy, verdicts: list[Verdict]) -> None:
         out_console.print("no rules or measures to assess")
         return
     matrix = Table(title=f"{escape(p.id)}: the law, rule by rule", title_justify="left")
-    matrix.add_column("rule", style="bold")
+    matrix.add_column("rule", style="bold", overflow="fold")  # a rule id is never cut
     for c in CLAUSES:
         matrix.add_column(escape(c.short), justify="center")
     by_rule: dict[str, dict[str, Verdict]] = {}
@@ -899,7 +899,7 @@ def _print_verdicts(p: Policy, verdicts: list[Verdict]) -> None:
     out_console.print(escape(f"{legend}. Columns: {columns} (docs/legal.md)."))
     reasons = Table(title="reasons", title_justify="left")
     for name in ("rule", "clause", "verdict", "reason"):
-        reasons.add_column(name)
+        reasons.add_column(name, overflow="fold")
     labels = {c.id: c.label for c in CLAUSES}
     for v in verdicts:
         if v.verdict != "not applicable":
