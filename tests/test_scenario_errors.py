@@ -127,7 +127,10 @@ def test_error_line_points_at_the_field(write_scenario) -> None:
 
 def test_unknown_builtin_lists_the_available_ones(tmp_path: Path) -> None:
     proc = run_cli("run", "atlantis", "--out", tmp_path / "o")
-    assert_one_line_error(proc, "atlantis", "demo", "nanjing")
+    # The policy packs run too (on the Nanjing world): the line names them beside the
+    # scenarios, and where the regions are listed.
+    assert_one_line_error(proc, "atlantis", "demo", "nanjing", "composite", "rongcheng", "regions")
+    assert not (tmp_path / "o").exists()
 
 
 def test_missing_file(tmp_path: Path) -> None:

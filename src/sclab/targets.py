@@ -34,7 +34,12 @@ from sclab.engine.catalogue import Catalogue, gather
 from sclab.engine.registry import STAGES, ParamsError
 from sclab.errors import ScenarioError, SclabError
 from sclab.run import BUILTIN_COMPONENTS, load_builtin_components
-from sclab.scenario.loader import BUILTIN_PACKAGE, apply_overrides, read_scenario
+from sclab.scenario.loader import (
+    BUILTIN_PACKAGE,
+    apply_overrides,
+    builtin_scenarios,
+    read_scenario,
+)
 from sclab.scenario.schema import Scenario
 from sclab.yamlfile import LocatedYAML, dotted, read_yaml, validate
 
@@ -302,6 +307,7 @@ def load_run_target(name_or_path: str, overrides: dict[str, Any] | None = None) 
     list of dishonest judgment debtors).
     """
     if not looks_like_policy(name_or_path):
+        _refuse_unknown_name(name_or_path)
         return load_scenario(name_or_path, overrides)
     from sclab.policy.loader import is_bundle, load_bundle, load_policy
 
@@ -322,6 +328,29 @@ def load_run_target(name_or_path: str, overrides: dict[str, Any] | None = None) 
     scenario = apply_overrides(validate(doc, Scenario, ScenarioError), overrides)
     check_components(scenario, doc)
     return scenario
+
+
+def _refuse_unknown_name(name: str) -> None:
+    """A bare name that names no built-in scenario: one line naming the scenarios and
+    policy packs ``sclab run`` takes (regions, run on their own, are listed by
+    ``sclab scenarios``).
+
+    Raises:
+        ScenarioError: ``name`` is no file and nothing built in.
+    """
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in name:
+        return  # a file: its own errors
+    if (resources.files(BUILTIN_PACKAGE) / f"{name}.yaml").is_file():
+        return
+    from sclab.policy.loader import builtin_packs
+
+    raise ScenarioError(
+        f"no built-in scenario or policy pack '{name}' and no such file; scenarios: "
+        f"{', '.join(builtin_scenarios())}; policy packs: {', '.join(builtin_packs())} "
+        "(sclab scenarios lists them and the regions)",
+        source=name,
+    )
 
 
 def twin_scenario(scenario: Scenario, twin: str) -> Scenario:
