@@ -142,7 +142,9 @@ def test_failed_run_leaves_the_previous_one(tmp_path: Path, monkeypatch) -> None
 def test_scenarios_command_lists_builtins() -> None:
     proc = run_cli("scenarios")
     assert proc.returncode == 0
-    assert "demo" in proc.stdout and "nanjing" in proc.stdout
+    assert "demo" in proc.stdout and "nanjing" in proc.stdout and "jiangsu" in proc.stdout
+    # The packs that run as targets are named too (sclab run composite).
+    assert "composite" in proc.stdout and "court-defaulters" in proc.stdout
 
 
 def test_demo_runs_every_world_stage(demo_run: Path) -> None:

@@ -794,6 +794,12 @@ def scenarios_command() -> None:
     for name, desc in api.regions().items():
         table.add_row(escape(name), escape(f"Region: {desc}"))
     out_console.print(table)
+    packs = ", ".join(api.packs())
+    out_console.print(
+        escape(f"Each policy pack also runs on the Nanjing world (sclab run NAME): {packs}; "
+               "sclab packs describes them."),
+        highlight=False,
+    )  # fmt: skip
 
 
 packs_app = typer.Typer(
