@@ -403,6 +403,24 @@ def test_cli_table(
     )
 
 
+def test_cli_table_on_a_narrow_terminal(
+    story_run: Path, wrongly_listed: tuple[int, Story], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80 columns a row's rule, events, wrongness and harm follow its detail, which
+    keeps its width: the words of the detail are not folded letter by letter."""
+    pid, story = wrongly_listed
+    monkeypatch.setenv("COLUMNS", "80")
+    proc = run_cli("explain", story_run, "--person", str(pid))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "nanjing:discredited" in proc.stdout and "harm: error" in proc.stdout
+    # Every date is whole on its line (the wide table folded them at this width).
+    for row in story.rows:
+        if row.date is not None:
+            assert row.date.isoformat() in proc.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

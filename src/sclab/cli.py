@@ -651,23 +651,7 @@ def _show_story(story: Story) -> None:
     for name, value in story.attributes.items():
         who.add_row(escape(name), escape(str(value)))
     out_console.print(who)
-    table = Table(show_header=True)
-    for name in ("day", "date", "what", "kind", "detail", "rule", "events", "wrong", "harm"):
-        table.add_column(name, overflow="fold")
-    for r in story.rows:
-        events = ", ".join(map(str, r.events[:6])) + (" ..." if len(r.events) > 6 else "")
-        table.add_row(
-            "" if r.day is None else str(r.day),
-            "" if r.date is None else r.date.isoformat(),
-            escape(r.what),
-            escape(r.kind),
-            escape(r.detail),
-            escape(r.rule or ""),
-            events,
-            {None: "", True: "yes", False: "no"}[r.wrong],
-            escape(r.harm or ""),
-        )
-    out_console.print(table)
+    out_console.print(_story_table(story, wide=out_console.width >= STORY_WIDE_COLUMNS))
     _say(summary(story))
     if not story.faithful:
         _say(
@@ -675,6 +659,47 @@ def _show_story(story: Story) -> None:
             "(the run was made by another sclab?): event ids "
             + ", ".join(str(u[0]) for u in story.unmatched[:10])
         )
+
+
+#: Terminal columns from which a story is one table column per field; below, a row's
+#: rule, events, wrongness and harm join its detail, so that the detail keeps its width
+#: (nine narrow columns at 80 would fold every word).
+STORY_WIDE_COLUMNS = 140
+
+
+def _story_table(story: Story, wide: bool) -> Table:
+    """The rows of a story: one column per field, or (``wide`` False) day, what and
+    detail, each row's other fields after its detail."""
+    table = Table(show_header=True)
+    if wide:
+        for name in ("day", "date", "what", "kind", "detail", "rule", "events", "wrong", "harm"):
+            table.add_column(name, overflow="fold")
+    else:
+        table.add_column("day", no_wrap=True)
+        table.add_column("what", overflow="fold", max_width=24)
+        table.add_column("detail", overflow="fold", ratio=1)
+        table.expand = True
+    for r in story.rows:
+        events = ", ".join(map(str, r.events[:6])) + (" ..." if len(r.events) > 6 else "")
+        day = "" if r.day is None else str(r.day)
+        date = "" if r.date is None else r.date.isoformat()
+        wrong = {None: "", True: "yes", False: "no"}[r.wrong]
+        if wide:
+            table.add_row(
+                day, date, escape(r.what), escape(r.kind), escape(r.detail),
+                escape(r.rule or ""), events, wrong, escape(r.harm or ""),
+            )  # fmt: skip
+            continue
+        extra = [
+            f"{name}: {value}"
+            for name, value in (
+                ("rule", r.rule), ("events", events), ("wrong", wrong), ("harm", r.harm)
+            )
+            if value
+        ]  # fmt: skip
+        detail = r.detail + ("" if not extra else " [" + "; ".join(extra) + "]")
+        table.add_row(f"{day}\n{date}", escape(f"{r.what}\n{r.kind}"), escape(detail))
+    return table
 
 
 @app.command("audit")
