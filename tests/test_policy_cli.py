@@ -108,3 +108,27 @@ def test_the_commands_list_gives_each_summary_as_running_text() -> None:
         summary = " ".join(first.split())
         assert info.short_help == summary
         assert summary in shown  # one line at a width that fits it
+
+
+def test_no_help_page_cuts_an_option_name_at_80_columns() -> None:
+    """Every command's ``--help`` at 80 columns shows its options whole (flags have one
+    name each, so no '--skip-memory-ch…' beside an unused '--no-skip-memor…')."""
+    import os
+
+    from sclab.cli import app, packs_app
+
+    narrow = {**os.environ, "COLUMNS": "80"}
+    names = [
+        info.name or getattr(info.callback, "__name__", "").replace("_", "-")
+        for info in app.registered_commands
+    ]
+    pages = [run_cli(name, "--help", env=narrow) for name in names]
+    pages += [
+        run_cli("packs", info.name or "", "--help", env=narrow)
+        for info in packs_app.registered_commands
+    ]
+    assert len(pages) >= 12
+    for page in pages:
+        assert page.returncode == 0, page.stderr
+        assert "…" not in page.stdout, page.stdout
+    assert "--skip-memory-check" in run_cli("run", "--help", env=narrow).stdout

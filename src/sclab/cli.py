@@ -180,13 +180,16 @@ def run(
     days: Annotated[int | None, typer.Option(help="Override the number of days.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default: runs/NAME).")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an earlier run in --out.")] = False,
-    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an earlier run in --out.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
     skip_memory_check: Annotated[
         bool,
         typer.Option(
+            "--skip-memory-check",
             help="Run even if the estimated peak memory exceeds what is available "
-            "(for machines with swap)."
+            "(for machines with swap).",
         ),
     ] = False,
     twin: Annotated[
@@ -314,7 +317,7 @@ def _run_region(
 @app.command()
 def resume(
     run_dir: Annotated[Path, typer.Argument(help="The run's directory (what --out was).")],
-    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Continue a run with checkpoints (sclab run --checkpoint-every) that was stopped or
     killed, from its last complete checkpoint: its tables come out as if it never stopped.
@@ -407,12 +410,13 @@ def sweep(
     population: Annotated[int | None, typer.Option(help="Override population.size.")] = None,
     days: Annotated[int | None, typer.Option(help="Override the number of days.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     skip_memory_check: Annotated[
         bool,
         typer.Option(
+            "--skip-memory-check",
             help="Run even if the estimated peak memory exceeds what is available "
-            "(for machines with swap)."
+            "(for machines with swap).",
         ),
     ] = False,
 ) -> None:
@@ -587,8 +591,10 @@ def _progress(agents: int, quiet: bool) -> Progress:
 def rerun(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (sclab run --out).")],
     out: Annotated[Path, typer.Option(help="Output directory for the new run.")],
-    force: Annotated[bool, typer.Option(help="Replace an earlier run in --out.")] = False,
-    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an earlier run in --out.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Run a run again from its own directory (its recorded scenario and policy texts) and
     check that every table comes out the same; exit 1 if some table differs."""
@@ -987,7 +993,9 @@ def export(
             help="Comma-separated tables (default: every table of the run and its audit)."
         ),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an earlier export in --to.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an earlier export in --to.")
+    ] = False,
 ) -> None:
     """Write the tables of a run (and of its audit) as one Parquet or CSV file each, with
     a manifest.json listing them; never over a file sclab did not write."""
@@ -1009,7 +1017,11 @@ def bench(
         typer.Option(help="Scenario(s) or pack(s) to run (default: nanjing and composite)."),
     ] = None,
     skip_memory_check: Annotated[
-        bool, typer.Option(help="Measure even sizes estimated not to fit in available memory.")
+        bool,
+        typer.Option(
+            "--skip-memory-check",
+            help="Measure even sizes estimated not to fit in available memory.",
+        ),
     ] = False,
 ) -> None:
     """Measure time and peak memory of population generation and runs (see BENCHMARKS.md)."""
