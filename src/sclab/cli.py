@@ -746,7 +746,7 @@ def audit_run(
         )
     out_console.print(domains)
     redress = Table(title="Wrongful list entries: redress", title_justify="left")
-    _columns(redress, ("list", "entries", "corrected", "median days", "expired", "open", "late"))
+    _columns(redress, ("list", "entries", "corrected", "median\ndays", "expired", "open", "late"))
     for r in summary["redress"]:
         median = r["wrongful_median_days_to_correction"]
         redress.add_row(
