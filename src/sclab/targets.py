@@ -24,7 +24,6 @@ which the scenario package may import.
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +34,10 @@ from sclab.engine.registry import STAGES, ParamsError
 from sclab.errors import ScenarioError, SclabError
 from sclab.run import BUILTIN_COMPONENTS, load_builtin_components
 from sclab.scenario.loader import (
-    BUILTIN_PACKAGE,
     apply_overrides,
     builtin_scenarios,
+    is_builtin_scenario,
+    names_a_file,
     read_scenario,
 )
 from sclab.scenario.schema import Scenario
@@ -279,10 +279,7 @@ def looks_like_policy(name_or_path: str) -> bool:
     # its component, and `import sclab` should leave the registry to whoever fills it.
     from sclab.policy.loader import is_pack
 
-    if (
-        is_pack(name_or_path)
-        and not (resources.files(BUILTIN_PACKAGE) / f"{name_or_path}.yaml").is_file()
-    ):
+    if is_pack(name_or_path) and not is_builtin_scenario(name_or_path):
         return True
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
@@ -338,11 +335,8 @@ def _refuse_unknown_name(name: str) -> None:
     Raises:
         ScenarioError: ``name`` is no file and nothing built in.
     """
-    path = Path(name)
-    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in name:
-        return  # a file: its own errors
-    if (resources.files(BUILTIN_PACKAGE) / f"{name}.yaml").is_file():
-        return
+    if names_a_file(name) or is_builtin_scenario(name):
+        return  # a file has its own errors
     from sclab.policy.loader import builtin_packs
 
     raise ScenarioError(

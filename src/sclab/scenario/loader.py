@@ -49,10 +49,21 @@ def builtin_scenarios() -> dict[str, str]:
     return out
 
 
-def _locate(name_or_path: str) -> LocatedYAML:
+def names_a_file(name_or_path: str) -> bool:
+    """Whether a scenario argument is read as a file (a YAML suffix, a path separator, or
+    an existing path) rather than as a built-in name."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in name_or_path:
-        return read_yaml(path, ScenarioError)
+    return path.suffix in (".yaml", ".yml") or path.exists() or "/" in name_or_path
+
+
+def is_builtin_scenario(name: str) -> bool:
+    """Whether ``name`` is a built-in scenario's name."""
+    return (resources.files(BUILTIN_PACKAGE) / f"{name}.yaml").is_file()
+
+
+def _locate(name_or_path: str) -> LocatedYAML:
+    if names_a_file(name_or_path):
+        return read_yaml(Path(name_or_path), ScenarioError)
     entry = resources.files(BUILTIN_PACKAGE) / f"{name_or_path}.yaml"
     if not entry.is_file():
         names = ", ".join(builtin_scenarios())
