@@ -90,16 +90,30 @@ def test_help_texts_survive_rich_markup() -> None:
     assert "runs/NAME" in shown
 
 
+def _help_pages(columns: int, *commands: tuple[str, ...]) -> list[str]:
+    """``sclab ... --help`` of each command at ``columns`` wide, in this process (Typer
+    makes a console for each help page, which reads the width from COLUMNS)."""
+    from typer.testing import CliRunner
+
+    from sclab.cli import app
+
+    runner = CliRunner()
+    pages = []
+    for args in commands:
+        result = runner.invoke(app, [*args, "--help"], env={"COLUMNS": str(columns)})
+        assert result.exit_code == 0, result.output
+        pages.append(result.output)
+    return pages
+
+
 def test_the_commands_list_gives_each_summary_as_running_text() -> None:
     """``sclab --help`` lists every command with its docstring's first paragraph, the
     lines joined and wrapped to the terminal (not the docstring's own line breaks)."""
     import inspect
-    import os
 
     from sclab.cli import app, packs_app
 
-    wide = {**os.environ, "COLUMNS": "1000"}
-    shown = run_cli("--help", env=wide).stdout + run_cli("packs", "--help", env=wide).stdout
+    shown = "".join(_help_pages(1000, (), ("packs",)))
     commands = [*app.registered_commands, *packs_app.registered_commands]
     assert len(commands) >= 10
     for info in commands:
@@ -113,22 +127,15 @@ def test_the_commands_list_gives_each_summary_as_running_text() -> None:
 def test_no_help_page_cuts_an_option_name_at_80_columns() -> None:
     """Every command's ``--help`` at 80 columns shows its options whole (flags have one
     name each, so no '--skip-memory-ch…' beside an unused '--no-skip-memor…')."""
-    import os
-
     from sclab.cli import app, packs_app
 
-    narrow = {**os.environ, "COLUMNS": "80"}
-    names = [
-        info.name or getattr(info.callback, "__name__", "").replace("_", "-")
+    commands = [
+        (info.name or getattr(info.callback, "__name__", "").replace("_", "-"),)
         for info in app.registered_commands
     ]
-    pages = [run_cli(name, "--help", env=narrow) for name in names]
-    pages += [
-        run_cli("packs", info.name or "", "--help", env=narrow)
-        for info in packs_app.registered_commands
-    ]
-    assert len(pages) >= 12
+    commands += [("packs", info.name or "") for info in packs_app.registered_commands]
+    assert len(commands) >= 12
+    pages = _help_pages(80, *commands)
     for page in pages:
-        assert page.returncode == 0, page.stderr
-        assert "…" not in page.stdout, page.stdout
-    assert "--skip-memory-check" in run_cli("run", "--help", env=narrow).stdout
+        assert "…" not in page, page
+    assert "--skip-memory-check" in pages[0]  # (run's page)
